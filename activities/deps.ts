@@ -1,0 +1,12 @@
+import type { Database } from '../db/client.js';
+import type { TargetType } from '../domain/pipeline.js';
+import type { Publisher } from '../platforms/publisher.js';
+import type { Logger } from '../runtime/logger.js';
+import type { MediaStore } from '../storage/media-store.js';
+
+export interface ActivityDeps {
+  db: Database;
+  store: MediaStore;
+  logger: Logger;
+  publishers: Record<TargetType, Publisher>;
+}

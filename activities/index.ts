@@ -1,0 +1,17 @@
+import type { ActivityDeps } from './deps.js';
+import { createPublishTarget } from './publish-target.js';
+import { createRecordResults } from './record-results.js';
+import { createRenderMedia } from './render-media.js';
+
+export type { ActivityDeps };
+
+/** Every side effect of the pipeline, built from injected dependencies (real ones in tests too). */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    renderMedia: createRenderMedia(deps),
+    publishTarget: createPublishTarget(deps),
+    recordResults: createRecordResults(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,180 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import busboy from 'busboy';
+import { type Request, Router } from 'express';
+import sharp from 'sharp';
+import { media } from '../../db/schema.js';
+import { type SniffedType, SUPPORTED_UPLOAD_TYPES, sniffMediaType } from '../../storage/sniff.js';
+import type { ApiDeps } from '../deps.js';
+import { Problem } from '../problem.js';
+
+const HEAD_BYTES = 64;
+
+interface ReceivedFile {
+  tempPath: string;
+  originalName: string;
+  size: number;
+  sha256: string;
+  head: Buffer;
+  truncated: boolean;
+}
+
+export function mediaRoutes(deps: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/api/v1/media', async (req, res) => {
+    const file = await receiveSingleFile(req, deps);
+    try {
+      if (file.truncated) {
+        throw new Problem(413, 'File too large', `The upload exceeds the limit of ${deps.mediaMaxBytes} bytes`, [
+          { field: 'file', message: `must be at most ${deps.mediaMaxBytes} bytes` },
+        ]);
+      }
+      if (file.size === 0) throw Problem.validation([{ field: 'file', message: 'the file is empty' }]);
+      const type = sniffMediaType(file.head);
+      if (!type) {
+        throw new Problem(415, 'Unsupported media type', 'The file is not an image type we accept', [
+          { field: 'file', message: `content must be one of ${SUPPORTED_UPLOAD_TYPES.join(', ')}` },
+        ]);
+      }
+      const dimensions = await readDimensions(file.tempPath, type);
+      const id = randomUUID();
+      const storageKey = `originals/${id}.${type.ext}`;
+      await deps.store.commit(file.tempPath, storageKey);
+      try {
+        const [row] = await deps.db
+          .insert(media)
+          .values({
+            id,
+            originalName: file.originalName.slice(0, 255) || null,
+            mimeType: type.mime,
+            sizeBytes: file.size,
+            sha256: file.sha256,
+            width: dimensions.width,
+            height: dimensions.height,
+            storageKey,
+          })
+          .returning();
+        res.status(201).location(`/api/v1/media/${id}`).json(mediaView(row!));
+      } catch (err) {
+        await deps.store.remove(storageKey);
+        throw err;
+      }
+    } finally {
+      await rm(file.tempPath, { force: true });
+    }
+  });
+
+  return router;
+}
+
+export function mediaView(row: typeof media.$inferSelect) {
+  return {
+    id: row.id,
+    mimeType: row.mimeType,
+    sizeBytes: row.sizeBytes,
+    width: row.width,
+    height: row.height,
+    sha256: row.sha256,
+    originalName: row.originalName,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+async function readDimensions(path: string, type: SniffedType) {
+  try {
+    const meta = await sharp(path).metadata();
+    if (!meta.width || !meta.height) throw new Error('no dimensions');
+    return { width: meta.width, height: meta.height };
+  } catch {
+    throw Problem.validation([{ field: 'file', message: `looks like ${type.mime} but cannot be decoded` }]);
+  }
+}
+
+/**
+ * Streams the multipart field `file` to a temporary file, hashing and sniffing on the way; the
+ * upload is never held in memory. Past the size limit the rest is read and discarded.
+ */
+function receiveSingleFile(req: Request, deps: ApiDeps): Promise<ReceivedFile> {
+  return new Promise((resolve, reject) => {
+    if (!req.is('multipart/form-data')) {
+      reject(
+        new Problem(415, 'Unsupported content type', 'Upload media as multipart/form-data', [
+          { field: 'file', message: 'send the file as the multipart/form-data field "file"' },
+        ]),
+      );
+      return;
+    }
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { fileSize: deps.mediaMaxBytes, files: 1, fields: 10 } });
+    } catch (err) {
+      reject(new Problem(400, 'Malformed upload', (err as Error).message, [{ field: 'file', message: 'malformed multipart body' }]));
+      return;
+    }
+    let received: Promise<ReceivedFile> | undefined;
+
+    parser.on('file', (name, stream, info) => {
+      if (name !== 'file' || received) {
+        stream.resume();
+        return;
+      }
+      received = (async () => {
+        const tempPath = await deps.store.tempPath();
+        const hash = createHash('sha256');
+        let size = 0;
+        let head = Buffer.alloc(0);
+        let truncated = false;
+        stream.on('limit', () => {
+          truncated = true;
+        });
+        const meter = new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            size += chunk.length;
+            hash.update(chunk);
+            if (head.length < HEAD_BYTES) head = Buffer.concat([head, chunk.subarray(0, HEAD_BYTES - head.length)]);
+            done(null, chunk);
+          },
+        });
+        try {
+          await pipeline(stream, meter, createWriteStream(tempPath));
+        } catch (err) {
+          await rm(tempPath, { force: true });
+          throw err;
+        }
+        return { tempPath, originalName: info.filename ?? '', size, sha256: hash.digest('hex'), head, truncated };
+      })();
+      // Observed in finish(); this only keeps an early failure from being reported as unhandled.
+      received.catch(() => {});
+    });
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      if (err) {
+        // Whatever was written so far is discarded.
+        received?.then((r) => rm(r.tempPath, { force: true })).catch(() => {});
+        reject(new Problem(400, 'Malformed upload', 'The multipart body could not be read', [
+          { field: 'file', message: err.message },
+        ]));
+        return;
+      }
+      if (!received) {
+        reject(Problem.validation([{ field: 'file', message: 'required: send the file as the multipart field "file"' }]));
+        return;
+      }
+      received.then(resolve, (e: unknown) =>
+        reject(new Problem(400, 'Malformed upload', 'The upload was interrupted or malformed', [
+          { field: 'file', message: (e as Error).message },
+        ])),
+      );
+    };
+    parser.on('error', (err: Error) => finish(err));
+    parser.on('close', () => finish());
+    req.on('aborted', () => parser.destroy(new Error('client aborted the upload')));
+    req.pipe(parser);
+  });
+}

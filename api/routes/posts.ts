@@ -1,0 +1,217 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
+import express, { Router } from 'express';
+import { media, postMedia, posts, postSteps, publications } from '../../db/schema.js';
+import { type PostPipelineInput, STEP_NAMES, workflowIdForPost } from '../../domain/pipeline.js';
+import { PostIdAttribute, PostStatusAttribute } from '../../domain/search-attributes.js';
+import type { postPipeline } from '../../workflows/post-pipeline.js';
+import type { ApiDeps } from '../deps.js';
+import { loadPostView, postSummary } from '../post-view.js';
+import { fieldErrorsFromZod, Problem } from '../problem.js';
+import { type CreatePostInput, createPostSchema, idempotencyKeySchema, listPostsQuery } from '../schemas/posts.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function postRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  const { db } = deps;
+  const link = { uiUrl: deps.temporalUiUrl, namespace: deps.temporal.options.namespace };
+
+  async function view(postId: string) {
+    const post = await loadPostView(db, postId, link);
+    if (!post) throw Problem.notFound(`Post ${postId}`);
+    return post;
+  }
+
+  router.post('/api/v1/posts', express.json({ limit: '1mb' }), async (req, res) => {
+    const idempotencyKey = readIdempotencyKey(req.header('Idempotency-Key'));
+    const parsed = createPostSchema.safeParse(req.body ?? undefined);
+    if (!parsed.success) throw Problem.validation(fieldErrorsFromZod(parsed.error));
+    const input = parsed.data;
+    const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
+
+    if (idempotencyKey) {
+      const replay = await findReplay(idempotencyKey, requestHash);
+      if (replay) {
+        await startPipeline(replay);
+        res.status(200).json(await view(replay.id));
+        return;
+      }
+    }
+    await assertMediaExist(input.mediaIds);
+
+    const created = await insertPost(input, requestHash, idempotencyKey);
+    if (created.replayOf) {
+      // Lost a race with an identical request carrying the same key: answer as a replay.
+      await startPipeline(created.replayOf);
+      res.status(200).json(await view(created.replayOf.id));
+      return;
+    }
+    const post = created.post;
+    try {
+      await startPipeline(post);
+    } catch (err) {
+      // Without a pipeline the post would sit forever: remove it and let the client retry.
+      await db.delete(posts).where(eq(posts.id, post.id));
+      req.log?.error({ err, postId: post.id }, 'could not start the post pipeline');
+      throw new Problem(503, 'Workflow engine unavailable', 'The post pipeline could not be started; nothing was saved. Try again shortly.');
+    }
+    res.status(201).location(`/api/v1/posts/${post.id}`).json(await view(post.id));
+  });
+
+  router.get('/api/v1/posts', async (req, res) => {
+    const parsed = listPostsQuery.safeParse(req.query);
+    if (!parsed.success) throw Problem.validation(fieldErrorsFromZod(parsed.error));
+    const { limit, cursor, status } = parsed.data;
+    const conditions: SQL[] = [];
+    if (status) conditions.push(eq(posts.status, status));
+    if (cursor) {
+      const after = decodeCursor(cursor);
+      conditions.push(
+        or(lt(posts.createdAt, after.createdAt), and(eq(posts.createdAt, after.createdAt), lt(posts.id, after.id)))!,
+      );
+    }
+    const rows = await db
+      .select()
+      .from(posts)
+      .where(conditions.length > 0 ? and(...conditions) : undefined)
+      .orderBy(desc(posts.createdAt), desc(posts.id))
+      .limit(limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    res.json({
+      items: page.map(postSummary),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+    });
+  });
+
+  router.get('/api/v1/posts/:id', async (req, res) => {
+    const id = req.params.id;
+    if (!UUID.test(id)) throw Problem.notFound(`Post ${id}`);
+    res.json(await view(id));
+  });
+
+  async function findReplay(key: string, requestHash: string) {
+    const [existing] = await db.select().from(posts).where(eq(posts.idempotencyKey, key));
+    if (!existing) return undefined;
+    if (existing.requestHash !== requestHash) {
+      throw new Problem(422, 'Idempotency-Key reused', 'This Idempotency-Key was already used with a different request body', [
+        { field: 'Idempotency-Key', message: 'already used for a different request; use a new key for a new post' },
+      ]);
+    }
+    return existing;
+  }
+
+  async function assertMediaExist(ids: string[]) {
+    if (ids.length === 0) return;
+    const found = await db.select({ id: media.id }).from(media).where(inArray(media.id, ids));
+    const known = new Set(found.map((m) => m.id));
+    const errors = ids.flatMap((id, i) =>
+      known.has(id) ? [] : [{ field: `mediaIds[${i}]`, message: `no media with id ${id}; upload it first` }],
+    );
+    if (errors.length > 0) throw Problem.validation(errors);
+  }
+
+  async function insertPost(input: CreatePostInput, requestHash: string, idempotencyKey: string | undefined) {
+    const id = randomUUID();
+    const publishAt = input.publishAt ? new Date(input.publishAt) : null;
+    const scheduled = publishAt !== null && publishAt.getTime() > Date.now();
+    try {
+      const post = await db.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(posts)
+          .values({
+            id,
+            caption: input.caption,
+            status: scheduled ? 'scheduled' : 'queued',
+            publishAt,
+            idempotencyKey: idempotencyKey ?? null,
+            requestHash,
+            workflowId: workflowIdForPost(id),
+            // Millisecond precision, like the cursors that page through posts.
+            createdAt: new Date(),
+          })
+          .returning();
+        if (input.mediaIds.length > 0) {
+          await tx.insert(postMedia).values(input.mediaIds.map((mediaId, position) => ({ postId: id, mediaId, position })));
+        }
+        await tx
+          .insert(publications)
+          .values(input.targets.map((t) => ({ postId: id, targetKey: t.key ?? t.type, targetType: t.type })));
+        await tx.insert(postSteps).values(
+          STEP_NAMES.map((step) => ({
+            postId: id,
+            step,
+            status: step === 'schedule' ? (scheduled ? ('running' as const) : ('skipped' as const)) : ('pending' as const),
+          })),
+        );
+        return row!;
+      });
+      return { post };
+    } catch (err) {
+      if (idempotencyKey && isUniqueViolation(err)) {
+        const replayOf = await findReplay(idempotencyKey, requestHash);
+        if (replayOf) return { replayOf };
+      }
+      throw err;
+    }
+  }
+
+  async function startPipeline(post: typeof posts.$inferSelect) {
+    const targets = await db
+      .select({ key: publications.targetKey, type: publications.targetType })
+      .from(publications)
+      .where(eq(publications.postId, post.id))
+      .orderBy(publications.targetKey);
+    const input: PostPipelineInput = { postId: post.id, targets, publishAt: post.publishAt?.toISOString() ?? null };
+    try {
+      await deps.temporal.workflow.start<typeof postPipeline>('postPipeline', {
+        taskQueue: deps.taskQueue,
+        workflowId: post.workflowId,
+        args: [input],
+        // The id is derived from the post: a repeat joins the running pipeline or is refused,
+        // never a second one.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: PostIdAttribute, value: post.id },
+          { key: PostStatusAttribute, value: post.status },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+
+  return router;
+}
+
+function readIdempotencyKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const parsed = idempotencyKeySchema.safeParse(header);
+  if (!parsed.success) throw Problem.validation(fieldErrorsFromZod(parsed.error, 'Idempotency-Key'));
+  return parsed.data;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}
+
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
+    const date = new Date(createdAt);
+    if (Number.isNaN(date.getTime()) || !UUID.test(id)) throw new Error('bad cursor');
+    return { createdAt: date, id };
+  } catch {
+    throw Problem.validation([{ field: 'cursor', message: 'not a cursor this API returned; start without one' }]);
+  }
+}

@@ -1,0 +1,14 @@
+import type { TargetType } from './pipeline.js';
+
+// Per-platform rules the workflow needs without importing platform clients (which do I/O).
+
+export interface RetryRules {
+  maximumAttempts: number;
+  initialInterval: string;
+  maximumInterval: string;
+}
+
+export const publishRetry: Record<TargetType, RetryRules> = {
+  // Local disk either works at once or needs a person (disk full, permissions): few, quick tries.
+  local_export: { maximumAttempts: 3, initialInterval: '1s', maximumInterval: '10s' },
+};

