@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from './domain/search-attributes.js';
 import proto from '@temporalio/proto';
+import { SEARCH_ATTRIBUTES } from './domain/search-attributes.js';
 
 export interface TemporalClientOptions {
   address: string;

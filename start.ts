@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import { createLogger } from './runtime/logger.js';
 import { loadConfig } from './runtime/config.js';
+import { createLogger } from './runtime/logger.js';
 import { isMain, runMain, shutdownSignal } from './runtime/process.js';
 import { loadOrCreateSecret } from './runtime/secret.js';
 import { startServices } from './runtime/services.js';
 import { requireBinary } from './runtime/temporal-binary.js';
 import { type DevServer, startDevServer } from './runtime/temporal-dev-server.js';
+import { installTemporalLogging } from './runtime/temporal-logging.js';
 
 /**
  * `npm start`: the whole system in one process tree on embedded defaults. Temporal is the one at
@@ -14,6 +15,7 @@ import { type DevServer, startDevServer } from './runtime/temporal-dev-server.js
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL);
+  installTemporalLogging(logger);
   await loadOrCreateSecret(config.DATA_DIR, config.APP_SECRET);
 
   let devServer: DevServer | undefined;
@@ -36,7 +38,9 @@ async function main() {
 
   try {
     const services = await startServices({ config, logger, temporalAddress, temporalUiUrl, worker: true, api: true });
-    const database = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${join(config.DATA_DIR, 'pglite')}`;
+    const database = config.DATABASE_URL
+      ? 'PostgreSQL (DATABASE_URL)'
+      : `embedded PGlite in ${join(config.DATA_DIR, 'pglite')}`;
     console.log(
       [
         '',

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
-import { posts, postSteps, publications, renditions } from '../db/schema.js';
+import { postSteps, posts, publications, renditions } from '../db/schema.js';
 import { PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
 import type { ActivityDeps } from './deps.js';
 import { trackAttempt } from './track-attempt.js';

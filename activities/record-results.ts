@@ -1,5 +1,5 @@
 import { and, eq, ne } from 'drizzle-orm';
-import { posts, postSteps, publications } from '../db/schema.js';
+import { postSteps, posts, publications } from '../db/schema.js';
 import { finalStatus, type PostStatus, type TargetOutcome } from '../domain/pipeline.js';
 import type { ActivityDeps } from './deps.js';
 

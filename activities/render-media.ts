@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
 import sharp, { type OutputInfo } from 'sharp';
-import { media, postMedia, posts, postSteps, publications, renditions } from '../db/schema.js';
+import { media, postMedia, postSteps, posts, publications, renditions } from '../db/schema.js';
 import type { MediaRules } from '../platforms/publisher.js';
 import type { ActivityDeps } from './deps.js';
 import { trackAttempt } from './track-attempt.js';
@@ -93,7 +93,9 @@ async function renderOne(deps: ActivityDeps, sourceKey: string, key: string, rul
     .rotate()
     .resize({ width: rules.maxWidth, height: rules.maxHeight, fit: 'inside', withoutEnlargement: true });
   const encoded =
-    rules.format === 'png' ? transform.png() : transform.flatten({ background: '#ffffff' }).jpeg({ quality: rules.quality, mozjpeg: true });
+    rules.format === 'png'
+      ? transform.png()
+      : transform.flatten({ background: '#ffffff' }).jpeg({ quality: rules.quality, mozjpeg: true });
   let info: OutputInfo | undefined;
   encoded.on('info', (i: OutputInfo) => {
     info = i;

@@ -1,6 +1,6 @@
 import { asc, eq } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { media, postMedia, posts, postSteps, publications } from '../db/schema.js';
+import { media, postMedia, postSteps, posts, publications } from '../db/schema.js';
 import { STEP_NAMES } from '../domain/pipeline.js';
 import { mediaView } from './routes/media.js';
 

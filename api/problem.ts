@@ -18,12 +18,7 @@ export class Problem extends Error {
   }
 
   static validation(errors: FieldError[]): Problem {
-    return new Problem(
-      422,
-      'Invalid request',
-      errors.map((e) => `${e.field}: ${e.message}`).join('; '),
-      errors,
-    );
+    return new Problem(422, 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
   }
 
   static notFound(what: string): Problem {

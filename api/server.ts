@@ -1,5 +1,5 @@
-import { createLogger } from '../runtime/logger.js';
 import { loadConfig } from '../runtime/config.js';
+import { createLogger } from '../runtime/logger.js';
 import { isMain, runMain, shutdownSignal } from '../runtime/process.js';
 import { startServices } from '../runtime/services.js';
 

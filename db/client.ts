@@ -25,10 +25,7 @@ const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url))
 // Any fixed number: every process that migrates takes the same lock.
 const MIGRATION_LOCK_ID = 727_384_001;
 
-export async function openDatabase(options: {
-  url?: string | undefined;
-  dataDir: string;
-}): Promise<DatabaseHandle> {
+export async function openDatabase(options: { url?: string | undefined; dataDir: string }): Promise<DatabaseHandle> {
   if (options.url) return openPostgres(options.url);
   return openPglite(join(options.dataDir, 'pglite'));
 }

@@ -43,9 +43,7 @@ export const posts = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
-    uniqueIndex('posts_idempotency_key_unique')
-      .on(t.idempotencyKey)
-      .where(sql`${t.idempotencyKey} is not null`),
+    uniqueIndex('posts_idempotency_key_unique').on(t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
     index('posts_created_at_id_idx').on(t.createdAt, t.id),
   ],
 );

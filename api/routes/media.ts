@@ -112,7 +112,11 @@ function receiveSingleFile(req: Request, deps: ApiDeps): Promise<ReceivedFile> {
     try {
       parser = busboy({ headers: req.headers, limits: { fileSize: deps.mediaMaxBytes, files: 1, fields: 10 } });
     } catch (err) {
-      reject(new Problem(400, 'Malformed upload', (err as Error).message, [{ field: 'file', message: 'malformed multipart body' }]));
+      reject(
+        new Problem(400, 'Malformed upload', (err as Error).message, [
+          { field: 'file', message: 'malformed multipart body' },
+        ]),
+      );
       return;
     }
     let received: Promise<ReceivedFile> | undefined;
@@ -157,19 +161,25 @@ function receiveSingleFile(req: Request, deps: ApiDeps): Promise<ReceivedFile> {
       if (err) {
         // Whatever was written so far is discarded.
         received?.then((r) => rm(r.tempPath, { force: true })).catch(() => {});
-        reject(new Problem(400, 'Malformed upload', 'The multipart body could not be read', [
-          { field: 'file', message: err.message },
-        ]));
+        reject(
+          new Problem(400, 'Malformed upload', 'The multipart body could not be read', [
+            { field: 'file', message: err.message },
+          ]),
+        );
         return;
       }
       if (!received) {
-        reject(Problem.validation([{ field: 'file', message: 'required: send the file as the multipart field "file"' }]));
+        reject(
+          Problem.validation([{ field: 'file', message: 'required: send the file as the multipart field "file"' }]),
+        );
         return;
       }
       received.then(resolve, (e: unknown) =>
-        reject(new Problem(400, 'Malformed upload', 'The upload was interrupted or malformed', [
-          { field: 'file', message: (e as Error).message },
-        ])),
+        reject(
+          new Problem(400, 'Malformed upload', 'The upload was interrupted or malformed', [
+            { field: 'file', message: (e as Error).message },
+          ]),
+        ),
       );
     };
     parser.on('error', (err: Error) => finish(err));

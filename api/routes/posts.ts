@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import express, { Router } from 'express';
-import { media, postMedia, posts, postSteps, publications } from '../../db/schema.js';
+import { media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
 import { type PostPipelineInput, STEP_NAMES, workflowIdForPost } from '../../domain/pipeline.js';
 import { PostIdAttribute, PostStatusAttribute } from '../../domain/search-attributes.js';
 import type { postPipeline } from '../../workflows/post-pipeline.js';
@@ -55,9 +55,16 @@ export function postRoutes(deps: ApiDeps): Router {
       // Without a pipeline the post would sit forever: remove it and let the client retry.
       await db.delete(posts).where(eq(posts.id, post.id));
       req.log?.error({ err, postId: post.id }, 'could not start the post pipeline');
-      throw new Problem(503, 'Workflow engine unavailable', 'The post pipeline could not be started; nothing was saved. Try again shortly.');
+      throw new Problem(
+        503,
+        'Workflow engine unavailable',
+        'The post pipeline could not be started; nothing was saved. Try again shortly.',
+      );
     }
-    res.status(201).location(`/api/v1/posts/${post.id}`).json(await view(post.id));
+    res
+      .status(201)
+      .location(`/api/v1/posts/${post.id}`)
+      .json(await view(post.id));
   });
 
   router.get('/api/v1/posts', async (req, res) => {
@@ -96,9 +103,12 @@ export function postRoutes(deps: ApiDeps): Router {
     const [existing] = await db.select().from(posts).where(eq(posts.idempotencyKey, key));
     if (!existing) return undefined;
     if (existing.requestHash !== requestHash) {
-      throw new Problem(422, 'Idempotency-Key reused', 'This Idempotency-Key was already used with a different request body', [
-        { field: 'Idempotency-Key', message: 'already used for a different request; use a new key for a new post' },
-      ]);
+      throw new Problem(
+        422,
+        'Idempotency-Key reused',
+        'This Idempotency-Key was already used with a different request body',
+        [{ field: 'Idempotency-Key', message: 'already used for a different request; use a new key for a new post' }],
+      );
     }
     return existing;
   }
@@ -134,7 +144,9 @@ export function postRoutes(deps: ApiDeps): Router {
           })
           .returning();
         if (input.mediaIds.length > 0) {
-          await tx.insert(postMedia).values(input.mediaIds.map((mediaId, position) => ({ postId: id, mediaId, position })));
+          await tx
+            .insert(postMedia)
+            .values(input.mediaIds.map((mediaId, position) => ({ postId: id, mediaId, position })));
         }
         await tx
           .insert(publications)
@@ -143,7 +155,8 @@ export function postRoutes(deps: ApiDeps): Router {
           STEP_NAMES.map((step) => ({
             postId: id,
             step,
-            status: step === 'schedule' ? (scheduled ? ('running' as const) : ('skipped' as const)) : ('pending' as const),
+            status:
+              step === 'schedule' ? (scheduled ? ('running' as const) : ('skipped' as const)) : ('pending' as const),
           })),
         );
         return row!;

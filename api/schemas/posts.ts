@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import { POST_STATUSES } from '../../domain/pipeline.js';
 
-const targetKey = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected 1-63 lowercase letters, digits, "_" or "-"');
+const targetKey = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected 1-63 lowercase letters, digits, "_" or "-"');
 
 export const targetSchema = z.discriminatedUnion(
   'type',
@@ -30,12 +28,16 @@ export const createPostSchema = z
       .default([]),
     targets: z
       .array(targetSchema, {
-        error: (i) => (i.input === undefined ? 'required: a list of at least one target' : 'expected a list of targets'),
+        error: (i) =>
+          i.input === undefined ? 'required: a list of at least one target' : 'expected a list of targets',
       })
       .min(1, 'at least one target is required')
       .max(20, 'at most 20 targets per post'),
     publishAt: z.iso
-      .datetime({ offset: true, error: 'expected an ISO-8601 date-time with a UTC offset, e.g. 2026-12-01T09:00:00+01:00' })
+      .datetime({
+        offset: true,
+        error: 'expected an ISO-8601 date-time with a UTC offset, e.g. 2026-12-01T09:00:00+01:00',
+      })
       .nullish(),
   })
   .superRefine((post, ctx) => {
@@ -43,7 +45,11 @@ export const createPostSchema = z
     post.targets.forEach((t, i) => {
       const key = t.key ?? t.type;
       if (keys.has(key)) {
-        ctx.addIssue({ code: 'custom', path: ['targets', i, 'key'], message: `duplicate target key "${key}"; give each target a distinct key` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', i, 'key'],
+          message: `duplicate target key "${key}"; give each target a distinct key`,
+        });
       }
       keys.add(key);
     });
@@ -67,6 +73,4 @@ export const listPostsQuery = z.strictObject({
   status: z.enum(POST_STATUSES, { error: `expected one of ${POST_STATUSES.join(', ')}` }).optional(),
 });
 
-export const idempotencyKeySchema = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,255}$/, 'expected 1-255 visible ASCII characters');
+export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'expected 1-255 visible ASCII characters');

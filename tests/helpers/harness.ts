@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Client } from '@temporalio/client';
+import { inject } from 'vitest';
+import { createTemporalClient } from '../../client.js';
+import type { Database } from '../../db/client.js';
+import { loadConfig } from '../../runtime/config.js';
+import { createLogger } from '../../runtime/logger.js';
+import { type Services, startServices } from '../../runtime/services.js';
+import { createTestDatabase } from './database.js';
+
+export interface TestApp {
+  baseUrl: string;
+  dataDir: string;
+  db: Database;
+  services: Services;
+  temporal: Client;
+  taskQueue: string;
+  /** Every log line the app wrote, as JSON text. */
+  logLines: string[];
+  stop(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  database?: 'postgres' | 'pglite';
+  env?: Record<string, string>;
+}
+
+/**
+ * The real system for one test file: real PostgreSQL (or PGlite), the run's real Temporal dev
+ * server with a task queue of its own, the worker, and the API on a free port.
+ */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'autopostpanel-test-'));
+  const database = options.database === 'pglite' ? undefined : await createTestDatabase();
+  const taskQueue = `test-${randomUUID()}`;
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    HOST: '127.0.0.1',
+    ...(database ? { DATABASE_URL: database.url } : {}),
+    ...options.env,
+  });
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logLines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'debug', sink);
+  const temporalAddress = inject('temporalAddress');
+  const services = await startServices({
+    config,
+    logger,
+    temporalAddress,
+    temporalUiUrl: 'http://localhost:8233',
+    worker: true,
+    api: true,
+    port: 0,
+    workflowBundlePath: inject('workflowBundlePath'),
+  });
+  const temporal = await createTemporalClient({ address: temporalAddress, namespace: config.TEMPORAL_NAMESPACE });
+  return {
+    baseUrl: services.apiUrl!,
+    dataDir,
+    db: services.database.db,
+    services,
+    temporal,
+    taskQueue,
+    logLines,
+    async stop() {
+      await temporal.connection.close();
+      await services.stop();
+      await database?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    // Temporal's native bridge and sharp's libvips are not safe to share across worker threads.
+    pool: 'forks',
+    globalSetup: ['tests/helpers/global-setup.ts'],
+    setupFiles: ['tests/helpers/setup-file.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Two cores: more parallel files only queue for CPU and make timings flaky.
+    maxWorkers: 2,
+  },
+});
