@@ -7,6 +7,7 @@ import { attempts, media, posts } from '../db/schema.js';
 import { PostIdAttribute, PostStatusAttribute } from '../domain/search-attributes.js';
 import { call, expectProblem, isFinished, postJson, uploadPhoto, waitForPost } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
+import { captureHistory } from './helpers/histories.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -18,7 +19,8 @@ afterAll(async () => {
 
 async function workflowsInQueue(): Promise<string[]> {
   const ids: string[] = [];
-  for await (const wf of app.temporal.workflow.list({ query: `TaskQueue = '${app.taskQueue}'` })) ids.push(wf.workflowId);
+  for await (const wf of app.temporal.workflow.list({ query: `TaskQueue = '${app.taskQueue}'` }))
+    ids.push(wf.workflowId);
   return ids;
 }
 
@@ -66,7 +68,11 @@ describe('post pipeline to the local export target', () => {
     expect((await readdir(folder)).sort()).toEqual(['caption.txt', 'media-01.jpg', 'metadata.json']);
     expect(await readFile(join(folder, 'caption.txt'), 'utf8')).toBe('Launch day 🚀\n');
     const metadata = JSON.parse(await readFile(join(folder, 'metadata.json'), 'utf8'));
-    expect(metadata).toMatchObject({ postId, caption: 'Launch day 🚀', media: [{ file: 'media-01.jpg', width: 4096, height: 1024 }] });
+    expect(metadata).toMatchObject({
+      postId,
+      caption: 'Launch day 🚀',
+      media: [{ file: 'media-01.jpg', width: 4096, height: 1024 }],
+    });
     const exported = await readFile(join(folder, 'media-01.jpg'));
     const info = await sharp(exported).metadata();
     expect([info.format, info.width, info.height]).toEqual(['jpeg', 4096, 1024]);
@@ -83,6 +89,7 @@ describe('post pipeline to the local export target', () => {
     // Temporal has the workflow, completed, findable by the project's search attributes.
     const handle = app.temporal.workflow.getHandle(`post-${postId}`);
     expect(await handle.result()).toMatchObject({ postId, status: 'published' });
+    await captureHistory(handle, 'post-pipeline-v1-published');
     const description = await handle.describe();
     expect(description.status.name).toBe('COMPLETED');
     expect(description.typedSearchAttributes.get(PostIdAttribute)).toBe(postId);
@@ -108,6 +115,7 @@ describe('post pipeline to the local export target', () => {
     ]);
     const root = join(app.dataDir, 'exports', created.body.id);
     expect((await readdir(root)).sort()).toEqual(['archive', 'local_export']);
+    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v1-two-targets');
   });
 
   it('reports a step that cannot succeed as failed, with the reason in words', async () => {
@@ -128,6 +136,7 @@ describe('post pipeline to the local export target', () => {
     expect(render.error).toMatch(/missing from storage/);
     expect(post.targets[0]).toMatchObject({ status: 'failed' });
     expect(post.targets[0].error).toMatch(/missing from storage/);
+    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v1-render-failed');
   });
 
   it('waits until publishAt before publishing', async () => {
@@ -145,6 +154,7 @@ describe('post pipeline to the local export target', () => {
     expect(post.status).toBe('published');
     expect(Date.parse(post.targets[0].publishedAt)).toBeGreaterThanOrEqual(Date.parse(publishAt));
     expect(post.steps[0]).toMatchObject({ name: 'schedule', status: 'succeeded' });
+    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v1-scheduled');
   });
 });
 
@@ -160,9 +170,10 @@ describe('Idempotency-Key', () => {
     const ids = new Set(all.map((r) => r.body.id));
     expect(ids.size).toBe(1);
 
-    const [{ n }] = (await app.db.select({ n: count() }).from(posts).where(eq(posts.idempotencyKey, 'idem-once-1'))) as [
-      { n: number },
-    ];
+    const [{ n }] = (await app.db
+      .select({ n: count() })
+      .from(posts)
+      .where(eq(posts.idempotencyKey, 'idem-once-1'))) as [{ n: number }];
     expect(n).toBe(1);
     const postId = [...ids][0];
     const workflows = (await waitForVisibility(before.length + 1)).filter((id) => !before.includes(id));
@@ -177,9 +188,19 @@ describe('Idempotency-Key', () => {
 
   it('refuses a reused key with a different body', async () => {
     const headers = { 'Idempotency-Key': 'idem-diff-1' };
-    const first = await postJson(app.baseUrl, '/api/v1/posts', { caption: 'A', targets: [{ type: 'local_export' }] }, headers);
+    const first = await postJson(
+      app.baseUrl,
+      '/api/v1/posts',
+      { caption: 'A', targets: [{ type: 'local_export' }] },
+      headers,
+    );
     expect(first.status).toBe(201);
-    const second = await postJson(app.baseUrl, '/api/v1/posts', { caption: 'B', targets: [{ type: 'local_export' }] }, headers);
+    const second = await postJson(
+      app.baseUrl,
+      '/api/v1/posts',
+      { caption: 'B', targets: [{ type: 'local_export' }] },
+      headers,
+    );
     expectProblem(second, 422, 'Idempotency-Key');
   });
 });
@@ -188,17 +209,37 @@ describe('bad input', () => {
   const cases: { name: string; body: unknown; status: number; field: string; headers?: Record<string, string> }[] = [
     { name: 'missing targets', body: { caption: 'x' }, status: 422, field: 'targets' },
     { name: 'empty targets', body: { caption: 'x', targets: [] }, status: 422, field: 'targets' },
-    { name: 'unknown target type', body: { caption: 'x', targets: [{ type: 'myspace' }] }, status: 422, field: 'targets[0].type' },
+    {
+      name: 'unknown target type',
+      body: { caption: 'x', targets: [{ type: 'myspace' }] },
+      status: 422,
+      field: 'targets[0].type',
+    },
     {
       name: 'unknown media id',
       body: { caption: 'x', mediaIds: ['7b0c5c7e-1111-4d2a-9a5e-8f7c7f1d2e3a'], targets: [{ type: 'local_export' }] },
       status: 422,
       field: 'mediaIds[0]',
     },
-    { name: 'media id not a UUID', body: { caption: 'x', mediaIds: ['nope'], targets: [{ type: 'local_export' }] }, status: 422, field: 'mediaIds[0]' },
+    {
+      name: 'media id not a UUID',
+      body: { caption: 'x', mediaIds: ['nope'], targets: [{ type: 'local_export' }] },
+      status: 422,
+      field: 'mediaIds[0]',
+    },
     { name: 'missing caption', body: { targets: [{ type: 'local_export' }] }, status: 422, field: 'caption' },
-    { name: 'publishAt without offset', body: { caption: 'x', targets: [{ type: 'local_export' }], publishAt: '2030-01-01T10:00:00' }, status: 422, field: 'publishAt' },
-    { name: 'unknown field', body: { caption: 'x', targets: [{ type: 'local_export' }], colour: 'red' }, status: 422, field: '(body)' },
+    {
+      name: 'publishAt without offset',
+      body: { caption: 'x', targets: [{ type: 'local_export' }], publishAt: '2030-01-01T10:00:00' },
+      status: 422,
+      field: 'publishAt',
+    },
+    {
+      name: 'unknown field',
+      body: { caption: 'x', targets: [{ type: 'local_export' }], colour: 'red' },
+      status: 422,
+      field: '(body)',
+    },
     {
       name: 'duplicate target keys',
       body: { caption: 'x', targets: [{ type: 'local_export' }, { type: 'local_export' }] },
@@ -216,15 +257,18 @@ describe('bad input', () => {
     },
   ];
 
-  it.each(cases)('$name gets a 4xx problem naming the field and creates nothing', async ({ body, status, field, headers }) => {
-    const [{ n: postsBefore }] = (await app.db.select({ n: count() }).from(posts)) as [{ n: number }];
-    const workflowsBefore = await workflowsInQueue();
-    const res = await postJson(app.baseUrl, '/api/v1/posts', body, headers);
-    expectProblem(res, status, field);
-    const [{ n: postsAfter }] = (await app.db.select({ n: count() }).from(posts)) as [{ n: number }];
-    expect(postsAfter).toBe(postsBefore);
-    expect(await workflowsInQueue()).toEqual(workflowsBefore);
-  });
+  it.each(cases)(
+    '$name gets a 4xx problem naming the field and creates nothing',
+    async ({ body, status, field, headers }) => {
+      const [{ n: postsBefore }] = (await app.db.select({ n: count() }).from(posts)) as [{ n: number }];
+      const workflowsBefore = await workflowsInQueue();
+      const res = await postJson(app.baseUrl, '/api/v1/posts', body, headers);
+      expectProblem(res, status, field);
+      const [{ n: postsAfter }] = (await app.db.select({ n: count() }).from(posts)) as [{ n: number }];
+      expect(postsAfter).toBe(postsBefore);
+      expect(await workflowsInQueue()).toEqual(workflowsBefore);
+    },
+  );
 
   it('answers 404 problems for unknown posts and routes', async () => {
     expectProblem(await call(app.baseUrl, '/api/v1/posts/7b0c5c7e-1111-4d2a-9a5e-8f7c7f1d2e3a'), 404);
@@ -249,7 +293,9 @@ describe('listing posts', () => {
     const rows = await app.db.select({ id: posts.id, createdAt: posts.createdAt }).from(posts);
     expect(seen.length).toBe(rows.length);
     expect(new Set(seen).size).toBe(rows.length);
-    const newestFirst = [...rows].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id.localeCompare(a.id));
+    const newestFirst = [...rows].sort(
+      (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id.localeCompare(a.id),
+    );
     expect(seen).toEqual(newestFirst.map((r) => r.id));
     expect(rows.length).toBeGreaterThan(2);
   });

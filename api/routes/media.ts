@@ -126,15 +126,17 @@ function receiveSingleFile(req: Request, deps: ApiDeps): Promise<ReceivedFile> {
         stream.resume();
         return;
       }
+      // Listen before any await: busboy may fail the stream (a truncated body) at any moment.
+      let truncated = false;
+      stream.on('limit', () => {
+        truncated = true;
+      });
+      stream.on('error', () => {});
       received = (async () => {
         const tempPath = await deps.store.tempPath();
         const hash = createHash('sha256');
         let size = 0;
         let head = Buffer.alloc(0);
-        let truncated = false;
-        stream.on('limit', () => {
-          truncated = true;
-        });
         const meter = new Transform({
           transform(chunk: Buffer, _enc, done) {
             size += chunk.length;
@@ -159,13 +161,17 @@ function receiveSingleFile(req: Request, deps: ApiDeps): Promise<ReceivedFile> {
       if (settled) return;
       settled = true;
       if (err) {
-        // Whatever was written so far is discarded.
-        received?.then((r) => rm(r.tempPath, { force: true })).catch(() => {});
-        reject(
-          new Problem(400, 'Malformed upload', 'The multipart body could not be read', [
-            { field: 'file', message: err.message },
-          ]),
-        );
+        // Whatever was written so far is discarded before the client hears back.
+        const discarded = received
+          ? received.then(
+              (r) => rm(r.tempPath, { force: true }),
+              () => {},
+            )
+          : Promise.resolve();
+        const problem = new Problem(400, 'Malformed upload', 'The multipart body could not be read', [
+          { field: 'file', message: err.message },
+        ]);
+        void discarded.then(() => reject(problem));
         return;
       }
       if (!received) {

@@ -16,7 +16,10 @@ declare module 'vitest' {
 
 /** One real Temporal dev server per test run (each test file gets its own task queue), and one workflow bundle. */
 export default async function setup(project: TestProject) {
-  const server = await startDevServer({ binary: requireBinary('temporal', process.env.TEMPORAL_CLI_PATH), headless: true });
+  const server = await startDevServer({
+    binary: requireBinary('temporal', process.env.TEMPORAL_CLI_PATH),
+    headless: true,
+  });
   const dir = await mkdtemp(join(tmpdir(), 'autopostpanel-bundle-'));
   const bundlePath = join(dir, 'workflows.js');
   const { code } = await bundleWorkflowCode({

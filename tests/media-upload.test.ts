@@ -1,0 +1,135 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { count } from 'drizzle-orm';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { media } from '../db/schema.js';
+import { call, expectProblem, photoWithExif, upload } from './helpers/api.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
+
+const LIMIT = 64 * 1024;
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ env: { MEDIA_MAX_BYTES: String(LIMIT) } });
+});
+afterAll(async () => {
+  await app?.stop();
+});
+
+async function mediaRows() {
+  const [{ n }] = (await app.db.select({ n: count() }).from(media)) as [{ n: number }];
+  return n;
+}
+
+/** Every file under the media store, including half-received uploads. */
+async function storedFiles(): Promise<string[]> {
+  try {
+    return (await readdir(join(app.dataDir, 'media'), { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
+  } catch {
+    return [];
+  }
+}
+
+describe('POST /api/v1/media', () => {
+  it('stores an image, sniffing its type from the bytes, not the name', async () => {
+    const png = await sharp({ create: { width: 40, height: 30, channels: 4, background: '#ff000080' } })
+      .png()
+      .toBuffer();
+    const res = await upload(app.baseUrl, png, 'looks-like.jpg');
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      mimeType: 'image/png',
+      width: 40,
+      height: 30,
+      sizeBytes: png.length,
+      originalName: 'looks-like.jpg',
+    });
+    expect(res.body.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.body.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect((await storedFiles()).some((f) => f.endsWith(`${res.body.id}.png`))).toBe(true);
+  });
+
+  it.each([
+    [
+      'webp',
+      () =>
+        sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
+          .webp()
+          .toBuffer(),
+      'image/webp',
+    ],
+    [
+      'gif',
+      () =>
+        sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
+          .gif()
+          .toBuffer(),
+      'image/gif',
+    ],
+    ['jpeg with EXIF', () => photoWithExif(100, 50), 'image/jpeg'],
+  ])('accepts %s', async (_name, make, mime) => {
+    const res = await upload(app.baseUrl, await make());
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.mimeType).toBe(mime);
+  });
+
+  const rejected: [
+    string,
+    () => Promise<{ status: number; headers: Headers; body: Record<string, unknown> }>,
+    number,
+  ][] = [
+    ['a text file', () => upload(app.baseUrl, new TextEncoder().encode('hello, not an image\n'), 'notes.jpg'), 415],
+    ['a PDF', () => upload(app.baseUrl, new TextEncoder().encode('%PDF-1.7\n1 0 obj\n'), 'doc.png'), 415],
+    [
+      'an image header with garbage after it',
+      () => upload(app.baseUrl, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5]), 'broken.jpg'),
+      422,
+    ],
+    ['an empty file', () => upload(app.baseUrl, new Uint8Array(), 'empty.jpg'), 422],
+    ['a file in the wrong field', () => upload(app.baseUrl, new Uint8Array([1, 2, 3]), 'x.jpg', 'picture'), 422],
+    ['an oversized upload', async () => upload(app.baseUrl, await noisyPng(LIMIT * 4)), 413],
+    [
+      'a JSON body',
+      () =>
+        call(app.baseUrl, '/api/v1/media', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        }),
+      415,
+    ],
+    [
+      'a multipart body with a broken boundary',
+      () =>
+        call(app.baseUrl, '/api/v1/media', {
+          method: 'POST',
+          headers: { 'content-type': 'multipart/form-data; boundary=XYZ' },
+          body: '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n\xff\xd8\xff',
+        }),
+      400,
+    ],
+  ];
+
+  it.each(rejected)('rejects %s with a problem naming the field and keeps nothing', async (_name, send, status) => {
+    const rowsBefore = await mediaRows();
+    const filesBefore = await storedFiles();
+    const res = await send();
+    expectProblem(res as never, status, 'file');
+    expect(await mediaRows()).toBe(rowsBefore);
+    expect(await storedFiles()).toEqual(filesBefore);
+  });
+});
+
+/** A PNG of random pixels: does not compress, so its size is about `bytes`. */
+async function noisyPng(bytes: number): Promise<Buffer> {
+  const side = Math.ceil(Math.sqrt(bytes / 3));
+  const pixels = Buffer.alloc(side * side * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 7919 + (i >> 3) * 104729) & 0xff;
+  const png = await sharp(pixels, { raw: { width: side, height: side, channels: 3 } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
+  expect(png.length).toBeGreaterThan(LIMIT);
+  return png;
+}
