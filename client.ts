@@ -2,6 +2,8 @@ import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from './domain/search-attributes.js';
 
+const GRPC_UNIMPLEMENTED = 12;
+
 export interface TemporalClientOptions {
   address: string;
   namespace: string;
@@ -16,17 +18,26 @@ export async function createTemporalClient({ address, namespace }: TemporalClien
 /**
  * Registers the project's search attributes where they are missing (the dev server gets them at
  * start; a production cluster gets them here), so starting a workflow never fails on them.
+ * Returns false where the server cannot have them at all.
  */
-export async function ensureSearchAttributes(client: Client): Promise<void> {
+export async function ensureSearchAttributes(client: Client): Promise<boolean> {
   const { namespace } = client.options;
   const operator = client.connection.operatorService;
-  const existing = await operator.listSearchAttributes({ namespace });
+  let existing: Awaited<ReturnType<typeof operator.listSearchAttributes>>;
+  try {
+    existing = await operator.listSearchAttributes({ namespace });
+  } catch (err) {
+    // The time-skipping test server has no operator service and no custom search attributes.
+    if ((err as { code?: number }).code === GRPC_UNIMPLEMENTED) return false;
+    throw err;
+  }
   const missing = SEARCH_ATTRIBUTES.filter((a) => !(a.name in (existing.customAttributes ?? {})));
-  if (missing.length === 0) return;
+  if (missing.length === 0) return true;
   await operator.addSearchAttributes({
     namespace,
     searchAttributes: Object.fromEntries(
       missing.map((a) => [a.name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
     ),
   });
+  return true;
 }

@@ -7,6 +7,7 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['tests/helpers/global-setup.ts'],
     setupFiles: ['tests/helpers/setup-file.ts'],
+    reporters: ['default', './tests/helpers/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two cores: more parallel files only queue for CPU and make timings flaky.

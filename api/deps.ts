@@ -9,6 +9,8 @@ export interface ApiDeps {
   temporal: Client;
   logger: Logger;
   taskQueue: string;
+  /** False on servers without custom search attributes (the time-skipping test server). */
+  searchAttributes: boolean;
   /** Base URL of the Temporal Web UI, when one is known; used for links to each workflow. */
   temporalUiUrl?: string | undefined;
   mediaMaxBytes: number;

@@ -52,6 +52,9 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/** Every environment variable the app reads. */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
+
 export interface Config extends Omit<Env, 'DATA_DIR'> {
   /** Absolute. */
   DATA_DIR: string;

@@ -63,7 +63,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
       namespace: config.TEMPORAL_NAMESPACE,
     });
     cleanups.push(() => client.connection.close());
-    await ensureSearchAttributes(client);
+    const searchAttributes = await ensureSearchAttributes(client);
 
     if (options.worker) {
       const connection = await NativeConnection.connect({ address: options.temporalAddress });
@@ -94,6 +94,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         temporal: client,
         logger,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
+        searchAttributes,
         temporalUiUrl: options.temporalUiUrl,
         mediaMaxBytes: config.MEDIA_MAX_BYTES,
         pingDatabase: () => database.ping(),

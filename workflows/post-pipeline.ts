@@ -7,6 +7,7 @@ import {
   setHandler,
   sleep,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type {
@@ -17,7 +18,7 @@ import type {
   PostStatus,
   TargetOutcome,
 } from '../domain/pipeline.js';
-import { PostStatusAttribute } from '../domain/search-attributes.js';
+import { PostIdAttribute, PostStatusAttribute } from '../domain/search-attributes.js';
 import { publishRetry } from '../domain/targets.js';
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
@@ -43,9 +44,11 @@ export async function postPipeline({ postId, targets, publishAt }: PostPipelineI
     targets: Object.fromEntries(targets.map((t) => [t.key, 'pending'])),
   };
   setHandler(progressQuery, () => progress);
+  // Started without search attributes only where the server has none to offer.
+  const indexed = workflowInfo().typedSearchAttributes.get(PostIdAttribute) !== undefined;
   const setStatus = (status: PostStatus) => {
     progress.status = status;
-    upsertSearchAttributes([{ key: PostStatusAttribute, value: status }]);
+    if (indexed) upsertSearchAttributes([{ key: PostStatusAttribute, value: status }]);
   };
 
   const waitMs = publishAt ? Date.parse(publishAt) - Date.now() : 0;

@@ -187,10 +187,14 @@ export function postRoutes(deps: ApiDeps): Router {
         // never a second one.
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: PostIdAttribute, value: post.id },
-          { key: PostStatusAttribute, value: post.status },
-        ],
+        ...(deps.searchAttributes
+          ? {
+              typedSearchAttributes: [
+                { key: PostIdAttribute, value: post.id },
+                { key: PostStatusAttribute, value: post.status },
+              ],
+            }
+          : {}),
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -1,0 +1,12 @@
+# One image for both roles: `npm run api` (default) and `npm run worker` (see docker-compose.yml).
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY . .
+RUN mkdir -p /data && chown node:node /data
+USER node
+ENV DATA_DIR=/data HOST=0.0.0.0 PORT=3000
+EXPOSE 3000
+CMD ["npm", "run", "api"]

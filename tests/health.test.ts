@@ -1,0 +1,30 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { call } from './helpers/api.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(async () => {
+  await app?.stop();
+});
+
+it('answers /healthz and /readyz while database and Temporal are reachable', async () => {
+  expect(await call(app.baseUrl, '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+  expect(await call(app.baseUrl, '/readyz')).toMatchObject({
+    status: 200,
+    body: { status: 'ready', checks: { database: 'ok', temporal: 'ok' } },
+  });
+});
+
+it('reports not ready, saying which dependency is down, once the database is gone', async () => {
+  await app.services.database.close();
+  const res = await call(app.baseUrl, '/readyz');
+  expect(res.status).toBe(503);
+  expect(res.body.status).toBe('not ready');
+  expect(res.body.checks.temporal).toBe('ok');
+  expect(res.body.checks.database).toMatch(/^unreachable: /);
+  // The process keeps serving.
+  expect((await call(app.baseUrl, '/healthz')).status).toBe(200);
+});

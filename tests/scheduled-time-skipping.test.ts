@@ -1,0 +1,69 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { loadConfig } from '../runtime/config.js';
+import { createLogger } from '../runtime/logger.js';
+import { type Services, startServices } from '../runtime/services.js';
+import { requireBinary } from '../runtime/temporal-binary.js';
+import { call, postJson } from './helpers/api.js';
+import { createTestDatabase } from './helpers/database.js';
+
+// publishAt days ahead, proven in seconds: the time-skipping test server (installed like the CLI,
+// never downloaded) jumps over the durable timer while real activities run against PostgreSQL.
+let env: TestWorkflowEnvironment;
+let services: Services;
+let dataDir: string;
+let dropDatabase: () => Promise<void>;
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: requireBinary('temporal-test-server') } },
+  });
+  const database = await createTestDatabase();
+  dropDatabase = database.drop;
+  dataDir = await mkdtemp(join(tmpdir(), 'autopostpanel-ts-'));
+  services = await startServices({
+    config: loadConfig({ DATA_DIR: dataDir, DATABASE_URL: database.url, TEMPORAL_TASK_QUEUE: 'time-skipping' }),
+    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    temporalAddress: env.address,
+    worker: true,
+    api: true,
+    port: 0,
+    workflowBundlePath: inject('workflowBundlePath'),
+  });
+});
+
+afterAll(async () => {
+  await services?.stop();
+  await env?.teardown();
+  await dropDatabase?.();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+it('holds a post scheduled three days ahead until then, then publishes it', async () => {
+  const publishAt = new Date(Date.now() + 3 * 24 * 3600 * 1000);
+  const created = await postJson(services.apiUrl!, '/api/v1/posts', {
+    caption: 'See you on Friday',
+    targets: [{ type: 'local_export' }],
+    publishAt: publishAt.toISOString(),
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  expect(created.body.status).toBe('scheduled');
+  expect(created.body.steps[0]).toMatchObject({ name: 'schedule', status: 'running' });
+
+  const handle = env.client.workflow.getHandle(created.body.workflow.id);
+  const result = await handle.result();
+  expect(result.status).toBe('published');
+
+  const post = (await call(services.apiUrl!, `/api/v1/posts/${created.body.id}`)).body;
+  expect(post.status).toBe('published');
+  expect(post.steps[0]).toMatchObject({ name: 'schedule', status: 'succeeded' });
+  // Published no earlier than asked, by the workflow's clock (which the test server skipped ahead).
+  const history = await handle.fetchHistory();
+  const timerFired = history.events?.find((e) => e.timerFiredEventAttributes);
+  expect(timerFired).toBeDefined();
+  const firedAt = Number(timerFired!.eventTime!.seconds) * 1000;
+  expect(firedAt).toBeGreaterThanOrEqual(publishAt.getTime() - 1000);
+});
