@@ -12,12 +12,16 @@ export function isMain(url: string): boolean {
   }
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
+/**
+ * Resolves on the first SIGINT or SIGTERM. Later ones are absorbed while shutdown runs: Ctrl+C in a
+ * terminal reaches both `npm start`'s bootstrap (which forwards it) and this process.
+ */
 export function shutdownSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
+    let received = false;
     const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      if (received) return;
+      received = true;
       resolve(signal);
     };
     process.on('SIGINT', onSignal);

@@ -18,6 +18,18 @@ it('answers /healthz and /readyz while database and Temporal are reachable', asy
   });
 });
 
+it('logs one line per request, without credentials', async () => {
+  const before = app.logLines.length;
+  await call(app.baseUrl, '/api/v1/posts?limit=1', {
+    headers: { authorization: 'Bearer sk-live-abcdef123456', cookie: 'session=cookie-value-987' },
+  });
+  const lines = app.logLines.slice(before);
+  const requestLines = lines.filter((l) => l.includes('"/api/v1/posts?limit=1"'));
+  expect(requestLines).toHaveLength(1);
+  expect(JSON.parse(requestLines[0]!)).toMatchObject({ req: { method: 'GET' }, res: { statusCode: 200 } });
+  expect(lines.join('\n')).not.toMatch(/sk-live-abcdef123456|cookie-value-987/);
+});
+
 it('reports not ready, saying which dependency is down, once the database is gone', async () => {
   await app.services.database.close();
   const res = await call(app.baseUrl, '/readyz');
