@@ -4,6 +4,14 @@ import { SEARCH_ATTRIBUTES } from './domain/search-attributes.js';
 
 const GRPC_UNIMPLEMENTED = 12;
 
+/** True for a gRPC UNIMPLEMENTED answer, however deep the SDK wrapped it. */
+export function isUnimplemented(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === GRPC_UNIMPLEMENTED) return true;
+  }
+  return false;
+}
+
 export interface TemporalClientOptions {
   address: string;
   namespace: string;
@@ -28,7 +36,7 @@ export async function ensureSearchAttributes(client: Client): Promise<boolean> {
     existing = await operator.listSearchAttributes({ namespace });
   } catch (err) {
     // The time-skipping test server has no operator service and no custom search attributes.
-    if ((err as { code?: number }).code === GRPC_UNIMPLEMENTED) return false;
+    if (isUnimplemented(err)) return false;
     throw err;
   }
   const missing = SEARCH_ATTRIBUTES.filter((a) => !(a.name in (existing.customAttributes ?? {})));

@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps.js';
+import { createPurgeExpiredRecords } from './housekeeping.js';
 import { createPublishTarget } from './publish-target.js';
 import { createRecordResults } from './record-results.js';
 import { createRenderMedia } from './render-media.js';
@@ -11,6 +12,7 @@ export function createActivities(deps: ActivityDeps) {
     renderMedia: createRenderMedia(deps),
     publishTarget: createPublishTarget(deps),
     recordResults: createRecordResults(deps),
+    purgeExpiredRecords: createPurgeExpiredRecords(deps),
   };
 }
 

@@ -1,15 +1,26 @@
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import { authenticate, requireCaller } from './auth.js';
 import type { ApiDeps } from './deps.js';
+import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { Problem, problemHandler } from './problem.js';
-import { healthRoutes } from './routes/health.js';
-import { mediaRoutes } from './routes/media.js';
-import { postRoutes } from './routes/posts.js';
+import { authDocs, authRoutes } from './routes/auth.js';
+import { docsDocs, docsRoutes } from './routes/docs.js';
+import { healthDocs, healthRoutes } from './routes/health.js';
+import { meDocs, meRoutes } from './routes/me.js';
+import { mediaDocs, mediaRoutes } from './routes/media.js';
+import { postDocs, postRoutes } from './routes/posts.js';
+
+export const ROUTE_DOCS: RouteDoc[] = [...healthDocs, ...docsDocs, ...authDocs, ...meDocs, ...mediaDocs, ...postDocs];
 
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Behind a reverse proxy, req.ip and req.secure (Secure cookies) come from X-Forwarded-*.
+  app.set('trust proxy', deps.trustProxy);
+  app.use(helmet());
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -20,10 +31,22 @@ export function createApp(deps: ApiDeps): Express {
     }),
   );
   app.use(healthRoutes(deps));
+  app.use(docsRoutes(() => buildOpenApi(ROUTE_DOCS, { version: '0.1.0' })));
+  app.use('/api/v1', authenticate(deps.db, deps.authKeys));
+  app.use(authRoutes(deps));
+  // Everything else under /api/v1 belongs to somebody.
+  app.use('/api/v1', requireCaller);
+  app.use(meRoutes(deps));
   app.use(mediaRoutes(deps));
   app.use(postRoutes(deps));
   app.get('/', (_req, res) => {
-    res.json({ name: 'AutoPostPanel', api: '/api/v1', health: '/healthz', ready: '/readyz' });
+    res.json({
+      name: 'AutoPostPanel',
+      api: '/api/v1',
+      docs: '/docs',
+      openapi: '/api/v1/openapi.json',
+      health: '/healthz',
+    });
   });
   app.use((req, _res, next) => next(Problem.notFound(`${req.method} ${req.path}`)));
   app.use(problemHandler);

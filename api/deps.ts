@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { AuthKeys } from '../auth/secrets.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
@@ -14,5 +15,13 @@ export interface ApiDeps {
   /** Base URL of the Temporal Web UI, when one is known; used for links to each workflow. */
   temporalUiUrl?: string | undefined;
   mediaMaxBytes: number;
+  dataDir: string;
+  authKeys: AuthKeys;
+  sessionTtlHours: number;
+  /** Sign-in and registration attempts per IP per 15 minutes. */
+  authIpLimit: number;
+  /** Failed sign-ins per account per 15 minutes. */
+  authAccountLimit: number;
+  trustProxy: boolean;
   pingDatabase(): Promise<void>;
 }

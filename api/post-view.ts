@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { media, postMedia, postSteps, posts, publications } from '../db/schema.js';
 import { STEP_NAMES } from '../domain/pipeline.js';
@@ -14,10 +14,14 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 /** The full status of one post: every step, every target, errors in words, and the workflow link. */
 export async function loadPostView(
   db: Database,
+  ownerId: string,
   postId: string,
   link: { uiUrl?: string | undefined; namespace: string },
 ) {
-  const [post] = await db.select().from(posts).where(eq(posts.id, postId));
+  const [post] = await db
+    .select()
+    .from(posts)
+    .where(and(eq(posts.id, postId), eq(posts.ownerId, ownerId)));
   if (!post) return undefined;
   const [items, steps, targets] = await Promise.all([
     db

@@ -17,6 +17,13 @@ export class Problem extends Error {
     super(detail);
   }
 
+  readonly headers: Record<string, string> = {};
+
+  withHeader(name: string, value: string): this {
+    this.headers[name] = value;
+    return this;
+  }
+
   static validation(errors: FieldError[]): Problem {
     return new Problem(422, 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
   }
@@ -37,6 +44,7 @@ export function fieldErrorsFromZod(error: z.ZodError, prefix?: string): FieldErr
 }
 
 export function sendProblem(res: Response, problem: Problem): void {
+  for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
   res
     .status(problem.status)
     .type('application/problem+json')
@@ -76,3 +84,10 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   req.log?.error({ err }, 'unhandled error');
   sendProblem(res, new Problem(500, 'Internal error', 'Something went wrong on our side; the error is logged'));
 };
+
+/** Validates `value` against `schema`, or throws a 422 problem naming every bad field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, prefix?: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw Problem.validation(fieldErrorsFromZod(parsed.error, prefix));
+  return parsed.data;
+}

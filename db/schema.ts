@@ -16,8 +16,84 @@ import type { PostStatus, StepName, StepStatus, TargetStatus, TargetType } from 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
 
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey(),
+    name: text('name').notNull(),
+    email: text('email').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('users_email_lower_unique').on(sql`lower(${t.email})`)],
+);
+
+/** Browser sessions; the signed cookie names a row here, so revoking the row ends the session. */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+/** Keys for REST automation; only a SHA-256 of the key is kept. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    keyHash: text('key_hash').notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('api_keys_hash_unique').on(t.keyHash), index('api_keys_user_idx').on(t.userId)],
+);
+
+/** The security audit log ("basic usage logs" in the privacy policy): who, what, from where, when, outcome. */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    action: text('action').notNull(),
+    outcome: text('outcome').$type<'success' | 'failure'>().notNull(),
+    ip: text('ip'),
+    detail: jsonb('detail').$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('audit_events_user_idx').on(t.userId, t.createdAt), index('audit_events_created_idx').on(t.createdAt)],
+);
+
+/** Fixed-window counters shared by every API process (sign-in and registration throttling). */
+export const rateLimits = pgTable(
+  'rate_limits',
+  {
+    key: text('key').notNull(),
+    windowStart: timestamp('window_start', { withTimezone: true }).notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.key, t.windowStart] })],
+);
+
+// owner_id is nullable only for rows made before accounts existed; the first user to register adopts them.
+const ownerId = () => uuid('owner_id').references(() => users.id, { onDelete: 'cascade' });
+
 export const media = pgTable('media', {
   id: uuid('id').primaryKey(),
+  ownerId: ownerId(),
   originalName: text('original_name'),
   mimeType: text('mime_type').notNull(),
   sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull(),
@@ -32,6 +108,7 @@ export const posts = pgTable(
   'posts',
   {
     id: uuid('id').primaryKey(),
+    ownerId: ownerId(),
     caption: text('caption').notNull(),
     status: text('status').$type<PostStatus>().notNull(),
     publishAt: timestamp('publish_at', { withTimezone: true }),
@@ -43,8 +120,12 @@ export const posts = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
-    uniqueIndex('posts_idempotency_key_unique').on(t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
+    // Keys are per caller: two users may pick the same one.
+    uniqueIndex('posts_owner_idempotency_key_unique')
+      .on(t.ownerId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
     index('posts_created_at_id_idx').on(t.createdAt, t.id),
+    index('posts_owner_created_idx').on(t.ownerId, t.createdAt),
   ],
 );
 
@@ -56,7 +137,7 @@ export const postMedia = pgTable(
       .references(() => posts.id, { onDelete: 'cascade' }),
     mediaId: uuid('media_id')
       .notNull()
-      .references(() => media.id, { onDelete: 'restrict' }),
+      .references(() => media.id, { onDelete: 'no action' }),
     position: integer('position').notNull(),
   },
   (t) => [primaryKey({ columns: [t.postId, t.position] })],
@@ -108,7 +189,7 @@ export const renditions = pgTable(
     position: integer('position').notNull(),
     mediaId: uuid('media_id')
       .notNull()
-      .references(() => media.id, { onDelete: 'restrict' }),
+      .references(() => media.id, { onDelete: 'no action' }),
     storageKey: text('storage_key').notNull(),
     mimeType: text('mime_type').notNull(),
     width: integer('width').notNull(),

@@ -30,6 +30,8 @@ export interface PipelineTarget {
 /** Only ids travel through Temporal: media bytes stay in storage. */
 export interface PostPipelineInput {
   postId: string;
+  /** The user the post belongs to; absent in histories from before accounts existed. */
+  ownerId?: string;
   targets: PipelineTarget[];
   /** ISO-8601 instant; absent or past means publish now. */
   publishAt?: string | null;

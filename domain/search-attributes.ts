@@ -5,4 +5,6 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const PostIdAttribute = defineSearchAttributeKey('PostId', SearchAttributeType.KEYWORD);
 export const PostStatusAttribute = defineSearchAttributeKey('PostStatus', SearchAttributeType.KEYWORD);
 
-export const SEARCH_ATTRIBUTES = [PostIdAttribute, PostStatusAttribute] as const;
+export const OwnerIdAttribute = defineSearchAttributeKey('OwnerId', SearchAttributeType.KEYWORD);
+
+export const SEARCH_ATTRIBUTES = [PostIdAttribute, PostStatusAttribute, OwnerIdAttribute] as const;

@@ -10,17 +10,21 @@ interface ExportMetadata {
   media: { file: string; mimeType: string; width: number; height: number }[];
 }
 
+/** Where a post's exports live; removed with the post's owner. */
+export function exportFolderOf(dataDir: string, postId: string): string {
+  return join(dataDir, 'exports', postId);
+}
+
 /**
  * Hand-off for manual posting: the rendered media, the caption and a metadata file in a folder
  * per post under the data dir (`exports/<post id>/<target key>/`).
  */
 export function createLocalExportPublisher(dataDir: string): Publisher {
-  const exportsRoot = join(dataDir, 'exports');
   return {
     type: 'local_export',
     mediaRules: { maxWidth: 4096, maxHeight: 4096, format: 'jpeg', quality: 90 },
     async publish(request: PublishRequest): Promise<PublishReceipt> {
-      const folder = join(exportsRoot, request.postId, request.targetKey);
+      const folder = join(exportFolderOf(dataDir, request.postId), request.targetKey);
       const existing = await readMetadata(folder);
       // The folder appears only by an atomic rename of a finished one, so finding it means an
       // earlier attempt completed: report that instead of writing a second copy.

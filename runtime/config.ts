@@ -43,6 +43,31 @@ const envSchema = z.object({
     .int('expected a whole number of bytes')
     .positive('expected a positive number of bytes')
     .default(200 * 1024 * 1024),
+  SESSION_TTL_HOURS: z.coerce
+    .number({ error: 'expected a number of hours' })
+    .int('expected a whole number of hours')
+    .min(1, 'expected from 1 to 8760 hours')
+    .max(8760, 'expected from 1 to 8760 hours')
+    .default(168),
+  AUDIT_RETENTION_DAYS: z.coerce
+    .number({ error: 'expected a number of days' })
+    .int('expected a whole number of days')
+    .min(1, 'expected at least 1 day')
+    .default(90),
+  AUTH_IP_LIMIT: z.coerce
+    .number({ error: 'expected a number of attempts' })
+    .int('expected a whole number')
+    .min(1, 'expected at least 1')
+    .default(30),
+  AUTH_ACCOUNT_LIMIT: z.coerce
+    .number({ error: 'expected a number of attempts' })
+    .int('expected a whole number')
+    .min(1, 'expected at least 1')
+    .default(10),
+  TRUST_PROXY: z
+    .enum(['true', 'false'], { error: 'expected true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'expected one of fatal, error, warn, info, debug, trace, silent',

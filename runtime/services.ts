@@ -4,12 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { type ActivityDeps, createActivities } from '../activities/index.js';
 import { createApp } from '../api/app.js';
+import { deriveAuthKeys } from '../auth/secrets.js';
 import { createTemporalClient, ensureSearchAttributes } from '../client.js';
 import { type DatabaseHandle, openDatabase } from '../db/client.js';
 import { createLocalExportPublisher } from '../platforms/local-export.js';
 import { MediaStore } from '../storage/media-store.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import { ensureHousekeepingSchedule } from './schedules.js';
+import { loadOrCreateSecret } from './secret.js';
 
 // .ts under tsx and vitest, .js once compiled.
 export const WORKFLOWS_PATH = fileURLToPath(
@@ -83,6 +86,11 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await workerDone;
       });
+      await ensureHousekeepingSchedule(client, {
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        auditRetentionDays: config.AUDIT_RETENTION_DAYS,
+        logger,
+      });
       services.worker = worker;
       services.workerDone = workerDone;
     }
@@ -97,6 +105,12 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         searchAttributes,
         temporalUiUrl: options.temporalUiUrl,
         mediaMaxBytes: config.MEDIA_MAX_BYTES,
+        dataDir: config.DATA_DIR,
+        authKeys: deriveAuthKeys(await loadOrCreateSecret(config.DATA_DIR, config.APP_SECRET)),
+        sessionTtlHours: config.SESSION_TTL_HOURS,
+        authIpLimit: config.AUTH_IP_LIMIT,
+        authAccountLimit: config.AUTH_ACCOUNT_LIMIT,
+        trustProxy: config.TRUST_PROXY,
         pingDatabase: () => database.ping(),
       });
       const server = await listen(app, options.port ?? config.PORT, config.HOST);

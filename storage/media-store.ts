@@ -58,6 +58,15 @@ export class MediaStore {
     }
   }
 
+  /** Size in bytes, or undefined when the file is gone. */
+  async size(key: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.pathOf(key))).size;
+    } catch {
+      return undefined;
+    }
+  }
+
   async remove(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true, recursive: true });
   }

@@ -26,7 +26,7 @@ it('logs one line per request, without credentials', async () => {
   const lines = app.logLines.slice(before);
   const requestLines = lines.filter((l) => l.includes('"/api/v1/posts?limit=1"'));
   expect(requestLines).toHaveLength(1);
-  expect(JSON.parse(requestLines[0]!)).toMatchObject({ req: { method: 'GET' }, res: { statusCode: 200 } });
+  expect(JSON.parse(requestLines[0]!)).toMatchObject({ req: { method: 'GET' }, res: { statusCode: 401 } });
   expect(lines.join('\n')).not.toMatch(/sk-live-abcdef123456|cookie-value-987/);
 });
 

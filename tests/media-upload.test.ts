@@ -4,13 +4,15 @@ import { count } from 'drizzle-orm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { media } from '../db/schema.js';
-import { call, expectProblem, photoWithExif, upload } from './helpers/api.js';
+import { call, expectProblem, photoWithExif, signUp, type TestUser, upload } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 
 const LIMIT = 64 * 1024;
 let app: TestApp;
+let user: TestUser;
 beforeAll(async () => {
   app = await startTestApp({ env: { MEDIA_MAX_BYTES: String(LIMIT) } });
+  user = await signUp(app.baseUrl);
 });
 afterAll(async () => {
   await app?.stop();
@@ -37,7 +39,7 @@ describe('POST /api/v1/media', () => {
     const png = await sharp({ create: { width: 40, height: 30, channels: 4, background: '#ff000080' } })
       .png()
       .toBuffer();
-    const res = await upload(app.baseUrl, png, 'looks-like.jpg');
+    const res = await upload(user.api, png, 'looks-like.jpg');
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       mimeType: 'image/png',
@@ -70,7 +72,7 @@ describe('POST /api/v1/media', () => {
     ],
     ['jpeg with EXIF', () => photoWithExif(100, 50), 'image/jpeg'],
   ])('accepts %s', async (_name, make, mime) => {
-    const res = await upload(app.baseUrl, await make());
+    const res = await upload(user.api, await make());
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.mimeType).toBe(mime);
   });
@@ -80,20 +82,20 @@ describe('POST /api/v1/media', () => {
     () => Promise<{ status: number; headers: Headers; body: Record<string, unknown> }>,
     number,
   ][] = [
-    ['a text file', () => upload(app.baseUrl, new TextEncoder().encode('hello, not an image\n'), 'notes.jpg'), 415],
-    ['a PDF', () => upload(app.baseUrl, new TextEncoder().encode('%PDF-1.7\n1 0 obj\n'), 'doc.png'), 415],
+    ['a text file', () => upload(user.api, new TextEncoder().encode('hello, not an image\n'), 'notes.jpg'), 415],
+    ['a PDF', () => upload(user.api, new TextEncoder().encode('%PDF-1.7\n1 0 obj\n'), 'doc.png'), 415],
     [
       'an image header with garbage after it',
-      () => upload(app.baseUrl, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5]), 'broken.jpg'),
+      () => upload(user.api, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5]), 'broken.jpg'),
       422,
     ],
-    ['an empty file', () => upload(app.baseUrl, new Uint8Array(), 'empty.jpg'), 422],
-    ['a file in the wrong field', () => upload(app.baseUrl, new Uint8Array([1, 2, 3]), 'x.jpg', 'picture'), 422],
-    ['an oversized upload', async () => upload(app.baseUrl, await noisyPng(LIMIT * 4)), 413],
+    ['an empty file', () => upload(user.api, new Uint8Array(), 'empty.jpg'), 422],
+    ['a file in the wrong field', () => upload(user.api, new Uint8Array([1, 2, 3]), 'x.jpg', 'picture'), 422],
+    ['an oversized upload', async () => upload(user.api, await noisyPng(LIMIT * 4)), 413],
     [
       'a JSON body',
       () =>
-        call(app.baseUrl, '/api/v1/media', {
+        call(user.api, '/api/v1/media', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: '{}',
@@ -103,7 +105,7 @@ describe('POST /api/v1/media', () => {
     [
       'a multipart body with a broken boundary',
       () =>
-        call(app.baseUrl, '/api/v1/media', {
+        call(user.api, '/api/v1/media', {
           method: 'POST',
           headers: { 'content-type': 'multipart/form-data; boundary=XYZ' },
           body: '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n\xff\xd8\xff',

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { call, isFinished, postJson, uploadPhoto, waitForPost } from './helpers/api.js';
+import { call, isFinished, postJson, signUp, uploadPhoto, waitForPost } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 
 // The no-configuration default: the embedded PGlite database under the data dir.
@@ -18,24 +18,25 @@ it('runs the whole slice on the embedded database', async () => {
   expect(await readdir(join(app.dataDir, 'pglite'))).toContain('PG_VERSION');
   expect((await call(app.baseUrl, '/readyz')).body).toMatchObject({ status: 'ready' });
 
-  const mediaId = await uploadPhoto(app.baseUrl);
+  const user = await signUp(app.baseUrl);
+  const mediaId = await uploadPhoto(user.api);
   const created = await postJson(
-    app.baseUrl,
+    user.api,
     '/api/v1/posts',
     { caption: 'Embedded', mediaIds: [mediaId], targets: [{ type: 'local_export' }] },
     { 'Idempotency-Key': 'pglite-1' },
   );
   expect(created.status).toBe(201);
   const again = await postJson(
-    app.baseUrl,
+    user.api,
     '/api/v1/posts',
     { caption: 'Embedded', mediaIds: [mediaId], targets: [{ type: 'local_export' }] },
     { 'Idempotency-Key': 'pglite-1' },
   );
   expect([again.status, again.body.id]).toEqual([200, created.body.id]);
 
-  const post = await waitForPost(app.baseUrl, created.body.id, isFinished);
+  const post = await waitForPost(user.api, created.body.id, isFinished);
   expect(post.status).toBe('published');
   expect(await readdir(join(app.dataDir, 'exports', post.id, 'local_export'))).toContain('media-01.jpg');
-  expect((await call(app.baseUrl, '/api/v1/posts')).body.items.map((p: { id: string }) => p.id)).toEqual([post.id]);
+  expect((await call(user.api, '/api/v1/posts')).body.items.map((p: { id: string }) => p.id)).toEqual([post.id]);
 });

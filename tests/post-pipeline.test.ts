@@ -5,13 +5,24 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attempts, media, posts } from '../db/schema.js';
 import { PostIdAttribute, PostStatusAttribute } from '../domain/search-attributes.js';
-import { call, expectProblem, isFinished, postJson, uploadPhoto, waitForPost } from './helpers/api.js';
+import {
+  call,
+  expectProblem,
+  isFinished,
+  postJson,
+  signUp,
+  type TestUser,
+  uploadPhoto,
+  waitForPost,
+} from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 import { captureHistory } from './helpers/histories.js';
 
 let app: TestApp;
+let user: TestUser;
 beforeAll(async () => {
   app = await startTestApp();
+  user = await signUp(app.baseUrl);
 });
 afterAll(async () => {
   await app?.stop();
@@ -36,8 +47,8 @@ async function waitForVisibility(expected: number): Promise<string[]> {
 
 describe('post pipeline to the local export target', () => {
   it('renders, exports and records a post, visible in Temporal with its search attributes', async () => {
-    const mediaId = await uploadPhoto(app.baseUrl, 6000, 1500);
-    const created = await postJson(app.baseUrl, '/api/v1/posts', {
+    const mediaId = await uploadPhoto(user.api, 6000, 1500);
+    const created = await postJson(user.api, '/api/v1/posts', {
       caption: 'Launch day 🚀',
       mediaIds: [mediaId],
       targets: [{ type: 'local_export' }],
@@ -46,7 +57,7 @@ describe('post pipeline to the local export target', () => {
     expect(created.headers.get('location')).toBe(`/api/v1/posts/${created.body.id}`);
     const postId = created.body.id as string;
 
-    const post = await waitForPost(app.baseUrl, postId, isFinished);
+    const post = await waitForPost(user.api, postId, isFinished);
     expect(post.status).toBe('published');
     expect(post.error).toBeNull();
     expect(post.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
@@ -102,12 +113,12 @@ describe('post pipeline to the local export target', () => {
   });
 
   it('publishes a text-only post to several export targets', async () => {
-    const created = await postJson(app.baseUrl, '/api/v1/posts', {
+    const created = await postJson(user.api, '/api/v1/posts', {
       caption: 'No pictures today',
       targets: [{ type: 'local_export' }, { type: 'local_export', key: 'archive' }],
     });
     expect(created.status).toBe(201);
-    const post = await waitForPost(app.baseUrl, created.body.id, isFinished);
+    const post = await waitForPost(user.api, created.body.id, isFinished);
     expect(post.status).toBe('published');
     expect(post.targets.map((t: { key: string; status: string }) => [t.key, t.status])).toEqual([
       ['archive', 'published'],
@@ -119,16 +130,16 @@ describe('post pipeline to the local export target', () => {
   });
 
   it('reports a step that cannot succeed as failed, with the reason in words', async () => {
-    const mediaId = await uploadPhoto(app.baseUrl);
+    const mediaId = await uploadPhoto(user.api);
     const [row] = await app.db.select().from(media).where(eq(media.id, mediaId));
     await rm(app.services.store.pathOf(row!.storageKey));
 
-    const created = await postJson(app.baseUrl, '/api/v1/posts', {
+    const created = await postJson(user.api, '/api/v1/posts', {
       caption: 'Lost file',
       mediaIds: [mediaId],
       targets: [{ type: 'local_export' }],
     });
-    const post = await waitForPost(app.baseUrl, created.body.id, isFinished);
+    const post = await waitForPost(user.api, created.body.id, isFinished);
     expect(post.status).toBe('failed');
     expect(post.error).toMatch(/Rendering media failed: The uploaded file for media .* is missing from storage/);
     const render = post.steps.find((s: { name: string }) => s.name === 'render');
@@ -141,7 +152,7 @@ describe('post pipeline to the local export target', () => {
 
   it('waits until publishAt before publishing', async () => {
     const publishAt = new Date(Date.now() + 3000).toISOString().replace('Z', '+00:00');
-    const created = await postJson(app.baseUrl, '/api/v1/posts', {
+    const created = await postJson(user.api, '/api/v1/posts', {
       caption: 'A little later',
       targets: [{ type: 'local_export' }],
       publishAt,
@@ -150,7 +161,7 @@ describe('post pipeline to the local export target', () => {
     expect(created.body.status).toBe('scheduled');
     const progress = await app.temporal.workflow.getHandle(created.body.workflow.id).query('progress');
     expect(progress).toMatchObject({ status: 'scheduled', targets: { local_export: 'pending' } });
-    const post = await waitForPost(app.baseUrl, created.body.id, isFinished);
+    const post = await waitForPost(user.api, created.body.id, isFinished);
     expect(post.status).toBe('published');
     expect(Date.parse(post.targets[0].publishedAt)).toBeGreaterThanOrEqual(Date.parse(publishAt));
     expect(post.steps[0]).toMatchObject({ name: 'schedule', status: 'succeeded' });
@@ -163,8 +174,8 @@ describe('Idempotency-Key', () => {
     const before = await waitForVisibility(0);
     const body = { caption: 'Only once', targets: [{ type: 'local_export' }] };
     const headers = { 'Idempotency-Key': 'idem-once-1' };
-    const concurrent = await Promise.all([1, 2, 3].map(() => postJson(app.baseUrl, '/api/v1/posts', body, headers)));
-    const again = await postJson(app.baseUrl, '/api/v1/posts', body, headers);
+    const concurrent = await Promise.all([1, 2, 3].map(() => postJson(user.api, '/api/v1/posts', body, headers)));
+    const again = await postJson(user.api, '/api/v1/posts', body, headers);
     const all = [...concurrent, again];
     expect(all.map((r) => r.status).sort()).toEqual([200, 200, 200, 201]);
     const ids = new Set(all.map((r) => r.body.id));
@@ -178,10 +189,10 @@ describe('Idempotency-Key', () => {
     const postId = [...ids][0];
     const workflows = (await waitForVisibility(before.length + 1)).filter((id) => !before.includes(id));
     expect(workflows).toEqual([`post-${postId}`]);
-    expect((await waitForPost(app.baseUrl, postId, isFinished)).status).toBe('published');
+    expect((await waitForPost(user.api, postId, isFinished)).status).toBe('published');
 
     // After the pipeline finished, a repeat still answers with the same post and starts nothing.
-    const late = await postJson(app.baseUrl, '/api/v1/posts', body, headers);
+    const late = await postJson(user.api, '/api/v1/posts', body, headers);
     expect([late.status, late.body.id, late.body.status]).toEqual([200, postId, 'published']);
     expect((await workflowsInQueue()).filter((id) => !before.includes(id))).toEqual([`post-${postId}`]);
   });
@@ -189,14 +200,14 @@ describe('Idempotency-Key', () => {
   it('refuses a reused key with a different body', async () => {
     const headers = { 'Idempotency-Key': 'idem-diff-1' };
     const first = await postJson(
-      app.baseUrl,
+      user.api,
       '/api/v1/posts',
       { caption: 'A', targets: [{ type: 'local_export' }] },
       headers,
     );
     expect(first.status).toBe(201);
     const second = await postJson(
-      app.baseUrl,
+      user.api,
       '/api/v1/posts',
       { caption: 'B', targets: [{ type: 'local_export' }] },
       headers,
@@ -262,7 +273,7 @@ describe('bad input', () => {
     async ({ body, status, field, headers }) => {
       const [{ n: postsBefore }] = (await app.db.select({ n: count() }).from(posts)) as [{ n: number }];
       const workflowsBefore = await workflowsInQueue();
-      const res = await postJson(app.baseUrl, '/api/v1/posts', body, headers);
+      const res = await postJson(user.api, '/api/v1/posts', body, headers);
       expectProblem(res, status, field);
       const [{ n: postsAfter }] = (await app.db.select({ n: count() }).from(posts)) as [{ n: number }];
       expect(postsAfter).toBe(postsBefore);
@@ -271,9 +282,9 @@ describe('bad input', () => {
   );
 
   it('answers 404 problems for unknown posts and routes', async () => {
-    expectProblem(await call(app.baseUrl, '/api/v1/posts/7b0c5c7e-1111-4d2a-9a5e-8f7c7f1d2e3a'), 404);
-    expectProblem(await call(app.baseUrl, '/api/v1/posts/not-a-uuid'), 404);
-    expectProblem(await call(app.baseUrl, '/api/v1/nothing-here'), 404);
+    expectProblem(await call(user.api, '/api/v1/posts/7b0c5c7e-1111-4d2a-9a5e-8f7c7f1d2e3a'), 404);
+    expectProblem(await call(user.api, '/api/v1/posts/not-a-uuid'), 404);
+    expectProblem(await call(user.api, '/api/v1/nothing-here'), 404);
   });
 });
 
@@ -283,7 +294,7 @@ describe('listing posts', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res = await call(app.baseUrl, `/api/v1/posts?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const res = await call(user.api, `/api/v1/posts?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
       expect(res.status).toBe(200);
       expect(res.body.items.length).toBeLessThanOrEqual(2);
       seen.push(...res.body.items.map((p: { id: string }) => p.id));
@@ -301,13 +312,13 @@ describe('listing posts', () => {
   });
 
   it('filters by status and rejects bad paging parameters', async () => {
-    const res = await call(app.baseUrl, '/api/v1/posts?status=published&limit=100');
+    const res = await call(user.api, '/api/v1/posts?status=published&limit=100');
     expect(res.status).toBe(200);
     expect(res.body.items.length).toBeGreaterThan(0);
     expect(res.body.items.every((p: { status: string }) => p.status === 'published')).toBe(true);
-    expectProblem(await call(app.baseUrl, '/api/v1/posts?limit=0'), 422, 'limit');
-    expectProblem(await call(app.baseUrl, '/api/v1/posts?limit=abc'), 422, 'limit');
-    expectProblem(await call(app.baseUrl, '/api/v1/posts?cursor=garbage'), 422, 'cursor');
-    expectProblem(await call(app.baseUrl, '/api/v1/posts?status=lost'), 422, 'status');
+    expectProblem(await call(user.api, '/api/v1/posts?limit=0'), 422, 'limit');
+    expectProblem(await call(user.api, '/api/v1/posts?limit=abc'), 422, 'limit');
+    expectProblem(await call(user.api, '/api/v1/posts?cursor=garbage'), 422, 'cursor');
+    expectProblem(await call(user.api, '/api/v1/posts?status=lost'), 422, 'status');
   });
 });

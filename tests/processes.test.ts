@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { requireBinary } from '../runtime/temporal-binary.js';
 import { freePort } from '../runtime/temporal-dev-server.js';
-import { call, isFinished, postJson, uploadPhoto, waitForPost } from './helpers/api.js';
+import { call, isFinished, postJson, signUp, uploadPhoto, waitForPost } from './helpers/api.js';
 import { createTestDatabase } from './helpers/database.js';
 
 // The real entry points as separate processes, the way a person runs them.
@@ -82,13 +82,14 @@ describe('npm start', () => {
     expect(uiUrl).toBe(`http://localhost:${uiPort}`);
     expect((await call(apiUrl!, '/readyz')).body.status).toBe('ready');
 
-    const mediaId = await uploadPhoto(apiUrl!);
-    const created = await postJson(apiUrl!, '/api/v1/posts', {
+    const user = await signUp(apiUrl!);
+    const mediaId = await uploadPhoto(user.api);
+    const created = await postJson(user.api, '/api/v1/posts', {
       caption: 'From npm start',
       mediaIds: [mediaId],
       targets: [{ type: 'local_export' }],
     });
-    const post = await waitForPost(apiUrl!, created.body.id, isFinished);
+    const post = await waitForPost(user.api, created.body.id, isFinished);
     expect(post.status).toBe('published');
     expect(post.workflow.url).toBe(`${uiUrl}/namespaces/default/workflows/post-${post.id}`);
     expect(await readdir(join(dataDir, 'exports', post.id, 'local_export'))).toContain('metadata.json');
@@ -138,9 +139,13 @@ describe('npm run worker and npm run api', () => {
     await worker.waitFor(/worker started/);
     const [, apiUrl] = await api.waitFor(/"url":"(http:\/\/[^"]+)".*API listening/);
 
-    const created = await postJson(apiUrl!, '/api/v1/posts', { caption: 'Split', targets: [{ type: 'local_export' }] });
+    const user = await signUp(apiUrl!);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Split',
+      targets: [{ type: 'local_export' }],
+    });
     expect(created.status).toBe(201);
-    expect((await waitForPost(apiUrl!, created.body.id, isFinished)).status).toBe('published');
+    expect((await waitForPost(user.api, created.body.id, isFinished)).status).toBe('published');
     expect(await stop(api.child)).toBe(0);
     expect(await stop(worker.child)).toBe(0);
   });

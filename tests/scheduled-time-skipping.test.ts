@@ -7,7 +7,7 @@ import { loadConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { type Services, startServices } from '../runtime/services.js';
 import { requireBinary } from '../runtime/temporal-binary.js';
-import { call, postJson } from './helpers/api.js';
+import { call, postJson, signUp } from './helpers/api.js';
 import { createTestDatabase } from './helpers/database.js';
 
 // publishAt days ahead, proven in seconds: the time-skipping test server (installed like the CLI,
@@ -44,7 +44,8 @@ afterAll(async () => {
 
 it('holds a post scheduled three days ahead until then, then publishes it', async () => {
   const publishAt = new Date(Date.now() + 3 * 24 * 3600 * 1000);
-  const created = await postJson(services.apiUrl!, '/api/v1/posts', {
+  const user = await signUp(services.apiUrl!);
+  const created = await postJson(user.api, '/api/v1/posts', {
     caption: 'See you on Friday',
     targets: [{ type: 'local_export' }],
     publishAt: publishAt.toISOString(),
@@ -57,7 +58,7 @@ it('holds a post scheduled three days ahead until then, then publishes it', asyn
   const result = await handle.result();
   expect(result.status).toBe('published');
 
-  const post = (await call(services.apiUrl!, `/api/v1/posts/${created.body.id}`)).body;
+  const post = (await call(user.api, `/api/v1/posts/${created.body.id}`)).body;
   expect(post.status).toBe('published');
   expect(post.steps[0]).toMatchObject({ name: 'schedule', status: 'succeeded' });
   // Published no earlier than asked, by the workflow's clock (which the test server skipped ahead).

@@ -1,7 +1,27 @@
 import { Router } from 'express';
 import type { ApiDeps } from '../deps.js';
+import type { RouteDoc } from '../openapi.js';
 
 const CHECK_TIMEOUT_MS = 3000;
+
+export const healthDocs: RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/healthz',
+    tag: 'Operations',
+    summary: 'The process is up',
+    auth: false,
+    responses: { 200: { description: 'Up' } },
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    tag: 'Operations',
+    summary: 'The database and Temporal answer',
+    auth: false,
+    responses: { 200: { description: 'Ready' }, 503: { description: 'Not ready; `checks` names what is down' } },
+  },
+];
 
 async function check(fn: () => Promise<unknown>): Promise<string> {
   let timer: NodeJS.Timeout | undefined;

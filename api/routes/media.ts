@@ -4,12 +4,18 @@ import { rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
+import { and, desc, eq, lt, or } from 'drizzle-orm';
 import { type Request, Router } from 'express';
 import sharp from 'sharp';
+import { z } from 'zod';
 import { media } from '../../db/schema.js';
 import { type SniffedType, SUPPORTED_UPLOAD_TYPES, sniffMediaType } from '../../storage/sniff.js';
+import { callerOf } from '../auth.js';
+import { decodeCursor, encodeCursor, isUuid } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
-import { Problem } from '../problem.js';
+import type { RouteDoc } from '../openapi.js';
+import { Problem, parseOrThrow } from '../problem.js';
+import { pageQuery } from '../schemas/account.js';
 
 const HEAD_BYTES = 64;
 
@@ -26,6 +32,7 @@ export function mediaRoutes(deps: ApiDeps): Router {
   const router = Router();
 
   router.post('/api/v1/media', async (req, res) => {
+    const { userId } = callerOf(req);
     const file = await receiveSingleFile(req, deps);
     try {
       if (file.truncated) {
@@ -49,6 +56,7 @@ export function mediaRoutes(deps: ApiDeps): Router {
           .insert(media)
           .values({
             id,
+            ownerId: userId,
             originalName: file.originalName.slice(0, 255) || null,
             mimeType: type.mime,
             sizeBytes: file.size,
@@ -68,6 +76,60 @@ export function mediaRoutes(deps: ApiDeps): Router {
     }
   });
 
+  router.get('/api/v1/media', async (req, res) => {
+    const { userId } = callerOf(req);
+    const { limit, cursor } = parseOrThrow(pageQuery, req.query);
+    const after = cursor ? decodeCursor(cursor) : undefined;
+    const rows = await deps.db
+      .select()
+      .from(media)
+      .where(
+        and(
+          eq(media.ownerId, userId),
+          after
+            ? or(
+                lt(media.createdAt, after.createdAt),
+                and(eq(media.createdAt, after.createdAt), lt(media.id, after.id)),
+              )
+            : undefined,
+        ),
+      )
+      .orderBy(desc(media.createdAt), desc(media.id))
+      .limit(limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    res.json({
+      items: page.map(mediaView),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+    });
+  });
+
+  async function ownMedia(userId: string, id: string) {
+    const [row] = isUuid(id)
+      ? await deps.db
+          .select()
+          .from(media)
+          .where(and(eq(media.id, id), eq(media.ownerId, userId)))
+      : [];
+    if (!row) throw Problem.notFound(`Media ${id}`);
+    return row;
+  }
+
+  router.get('/api/v1/media/:id', async (req, res) => {
+    res.json(mediaView(await ownMedia(callerOf(req).userId, req.params.id)));
+  });
+
+  router.get('/api/v1/media/:id/content', async (req, res) => {
+    const row = await ownMedia(callerOf(req).userId, req.params.id);
+    const size = await deps.store.size(row.storageKey);
+    if (size === undefined)
+      throw new Problem(410, 'File missing', `The file of media ${row.id} is no longer in storage`);
+    res.setHeader('Content-Type', row.mimeType);
+    res.setHeader('Content-Length', String(size));
+    res.setHeader('Cache-Control', 'private, max-age=3600');
+    await pipeline(deps.store.read(row.storageKey), res);
+  });
+
   return router;
 }
 
@@ -83,6 +145,55 @@ export function mediaView(row: typeof media.$inferSelect) {
     createdAt: row.createdAt.toISOString(),
   };
 }
+
+const mediaSchema = z.object({
+  id: z.uuid(),
+  mimeType: z.string(),
+  sizeBytes: z.number().int(),
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+  sha256: z.string(),
+  originalName: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+});
+
+export const mediaDocs: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/api/v1/media',
+    tag: 'Media',
+    summary: 'Upload an image (multipart field "file"); the type is read from the bytes',
+    upload: { field: 'file', description: `One of ${SUPPORTED_UPLOAD_TYPES.join(', ')}` },
+    responses: { 201: { description: 'Stored', schema: mediaSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/media',
+    tag: 'Media',
+    summary: 'Your media, newest first',
+    query: pageQuery,
+    responses: {
+      200: {
+        description: 'A page',
+        schema: z.object({ items: z.array(mediaSchema), nextCursor: z.string().nullable() }),
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/media/:id',
+    tag: 'Media',
+    summary: 'One media item',
+    responses: { 200: { description: 'Metadata', schema: mediaSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/media/:id/content',
+    tag: 'Media',
+    summary: 'The uploaded file itself',
+    responses: { 200: { description: 'The original bytes', contentType: 'image/*' } },
+  },
+];
 
 async function readDimensions(path: string, type: SniffedType) {
   try {

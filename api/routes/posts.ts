@@ -4,27 +4,29 @@ import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import express, { Router } from 'express';
 import { media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
 import { type PostPipelineInput, STEP_NAMES, workflowIdForPost } from '../../domain/pipeline.js';
-import { PostIdAttribute, PostStatusAttribute } from '../../domain/search-attributes.js';
+import { OwnerIdAttribute, PostIdAttribute, PostStatusAttribute } from '../../domain/search-attributes.js';
 import type { postPipeline } from '../../workflows/post-pipeline.js';
+import { callerOf } from '../auth.js';
+import { decodeCursor, encodeCursor, isUuid } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
+import type { RouteDoc } from '../openapi.js';
 import { loadPostView, postSummary } from '../post-view.js';
 import { fieldErrorsFromZod, Problem } from '../problem.js';
 import { type CreatePostInput, createPostSchema, idempotencyKeySchema, listPostsQuery } from '../schemas/posts.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function postRoutes(deps: ApiDeps): Router {
   const router = Router();
   const { db } = deps;
   const link = { uiUrl: deps.temporalUiUrl, namespace: deps.temporal.options.namespace };
 
-  async function view(postId: string) {
-    const post = await loadPostView(db, postId, link);
+  async function view(ownerId: string, postId: string) {
+    const post = await loadPostView(db, ownerId, postId, link);
     if (!post) throw Problem.notFound(`Post ${postId}`);
     return post;
   }
 
   router.post('/api/v1/posts', express.json({ limit: '1mb' }), async (req, res) => {
+    const { userId } = callerOf(req);
     const idempotencyKey = readIdempotencyKey(req.header('Idempotency-Key'));
     const parsed = createPostSchema.safeParse(req.body ?? undefined);
     if (!parsed.success) throw Problem.validation(fieldErrorsFromZod(parsed.error));
@@ -32,20 +34,20 @@ export function postRoutes(deps: ApiDeps): Router {
     const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
 
     if (idempotencyKey) {
-      const replay = await findReplay(idempotencyKey, requestHash);
+      const replay = await findReplay(userId, idempotencyKey, requestHash);
       if (replay) {
         await startPipeline(replay);
-        res.status(200).json(await view(replay.id));
+        res.status(200).json(await view(userId, replay.id));
         return;
       }
     }
-    await assertMediaExist(input.mediaIds);
+    await assertMediaExist(userId, input.mediaIds);
 
-    const created = await insertPost(input, requestHash, idempotencyKey);
+    const created = await insertPost(userId, input, requestHash, idempotencyKey);
     if (created.replayOf) {
       // Lost a race with an identical request carrying the same key: answer as a replay.
       await startPipeline(created.replayOf);
-      res.status(200).json(await view(created.replayOf.id));
+      res.status(200).json(await view(userId, created.replayOf.id));
       return;
     }
     const post = created.post;
@@ -64,14 +66,14 @@ export function postRoutes(deps: ApiDeps): Router {
     res
       .status(201)
       .location(`/api/v1/posts/${post.id}`)
-      .json(await view(post.id));
+      .json(await view(userId, post.id));
   });
 
   router.get('/api/v1/posts', async (req, res) => {
     const parsed = listPostsQuery.safeParse(req.query);
     if (!parsed.success) throw Problem.validation(fieldErrorsFromZod(parsed.error));
     const { limit, cursor, status } = parsed.data;
-    const conditions: SQL[] = [];
+    const conditions: SQL[] = [eq(posts.ownerId, callerOf(req).userId)];
     if (status) conditions.push(eq(posts.status, status));
     if (cursor) {
       const after = decodeCursor(cursor);
@@ -95,12 +97,15 @@ export function postRoutes(deps: ApiDeps): Router {
 
   router.get('/api/v1/posts/:id', async (req, res) => {
     const id = req.params.id;
-    if (!UUID.test(id)) throw Problem.notFound(`Post ${id}`);
-    res.json(await view(id));
+    if (!isUuid(id)) throw Problem.notFound(`Post ${id}`);
+    res.json(await view(callerOf(req).userId, id));
   });
 
-  async function findReplay(key: string, requestHash: string) {
-    const [existing] = await db.select().from(posts).where(eq(posts.idempotencyKey, key));
+  async function findReplay(ownerId: string, key: string, requestHash: string) {
+    const [existing] = await db
+      .select()
+      .from(posts)
+      .where(and(eq(posts.ownerId, ownerId), eq(posts.idempotencyKey, key)));
     if (!existing) return undefined;
     if (existing.requestHash !== requestHash) {
       throw new Problem(
@@ -113,9 +118,13 @@ export function postRoutes(deps: ApiDeps): Router {
     return existing;
   }
 
-  async function assertMediaExist(ids: string[]) {
+  async function assertMediaExist(ownerId: string, ids: string[]) {
     if (ids.length === 0) return;
-    const found = await db.select({ id: media.id }).from(media).where(inArray(media.id, ids));
+    // Another user's media is reported exactly like media that does not exist.
+    const found = await db
+      .select({ id: media.id })
+      .from(media)
+      .where(and(inArray(media.id, ids), eq(media.ownerId, ownerId)));
     const known = new Set(found.map((m) => m.id));
     const errors = ids.flatMap((id, i) =>
       known.has(id) ? [] : [{ field: `mediaIds[${i}]`, message: `no media with id ${id}; upload it first` }],
@@ -123,7 +132,12 @@ export function postRoutes(deps: ApiDeps): Router {
     if (errors.length > 0) throw Problem.validation(errors);
   }
 
-  async function insertPost(input: CreatePostInput, requestHash: string, idempotencyKey: string | undefined) {
+  async function insertPost(
+    ownerId: string,
+    input: CreatePostInput,
+    requestHash: string,
+    idempotencyKey: string | undefined,
+  ) {
     const id = randomUUID();
     const publishAt = input.publishAt ? new Date(input.publishAt) : null;
     const scheduled = publishAt !== null && publishAt.getTime() > Date.now();
@@ -133,6 +147,7 @@ export function postRoutes(deps: ApiDeps): Router {
           .insert(posts)
           .values({
             id,
+            ownerId,
             caption: input.caption,
             status: scheduled ? 'scheduled' : 'queued',
             publishAt,
@@ -164,7 +179,7 @@ export function postRoutes(deps: ApiDeps): Router {
       return { post };
     } catch (err) {
       if (idempotencyKey && isUniqueViolation(err)) {
-        const replayOf = await findReplay(idempotencyKey, requestHash);
+        const replayOf = await findReplay(ownerId, idempotencyKey, requestHash);
         if (replayOf) return { replayOf };
       }
       throw err;
@@ -177,7 +192,12 @@ export function postRoutes(deps: ApiDeps): Router {
       .from(publications)
       .where(eq(publications.postId, post.id))
       .orderBy(publications.targetKey);
-    const input: PostPipelineInput = { postId: post.id, targets, publishAt: post.publishAt?.toISOString() ?? null };
+    const input: PostPipelineInput = {
+      postId: post.id,
+      ownerId: post.ownerId ?? undefined,
+      targets,
+      publishAt: post.publishAt?.toISOString() ?? null,
+    };
     try {
       await deps.temporal.workflow.start<typeof postPipeline>('postPipeline', {
         taskQueue: deps.taskQueue,
@@ -191,6 +211,7 @@ export function postRoutes(deps: ApiDeps): Router {
           ? {
               typedSearchAttributes: [
                 { key: PostIdAttribute, value: post.id },
+                ...(post.ownerId ? [{ key: OwnerIdAttribute, value: post.ownerId }] : []),
                 { key: PostStatusAttribute, value: post.status },
               ],
             }
@@ -218,17 +239,37 @@ function isUniqueViolation(err: unknown): boolean {
   return false;
 }
 
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
-    const date = new Date(createdAt);
-    if (Number.isNaN(date.getTime()) || !UUID.test(id)) throw new Error('bad cursor');
-    return { createdAt: date, id };
-  } catch {
-    throw Problem.validation([{ field: 'cursor', message: 'not a cursor this API returned; start without one' }]);
-  }
-}
+export const postDocs: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/api/v1/posts',
+    tag: 'Posts',
+    summary: 'Create a post and start its pipeline',
+    body: createPostSchema,
+    headers: [
+      {
+        name: 'Idempotency-Key',
+        description: 'A repeat with the same key returns the same post (200) instead of a second one',
+      },
+    ],
+    responses: {
+      201: { description: 'Created; the pipeline has started' },
+      200: { description: 'A repeat of an earlier request with the same Idempotency-Key' },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/posts',
+    tag: 'Posts',
+    summary: 'Your posts, newest first',
+    query: listPostsQuery,
+    responses: { 200: { description: 'A page of posts with `nextCursor`' } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/posts/:id',
+    tag: 'Posts',
+    summary: 'A post with the status of every step and target, errors in words, and its Temporal UI link',
+    responses: { 200: { description: 'The post' } },
+  },
+];

@@ -41,6 +41,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     DATA_DIR: dataDir,
     TEMPORAL_TASK_QUEUE: taskQueue,
     HOST: '127.0.0.1',
+    // Every test user registers from 127.0.0.1; the throttling test sets its own limits.
+    AUTH_IP_LIMIT: '100000',
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...options.env,
   });

@@ -1,0 +1,334 @@
+import { randomUUID } from 'node:crypto';
+import { and, desc, eq, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { generateApiKey } from '../../auth/api-keys.js';
+import { audit } from '../../auth/audit.js';
+import { hashPassword, verifyPassword } from '../../auth/passwords.js';
+import { hit, isOver } from '../../auth/rate-limit.js';
+import { apiKeys, auditEvents, sessions, users } from '../../db/schema.js';
+import { deleteAccount } from '../../privacy/delete-account.js';
+import { writeExportArchive } from '../../privacy/export-archive.js';
+import { type Caller, callerOf, clearSessionCookies, setSessionCookies } from '../auth.js';
+import { decodeCursor, encodeCursor, isUuid } from '../cursor.js';
+import type { ApiDeps } from '../deps.js';
+import type { RouteDoc } from '../openapi.js';
+import { Problem, parseOrThrow } from '../problem.js';
+import {
+  apiKeyView,
+  auditEventView,
+  changePasswordSchema,
+  createApiKeySchema,
+  createdApiKeyView,
+  deleteAccountSchema,
+  pageQuery,
+  sessionView,
+  updateProfileSchema,
+  userView,
+} from '../schemas/account.js';
+import { toUserView } from './auth.js';
+
+export const meDocs: RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/api/v1/me',
+    tag: 'Account',
+    summary: 'Your profile',
+    responses: { 200: { description: 'Profile', schema: userView } },
+  },
+  {
+    method: 'patch',
+    path: '/api/v1/me',
+    tag: 'Account',
+    summary: 'Correct your name or email (email changes need currentPassword)',
+    body: updateProfileSchema,
+    responses: { 200: { description: 'Updated profile', schema: userView } },
+  },
+  {
+    method: 'put',
+    path: '/api/v1/me/password',
+    tag: 'Account',
+    summary: 'Change your password; every other session is signed out',
+    body: changePasswordSchema,
+    responses: { 200: { description: 'Changed; a fresh session for this browser', schema: sessionView } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/me/api-keys',
+    tag: 'API keys',
+    summary: 'Your API keys (never the keys themselves)',
+    responses: { 200: { description: 'Keys', schema: z.object({ items: z.array(apiKeyView) }) } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/me/api-keys',
+    tag: 'API keys',
+    summary: 'Create an API key; the key is shown once',
+    body: createApiKeySchema,
+    responses: { 201: { description: 'Created', schema: createdApiKeyView } },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/me/api-keys/:id',
+    tag: 'API keys',
+    summary: 'Revoke an API key; it stops working at once',
+    responses: { 204: { description: 'Revoked' } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/me/audit',
+    tag: 'Account',
+    summary: 'Your security log: sign-ins, key changes, exports, with IP and time',
+    query: pageQuery,
+    responses: {
+      200: {
+        description: 'Newest first',
+        schema: z.object({ items: z.array(auditEventView), nextCursor: z.string().nullable() }),
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/me/export',
+    tag: 'Account',
+    summary: 'Download everything held about you as a .tar.gz archive',
+    responses: { 200: { description: 'The archive', contentType: 'application/gzip' } },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/me',
+    tag: 'Account',
+    summary: 'Delete your account and all its data, files and running pipelines',
+    body: deleteAccountSchema,
+    responses: { 204: { description: 'Deleted' } },
+  },
+];
+
+export function meRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  const { db } = deps;
+  const json = express.json({ limit: '16kb' });
+
+  async function currentUser(caller: Caller) {
+    const [user] = await db.select().from(users).where(eq(users.id, caller.userId));
+    if (!user) throw new Problem(401, 'Not signed in', 'This account no longer exists');
+    return user;
+  }
+
+  /** Password checks on an already signed-in account are throttled like sign-in. */
+  async function confirmPassword(user: typeof users.$inferSelect, password: string | undefined, field: string) {
+    const key = `auth:account:${user.email.toLowerCase()}`;
+    const state = await isOver(db, key, deps.authAccountLimit);
+    if (!state.allowed) {
+      throw new Problem(
+        429,
+        'Too many attempts',
+        `Too many attempts; try again in ${state.retryAfterSeconds} seconds`,
+      ).withHeader('Retry-After', String(state.retryAfterSeconds));
+    }
+    if (password === undefined || !(await verifyPassword(user.passwordHash, password))) {
+      await hit(db, key, deps.authAccountLimit);
+      throw new Problem(403, 'Password incorrect', 'Confirm this change with your current password', [
+        { field, message: password === undefined ? 'required for this change' : 'does not match' },
+      ]);
+    }
+  }
+
+  router.get('/api/v1/me', async (req, res) => {
+    res.json(toUserView(await currentUser(callerOf(req))));
+  });
+
+  router.patch('/api/v1/me', json, async (req, res) => {
+    const caller = callerOf(req);
+    const input = parseOrThrow(updateProfileSchema, req.body);
+    const user = await currentUser(caller);
+    const emailChanges = input.email !== undefined && input.email.toLowerCase() !== user.email.toLowerCase();
+    if (emailChanges) {
+      await confirmPassword(user, input.currentPassword, 'currentPassword');
+      const [taken] = await db
+        .select({ id: users.id })
+        .from(users)
+        .where(and(sql`lower(${users.email}) = lower(${input.email})`, ne(users.id, user.id)));
+      if (taken)
+        throw new Problem(409, 'Email already registered', 'Another account uses this email', [
+          { field: 'email', message: 'already registered' },
+        ]);
+    }
+    const [updated] = await db
+      .update(users)
+      .set({
+        ...(input.name ? { name: input.name } : {}),
+        ...(input.email ? { email: input.email } : {}),
+        updatedAt: new Date(),
+      })
+      .where(eq(users.id, user.id))
+      .returning();
+    await audit(db, {
+      userId: user.id,
+      action: 'account.update',
+      outcome: 'success',
+      ip: req.ip,
+      detail: { fields: [input.name !== undefined && 'name', input.email !== undefined && 'email'].filter(Boolean) },
+    });
+    res.json(toUserView(updated!));
+  });
+
+  router.put('/api/v1/me/password', json, async (req, res) => {
+    const caller = callerOf(req);
+    const input = parseOrThrow(changePasswordSchema, req.body);
+    const user = await currentUser(caller);
+    await confirmPassword(user, input.currentPassword, 'currentPassword');
+    const passwordHash = await hashPassword(input.newPassword);
+    await db.transaction(async (tx) => {
+      await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, user.id));
+      // Every session, this one included: whoever else knew the old password is out now.
+      await tx
+        .update(sessions)
+        .set({ revokedAt: new Date() })
+        .where(and(eq(sessions.userId, user.id), isNull(sessions.revokedAt)));
+    });
+    await audit(db, { userId: user.id, action: 'account.password_change', outcome: 'success', ip: req.ip });
+    let csrfToken: string | null = null;
+    if (caller.via === 'session') {
+      const session = {
+        id: randomUUID(),
+        userId: user.id,
+        expiresAt: new Date(Date.now() + deps.sessionTtlHours * 3600_000),
+      };
+      await db.insert(sessions).values(session);
+      csrfToken = await setSessionCookies(req, res, deps.authKeys, session);
+    }
+    res.json({ user: toUserView(user), csrfToken });
+  });
+
+  router.get('/api/v1/me/api-keys', async (req, res) => {
+    const caller = callerOf(req);
+    const rows = await db
+      .select()
+      .from(apiKeys)
+      .where(eq(apiKeys.userId, caller.userId))
+      .orderBy(desc(apiKeys.createdAt));
+    res.json({ items: rows.map(toApiKeyView) });
+  });
+
+  router.post('/api/v1/me/api-keys', json, async (req, res) => {
+    const caller = callerOf(req);
+    const input = parseOrThrow(createApiKeySchema, req.body);
+    const generated = generateApiKey();
+    const [row] = await db
+      .insert(apiKeys)
+      .values({
+        id: randomUUID(),
+        userId: caller.userId,
+        name: input.name,
+        prefix: generated.prefix,
+        keyHash: generated.hash,
+      })
+      .returning();
+    await audit(db, {
+      userId: caller.userId,
+      action: 'api_key.create',
+      outcome: 'success',
+      ip: req.ip,
+      detail: { keyId: row!.id },
+    });
+    res.status(201).json({ ...toApiKeyView(row!), key: generated.key });
+  });
+
+  router.delete('/api/v1/me/api-keys/:id', async (req, res) => {
+    const caller = callerOf(req);
+    const id = req.params.id;
+    if (!isUuid(id)) throw Problem.notFound(`API key ${id}`);
+    const [row] = await db
+      .update(apiKeys)
+      .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+      .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, caller.userId)))
+      .returning();
+    if (!row) throw Problem.notFound(`API key ${id}`);
+    await audit(db, {
+      userId: caller.userId,
+      action: 'api_key.revoke',
+      outcome: 'success',
+      ip: req.ip,
+      detail: { keyId: id },
+    });
+    res.status(204).end();
+  });
+
+  router.get('/api/v1/me/audit', async (req, res) => {
+    const caller = callerOf(req);
+    const { limit, cursor } = parseOrThrow(pageQuery, req.query);
+    const after = cursor ? decodeCursor(cursor) : undefined;
+    const rows = await db
+      .select()
+      .from(auditEvents)
+      .where(
+        and(
+          eq(auditEvents.userId, caller.userId),
+          after
+            ? or(
+                lt(auditEvents.createdAt, after.createdAt),
+                and(eq(auditEvents.createdAt, after.createdAt), lt(auditEvents.id, after.id)),
+              )
+            : undefined,
+        ),
+      )
+      .orderBy(desc(auditEvents.createdAt), desc(auditEvents.id))
+      .limit(limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    res.json({
+      items: page.map((e) => ({
+        id: e.id,
+        action: e.action,
+        outcome: e.outcome,
+        ip: e.ip,
+        detail: e.detail,
+        createdAt: e.createdAt.toISOString(),
+      })),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+    });
+  });
+
+  router.get('/api/v1/me/export', async (req, res) => {
+    const caller = callerOf(req);
+    await audit(db, { userId: caller.userId, action: 'account.export', outcome: 'success', ip: req.ip });
+    const date = new Date().toISOString().slice(0, 10);
+    res.status(200);
+    res.setHeader('Content-Type', 'application/gzip');
+    res.setHeader('Content-Disposition', `attachment; filename="autopostpanel-export-${date}.tar.gz"`);
+    res.setHeader('Cache-Control', 'no-store');
+    try {
+      await writeExportArchive(deps, caller.userId, res);
+    } catch (err) {
+      // Headers are gone: all that is left is to cut the download short so it is not taken as complete.
+      req.log?.error({ err }, 'export failed');
+      res.destroy();
+    }
+  });
+
+  router.delete('/api/v1/me', json, async (req, res) => {
+    const caller = callerOf(req);
+    const input = parseOrThrow(deleteAccountSchema, req.body);
+    const user = await currentUser(caller);
+    await confirmPassword(user, input.password, 'password');
+    await deleteAccount(deps, user.id);
+    // Kept without the user's id: that the deletion happened, from where, and when.
+    await audit(db, { userId: null, action: 'account.delete', outcome: 'success', ip: req.ip });
+    clearSessionCookies(req, res);
+    res.status(204).end();
+  });
+
+  return router;
+}
+
+function toApiKeyView(row: typeof apiKeys.$inferSelect) {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    createdAt: row.createdAt.toISOString(),
+    lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+    revokedAt: row.revokedAt?.toISOString() ?? null,
+  };
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+const email = z
+  .email({ error: 'expected an email address' })
+  .max(254, 'must be at most 254 characters')
+  .transform((v) => v.trim());
+const name = z
+  .string({ error: (i) => (i.input === undefined ? 'required' : 'expected text') })
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters');
+const newPassword = z
+  .string({ error: (i) => (i.input === undefined ? 'required' : 'expected text') })
+  .min(10, 'must be at least 10 characters')
+  .max(200, 'must be at most 200 characters');
+const password = z
+  .string({ error: (i) => (i.input === undefined ? 'required' : 'expected text') })
+  .min(1, 'required')
+  .max(200, 'must be at most 200 characters');
+
+export const registerSchema = z.strictObject({ name, email, password: newPassword });
+export const signInSchema = z.strictObject({ email, password });
+export const updateProfileSchema = z
+  .strictObject({
+    name: name.optional(),
+    email: email.optional(),
+    /** Needed to change the email address. */
+    currentPassword: password.optional(),
+  })
+  .refine((v) => v.name !== undefined || v.email !== undefined, { message: 'send a new name or email', path: [] });
+export const changePasswordSchema = z.strictObject({ currentPassword: password, newPassword });
+export const deleteAccountSchema = z.strictObject({ password });
+export const createApiKeySchema = z.strictObject({
+  name: z
+    .string({ error: (i) => (i.input === undefined ? 'required' : 'expected text') })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(100, 'must be at most 100 characters'),
+});
+export const pageQuery = z.strictObject({
+  limit: z.coerce
+    .number({ error: 'expected a number' })
+    .int('expected a whole number')
+    .min(1, 'must be from 1 to 100')
+    .max(100, 'must be from 1 to 100')
+    .default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export const userView = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  email: z.string(),
+  createdAt: z.iso.datetime(),
+});
+export const sessionView = z.object({ user: userView, csrfToken: z.string().nullable() });
+export const apiKeyView = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  prefix: z.string(),
+  createdAt: z.iso.datetime(),
+  lastUsedAt: z.iso.datetime().nullable(),
+  revokedAt: z.iso.datetime().nullable(),
+});
+export const createdApiKeyView = apiKeyView.extend({ key: z.string().describe('Shown once; store it now') });
+export const auditEventView = z.object({
+  id: z.uuid(),
+  action: z.string(),
+  outcome: z.enum(['success', 'failure']),
+  ip: z.string().nullable(),
+  detail: z.record(z.string(), z.unknown()).nullable(),
+  createdAt: z.iso.datetime(),
+});

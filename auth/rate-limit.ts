@@ -1,0 +1,55 @@
+import { lt, sql } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { rateLimits } from '../db/schema.js';
+
+export const RATE_WINDOW_MS = 15 * 60 * 1000;
+
+export interface RateDecision {
+  allowed: boolean;
+  retryAfterSeconds: number;
+}
+
+function windowStart(now: number): Date {
+  return new Date(now - (now % RATE_WINDOW_MS));
+}
+
+/**
+ * Counts one event against `key` in the current fixed window (in the database, so every API
+ * process shares the count) and says whether it is within `limit`.
+ */
+export async function hit(db: Database, key: string, limit: number, now = Date.now()): Promise<RateDecision> {
+  const start = windowStart(now);
+  const [row] = await db
+    .insert(rateLimits)
+    .values({ key, windowStart: start, count: 1 })
+    .onConflictDoUpdate({
+      target: [rateLimits.key, rateLimits.windowStart],
+      set: { count: sql`${rateLimits.count} + 1` },
+    })
+    .returning({ count: rateLimits.count });
+  return {
+    allowed: (row?.count ?? 0) <= limit,
+    retryAfterSeconds: Math.ceil((start.getTime() + RATE_WINDOW_MS - now) / 1000),
+  };
+}
+
+/** Whether `key` is already over `limit` in this window, without counting. */
+export async function isOver(db: Database, key: string, limit: number, now = Date.now()): Promise<RateDecision> {
+  const start = windowStart(now);
+  const rows = await db
+    .select({ count: rateLimits.count })
+    .from(rateLimits)
+    .where(sql`${rateLimits.key} = ${key} and ${rateLimits.windowStart} = ${start}`);
+  return {
+    allowed: (rows[0]?.count ?? 0) < limit,
+    retryAfterSeconds: Math.ceil((start.getTime() + RATE_WINDOW_MS - now) / 1000),
+  };
+}
+
+export async function purgeRateLimits(db: Database, now = Date.now()): Promise<number> {
+  const rows = await db
+    .delete(rateLimits)
+    .where(lt(rateLimits.windowStart, new Date(now - 2 * RATE_WINDOW_MS)))
+    .returning({ key: rateLimits.key });
+  return rows.length;
+}

@@ -1,0 +1,58 @@
+import { rm } from 'node:fs/promises';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { media, posts, users } from '../db/schema.js';
+import { exportFolderOf } from '../platforms/local-export.js';
+import type { Logger } from '../runtime/logger.js';
+import type { MediaStore } from '../storage/media-store.js';
+
+export interface DeleteAccountDeps {
+  db: Database;
+  store: MediaStore;
+  temporal: Client;
+  logger: Logger;
+  dataDir: string;
+}
+
+/**
+ * Removes everything of one user: stops their running pipelines, deletes every row (the schema
+ * cascades from `users`) and every file. Safe to run again if it stopped half-way.
+ */
+export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Promise<{ workflowsClosed: number }> {
+  const { db, store, temporal, logger } = deps;
+  const userPosts = await db
+    .select({ id: posts.id, workflowId: posts.workflowId })
+    .from(posts)
+    .where(eq(posts.ownerId, userId));
+  const userMedia = await db.select({ storageKey: media.storageKey }).from(media).where(eq(media.ownerId, userId));
+
+  // Stop pipelines first so none publishes or writes files while the account disappears.
+  let workflowsClosed = 0;
+  for (const post of userPosts) {
+    const handle = temporal.workflow.getHandle(post.workflowId);
+    try {
+      const { status } = await handle.describe();
+      if (status.name === 'RUNNING') {
+        await handle.terminate('The owner deleted their account');
+        workflowsClosed += 1;
+      }
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+
+  const removeFiles = async () => {
+    for (const item of userMedia) await store.remove(item.storageKey);
+    for (const post of userPosts) {
+      await store.remove(`renditions/${post.id}`);
+      await rm(exportFolderOf(deps.dataDir, post.id), { recursive: true, force: true });
+    }
+  };
+  await removeFiles();
+  await db.delete(users).where(eq(users.id, userId));
+  // Again, for anything an activity already in flight wrote after the first pass.
+  await removeFiles();
+  logger.info({ posts: userPosts.length, media: userMedia.length, workflowsClosed }, 'account deleted');
+  return { workflowsClosed };
+}
