@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
 import { postSteps, posts, publications, renditions } from '../db/schema.js';
@@ -46,6 +47,8 @@ export function createPublishTarget(deps: ActivityDeps) {
         .orderBy(asc(renditions.position));
       const publishedAt = new Date();
       let receipt: PublishReceipt;
+      const context = Context.current();
+      const heartbeat = setInterval(() => context.heartbeat({ targetKey }), 10_000);
       try {
         receipt = await publishers[publication.targetType].publish({
           postId,
@@ -65,6 +68,8 @@ export function createPublishTarget(deps: ActivityDeps) {
           throw ApplicationFailure.nonRetryable(err.message, 'PublishRefused');
         }
         throw err;
+      } finally {
+        clearInterval(heartbeat);
       }
       await db
         .update(publications)

@@ -4,11 +4,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, sql } from 'drizzle-orm';
 import { attempts, postSteps, publications } from '../db/schema.js';
 import type { StepName } from '../domain/pipeline.js';
+import { safeError } from '../runtime/errors.js';
 import type { ActivityDeps } from './deps.js';
 
 export function errorInWords(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
+  const safe = safeError(err);
+  return safe.message || safe.name;
 }
 
 /**
@@ -70,6 +71,7 @@ export async function trackAttempt<T>(
         .where(and(eq(publications.postId, where.postId), eq(publications.targetKey, where.targetKey)));
     }
     log.warn({ err: message, final }, 'step attempt failed');
-    throw err;
+    // What Temporal records (and the post shows) must not carry SQL parameters either.
+    throw err instanceof ApplicationFailure ? err : safeError(err);
   }
 }

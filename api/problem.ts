@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { z } from 'zod';
+import { safeError } from '../runtime/errors.js';
 
 export interface FieldError {
   field: string;
@@ -81,7 +82,7 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (parserError.type === 'encoding.unsupported' || parserError.type === 'charset.unsupported') {
     return sendProblem(res, new Problem(415, 'Unsupported encoding', parserError.message));
   }
-  req.log?.error({ err }, 'unhandled error');
+  req.log?.error({ err: safeError(err) }, 'unhandled error');
   sendProblem(res, new Problem(500, 'Internal error', 'Something went wrong on our side; the error is logged'));
 };
 

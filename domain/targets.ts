@@ -9,6 +9,6 @@ export interface RetryRules {
 }
 
 export const publishRetry: Record<TargetType, RetryRules> = {
-  // Local disk either works at once or needs a person (disk full, permissions): few, quick tries.
-  local_export: { maximumAttempts: 3, initialInterval: '1s', maximumInterval: '10s' },
+  // Local disk either works soon or needs a person (disk full, permissions): a few minutes of tries.
+  local_export: { maximumAttempts: 8, initialInterval: '1s', maximumInterval: '1 minute' },
 };

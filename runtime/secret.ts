@@ -12,6 +12,7 @@ export async function loadOrCreateSecret(dataDir: string, fromEnv?: string): Pro
   try {
     const existing = (await readFile(file, 'utf8')).trim();
     if (existing.length >= 32) return existing;
+    throw new Error(`${file} holds no usable secret (under 32 characters); restore it from a backup or set APP_SECRET`);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -22,7 +23,7 @@ export async function loadOrCreateSecret(dataDir: string, fromEnv?: string): Pro
     await writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
     return secret;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return (await readFile(file, 'utf8')).trim();
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateSecret(dataDir);
     throw err;
   }
 }

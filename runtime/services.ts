@@ -10,6 +10,7 @@ import { type DatabaseHandle, openDatabase } from '../db/client.js';
 import { createLocalExportPublisher } from '../platforms/local-export.js';
 import { MediaStore } from '../storage/media-store.js';
 import type { Config } from './config.js';
+import { safeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { ensureHousekeepingSchedule } from './schedules.js';
 import { loadOrCreateSecret } from './secret.js';
@@ -51,7 +52,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
   const cleanups: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) {
-      await cleanup().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+      await cleanup().catch((err: unknown) => logger.error({ err: safeError(err) }, 'error while stopping'));
     }
   };
   try {
@@ -96,6 +97,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
     }
 
     if (options.api) {
+      await store.removeStaleUploads();
       const app = createApp({
         db: database.db,
         store,
@@ -129,6 +131,8 @@ export async function startServices(options: ServicesOptions): Promise<Services>
 function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+    // Node's default cuts any request at 5 minutes: too short for a large upload on a slow line.
+    server.requestTimeout = 60 * 60 * 1000;
     server.once('error', reject);
   });
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -52,6 +52,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const port = options.port ?? (await freePort());
   const uiPort = options.uiPort ?? (await freePort());
   const namespace = options.namespace ?? 'default';
+  if (options.dbFile) await reapStaleServer(pidFileOf(options.dbFile));
   await assertPortFree(port, 'Temporal gRPC');
   if (!options.headless) await assertPortFree(uiPort, 'Temporal Web UI');
 
@@ -67,6 +68,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 
   const child = spawn(options.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
   const collect = (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {
       if (!line.trim()) continue;
@@ -80,25 +85,38 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 
   const address = `127.0.0.1:${port}`;
   try {
-    await waitUntilHealthy(child, address, options.startTimeoutMs ?? 60_000, output);
+    await waitUntilHealthy(child, address, options.startTimeoutMs ?? 60_000, output, () => spawnError);
   } catch (err) {
     await stopProcess(child);
     throw err;
   }
+  const pidFile = options.dbFile ? pidFileOf(options.dbFile) : undefined;
+  if (pidFile && child.pid) await writeFile(pidFile, `${child.pid}\n`);
   return {
     address,
     ...(options.headless ? {} : { uiUrl: `http://localhost:${uiPort}` }),
-    stop: () => stopProcess(child),
+    stop: async () => {
+      await stopProcess(child);
+      if (pidFile) await rm(pidFile, { force: true });
+    },
   };
 }
 
-async function waitUntilHealthy(child: ChildProcess, address: string, timeoutMs: number, output: string[]) {
+async function waitUntilHealthy(
+  child: ChildProcess,
+  address: string,
+  timeoutMs: number,
+  output: string[],
+  spawnError: () => Error | undefined,
+) {
   const deadline = Date.now() + timeoutMs;
   let exited: string | undefined;
   child.once('exit', (code, signal) => {
     exited = `exited with ${signal ?? `code ${code}`}`;
   });
   while (Date.now() < deadline) {
+    const failed = spawnError();
+    if (failed) throw new Error(`Could not run the Temporal CLI: ${failed.message}`);
     if (exited) throw new Error(`Temporal dev server ${exited} during start:\n${output.join('\n')}`);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
@@ -115,8 +133,46 @@ async function waitUntilHealthy(child: ChildProcess, address: string, timeoutMs:
   throw new Error(`Temporal dev server did not become healthy within ${timeoutMs} ms:\n${output.join('\n')}`);
 }
 
+function pidFileOf(dbFile: string): string {
+  return `${dbFile}.pid`;
+}
+
+/**
+ * A dev server left running by an app that was killed outright (kill -9, power loss) still holds
+ * the port and the SQLite file; the pid file it left says which process to stop first.
+ */
+async function reapStaleServer(pidFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(await readFile(pidFile, 'utf8'), 10);
+  } catch {
+    return;
+  }
+  const alive = (p: number) => {
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const isTemporal = async (p: number) => {
+    try {
+      return (await readFile(`/proc/${p}/cmdline`, 'utf8')).includes('start-dev');
+    } catch {
+      return false;
+    }
+  };
+  if (Number.isInteger(pid) && alive(pid) && (await isTemporal(pid))) {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  await rm(pidFile, { force: true });
+}
+
 async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
@@ -26,6 +26,22 @@ export class MediaStore {
     const dir = join(this.root, '.incoming');
     await mkdir(dir, { recursive: true });
     return join(dir, randomUUID());
+  }
+
+  /** Half-received uploads left by a crash; recent ones may belong to another running API process. */
+  async removeStaleUploads(olderThanMs = 6 * 3600_000): Promise<void> {
+    const dir = join(this.root, '.incoming');
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const file = join(dir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (info && Date.now() - info.mtimeMs > olderThanMs) await rm(file, { force: true });
+    }
   }
 
   async commit(tempFile: string, key: string): Promise<void> {

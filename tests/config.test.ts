@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,5 +66,11 @@ describe('loadOrCreateSecret', () => {
     expect((await readFile(join(dir, 'secret.key'), 'utf8')).trim()).toBe(first);
     expect((await stat(join(dir, 'secret.key'))).mode & 0o077).toBe(0);
     expect(await loadOrCreateSecret(dir, 'x'.repeat(40))).toBe('x'.repeat(40));
+  });
+
+  it('refuses an empty or truncated secret file instead of signing with it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'secret-'));
+    await writeFile(join(dir, 'secret.key'), '');
+    await expect(loadOrCreateSecret(dir)).rejects.toThrow(/secret\.key holds no usable secret/);
   });
 });

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { count } from 'drizzle-orm';
 import sharp from 'sharp';
@@ -121,6 +121,28 @@ describe('POST /api/v1/media', () => {
     expectProblem(res as never, status, 'file');
     expect(await mediaRows()).toBe(rowsBefore);
     expect(await storedFiles()).toEqual(filesBefore);
+  });
+});
+
+describe('when the server cannot store an upload', () => {
+  it('answers promptly with a problem that does not reveal server paths, and keeps serving', async () => {
+    const incoming = join(app.dataDir, 'media', '.incoming');
+    await rm(incoming, { recursive: true, force: true });
+    await writeFile(incoming, 'not a directory');
+    const rowsBefore = await mediaRows();
+    try {
+      const big = new Uint8Array(5 * 1024 * 1024).fill(7);
+      big.set([0xff, 0xd8, 0xff, 0xe0]);
+      const started = Date.now();
+      const res = await upload(user.api, big);
+      expectProblem(res as never, 507);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(JSON.stringify(res.body)).not.toContain(app.dataDir);
+      expect(await mediaRows()).toBe(rowsBefore);
+    } finally {
+      await rm(incoming, { force: true });
+    }
+    expect((await upload(user.api, await photoWithExif(20, 20))).status).toBe(201);
   });
 });
 

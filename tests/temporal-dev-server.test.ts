@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -15,6 +15,7 @@ describe('finding the Temporal binary', () => {
     await chmod(fake, 0o755);
     expect(findBinary('temporal', fake)).toBe(fake);
     expect(() => findBinary('temporal', join(dir, 'missing'))).toThrow(/missing or not executable/);
+    expect(() => findBinary('temporal', dir)).toThrow(/missing or not executable/);
   });
 
   it('finds the installed binaries without downloading anything', () => {
@@ -53,6 +54,24 @@ describe('the dev server the app starts', () => {
     await client.workflow.getHandle('survives-restart').terminate('test done');
     await connection.close();
     await second.stop();
+  });
+
+  it('stops a dev server left behind by an app that was killed outright, before starting anew', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'temporal-dev-'));
+    const dbFile = join(dir, 'dev.sqlite');
+    const port = await freePort();
+    // Started and never stopped: what a `kill -9` of the app leaves behind.
+    const orphan = await startDevServer({ binary: requireBinary('temporal'), dbFile, port, headless: true });
+    const pid = Number((await readFile(`${dbFile}.pid`, 'utf8')).trim());
+    expect(pid).toBeGreaterThan(0);
+
+    const fresh = await startDevServer({ binary: requireBinary('temporal'), dbFile, port, headless: true });
+    expect(() => process.kill(pid, 0)).toThrow();
+    const connection = await Connection.connect({ address: fresh.address });
+    await connection.workflowService.getSystemInfo({});
+    await connection.close();
+    await fresh.stop();
+    await orphan.stop();
   });
 
   it('refuses a port that is taken, with a message that says so', async () => {

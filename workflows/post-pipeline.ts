@@ -23,15 +23,25 @@ import { publishRetry } from '../domain/targets.js';
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 
-const { renderMedia, recordResults } = proxyActivities<Activities>({
+const { renderMedia } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+  // About 20 minutes of tries: long enough to ride out a database restart.
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 25 },
+});
+
+// Recording the outcome only touches the database and is idempotent: it retries until it lands,
+// so a post never stays "publishing" because the database was briefly away.
+const { recordResults } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
 function publisherFor(target: PipelineTarget) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '30 minutes',
+    // A worker that dies mid-upload is noticed in a minute, not after the whole timeout.
+    heartbeatTimeout: '1 minute',
     retry: { backoffCoefficient: 2, ...publishRetry[target.type] },
   }).publishTarget;
 }

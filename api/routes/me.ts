@@ -9,6 +9,7 @@ import { hit, isOver } from '../../auth/rate-limit.js';
 import { apiKeys, auditEvents, sessions, users } from '../../db/schema.js';
 import { deleteAccount } from '../../privacy/delete-account.js';
 import { writeExportArchive } from '../../privacy/export-archive.js';
+import { safeError } from '../../runtime/errors.js';
 import { type Caller, callerOf, clearSessionCookies, setSessionCookies } from '../auth.js';
 import { decodeCursor, encodeCursor, isUuid } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
@@ -302,7 +303,7 @@ export function meRoutes(deps: ApiDeps): Router {
       await writeExportArchive(deps, caller.userId, res);
     } catch (err) {
       // Headers are gone: all that is left is to cut the download short so it is not taken as complete.
-      req.log?.error({ err }, 'export failed');
+      req.log?.error({ err: safeError(err) }, 'export failed');
       res.destroy();
     }
   });

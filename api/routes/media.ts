@@ -19,6 +19,18 @@ import { pageQuery } from '../schemas/account.js';
 
 const HEAD_BYTES = 64;
 
+/** The server could not write the upload (disk full, permissions); the path stays in the log. */
+class StorageFailure extends Error {
+  readonly problem = new Problem(
+    507,
+    'Could not store the upload',
+    'The server could not save the file; try again later',
+  );
+  constructor(readonly original: unknown) {
+    super('storage failure');
+  }
+}
+
 interface ReceivedFile {
   tempPath: string;
   originalName: string;
@@ -231,6 +243,13 @@ function receiveSingleFile(req: Request, deps: ApiDeps): Promise<ReceivedFile> {
       return;
     }
     let received: Promise<ReceivedFile> | undefined;
+    const stopReading = () => {
+      req.unpipe(parser);
+      req.resume();
+      parser.destroy();
+      settleFromStorage();
+    };
+    let settleFromStorage = () => {};
 
     parser.on('file', (name, stream, info) => {
       if (name !== 'file' || received) {
@@ -244,7 +263,14 @@ function receiveSingleFile(req: Request, deps: ApiDeps): Promise<ReceivedFile> {
       });
       stream.on('error', () => {});
       received = (async () => {
-        const tempPath = await deps.store.tempPath();
+        let tempPath: string;
+        try {
+          tempPath = await deps.store.tempPath();
+        } catch (err) {
+          req.log?.error({ err }, 'could not write the upload to storage');
+          stopReading();
+          throw new StorageFailure(err);
+        }
         const hash = createHash('sha256');
         let size = 0;
         let head = Buffer.alloc(0);
@@ -260,7 +286,11 @@ function receiveSingleFile(req: Request, deps: ApiDeps): Promise<ReceivedFile> {
           await pipeline(stream, meter, createWriteStream(tempPath));
         } catch (err) {
           await rm(tempPath, { force: true });
-          throw err;
+          if (!(err as NodeJS.ErrnoException).code?.startsWith('E')) throw err;
+          // Our disk failed, not the client: stop parsing, or busboy waits forever for a reader.
+          req.log?.error({ err }, 'could not write the upload to storage');
+          stopReading();
+          throw new StorageFailure(err);
         }
         return { tempPath, originalName: info.filename ?? '', size, sha256: hash.digest('hex'), head, truncated };
       })();
@@ -292,15 +322,27 @@ function receiveSingleFile(req: Request, deps: ApiDeps): Promise<ReceivedFile> {
         return;
       }
       received.then(resolve, (e: unknown) =>
-        reject(
-          new Problem(400, 'Malformed upload', 'The upload was interrupted or malformed', [
-            { field: 'file', message: (e as Error).message },
-          ]),
-        ),
+        e instanceof StorageFailure
+          ? reject(e.problem)
+          : reject(
+              new Problem(400, 'Malformed upload', 'The upload was interrupted or malformed', [
+                { field: 'file', message: (e as Error).message },
+              ]),
+            ),
       );
     };
-    parser.on('error', (err: Error) => finish(err));
+    parser.on('error', (err: Error) => {
+      if (!received) return finish(err);
+      // A storage failure destroyed the parser: report that, not a parse error.
+      received.then(
+        () => finish(err),
+        (e: unknown) => (e instanceof StorageFailure ? finish() : finish(err)),
+      );
+    });
     parser.on('close', () => finish());
+    settleFromStorage = () => {
+      queueMicrotask(() => finish());
+    };
     req.on('aborted', () => parser.destroy(new Error('client aborted the upload')));
     req.pipe(parser);
   });

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import express, { Router } from 'express';
 import { media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
 import { type PostPipelineInput, STEP_NAMES, workflowIdForPost } from '../../domain/pipeline.js';
 import { OwnerIdAttribute, PostIdAttribute, PostStatusAttribute } from '../../domain/search-attributes.js';
+import { safeError } from '../../runtime/errors.js';
 import type { postPipeline } from '../../workflows/post-pipeline.js';
 import { callerOf } from '../auth.js';
 import { decodeCursor, encodeCursor, isUuid } from '../cursor.js';
@@ -54,14 +55,8 @@ export function postRoutes(deps: ApiDeps): Router {
     try {
       await startPipeline(post);
     } catch (err) {
-      // Without a pipeline the post would sit forever: remove it and let the client retry.
-      await db.delete(posts).where(eq(posts.id, post.id));
-      req.log?.error({ err, postId: post.id }, 'could not start the post pipeline');
-      throw new Problem(
-        503,
-        'Workflow engine unavailable',
-        'The post pipeline could not be started; nothing was saved. Try again shortly.',
-      );
+      req.log?.error({ err: safeError(err), postId: post.id }, 'could not start the post pipeline');
+      await settleFailedStart(post);
     }
     res
       .status(201)
@@ -184,6 +179,39 @@ export function postRoutes(deps: ApiDeps): Router {
       }
       throw err;
     }
+  }
+
+  /**
+   * A failed start may still have reached Temporal (a timeout after the server accepted it).
+   * Only a pipeline known not to exist allows removing the post; otherwise the post stays, marked.
+   */
+  async function settleFailedStart(post: typeof posts.$inferSelect): Promise<void> {
+    try {
+      await deps.temporal.workflow.getHandle(post.workflowId).describe();
+      return; // It started after all.
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        await db.delete(posts).where(eq(posts.id, post.id));
+        throw new Problem(
+          503,
+          'Workflow engine unavailable',
+          'The post pipeline could not be started; nothing was saved. Try again shortly.',
+        );
+      }
+    }
+    await db
+      .update(posts)
+      .set({
+        error:
+          'The pipeline may not have started: Temporal did not answer. Repeat the request with the same Idempotency-Key to make sure.',
+        updatedAt: new Date(),
+      })
+      .where(eq(posts.id, post.id));
+    throw new Problem(
+      503,
+      'Workflow engine unavailable',
+      `Post ${post.id} was saved but its pipeline may not have started; repeat the request with the same Idempotency-Key to start it`,
+    );
   }
 
   async function startPipeline(post: typeof posts.$inferSelect) {

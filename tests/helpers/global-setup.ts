@@ -22,11 +22,16 @@ export default async function setup(project: TestProject) {
   });
   const dir = await mkdtemp(join(tmpdir(), 'autopostpanel-bundle-'));
   const bundlePath = join(dir, 'workflows.js');
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
-  });
-  await writeFile(bundlePath, code);
+  try {
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
+    });
+    await writeFile(bundlePath, code);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundlePath', bundlePath);
   return async () => {
