@@ -1,8 +1,13 @@
-import { lt, sql } from 'drizzle-orm';
+import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { rateLimits } from '../db/schema.js';
 
 export const RATE_WINDOW_MS = 15 * 60 * 1000;
+
+/** Failed password checks of one account, whoever makes them. */
+export const accountThrottleKey = (email: string) => `auth:account:${email.toLowerCase()}`;
+/** Sign-in and registration attempts from one address. */
+export const ipThrottleKey = (ip: string | undefined) => `auth:ip:${ip ?? 'unknown'}`;
 
 export interface RateDecision {
   allowed: boolean;
@@ -39,7 +44,7 @@ export async function isOver(db: Database, key: string, limit: number, now = Dat
   const rows = await db
     .select({ count: rateLimits.count })
     .from(rateLimits)
-    .where(sql`${rateLimits.key} = ${key} and ${rateLimits.windowStart} = ${start}`);
+    .where(and(eq(rateLimits.key, key), eq(rateLimits.windowStart, start)));
   return {
     allowed: (rows[0]?.count ?? 0) < limit,
     retryAfterSeconds: Math.ceil((start.getTime() + RATE_WINDOW_MS - now) / 1000),

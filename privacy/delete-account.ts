@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
+import { accountThrottleKey } from '../auth/rate-limit.js';
 import type { Database } from '../db/client.js';
-import { media, posts, users } from '../db/schema.js';
+import { media, posts, rateLimits, users } from '../db/schema.js';
 import { exportFolderOf } from '../platforms/local-export.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
@@ -50,7 +51,14 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
     }
   };
   await removeFiles();
-  await db.delete(users).where(eq(users.id, userId));
+  const [user] = await db.select({ email: users.email }).from(users).where(eq(users.id, userId));
+  await db.transaction(async (tx) => {
+    // Throttling counters are keyed by email, not id.
+    if (user) await tx.delete(rateLimits).where(eq(rateLimits.key, accountThrottleKey(user.email)));
+    // Posts first: their rows still point at the media the user cascade removes next.
+    await tx.delete(posts).where(eq(posts.ownerId, userId));
+    await tx.delete(users).where(eq(users.id, userId));
+  });
   // Again, for anything an activity already in flight wrote after the first pass.
   await removeFiles();
   logger.info({ posts: userPosts.length, media: userMedia.length, workflowsClosed }, 'account deleted');

@@ -66,6 +66,27 @@ function ensureTemporal(names) {
   run(join(venv, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--progress-bar', 'on', ...specs]);
 }
 
+// The browser tests drive Debian's Chromium (no browser download happens at run time).
+function ensureChromium() {
+  const path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (existsSync(path)) return;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const sudo = !root && spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : [];
+  if (!root && sudo.length === 0) {
+    console.error(
+      `The browser tests need Chromium at ${path}: install Debian's "chromium" package (or set CHROMIUM_PATH).`,
+    );
+    process.exit(1);
+  }
+  step('Installing Chromium for the browser tests (apt-get, first run only)…');
+  const apt = (...args) =>
+    run(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  apt('update', '-q');
+  apt('install', '-y', '-q', '--no-install-recommends', 'chromium');
+}
+
 function handOver(command, args) {
   const child = spawn(command, args, { stdio: 'inherit', cwd: root });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
@@ -83,10 +104,12 @@ switch (mode) {
     break;
   case 'test':
     ensureTemporal(['temporal', 'temporal-test-server']);
+    ensureChromium();
     handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...rest]);
     break;
   case 'setup':
     ensureTemporal(['temporal', 'temporal-test-server']);
+    ensureChromium();
     step('Ready.');
     break;
   default:

@@ -3,7 +3,7 @@ import { count, eq, isNull, sql } from 'drizzle-orm';
 import express, { type Request, type Response, Router } from 'express';
 import { audit } from '../../auth/audit.js';
 import { decoyHash, hashPassword, verifyPassword } from '../../auth/passwords.js';
-import { hit, isOver } from '../../auth/rate-limit.js';
+import { accountThrottleKey, hit, ipThrottleKey, isOver } from '../../auth/rate-limit.js';
 import { csrfTokenFor } from '../../auth/secrets.js';
 import { media, posts, sessions, users } from '../../db/schema.js';
 import { callerOf, clearSessionCookies, requireCaller, setSessionCookies } from '../auth.js';
@@ -78,7 +78,7 @@ export function authRoutes(deps: ApiDeps): Router {
   }
 
   router.post('/api/v1/auth/register', json, async (req, res) => {
-    await throttle(`auth:ip:${req.ip}`, deps.authIpLimit, true);
+    await throttle(ipThrottleKey(req.ip), deps.authIpLimit, true);
     const input = parseOrThrow(registerSchema, req.body);
     const passwordHash = await hashPassword(input.password);
     const id = randomUUID();
@@ -109,9 +109,9 @@ export function authRoutes(deps: ApiDeps): Router {
   });
 
   router.post('/api/v1/auth/sign-in', json, async (req, res) => {
-    await throttle(`auth:ip:${req.ip}`, deps.authIpLimit, true);
+    await throttle(ipThrottleKey(req.ip), deps.authIpLimit, true);
     const input = parseOrThrow(signInSchema, req.body);
-    const accountKey = `auth:account:${input.email.toLowerCase()}`;
+    const accountKey = accountThrottleKey(input.email);
     await throttle(accountKey, deps.authAccountLimit, false);
     const [user] = await db.select().from(users).where(sql`lower(${users.email}) = lower(${input.email})`);
     const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), input.password);

@@ -29,6 +29,7 @@ const PAGE = `<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>AutoPostPanel API</title>
+  <link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
   <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
 </head>
 <body>

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { generateApiKey } from '../../auth/api-keys.js';
 import { audit } from '../../auth/audit.js';
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
-import { hit, isOver } from '../../auth/rate-limit.js';
+import { accountThrottleKey, hit, isOver } from '../../auth/rate-limit.js';
 import { apiKeys, auditEvents, sessions, users } from '../../db/schema.js';
 import { deleteAccount } from '../../privacy/delete-account.js';
 import { writeExportArchive } from '../../privacy/export-archive.js';
@@ -118,7 +118,7 @@ export function meRoutes(deps: ApiDeps): Router {
 
   /** Password checks on an already signed-in account are throttled like sign-in. */
   async function confirmPassword(user: typeof users.$inferSelect, password: string | undefined, field: string) {
-    const key = `auth:account:${user.email.toLowerCase()}`;
+    const key = accountThrottleKey(user.email);
     const state = await isOver(db, key, deps.authAccountLimit);
     if (!state.allowed) {
       throw new Problem(

@@ -1,0 +1,306 @@
+import { and, eq, lt } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditEvents } from '../db/schema.js';
+import { housekeepingScheduleId } from '../runtime/schedules.js';
+import { call, expectProblem, postJson, signUp } from './helpers/api.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ env: { AUDIT_RETENTION_DAYS: '30' } });
+});
+afterAll(async () => {
+  await app?.stop();
+});
+
+function cookiesOf(res: Response): string {
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+}
+
+async function signIn(email: string, password: string) {
+  const res = await fetch(`${app.baseUrl}/api/v1/auth/sign-in`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  const body = (await res.json()) as { csrfToken?: string };
+  return {
+    status: res.status,
+    res,
+    browser: { url: app.baseUrl, headers: { cookie: cookiesOf(res), 'x-csrf-token': body.csrfToken ?? '' } },
+  };
+}
+
+describe('registration and sessions', () => {
+  it('registers, signs in and out, and a signed-out session stops working at once', async () => {
+    const user = await signUp(app.baseUrl, 'Ada');
+    const session = await call(user.browser, '/api/v1/auth/session');
+    expect(session.status).toBe(200);
+    expect(session.body.user).toMatchObject({ id: user.id, name: 'Ada', email: user.email });
+    expect(session.body.user.passwordHash).toBeUndefined();
+
+    const signedIn = await signIn(user.email.toUpperCase(), user.password);
+    expect(signedIn.status).toBe(200);
+    const setCookies = signedIn.res.headers.getSetCookie();
+    const sessionCookie = setCookies.find((c) => c.startsWith('app_session='))!;
+    expect(sessionCookie).toMatch(/HttpOnly/i);
+    expect(sessionCookie).toMatch(/SameSite=Lax/i);
+    expect(sessionCookie).not.toMatch(/Secure/i); // plain http here; Secure over HTTPS
+    expect(setCookies.find((c) => c.startsWith('app_csrf='))).not.toMatch(/HttpOnly/i);
+
+    expect((await call(signedIn.browser, '/api/v1/me')).status).toBe(200);
+    expect((await postJson(signedIn.browser, '/api/v1/auth/sign-out', {})).status).toBe(204);
+    expectProblem(await call(signedIn.browser, '/api/v1/me'), 401);
+    // The other session (from registration) is untouched.
+    expect((await call(user.browser, '/api/v1/me')).status).toBe(200);
+  });
+
+  it('rejects a wrong password, a duplicate email in any case, and bad input, naming the field', async () => {
+    const user = await signUp(app.baseUrl);
+    expectProblem(
+      await postJson(app.baseUrl, '/api/v1/auth/sign-in', { email: user.email, password: 'wrong password' }),
+      401,
+    );
+    const dup = await postJson(app.baseUrl, '/api/v1/auth/register', {
+      name: 'Copy',
+      email: user.email.toUpperCase(),
+      password: 'another long password',
+    });
+    expectProblem(dup, 409, 'email');
+    expectProblem(
+      await postJson(app.baseUrl, '/api/v1/auth/register', {
+        name: 'X',
+        email: 'not-an-email',
+        password: 'long enough pw',
+      }),
+      422,
+      'email',
+    );
+    expectProblem(
+      await postJson(app.baseUrl, '/api/v1/auth/register', { name: 'X', email: 'x@example.test', password: 'short' }),
+      422,
+      'password',
+    );
+    expectProblem(await call(app.baseUrl, '/api/v1/me'), 401);
+    expectProblem(await call({ url: app.baseUrl, headers: { authorization: 'Basic abc' } }, '/api/v1/me'), 401);
+  });
+
+  it('changing the password ends every session and issues a fresh one to the browser that changed it', async () => {
+    const user = await signUp(app.baseUrl);
+    const other = await signIn(user.email, user.password);
+    expect((await call(other.browser, '/api/v1/me')).status).toBe(200);
+
+    const wrong = await postJson(
+      user.browser,
+      '/api/v1/me/password',
+      { currentPassword: 'nope', newPassword: 'a brand new password' },
+      {},
+      'PUT',
+    );
+    expectProblem(wrong, 403, 'currentPassword');
+    const changed = await fetch(`${app.baseUrl}/api/v1/me/password`, {
+      method: 'PUT',
+      headers: { ...user.browser.headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ currentPassword: user.password, newPassword: 'a brand new password' }),
+    });
+    expect(changed.status).toBe(200);
+    const { csrfToken } = (await changed.json()) as { csrfToken: string };
+    expectProblem(await call(other.browser, '/api/v1/me'), 401);
+    expectProblem(await call(user.browser, '/api/v1/me'), 401);
+    const fresh = { url: app.baseUrl, headers: { cookie: cookiesOf(changed), 'x-csrf-token': csrfToken } };
+    expect((await call(fresh, '/api/v1/me')).status).toBe(200);
+    // API keys are not sessions: they keep working.
+    expect((await call(user.api, '/api/v1/me')).status).toBe(200);
+    expect((await signIn(user.email, user.password)).status).toBe(401);
+    expect((await signIn(user.email, 'a brand new password')).status).toBe(200);
+  });
+
+  it('corrects the profile; an email change needs the password', async () => {
+    const user = await signUp(app.baseUrl);
+    const renamed = await postJson(user.api, '/api/v1/me', { name: 'Grace Hopper' }, {}, 'PATCH');
+    expect(renamed.body).toMatchObject({ name: 'Grace Hopper', email: user.email });
+    const newEmail = `new.${user.email}`;
+    expectProblem(await postJson(user.api, '/api/v1/me', { email: newEmail }, {}, 'PATCH'), 403, 'currentPassword');
+    const moved = await postJson(
+      user.api,
+      '/api/v1/me',
+      { email: newEmail, currentPassword: user.password },
+      {},
+      'PATCH',
+    );
+    expect(moved.body.email).toBe(newEmail);
+    expect((await signIn(newEmail, user.password)).status).toBe(200);
+  });
+});
+
+describe('CSRF', () => {
+  it('refuses a state-changing cookie request without the token, and accepts it with the token', async () => {
+    const user = await signUp(app.baseUrl);
+    const cookieOnly = { url: app.baseUrl, headers: { cookie: user.browser.headers.cookie! } };
+    const before = await call(user.api, '/api/v1/me/api-keys');
+    expectProblem(await postJson(cookieOnly, '/api/v1/me/api-keys', { name: 'sneaky' }), 403, 'x-csrf-token');
+    expectProblem(
+      await postJson(
+        { url: app.baseUrl, headers: { ...cookieOnly.headers, 'x-csrf-token': 'forged' } },
+        '/api/v1/me/api-keys',
+        { name: 'sneaky' },
+      ),
+      403,
+    );
+    expectProblem(
+      await postJson(cookieOnly, '/api/v1/posts', { caption: 'x', targets: [{ type: 'local_export' }] }),
+      403,
+    );
+    expect((await call(user.api, '/api/v1/me/api-keys')).body.items).toHaveLength(before.body.items.length);
+    // Reads need no token; API-key requests need none either.
+    expect((await call(cookieOnly, '/api/v1/me')).status).toBe(200);
+    expect((await postJson(user.browser, '/api/v1/me/api-keys', { name: 'with token' })).status).toBe(201);
+  });
+});
+
+describe('API keys', () => {
+  it('are shown once, listed without the secret, and stop working at once when revoked', async () => {
+    const user = await signUp(app.baseUrl);
+    const created = await postJson(user.api, '/api/v1/me/api-keys', { name: 'deploy script' });
+    expect(created.status).toBe(201);
+    const key = created.body.key as string;
+    expect(key).toMatch(/^app_[A-Za-z0-9_-]{40,}$/);
+    const asKey = { url: app.baseUrl, headers: { authorization: `Bearer ${key}` } };
+    expect((await call(asKey, '/api/v1/me')).body.id).toBe(user.id);
+
+    const listed = await call(user.api, '/api/v1/me/api-keys');
+    expect(JSON.stringify(listed.body)).not.toContain(key);
+    expect(listed.body.items.find((k: { id: string }) => k.id === created.body.id)).toMatchObject({
+      name: 'deploy script',
+      prefix: key.slice(0, 10),
+      revokedAt: null,
+    });
+
+    const revoked = await call(user.api, `/api/v1/me/api-keys/${created.body.id}`, { method: 'DELETE' });
+    expect(revoked.status).toBe(204);
+    expectProblem(await call(asKey, '/api/v1/me'), 401);
+    expectProblem(await postJson(asKey, '/api/v1/posts', { caption: 'x', targets: [{ type: 'local_export' }] }), 401);
+  });
+});
+
+describe('throttling', () => {
+  it('refuses the 11th rapid failed sign-in for an account, even with the right password', async () => {
+    const user = await signUp(app.baseUrl);
+    for (let i = 1; i <= 10; i++) expect((await signIn(user.email, `wrong ${i}`)).status).toBe(401);
+    const eleventh = await signIn(user.email, 'wrong 11');
+    expect(eleventh.status).toBe(429);
+    expect(Number(eleventh.res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(eleventh.res.headers.get('content-type')).toMatch(/problem\+json/);
+    expect((await signIn(user.email, user.password)).status).toBe(429);
+    // Another account is not affected.
+    const other = await signUp(app.baseUrl);
+    expect((await signIn(other.email, other.password)).status).toBe(200);
+  });
+
+  it('limits sign-in and registration attempts per IP address', async () => {
+    const limited = await startTestApp({ env: { AUTH_IP_LIMIT: '5' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await postJson(limited.baseUrl, '/api/v1/auth/sign-in', {
+          email: `nobody${i}@example.test`,
+          password: 'whatever',
+        });
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+      const register = await postJson(limited.baseUrl, '/api/v1/auth/register', {
+        name: 'N',
+        email: 'n@example.test',
+        password: 'long enough pw',
+      });
+      expect(register.status).toBe(429);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe('security headers and limits', () => {
+  it('sends security headers and refuses oversized JSON bodies', async () => {
+    const res = await fetch(`${app.baseUrl}/healthz`);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(res.headers.get('x-powered-by')).toBeNull();
+    const huge = await postJson(app.baseUrl, '/api/v1/auth/sign-in', {
+      email: 'a@b.test',
+      password: 'x'.repeat(100_000),
+    });
+    expectProblem(huge, 413);
+  });
+});
+
+describe('audit log', () => {
+  it('records security events with IP and time; a user reads only their own', async () => {
+    const user = await signUp(app.baseUrl);
+    await signIn(user.email, 'wrong password');
+    await signIn(user.email, user.password);
+    const exported = await fetch(`${app.baseUrl}/api/v1/me/export`, { headers: user.api.headers });
+    await exported.arrayBuffer();
+    const other = await signUp(app.baseUrl);
+
+    const log = await call(user.api, '/api/v1/me/audit');
+    const actions = log.body.items.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome}`);
+    expect(actions).toEqual([
+      'account.export:success',
+      'session.sign_in:success',
+      'session.sign_in:failure',
+      'api_key.create:success',
+      'account.register:success',
+    ]);
+    for (const entry of log.body.items) {
+      expect(entry.ip).toMatch(/127\.0\.0\.1/);
+      expect(Date.parse(entry.createdAt)).toBeGreaterThan(Date.now() - 60_000);
+    }
+    const theirs = await call(other.api, '/api/v1/me/audit');
+    expect(theirs.body.items.map((e: { id: string }) => e.id)).not.toEqual(
+      expect.arrayContaining([log.body.items[0].id]),
+    );
+    const page = await call(user.api, '/api/v1/me/audit?limit=2');
+    expect(page.body.items).toHaveLength(2);
+    const rest = await call(user.api, `/api/v1/me/audit?limit=10&cursor=${page.body.nextCursor}`);
+    expect([...page.body.items, ...rest.body.items].map((e: { id: string }) => e.id)).toEqual(
+      log.body.items.map((e: { id: string }) => e.id),
+    );
+  });
+
+  it('drops entries past the retention period when the scheduled housekeeping runs', async () => {
+    const user = await signUp(app.baseUrl);
+    const old = new Date(Date.now() - 31 * 24 * 3600_000);
+    await app.db.insert(auditEvents).values({
+      id: crypto.randomUUID(),
+      userId: user.id,
+      action: 'session.sign_in',
+      outcome: 'success',
+      ip: '127.0.0.1',
+      createdAt: old,
+    });
+    const oldRows = () =>
+      app.db
+        .select()
+        .from(auditEvents)
+        .where(
+          and(eq(auditEvents.userId, user.id), lt(auditEvents.createdAt, new Date(Date.now() - 30 * 24 * 3600_000))),
+        );
+    expect(await oldRows()).toHaveLength(1);
+
+    const schedule = app.temporal.schedule.getHandle(housekeepingScheduleId(app.taskQueue));
+    const description = await schedule.describe();
+    expect(description.spec.intervals?.[0]?.every).toBe(3600_000);
+    await schedule.trigger();
+    const deadline = Date.now() + 20_000;
+    while ((await oldRows()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await oldRows()).toHaveLength(0);
+    // Recent entries stay.
+    expect((await call(user.api, '/api/v1/me/audit')).body.items.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,246 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { sql } from 'drizzle-orm';
+import { extract } from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { users } from '../db/schema.js';
+import {
+  call,
+  expectProblem,
+  isFinished,
+  photoWithExif,
+  postJson,
+  signUp,
+  upload,
+  waitForPost,
+} from './helpers/api.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(async () => {
+  await app?.stop();
+});
+
+async function readArchive(res: Response): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const unpack = extract();
+  unpack.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+    stream.on('end', () => {
+      files.set(header.name, Buffer.concat(chunks));
+      next();
+    });
+  });
+  await pipeline(Readable.fromWeb(res.body as never), createGunzip(), unpack);
+  return files;
+}
+
+/** Every row of every table in the database, as text, that mentions one of `needles`. */
+async function rowsMentioning(needles: string[]): Promise<string[]> {
+  const tables = (await app.db.execute(
+    sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
+  )) as unknown as { table_name: string }[];
+  const found: string[] = [];
+  for (const { table_name } of tables) {
+    const rows = (await app.db.execute(
+      sql.raw(`select row_to_json(t)::text as row from "${table_name}" t`),
+    )) as unknown as {
+      row: string;
+    }[];
+    for (const { row } of rows) if (needles.some((n) => row.includes(n))) found.push(`${table_name}: ${row}`);
+  }
+  return found;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
+}
+
+describe('privacy rights', () => {
+  it('exports everything held about the caller, and no secret', async () => {
+    const user = await signUp(app.baseUrl, 'Exporter');
+    const photo = await photoWithExif(64, 48);
+    const media = await upload(user.api, photo, 'holiday.jpg');
+    const post = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Exported caption',
+      mediaIds: [media.body.id],
+      targets: [{ type: 'local_export' }],
+    });
+    await waitForPost(user.api, post.body.id, isFinished);
+    const someoneElse = await signUp(app.baseUrl, 'Bystander');
+    await postJson(someoneElse.api, '/api/v1/posts', { caption: 'Not yours', targets: [{ type: 'local_export' }] });
+
+    const res = await fetch(`${app.baseUrl}/api/v1/me/export`, { headers: user.browser.headers });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/gzip');
+    expect(res.headers.get('content-disposition')).toMatch(
+      /attachment; filename="autopostpanel-export-\d{4}-\d{2}-\d{2}\.tar\.gz"/,
+    );
+    const files = await readArchive(res);
+    const mediaFile = `media/${media.body.id}.jpg`;
+    expect([...files.keys()].sort()).toEqual(
+      [
+        'README.txt',
+        'api-keys.json',
+        'audit-log.json',
+        'connected-accounts.json',
+        'media.json',
+        mediaFile,
+        'posts.json',
+        'profile.json',
+        'sessions.json',
+      ].sort(),
+    );
+    const json = (name: string) => JSON.parse(files.get(name)!.toString());
+    expect(json('profile.json')).toMatchObject({ id: user.id, name: 'Exporter', email: user.email });
+    expect(files.get(mediaFile)!.equals(photo)).toBe(true);
+    expect(json('media.json')).toEqual([
+      expect.objectContaining({ id: media.body.id, originalName: 'holiday.jpg', file: mediaFile }),
+    ]);
+    const [exportedPost] = json('posts.json');
+    expect(exportedPost).toMatchObject({ id: post.body.id, caption: 'Exported caption', status: 'published' });
+    expect(exportedPost.attempts.length).toBeGreaterThanOrEqual(2);
+    expect(json('posts.json')).toHaveLength(1);
+    expect(json('api-keys.json')).toEqual([
+      expect.objectContaining({ name: 'tests', prefix: user.apiKey.slice(0, 10) }),
+    ]);
+    expect(json('sessions.json')).toHaveLength(1);
+    expect(json('audit-log.json').map((e: { action: string }) => e.action)).toEqual([
+      'account.register',
+      'api_key.create',
+      'account.export',
+    ]);
+    expect(json('connected-accounts.json')).toEqual([]);
+
+    const everything = [...files.values()].map((b) => b.toString('latin1')).join('\n');
+    const [row] = await app.db.select().from(users).where(sql`${users.id} = ${user.id}`);
+    for (const secret of [
+      user.password,
+      user.apiKey,
+      row!.passwordHash,
+      'keyHash',
+      'passwordHash',
+      user.browser.headers.cookie!.split('=')[1]!,
+    ]) {
+      expect(everything).not.toContain(secret);
+    }
+    expect(everything).not.toContain('Not yours');
+  });
+
+  it('deletes the account: every row, every file and every running pipeline, after the password', async () => {
+    const user = await signUp(app.baseUrl, 'Leaver');
+    const stays = await signUp(app.baseUrl, 'Stayer');
+    const mediaId = (await upload(user.api, await photoWithExif(32, 32))).body.id as string;
+    const published = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Done',
+      mediaIds: [mediaId],
+      targets: [{ type: 'local_export' }],
+    });
+    await waitForPost(user.api, published.body.id, isFinished);
+    const later = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Next week',
+      mediaIds: [mediaId],
+      targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 7 * 24 * 3600_000).toISOString(),
+    });
+    expect(later.body.status).toBe('scheduled');
+    const staysPost = await postJson(stays.api, '/api/v1/posts', {
+      caption: 'Staying',
+      targets: [{ type: 'local_export' }],
+    });
+    await waitForPost(stays.api, staysPost.body.id, isFinished);
+
+    const ids = [user.id, mediaId, published.body.id, later.body.id];
+    expect((await rowsMentioning(ids)).length).toBeGreaterThan(5);
+    expect((await filesUnder(app.dataDir)).some((f) => ids.some((id) => f.includes(id)))).toBe(true);
+
+    expectProblem(
+      await postJson(user.api, '/api/v1/me', { password: 'not my password' }, {}, 'DELETE'),
+      403,
+      'password',
+    );
+    expectProblem(await postJson(user.api, '/api/v1/me', {}, {}, 'DELETE'), 422, 'password');
+    const deleted = await postJson(user.browser, '/api/v1/me', { password: user.password }, {}, 'DELETE');
+    expect(deleted.status).toBe(204);
+
+    expect(await rowsMentioning([...ids, user.email])).toEqual([]);
+    expect((await filesUnder(app.dataDir)).filter((f) => ids.some((id) => f.includes(id)))).toEqual([]);
+    const running = await app.temporal.workflow.getHandle(later.body.workflow.id).describe();
+    expect(running.status.name).toBe('TERMINATED');
+    const finished = await app.temporal.workflow.getHandle(published.body.workflow.id).describe();
+    expect(finished.status.name).toBe('COMPLETED');
+    expectProblem(await call(user.api, '/api/v1/me'), 401);
+    expectProblem(await call(user.browser, '/api/v1/me'), 401);
+    expect(
+      (await postJson(app.baseUrl, '/api/v1/auth/sign-in', { email: user.email, password: user.password })).status,
+    ).toBe(401);
+
+    // The other user is untouched.
+    expect((await call(stays.api, `/api/v1/posts/${staysPost.body.id}`)).body.status).toBe('published');
+    expect(await readdir(join(app.dataDir, 'exports', staysPost.body.id))).toEqual(['local_export']);
+  });
+
+  it('writes no password, token, cookie or key to the log across a full scenario', async () => {
+    const start = app.logLines.length;
+    const user = await signUp(app.baseUrl, 'Logged');
+    const signedIn = await fetch(`${app.baseUrl}/api/v1/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: user.email, password: user.password }),
+    });
+    const sessionCookie = signedIn.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('app_session='))!
+      .split(';')[0]!;
+    const { csrfToken } = (await signedIn.json()) as { csrfToken: string };
+    await postJson(app.baseUrl, '/api/v1/auth/sign-in', { email: user.email, password: `${user.password}-typo` });
+    const mediaId = (await upload(user.api, await photoWithExif(16, 16))).body.id as string;
+    const post = await postJson(
+      user.api,
+      '/api/v1/posts',
+      { caption: 'Logged post', mediaIds: [mediaId], targets: [{ type: 'local_export' }] },
+      { 'Idempotency-Key': 'log-1' },
+    );
+    await waitForPost(user.api, post.body.id, isFinished);
+    await postJson(
+      { url: app.baseUrl, headers: { authorization: 'Bearer app_not_a_real_key_but_long_enough' } },
+      '/api/v1/posts',
+      {},
+    );
+    await (await fetch(`${app.baseUrl}/api/v1/me/export`, { headers: user.api.headers })).arrayBuffer();
+    await postJson(
+      user.browser,
+      '/api/v1/me/password',
+      { currentPassword: user.password, newPassword: 'second password here' },
+      {},
+      'PUT',
+    );
+    await postJson(user.api, '/api/v1/me', { password: 'second password here' }, {}, 'DELETE');
+
+    const log = app.logLines.slice(start).join('\n');
+    expect(log.length).toBeGreaterThan(1000);
+    expect(log).toContain('"url":"/api/v1/auth/sign-in"');
+    const [, rawCookie] = sessionCookie.split('=');
+    for (const secret of [
+      user.password,
+      'second password here',
+      user.apiKey,
+      rawCookie!,
+      csrfToken,
+      'app_not_a_real_key_but_long_enough',
+      '$argon2id$',
+    ]) {
+      expect(log, secret).not.toContain(secret);
+    }
+    expect(await readFile(join(app.dataDir, 'secret.key'), 'utf8').then((s) => log.includes(s.trim()))).toBe(false);
+  });
+});

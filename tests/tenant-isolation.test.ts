@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTE_DOCS } from '../api/app.js';
+import {
+  call,
+  expectProblem,
+  isFinished,
+  postJson,
+  signUp,
+  type TestUser,
+  uploadPhoto,
+  waitForPost,
+} from './helpers/api.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
+
+let app: TestApp;
+let alice: TestUser;
+let bob: TestUser;
+const owned: { mediaId: string; postId: string; apiKeyId: string } = { mediaId: '', postId: '', apiKeyId: '' };
+
+beforeAll(async () => {
+  app = await startTestApp();
+  alice = await signUp(app.baseUrl, 'Alice');
+  bob = await signUp(app.baseUrl, 'Bob');
+  owned.mediaId = await uploadPhoto(alice.api);
+  const post = await postJson(
+    alice.api,
+    '/api/v1/posts',
+    { caption: 'Alice only', mediaIds: [owned.mediaId], targets: [{ type: 'local_export' }] },
+    { 'Idempotency-Key': 'shared-key' },
+  );
+  owned.postId = post.body.id;
+  await waitForPost(alice.api, owned.postId, isFinished);
+  const keys = await call(alice.api, '/api/v1/me/api-keys');
+  owned.apiKeyId = keys.body.items[0].id;
+});
+afterAll(async () => {
+  await app?.stop();
+});
+
+/** Bob's attempt on each route that takes an id, pointed at Alice's resource. */
+const attempts: Record<string, () => Promise<{ status: number; headers: Headers; body: Record<string, unknown> }>> = {
+  'get /api/v1/posts/:id': () => call(bob.api, `/api/v1/posts/${owned.postId}`),
+  'get /api/v1/media/:id': () => call(bob.api, `/api/v1/media/${owned.mediaId}`),
+  'get /api/v1/media/:id/content': () => call(bob.api, `/api/v1/media/${owned.mediaId}/content`),
+  'delete /api/v1/me/api-keys/:id': () => call(bob.api, `/api/v1/me/api-keys/${owned.apiKeyId}`, { method: 'DELETE' }),
+};
+
+describe('tenant isolation', () => {
+  it('covers every route that takes an id', () => {
+    const withId = ROUTE_DOCS.filter((d) => d.path.includes(':id')).map((d) => `${d.method} ${d.path}`);
+    expect(Object.keys(attempts).sort()).toEqual(withId.sort());
+  });
+
+  it.each(Object.keys(attempts))("%s answers 404 for another user's resource, with nothing about it", async (route) => {
+    const res = await attempts[route]!();
+    expectProblem(res as never, 404);
+    expect(JSON.stringify(res.body)).not.toMatch(/Alice|alice/);
+  });
+
+  it("keeps Alice's resources whole and working after Bob's attempts", async () => {
+    expect((await call(alice.api, `/api/v1/posts/${owned.postId}`)).body.caption).toBe('Alice only');
+    expect((await call(alice.api, `/api/v1/media/${owned.mediaId}/content`)).status).toBe(200);
+    expect((await call(alice.api, '/api/v1/me/api-keys')).body.items[0].revokedAt).toBeNull();
+    expect((await call(alice.api, '/api/v1/me')).status).toBe(200);
+  });
+
+  it("lists only the caller's own posts and media", async () => {
+    expect((await call(bob.api, '/api/v1/posts')).body.items).toEqual([]);
+    expect((await call(bob.api, '/api/v1/media')).body.items).toEqual([]);
+    expect((await call(alice.api, '/api/v1/posts')).body.items.map((p: { id: string }) => p.id)).toEqual([
+      owned.postId,
+    ]);
+    expect((await call(alice.api, '/api/v1/media')).body.items.map((m: { id: string }) => m.id)).toEqual([
+      owned.mediaId,
+    ]);
+  });
+
+  it("treats another user's media as unknown when creating a post", async () => {
+    const res = await postJson(bob.api, '/api/v1/posts', {
+      caption: 'Borrowed',
+      mediaIds: [owned.mediaId],
+      targets: [{ type: 'local_export' }],
+    });
+    expectProblem(res, 422, 'mediaIds[0]');
+    expect(res.body.errors[0].message).toBe(`no media with id ${owned.mediaId}; upload it first`);
+  });
+
+  it('keeps Idempotency-Keys per user', async () => {
+    const res = await postJson(
+      bob.api,
+      '/api/v1/posts',
+      { caption: 'Bob too', targets: [{ type: 'local_export' }] },
+      { 'Idempotency-Key': 'shared-key' },
+    );
+    expect(res.status).toBe(201);
+    expect(res.body.id).not.toBe(owned.postId);
+  });
+
+  it('tags each workflow with its owner', async () => {
+    const description = await app.temporal.workflow.getHandle(`post-${owned.postId}`).describe();
+    expect(description.searchAttributes.OwnerId).toEqual([alice.id]);
+    const input = (await app.temporal.workflow.getHandle(`post-${owned.postId}`).fetchHistory()).events?.[0]
+      ?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+    expect(Buffer.from(input!).toString()).toContain(alice.id);
+  });
+});
