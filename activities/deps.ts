@@ -1,3 +1,4 @@
+import type { DraftGenerator } from '../ai/generator.js';
 import type { Database } from '../db/client.js';
 import type { TargetType } from '../domain/pipeline.js';
 import type { Publisher } from '../platforms/publisher.js';
@@ -9,4 +10,6 @@ export interface ActivityDeps {
   store: MediaStore;
   logger: Logger;
   publishers: Record<TargetType, Publisher>;
+  /** The AI endpoint, or the offline drafter when none is configured. */
+  drafts: DraftGenerator;
 }

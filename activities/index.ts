@@ -1,14 +1,18 @@
 import type { ActivityDeps } from './deps.js';
+import { createGenerateDrafts } from './generate-drafts.js';
 import { createPurgeExpiredRecords } from './housekeeping.js';
 import { createPublishTarget } from './publish-target.js';
 import { createRecordResults } from './record-results.js';
 import { createRenderMedia } from './render-media.js';
+import { createReviewActivities } from './review.js';
 
 export type { ActivityDeps };
 
 /** Every side effect of the pipeline, built from injected dependencies (real ones in tests too). */
 export function createActivities(deps: ActivityDeps) {
   return {
+    generateDrafts: createGenerateDrafts(deps),
+    ...createReviewActivities(deps),
     renderMedia: createRenderMedia(deps),
     publishTarget: createPublishTarget(deps),
     recordResults: createRecordResults(deps),

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
+import { draftText } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications, renditions } from '../db/schema.js';
 import { PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
 import type { ActivityDeps } from './deps.js';
@@ -34,6 +35,11 @@ export function createPublishTarget(deps: ActivityDeps) {
       if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
       if (post.status !== 'publishing') {
         await db.update(posts).set({ status: 'publishing', updatedAt: new Date() }).where(eq(posts.id, postId));
+        // The wait for publishAt, if there was one, is over.
+        await db
+          .update(postSteps)
+          .set({ status: 'succeeded', finishedAt: new Date() })
+          .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'schedule'), eq(postSteps.status, 'running')));
       }
       await db
         .update(postSteps)
@@ -53,7 +59,9 @@ export function createPublishTarget(deps: ActivityDeps) {
         receipt = await publishers[publication.targetType].publish({
           postId,
           targetKey,
-          caption: post.caption,
+          format: publication.format,
+          caption: publication.draft ? draftText(publication.draft) : (post.caption ?? ''),
+          draft: (publication.draft as Record<string, unknown> | null) ?? null,
           publishedAt,
           renditions: files.map((r) => ({
             position: r.position,

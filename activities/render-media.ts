@@ -24,7 +24,7 @@ export function createRenderMedia(deps: ActivityDeps) {
     return trackAttempt(deps, { postId, step: 'render' }, async () => {
       const [post] = await db.select().from(posts).where(eq(posts.id, postId));
       if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
-      if (post.status === 'queued' || post.status === 'scheduled') {
+      if (['queued', 'scheduled', 'generating', 'awaiting_review'].includes(post.status)) {
         await db.update(posts).set({ status: 'rendering', updatedAt: new Date() }).where(eq(posts.id, postId));
         await db
           .update(postSteps)
@@ -43,7 +43,7 @@ export function createRenderMedia(deps: ActivityDeps) {
 
       let count = 0;
       for (const target of targets) {
-        const rules = publishers[target.targetType].mediaRules;
+        const rules = publishers[target.targetType].mediaRules(target.format);
         for (const item of items) {
           count += 1;
           const already = done.find((r) => r.targetKey === target.targetKey && r.position === item.position);

@@ -39,12 +39,17 @@ export async function trackAttempt<T>(
   });
   await db
     .update(postSteps)
-    .set({ status: 'running', attempts: attempt, startedAt: sql`coalesce(${postSteps.startedAt}, now())` })
+    .set({
+      status: 'running',
+      // Counted, not copied from Temporal's attempt number, which restarts for a retried target.
+      attempts: sql`${postSteps.attempts} + 1`,
+      startedAt: sql`coalesce(${postSteps.startedAt}, now())`,
+    })
     .where(and(eq(postSteps.postId, where.postId), eq(postSteps.step, where.step)));
   if (where.targetKey) {
     await db
       .update(publications)
-      .set({ status: 'publishing', attempts: attempt, updatedAt: new Date() })
+      .set({ status: 'publishing', attempts: sql`${publications.attempts} + 1`, updatedAt: new Date() })
       .where(and(eq(publications.postId, where.postId), eq(publications.targetKey, where.targetKey)));
   }
 

@@ -10,9 +10,18 @@ import { docsDocs, docsRoutes } from './routes/docs.js';
 import { healthDocs, healthRoutes } from './routes/health.js';
 import { meDocs, meRoutes } from './routes/me.js';
 import { mediaDocs, mediaRoutes } from './routes/media.js';
+import { postActionDocs, postActionRoutes } from './routes/post-actions.js';
 import { postDocs, postRoutes } from './routes/posts.js';
 
-export const ROUTE_DOCS: RouteDoc[] = [...healthDocs, ...docsDocs, ...authDocs, ...meDocs, ...mediaDocs, ...postDocs];
+export const ROUTE_DOCS: RouteDoc[] = [
+  ...healthDocs,
+  ...docsDocs,
+  ...authDocs,
+  ...meDocs,
+  ...mediaDocs,
+  ...postDocs,
+  ...postActionDocs,
+];
 
 export function createApp(deps: ApiDeps): Express {
   const app = express();
@@ -39,6 +48,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(meRoutes(deps));
   app.use(mediaRoutes(deps));
   app.use(postRoutes(deps));
+  app.use(postActionRoutes(deps));
   app.get('/', (_req, res) => {
     res.json({
       name: 'AutoPostPanel',

@@ -23,5 +23,9 @@ export interface ApiDeps {
   /** Failed sign-ins per account per 15 minutes. */
   authAccountLimit: number;
   trustProxy: boolean;
+  /** Revision rounds a reviewer gets unless the post says otherwise. */
+  reviewMaxRounds: number;
+  /** Days failed targets stay retryable from the API. */
+  retryWindowDays: number;
   pingDatabase(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { and, asc, eq } from 'drizzle-orm';
+import { OFFLINE_NOTE } from '../ai/offline-generator.js';
 import type { Database } from '../db/client.js';
-import { media, postMedia, postSteps, posts, publications } from '../db/schema.js';
+import { generations, media, postMedia, postSteps, posts, publications } from '../db/schema.js';
 import { STEP_NAMES } from '../domain/pipeline.js';
 import { mediaView } from './routes/media.js';
 
@@ -23,7 +24,7 @@ export async function loadPostView(
     .from(posts)
     .where(and(eq(posts.id, postId), eq(posts.ownerId, ownerId)));
   if (!post) return undefined;
-  const [items, steps, targets] = await Promise.all([
+  const [items, steps, targets, rounds] = await Promise.all([
     db
       .select({ media })
       .from(postMedia)
@@ -32,10 +33,31 @@ export async function loadPostView(
       .orderBy(asc(postMedia.position)),
     db.select().from(postSteps).where(eq(postSteps.postId, postId)),
     db.select().from(publications).where(eq(publications.postId, postId)).orderBy(asc(publications.targetKey)),
+    db.select().from(generations).where(eq(generations.postId, postId)).orderBy(asc(generations.round)),
   ]);
+  const latest = rounds.at(-1);
   return {
     ...postSummary(post),
     error: post.error,
+    brief: post.brief,
+    review: { ...post.reviewPolicy, round: post.reviewRound },
+    generation: latest
+      ? {
+          mode: latest.mode,
+          ...(latest.mode === 'offline' ? { note: OFFLINE_NOTE } : {}),
+          model: latest.model,
+          rounds: rounds.map((g) => ({
+            round: g.round,
+            mode: g.mode,
+            model: g.model,
+            promptTokens: g.promptTokens,
+            completionTokens: g.completionTokens,
+            latencyMs: g.latencyMs,
+            feedback: g.feedback,
+            createdAt: g.createdAt.toISOString(),
+          })),
+        }
+      : null,
     media: items.map((i) => mediaView(i.media)),
     steps: STEP_NAMES.flatMap((name) => {
       const s = steps.find((row) => row.step === name);
@@ -55,6 +77,8 @@ export async function loadPostView(
     targets: targets.map((t) => ({
       key: t.targetKey,
       type: t.targetType,
+      platform: t.format,
+      draft: t.draft,
       status: t.status,
       attempts: t.attempts,
       error: t.lastError,
@@ -71,6 +95,7 @@ export function postSummary(post: typeof posts.$inferSelect) {
     caption: post.caption,
     status: post.status,
     publishAt: iso(post.publishAt),
+    timeZone: post.timeZone,
     createdAt: post.createdAt.toISOString(),
     updatedAt: post.updatedAt.toISOString(),
   };

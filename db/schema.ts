@@ -11,6 +11,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { Brief, Draft, DraftFormat, ReviewPolicy } from '../domain/drafts.js';
 import type { PostStatus, StepName, StepStatus, TargetStatus, TargetType } from '../domain/pipeline.js';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
@@ -109,9 +110,16 @@ export const posts = pgTable(
   {
     id: uuid('id').primaryKey(),
     ownerId: ownerId(),
-    caption: text('caption').notNull(),
+    /** The caption written by hand; null when drafts come from a brief. */
+    caption: text('caption'),
+    /** What to ask the AI for; null for hand-written posts. */
+    brief: jsonb('brief').$type<Brief>(),
+    reviewPolicy: jsonb('review_policy').$type<ReviewPolicy>().notNull().default({ mode: 'auto' }),
+    reviewRound: integer('review_round').notNull().default(0),
     status: text('status').$type<PostStatus>().notNull(),
     publishAt: timestamp('publish_at', { withTimezone: true }),
+    /** The IANA zone publishAt was given in, kept so a person sees their own wall-clock time. */
+    timeZone: text('time_zone'),
     idempotencyKey: text('idempotency_key'),
     requestHash: text('request_hash').notNull(),
     workflowId: text('workflow_id').notNull(),
@@ -168,6 +176,10 @@ export const publications = pgTable(
       .references(() => posts.id, { onDelete: 'cascade' }),
     targetKey: text('target_key').notNull(),
     targetType: text('target_type').$type<TargetType>().notNull(),
+    /** Which platform's rules the draft and renditions follow. */
+    format: text('format').$type<DraftFormat>().notNull().default('generic'),
+    /** The current draft for this target (AI-made, edited or hand-written). */
+    draft: jsonb('draft').$type<Draft>(),
     status: text('status').$type<TargetStatus>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
@@ -198,6 +210,28 @@ export const renditions = pgTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.postId, t.targetKey, t.position] })],
+);
+
+/** Each AI (or offline) drafting round: what was asked, what it cost, how long it took. */
+export const generations = pgTable(
+  'generations',
+  {
+    id: uuid('id').primaryKey(),
+    postId: uuid('post_id')
+      .notNull()
+      .references(() => posts.id, { onDelete: 'cascade' }),
+    round: integer('round').notNull(),
+    mode: text('mode').$type<'ai' | 'offline'>().notNull(),
+    model: text('model'),
+    promptTokens: integer('prompt_tokens'),
+    completionTokens: integer('completion_tokens'),
+    latencyMs: integer('latency_ms').notNull(),
+    feedback: text('feedback'),
+    /** The drafts this round produced, per target key. */
+    drafts: jsonb('drafts').$type<Record<string, Draft>>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('generations_post_round_unique').on(t.postId, t.round)],
 );
 
 /** Every try of every step, kept so a person can read what happened and why. */

@@ -1,3 +1,5 @@
+import type { DraftFormat, ReviewPolicy } from './drafts.js';
+
 // Types and pure rules shared by workflows, activities and the API. This module must stay free of
 // I/O and Node built-ins: the workflow bundle imports it.
 
@@ -5,6 +7,8 @@ export const TARGET_TYPES = ['local_export'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 
 export const POST_STATUSES = [
+  'generating',
+  'awaiting_review',
   'scheduled',
   'queued',
   'rendering',
@@ -16,15 +20,16 @@ export const POST_STATUSES = [
 ] as const;
 export type PostStatus = (typeof POST_STATUSES)[number];
 
-export const STEP_NAMES = ['schedule', 'render', 'publish', 'record'] as const;
+export const STEP_NAMES = ['generate', 'review', 'schedule', 'render', 'publish', 'record'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 export type StepStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped';
 
-export type TargetStatus = 'pending' | 'publishing' | 'retrying' | 'published' | 'failed';
+export type TargetStatus = 'pending' | 'publishing' | 'retrying' | 'published' | 'failed' | 'cancelled';
 
 export interface PipelineTarget {
   key: string;
   type: TargetType;
+  format?: DraftFormat;
 }
 
 /** Only ids travel through Temporal: media bytes stay in storage. */
@@ -35,6 +40,12 @@ export interface PostPipelineInput {
   targets: PipelineTarget[];
   /** ISO-8601 instant; absent or past means publish now. */
   publishAt?: string | null;
+  /** Draft with AI (or offline) from the post's brief first. */
+  generate?: boolean;
+  /** Absent in histories from before review existed: publish without one. */
+  review?: ReviewPolicy;
+  /** How long failed targets can still be retried from the API before the pipeline closes. */
+  retryWindowDays?: number;
 }
 
 export interface TargetOutcome {
@@ -53,6 +64,9 @@ export interface PipelineProgress {
   postId: string;
   status: PostStatus;
   targets: Record<string, TargetStatus>;
+  /** Revision rounds so far (0: the first drafts). */
+  round?: number;
+  publishAt?: string | null;
 }
 
 export function finalStatus(outcomes: TargetOutcome[]): PostStatus {
@@ -60,6 +74,15 @@ export function finalStatus(outcomes: TargetOutcome[]): PostStatus {
   if (outcomes.length > 0 && published === outcomes.length) return 'published';
   return published > 0 ? 'partially_published' : 'failed';
 }
+
+/** Where a post can still be cancelled: nothing has been published yet. */
+export const CANCELLABLE_STATUSES: readonly PostStatus[] = [
+  'generating',
+  'awaiting_review',
+  'scheduled',
+  'queued',
+  'rendering',
+];
 
 export function isFinalStatus(status: PostStatus): boolean {
   return status === 'published' || status === 'partially_published' || status === 'failed' || status === 'cancelled';

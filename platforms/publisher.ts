@@ -1,3 +1,4 @@
+import type { DraftFormat } from '../domain/drafts.js';
 import type { TargetType } from '../domain/pipeline.js';
 
 /** How a target wants its images: the renderer makes one rendition per target from these. */
@@ -19,7 +20,11 @@ export interface RenditionFile {
 export interface PublishRequest {
   postId: string;
   targetKey: string;
+  format: DraftFormat;
+  /** The draft's main text (caption, message, or title and description). */
   caption: string;
+  /** The whole draft for this target's format, when there is one. */
+  draft: Record<string, unknown> | null;
   renditions: RenditionFile[];
   publishedAt: Date;
 }
@@ -34,7 +39,8 @@ export class PermanentPublishError extends Error {
 
 export interface Publisher {
   type: TargetType;
-  mediaRules: MediaRules;
+  /** Image sizes for the platform the post is meant for. */
+  mediaRules(format: DraftFormat): MediaRules;
   /** Must be safe to call again after a crash: it either finds its earlier result or publishes. */
   publish(request: PublishRequest): Promise<PublishReceipt>;
 }

@@ -68,6 +68,22 @@ const envSchema = z.object({
     .enum(['true', 'false'], { error: 'expected true or false' })
     .default('false')
     .transform((v) => v === 'true'),
+  OPENAI_API_KEY: optionalText,
+  OPENAI_BASE_URL: optionalText.pipe(z.url('expected an http(s) URL, e.g. http://localhost:11434/v1').optional()),
+  OPENAI_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),
+  OPENAI_IMAGE_MODEL: z.string().trim().min(1).default('gpt-image-1'),
+  REVIEW_MAX_ROUNDS: z.coerce
+    .number({ error: 'expected a number of rounds' })
+    .int('expected a whole number')
+    .min(0, 'expected from 0 to 10')
+    .max(10, 'expected from 0 to 10')
+    .default(3),
+  RETRY_WINDOW_DAYS: z.coerce
+    .number({ error: 'expected a number of days' })
+    .int('expected a whole number of days')
+    .min(0, 'expected 0 or more days')
+    .max(90, 'expected at most 90 days')
+    .default(7),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'expected one of fatal, error, warn, info, debug, trace, silent',
@@ -108,5 +124,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 }
 
 function redactIfSecret(name: string, value: string): string {
-  return name === 'APP_SECRET' || name === 'DATABASE_URL' ? '[redacted]' : value;
+  return name === 'APP_SECRET' || name === 'DATABASE_URL' || name === 'OPENAI_API_KEY' ? '[redacted]' : value;
 }

@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { type ActivityDeps, createActivities } from '../activities/index.js';
+import type { DraftGenerator } from '../ai/generator.js';
+import { createOfflineGenerator } from '../ai/offline-generator.js';
+import { createOpenAiGenerator } from '../ai/openai-generator.js';
 import { createApp } from '../api/app.js';
 import { deriveAuthKeys } from '../auth/secrets.js';
 import { createTemporalClient, ensureSearchAttributes } from '../client.js';
@@ -22,6 +25,17 @@ export const WORKFLOWS_PATH = fileURLToPath(
 
 export function createPublishers(dataDir: string): ActivityDeps['publishers'] {
   return { local_export: createLocalExportPublisher(dataDir) };
+}
+
+/** The configured AI endpoint, or the offline drafter when there is none. */
+export function createDraftGenerator(config: Config): DraftGenerator {
+  if (!config.OPENAI_API_KEY && !config.OPENAI_BASE_URL) return createOfflineGenerator();
+  return createOpenAiGenerator({
+    apiKey: config.OPENAI_API_KEY,
+    baseURL: config.OPENAI_BASE_URL,
+    model: config.OPENAI_MODEL,
+    imageModel: config.OPENAI_IMAGE_MODEL,
+  });
 }
 
 export interface ServicesOptions {
@@ -72,7 +86,13 @@ export async function startServices(options: ServicesOptions): Promise<Services>
     if (options.worker) {
       const connection = await NativeConnection.connect({ address: options.temporalAddress });
       cleanups.push(() => connection.close());
-      const deps: ActivityDeps = { db: database.db, store, logger, publishers: createPublishers(config.DATA_DIR) };
+      const deps: ActivityDeps = {
+        db: database.db,
+        store,
+        logger,
+        publishers: createPublishers(config.DATA_DIR),
+        drafts: createDraftGenerator(config),
+      };
       const worker = await Worker.create({
         connection,
         namespace: config.TEMPORAL_NAMESPACE,
@@ -113,6 +133,8 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         authIpLimit: config.AUTH_IP_LIMIT,
         authAccountLimit: config.AUTH_ACCOUNT_LIMIT,
         trustProxy: config.TRUST_PROXY,
+        reviewMaxRounds: config.REVIEW_MAX_ROUNDS,
+        retryWindowDays: config.RETRY_WINDOW_DAYS,
         pingDatabase: () => database.ping(),
       });
       const server = await listen(app, options.port ?? config.PORT, config.HOST);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLocalExportPublisher } from '../platforms/local-export.js';
+import { PermanentPublishError } from '../platforms/publisher.js';
 
 async function setup() {
   const dataDir = await mkdtemp(join(tmpdir(), 'export-'));
@@ -11,7 +12,9 @@ async function setup() {
   const request = {
     postId: '11111111-2222-4333-8444-555555555555',
     targetKey: 'local_export',
+    format: 'generic' as const,
     caption: 'Caption with\nnew line',
+    draft: { caption: 'Caption with\nnew line' },
     publishedAt: new Date('2026-11-25T10:00:00Z'),
     renditions: [{ position: 0, path: image, mimeType: 'image/jpeg', width: 1, height: 1 }],
   };
@@ -19,6 +22,22 @@ async function setup() {
 }
 
 describe('local export publisher', () => {
+  it('refuses, permanently and in words, a destination that exists but is not its own export', async () => {
+    const { dataDir, request, publisher } = await setup();
+    await mkdir(join(dataDir, 'exports', request.postId), { recursive: true });
+    await writeFile(join(dataDir, 'exports', request.postId, 'local_export'), 'somebody else');
+    await expect(publisher.publish(request)).rejects.toThrow(PermanentPublishError);
+    await expect(publisher.publish(request)).rejects.toThrow(
+      /already exists and is not this post's export; move it away/,
+    );
+  });
+
+  it('sizes images for the platform a hand-off is meant for', () => {
+    const publisher = createLocalExportPublisher('/tmp');
+    expect(publisher.mediaRules('instagram')).toMatchObject({ maxWidth: 1080, maxHeight: 1350 });
+    expect(publisher.mediaRules('generic')).toMatchObject({ maxWidth: 4096, maxHeight: 4096 });
+  });
+
   it('writes one folder per post and target with media, caption and metadata', async () => {
     const { dataDir, request, publisher } = await setup();
     const receipt = await publisher.publish(request);

@@ -152,7 +152,7 @@ describe('privacy rights', () => {
       targets: [{ type: 'local_export' }],
       publishAt: new Date(Date.now() + 7 * 24 * 3600_000).toISOString(),
     });
-    expect(later.body.status).toBe('scheduled');
+    await waitForPost(user.api, later.body.id, (p) => p.status === 'scheduled');
     const staysPost = await postJson(stays.api, '/api/v1/posts', {
       caption: 'Staying',
       targets: [{ type: 'local_export' }],

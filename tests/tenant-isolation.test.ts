@@ -43,6 +43,17 @@ const attempts: Record<string, () => Promise<{ status: number; headers: Headers;
   'get /api/v1/media/:id': () => call(bob.api, `/api/v1/media/${owned.mediaId}`),
   'get /api/v1/media/:id/content': () => call(bob.api, `/api/v1/media/${owned.mediaId}/content`),
   'delete /api/v1/me/api-keys/:id': () => call(bob.api, `/api/v1/me/api-keys/${owned.apiKeyId}`, { method: 'DELETE' }),
+  'post /api/v1/posts/:id/review/approve': () => postJson(bob.api, `/api/v1/posts/${owned.postId}/review/approve`, {}),
+  'post /api/v1/posts/:id/review/reject': () =>
+    postJson(bob.api, `/api/v1/posts/${owned.postId}/review/reject`, { feedback: 'mine now' }),
+  'put /api/v1/posts/:id/drafts/:targetKey': () =>
+    postJson(bob.api, `/api/v1/posts/${owned.postId}/drafts/local_export`, { draft: { caption: 'x' } }, {}, 'PUT'),
+  'post /api/v1/posts/:id/reschedule': () =>
+    postJson(bob.api, `/api/v1/posts/${owned.postId}/reschedule`, { publishAt: '2030-01-01T00:00:00Z' }),
+  'post /api/v1/posts/:id/cancel': () => postJson(bob.api, `/api/v1/posts/${owned.postId}/cancel`, {}),
+  'post /api/v1/posts/:id/targets/:targetKey/retry': () =>
+    postJson(bob.api, `/api/v1/posts/${owned.postId}/targets/local_export/retry`, {}),
+  'get /api/v1/posts/:id/attempts': () => call(bob.api, `/api/v1/posts/${owned.postId}/attempts`),
 };
 
 describe('tenant isolation', () => {

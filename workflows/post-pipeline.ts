@@ -1,11 +1,11 @@
 import {
-  ActivityFailure,
-  ApplicationFailure,
-  defineQuery,
+  CancellationScope,
+  condition,
+  isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -20,8 +20,22 @@ import type {
 } from '../domain/pipeline.js';
 import { PostIdAttribute, PostStatusAttribute } from '../domain/search-attributes.js';
 import { publishRetry } from '../domain/targets.js';
+import { describeFailure } from './describe-failure.js';
+import {
+  type ApproveInput,
+  approveUpdate,
+  editDraftUpdate,
+  progressQuery,
+  rejectUpdate,
+  rescheduleUpdate,
+  retryTargetUpdate,
+} from './messages.js';
+import { legacyPostPipeline } from './post-pipeline-v1.js';
 
-export const progressQuery = defineQuery<PipelineProgress>('progress');
+export { progressQuery };
+
+/** Marks histories made by the generate -> review -> publish pipeline (see post-pipeline-v1.ts). */
+const REVIEW_PIPELINE = 'review-pipeline';
 
 const { renderMedia } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
@@ -30,9 +44,23 @@ const { renderMedia } = proxyActivities<Activities>({
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 25 },
 });
 
-// Recording the outcome only touches the database and is idempotent: it retries until it lands,
-// so a post never stays "publishing" because the database was briefly away.
-const { recordResults } = proxyActivities<Activities>({
+const { generateDrafts } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '4 minutes',
+  // 429s carry their own delay (Retry-After); malformed answers get a few fresh tries.
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
+});
+
+// Database-only and idempotent: they retry until they land.
+const {
+  recordResults,
+  markAwaitingReview,
+  recordReviewOutcome,
+  applyDraftEdits,
+  markScheduled,
+  recordCancellation,
+  updatePublishAt,
+} = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
@@ -46,12 +74,22 @@ function publisherFor(target: PipelineTarget) {
   }).publishTarget;
 }
 
-/** One post: wait for its time, render its media per target, publish to every target, record. */
-export async function postPipeline({ postId, targets, publishAt }: PostPipelineInput): Promise<PipelineResult> {
+type Decision = { kind: 'approve' } | { kind: 'reject'; feedback: string };
+
+type Stage = 'drafting' | 'review' | 'preparing' | 'waiting' | 'publishing' | 'retry_window' | 'done';
+
+/**
+ * One post: draft it from the brief, have a person review it (as many rounds as allowed), render
+ * its media, wait for its time, publish to every target at once, and record how each went.
+ */
+export async function postPipeline(input: PostPipelineInput): Promise<PipelineResult> {
+  const { postId, targets } = input;
   const progress: PipelineProgress = {
     postId,
     status: 'queued',
     targets: Object.fromEntries(targets.map((t) => [t.key, 'pending'])),
+    round: 0,
+    publishAt: input.publishAt ?? null,
   };
   setHandler(progressQuery, () => progress);
   // Started without search attributes only where the server has none to offer.
@@ -60,50 +98,218 @@ export async function postPipeline({ postId, targets, publishAt }: PostPipelineI
     progress.status = status;
     if (indexed) upsertSearchAttributes([{ key: PostStatusAttribute, value: status }]);
   };
+  if (!patched(REVIEW_PIPELINE)) return legacyPostPipeline(input, progress, setStatus);
 
-  const waitMs = publishAt ? Date.parse(publishAt) - Date.now() : 0;
-  if (waitMs > 0) {
-    setStatus('scheduled');
-    log.info('waiting for publish time', { postId, publishAt });
-    await sleep(waitMs);
-  }
+  const review = input.review ?? { mode: 'auto' as const };
+  let stage: Stage = 'drafting';
+  let round = 0;
+  let decision: Decision | undefined;
+  // Set by the update handlers: read through a function so the compiler does not narrow it away.
+  const decided = (): Decision | undefined => decision;
+  let publishAt = input.publishAt ?? null;
+  let rescheduled = false;
+  const retryQueue: string[] = [];
+  const outcomes: TargetOutcome[] = targets.map((t) => ({ key: t.key, ok: false }));
 
-  setStatus('rendering');
-  try {
-    await renderMedia({ postId });
-  } catch (err) {
-    const renderError = describeFailure(err);
-    const outcomes = targets.map((t) => ({ key: t.key, ok: false, error: renderError }));
-    return finish(outcomes, renderError);
-  }
-
-  setStatus('publishing');
-  const outcomes = await Promise.all(
-    targets.map(async (target): Promise<TargetOutcome> => {
-      progress.targets[target.key] = 'publishing';
-      try {
-        await publisherFor(target)({ postId, targetKey: target.key });
-        progress.targets[target.key] = 'published';
-        return { key: target.key, ok: true };
-      } catch (err) {
-        progress.targets[target.key] = 'failed';
-        return { key: target.key, ok: false, error: describeFailure(err) };
-      }
-    }),
+  const inReview = () => {
+    if (stage !== 'review') throw new Error(`The post is not waiting for review (it is ${progress.status})`);
+  };
+  setHandler(
+    approveUpdate,
+    async ({ edits }) => {
+      if (edits && Object.keys(edits).length > 0) await applyDraftEdits({ postId, edits });
+      decision = { kind: 'approve' };
+      return { round };
+    },
+    { validator: (_input: ApproveInput) => inReview() },
   );
-  return finish(outcomes);
+  setHandler(
+    rejectUpdate,
+    ({ feedback }) => {
+      decision = { kind: 'reject', feedback: feedback.trim() };
+      return { round: round + 1 };
+    },
+    {
+      validator: ({ feedback }) => {
+        inReview();
+        if (typeof feedback !== 'string' || !feedback.trim()) throw new Error('feedback: say what should change');
+        if (review.mode === 'manual' && round >= review.maxRounds) {
+          throw new Error(
+            `No revision rounds left (${review.maxRounds} used): edit the drafts and approve, or cancel the post`,
+          );
+        }
+      },
+    },
+  );
+  setHandler(
+    editDraftUpdate,
+    async ({ targetKey, draft }) => {
+      await applyDraftEdits({ postId, edits: { [targetKey]: draft } });
+      return { round };
+    },
+    {
+      validator: ({ targetKey }) => {
+        inReview();
+        if (!targets.some((t) => t.key === targetKey))
+          throw new Error(`targetKey: this post has no target "${targetKey}"`);
+      },
+    },
+  );
+  setHandler(
+    rescheduleUpdate,
+    async ({ publishAt: next }) => {
+      publishAt = next;
+      progress.publishAt = next;
+      rescheduled = true;
+      await updatePublishAt({ postId, publishAt: next });
+      return { publishAt: next };
+    },
+    {
+      validator: ({ publishAt: next }) => {
+        if (stage === 'publishing' || stage === 'retry_window' || stage === 'done') {
+          throw new Error('Too late to reschedule: publishing has started');
+        }
+        if (typeof next !== 'string' || !Number.isFinite(Date.parse(next)))
+          throw new Error('publishAt: expected an ISO-8601 instant');
+      },
+    },
+  );
+  setHandler(
+    retryTargetUpdate,
+    ({ targetKey }) => {
+      retryQueue.push(targetKey);
+      return { targetKey };
+    },
+    {
+      validator: ({ targetKey }) => {
+        if (stage !== 'retry_window') throw new Error('Only a target that failed after publishing can be retried');
+        const outcome = outcomes.find((o) => o.key === targetKey);
+        if (!outcome) throw new Error(`targetKey: this post has no target "${targetKey}"`);
+        if (outcome.ok) throw new Error(`Target "${targetKey}" is already published`);
+        if (retryQueue.includes(targetKey) || progress.targets[targetKey] === 'publishing') {
+          throw new Error(`Target "${targetKey}" is already being retried`);
+        }
+      },
+    },
+  );
 
-  async function finish(outcomes: TargetOutcome[], renderError?: string): Promise<PipelineResult> {
-    const status = await recordResults({ postId, outcomes, ...(renderError ? { renderError } : {}) });
-    setStatus(status);
-    return { postId, status, targets: outcomes };
+  try {
+    if (input.generate) {
+      setStatus('generating');
+      await generateDrafts({ postId, round });
+    }
+    if (review.mode === 'manual') {
+      for (;;) {
+        stage = 'review';
+        decision = undefined;
+        setStatus('awaiting_review');
+        await markAwaitingReview({ postId, round });
+        const remaining = review.deadline ? Date.parse(review.deadline) - Date.now() : undefined;
+        const answered =
+          remaining === undefined
+            ? await condition(() => decided() !== undefined).then(() => true)
+            : remaining > 0
+              ? await condition(() => decided() !== undefined, remaining)
+              : decided() !== undefined;
+        const answer = decided();
+        if (!answered || !answer) {
+          if (review.onExpiry === 'approve') {
+            await recordReviewOutcome({ postId, outcome: 'approved_at_deadline' });
+            break;
+          }
+          return await cancel('The review deadline passed without a decision');
+        }
+        if (answer.kind === 'approve') {
+          await recordReviewOutcome({ postId, outcome: 'approved' });
+          break;
+        }
+        stage = 'drafting';
+        round += 1;
+        progress.round = round;
+        setStatus('generating');
+        log.info('regenerating with review feedback', { postId, round });
+        await generateDrafts({ postId, round, feedback: answer.feedback });
+      }
+    }
+
+    stage = 'preparing';
+    setStatus('rendering');
+    try {
+      await renderMedia({ postId });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const renderError = describeFailure(err);
+      return await finish(
+        targets.map((t) => ({ key: t.key, ok: false, error: renderError })),
+        renderError,
+      );
+    }
+
+    stage = 'waiting';
+    while (publishAt && Date.parse(publishAt) > Date.now()) {
+      setStatus('scheduled');
+      await markScheduled({ postId, publishAt });
+      rescheduled = false;
+      await condition(() => rescheduled, Date.parse(publishAt) - Date.now());
+    }
+  } catch (err) {
+    if (isCancellation(err)) return await cancel('Cancelled on request');
+    throw err;
   }
-}
 
-/** The innermost message: what actually went wrong, not "activity task failed". */
-function describeFailure(err: unknown): string {
-  let current: unknown = err;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
-  if (current instanceof ApplicationFailure || current instanceof Error) return current.message;
-  return String(current);
+  // From here on a cancellation request cannot interrupt: half a publish is worse than none.
+  stage = 'publishing';
+  setStatus('publishing');
+  await CancellationScope.nonCancellable(() => Promise.all(targets.map((t) => publishOne(t))));
+  let result = await finish(outcomes);
+
+  if (outcomes.some((o) => !o.ok) && (input.retryWindowDays ?? 0) > 0) {
+    stage = 'retry_window';
+    const closesAt = Date.now() + (input.retryWindowDays ?? 0) * 24 * 3600_000;
+    try {
+      while (outcomes.some((o) => !o.ok) && Date.now() < closesAt) {
+        if (!(await condition(() => retryQueue.length > 0, closesAt - Date.now()))) break;
+        const key = retryQueue.shift()!;
+        const target = targets.find((t) => t.key === key)!;
+        await CancellationScope.nonCancellable(() => publishOne(target));
+        result = await finish(outcomes);
+      }
+    } catch (err) {
+      // Cancelling now only closes the retry window.
+      if (!isCancellation(err)) throw err;
+    }
+  }
+  stage = 'done';
+  return result;
+
+  async function publishOne(target: PipelineTarget): Promise<void> {
+    const outcome = outcomes.find((o) => o.key === target.key)!;
+    progress.targets[target.key] = 'publishing';
+    try {
+      await publisherFor(target)({ postId, targetKey: target.key });
+      progress.targets[target.key] = 'published';
+      outcome.ok = true;
+      delete outcome.error;
+    } catch (err) {
+      progress.targets[target.key] = 'failed';
+      outcome.ok = false;
+      outcome.error = describeFailure(err);
+    }
+  }
+
+  async function finish(final: TargetOutcome[], renderError?: string): Promise<PipelineResult> {
+    const status = await CancellationScope.nonCancellable(() =>
+      recordResults({ postId, outcomes: final, ...(renderError ? { renderError } : {}) }),
+    );
+    setStatus(status);
+    return { postId, status, targets: final.map((o) => ({ ...o })) };
+  }
+
+  async function cancel(reason: string): Promise<PipelineResult> {
+    stage = 'done';
+    await CancellationScope.nonCancellable(() => recordCancellation({ postId, reason }));
+    setStatus('cancelled');
+    for (const t of targets) progress.targets[t.key] = 'cancelled';
+    return { postId, status: 'cancelled', targets: targets.map((t) => ({ key: t.key, ok: false, error: reason })) };
+  }
 }

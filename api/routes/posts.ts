@@ -2,7 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import express, { Router } from 'express';
+import { draftFromCaption, draftSchemaFor } from '../../ai/draft-schemas.js';
 import { media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
+import type { Draft, ReviewPolicy } from '../../domain/drafts.js';
 import { type PostPipelineInput, STEP_NAMES, workflowIdForPost } from '../../domain/pipeline.js';
 import { OwnerIdAttribute, PostIdAttribute, PostStatusAttribute } from '../../domain/search-attributes.js';
 import { safeError } from '../../runtime/errors.js';
@@ -12,7 +14,8 @@ import { decodeCursor, encodeCursor, isUuid } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 import { loadPostView, postSummary } from '../post-view.js';
-import { fieldErrorsFromZod, Problem } from '../problem.js';
+import { type FieldError, fieldErrorsFromZod, Problem } from '../problem.js';
+import { resolvePublishAt } from '../publish-at.js';
 import { type CreatePostInput, createPostSchema, idempotencyKeySchema, listPostsQuery } from '../schemas/posts.js';
 
 export function postRoutes(deps: ApiDeps): Router {
@@ -134,8 +137,15 @@ export function postRoutes(deps: ApiDeps): Router {
     idempotencyKey: string | undefined,
   ) {
     const id = randomUUID();
-    const publishAt = input.publishAt ? new Date(input.publishAt) : null;
+    const { publishAt, timeZone } = resolvePublishAt(input.publishAt);
     const scheduled = publishAt !== null && publishAt.getTime() > Date.now();
+    const review = resolveReview(input);
+    const drafts = handWrittenDrafts(input);
+    const skipped = new Set<string>([
+      ...(input.brief ? [] : ['generate']),
+      ...(review.mode === 'manual' ? [] : ['review']),
+      ...(scheduled ? [] : ['schedule']),
+    ]);
     try {
       const post = await db.transaction(async (tx) => {
         const [row] = await tx
@@ -143,9 +153,12 @@ export function postRoutes(deps: ApiDeps): Router {
           .values({
             id,
             ownerId,
-            caption: input.caption,
-            status: scheduled ? 'scheduled' : 'queued',
+            caption: input.caption ?? null,
+            brief: input.brief ?? null,
+            reviewPolicy: review,
+            status: input.brief ? 'generating' : 'queued',
             publishAt,
+            timeZone,
             idempotencyKey: idempotencyKey ?? null,
             requestHash,
             workflowId: workflowIdForPost(id),
@@ -158,15 +171,20 @@ export function postRoutes(deps: ApiDeps): Router {
             .insert(postMedia)
             .values(input.mediaIds.map((mediaId, position) => ({ postId: id, mediaId, position })));
         }
-        await tx
-          .insert(publications)
-          .values(input.targets.map((t) => ({ postId: id, targetKey: t.key ?? t.type, targetType: t.type })));
+        await tx.insert(publications).values(
+          input.targets.map((t) => ({
+            postId: id,
+            targetKey: t.key ?? t.type,
+            targetType: t.type,
+            format: t.platform,
+            draft: drafts[t.key ?? t.type] ?? null,
+          })),
+        );
         await tx.insert(postSteps).values(
           STEP_NAMES.map((step) => ({
             postId: id,
             step,
-            status:
-              step === 'schedule' ? (scheduled ? ('running' as const) : ('skipped' as const)) : ('pending' as const),
+            status: skipped.has(step) ? ('skipped' as const) : ('pending' as const),
           })),
         );
         return row!;
@@ -179,6 +197,38 @@ export function postRoutes(deps: ApiDeps): Router {
       }
       throw err;
     }
+  }
+
+  /** A hand-written caption becomes each target's draft, checked against that platform's limits. */
+  function handWrittenDrafts(input: CreatePostInput): Record<string, Draft> {
+    if (input.caption === undefined) return {};
+    const drafts: Record<string, Draft> = {};
+    const errors: FieldError[] = [];
+    input.targets.forEach((t, i) => {
+      const parsed = draftSchemaFor(t.platform).safeParse(draftFromCaption(t.platform, input.caption!));
+      if (parsed.success) drafts[t.key ?? t.type] = parsed.data as Draft;
+      else
+        for (const issue of parsed.error.issues)
+          errors.push({
+            field: 'caption',
+            message: `for targets[${i}] (${t.platform}): ${issue.path.join('.')} ${issue.message}`,
+          });
+    });
+    if (errors.length > 0) throw Problem.validation(errors);
+    return drafts;
+  }
+
+  function resolveReview(input: CreatePostInput): ReviewPolicy {
+    const asked =
+      input.review ??
+      (input.brief ? { mode: 'manual' as const, onExpiry: 'cancel' as const } : { mode: 'auto' as const });
+    if (asked.mode === 'auto') return { mode: 'auto' };
+    return {
+      mode: 'manual',
+      ...(asked.deadline ? { deadline: new Date(asked.deadline).toISOString() } : {}),
+      onExpiry: asked.onExpiry,
+      maxRounds: asked.maxRounds ?? deps.reviewMaxRounds,
+    };
   }
 
   /**
@@ -216,7 +266,7 @@ export function postRoutes(deps: ApiDeps): Router {
 
   async function startPipeline(post: typeof posts.$inferSelect) {
     const targets = await db
-      .select({ key: publications.targetKey, type: publications.targetType })
+      .select({ key: publications.targetKey, type: publications.targetType, format: publications.format })
       .from(publications)
       .where(eq(publications.postId, post.id))
       .orderBy(publications.targetKey);
@@ -225,6 +275,9 @@ export function postRoutes(deps: ApiDeps): Router {
       ownerId: post.ownerId ?? undefined,
       targets,
       publishAt: post.publishAt?.toISOString() ?? null,
+      generate: post.brief !== null,
+      review: post.reviewPolicy,
+      retryWindowDays: deps.retryWindowDays,
     };
     try {
       await deps.temporal.workflow.start<typeof postPipeline>('postPipeline', {

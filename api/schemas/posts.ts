@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { DRAFT_FORMATS } from '../../domain/drafts.js';
 import { POST_STATUSES } from '../../domain/pipeline.js';
+import { isTimeZone } from '../../domain/zoned-time.js';
 
 const targetKey = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected 1-63 lowercase letters, digits, "_" or "-"');
 
@@ -10,18 +12,72 @@ export const targetSchema = z.discriminatedUnion(
       type: z.literal('local_export'),
       /** Names the target within the post; defaults to the type. */
       key: targetKey.optional(),
+      /** The platform the hand-off is meant for: drafts and image sizes follow its rules. */
+      platform: z.enum(DRAFT_FORMATS, { error: `expected one of ${DRAFT_FORMATS.join(', ')}` }).default('generic'),
     }),
   ],
   { error: 'expected a target object with a known "type" (local_export)' },
 );
 
+const isoInstant = z.iso.datetime({
+  offset: true,
+  error: 'expected an ISO-8601 date-time with a UTC offset, e.g. 2026-12-01T09:00:00+01:00',
+});
+
+/** A moment given either with its UTC offset, or as wall-clock time in an IANA time zone. */
+export const publishAtSchema = z.union(
+  [
+    isoInstant,
+    z.strictObject({
+      local: z
+        .string()
+        .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/, 'expected a local date-time like 2026-12-01T09:00'),
+      timeZone: z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Berlin'),
+    }),
+  ],
+  {
+    error:
+      'expected an ISO-8601 date-time with a UTC offset (2026-12-01T09:00:00+01:00) or { "local": "2026-12-01T09:00", "timeZone": "Europe/Berlin" }',
+  },
+);
+
+export const briefSchema = z.strictObject({
+  topic: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
+  tone: z.string().trim().max(200).optional(),
+  audience: z.string().trim().max(500).optional(),
+  language: z
+    .string()
+    .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'expected a language tag like "en" or "de-AT"')
+    .default('en'),
+  sourceMediaIds: z.array(z.uuid('expected a media id (UUID)')).max(10).optional(),
+  generateImage: z.boolean().optional(),
+});
+
+export const reviewSchema = z.discriminatedUnion(
+  'mode',
+  [
+    z.strictObject({ mode: z.literal('auto') }),
+    z.strictObject({
+      mode: z.literal('manual'),
+      /** When the decision is due; absent means no deadline. */
+      deadline: isoInstant.optional(),
+      onExpiry: z.enum(['cancel', 'approve'], { error: 'expected "cancel" or "approve"' }).default('cancel'),
+      maxRounds: z.number().int().min(0, 'must be from 0 to 10').max(10, 'must be from 0 to 10').optional(),
+    }),
+  ],
+  { error: 'expected { "mode": "auto" } or { "mode": "manual", ... }' },
+);
+
 export const createPostSchema = z
   .strictObject({
+    /** Hand-written text; leave out and give a brief to have it drafted. */
     caption: z
-      .string({ error: (i) => (i.input === undefined ? 'required' : 'expected text') })
+      .string({ error: 'expected text' })
       .trim()
       .min(1, 'must not be empty')
-      .max(10_000, 'must be at most 10000 characters'),
+      .max(10_000, 'must be at most 10000 characters')
+      .optional(),
+    brief: briefSchema.optional(),
     mediaIds: z
       .array(z.uuid('expected a media id (UUID)'), { error: 'expected a list of media ids' })
       .max(20, 'at most 20 media per post')
@@ -33,14 +89,14 @@ export const createPostSchema = z
       })
       .min(1, 'at least one target is required')
       .max(20, 'at most 20 targets per post'),
-    publishAt: z.iso
-      .datetime({
-        offset: true,
-        error: 'expected an ISO-8601 date-time with a UTC offset, e.g. 2026-12-01T09:00:00+01:00',
-      })
-      .nullish(),
+    publishAt: publishAtSchema.nullish(),
+    /** Defaults to manual review for drafted posts and none for hand-written ones. */
+    review: reviewSchema.optional(),
   })
   .superRefine((post, ctx) => {
+    if (post.caption === undefined && post.brief === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['caption'], message: 'required: a caption, or a brief to draft one from' });
+    }
     const keys = new Set<string>();
     post.targets.forEach((t, i) => {
       const key = t.key ?? t.type;
@@ -74,3 +130,19 @@ export const listPostsQuery = z.strictObject({
 });
 
 export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'expected 1-255 visible ASCII characters');
+
+export const approveSchema = z.strictObject({
+  /** Replacement drafts by target key, applied before approving. */
+  edits: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+});
+export const rejectSchema = z.strictObject({
+  feedback: z
+    .string({ error: (i) => (i.input === undefined ? 'required: say what should change' : 'expected text') })
+    .trim()
+    .min(1, 'required: say what should change')
+    .max(4000, 'must be at most 4000 characters'),
+});
+export const editDraftSchema = z.strictObject({
+  draft: z.record(z.string(), z.unknown(), { error: 'expected a draft object' }),
+});
+export const rescheduleSchema = z.strictObject({ publishAt: publishAtSchema });

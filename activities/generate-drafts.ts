@@ -1,0 +1,188 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import sharp, { type Metadata } from 'sharp';
+import { aiDraftSchemaFor } from '../ai/draft-schemas.js';
+import { AiRequestError, MalformedAiOutput } from '../ai/openai-generator.js';
+import { generations, media, postMedia, postSteps, posts, publications } from '../db/schema.js';
+import type { Draft } from '../domain/drafts.js';
+import type { ActivityDeps } from './deps.js';
+import { trackAttempt } from './track-attempt.js';
+
+export interface GenerateDraftsResult {
+  mode: 'ai' | 'offline';
+  round: number;
+}
+
+/**
+ * Drafts every target of a post from its brief (round 0) or revises them with a reviewer's
+ * feedback (later rounds). Output is checked against each platform's limits before it is kept.
+ */
+export function createGenerateDrafts(deps: ActivityDeps) {
+  const { db, drafts: generator } = deps;
+
+  return async function generateDrafts({
+    postId,
+    round,
+    feedback,
+  }: {
+    postId: string;
+    round: number;
+    feedback?: string;
+  }): Promise<GenerateDraftsResult> {
+    return trackAttempt(deps, { postId, step: 'generate' }, async () => {
+      const [post] = await db.select().from(posts).where(eq(posts.id, postId));
+      if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
+      if (!post.brief) throw ApplicationFailure.nonRetryable('This post has no brief to draft from', 'NoBrief');
+      const [done] = await db
+        .select({ mode: generations.mode })
+        .from(generations)
+        .where(and(eq(generations.postId, postId), eq(generations.round, round)));
+      if (done) return { mode: done.mode, round }; // an earlier attempt finished this round
+
+      await db.update(posts).set({ status: 'generating', updatedAt: new Date() }).where(eq(posts.id, postId));
+      const targets = await db
+        .select()
+        .from(publications)
+        .where(eq(publications.postId, postId))
+        .orderBy(asc(publications.targetKey));
+      const sourceIds = post.brief.sourceMediaIds ?? [];
+      const sources =
+        sourceIds.length > 0
+          ? await db
+              .select()
+              .from(media)
+              .where(and(inArray(media.id, sourceIds), eq(media.ownerId, post.ownerId!)))
+          : [];
+
+      let result: Awaited<ReturnType<typeof generator.draft>>;
+      try {
+        result = await generator.draft({
+          brief: post.brief,
+          targets: targets.map((t) => ({ key: t.targetKey, format: t.format })),
+          ...(feedback ? { feedback } : {}),
+          previous: Object.fromEntries(targets.filter((t) => t.draft).map((t) => [t.targetKey, t.draft as Draft])),
+          sourceMedia: sources.map((m) => `${m.mimeType} ${m.width}x${m.height} "${m.originalName ?? m.id}"`),
+        });
+      } catch (err) {
+        throw asFailure(err);
+      }
+
+      // Every target's draft must fit its platform, or the whole answer is tried again.
+      const accepted: Record<string, Draft> = {};
+      const problems: string[] = [];
+      for (const target of targets) {
+        const parsed = aiDraftSchemaFor(target.format).safeParse(result.drafts[target.targetKey]);
+        if (parsed.success) accepted[target.targetKey] = parsed.data as Draft;
+        else {
+          for (const issue of parsed.error.issues) {
+            problems.push(`${[target.targetKey, ...issue.path].join('.')}: ${issue.message}`);
+          }
+        }
+      }
+      if (problems.length > 0) {
+        throw ApplicationFailure.retryable(
+          `The AI returned drafts that break the platform rules: ${problems.slice(0, 5).join('; ')}`,
+          'MalformedAiOutput',
+        );
+      }
+
+      if (round === 0 && post.brief.generateImage) await addGeneratedImage(deps, post);
+      Context.current().heartbeat();
+
+      await db.transaction(async (tx) => {
+        for (const [key, draft] of Object.entries(accepted)) {
+          await tx
+            .update(publications)
+            .set({ draft, updatedAt: new Date() })
+            .where(and(eq(publications.postId, postId), eq(publications.targetKey, key)));
+        }
+        await tx
+          .insert(generations)
+          .values({
+            id: randomUUID(),
+            postId,
+            round,
+            mode: result.mode,
+            model: result.model,
+            promptTokens: result.usage?.promptTokens ?? null,
+            completionTokens: result.usage?.completionTokens ?? null,
+            latencyMs: result.latencyMs,
+            feedback: feedback ?? null,
+            drafts: accepted,
+          })
+          .onConflictDoNothing();
+        await tx.update(posts).set({ reviewRound: round, updatedAt: new Date() }).where(eq(posts.id, postId));
+        await tx
+          .update(postSteps)
+          .set({ status: 'succeeded', lastError: null, finishedAt: new Date() })
+          .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'generate')));
+      });
+      deps.logger.info(
+        { postId, round, mode: result.mode, model: result.model, latencyMs: result.latencyMs, usage: result.usage },
+        'drafts generated',
+      );
+      return { mode: result.mode, round };
+    });
+  };
+}
+
+/** Asks for one image for the post and stores it as the post's first media, once. */
+async function addGeneratedImage(deps: ActivityDeps, post: { id: string; ownerId: string | null; brief: unknown }) {
+  const { db, store, drafts: generator } = deps;
+  const existing = await db
+    .select({ position: postMedia.position })
+    .from(postMedia)
+    .where(eq(postMedia.postId, post.id));
+  if (existing.length > 0) return;
+  const brief = post.brief as { topic: string; tone?: string };
+  let image: Awaited<ReturnType<typeof generator.image>>;
+  try {
+    image = await generator.image(
+      `An image for a social media post about: ${brief.topic}${brief.tone ? `, ${brief.tone}` : ''}`,
+    );
+  } catch (err) {
+    throw asFailure(err);
+  }
+  if (!image) return;
+  let meta: Metadata;
+  try {
+    meta = await sharp(image.png).metadata();
+  } catch {
+    throw ApplicationFailure.retryable('The image endpoint returned data that is not an image', 'MalformedAiOutput');
+  }
+  const id = randomUUID();
+  const storageKey = `originals/${id}.png`;
+  const out = await store.writer(storageKey);
+  out.stream.end(image.png);
+  await new Promise<void>((resolve, reject) => out.stream.on('finish', resolve).on('error', reject));
+  await out.commit();
+  await db.transaction(async (tx) => {
+    await tx.insert(media).values({
+      id,
+      ownerId: post.ownerId,
+      originalName: `generated by ${image.model}`,
+      mimeType: 'image/png',
+      sizeBytes: image.png.length,
+      sha256: createHash('sha256').update(image.png).digest('hex'),
+      width: meta.width ?? null,
+      height: meta.height ?? null,
+      storageKey,
+    });
+    await tx.insert(postMedia).values({ postId: post.id, mediaId: id, position: 0 }).onConflictDoNothing();
+  });
+}
+
+function asFailure(err: unknown): Error {
+  if (err instanceof AiRequestError) {
+    return ApplicationFailure.create({
+      message: err.message,
+      type: 'AiRequestFailed',
+      nonRetryable: !err.retryable,
+      ...(err.retryAfterMs ? { nextRetryDelay: err.retryAfterMs } : {}),
+    });
+  }
+  if (err instanceof MalformedAiOutput) return ApplicationFailure.retryable(err.message, 'MalformedAiOutput');
+  return err instanceof Error ? err : new Error(String(err));
+}

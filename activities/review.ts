@@ -1,0 +1,108 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { and, eq, inArray, ne } from 'drizzle-orm';
+import { draftSchemaFor } from '../ai/draft-schemas.js';
+import { postSteps, posts, publications } from '../db/schema.js';
+import type { Draft } from '../domain/drafts.js';
+import type { StepName } from '../domain/pipeline.js';
+import type { ActivityDeps } from './deps.js';
+
+/** The database side of the review step and of scheduling: small writes the workflow orders. */
+export function createReviewActivities(deps: ActivityDeps) {
+  const { db } = deps;
+  const setStep = (postId: string, step: StepName, values: Partial<typeof postSteps.$inferInsert>) =>
+    db
+      .update(postSteps)
+      .set(values)
+      .where(and(eq(postSteps.postId, postId), eq(postSteps.step, step)));
+
+  return {
+    async markAwaitingReview({ postId, round }: { postId: string; round: number }): Promise<void> {
+      await db
+        .update(posts)
+        .set({ status: 'awaiting_review', reviewRound: round, updatedAt: new Date() })
+        .where(eq(posts.id, postId));
+      await setStep(postId, 'review', { status: 'running', attempts: round + 1, startedAt: new Date() });
+      deps.logger.info({ postId, round }, 'waiting for review');
+    },
+
+    async recordReviewOutcome({
+      postId,
+      outcome,
+    }: {
+      postId: string;
+      outcome: 'approved' | 'auto_approved' | 'approved_at_deadline';
+    }): Promise<void> {
+      const note = outcome === 'approved_at_deadline' ? 'Approved automatically: the review deadline passed' : null;
+      await setStep(postId, 'review', {
+        status: outcome === 'auto_approved' ? 'skipped' : 'succeeded',
+        lastError: note,
+        finishedAt: new Date(),
+      });
+      await db.update(posts).set({ status: 'queued', updatedAt: new Date() }).where(eq(posts.id, postId));
+      deps.logger.info({ postId, outcome }, 'review finished');
+    },
+
+    /** Replaces drafts with a reviewer's edits, each checked against its platform's limits. */
+    async applyDraftEdits({ postId, edits }: { postId: string; edits: Record<string, unknown> }): Promise<void> {
+      const targets = await db
+        .select()
+        .from(publications)
+        .where(and(eq(publications.postId, postId), inArray(publications.targetKey, Object.keys(edits))));
+      const problems: string[] = [];
+      const accepted: Record<string, Draft> = {};
+      for (const [key, edit] of Object.entries(edits)) {
+        const target = targets.find((t) => t.targetKey === key);
+        if (!target) {
+          problems.push(`${key}: this post has no such target`);
+          continue;
+        }
+        const parsed = draftSchemaFor(target.format).safeParse(edit);
+        if (parsed.success) accepted[key] = parsed.data as Draft;
+        else
+          for (const issue of parsed.error.issues) problems.push(`${[key, ...issue.path].join('.')}: ${issue.message}`);
+      }
+      if (problems.length > 0)
+        throw ApplicationFailure.nonRetryable(`The edited draft does not fit: ${problems.join('; ')}`, 'InvalidDraft');
+      await db.transaction(async (tx) => {
+        for (const [key, draft] of Object.entries(accepted)) {
+          await tx
+            .update(publications)
+            .set({ draft, updatedAt: new Date() })
+            .where(and(eq(publications.postId, postId), eq(publications.targetKey, key)));
+        }
+      });
+    },
+
+    async markScheduled({ postId, publishAt }: { postId: string; publishAt: string }): Promise<void> {
+      await db
+        .update(posts)
+        .set({ status: 'scheduled', publishAt: new Date(publishAt), updatedAt: new Date() })
+        .where(eq(posts.id, postId));
+      await setStep(postId, 'schedule', { status: 'running', startedAt: new Date(), finishedAt: null });
+    },
+
+    async updatePublishAt({ postId, publishAt }: { postId: string; publishAt: string }): Promise<void> {
+      await db
+        .update(posts)
+        .set({ publishAt: new Date(publishAt), updatedAt: new Date() })
+        .where(eq(posts.id, postId));
+      deps.logger.info({ postId, publishAt }, 'post rescheduled');
+    },
+
+    async recordCancellation({ postId, reason }: { postId: string; reason: string }): Promise<void> {
+      const now = new Date();
+      await db.transaction(async (tx) => {
+        await tx.update(posts).set({ status: 'cancelled', error: reason, updatedAt: now }).where(eq(posts.id, postId));
+        await tx
+          .update(postSteps)
+          .set({ status: 'skipped', finishedAt: now })
+          .where(and(eq(postSteps.postId, postId), inArray(postSteps.status, ['pending', 'running', 'retrying'])));
+        await tx
+          .update(publications)
+          .set({ status: 'cancelled', updatedAt: now })
+          .where(and(eq(publications.postId, postId), ne(publications.status, 'published')));
+      });
+      deps.logger.info({ postId, reason }, 'post cancelled');
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { type DraftFormat, LIMITS } from '../domain/drafts.js';
+
+const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+const hashtagCount = (text: string) => (text.match(/(^|\s)#[\p{L}\p{N}_]+/gu) ?? []).length;
+
+const text = (max: number) =>
+  z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+// Optional for hand-written posts; the AI must always write one (see aiDraftSchemaFor).
+const script = text(LIMITS.scriptChars).optional();
+
+/** Each platform's draft, with its documented limits enforced. */
+export const draftSchemas = {
+  generic: z.strictObject({ caption: text(LIMITS.genericCaptionChars) }),
+  youtube: z.strictObject({
+    title: text(LIMITS.youtubeTitleChars).refine((t) => !/[<>]/.test(t), 'must not contain "<" or ">"'),
+    description: z
+      .string()
+      .trim()
+      .refine(
+        (d) => bytes(d) <= LIMITS.youtubeDescriptionBytes,
+        `must be at most ${LIMITS.youtubeDescriptionBytes} bytes`,
+      )
+      .refine((d) => !/[<>]/.test(d), 'must not contain "<" or ">"'),
+    tags: z.array(z.string().trim().min(1).max(100)).max(LIMITS.youtubeTags, `at most ${LIMITS.youtubeTags} tags`),
+    script,
+  }),
+  tiktok: z.strictObject({ caption: text(LIMITS.tiktokCaptionChars), script }),
+  instagram: z.strictObject({
+    caption: text(LIMITS.instagramCaptionChars).refine(
+      (c) => hashtagCount(c) <= LIMITS.instagramHashtags,
+      `must have at most ${LIMITS.instagramHashtags} hashtags`,
+    ),
+  }),
+  facebook: z.strictObject({ message: text(LIMITS.facebookMessageChars) }),
+} satisfies Record<DraftFormat, z.ZodType>;
+
+export function draftSchemaFor(format: DraftFormat): z.ZodType {
+  return draftSchemas[format];
+}
+
+/** What the AI must return: video formats come with a script. */
+export function aiDraftSchemaFor(format: DraftFormat): z.ZodType {
+  if (format === 'youtube') return draftSchemas.youtube.required({ script: true });
+  if (format === 'tiktok') return draftSchemas.tiktok.required({ script: true });
+  return draftSchemas[format];
+}
+
+/** A hand-written caption as a draft of the given format (checked by the caller). */
+export function draftFromCaption(format: DraftFormat, caption: string): Record<string, unknown> {
+  switch (format) {
+    case 'youtube': {
+      const [first = '', ...rest] = caption.split('\n');
+      return { title: first.slice(0, 100), description: rest.join('\n').trim() || caption, tags: [] };
+    }
+    case 'facebook':
+      return { message: caption };
+    default:
+      return { caption };
+  }
+}
+
+/** The caption-like text of a draft, for hand-off files and summaries. */
+export function draftText(draft: object): string {
+  const fields = draft as Record<string, unknown>;
+  if (typeof fields.title === 'string') return `${fields.title}\n\n${String(fields.description ?? '')}`.trim();
+  return String(fields.caption ?? fields.message ?? '');
+}
+
+/**
+ * The JSON schema sent as structured output. Limits the model cannot count exactly (bytes,
+ * hashtags) are in the prompt and enforced again with zod afterwards.
+ */
+export function structuredOutputSchema(targets: { key: string; format: DraftFormat }[]) {
+  const properties: Record<string, unknown> = {};
+  for (const target of targets) {
+    properties[target.key] = z.toJSONSchema(aiDraftSchemaFor(target.format), { target: 'draft-7', io: 'input' });
+  }
+  return { type: 'object', properties, required: targets.map((t) => t.key), additionalProperties: false };
+}

@@ -1,0 +1,33 @@
+import type { Brief, Draft, DraftFormat } from '../domain/drafts.js';
+
+export interface DraftRequest {
+  brief: Brief;
+  targets: { key: string; format: DraftFormat }[];
+  /** The reviewer's words when sending drafts back; absent on the first round. */
+  feedback?: string;
+  /** Earlier drafts, so a revision changes what was asked and keeps the rest. */
+  previous?: Record<string, Draft>;
+  /** Descriptions of the source media (type and size); the AI sees no bytes. */
+  sourceMedia?: string[];
+}
+
+export interface DraftResult {
+  /** Unvalidated: checked against each platform's schema by the caller. */
+  drafts: Record<string, unknown>;
+  mode: 'ai' | 'offline';
+  model: string | null;
+  usage: { promptTokens: number; completionTokens: number } | null;
+  latencyMs: number;
+}
+
+export interface GeneratedImage {
+  png: Buffer;
+  model: string;
+}
+
+/** Writes drafts from a brief: an OpenAI-compatible endpoint, or the offline drafter. */
+export interface DraftGenerator {
+  mode: 'ai' | 'offline';
+  draft(request: DraftRequest): Promise<DraftResult>;
+  image(prompt: string): Promise<GeneratedImage | null>;
+}

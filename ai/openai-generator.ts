@@ -1,0 +1,144 @@
+import OpenAI from 'openai';
+import { LIMITS } from '../domain/drafts.js';
+import { structuredOutputSchema } from './draft-schemas.js';
+import type { DraftGenerator, DraftRequest } from './generator.js';
+
+/** A failure talking to the AI endpoint, already sorted into "try again" or "needs a person". */
+export class AiRequestError extends Error {
+  override name = 'AiRequestError';
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The endpoint answered, but not with drafts of the requested shape. */
+export class MalformedAiOutput extends Error {
+  override name = 'MalformedAiOutput';
+}
+
+const SYSTEM_PROMPT = `You write social media drafts for AutoPostPanel.
+Answer only with JSON matching the given schema: one draft per target key.
+Respect every platform limit exactly:
+- youtube: title at most ${LIMITS.youtubeTitleChars} characters with no "<" or ">", description at most ${LIMITS.youtubeDescriptionBytes} bytes, at most ${LIMITS.youtubeTags} tags, and a script for the video;
+- tiktok: caption at most ${LIMITS.tiktokCaptionChars} characters, and a script for the video;
+- instagram: caption at most ${LIMITS.instagramCaptionChars} characters with at most ${LIMITS.instagramHashtags} hashtags;
+- facebook: a message; generic: a caption.
+Write in the requested language and tone, for the requested audience.`;
+
+export function buildPrompt(request: DraftRequest): string {
+  const { brief } = request;
+  const lines = [`Topic: ${brief.topic}`, `Language: ${brief.language}`];
+  if (brief.tone) lines.push(`Tone: ${brief.tone}`);
+  if (brief.audience) lines.push(`Audience: ${brief.audience}`);
+  lines.push(`Targets: ${request.targets.map((t) => `${t.key} (${t.format})`).join(', ')}`);
+  if (request.sourceMedia?.length) lines.push(`Source media: ${request.sourceMedia.join('; ')}`);
+  if (request.feedback) {
+    lines.push(`Feedback: ${request.feedback}`);
+    lines.push(`Previous drafts: ${JSON.stringify(request.previous ?? {})}`);
+    lines.push('Revise the previous drafts to address the feedback.');
+  }
+  return lines.join('\n');
+}
+
+export interface OpenAiGeneratorOptions {
+  apiKey?: string | undefined;
+  baseURL?: string | undefined;
+  model: string;
+  imageModel: string;
+  timeoutMs?: number;
+}
+
+export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGenerator {
+  const client = new OpenAI({
+    // Local OpenAI-compatible servers often need no key, but the SDK insists on one.
+    apiKey: options.apiKey ?? 'not-needed',
+    baseURL: options.baseURL,
+    // Temporal retries instead, so each try is recorded and visible.
+    maxRetries: 0,
+    timeout: options.timeoutMs ?? 120_000,
+  });
+
+  return {
+    mode: 'ai',
+    async draft(request) {
+      const started = Date.now();
+      let completion: OpenAI.Chat.Completions.ChatCompletion;
+      try {
+        completion = await client.chat.completions.create({
+          model: options.model,
+          messages: [
+            { role: 'system', content: SYSTEM_PROMPT },
+            { role: 'user', content: buildPrompt(request) },
+          ],
+          response_format: {
+            type: 'json_schema',
+            json_schema: { name: 'drafts', schema: structuredOutputSchema(request.targets), strict: false },
+          },
+        });
+      } catch (err) {
+        throw classify(err);
+      }
+      const content = completion.choices[0]?.message?.content;
+      if (!content) throw new MalformedAiOutput('The AI answered with no content');
+      let drafts: Record<string, unknown>;
+      try {
+        drafts = JSON.parse(content) as Record<string, unknown>;
+      } catch {
+        throw new MalformedAiOutput(`The AI answered with text that is not JSON: ${content.slice(0, 120)}`);
+      }
+      if (!drafts || typeof drafts !== 'object' || Array.isArray(drafts)) {
+        throw new MalformedAiOutput('The AI answered with JSON that is not an object of drafts');
+      }
+      return {
+        drafts,
+        mode: 'ai',
+        model: completion.model || options.model,
+        usage: completion.usage
+          ? { promptTokens: completion.usage.prompt_tokens, completionTokens: completion.usage.completion_tokens }
+          : null,
+        latencyMs: Date.now() - started,
+      };
+    },
+    async image(prompt) {
+      try {
+        const result = await client.images.generate({
+          model: options.imageModel,
+          prompt,
+          size: '1024x1024',
+          // DALL·E answers with URLs unless asked; gpt-image models always send base64.
+          ...(options.imageModel.startsWith('dall-e') ? { response_format: 'b64_json' as const } : {}),
+        });
+        const b64 = result.data?.[0]?.b64_json;
+        if (!b64) throw new MalformedAiOutput('The image endpoint returned no image data');
+        return { png: Buffer.from(b64, 'base64'), model: options.imageModel };
+      } catch (err) {
+        throw err instanceof MalformedAiOutput ? err : classify(err);
+      }
+    },
+  };
+}
+
+/** 429 and 5xx pass; other 4xx need a person (a wrong key, an unknown model, a refused prompt). */
+function classify(err: unknown): Error {
+  if (err instanceof OpenAI.APIConnectionError) {
+    return new AiRequestError(`The AI endpoint could not be reached: ${err.message}`, true);
+  }
+  if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
+    const reason = err.message.replace(/^\d{3}\s*/, '');
+    if (err.status === 429) {
+      const seconds = Number(err.headers?.get('retry-after'));
+      return new AiRequestError(
+        `The AI endpoint is rate limiting us (429): ${reason}`,
+        true,
+        Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined,
+      );
+    }
+    if (err.status >= 500) return new AiRequestError(`The AI endpoint failed (${err.status}): ${reason}`, true);
+    return new AiRequestError(`The AI endpoint refused the request (${err.status}): ${reason}`, false);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

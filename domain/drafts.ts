@@ -1,0 +1,66 @@
+// What a post says, per platform. Pure types and limits: the workflow bundle imports this module.
+
+export const DRAFT_FORMATS = ['generic', 'youtube', 'tiktok', 'instagram', 'facebook'] as const;
+export type DraftFormat = (typeof DRAFT_FORMATS)[number];
+
+export interface GenericDraft {
+  caption: string;
+}
+export interface YouTubeDraft {
+  title: string;
+  description: string;
+  tags: string[];
+  /** What to say in the video. */
+  script: string;
+}
+export interface TikTokDraft {
+  caption: string;
+  script: string;
+}
+export interface InstagramDraft {
+  caption: string;
+}
+export interface FacebookDraft {
+  message: string;
+}
+export type Draft = GenericDraft | YouTubeDraft | TikTokDraft | InstagramDraft | FacebookDraft;
+
+/** The platforms' documented limits (see shared/platform-apis.md). */
+export const LIMITS = {
+  youtubeTitleChars: 100,
+  youtubeDescriptionBytes: 5000,
+  youtubeTags: 15,
+  tiktokCaptionChars: 2200,
+  instagramCaptionChars: 2200,
+  instagramHashtags: 30,
+  facebookMessageChars: 63206,
+  genericCaptionChars: 10000,
+  scriptChars: 5000,
+} as const;
+
+/** Formats whose posts are videos, so the drafts include a script. */
+export const VIDEO_FORMATS: readonly DraftFormat[] = ['youtube', 'tiktok'];
+
+export interface Brief {
+  topic: string;
+  tone?: string;
+  audience?: string;
+  /** BCP 47 tag, e.g. "en" or "de-AT". */
+  language: string;
+  /** Uploaded media the AI should take into account. */
+  sourceMediaIds?: string[];
+  /** Ask for an image to go with the post (added to its media). */
+  generateImage?: boolean;
+}
+
+export type ReviewPolicy =
+  | { mode: 'auto' }
+  | {
+      mode: 'manual';
+      /** ISO-8601 instant; absent means wait as long as it takes. */
+      deadline?: string;
+      /** What happens when the deadline passes without a decision. */
+      onExpiry: 'cancel' | 'approve';
+      /** How many times a reviewer may send drafts back for another round. */
+      maxRounds: number;
+    };

@@ -1,0 +1,66 @@
+// Wall-clock times in IANA zones to instants, with the DST rules people expect.
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export function isTimeZone(name: string): boolean {
+  try {
+    formatter(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Minutes the zone is ahead of UTC at `instant`. */
+export function zoneOffsetMinutes(instant: number, timeZone: string): number {
+  const parts = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(new Date(instant))
+      .map((p) => [p.type, p.value]),
+  );
+  const wall = Date.UTC(+parts.year!, +parts.month! - 1, +parts.day!, +parts.hour!, +parts.minute!, +parts.second!);
+  return Math.round((wall - Math.floor(instant / 1000) * 1000) / 60_000);
+}
+
+const LOCAL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
+
+/**
+ * The instant at which the clocks in `timeZone` show `local` ("2026-03-29T02:30"). A time that
+ * happens twice (clocks going back) means the first; a time skipped by clocks going forward
+ * means the same distance after the jump (02:30 becomes 03:30), as calendars do.
+ */
+export function zonedTimeToInstant(local: string, timeZone: string): Date {
+  const m = LOCAL.exec(local);
+  if (!m) throw new RangeError('expected a local date-time like 2026-12-01T09:00');
+  const [, y, mo, d, h, mi, s] = m;
+  const wall = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +(s ?? 0));
+  const check = new Date(wall);
+  if (check.getUTCMonth() !== +mo! - 1 || check.getUTCDate() !== +d! || +h! > 23 || +mi! > 59) {
+    throw new RangeError('not a real calendar date and time');
+  }
+  const before = zoneOffsetMinutes(wall - 86_400_000, timeZone);
+  const after = zoneOffsetMinutes(wall + 86_400_000, timeZone);
+  const candidates = [...new Set([before, after])]
+    .map((offset) => wall - offset * 60_000)
+    .filter((instant) => zoneOffsetMinutes(instant, timeZone) * 60_000 === wall - instant);
+  if (candidates.length > 0) return new Date(Math.min(...candidates));
+  return new Date(wall - before * 60_000);
+}

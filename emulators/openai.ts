@@ -1,0 +1,764 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import sharp from 'sharp';
+
+/**
+ * A local stand-in for an OpenAI-compatible endpoint, speaking real HTTP on loopback, so tests and
+ * demos exercise the official SDK end to end without a key, a network, or a bill.
+ */
+export const EMULATOR_MODEL = 'emulator-model';
+
+export interface OpenAiEmulatorOptions {
+  /** 0 or omitted picks a free port. */
+  port?: number;
+  host?: string;
+  latencyMs?: number;
+  /** When set, API requests must carry `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** One line per answered request, for the CLI. */
+  onLog?: (line: string) => void;
+}
+
+export interface OpenAiEmulator {
+  /** Base URL including /v1, to pass as the SDK's `baseURL`. */
+  url: string;
+  /** Every API request received, oldest first (control requests under /_emulator/ are not recorded). */
+  requests: RecordedRequest[];
+  /** Queued; each request to /v1/chat/completions or /v1/images/generations consumes the next one. */
+  injectFaults(faults: Fault[]): void;
+  setLatency(ms: number): void;
+  /** Clears requests, faults and latency. */
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export type Fault =
+  | { kind: 'rate_limit'; retryAfterSeconds?: number }
+  | { kind: 'server_error' }
+  | { kind: 'bad_request'; message?: string }
+  | { kind: 'malformed' };
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  body: unknown;
+  receivedAt: string;
+  authorization: 'present' | 'absent';
+}
+
+const FAULT_KINDS = ['rate_limit', 'server_error', 'bad_request', 'malformed'] as const;
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const MAX_IMAGE_SIDE = 4096;
+const MAX_IMAGES = 10;
+const DEFAULT_ARRAY_ITEMS = 3;
+const DESCRIPTION_MAX_BYTES = 5000;
+// Deep enough for any real draft schema; a recursive `$ref` stops here instead of looping.
+const MAX_SCHEMA_DEPTH = 8;
+
+interface State {
+  requests: RecordedRequest[];
+  faults: Fault[];
+  latencyMs: number;
+  completions: number;
+}
+
+/** An answer in OpenAI's error shape, thrown from anywhere in a handler. */
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const badRequest = (message: string, param: string | null = null) =>
+  new ApiError(400, message, 'invalid_request_error', param);
+
+export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): Promise<OpenAiEmulator> {
+  const host = options.host ?? '127.0.0.1';
+  const state: State = { requests: [], faults: [], latencyMs: options.latencyMs ?? 0, completions: 0 };
+  // Aborts latency waits on stop, so a slow answer never outlives the emulator.
+  const stopping = new AbortController();
+  const server = createServer((req, res) => {
+    void handle(req, res, state, options, stopping.signal);
+  });
+  const port = await listen(server, options.port ?? 0, host);
+  let stopped: Promise<void> | undefined;
+
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/v1`,
+    requests: state.requests,
+    injectFaults: (faults) => {
+      state.faults.push(...faults.map((fault) => ({ ...fault })));
+    },
+    setLatency: (ms) => {
+      state.latencyMs = Math.max(0, ms);
+    },
+    reset: () => resetState(state),
+    stop: () => {
+      stopped ??= new Promise<void>((resolve, reject) => {
+        stopping.abort();
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      });
+      return stopped;
+    },
+  };
+}
+
+function resetState(state: State): void {
+  // Emptied in place: callers may hold on to `emulator.requests`.
+  state.requests.length = 0;
+  state.faults.length = 0;
+  state.latencyMs = 0;
+}
+
+function listen(server: ReturnType<typeof createServer>, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`Port ${port} on ${host} is already in use. Stop whatever uses it, or choose another port.`)
+          : err,
+      ),
+    );
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  state: State,
+  options: OpenAiEmulatorOptions,
+  stopping: AbortSignal,
+): Promise<void> {
+  const method = req.method ?? 'GET';
+  const path = pathOf(req.url);
+  try {
+    const raw = await readBody(req);
+    if (path.startsWith('/_emulator/')) {
+      handleControl(method, path, raw, state, res);
+      return;
+    }
+    const parsed = parseJson(raw);
+    state.requests.push({
+      method,
+      path,
+      body: parsed.ok ? parsed.value : raw,
+      receivedAt: new Date().toISOString(),
+      authorization: req.headers.authorization ? 'present' : 'absent',
+    });
+    if (state.latencyMs > 0) await sleep(state.latencyMs, undefined, { signal: stopping });
+    const answer = await handleApi(method, path, req.headers.authorization, parsed, raw, state, options);
+    sendJson(res, 200, answer);
+    options.onLog?.(`${method} ${path} → 200`);
+  } catch (err) {
+    if (stopping.aborted) {
+      res.destroy();
+      return;
+    }
+    const error = err instanceof ApiError ? err : new ApiError(500, errorMessage(err), 'server_error');
+    sendJson(res, error.status, errorBody(error), error.headers);
+    options.onLog?.(`${method} ${path} → ${error.status} ${error.message}`);
+  }
+}
+
+function pathOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://emulator').pathname;
+  } catch {
+    return url ?? '/';
+  }
+}
+
+/** The body as text; too large a body is still read to the end so the answer reaches the client. */
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+  }
+  if (size > MAX_BODY_BYTES) {
+    throw new ApiError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`, 'invalid_request_error');
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+type Parsed = { ok: true; value: unknown } | { ok: false };
+
+function parseJson(raw: string): Parsed {
+  if (raw.trim() === '') return { ok: true, value: null };
+  try {
+    return { ok: true, value: JSON.parse(raw) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.destroyed || res.writableEnded) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function errorBody(error: ApiError) {
+  return { error: { message: error.message, type: error.type, param: error.param, code: error.code } };
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control endpoints (for people poking the emulator by hand; never delayed, never recorded)
+
+function handleControl(method: string, path: string, raw: string, state: State, res: ServerResponse): void {
+  const route = `${method} ${path}`;
+  if (route === 'GET /_emulator/requests') {
+    sendJson(res, 200, state.requests);
+    return;
+  }
+  if (route === 'POST /_emulator/reset') resetState(state);
+  else if (route === 'POST /_emulator/faults') state.faults.push(...parseFaults(requireJson(raw)));
+  else if (route === 'POST /_emulator/latency') state.latencyMs = parseLatency(requireJson(raw));
+  else throw notFound(method, path);
+  res.writeHead(204).end();
+}
+
+function requireJson(raw: string): unknown {
+  const parsed = parseJson(raw);
+  if (!parsed.ok) throw badRequest('The request body is not valid JSON');
+  return parsed.value;
+}
+
+function parseFaults(body: unknown): Fault[] {
+  if (!Array.isArray(body)) throw badRequest('Expected a JSON array of faults');
+  return body.map((fault, i) => parseFault(fault, `[${i}]`));
+}
+
+function parseFault(value: unknown, where: string): Fault {
+  const fault = isRecord(value) ? value : {};
+  const kind = FAULT_KINDS.find((k) => k === fault.kind);
+  if (!kind) throw badRequest(`Fault ${where} needs a kind, one of ${FAULT_KINDS.join(', ')}`, `${where}.kind`);
+  if (kind === 'rate_limit') {
+    const seconds = fault.retryAfterSeconds;
+    if (seconds === undefined) return { kind };
+    if (typeof seconds !== 'number' || !(seconds >= 0)) {
+      throw badRequest(`Fault ${where}: retryAfterSeconds must be a number ≥ 0`, `${where}.retryAfterSeconds`);
+    }
+    return { kind, retryAfterSeconds: seconds };
+  }
+  if (kind === 'bad_request' && fault.message !== undefined) {
+    if (typeof fault.message !== 'string') throw badRequest(`Fault ${where}: message must be a string`);
+    return { kind, message: fault.message };
+  }
+  return { kind } as Fault;
+}
+
+function parseLatency(body: unknown): number {
+  const ms = isRecord(body) ? body.ms : undefined;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    throw badRequest('Expected { "ms": <milliseconds ≥ 0> }', 'ms');
+  }
+  return ms;
+}
+
+// ---------------------------------------------------------------------------------------------
+// API endpoints
+
+type ApiRoute = { faulty: boolean; answer: (body: unknown, malformed: boolean, state: State) => unknown };
+
+const API_ROUTES: Record<string, ApiRoute> = {
+  'GET /v1/models': { faulty: false, answer: listModels },
+  'POST /v1/chat/completions': { faulty: true, answer: chatCompletion },
+  'POST /v1/images/generations': { faulty: true, answer: imageGeneration },
+};
+
+async function handleApi(
+  method: string,
+  path: string,
+  authorization: string | undefined,
+  parsed: Parsed,
+  raw: string,
+  state: State,
+  options: OpenAiEmulatorOptions,
+): Promise<unknown> {
+  const route = API_ROUTES[`${method} ${path}`];
+  if (!route) throw notFound(method, path);
+  // A request without the key never reaches the "model", so it leaves the fault queue alone.
+  if (options.apiKey !== undefined) checkApiKey(authorization, options.apiKey);
+  const fault = route.faulty ? state.faults.shift() : undefined;
+  if (fault && fault.kind !== 'malformed') throw faultError(fault);
+  if (!parsed.ok) throw badRequest(`The request body is not valid JSON: ${raw.slice(0, 80)}`);
+  return route.answer(parsed.value, fault?.kind === 'malformed', state);
+}
+
+function notFound(method: string, path: string): ApiError {
+  return new ApiError(404, `Unknown request URL: ${method} ${path}`, 'invalid_request_error', null, 'unknown_url');
+}
+
+function checkApiKey(authorization: string | undefined, apiKey: string): void {
+  if (authorization === `Bearer ${apiKey}`) return;
+  const message = authorization
+    ? 'Incorrect API key provided.'
+    : "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.";
+  throw new ApiError(401, message, 'invalid_api_key', null, 'invalid_api_key');
+}
+
+function faultError(fault: Exclude<Fault, { kind: 'malformed' }>): ApiError {
+  switch (fault.kind) {
+    case 'rate_limit': {
+      const seconds = fault.retryAfterSeconds ?? 1;
+      return new ApiError(
+        429,
+        `Rate limit reached (injected fault). Please try again in ${seconds}s.`,
+        'rate_limit_exceeded',
+        null,
+        'rate_limit_exceeded',
+        { 'retry-after': String(seconds) },
+      );
+    }
+    case 'server_error':
+      return new ApiError(
+        500,
+        'The server had an error while processing your request (injected fault).',
+        'server_error',
+      );
+    case 'bad_request':
+      return badRequest(fault.message ?? 'Bad request (injected fault).');
+  }
+}
+
+function listModels() {
+  return {
+    object: 'list',
+    data: [{ id: EMULATOR_MODEL, object: 'model', created: nowSeconds(), owned_by: 'autopostpanel-emulator' }],
+  };
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+// ---------------------------------------------------------------------------------------------
+// Chat completions
+
+interface ChatRequest {
+  model: string;
+  messages: Record<string, unknown>[];
+  responseFormat: Record<string, unknown> | undefined;
+}
+
+function chatCompletion(body: unknown, malformed: boolean, state: State) {
+  const request = parseChatRequest(body);
+  const prompt = readPrompt(request.messages);
+  // Valid JSON, wrong shape: what a model that ignored the schema would send.
+  const content = malformed ? JSON.stringify({ unexpected: true }) : answerContent(request.responseFormat, prompt);
+  const promptTokens = tokens(request.messages.map((m) => messageText(m)).join('\n'));
+  const completionTokens = tokens(content);
+  state.completions += 1;
+  return {
+    id: `chatcmpl-emu-${state.completions}`,
+    object: 'chat.completion',
+    created: nowSeconds(),
+    model: request.model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content, refusal: null },
+        finish_reason: 'stop',
+        logprobs: null,
+      },
+    ],
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    },
+  };
+}
+
+const tokens = (text: string) => Math.max(1, Math.round(text.length / 4));
+
+function parseChatRequest(body: unknown): ChatRequest {
+  if (!isRecord(body)) throw badRequest('The request body must be a JSON object');
+  if (typeof body.model !== 'string' || body.model === '') {
+    throw badRequest("Missing required parameter: 'model'.", 'model');
+  }
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    throw badRequest("Missing required parameter: 'messages' (a non-empty array).", 'messages');
+  }
+  body.messages.forEach((message, i) => {
+    if (!isRecord(message) || typeof message.role !== 'string') {
+      throw badRequest(`Invalid message at messages[${i}]: expected an object with a role.`, `messages[${i}]`);
+    }
+  });
+  if (body.stream === true) {
+    throw badRequest('The emulator does not support streaming; leave out `stream`.', 'stream');
+  }
+  return {
+    model: body.model,
+    messages: body.messages as Record<string, unknown>[],
+    responseFormat: parseResponseFormat(body.response_format),
+  };
+}
+
+function parseResponseFormat(format: unknown): Record<string, unknown> | undefined {
+  if (format === undefined || format === null) return undefined;
+  if (!isRecord(format) || !['text', 'json_object', 'json_schema'].includes(String(format.type))) {
+    throw badRequest("response_format.type must be 'text', 'json_object' or 'json_schema'.", 'response_format.type');
+  }
+  if (format.type === 'json_schema') {
+    const spec = format.json_schema;
+    if (!isRecord(spec) || typeof spec.name !== 'string') {
+      throw badRequest("response_format.json_schema needs a 'name'.", 'response_format.json_schema.name');
+    }
+    if (spec.schema !== undefined && !isRecord(spec.schema)) {
+      throw badRequest('response_format.json_schema.schema must be an object.', 'response_format.json_schema.schema');
+    }
+  }
+  return format;
+}
+
+/** What the app's prompt says, line by line (`Topic: …`, `Feedback: …`), so answers echo the brief. */
+export interface PromptFacts {
+  topic: string;
+  tone?: string;
+  audience?: string;
+  language?: string;
+  feedback?: string;
+}
+
+const PROMPT_LINE = /^\s*(topic|tone|audience|language|feedback)\s*:\s*(.*?)\s*$/i;
+
+function readPrompt(messages: Record<string, unknown>[]): PromptFacts {
+  const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+  const text = lastUser ? messageText(lastUser) : '';
+  const facts: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = PROMPT_LINE.exec(line);
+    // YouTube refuses "<" and ">" in titles and descriptions; a model told so would leave them out.
+    const value = match?.[2]?.replace(/[<>]/g, '').trim();
+    if (match?.[1] && value) facts[match[1].toLowerCase()] ??= value;
+  }
+  const firstLine = text.split('\n').find((line) => line.trim() !== '') ?? '';
+  const topic = facts.topic ?? (truncateChars(firstLine.replace(/[<>]/g, '').trim(), 80) || 'your post');
+  return { ...facts, topic };
+}
+
+/** Text of a message whose content is a string or an array of `{ type: 'text', text }` parts. */
+function messageText(message: Record<string, unknown>): string {
+  const content = message.content;
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .map((part) => (isRecord(part) && typeof part.text === 'string' ? part.text : ''))
+    .filter((part) => part !== '')
+    .join('\n');
+}
+
+function answerContent(format: Record<string, unknown> | undefined, prompt: PromptFacts): string {
+  if (format?.type === 'json_schema') {
+    const spec = format.json_schema as Record<string, unknown>;
+    return JSON.stringify(valueFromSchema(spec.schema ?? { type: 'object' }, prompt));
+  }
+  const reply = plainReply(prompt);
+  return format?.type === 'json_object' ? JSON.stringify({ reply }) : reply;
+}
+
+function plainReply(prompt: PromptFacts): string {
+  const revised = prompt.feedback ? ` (revised: ${prompt.feedback})` : '';
+  return `Emulated reply about "${prompt.topic}"${revised}.`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values from a JSON schema
+
+type Schema = Record<string, unknown>;
+
+interface Walk {
+  root: Schema;
+  prompt: PromptFacts;
+  depth: number;
+}
+
+/** A value satisfying `schema`, with strings written from the prompt's topic, tone and feedback. */
+export function valueFromSchema(schema: unknown, prompt: PromptFacts): unknown {
+  const root = isRecord(schema) ? schema : {};
+  return generate(root, { root, prompt, depth: 0 }, '');
+}
+
+function generate(input: unknown, walk: Walk, name: string, index?: number): unknown {
+  if (walk.depth > MAX_SCHEMA_DEPTH * 2) return null;
+  const schema = resolveRefs(isRecord(input) ? input : {}, walk.root);
+  if ('const' in schema) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0)
+    return schema.enum.find((v) => v !== null) ?? schema.enum[0];
+  const branch = firstNonNullBranch(schema.anyOf) ?? firstNonNullBranch(schema.oneOf);
+  if (branch) return generate(branch, walk, name, index);
+  const merged = mergeAllOf(schema, walk.root);
+  if (merged !== schema) return generate(merged, walk, name, index);
+  const deeper = { ...walk, depth: walk.depth + 1 };
+  switch (typeOf(schema)) {
+    case 'object':
+      return objectFor(schema, deeper);
+    case 'array':
+      return arrayFor(schema, deeper, name);
+    case 'integer':
+      return numberFor(schema, true);
+    case 'number':
+      return numberFor(schema, false);
+    case 'boolean':
+      return false;
+    case 'null':
+      return null;
+    default:
+      return stringFor(schema, walk.prompt, name, index);
+  }
+}
+
+/** Follows `$ref`s to `#`, `#/$defs/…` or `#/definitions/…`; an unresolvable one reads as `{}`. */
+function resolveRefs(schema: Schema, root: Schema): Schema {
+  let current = schema;
+  for (let hops = 0; typeof current.$ref === 'string' && hops < 32; hops++) {
+    const { $ref, ...siblings } = current;
+    current = { ...siblings, ...lookUp(root, $ref as string) };
+  }
+  return current;
+}
+
+function lookUp(root: Schema, ref: string): Schema {
+  if (!ref.startsWith('#')) return {};
+  let node: unknown = root;
+  for (const raw of ref
+    .slice(1)
+    .split('/')
+    .filter((part) => part !== '')) {
+    const key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+    node = isRecord(node) ? node[key] : undefined;
+  }
+  return isRecord(node) ? node : {};
+}
+
+function firstNonNullBranch(branches: unknown): Schema | undefined {
+  if (!Array.isArray(branches)) return undefined;
+  const records = branches.filter(isRecord);
+  return records.find((b) => b.type !== 'null' && !('const' in b && b.const === null)) ?? records[0];
+}
+
+function mergeAllOf(schema: Schema, root: Schema): Schema {
+  if (!Array.isArray(schema.allOf)) return schema;
+  const { allOf, ...rest } = schema;
+  const merged: Schema = { ...rest };
+  for (const part of (allOf as unknown[]).filter(isRecord)) Object.assign(merged, resolveRefs(part, root));
+  return merged;
+}
+
+function typeOf(schema: Schema): string {
+  const type = Array.isArray(schema.type) ? (schema.type.find((t) => t !== 'null') ?? schema.type[0]) : schema.type;
+  if (typeof type === 'string') return type;
+  if (isRecord(schema.properties)) return 'object';
+  if (schema.items !== undefined || schema.prefixItems !== undefined) return 'array';
+  return 'string';
+}
+
+function objectFor(schema: Schema, walk: Walk): Record<string, unknown> {
+  const properties = isRecord(schema.properties) ? schema.properties : {};
+  const required = Array.isArray(schema.required) ? schema.required.filter((r) => typeof r === 'string') : [];
+  // Past the depth limit only required properties are filled, which ends recursive schemas.
+  const names = walk.depth > MAX_SCHEMA_DEPTH ? required : [...new Set([...Object.keys(properties), ...required])];
+  const value: Record<string, unknown> = {};
+  for (const name of names) value[name] = generate(properties[name] ?? {}, walk, name);
+  return value;
+}
+
+function arrayFor(schema: Schema, walk: Walk, name: string): unknown[] {
+  const min = finite(schema.minItems) ?? 0;
+  const max = finite(schema.maxItems) ?? Number.POSITIVE_INFINITY;
+  const wanted = walk.depth > MAX_SCHEMA_DEPTH ? min : Math.max(min, Math.min(max, DEFAULT_ARRAY_ITEMS));
+  // Draft 2020-12 spells tuples `prefixItems`, draft 7 an array under `items`.
+  const prefix = Array.isArray(schema.prefixItems)
+    ? schema.prefixItems
+    : Array.isArray(schema.items)
+      ? schema.items
+      : [];
+  const rest = Array.isArray(schema.items) ? schema.additionalItems : schema.items;
+  return Array.from({ length: wanted }, (_, i) =>
+    generate(i < prefix.length ? prefix[i] : (rest ?? {}), walk, name, i),
+  );
+}
+
+function numberFor(schema: Schema, integer: boolean): number {
+  const minimum = finite(schema.minimum);
+  const exclusive = finite(schema.exclusiveMinimum);
+  const maximum = finite(schema.maximum);
+  let value = minimum ?? (exclusive !== undefined ? exclusive + 1 : 0);
+  if (maximum !== undefined && value > maximum) value = maximum;
+  return integer ? Math.ceil(value) : value;
+}
+
+const finite = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+
+const FORMATS: Record<string, () => string> = {
+  'date-time': () => new Date().toISOString(),
+  date: () => new Date().toISOString().slice(0, 10),
+  email: () => 'emulator@example.com',
+  uri: () => 'https://example.com/emulator',
+  url: () => 'https://example.com/emulator',
+  uuid: () => '00000000-0000-4000-8000-000000000000',
+};
+
+function stringFor(schema: Schema, prompt: PromptFacts, name: string, index?: number): string {
+  const max = finite(schema.maxLength) ?? Number.POSITIVE_INFINITY;
+  const min = finite(schema.minLength) ?? 0;
+  const format = typeof schema.format === 'string' ? FORMATS[schema.format] : undefined;
+  let text: string;
+  if (format) text = format();
+  else if (/hashtag/i.test(name)) text = hashtagText(prompt.topic, index);
+  else text = composeText(prompt, name, index, max);
+  text = padTo(truncateChars(text, max).trimEnd(), Math.min(min, max));
+  return /description/i.test(name) ? truncateBytes(text, DESCRIPTION_MAX_BYTES) : text;
+}
+
+/** `#word` from the topic: one per array item, or three in a row for a single string. */
+function hashtagText(topic: string, index: number | undefined): string {
+  const words = [
+    ...new Set(
+      topic
+        .toLowerCase()
+        .split(/[^\p{L}\p{N}]+/u)
+        .filter((w) => w !== ''),
+    ),
+  ];
+  const pool = words.length > 0 ? words : ['emulator'];
+  const tag = (i: number) => `#${pool[i % pool.length]}${i >= pool.length ? i + 1 : ''}`;
+  return index === undefined
+    ? pool
+        .slice(0, 3)
+        .map((_, i) => tag(i))
+        .join(' ')
+    : tag(index);
+}
+
+/**
+ * "<Topic> — <name in words>", with tone and audience in fields long enough to read like a post,
+ * then the revision note when there is feedback. The note wins over the end of the label when
+ * space is short, so a revision is visible in every field that can hold it.
+ */
+function composeText(prompt: PromptFacts, name: string, index: number | undefined, max: number): string {
+  const label = `${prompt.topic} — ${nameInWords(name)}${index === undefined ? '' : ` ${index + 1}`}`;
+  const detail = max >= 200 ? detailSentence(prompt) : undefined;
+  const body = detail ? `${label}. ${detail}` : label;
+  if (!prompt.feedback) return body;
+  const note = `(revised: ${prompt.feedback})`;
+  for (const text of [body, label]) if (text.length + 1 + note.length <= max) return `${text} ${note}`;
+  const room = max - note.length - 1;
+  return room >= Math.min(label.length, 10) ? `${truncateChars(label, room).trimEnd()} ${note}` : label;
+}
+
+function detailSentence(prompt: PromptFacts): string | undefined {
+  const tone = prompt.tone ? ` in a ${prompt.tone} tone` : '';
+  const audience = prompt.audience ? ` for ${prompt.audience}` : '';
+  return tone || audience ? `Written${tone}${audience}.` : undefined;
+}
+
+function nameInWords(name: string): string {
+  const words = name
+    .replace(/([\p{Ll}\p{N}])(\p{Lu})/gu, '$1 $2')
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w !== '')
+    .map((w) => w.toLowerCase());
+  return words.length > 0 ? words.join(' ') : 'reply';
+}
+
+function padTo(text: string, min: number): string {
+  const length = [...text].length;
+  return length >= min ? text : text + '.'.repeat(min - length);
+}
+
+/** Cuts at a character (code point) count, never inside a surrogate pair. */
+function truncateChars(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return Array.from(text).slice(0, Math.max(0, max)).join('');
+}
+
+function truncateBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let bytes = 0;
+  let out = '';
+  for (const char of text) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > maxBytes) break;
+    out += char;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image generations
+
+async function imageGeneration(body: unknown, malformed: boolean) {
+  const request = parseImageRequest(body);
+  // An answer the app must reject: a success status with no image in it.
+  if (malformed) return { created: nowSeconds(), data: [] };
+  const images = await Promise.all(
+    Array.from({ length: request.n }, (_, i) => renderPng(request.width, request.height, `${request.prompt}#${i}`)),
+  );
+  return {
+    created: nowSeconds(),
+    data: images.map((png) => ({ b64_json: png.toString('base64'), revised_prompt: request.prompt })),
+  };
+}
+
+function parseImageRequest(body: unknown) {
+  if (!isRecord(body)) throw badRequest('The request body must be a JSON object');
+  if (typeof body.prompt !== 'string' || body.prompt.trim() === '') {
+    throw badRequest("Missing required parameter: 'prompt'.", 'prompt');
+  }
+  if (body.response_format !== undefined && body.response_format !== null && body.response_format !== 'b64_json') {
+    throw badRequest(
+      "The emulator only answers with response_format 'b64_json' (it hosts no image URLs).",
+      'response_format',
+    );
+  }
+  const n = body.n ?? 1;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_IMAGES) {
+    throw badRequest(`n must be an integer from 1 to ${MAX_IMAGES}.`, 'n');
+  }
+  return { prompt: body.prompt, n, ...parseSize(body.size) };
+}
+
+function parseSize(size: unknown): { width: number; height: number } {
+  if (size === undefined || size === null || size === 'auto') return { width: 1024, height: 1024 };
+  const match = typeof size === 'string' ? /^(\d{1,5})x(\d{1,5})$/.exec(size) : null;
+  const width = Number(match?.[1]);
+  const height = Number(match?.[2]);
+  const fits = (side: number) => side >= 1 && side <= MAX_IMAGE_SIDE;
+  if (!match || !fits(width) || !fits(height)) {
+    throw badRequest(`size must look like '1024x1024', each side from 1 to ${MAX_IMAGE_SIDE}.`, 'size');
+  }
+  return { width, height };
+}
+
+/** A solid PNG whose colour comes from the prompt, so different prompts give visibly different images. */
+function renderPng(width: number, height: number, seed: string): Promise<Buffer> {
+  const [r = 0, g = 0, b = 0] = createHash('sha256').update(seed).digest();
+  return sharp({ create: { width, height, channels: 3, background: { r, g, b } } })
+    .png()
+    .toBuffer();
+}
