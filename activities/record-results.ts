@@ -11,18 +11,23 @@ export function createRecordResults(deps: ActivityDeps) {
     postId,
     outcomes,
     renderError,
+    generateError,
   }: {
     postId: string;
     outcomes: TargetOutcome[];
     renderError?: string;
+    /** Drafting failed for good: nothing was rendered or published. */
+    generateError?: string;
   }): Promise<PostStatus> {
     const status = finalStatus(outcomes);
     const failures = outcomes.filter((o) => !o.ok);
-    const error = renderError
-      ? `Rendering media failed: ${renderError}`
-      : failures.length > 0
-        ? failures.map((f) => `${f.key}: ${f.error ?? 'failed'}`).join('; ')
-        : null;
+    const error = generateError
+      ? `Drafting failed: ${generateError}`
+      : renderError
+        ? `Rendering media failed: ${renderError}`
+        : failures.length > 0
+          ? failures.map((f) => `${f.key}: ${f.error ?? 'failed'}`).join('; ')
+          : null;
     const now = new Date();
 
     await db.transaction(async (tx) => {
@@ -38,7 +43,11 @@ export function createRecordResults(deps: ActivityDeps) {
             ),
           );
       }
-      if (renderError) {
+      if (generateError) {
+        await setStep(tx, postId, 'generate', 'failed', now, generateError);
+        for (const step of ['review', 'schedule', 'render', 'publish'] as const)
+          await setStep(tx, postId, step, 'skipped', now);
+      } else if (renderError) {
         await setStep(tx, postId, 'render', 'failed', now, renderError);
         await setStep(tx, postId, 'publish', 'skipped', now);
       } else {
@@ -55,7 +64,7 @@ export function createRecordResults(deps: ActivityDeps) {
 async function setStep(
   tx: Parameters<Parameters<ActivityDeps['db']['transaction']>[0]>[0],
   postId: string,
-  step: 'render' | 'publish' | 'record',
+  step: 'generate' | 'review' | 'schedule' | 'render' | 'publish' | 'record',
   status: 'succeeded' | 'failed' | 'skipped',
   now: Date,
   lastError?: string | null,

@@ -11,7 +11,8 @@ const files = (await readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).
 
 describe('replay of committed workflow histories', () => {
   it('has histories to replay', () => {
-    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(files.filter((f) => f.startsWith('post-pipeline-v1-')).length).toBeGreaterThanOrEqual(4);
+    expect(files.filter((f) => f.startsWith('post-pipeline-v2-')).length).toBeGreaterThanOrEqual(6);
   });
 
   it.each(files)('%s replays against the current workflow code', async (file) => {

@@ -67,3 +67,33 @@ it('holds a post scheduled three days ahead until then, then publishes it', asyn
   const firedAt = Number(timerFired!.eventTime!.seconds) * 1000;
   expect(firedAt).toBeGreaterThanOrEqual(publishAt.getTime() - 1000);
 });
+
+it.each([
+  ['approve', 'published'],
+  ['cancel', 'cancelled'],
+] as const)('acts on an expired review deadline two days ahead: onExpiry %s ends %s', async (onExpiry, expected) => {
+  const user = await signUp(services.apiUrl!);
+  // The test server's clock, which earlier tests have already skipped ahead.
+  const deadline = new Date((await env.currentTimeMs()) + 2 * 24 * 3600 * 1000).toISOString();
+  const created = await postJson(user.api, '/api/v1/posts', {
+    caption: `Nobody reviews this (${onExpiry})`,
+    targets: [{ type: 'local_export' }],
+    review: { mode: 'manual', deadline, onExpiry },
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const result = await env.client.workflow.getHandle(created.body.workflow.id).result();
+  expect(result.status).toBe(expected);
+
+  const post = (await call(user.api, `/api/v1/posts/${created.body.id}`)).body;
+  expect(post.status).toBe(expected);
+  const review = post.steps.find((s: { name: string }) => s.name === 'review');
+  if (expected === 'published') {
+    expect(review).toMatchObject({ status: 'succeeded', error: 'Approved automatically: the review deadline passed' });
+  } else {
+    expect(post.error).toBe('The review deadline passed without a decision');
+    expect(review.status).toBe('skipped');
+  }
+  const history = await env.client.workflow.getHandle(created.body.workflow.id).fetchHistory();
+  const fired = history.events?.find((e) => e.timerFiredEventAttributes);
+  expect(Number(fired!.eventTime!.seconds) * 1000).toBeGreaterThanOrEqual(Date.parse(deadline) - 1000);
+});

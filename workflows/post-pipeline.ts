@@ -196,7 +196,8 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
   try {
     if (input.generate) {
       setStatus('generating');
-      await generateDrafts({ postId, round });
+      const failed = await draft(round);
+      if (failed) return failed;
     }
     if (review.mode === 'manual') {
       for (;;) {
@@ -228,7 +229,8 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
         progress.round = round;
         setStatus('generating');
         log.info('regenerating with review feedback', { postId, round });
-        await generateDrafts({ postId, round, feedback: answer.feedback });
+        const failed = await draft(round, answer.feedback);
+        if (failed) return failed;
       }
     }
 
@@ -281,6 +283,27 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
   }
   stage = 'done';
   return result;
+
+  /** Drafts a round; a failure that outlasted its retries ends the post, in words. */
+  async function draft(forRound: number, feedback?: string): Promise<PipelineResult | undefined> {
+    try {
+      await generateDrafts({ postId, round: forRound, ...(feedback ? { feedback } : {}) });
+      return undefined;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const generateError = describeFailure(err);
+      stage = 'done';
+      const status = await CancellationScope.nonCancellable(() =>
+        recordResults({
+          postId,
+          outcomes: targets.map((t) => ({ key: t.key, ok: false, error: generateError })),
+          generateError,
+        }),
+      );
+      setStatus(status);
+      return { postId, status, targets: targets.map((t) => ({ key: t.key, ok: false, error: generateError })) };
+    }
+  }
 
   async function publishOne(target: PipelineTarget): Promise<void> {
     const outcome = outcomes.find((o) => o.key === target.key)!;

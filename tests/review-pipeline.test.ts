@@ -1,0 +1,431 @@
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { posts } from '../db/schema.js';
+import { EMULATOR_MODEL, type OpenAiEmulator, startOpenAiEmulator } from '../emulators/openai.js';
+import {
+  call,
+  expectProblem,
+  isFinished,
+  type Json,
+  postJson,
+  signUp,
+  type TestUser,
+  uploadPhoto,
+  waitForPost,
+} from './helpers/api.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
+import { captureHistory } from './helpers/histories.js';
+
+let emulator: OpenAiEmulator;
+let app: TestApp;
+let user: TestUser;
+
+beforeAll(async () => {
+  emulator = await startOpenAiEmulator();
+  app = await startTestApp({
+    env: { OPENAI_BASE_URL: emulator.url, OPENAI_API_KEY: 'sk-test', OPENAI_MODEL: EMULATOR_MODEL },
+  });
+  user = await signUp(app.baseUrl);
+});
+afterAll(async () => {
+  await app?.stop();
+  await emulator?.stop();
+});
+beforeEach(() => emulator.reset());
+
+const brief = { topic: 'Autumn hiking in the Alps', tone: 'warm', audience: 'weekend hikers', language: 'en' };
+const awaitingReview = (round: number) => (p: Json) => p.status === 'awaiting_review' && p.review.round === round;
+const chatRequests = () => emulator.requests.filter((r) => r.path === '/v1/chat/completions');
+const lastPrompt = () => {
+  const body = chatRequests().at(-1)?.body as { messages: { role: string; content: string }[] };
+  return body.messages.find((m) => m.role === 'user')!.content;
+};
+const handle = (post: Json) => app.temporal.workflow.getHandle(post.workflow.id);
+
+describe('drafting with AI', () => {
+  it('runs the whole pipeline unattended: drafts per platform, auto review, render, publish', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      review: { mode: 'auto' },
+      targets: [
+        { type: 'local_export', key: 'insta', platform: 'instagram' },
+        { type: 'local_export', key: 'yt', platform: 'youtube' },
+      ],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.caption).toBeNull();
+    const post = await waitForPost(user.api, created.body.id, isFinished);
+    expect(post.status).toBe('published');
+    expect(post.steps.map((s: Json) => [s.name, s.status])).toEqual([
+      ['generate', 'succeeded'],
+      ['review', 'skipped'],
+      ['schedule', 'skipped'],
+      ['render', 'succeeded'],
+      ['publish', 'succeeded'],
+      ['record', 'succeeded'],
+    ]);
+    expect(post.generation).toMatchObject({
+      mode: 'ai',
+      model: EMULATOR_MODEL,
+      rounds: [{ round: 0, feedback: null }],
+    });
+    expect(post.generation.rounds[0].promptTokens).toBeGreaterThan(0);
+    expect(post.generation.rounds[0].completionTokens).toBeGreaterThan(0);
+    expect(post.generation.rounds[0].latencyMs).toBeGreaterThanOrEqual(0);
+
+    const yt = post.targets.find((t: Json) => t.key === 'yt');
+    expect(yt.draft.title).toContain('Autumn hiking in the Alps');
+    expect(yt.draft.title.length).toBeLessThanOrEqual(100);
+    expect(yt.draft.script.length).toBeGreaterThan(0);
+    const insta = post.targets.find((t: Json) => t.key === 'insta');
+    expect(insta.draft.caption.length).toBeLessThanOrEqual(2200);
+
+    expect(chatRequests()).toHaveLength(1);
+    expect(lastPrompt()).toContain('Topic: Autumn hiking in the Alps');
+    expect(lastPrompt()).toContain('Targets: insta (instagram), yt (youtube)');
+    expect(JSON.stringify(chatRequests()[0]!.body)).toContain('json_schema');
+
+    const folder = join(app.dataDir, 'exports', post.id, 'yt');
+    expect((await readdir(folder)).sort()).toEqual(['caption.txt', 'metadata.json', 'script.txt']);
+    const metadata = JSON.parse(await readFile(join(folder, 'metadata.json'), 'utf8'));
+    expect(metadata).toMatchObject({ format: 'youtube', draft: { title: yt.draft.title } });
+    await captureHistory(handle(post), 'post-pipeline-v2-auto');
+  });
+
+  it('labels offline drafting when no endpoint is configured', async () => {
+    const offline = await startTestApp();
+    try {
+      const someone = await signUp(offline.baseUrl);
+      const created = await postJson(someone.api, '/api/v1/posts', {
+        brief: { topic: 'Fresh bread every morning' },
+        review: { mode: 'auto' },
+        targets: [{ type: 'local_export', platform: 'tiktok' }],
+      });
+      const post = await waitForPost(someone.api, created.body.id, isFinished);
+      expect(post.status).toBe('published');
+      expect(post.generation).toMatchObject({ mode: 'offline', model: null });
+      expect(post.generation.note).toMatch(/Drafted offline from the brief: no AI endpoint is configured/);
+      expect(post.targets[0].draft.caption).toContain('Fresh bread every morning');
+      expect(post.targets[0].draft.script).toBeTruthy();
+    } finally {
+      await offline.stop();
+    }
+  });
+
+  it('generates an image for the post when the brief asks for one', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief: { ...brief, generateImage: true },
+      review: { mode: 'auto' },
+      targets: [{ type: 'local_export', platform: 'instagram' }],
+    });
+    const post = await waitForPost(user.api, created.body.id, isFinished);
+    expect(post.status).toBe('published');
+    expect(post.media).toHaveLength(1);
+    expect(post.media[0]).toMatchObject({ mimeType: 'image/png', width: 1024, height: 1024 });
+    expect(emulator.requests.some((r) => r.path === '/v1/images/generations')).toBe(true);
+    // Within Instagram's 1080 px, so not enlarged.
+    const metadata = JSON.parse(
+      await readFile(join(app.dataDir, 'exports', post.id, 'local_export', 'metadata.json'), 'utf8'),
+    );
+    expect(metadata.media[0]).toMatchObject({ width: 1024, height: 1024 });
+  });
+
+  it("sizes each target's images for its platform", async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Wide view',
+      mediaIds: [await uploadPhoto(user.api, 3000, 2000)],
+      targets: [
+        { type: 'local_export', key: 'ig', platform: 'instagram' },
+        { type: 'local_export', key: 'yt', platform: 'youtube' },
+        { type: 'local_export', key: 'raw' },
+      ],
+    });
+    const post = await waitForPost(user.api, created.body.id, isFinished);
+    const size = async (key: string) =>
+      JSON.parse(await readFile(join(app.dataDir, 'exports', post.id, key, 'metadata.json'), 'utf8')).media[0];
+    expect(await size('ig')).toMatchObject({ width: 1080, height: 720 });
+    expect(await size('yt')).toMatchObject({ width: 1080, height: 720 });
+    expect(await size('raw')).toMatchObject({ width: 3000, height: 2000 });
+    expect(post.targets.find((t: Json) => t.key === 'yt').draft).toEqual({
+      title: 'Wide view',
+      description: 'Wide view',
+      tags: [],
+    });
+  });
+});
+
+describe('AI endpoint failures', () => {
+  it('retries a malformed answer and records the failed try in words', async () => {
+    emulator.injectFaults([{ kind: 'malformed' }]);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      review: { mode: 'auto' },
+      targets: [{ type: 'local_export' }],
+    });
+    const post = await waitForPost(user.api, created.body.id, isFinished, 20_000);
+    expect(post.status).toBe('published');
+    const attempts = (await call(user.api, `/api/v1/posts/${post.id}/attempts`)).body;
+    const generate = attempts.items.filter((a: Json) => a.step === 'generate');
+    expect(generate.map((a: Json) => a.outcome)).toEqual(['failed', 'succeeded']);
+    expect(generate[0].error).toMatch(/The AI returned drafts that break the platform rules: local_export/);
+    expect(generate[0].durationMs).toBeGreaterThanOrEqual(0);
+    expect(attempts.workflowUrl).toBe(`http://localhost:8233/namespaces/default/workflows/post-${post.id}`);
+  });
+
+  it('gives up on output that stays malformed, and says why', async () => {
+    emulator.injectFaults([{ kind: 'malformed' }, { kind: 'malformed' }, { kind: 'malformed' }, { kind: 'malformed' }]);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      review: { mode: 'auto' },
+      targets: [{ type: 'local_export' }],
+    });
+    const post = await waitForPost(user.api, created.body.id, isFinished, 30_000);
+    expect(post.status).toBe('failed');
+    expect(post.error).toMatch(/^Drafting failed: The AI returned drafts that break the platform rules/);
+    expect(post.steps.find((s: Json) => s.name === 'generate')).toMatchObject({ status: 'failed', attempts: 4 });
+    expect(post.targets[0].status).toBe('failed');
+    expect(chatRequests()).toHaveLength(4);
+  });
+
+  it('waits out a 429 for as long as Retry-After says, then goes on', async () => {
+    emulator.injectFaults([{ kind: 'rate_limit', retryAfterSeconds: 2 }]);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      review: { mode: 'auto' },
+      targets: [{ type: 'local_export' }],
+    });
+    const post = await waitForPost(user.api, created.body.id, isFinished, 20_000);
+    expect(post.status).toBe('published');
+    const [first, second] = chatRequests();
+    expect(Date.parse(second!.receivedAt) - Date.parse(first!.receivedAt)).toBeGreaterThanOrEqual(1900);
+    const attempts = (await call(user.api, `/api/v1/posts/${post.id}/attempts`)).body.items;
+    expect(attempts.find((a: Json) => a.step === 'generate' && a.outcome === 'failed').error).toMatch(
+      /rate limiting us \(429\)/,
+    );
+  });
+
+  it('does not retry a refused request (4xx other than 429), and says why', async () => {
+    emulator.injectFaults([{ kind: 'bad_request', message: 'The model does not exist' }]);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      review: { mode: 'auto' },
+      targets: [{ type: 'local_export' }],
+    });
+    const post = await waitForPost(user.api, created.body.id, isFinished, 20_000);
+    expect(post.status).toBe('failed');
+    expect(post.error).toMatch(
+      /Drafting failed: The AI endpoint refused the request \(400\): .*The model does not exist/,
+    );
+    expect(chatRequests()).toHaveLength(1);
+  });
+});
+
+describe('human review', () => {
+  it('waits for approval, shows the post in the review queue, and applies edits on approval', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      targets: [{ type: 'local_export', key: 'fb', platform: 'facebook' }],
+    });
+    const waiting = await waitForPost(user.api, created.body.id, awaitingReview(0));
+    expect(waiting.review).toMatchObject({ mode: 'manual', onExpiry: 'cancel', maxRounds: 3, round: 0 });
+    const queue = await call(user.api, '/api/v1/reviews');
+    expect(queue.body.items.map((p: Json) => p.id)).toContain(created.body.id);
+    const progress = await handle(waiting).query('progress');
+    expect(progress).toMatchObject({ status: 'awaiting_review', round: 0 });
+
+    const approved = await postJson(user.api, `/api/v1/posts/${created.body.id}/review/approve`, {
+      edits: { fb: { message: 'Hand-polished message for the weekend crowd' } },
+    });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    const post = await waitForPost(user.api, created.body.id, isFinished);
+    expect(post.status).toBe('published');
+    expect(post.targets[0].draft).toEqual({ message: 'Hand-polished message for the weekend crowd' });
+    expect(await readFile(join(app.dataDir, 'exports', post.id, 'fb', 'caption.txt'), 'utf8')).toBe(
+      'Hand-polished message for the weekend crowd\n',
+    );
+    expect(post.steps.find((s: Json) => s.name === 'review')).toMatchObject({ status: 'succeeded' });
+    // Decided already: a second decision is refused.
+    expectProblem(await postJson(user.api, `/api/v1/posts/${post.id}/review/approve`, {}), 409);
+    await captureHistory(handle(post), 'post-pipeline-v2-approved-with-edits');
+  });
+
+  it('regenerates with the feedback in the prompt, for as many rounds as allowed', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      review: { mode: 'manual', maxRounds: 1 },
+      targets: [{ type: 'local_export', platform: 'instagram' }],
+    });
+    await waitForPost(user.api, created.body.id, awaitingReview(0));
+    expectProblem(
+      await postJson(user.api, `/api/v1/posts/${created.body.id}/review/reject`, { feedback: '  ' }),
+      422,
+      'feedback',
+    );
+
+    const rejected = await postJson(user.api, `/api/v1/posts/${created.body.id}/review/reject`, {
+      feedback: 'Mention the mountain huts',
+    });
+    expect(rejected.status, JSON.stringify(rejected.body)).toBe(200);
+    const second = await waitForPost(user.api, created.body.id, awaitingReview(1));
+    expect(lastPrompt()).toContain('Feedback: Mention the mountain huts');
+    expect(lastPrompt()).toContain('Previous drafts:');
+    expect(second.targets[0].draft.caption).toContain('(revised: Mention the mountain huts)');
+    expect(second.generation.rounds.map((r: Json) => r.feedback)).toEqual([null, 'Mention the mountain huts']);
+
+    const tooMany = await postJson(user.api, `/api/v1/posts/${created.body.id}/review/reject`, { feedback: 'Again' });
+    expectProblem(tooMany, 409);
+    expect(tooMany.body.detail).toMatch(/No revision rounds left \(1 used\)/);
+    expect((await postJson(user.api, `/api/v1/posts/${created.body.id}/review/approve`, {})).status).toBe(200);
+    expect((await waitForPost(user.api, created.body.id, isFinished)).status).toBe('published');
+    await captureHistory(app.temporal.workflow.getHandle(second.workflow.id), 'post-pipeline-v2-revised');
+  });
+
+  it("checks an edited draft against the platform's limits", async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      targets: [{ type: 'local_export', key: 'ig', platform: 'instagram' }],
+    });
+    await waitForPost(user.api, created.body.id, awaitingReview(0));
+    const tooManyTags = Array.from({ length: 31 }, (_, i) => `#tag${i}`).join(' ');
+    const bad = await postJson(
+      user.api,
+      `/api/v1/posts/${created.body.id}/drafts/ig`,
+      { draft: { caption: tooManyTags } },
+      {},
+      'PUT',
+    );
+    expectProblem(bad, 422, 'draft');
+    expect(bad.body.errors[0].message).toMatch(/ig\.caption: must have at most 30 hashtags/);
+    expectProblem(
+      await postJson(user.api, `/api/v1/posts/${created.body.id}/drafts/nope`, { draft: { caption: 'x' } }, {}, 'PUT'),
+      422,
+      'targetKey',
+    );
+    const good = await postJson(
+      user.api,
+      `/api/v1/posts/${created.body.id}/drafts/ig`,
+      { draft: { caption: 'Short and sweet #alps' } },
+      {},
+      'PUT',
+    );
+    expect(good.status).toBe(200);
+    expect(good.body.targets[0].draft).toEqual({ caption: 'Short and sweet #alps' });
+    await postJson(user.api, `/api/v1/posts/${created.body.id}/cancel`, {});
+    expect((await waitForPost(user.api, created.body.id, isFinished)).status).toBe('cancelled');
+  });
+});
+
+describe('scheduling', () => {
+  it('reschedules a waiting post, given in a time zone, and publishes at the new time', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Later, then sooner',
+      targets: [{ type: 'local_export' }],
+      publishAt: { local: '2031-06-01T09:00', timeZone: 'Europe/Vienna' },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ publishAt: '2031-06-01T07:00:00.000Z', timeZone: 'Europe/Vienna' });
+    await waitForPost(user.api, created.body.id, (p) => p.status === 'scheduled');
+
+    const soon = new Date(Date.now() + 2000).toISOString();
+    const moved = await postJson(user.api, `/api/v1/posts/${created.body.id}/reschedule`, { publishAt: soon });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    expect(moved.body).toMatchObject({ publishAt: soon, timeZone: null });
+    const post = await waitForPost(user.api, created.body.id, isFinished);
+    expect(post.status).toBe('published');
+    expect(Date.parse(post.targets[0].publishedAt)).toBeGreaterThanOrEqual(Date.parse(soon));
+    expectProblem(await postJson(user.api, `/api/v1/posts/${post.id}/reschedule`, { publishAt: soon }), 409);
+    await captureHistory(handle(post), 'post-pipeline-v2-rescheduled');
+  });
+
+  it('cancels a waiting post: nothing is published and the database says so', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Never mind',
+      targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    await waitForPost(user.api, created.body.id, (p) => p.status === 'scheduled');
+    const cancelled = await postJson(user.api, `/api/v1/posts/${created.body.id}/cancel`, {});
+    expect(cancelled.status).toBe(202);
+    const post = await waitForPost(user.api, created.body.id, isFinished);
+    expect(post).toMatchObject({ status: 'cancelled', error: 'Cancelled on request' });
+    expect(post.targets[0].status).toBe('cancelled');
+    expect(post.steps.find((s: Json) => s.name === 'schedule')).toMatchObject({ status: 'skipped' });
+    expect(await readdir(join(app.dataDir, 'exports')).then((d) => d.includes(post.id))).toBe(false);
+    expect((await handle(post).result()).status).toBe('cancelled');
+    expectProblem(await postJson(user.api, `/api/v1/posts/${post.id}/cancel`, {}), 409);
+    await captureHistory(handle(post), 'post-pipeline-v2-cancelled');
+  });
+
+  it('refuses a local time that is not a real date, naming the field', async () => {
+    const res = await postJson(user.api, '/api/v1/posts', {
+      caption: 'x',
+      targets: [{ type: 'local_export' }],
+      publishAt: { local: '2031-02-30T09:00', timeZone: 'Europe/Vienna' },
+    });
+    expectProblem(res, 422, 'publishAt.local');
+    const zone = await postJson(user.api, '/api/v1/posts', {
+      caption: 'x',
+      targets: [{ type: 'local_export' }],
+      publishAt: { local: '2031-02-01T09:00', timeZone: 'Europe/Atlantis' },
+    });
+    expectProblem(zone, 422);
+    expect(JSON.stringify(zone.body.errors)).toMatch(/IANA time zone/);
+  });
+});
+
+describe('partial success', () => {
+  it('publishes the targets that can be, then retries the failed one alone', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Two places at once',
+      mediaIds: [await uploadPhoto(user.api)],
+      review: { mode: 'manual' },
+      targets: [
+        { type: 'local_export', key: 'archive' },
+        { type: 'local_export', key: 'blocked' },
+      ],
+    });
+    await waitForPost(user.api, created.body.id, awaitingReview(0));
+    // Something that is not ours stands where the second export would go.
+    const blocked = join(app.dataDir, 'exports', created.body.id, 'blocked');
+    await rm(blocked, { recursive: true, force: true });
+    await (await import('node:fs/promises')).mkdir(join(app.dataDir, 'exports', created.body.id), { recursive: true });
+    await writeFile(blocked, 'somebody else');
+    await postJson(user.api, `/api/v1/posts/${created.body.id}/review/approve`, {});
+
+    const partial = await waitForPost(user.api, created.body.id, isFinished);
+    expect(partial.status).toBe('partially_published');
+    const byKey = Object.fromEntries(partial.targets.map((t: Json) => [t.key, t]));
+    expect(byKey.archive).toMatchObject({ status: 'published', attempts: 1 });
+    expect(byKey.blocked).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(byKey.blocked.error).toMatch(
+      /already exists and is not this post's export; move it away, then retry this target/,
+    );
+    expect(partial.error).toMatch(/^blocked: /);
+    const [row] = await app.db.select().from(posts).where(eq(posts.id, partial.id));
+    expect(row!.status).toBe('partially_published');
+
+    expectProblem(await postJson(user.api, `/api/v1/posts/${partial.id}/targets/archive/retry`, {}), 409);
+    await rm(blocked);
+    const retried = await postJson(user.api, `/api/v1/posts/${partial.id}/targets/blocked/retry`, {});
+    expect(retried.status, JSON.stringify(retried.body)).toBe(202);
+    const post = await waitForPost(user.api, partial.id, (p) => p.status === 'published');
+    const after = Object.fromEntries(post.targets.map((t: Json) => [t.key, t]));
+    expect(after.blocked).toMatchObject({ status: 'published', attempts: 2, error: null });
+    expect(after.archive.attempts).toBe(1);
+    expect(after.archive.publishedAt).toBe(byKey.archive.publishedAt);
+    expect(post.error).toBeNull();
+    const publishTries = (await call(user.api, `/api/v1/posts/${post.id}/attempts`)).body.items.filter(
+      (a: Json) => a.step === 'publish',
+    );
+    expect(publishTries.map((a: Json) => `${a.targetKey}:${a.outcome}`).sort()).toEqual([
+      'archive:succeeded',
+      'blocked:failed',
+      'blocked:succeeded',
+    ]);
+    // Everything is published: the pipeline closes.
+    expect((await handle(post).result()).status).toBe('published');
+    await captureHistory(handle(post), 'post-pipeline-v2-retried-target');
+  });
+});
