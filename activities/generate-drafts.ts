@@ -8,6 +8,7 @@ import { AiRequestError, MalformedAiOutput } from '../ai/openai-generator.js';
 import { generations, media, postMedia, postSteps, posts, publications } from '../db/schema.js';
 import type { Draft } from '../domain/drafts.js';
 import type { ActivityDeps } from './deps.js';
+import { checkDrafts, saveDrafts } from './draft-store.js';
 import { trackAttempt } from './track-attempt.js';
 
 export interface GenerateDraftsResult {
@@ -70,17 +71,11 @@ export function createGenerateDrafts(deps: ActivityDeps) {
       }
 
       // Every target's draft must fit its platform, or the whole answer is tried again.
-      const accepted: Record<string, Draft> = {};
-      const problems: string[] = [];
-      for (const target of targets) {
-        const parsed = aiDraftSchemaFor(target.format).safeParse(result.drafts[target.targetKey]);
-        if (parsed.success) accepted[target.targetKey] = parsed.data as Draft;
-        else {
-          for (const issue of parsed.error.issues) {
-            problems.push(`${[target.targetKey, ...issue.path].join('.')}: ${issue.message}`);
-          }
-        }
-      }
+      const { accepted, problems } = checkDrafts(
+        targets,
+        Object.fromEntries(targets.map((t) => [t.targetKey, result.drafts[t.targetKey]])),
+        aiDraftSchemaFor,
+      );
       if (problems.length > 0) {
         throw ApplicationFailure.retryable(
           `The AI returned drafts that break the platform rules: ${problems.slice(0, 5).join('; ')}`,
@@ -92,12 +87,7 @@ export function createGenerateDrafts(deps: ActivityDeps) {
       Context.current().heartbeat();
 
       await db.transaction(async (tx) => {
-        for (const [key, draft] of Object.entries(accepted)) {
-          await tx
-            .update(publications)
-            .set({ draft, updatedAt: new Date() })
-            .where(and(eq(publications.postId, postId), eq(publications.targetKey, key)));
-        }
+        await saveDrafts(tx, postId, accepted);
         await tx
           .insert(generations)
           .values({

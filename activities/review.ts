@@ -2,9 +2,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, inArray, ne } from 'drizzle-orm';
 import { draftSchemaFor } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications } from '../db/schema.js';
-import type { Draft } from '../domain/drafts.js';
 import type { StepName } from '../domain/pipeline.js';
 import type { ActivityDeps } from './deps.js';
+import { checkDrafts, saveDrafts } from './draft-store.js';
 
 /** The database side of the review step and of scheduling: small writes the workflow orders. */
 export function createReviewActivities(deps: ActivityDeps) {
@@ -48,29 +48,10 @@ export function createReviewActivities(deps: ActivityDeps) {
         .select()
         .from(publications)
         .where(and(eq(publications.postId, postId), inArray(publications.targetKey, Object.keys(edits))));
-      const problems: string[] = [];
-      const accepted: Record<string, Draft> = {};
-      for (const [key, edit] of Object.entries(edits)) {
-        const target = targets.find((t) => t.targetKey === key);
-        if (!target) {
-          problems.push(`${key}: this post has no such target`);
-          continue;
-        }
-        const parsed = draftSchemaFor(target.format).safeParse(edit);
-        if (parsed.success) accepted[key] = parsed.data as Draft;
-        else
-          for (const issue of parsed.error.issues) problems.push(`${[key, ...issue.path].join('.')}: ${issue.message}`);
-      }
+      const { accepted, problems } = checkDrafts(targets, edits, draftSchemaFor);
       if (problems.length > 0)
         throw ApplicationFailure.nonRetryable(`The edited draft does not fit: ${problems.join('; ')}`, 'InvalidDraft');
-      await db.transaction(async (tx) => {
-        for (const [key, draft] of Object.entries(accepted)) {
-          await tx
-            .update(publications)
-            .set({ draft, updatedAt: new Date() })
-            .where(and(eq(publications.postId, postId), eq(publications.targetKey, key)));
-        }
-      });
+      await db.transaction((tx) => saveDrafts(tx, postId, accepted));
     },
 
     async markScheduled({ postId, publishAt }: { postId: string; publishAt: string }): Promise<void> {

@@ -1,3 +1,5 @@
+import { and, eq, lt, or, type SQL } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { Problem } from './problem.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -20,4 +22,25 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   } catch {
     throw Problem.validation([{ field: 'cursor', message: 'not a cursor this API returned; start without one' }]);
   }
+}
+
+/** The keyset condition "after this cursor" for a newest-first listing on (created_at, id). */
+export function after(createdAt: AnyPgColumn, id: AnyPgColumn, cursor: string | undefined): SQL | undefined {
+  if (!cursor) return undefined;
+  const last = decodeCursor(cursor);
+  return or(lt(createdAt, last.createdAt), and(eq(createdAt, last.createdAt), lt(id, last.id)));
+}
+
+/** Cuts the `limit + 1` rows a listing fetched into a page and the cursor for the next one. */
+export function toPage<Row extends { createdAt: Date; id: string }, Item>(
+  rows: Row[],
+  limit: number,
+  view: (row: Row) => Item,
+): { items: Item[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(view),
+    nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+  };
 }

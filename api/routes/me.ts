@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { generateApiKey } from '../../auth/api-keys.js';
@@ -11,7 +11,7 @@ import { deleteAccount } from '../../privacy/delete-account.js';
 import { writeExportArchive } from '../../privacy/export-archive.js';
 import { safeError } from '../../runtime/errors.js';
 import { type Caller, callerOf, clearSessionCookies, setSessionCookies } from '../auth.js';
-import { decodeCursor, encodeCursor, isUuid } from '../cursor.js';
+import { after, isUuid, toPage } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 import { Problem, parseOrThrow } from '../problem.js';
@@ -259,27 +259,14 @@ export function meRoutes(deps: ApiDeps): Router {
   router.get('/api/v1/me/audit', async (req, res) => {
     const caller = callerOf(req);
     const { limit, cursor } = parseOrThrow(pageQuery, req.query);
-    const after = cursor ? decodeCursor(cursor) : undefined;
     const rows = await db
       .select()
       .from(auditEvents)
-      .where(
-        and(
-          eq(auditEvents.userId, caller.userId),
-          after
-            ? or(
-                lt(auditEvents.createdAt, after.createdAt),
-                and(eq(auditEvents.createdAt, after.createdAt), lt(auditEvents.id, after.id)),
-              )
-            : undefined,
-        ),
-      )
+      .where(and(eq(auditEvents.userId, caller.userId), after(auditEvents.createdAt, auditEvents.id, cursor)))
       .orderBy(desc(auditEvents.createdAt), desc(auditEvents.id))
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    res.json({
-      items: page.map((e) => ({
+    res.json(
+      toPage(rows, limit, (e) => ({
         id: e.id,
         action: e.action,
         outcome: e.outcome,
@@ -287,8 +274,7 @@ export function meRoutes(deps: ApiDeps): Router {
         detail: e.detail,
         createdAt: e.createdAt.toISOString(),
       })),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
-    });
+    );
   });
 
   router.get('/api/v1/me/export', async (req, res) => {

@@ -4,14 +4,14 @@ import { rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
-import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import { type Request, Router } from 'express';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { media } from '../../db/schema.js';
 import { type SniffedType, SUPPORTED_UPLOAD_TYPES, sniffMediaType } from '../../storage/sniff.js';
 import { callerOf } from '../auth.js';
-import { decodeCursor, encodeCursor, isUuid } from '../cursor.js';
+import { after, isUuid, toPage } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 import { Problem, parseOrThrow } from '../problem.js';
@@ -91,29 +91,13 @@ export function mediaRoutes(deps: ApiDeps): Router {
   router.get('/api/v1/media', async (req, res) => {
     const { userId } = callerOf(req);
     const { limit, cursor } = parseOrThrow(pageQuery, req.query);
-    const after = cursor ? decodeCursor(cursor) : undefined;
     const rows = await deps.db
       .select()
       .from(media)
-      .where(
-        and(
-          eq(media.ownerId, userId),
-          after
-            ? or(
-                lt(media.createdAt, after.createdAt),
-                and(eq(media.createdAt, after.createdAt), lt(media.id, after.id)),
-              )
-            : undefined,
-        ),
-      )
+      .where(and(eq(media.ownerId, userId), after(media.createdAt, media.id, cursor)))
       .orderBy(desc(media.createdAt), desc(media.id))
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    res.json({
-      items: page.map(mediaView),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
-    });
+    res.json(toPage(rows, limit, mediaView));
   });
 
   async function ownMedia(userId: string, id: string) {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
 import express, { Router } from 'express';
 import { draftFromCaption, draftSchemaFor } from '../../ai/draft-schemas.js';
 import { media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
@@ -10,7 +10,7 @@ import { OwnerIdAttribute, PostIdAttribute, PostStatusAttribute } from '../../do
 import { safeError } from '../../runtime/errors.js';
 import type { postPipeline } from '../../workflows/post-pipeline.js';
 import { callerOf } from '../auth.js';
-import { decodeCursor, encodeCursor, isUuid } from '../cursor.js';
+import { after, isUuid, toPage } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 import { loadPostView, postSummary } from '../post-view.js';
@@ -71,26 +71,19 @@ export function postRoutes(deps: ApiDeps): Router {
     const parsed = listPostsQuery.safeParse(req.query);
     if (!parsed.success) throw Problem.validation(fieldErrorsFromZod(parsed.error));
     const { limit, cursor, status } = parsed.data;
-    const conditions: SQL[] = [eq(posts.ownerId, callerOf(req).userId)];
-    if (status) conditions.push(eq(posts.status, status));
-    if (cursor) {
-      const after = decodeCursor(cursor);
-      conditions.push(
-        or(lt(posts.createdAt, after.createdAt), and(eq(posts.createdAt, after.createdAt), lt(posts.id, after.id)))!,
-      );
-    }
     const rows = await db
       .select()
       .from(posts)
-      .where(conditions.length > 0 ? and(...conditions) : undefined)
+      .where(
+        and(
+          eq(posts.ownerId, callerOf(req).userId),
+          status ? eq(posts.status, status) : undefined,
+          after(posts.createdAt, posts.id, cursor),
+        ),
+      )
       .orderBy(desc(posts.createdAt), desc(posts.id))
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    res.json({
-      items: page.map(postSummary),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
-    });
+    res.json(toPage(rows, limit, postSummary));
   });
 
   router.get('/api/v1/posts/:id', async (req, res) => {
