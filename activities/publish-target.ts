@@ -5,6 +5,7 @@ import { draftText } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications, renditions } from '../db/schema.js';
 import { PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
 import type { ActivityDeps } from './deps.js';
+import { livePost } from './live-post.js';
 import { trackAttempt } from './track-attempt.js';
 
 /**
@@ -34,7 +35,7 @@ export function createPublishTarget(deps: ActivityDeps) {
       const [post] = await db.select().from(posts).where(eq(posts.id, postId));
       if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
       if (post.status !== 'publishing') {
-        await db.update(posts).set({ status: 'publishing', updatedAt: new Date() }).where(eq(posts.id, postId));
+        await db.update(posts).set({ status: 'publishing', updatedAt: new Date() }).where(livePost(postId));
         // The wait for publishAt, if there was one, is over.
         await db
           .update(postSteps)

@@ -6,6 +6,7 @@ import sharp, { type OutputInfo } from 'sharp';
 import { media, postMedia, postSteps, posts, publications, renditions } from '../db/schema.js';
 import type { MediaRules } from '../platforms/publisher.js';
 import type { ActivityDeps } from './deps.js';
+import { livePost } from './live-post.js';
 import { trackAttempt } from './track-attempt.js';
 
 export interface RenderMediaResult {
@@ -25,7 +26,7 @@ export function createRenderMedia(deps: ActivityDeps) {
       const [post] = await db.select().from(posts).where(eq(posts.id, postId));
       if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
       if (['queued', 'scheduled', 'generating', 'awaiting_review'].includes(post.status)) {
-        await db.update(posts).set({ status: 'rendering', updatedAt: new Date() }).where(eq(posts.id, postId));
+        await db.update(posts).set({ status: 'rendering', updatedAt: new Date() }).where(livePost(postId));
         await db
           .update(postSteps)
           .set({ status: 'succeeded', finishedAt: new Date() })

@@ -5,6 +5,7 @@ import { postSteps, posts, publications } from '../db/schema.js';
 import type { StepName } from '../domain/pipeline.js';
 import type { ActivityDeps } from './deps.js';
 import { checkDrafts, saveDrafts } from './draft-store.js';
+import { livePost } from './live-post.js';
 
 /** The database side of the review step and of scheduling: small writes the workflow orders. */
 export function createReviewActivities(deps: ActivityDeps) {
@@ -20,7 +21,7 @@ export function createReviewActivities(deps: ActivityDeps) {
       await db
         .update(posts)
         .set({ status: 'awaiting_review', reviewRound: round, updatedAt: new Date() })
-        .where(eq(posts.id, postId));
+        .where(livePost(postId));
       await setStep(postId, 'review', { status: 'running', attempts: round + 1, startedAt: new Date() });
       deps.logger.info({ postId, round }, 'waiting for review');
     },
@@ -30,15 +31,21 @@ export function createReviewActivities(deps: ActivityDeps) {
       outcome,
     }: {
       postId: string;
-      outcome: 'approved' | 'auto_approved' | 'approved_at_deadline';
+      outcome: 'approved' | 'auto_approved' | 'approved_at_deadline' | 'rejected';
     }): Promise<void> {
+      if (outcome === 'rejected') {
+        // Back to drafting; the review step goes on with the next round.
+        await db.update(posts).set({ status: 'generating', updatedAt: new Date() }).where(livePost(postId));
+        deps.logger.info({ postId }, 'drafts sent back for another round');
+        return;
+      }
       const note = outcome === 'approved_at_deadline' ? 'Approved automatically: the review deadline passed' : null;
       await setStep(postId, 'review', {
         status: outcome === 'auto_approved' ? 'skipped' : 'succeeded',
         lastError: note,
         finishedAt: new Date(),
       });
-      await db.update(posts).set({ status: 'queued', updatedAt: new Date() }).where(eq(posts.id, postId));
+      await db.update(posts).set({ status: 'queued', updatedAt: new Date() }).where(livePost(postId));
       deps.logger.info({ postId, outcome }, 'review finished');
     },
 
@@ -66,7 +73,7 @@ export function createReviewActivities(deps: ActivityDeps) {
       await db
         .update(posts)
         .set({ publishAt: new Date(publishAt), updatedAt: new Date() })
-        .where(eq(posts.id, postId));
+        .where(livePost(postId));
       deps.logger.info({ postId, publishAt }, 'post rescheduled');
     },
 

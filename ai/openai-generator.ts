@@ -82,7 +82,10 @@ export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGen
       } catch (err) {
         throw classify(err);
       }
-      const content = completion.choices[0]?.message?.content;
+      const message = completion.choices[0]?.message;
+      if (message?.refusal)
+        throw new AiRequestError(`The AI declined to write these drafts: ${message.refusal}`, false);
+      const content = message?.content;
       if (!content) throw new MalformedAiOutput('The AI answered with no content');
       let drafts: Record<string, unknown>;
       try {
@@ -122,7 +125,19 @@ export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGen
   };
 }
 
-/** 429 and 5xx pass; other 4xx need a person (a wrong key, an unknown model, a refused prompt). */
+/** How long the server asked us to wait: retry-after-ms, or Retry-After in seconds or as a date. */
+function retryAfterMs(headers: Headers | undefined): number | undefined {
+  const ms = Number(headers?.get('retry-after-ms'));
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  const value = headers?.get('retry-after');
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds > 0) return seconds * 1000;
+  const until = Date.parse(value) - Date.now();
+  return Number.isFinite(until) && until > 0 ? until : undefined;
+}
+
+/** 429, 408, 409 and 5xx pass; other 4xx need a person (a wrong key, an unknown model, a refused prompt). */
 function classify(err: unknown): Error {
   if (err instanceof OpenAI.APIConnectionError) {
     return new AiRequestError(`The AI endpoint could not be reached: ${err.message}`, true);
@@ -130,14 +145,16 @@ function classify(err: unknown): Error {
   if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
     const reason = err.message.replace(/^\d{3}\s*/, '');
     if (err.status === 429) {
-      const seconds = Number(err.headers?.get('retry-after'));
       return new AiRequestError(
         `The AI endpoint is rate limiting us (429): ${reason}`,
         true,
-        Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined,
+        retryAfterMs(err.headers),
       );
     }
-    if (err.status >= 500) return new AiRequestError(`The AI endpoint failed (${err.status}): ${reason}`, true);
+    // 408 and 409 are passing conditions too (the SDK itself would retry them).
+    if (err.status >= 500 || err.status === 408 || err.status === 409) {
+      return new AiRequestError(`The AI endpoint failed (${err.status}): ${reason}`, true, retryAfterMs(err.headers));
+    }
     return new AiRequestError(`The AI endpoint refused the request (${err.status}): ${reason}`, false);
   }
   return err instanceof Error ? err : new Error(String(err));

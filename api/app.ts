@@ -27,7 +27,8 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  // Behind a reverse proxy, req.ip and req.secure (Secure cookies) come from X-Forwarded-*.
+  // Behind reverse proxies, req.ip and req.secure (Secure cookies) come from X-Forwarded-*, counting
+  // only the hops we run: a client cannot choose its own IP by sending the header itself.
   app.set('trust proxy', deps.trustProxy);
   app.use(helmet());
   app.use(

@@ -22,7 +22,8 @@ export interface ApiDeps {
   authIpLimit: number;
   /** Failed sign-ins per account per 15 minutes. */
   authAccountLimit: number;
-  trustProxy: boolean;
+  /** Reverse proxies in front of the API; only their X-Forwarded-For entries are believed. */
+  trustProxy: number;
   /** Revision rounds a reviewer gets unless the post says otherwise. */
   reviewMaxRounds: number;
   /** Days failed targets stay retryable from the API. */

@@ -6,6 +6,8 @@ export const RATE_WINDOW_MS = 15 * 60 * 1000;
 
 /** Failed password checks of one account, whoever makes them. */
 export const accountThrottleKey = (email: string) => `auth:account:${email.toLowerCase()}`;
+/** Registrations tried for one email address. */
+export const registerThrottleKey = (email: string) => `auth:register:${email.toLowerCase()}`;
 /** Sign-in and registration attempts from one address. */
 export const ipThrottleKey = (ip: string | undefined) => `auth:ip:${ip ?? 'unknown'}`;
 
@@ -38,17 +40,12 @@ export async function hit(db: Database, key: string, limit: number, now = Date.n
   };
 }
 
-/** Whether `key` is already over `limit` in this window, without counting. */
-export async function isOver(db: Database, key: string, limit: number, now = Date.now()): Promise<RateDecision> {
-  const start = windowStart(now);
-  const rows = await db
-    .select({ count: rateLimits.count })
-    .from(rateLimits)
-    .where(and(eq(rateLimits.key, key), eq(rateLimits.windowStart, start)));
-  return {
-    allowed: (rows[0]?.count ?? 0) < limit,
-    retryAfterSeconds: Math.ceil((start.getTime() + RATE_WINDOW_MS - now) / 1000),
-  };
+/** Takes back one counted event, for an attempt that turned out fine (a correct password). */
+export async function release(db: Database, key: string, now = Date.now()): Promise<void> {
+  await db
+    .update(rateLimits)
+    .set({ count: sql`greatest(${rateLimits.count} - 1, 0)` })
+    .where(and(eq(rateLimits.key, key), eq(rateLimits.windowStart, windowStart(now))));
 }
 
 export async function purgeRateLimits(db: Database, now = Date.now()): Promise<number> {

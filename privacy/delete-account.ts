@@ -1,9 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
-import { accountThrottleKey } from '../auth/rate-limit.js';
+import { eq, inArray } from 'drizzle-orm';
+import { accountThrottleKey, registerThrottleKey } from '../auth/rate-limit.js';
 import type { Database } from '../db/client.js';
-import { media, posts, rateLimits, users } from '../db/schema.js';
+import { apiKeys, media, posts, rateLimits, sessions, users } from '../db/schema.js';
 import { exportFolderOf } from '../platforms/local-export.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
@@ -22,13 +22,17 @@ export interface DeleteAccountDeps {
  */
 export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Promise<{ workflowsClosed: number }> {
   const { db, store, temporal, logger } = deps;
+  // Signed out everywhere first, so nothing new can start while the rest goes.
+  await db.delete(sessions).where(eq(sessions.userId, userId));
+  await db.delete(apiKeys).where(eq(apiKeys.userId, userId));
   const userPosts = await db
     .select({ id: posts.id, workflowId: posts.workflowId })
     .from(posts)
     .where(eq(posts.ownerId, userId));
   const userMedia = await db.select({ storageKey: media.storageKey }).from(media).where(eq(media.ownerId, userId));
 
-  // Stop pipelines first so none publishes or writes files while the account disappears.
+  // Stop pipelines so none publishes or writes files while the account disappears, then delete
+  // their histories too: they hold drafts, feedback and the owner's id.
   let workflowsClosed = 0;
   for (const post of userPosts) {
     const handle = temporal.workflow.getHandle(post.workflowId);
@@ -38,8 +42,12 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
         await handle.terminate('The owner deleted their account');
         workflowsClosed += 1;
       }
+      await temporal.workflowService.deleteWorkflowExecution({
+        namespace: temporal.options.namespace,
+        workflowExecution: { workflowId: post.workflowId },
+      });
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      if (!(err instanceof WorkflowNotFoundError) && !isNotFound(err)) throw err;
     }
   }
 
@@ -54,7 +62,11 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
   const [user] = await db.select({ email: users.email }).from(users).where(eq(users.id, userId));
   await db.transaction(async (tx) => {
     // Throttling counters are keyed by email, not id.
-    if (user) await tx.delete(rateLimits).where(eq(rateLimits.key, accountThrottleKey(user.email)));
+    if (user) {
+      await tx
+        .delete(rateLimits)
+        .where(inArray(rateLimits.key, [accountThrottleKey(user.email), registerThrottleKey(user.email)]));
+    }
     // Posts first: their rows still point at the media the user cascade removes next.
     await tx.delete(posts).where(eq(posts.ownerId, userId));
     await tx.delete(users).where(eq(users.id, userId));
@@ -63,4 +75,12 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
   await removeFiles();
   logger.info({ posts: userPosts.length, media: userMedia.length, workflowsClosed }, 'account deleted');
   return { workflowsClosed };
+}
+
+function isNotFound(err: unknown): boolean {
+  // gRPC NOT_FOUND: the history is already gone.
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === 5) return true;
+  }
+  return false;
 }

@@ -64,10 +64,12 @@ const envSchema = z.object({
     .int('expected a whole number')
     .min(1, 'expected at least 1')
     .default(10),
-  TRUST_PROXY: z
-    .enum(['true', 'false'], { error: 'expected true or false' })
-    .default('false')
-    .transform((v) => v === 'true'),
+  TRUST_PROXY: z.coerce
+    .number({ error: 'expected the number of reverse proxies in front of the API (0 for none)' })
+    .int('expected a whole number of proxies')
+    .min(0, 'expected 0 or more proxies')
+    .max(10, 'expected at most 10 proxies')
+    .default(0),
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalText.pipe(z.url('expected an http(s) URL, e.g. http://localhost:11434/v1').optional()),
   OPENAI_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),

@@ -6,6 +6,7 @@ export type { Logger };
 const REDACT = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
   'req.headers["idempotency-key"]',
   'res.headers["set-cookie"]',
   '*.password',

@@ -157,14 +157,22 @@ describe('CSRF', () => {
     expect((await call(user.api, '/api/v1/me/api-keys')).body.items).toHaveLength(before.body.items.length);
     // Reads need no token; API-key requests need none either.
     expect((await call(cookieOnly, '/api/v1/me')).status).toBe(200);
-    expect((await postJson(user.browser, '/api/v1/me/api-keys', { name: 'with token' })).status).toBe(201);
+    expect(
+      (await postJson(user.browser, '/api/v1/me/api-keys', { name: 'with token', password: user.password })).status,
+    ).toBe(201);
   });
 });
 
 describe('API keys', () => {
   it('are shown once, listed without the secret, and stop working at once when revoked', async () => {
     const user = await signUp(app.baseUrl);
-    const created = await postJson(user.api, '/api/v1/me/api-keys', { name: 'deploy script' });
+    expectProblem(await postJson(user.api, '/api/v1/me/api-keys', { name: 'no password' }), 422, 'password');
+    expectProblem(
+      await postJson(user.api, '/api/v1/me/api-keys', { name: 'stolen session', password: 'guess' }),
+      403,
+      'password',
+    );
+    const created = await postJson(user.api, '/api/v1/me/api-keys', { name: 'deploy script', password: user.password });
     expect(created.status).toBe(201);
     const key = created.body.key as string;
     expect(key).toMatch(/^app_[A-Za-z0-9_-]{40,}$/);
@@ -198,6 +206,34 @@ describe('throttling', () => {
     // Another account is not affected.
     const other = await signUp(app.baseUrl);
     expect((await signIn(other.email, other.password)).status).toBe(200);
+  });
+
+  it('counts parallel guesses too: at most the limit get through', async () => {
+    const user = await signUp(app.baseUrl);
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => signIn(user.email, `parallel guess ${i}`).then((r) => r.status)),
+    );
+    expect(results.filter((s) => s === 401).length).toBeLessThanOrEqual(10);
+    expect(results.filter((s) => s === 429).length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('believes X-Forwarded-For only from the proxies it was told about', async () => {
+    const limited = await startTestApp({ env: { AUTH_IP_LIMIT: '3' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await postJson(
+          limited.baseUrl,
+          '/api/v1/auth/sign-in',
+          { email: `spoof${i}@example.test`, password: 'whatever' },
+          { 'x-forwarded-for': `203.0.113.${i}` },
+        );
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    } finally {
+      await limited.stop();
+    }
   });
 
   it('limits sign-in and registration attempts per IP address', async () => {

@@ -239,6 +239,8 @@ describe('human review', () => {
       edits: { fb: { message: 'Hand-polished message for the weekend crowd' } },
     });
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    expect(approved.body.status).not.toBe('awaiting_review');
+    expect(approved.body.steps.find((st: Json) => st.name === 'review').status).toBe('succeeded');
     const post = await waitForPost(user.api, created.body.id, isFinished);
     expect(post.status).toBe('published');
     expect(post.targets[0].draft).toEqual({ message: 'Hand-polished message for the weekend crowd' });
@@ -268,6 +270,7 @@ describe('human review', () => {
       feedback: 'Mention the mountain huts',
     });
     expect(rejected.status, JSON.stringify(rejected.body)).toBe(200);
+    expect(rejected.body.status).toBe('generating');
     const second = await waitForPost(user.api, created.body.id, awaitingReview(1));
     expect(lastPrompt()).toContain('Feedback: Mention the mountain huts');
     expect(lastPrompt()).toContain('Previous drafts:');
@@ -280,6 +283,20 @@ describe('human review', () => {
     expect((await postJson(user.api, `/api/v1/posts/${created.body.id}/review/approve`, {})).status).toBe(200);
     expect((await waitForPost(user.api, created.body.id, isFinished)).status).toBe('published');
     await captureHistory(app.temporal.workflow.getHandle(second.workflow.id), 'post-pipeline-v2-revised');
+  });
+
+  it('refuses to send a hand-written post back for AI drafting', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'My own words',
+      review: { mode: 'manual' },
+      targets: [{ type: 'local_export' }],
+    });
+    await waitForPost(user.api, created.body.id, awaitingReview(0));
+    const res = await postJson(user.api, `/api/v1/posts/${created.body.id}/review/reject`, { feedback: 'Rewrite it' });
+    expectProblem(res, 409);
+    expect(res.body.detail).toMatch(/written by hand: edit its drafts and approve, or cancel it/);
+    expect((await postJson(user.api, `/api/v1/posts/${created.body.id}/review/approve`, {})).status).toBe(200);
+    expect((await waitForPost(user.api, created.body.id, isFinished)).status).toBe('published');
   });
 
   it("checks an edited draft against the platform's limits", async () => {

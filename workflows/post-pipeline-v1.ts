@@ -12,13 +12,19 @@ import { publishRetry } from '../domain/targets.js';
 import { describeFailure } from './describe-failure.js';
 
 // The first pipeline (wait -> render -> publish -> record), kept so workflows started before
-// drafting and review existed replay exactly as they ran. Change nothing here: the committed
-// histories in tests/fixtures/histories/post-pipeline-v1-*.json prove it still matches.
+// drafting and review existed replay exactly as they ran. Change no call or its order here: the
+// committed histories in tests/fixtures/histories/post-pipeline-v1-*.json prove it still matches.
 
-const { renderMedia, recordResults } = proxyActivities<Activities>({
+const { renderMedia } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 25 },
+});
+
+// Activity options are not part of a history: these are the latest v1 settings, not the first.
+const { recordResults } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
 function publisherFor(target: PipelineTarget) {

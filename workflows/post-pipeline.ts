@@ -76,7 +76,7 @@ function publisherFor(target: PipelineTarget) {
 
 type Decision = { kind: 'approve' } | { kind: 'reject'; feedback: string };
 
-type Stage = 'drafting' | 'review' | 'preparing' | 'waiting' | 'publishing' | 'retry_window' | 'done';
+type Stage = 'drafting' | 'review' | 'deciding' | 'preparing' | 'waiting' | 'publishing' | 'retry_window' | 'done';
 
 /**
  * One post: draft it from the brief, have a person review it (as many rounds as allowed), render
@@ -106,6 +106,7 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
   let decision: Decision | undefined;
   // Set by the update handlers: read through a function so the compiler does not narrow it away.
   const decided = (): Decision | undefined => decision;
+  const currentStage = (): Stage => stage;
   let publishAt = input.publishAt ?? null;
   let rescheduled = false;
   const retryQueue: string[] = [];
@@ -114,24 +115,41 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
   const inReview = () => {
     if (stage !== 'review') throw new Error(`The post is not waiting for review (it is ${progress.status})`);
   };
+  /** One decision at a time: a second approve or reject arriving meanwhile is refused by inReview. */
+  const deciding = async <T>(decide: () => Promise<T>): Promise<T> => {
+    stage = 'deciding';
+    try {
+      return await decide();
+    } catch (err) {
+      stage = 'review';
+      throw err;
+    }
+  };
   setHandler(
     approveUpdate,
-    async ({ edits }) => {
-      if (edits && Object.keys(edits).length > 0) await applyDraftEdits({ postId, edits });
-      decision = { kind: 'approve' };
-      return { round };
-    },
+    async ({ edits }) =>
+      deciding(async () => {
+        if (edits && Object.keys(edits).length > 0) await applyDraftEdits({ postId, edits });
+        // Recorded before answering, so whoever approved sees the post move on.
+        await recordReviewOutcome({ postId, outcome: 'approved' });
+        decision = { kind: 'approve' };
+        return { round };
+      }),
     { validator: (_input: ApproveInput) => inReview() },
   );
   setHandler(
     rejectUpdate,
-    ({ feedback }) => {
-      decision = { kind: 'reject', feedback: feedback.trim() };
-      return { round: round + 1 };
-    },
+    async ({ feedback }) =>
+      deciding(async () => {
+        await recordReviewOutcome({ postId, outcome: 'rejected' });
+        decision = { kind: 'reject', feedback: feedback.trim() };
+        return { round: round + 1 };
+      }),
     {
       validator: ({ feedback }) => {
         inReview();
+        if (!input.generate)
+          throw new Error('This post was written by hand: edit its drafts and approve, or cancel it');
         if (typeof feedback !== 'string' || !feedback.trim()) throw new Error('feedback: say what should change');
         if (review.mode === 'manual' && round >= review.maxRounds) {
           throw new Error(
@@ -212,18 +230,19 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
             : remaining > 0
               ? await condition(() => decided() !== undefined, remaining)
               : decided() !== undefined;
+        // A decision being recorded as the deadline passes wins over the deadline.
+        if (!answered && currentStage() === 'deciding') {
+          await condition(() => decided() !== undefined || currentStage() !== 'deciding');
+        }
         const answer = decided();
-        if (!answered || !answer) {
+        if (!answer) {
           if (review.onExpiry === 'approve') {
             await recordReviewOutcome({ postId, outcome: 'approved_at_deadline' });
             break;
           }
           return await cancel('The review deadline passed without a decision');
         }
-        if (answer.kind === 'approve') {
-          await recordReviewOutcome({ postId, outcome: 'approved' });
-          break;
-        }
+        if (answer.kind === 'approve') break;
         stage = 'drafting';
         round += 1;
         progress.round = round;

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { count, eq, isNull, sql } from 'drizzle-orm';
 import express, { type Request, type Response, Router } from 'express';
 import { audit } from '../../auth/audit.js';
-import { decoyHash, hashPassword, verifyPassword } from '../../auth/passwords.js';
-import { accountThrottleKey, hit, ipThrottleKey, isOver } from '../../auth/rate-limit.js';
+import { hashPassword } from '../../auth/passwords.js';
+import { hit, ipThrottleKey, registerThrottleKey } from '../../auth/rate-limit.js';
 import { csrfTokenFor } from '../../auth/secrets.js';
 import { media, posts, sessions, users } from '../../db/schema.js';
 import { callerOf, clearSessionCookies, requireCaller, setSessionCookies } from '../auth.js';
@@ -11,6 +11,7 @@ import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 import { Problem, parseOrThrow } from '../problem.js';
 import { registerSchema, sessionView, signInSchema } from '../schemas/account.js';
+import { tooManyAttempts, verifyPasswordThrottled } from '../throttled-password.js';
 
 export const authDocs: RouteDoc[] = [
   {
@@ -66,20 +67,16 @@ export function authRoutes(deps: ApiDeps): Router {
     return setSessionCookies(req, res, deps.authKeys, session);
   }
 
-  async function throttle(key: string, limit: number, counted: boolean) {
-    const decision = counted ? await hit(db, key, limit) : await isOver(db, key, limit);
-    if (!decision.allowed) {
-      throw new Problem(
-        429,
-        'Too many attempts',
-        `Too many attempts; try again in ${decision.retryAfterSeconds} seconds`,
-      ).withHeader('Retry-After', String(decision.retryAfterSeconds));
-    }
+  async function throttle(key: string, limit: number) {
+    const decision = await hit(db, key, limit);
+    if (!decision.allowed) throw tooManyAttempts(decision.retryAfterSeconds);
   }
 
   router.post('/api/v1/auth/register', json, async (req, res) => {
-    await throttle(ipThrottleKey(req.ip), deps.authIpLimit, true);
+    await throttle(ipThrottleKey(req.ip), deps.authIpLimit);
     const input = parseOrThrow(registerSchema, req.body);
+    // Also per address, so "already registered" answers cannot be farmed to list accounts.
+    await throttle(registerThrottleKey(input.email), deps.authAccountLimit);
     const passwordHash = await hashPassword(input.password);
     const id = randomUUID();
     const user = await db.transaction(async (tx) => {
@@ -109,14 +106,16 @@ export function authRoutes(deps: ApiDeps): Router {
   });
 
   router.post('/api/v1/auth/sign-in', json, async (req, res) => {
-    await throttle(ipThrottleKey(req.ip), deps.authIpLimit, true);
+    await throttle(ipThrottleKey(req.ip), deps.authIpLimit);
     const input = parseOrThrow(signInSchema, req.body);
-    const accountKey = accountThrottleKey(input.email);
-    await throttle(accountKey, deps.authAccountLimit, false);
     const [user] = await db.select().from(users).where(sql`lower(${users.email}) = lower(${input.email})`);
-    const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), input.password);
+    const ok = await verifyPasswordThrottled(
+      db,
+      { email: input.email, passwordHash: user?.passwordHash },
+      input.password,
+      deps.authAccountLimit,
+    );
     if (!user || !ok) {
-      await hit(db, accountKey, deps.authAccountLimit);
       await audit(db, { userId: user?.id ?? null, action: 'session.sign_in', outcome: 'failure', ip: req.ip });
       throw new Problem(401, 'Sign-in failed', 'The email or password is incorrect');
     }

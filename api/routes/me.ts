@@ -4,8 +4,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { generateApiKey } from '../../auth/api-keys.js';
 import { audit } from '../../auth/audit.js';
-import { hashPassword, verifyPassword } from '../../auth/passwords.js';
-import { accountThrottleKey, hit, isOver } from '../../auth/rate-limit.js';
+import { hashPassword } from '../../auth/passwords.js';
 import { apiKeys, auditEvents, sessions, users } from '../../db/schema.js';
 import { deleteAccount } from '../../privacy/delete-account.js';
 import { writeExportArchive } from '../../privacy/export-archive.js';
@@ -27,6 +26,7 @@ import {
   updateProfileSchema,
   userView,
 } from '../schemas/account.js';
+import { verifyPasswordThrottled } from '../throttled-password.js';
 import { toUserView } from './auth.js';
 
 export const meDocs: RouteDoc[] = [
@@ -64,7 +64,7 @@ export const meDocs: RouteDoc[] = [
     method: 'post',
     path: '/api/v1/me/api-keys',
     tag: 'API keys',
-    summary: 'Create an API key; the key is shown once',
+    summary: 'Create an API key (needs your password); the key is shown once',
     body: createApiKeySchema,
     responses: { 201: { description: 'Created', schema: createdApiKeyView } },
   },
@@ -118,17 +118,8 @@ export function meRoutes(deps: ApiDeps): Router {
 
   /** Password checks on an already signed-in account are throttled like sign-in. */
   async function confirmPassword(user: typeof users.$inferSelect, password: string | undefined, field: string) {
-    const key = accountThrottleKey(user.email);
-    const state = await isOver(db, key, deps.authAccountLimit);
-    if (!state.allowed) {
-      throw new Problem(
-        429,
-        'Too many attempts',
-        `Too many attempts; try again in ${state.retryAfterSeconds} seconds`,
-      ).withHeader('Retry-After', String(state.retryAfterSeconds));
-    }
-    if (password === undefined || !(await verifyPassword(user.passwordHash, password))) {
-      await hit(db, key, deps.authAccountLimit);
+    const ok = password !== undefined && (await verifyPasswordThrottled(db, user, password, deps.authAccountLimit));
+    if (!ok) {
       throw new Problem(403, 'Password incorrect', 'Confirm this change with your current password', [
         { field, message: password === undefined ? 'required for this change' : 'does not match' },
       ]);
@@ -215,6 +206,7 @@ export function meRoutes(deps: ApiDeps): Router {
   router.post('/api/v1/me/api-keys', json, async (req, res) => {
     const caller = callerOf(req);
     const input = parseOrThrow(createApiKeySchema, req.body);
+    await confirmPassword(await currentUser(caller), input.password, 'password');
     const generated = generateApiKey();
     const [row] = await db
       .insert(apiKeys)

@@ -31,6 +31,8 @@ export const updateProfileSchema = z
 export const changePasswordSchema = z.strictObject({ currentPassword: password, newPassword });
 export const deleteAccountSchema = z.strictObject({ password });
 export const createApiKeySchema = z.strictObject({
+  /** A stolen session alone must not be able to mint a key that outlives it. */
+  password,
   name: z
     .string({ error: (i) => (i.input === undefined ? 'required' : 'expected text') })
     .trim()

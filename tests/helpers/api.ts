@@ -119,7 +119,7 @@ export async function signUp(baseUrl: string, name = `User ${++users}`): Promise
     .map((c) => c.split(';')[0])
     .join('; ');
   const browser = { url: baseUrl, headers: { cookie, 'x-csrf-token': csrfToken } };
-  const key = await postJson(browser, '/api/v1/me/api-keys', { name: 'tests' });
+  const key = await postJson(browser, '/api/v1/me/api-keys', { name: 'tests', password });
   expect(key.status, JSON.stringify(key.body)).toBe(201);
   const apiKey = key.body.key as string;
   return {
