@@ -17,11 +17,11 @@ import { Problem, parseOrThrow } from '../problem.js';
 import {
   apiKeyView,
   auditEventView,
+  auditQuery,
   changePasswordSchema,
   createApiKeySchema,
   createdApiKeyView,
   deleteAccountSchema,
-  pageQuery,
   sessionView,
   updateProfileSchema,
   userView,
@@ -80,7 +80,7 @@ export const meDocs: RouteDoc[] = [
     path: '/api/v1/me/audit',
     tag: 'Account',
     summary: 'Your security log: sign-ins, key changes, exports, with IP and time',
-    query: pageQuery,
+    query: auditQuery,
     responses: {
       200: {
         description: 'Newest first',
@@ -250,7 +250,7 @@ export function meRoutes(deps: ApiDeps): Router {
 
   router.get('/api/v1/me/audit', async (req, res) => {
     const caller = callerOf(req);
-    const { limit, cursor } = parseOrThrow(pageQuery, req.query);
+    const { limit, cursor } = parseOrThrow(auditQuery, req.query);
     const rows = await db
       .select()
       .from(auditEvents)

@@ -15,7 +15,9 @@ import { after, isUuid, toPage } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 import { Problem, parseOrThrow } from '../problem.js';
-import { pageQuery } from '../schemas/account.js';
+import { pageQuery } from '../schemas/paging.js';
+
+const mediaQuery = pageQuery(50);
 
 const HEAD_BYTES = 64;
 
@@ -90,7 +92,7 @@ export function mediaRoutes(deps: ApiDeps): Router {
 
   router.get('/api/v1/media', async (req, res) => {
     const { userId } = callerOf(req);
-    const { limit, cursor } = parseOrThrow(pageQuery, req.query);
+    const { limit, cursor } = parseOrThrow(mediaQuery, req.query);
     const rows = await deps.db
       .select()
       .from(media)
@@ -167,7 +169,7 @@ export const mediaDocs: RouteDoc[] = [
     path: '/api/v1/media',
     tag: 'Media',
     summary: 'Your media, newest first',
-    query: pageQuery,
+    query: mediaQuery,
     responses: {
       200: {
         description: 'A page',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageQuery } from './paging.js';
 
 const email = z
   .email({ error: 'expected an email address' })
@@ -39,15 +40,7 @@ export const createApiKeySchema = z.strictObject({
     .min(1, 'must not be empty')
     .max(100, 'must be at most 100 characters'),
 });
-export const pageQuery = z.strictObject({
-  limit: z.coerce
-    .number({ error: 'expected a number' })
-    .int('expected a whole number')
-    .min(1, 'must be from 1 to 100')
-    .max(100, 'must be from 1 to 100')
-    .default(50),
-  cursor: z.string().max(200).optional(),
-});
+export const auditQuery = pageQuery(50);
 
 export const userView = z.object({
   id: z.uuid(),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DRAFT_FORMATS } from '../../domain/drafts.js';
 import { POST_STATUSES } from '../../domain/pipeline.js';
 import { isTimeZone } from '../../domain/zoned-time.js';
+import { pageQuery } from './paging.js';
 
 const targetKey = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected 1-63 lowercase letters, digits, "_" or "-"');
 
@@ -118,14 +119,7 @@ export const createPostSchema = z
 
 export type CreatePostInput = z.infer<typeof createPostSchema>;
 
-export const listPostsQuery = z.strictObject({
-  limit: z.coerce
-    .number({ error: 'expected a number' })
-    .int('expected a whole number')
-    .min(1, 'must be from 1 to 100')
-    .max(100, 'must be from 1 to 100')
-    .default(20),
-  cursor: z.string().max(200).optional(),
+export const listPostsQuery = pageQuery(20).extend({
   status: z.enum(POST_STATUSES, { error: `expected one of ${POST_STATUSES.join(', ')}` }).optional(),
 });
 

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+
+/** `?limit=&cursor=` for newest-first listings; `cursor` is opaque (see api/cursor.ts). */
+export function pageQuery(defaultLimit: number) {
+  return z.strictObject({
+    limit: z.coerce
+      .number({ error: 'expected a number' })
+      .int('expected a whole number')
+      .min(1, 'must be from 1 to 100')
+      .max(100, 'must be from 1 to 100')
+      .default(defaultLimit),
+    cursor: z.string().max(200).optional(),
+  });
+}
