@@ -14,6 +14,7 @@ import { createTestDatabase } from './database.js';
 
 export interface TestApp {
   baseUrl: string;
+  database: { url: string; drop: () => Promise<void> } | undefined;
   dataDir: string;
   db: Database;
   services: Services;
@@ -27,6 +28,8 @@ export interface TestApp {
 export interface TestAppOptions {
   database?: 'postgres' | 'pglite';
   env?: Record<string, string>;
+  /** Start again on the database, files and task queue of an app whose processes were stopped. */
+  restartOf?: TestApp;
 }
 
 /**
@@ -34,9 +37,14 @@ export interface TestAppOptions {
  * server with a task queue of its own, the worker, and the API on a free port.
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'autopostpanel-test-'));
-  const database = options.database === 'pglite' ? undefined : await createTestDatabase();
-  const taskQueue = `test-${randomUUID()}`;
+  const previous = options.restartOf;
+  const dataDir = previous?.dataDir ?? (await mkdtemp(join(tmpdir(), 'autopostpanel-test-')));
+  const database = previous
+    ? previous.database
+    : options.database === 'pglite'
+      ? undefined
+      : await createTestDatabase();
+  const taskQueue = previous?.taskQueue ?? `test-${randomUUID()}`;
   const config = loadConfig({
     DATA_DIR: dataDir,
     TEMPORAL_TASK_QUEUE: taskQueue,
@@ -68,6 +76,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const temporal = await createTemporalClient({ address: temporalAddress, namespace: config.TEMPORAL_NAMESPACE });
   return {
     baseUrl: services.apiUrl!,
+    database,
     dataDir,
     db: services.database.db,
     services,
