@@ -156,15 +156,21 @@ describe('drafting with AI', () => {
   });
 });
 
+/** A post drafted from the brief and published without review, followed to its end. */
+async function draftUnattended(timeoutMs: number): Promise<Json> {
+  const created = await postJson(user.api, '/api/v1/posts', {
+    brief,
+    review: { mode: 'auto' },
+    targets: [{ type: 'local_export' }],
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return waitForPost(user.api, created.body.id, isFinished, timeoutMs);
+}
+
 describe('AI endpoint failures', () => {
   it('retries a malformed answer and records the failed try in words', async () => {
     emulator.injectFaults([{ kind: 'malformed' }]);
-    const created = await postJson(user.api, '/api/v1/posts', {
-      brief,
-      review: { mode: 'auto' },
-      targets: [{ type: 'local_export' }],
-    });
-    const post = await waitForPost(user.api, created.body.id, isFinished, 20_000);
+    const post = await draftUnattended(20_000);
     expect(post.status).toBe('published');
     const attempts = (await call(user.api, `/api/v1/posts/${post.id}/attempts`)).body;
     const generate = attempts.items.filter((a: Json) => a.step === 'generate');
@@ -176,12 +182,7 @@ describe('AI endpoint failures', () => {
 
   it('gives up on output that stays malformed, and says why', async () => {
     emulator.injectFaults([{ kind: 'malformed' }, { kind: 'malformed' }, { kind: 'malformed' }, { kind: 'malformed' }]);
-    const created = await postJson(user.api, '/api/v1/posts', {
-      brief,
-      review: { mode: 'auto' },
-      targets: [{ type: 'local_export' }],
-    });
-    const post = await waitForPost(user.api, created.body.id, isFinished, 30_000);
+    const post = await draftUnattended(30_000);
     expect(post.status).toBe('failed');
     expect(post.error).toMatch(/^Drafting failed: The AI returned drafts that break the platform rules/);
     expect(post.steps.find((s: Json) => s.name === 'generate')).toMatchObject({ status: 'failed', attempts: 4 });
@@ -191,12 +192,7 @@ describe('AI endpoint failures', () => {
 
   it('waits out a 429 for as long as Retry-After says, then goes on', async () => {
     emulator.injectFaults([{ kind: 'rate_limit', retryAfterSeconds: 2 }]);
-    const created = await postJson(user.api, '/api/v1/posts', {
-      brief,
-      review: { mode: 'auto' },
-      targets: [{ type: 'local_export' }],
-    });
-    const post = await waitForPost(user.api, created.body.id, isFinished, 20_000);
+    const post = await draftUnattended(20_000);
     expect(post.status).toBe('published');
     const [first, second] = chatRequests();
     expect(Date.parse(second!.receivedAt) - Date.parse(first!.receivedAt)).toBeGreaterThanOrEqual(1900);
@@ -208,12 +204,7 @@ describe('AI endpoint failures', () => {
 
   it('does not retry a refused request (4xx other than 429), and says why', async () => {
     emulator.injectFaults([{ kind: 'bad_request', message: 'The model does not exist' }]);
-    const created = await postJson(user.api, '/api/v1/posts', {
-      brief,
-      review: { mode: 'auto' },
-      targets: [{ type: 'local_export' }],
-    });
-    const post = await waitForPost(user.api, created.body.id, isFinished, 20_000);
+    const post = await draftUnattended(20_000);
     expect(post.status).toBe('failed');
     expect(post.error).toMatch(
       /Drafting failed: The AI endpoint refused the request \(400\): .*The model does not exist/,
