@@ -38,9 +38,6 @@ export const LIMITS = {
   scriptChars: 5000,
 } as const;
 
-/** Formats whose posts are videos, so the drafts include a script. */
-export const VIDEO_FORMATS: readonly DraftFormat[] = ['youtube', 'tiktok'];
-
 export interface Brief {
   topic: string;
   tone?: string;

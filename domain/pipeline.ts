@@ -84,10 +84,6 @@ export const CANCELLABLE_STATUSES: readonly PostStatus[] = [
   'rendering',
 ];
 
-export function isFinalStatus(status: PostStatus): boolean {
-  return status === 'published' || status === 'partially_published' || status === 'failed' || status === 'cancelled';
-}
-
 export function workflowIdForPost(postId: string): string {
   return `post-${postId}`;
 }

@@ -1,39 +1,19 @@
-import { log, proxyActivities, sleep } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { log, sleep } from '@temporalio/workflow';
 import type {
   PipelineProgress,
   PipelineResult,
-  PipelineTarget,
   PostPipelineInput,
   PostStatus,
   TargetOutcome,
 } from '../domain/pipeline.js';
-import { publishRetry } from '../domain/targets.js';
+import { databaseActivities, publisherFor, renderMedia } from './activity-proxies.js';
 import { describeFailure } from './describe-failure.js';
+
+const { recordResults } = databaseActivities;
 
 // The first pipeline (wait -> render -> publish -> record), kept so workflows started before
 // drafting and review existed replay exactly as they ran. Change no call or its order here: the
 // committed histories in tests/fixtures/histories/post-pipeline-v1-*.json prove it still matches.
-
-const { renderMedia } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 25 },
-});
-
-// Activity options are not part of a history: these are the latest v1 settings, not the first.
-const { recordResults } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
-
-function publisherFor(target: PipelineTarget) {
-  return proxyActivities<Activities>({
-    startToCloseTimeout: '30 minutes',
-    heartbeatTimeout: '1 minute',
-    retry: { backoffCoefficient: 2, ...publishRetry[target.type] },
-  }).publishTarget;
-}
 
 export async function legacyPostPipeline(
   { postId, targets, publishAt }: PostPipelineInput,

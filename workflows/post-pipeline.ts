@@ -19,7 +19,7 @@ import type {
   TargetOutcome,
 } from '../domain/pipeline.js';
 import { PostIdAttribute, PostStatusAttribute } from '../domain/search-attributes.js';
-import { publishRetry } from '../domain/targets.js';
+import { databaseActivities, publisherFor, renderMedia } from './activity-proxies.js';
 import { describeFailure } from './describe-failure.js';
 import {
   type ApproveInput,
@@ -37,13 +37,6 @@ export { progressQuery };
 /** Marks histories made by the generate -> review -> publish pipeline (see post-pipeline-v1.ts). */
 const REVIEW_PIPELINE = 'review-pipeline';
 
-const { renderMedia } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
-  // About 20 minutes of tries: long enough to ride out a database restart.
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 25 },
-});
-
 const { generateDrafts } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '4 minutes',
@@ -51,7 +44,6 @@ const { generateDrafts } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
 });
 
-// Database-only and idempotent: they retry until they land.
 const {
   recordResults,
   markAwaitingReview,
@@ -60,19 +52,7 @@ const {
   markScheduled,
   recordCancellation,
   updatePublishAt,
-} = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
-
-function publisherFor(target: PipelineTarget) {
-  return proxyActivities<Activities>({
-    startToCloseTimeout: '30 minutes',
-    // A worker that dies mid-upload is noticed in a minute, not after the whole timeout.
-    heartbeatTimeout: '1 minute',
-    retry: { backoffCoefficient: 2, ...publishRetry[target.type] },
-  }).publishTarget;
-}
+} = databaseActivities;
 
 type Decision = { kind: 'approve' } | { kind: 'reject'; feedback: string };
 
