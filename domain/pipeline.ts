@@ -75,6 +75,16 @@ export function finalStatus(outcomes: TargetOutcome[]): PostStatus {
   return published > 0 ? 'partially_published' : 'failed';
 }
 
+/**
+ * Where a post's story has ended: nothing may move it out again. `partially_published` counts
+ * once its retry window has closed (the workflow decides that; the database row cannot tell).
+ */
+export const FINAL_STATUSES: readonly PostStatus[] = ['published', 'partially_published', 'failed', 'cancelled'];
+
+export function isFinalStatus(status: PostStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
 /** Where a post can still be cancelled: nothing has been published yet. */
 export const CANCELLABLE_STATUSES: readonly PostStatus[] = [
   'generating',

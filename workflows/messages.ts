@@ -26,3 +26,14 @@ export const rejectUpdate = defineUpdate<ReviewAnswer, [RejectInput]>('reject');
 export const editDraftUpdate = defineUpdate<ReviewAnswer, [EditDraftInput]>('editDraft');
 export const rescheduleUpdate = defineUpdate<{ publishAt: string }, [{ publishAt: string }]>('reschedule');
 export const retryTargetUpdate = defineUpdate<{ targetKey: string }, [{ targetKey: string }]>('retryTarget');
+
+export interface CancelInput {
+  /** Shown on the post; defaults to "Cancelled on request". */
+  reason?: string;
+}
+export interface CancelAnswer {
+  /** Only ever "cancelled": a cancel that cannot take effect is refused by the validator. */
+  status: 'cancelled';
+}
+/** Decided by the workflow's own stage: accepted means it took effect; too late is refused with the reason. */
+export const cancelUpdate = defineUpdate<CancelAnswer, [CancelInput]>('cancel');
