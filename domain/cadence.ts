@@ -1,0 +1,260 @@
+import { zonedTimeToInstant } from './zoned-time.js';
+
+// When a campaign's slots fall. Slots are computed on the campaign's wall clock, then turned into
+// instants one by one, so an 18:00 slot stays 18:00 local across daylight-saving changes. A slot's
+// identity is its local date and time ("2026-03-29T18:00"): it does not move when offsets do, so it
+// can key the slot's post. Local times that do not exist or exist twice follow zonedTimeToInstant:
+// a skipped time moves forward by the gap (02:30 becomes 03:30), a repeated one means the first.
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+export interface WeeklySlot {
+  day: Weekday;
+  /** Local time, "HH:MM". */
+  time: string;
+}
+
+export type Cadence = { kind: 'weekly'; slots: WeeklySlot[] } | { kind: 'rrule'; rule: string };
+
+export type CampaignEnd = { until: string } | { count: number };
+
+export interface Slot {
+  /** Local wall-clock time in the campaign's zone, "YYYY-MM-DDTHH:MM": the slot's identity. */
+  local: string;
+  /** The instant, ISO-8601 UTC. */
+  at: string;
+  /** 0-based position in the series since the campaign's start. */
+  index: number;
+}
+
+export class CadenceError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CadenceError';
+  }
+}
+
+const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DAY_MS = 86_400_000;
+/** Far enough for any campaign; bounds the walk so a rule that never matches cannot spin. */
+const HORIZON_DAYS = 366 * 10;
+
+/** A parsed rule: which local dates match, and at which local times. */
+interface Rule {
+  freq: 'DAILY' | 'WEEKLY' | 'MONTHLY';
+  interval: number;
+  /** 0 = Monday. For MONTHLY, with an ordinal (1 = first, -1 = last). */
+  byDay?: { weekday: number; ordinal?: number }[];
+  byMonthDay?: number[];
+  times: { hour: number; minute: number }[];
+  count?: number;
+  /** Local date, inclusive. */
+  until?: number;
+}
+
+const RRULE_DAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
+
+function dayNumber(date: string, field: string): number {
+  const m = DATE.exec(date);
+  if (!m) throw new CadenceError(field, 'expected a date like 2026-12-01');
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!);
+  const check = new Date(ms);
+  if (check.getUTCMonth() !== +m[2]! - 1) throw new CadenceError(field, 'not a real calendar date');
+  return ms / DAY_MS;
+}
+
+function dateOf(day: number): { y: number; m: number; d: number; weekday: number } {
+  const date = new Date(day * DAY_MS);
+  return {
+    y: date.getUTCFullYear(),
+    m: date.getUTCMonth(),
+    d: date.getUTCDate(),
+    weekday: (date.getUTCDay() + 6) % 7,
+  };
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+function localString(day: number, hour: number, minute: number): string {
+  const { y, m, d } = dateOf(day);
+  return `${y}-${pad(m + 1)}-${pad(d)}T${pad(hour)}:${pad(minute)}`;
+}
+
+function parseTime(time: string, field: string): { hour: number; minute: number } {
+  const m = TIME.exec(time);
+  if (!m) throw new CadenceError(field, 'expected a local time like 18:00');
+  return { hour: +m[1]!, minute: +m[2]! };
+}
+
+/** Whole numbers from min to max; zero only where min allows it (BYMONTHDAY has no day 0). */
+function integerList(value: string, field: string, min: number, max: number): number[] {
+  return value.split(',').map((part) => {
+    const n = Number(part);
+    if (!/^-?\d+$/.test(part) || n < min || n > max || (n === 0 && min < 0)) {
+      throw new CadenceError(field, `expected whole numbers from ${min} to ${max}`);
+    }
+    return n;
+  });
+}
+
+/**
+ * The RFC 5545 subset campaigns need: FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, BYDAY (with ordinals for
+ * MONTHLY), BYMONTHDAY, BYHOUR, BYMINUTE, COUNT, UNTIL. Anything else is refused by name rather than
+ * ignored, so a rule never means less than it says.
+ */
+export function parseRRule(text: string): Rule {
+  const field = 'cadence.rule';
+  const parts = new Map<string, string>();
+  for (const piece of text.replace(/^RRULE:/i, '').split(';')) {
+    if (!piece) continue;
+    const [key, value] = piece.split('=');
+    if (!key || value === undefined || value === '') throw new CadenceError(field, `"${piece}" is not NAME=VALUE`);
+    parts.set(key.toUpperCase(), value.toUpperCase());
+  }
+  const supported = ['FREQ', 'INTERVAL', 'BYDAY', 'BYMONTHDAY', 'BYHOUR', 'BYMINUTE', 'COUNT', 'UNTIL', 'WKST'];
+  for (const key of parts.keys()) {
+    if (!supported.includes(key))
+      throw new CadenceError(field, `${key} is not supported (use ${supported.join(', ')})`);
+  }
+  const freq = parts.get('FREQ');
+  if (freq !== 'DAILY' && freq !== 'WEEKLY' && freq !== 'MONTHLY') {
+    throw new CadenceError(field, 'FREQ must be DAILY, WEEKLY or MONTHLY');
+  }
+  if (parts.has('WKST') && parts.get('WKST') !== 'MO') throw new CadenceError(field, 'only WKST=MO is supported');
+  const interval = parts.has('INTERVAL') ? integerList(parts.get('INTERVAL')!, field, 1, 52)[0]! : 1;
+  if (!parts.has('BYHOUR')) throw new CadenceError(field, 'BYHOUR is required: say at what local time to post');
+  const hours = integerList(parts.get('BYHOUR')!, field, 0, 23);
+  const minutes = parts.has('BYMINUTE') ? integerList(parts.get('BYMINUTE')!, field, 0, 59) : [0];
+  const times = hours
+    .flatMap((hour) => minutes.map((minute) => ({ hour, minute })))
+    .sort((a, b) => a.hour - b.hour || a.minute - b.minute);
+  const rule: Rule = { freq, interval, times };
+  if (parts.has('BYDAY')) {
+    rule.byDay = parts
+      .get('BYDAY')!
+      .split(',')
+      .map((token) => {
+        const m = /^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$/.exec(token);
+        if (!m) throw new CadenceError(field, `BYDAY "${token}" is not a weekday like MO or 1MO`);
+        const ordinal = m[1] === undefined ? undefined : Number(m[1]);
+        if (ordinal !== undefined && (freq !== 'MONTHLY' || ordinal === 0 || Math.abs(ordinal) > 5)) {
+          throw new CadenceError(field, `BYDAY "${token}": ordinals from -5 to 5 only with FREQ=MONTHLY`);
+        }
+        return { weekday: RRULE_DAYS.indexOf(m[2]!), ...(ordinal !== undefined ? { ordinal } : {}) };
+      });
+  }
+  if (parts.has('BYMONTHDAY')) rule.byMonthDay = integerList(parts.get('BYMONTHDAY')!, field, -31, 31);
+  if (parts.has('COUNT')) rule.count = integerList(parts.get('COUNT')!, field, 1, 10_000)[0]!;
+  if (rule.byMonthDay && rule.freq !== 'MONTHLY') throw new CadenceError(field, 'BYMONTHDAY needs FREQ=MONTHLY');
+  if (parts.has('UNTIL')) {
+    const m = /^(\d{4})(\d{2})(\d{2})(T\d{6}Z?)?$/.exec(parts.get('UNTIL')!);
+    if (!m) throw new CadenceError(field, 'UNTIL must be a date like 20261231');
+    rule.until = dayNumber(`${m[1]}-${m[2]}-${m[3]}`, field);
+  }
+  if (rule.count !== undefined && rule.until !== undefined) {
+    throw new CadenceError(field, 'COUNT and UNTIL cannot both be given');
+  }
+  return rule;
+}
+
+function weeklyRule(slots: WeeklySlot[]): Rule[] {
+  if (slots.length === 0) throw new CadenceError('cadence.slots', 'give at least one weekly slot');
+  // One rule per distinct time keeps "Mon 18:00, Thu 09:00" from meaning Mon 09:00 as well.
+  const byTime = new Map<string, number[]>();
+  slots.forEach((slot, i) => {
+    const weekday = WEEKDAYS.indexOf(slot.day);
+    if (weekday < 0) throw new CadenceError(`cadence.slots[${i}].day`, `expected one of ${WEEKDAYS.join(', ')}`);
+    parseTime(slot.time, `cadence.slots[${i}].time`);
+    byTime.set(slot.time, [...(byTime.get(slot.time) ?? []), weekday]);
+  });
+  return [...byTime].map(([time, days]) => ({
+    freq: 'WEEKLY' as const,
+    interval: 1,
+    byDay: days.map((weekday) => ({ weekday })),
+    times: [parseTime(time, 'cadence.slots')],
+  }));
+}
+
+function matches(rule: Rule, day: number, startDay: number): boolean {
+  const date = dateOf(day);
+  const start = dateOf(startDay);
+  if (rule.freq === 'DAILY') {
+    if ((day - startDay) % rule.interval !== 0) return false;
+    if (rule.byDay && !rule.byDay.some((b) => b.weekday === date.weekday)) return false;
+  } else if (rule.freq === 'WEEKLY') {
+    const weekOf = (n: number) => Math.floor((n - dateOf(n).weekday) / 7);
+    if ((weekOf(day) - weekOf(startDay)) % rule.interval !== 0) return false;
+    const days = rule.byDay?.map((d) => d.weekday) ?? [start.weekday];
+    if (!days.includes(date.weekday)) return false;
+  } else {
+    const months = (date.y - start.y) * 12 + (date.m - start.m);
+    if (months % rule.interval !== 0) return false;
+    const lastDay = new Date(Date.UTC(date.y, date.m + 1, 0)).getUTCDate();
+    if (rule.byMonthDay) {
+      if (!rule.byMonthDay.some((n) => (n > 0 ? n : lastDay + n + 1) === date.d)) return false;
+    }
+    if (rule.byDay) {
+      const nth = Math.floor((date.d - 1) / 7) + 1;
+      const nthFromEnd = -(Math.floor((lastDay - date.d) / 7) + 1);
+      const ok = rule.byDay.some(
+        (b) => b.weekday === date.weekday && (b.ordinal === undefined || b.ordinal === nth || b.ordinal === nthFromEnd),
+      );
+      if (!ok) return false;
+    }
+    if (!rule.byMonthDay && !rule.byDay && date.d !== start.d) return false;
+  }
+  return true;
+}
+
+export interface SlotQuery {
+  cadence: Cadence;
+  timeZone: string;
+  /** The campaign's first local date, "YYYY-MM-DD". */
+  startDate: string;
+  end?: CampaignEnd;
+  /** Only slots strictly after this instant (ISO-8601 or ms). */
+  after?: string | number;
+  /** At most this many slots. */
+  limit: number;
+}
+
+/** The campaign's slots in order, on its own wall clock. */
+export function listSlots(query: SlotQuery): Slot[] {
+  const rules = query.cadence.kind === 'weekly' ? weeklyRule(query.cadence.slots) : [parseRRule(query.cadence.rule)];
+  const startDay = dayNumber(query.startDate, 'startDate');
+  const endDay =
+    query.end && 'until' in query.end
+      ? dayNumber(query.end.until, 'end.until')
+      : Math.min(...rules.map((r) => r.until ?? Number.POSITIVE_INFINITY));
+  if (endDay < startDay) throw new CadenceError('end.until', 'the campaign ends before it starts');
+  const count = Math.min(
+    query.end && 'count' in query.end ? query.end.count : Number.POSITIVE_INFINITY,
+    ...rules.map((r) => r.count ?? Number.POSITIVE_INFINITY),
+  );
+  const after = query.after === undefined ? Number.NEGATIVE_INFINITY : new Date(query.after).getTime();
+  const slots: Slot[] = [];
+  let index = 0;
+  for (let day = startDay; day <= Math.min(endDay, startDay + HORIZON_DAYS); day++) {
+    const times = rules
+      .filter((rule) => matches(rule, day, startDay))
+      .flatMap((rule) => rule.times)
+      .sort((a, b) => a.hour - b.hour || a.minute - b.minute)
+      .filter((t, i, all) => i === 0 || t.hour !== all[i - 1]!.hour || t.minute !== all[i - 1]!.minute);
+    for (const { hour, minute } of times) {
+      if (index >= count) return slots;
+      const local = localString(day, hour, minute);
+      const at = zonedTimeToInstant(local, query.timeZone).getTime();
+      if (at > after) {
+        slots.push({ local, at: new Date(at).toISOString(), index });
+        if (slots.length >= query.limit) return slots;
+      }
+      index++;
+    }
+  }
+  return slots;
+}
