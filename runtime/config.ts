@@ -15,6 +15,15 @@ const optionalText = z
   .transform((v) => (v === '' ? undefined : v))
   .optional();
 
+/** A platform base URL without a trailing slash, so paths can be appended. */
+const baseUrl = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .pipe(z.url('expected an http(s) URL'))
+    .transform((v) => v.replace(/\/+$/, ''));
+
 const envSchema = z.object({
   PORT: port(3000),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -74,6 +83,38 @@ const envSchema = z.object({
   OPENAI_BASE_URL: optionalText.pipe(z.url('expected an http(s) URL, e.g. http://localhost:11434/v1').optional()),
   OPENAI_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),
   OPENAI_IMAGE_MODEL: z.string().trim().min(1).default('gpt-image-1'),
+  // Connected accounts (issue 9). Defaults are the real hosts; a platform without credentials is "not configured".
+  PUBLIC_URL: optionalText.pipe(z.url('expected the public http(s) URL of the app').optional()),
+  TOKEN_KEYS: optionalText,
+  TOKEN_KEY_ID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected a key id of letters, digits, _ or - (at most 32)')
+      .optional(),
+  ),
+  TIKTOK_CLIENT_KEY: optionalText,
+  TIKTOK_CLIENT_SECRET: optionalText,
+  TIKTOK_AUTH_URL: baseUrl('https://www.tiktok.com'),
+  TIKTOK_API_URL: baseUrl('https://open.tiktokapis.com'),
+  GOOGLE_CLIENT_ID: optionalText,
+  GOOGLE_CLIENT_SECRET: optionalText,
+  GOOGLE_AUTH_URL: baseUrl('https://accounts.google.com'),
+  GOOGLE_TOKEN_URL: baseUrl('https://oauth2.googleapis.com'),
+  YOUTUBE_API_URL: baseUrl('https://www.googleapis.com'),
+  INSTAGRAM_APP_ID: optionalText,
+  INSTAGRAM_APP_SECRET: optionalText,
+  INSTAGRAM_AUTH_URL: baseUrl('https://www.instagram.com'),
+  INSTAGRAM_API_URL: baseUrl('https://api.instagram.com'),
+  INSTAGRAM_GRAPH_URL: baseUrl('https://graph.instagram.com'),
+  FACEBOOK_APP_ID: optionalText,
+  FACEBOOK_APP_SECRET: optionalText,
+  FACEBOOK_AUTH_URL: baseUrl('https://www.facebook.com'),
+  FACEBOOK_GRAPH_URL: baseUrl('https://graph.facebook.com'),
+  FACEBOOK_GRAPH_VERSION: z
+    .string()
+    .trim()
+    .regex(/^v\d+\.\d+$/, 'expected a Graph API version such as v26.0')
+    .default('v26.0'),
   REVIEW_MAX_ROUNDS: z.coerce
     .number({ error: 'expected a number of rounds' })
     .int('expected a whole number')
@@ -125,6 +166,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   return { ...parsed.data, DATA_DIR: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir) };
 }
 
+const SECRET_VARIABLES = new Set([
+  'APP_SECRET',
+  'DATABASE_URL',
+  'OPENAI_API_KEY',
+  'TOKEN_KEYS',
+  'TIKTOK_CLIENT_SECRET',
+  'GOOGLE_CLIENT_SECRET',
+  'INSTAGRAM_APP_SECRET',
+  'FACEBOOK_APP_SECRET',
+]);
+
 function redactIfSecret(name: string, value: string): string {
-  return name === 'APP_SECRET' || name === 'DATABASE_URL' || name === 'OPENAI_API_KEY' ? '[redacted]' : value;
+  return SECRET_VARIABLES.has(name) ? '[redacted]' : value;
 }
