@@ -65,6 +65,21 @@ export class MediaStore {
     };
   }
 
+  /**
+   * A temporary path next to `key` for a writer that wants a file name rather than a stream
+   * (sharp's toFile); `commit` moves it into place atomically, `abort` removes it.
+   */
+  async staging(key: string): Promise<{ path: string; commit: () => Promise<void>; abort: () => Promise<void> }> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.partial-${randomUUID()}`;
+    return {
+      path: temp,
+      commit: () => rename(temp, target),
+      abort: () => rm(temp, { force: true }),
+    };
+  }
+
   async exists(key: string): Promise<boolean> {
     try {
       await stat(this.pathOf(key));

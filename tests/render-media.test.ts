@@ -1,0 +1,221 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderSource } from '../activities/render-media.js';
+import type { MediaRules } from '../platforms/publisher.js';
+import { isFinished, type Json, postJson, signUp, type TestUser, upload, waitForPost } from './helpers/api.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
+
+const PLATFORM_BOXES: Record<string, Omit<MediaRules, 'format' | 'quality'>> = {
+  youtube: { maxWidth: 1280, maxHeight: 720 },
+  tiktok: { maxWidth: 1080, maxHeight: 1920 },
+  instagram: { maxWidth: 1080, maxHeight: 1350 },
+  facebook: { maxWidth: 2048, maxHeight: 2048 },
+};
+
+/**
+ * A 2400x1600 JPEG stored sideways with EXIF orientation 6 (shown rotated 90 degrees clockwise,
+ * so 1600x2400 upright), carrying camera, copyright and GPS tags. Its stored top-left quarter is
+ * red, the rest blue: upright, the red corner is at the top right.
+ */
+async function sidewaysPhotoWithGps(): Promise<Buffer> {
+  const red = await sharp({ create: { width: 1200, height: 800, channels: 3, background: '#ff0000' } })
+    .png()
+    .toBuffer();
+  return sharp({ create: { width: 2400, height: 1600, channels: 3, background: '#0000ff' } })
+    .composite([{ input: red, left: 0, top: 0 }])
+    .withExif({
+      IFD0: { Make: 'TestCam', Copyright: 'exif-marker-123' },
+      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 8/1 2/1', GPSLongitudeRef: 'E', GPSLongitude: '11/1 34/1 0/1' },
+    })
+    .withMetadata({ orientation: 6 })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+/** What a rendition file holds, read back from its bytes. */
+async function inspect(file: string) {
+  const bytes = await readFile(file);
+  const meta = await sharp(bytes).metadata();
+  const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+  const pixel = (x: number, y: number) => [
+    ...data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3),
+  ];
+  return { bytes, meta, info, pixel };
+}
+
+/** Whether an EXIF block points to a GPS directory (tag 0x8825, in either byte order). */
+function hasGpsPointer(exif: Buffer): boolean {
+  return exif.includes(Buffer.from([0x88, 0x25])) || exif.includes(Buffer.from([0x25, 0x88]));
+}
+
+function expectNoMetadata(file: Awaited<ReturnType<typeof inspect>>) {
+  expect(file.meta.exif).toBeUndefined();
+  expect(file.meta.icc).toBeUndefined();
+  expect(file.meta.xmp).toBeUndefined();
+  expect(file.meta.orientation).toBeUndefined();
+  expect(file.bytes.includes('exif-marker-123')).toBe(false);
+  expect(file.bytes.includes('TestCam')).toBe(false);
+  expect(file.bytes.includes('Exif\0')).toBe(false);
+}
+
+describe('renderSource', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'render-test-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('makes every size from one source, upright, sRGB, without EXIF or GPS', async () => {
+    const source = join(dir, 'sideways.jpg');
+    await writeFile(source, await sidewaysPhotoWithGps());
+    const original = await sharp(source).metadata();
+    expect(original.orientation).toBe(6);
+    expect(hasGpsPointer(original.exif!)).toBe(true);
+
+    const names = Object.keys(PLATFORM_BOXES);
+    const infos = await renderSource(
+      source,
+      names.map((name) => ({
+        rules: { ...PLATFORM_BOXES[name]!, format: 'jpeg', quality: 90 },
+        path: join(dir, `${name}.out`),
+      })),
+    );
+    const expected: Record<string, [number, number]> = {
+      youtube: [480, 720],
+      tiktok: [1080, 1620],
+      instagram: [900, 1350],
+      facebook: [1365, 2048],
+    };
+    for (const [i, name] of names.entries()) {
+      const out = await inspect(join(dir, `${name}.out`));
+      const [width, height] = expected[name]!;
+      expect({ name, width: out.meta.width, height: out.meta.height }).toEqual({ name, width, height });
+      expect(infos[i]).toMatchObject({ width, height, format: 'jpeg' });
+      expect(out.meta.format).toBe('jpeg');
+      expect(out.meta.space).toBe('srgb');
+      expect(out.meta.channels).toBe(3);
+      expectNoMetadata(out);
+      // Upright: the stored top-left (red) is now the top-right corner; the top-left is blue.
+      const [r1, , b1] = out.pixel(width - 5, 5);
+      expect(r1).toBeGreaterThan(200);
+      expect(b1).toBeLessThan(60);
+      const [r2, , b2] = out.pixel(5, 5);
+      expect(r2).toBeLessThan(60);
+      expect(b2).toBeGreaterThan(200);
+    }
+  });
+
+  it('converts CMYK and wide-gamut sources to sRGB and drops their profiles', async () => {
+    const cmyk = join(dir, 'cmyk.jpg');
+    await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3080c0' } })
+      .toColourspace('cmyk')
+      .jpeg()
+      .toFile(cmyk);
+    expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
+    const p3 = join(dir, 'p3.png');
+    await sharp({ create: { width: 300, height: 200, channels: 3, background: '#00ff00' } })
+      .withIccProfile('p3')
+      .png()
+      .toFile(p3);
+    expect((await sharp(p3).metadata()).icc).toBeDefined();
+
+    for (const source of [cmyk, p3]) {
+      const path = `${source}.out`;
+      await renderSource(source, [{ rules: { maxWidth: 150, maxHeight: 150, format: 'jpeg', quality: 90 }, path }]);
+      const out = await inspect(path);
+      expect({ width: out.meta.width, height: out.meta.height }).toEqual({ width: 150, height: 100 });
+      expect(out.meta.space).toBe('srgb');
+      expect(out.meta.channels).toBe(3);
+      expectNoMetadata(out);
+    }
+    // Display P3's pure green lies outside sRGB: converted, it clips to sRGB's own green.
+    const [r = 0, g = 0, b = 0] = (await inspect(`${p3}.out`)).pixel(75, 50);
+    expect(g).toBeGreaterThan(230);
+    expect(r + b).toBeLessThan(60);
+  });
+
+  it('flattens transparency onto white for JPEG and keeps it for PNG, never enlarging', async () => {
+    const source = join(dir, 'alpha.png');
+    await sharp({ create: { width: 200, height: 100, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .png()
+      .toFile(source);
+    const jpeg = join(dir, 'alpha-jpeg.out');
+    const png = join(dir, 'alpha-png.out');
+    await renderSource(source, [
+      { rules: { maxWidth: 4096, maxHeight: 4096, format: 'jpeg', quality: 90 }, path: jpeg },
+      { rules: { maxWidth: 100, maxHeight: 100, format: 'png', quality: 90 }, path: png },
+    ]);
+    const flat = await inspect(jpeg);
+    expect({ w: flat.meta.width, h: flat.meta.height, channels: flat.meta.channels }).toEqual({
+      w: 200,
+      h: 100,
+      channels: 3,
+    });
+    expect(flat.pixel(10, 10)).toEqual([255, 255, 255]);
+    const kept = await inspect(png);
+    expect({ w: kept.meta.width, h: kept.meta.height, alpha: kept.meta.hasAlpha }).toEqual({
+      w: 100,
+      h: 50,
+      alpha: true,
+    });
+  });
+
+  it('refuses a file that is not a picture', async () => {
+    const source = join(dir, 'broken.jpg');
+    await writeFile(source, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(500, 7)]));
+    await expect(
+      renderSource(source, [
+        { rules: { maxWidth: 100, maxHeight: 100, format: 'jpeg', quality: 90 }, path: `${source}.out` },
+      ]),
+    ).rejects.toThrow();
+  });
+});
+
+describe('the render step of a post', () => {
+  let app: TestApp;
+  let user: TestUser;
+  beforeAll(async () => {
+    app = await startTestApp();
+    user = await signUp(app.baseUrl);
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('exports one upright rendition per platform with the size metadata.json states and no EXIF or GPS', async () => {
+    const uploaded = await upload(user.api, await sidewaysPhotoWithGps());
+    expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
+    const platforms = Object.keys(PLATFORM_BOXES);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Four platforms, one decode',
+      mediaIds: [uploaded.body.id],
+      targets: platforms.map((platform) => ({ type: 'local_export', key: platform, platform })),
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const post = await waitForPost(user.api, created.body.id, isFinished);
+    expect(post.status).toBe('published');
+
+    for (const platform of platforms) {
+      const folder = join(app.dataDir, 'exports', post.id, platform);
+      const listed = JSON.parse(await readFile(join(folder, 'metadata.json'), 'utf8')).media as Json[];
+      expect(listed).toHaveLength(1);
+      const out = await inspect(join(folder, listed[0]!.file as string));
+      const box = PLATFORM_BOXES[platform]!;
+      // Upright 1600x2400 fitted into the platform's box.
+      const scale = Math.min(1, box.maxWidth / 1600, box.maxHeight / 2400);
+      expect({ platform, width: out.meta.width, height: out.meta.height }).toEqual({
+        platform,
+        width: Math.round(1600 * scale),
+        height: Math.round(2400 * scale),
+      });
+      expect(listed[0]).toMatchObject({ width: out.meta.width, height: out.meta.height, mimeType: 'image/jpeg' });
+      expect(out.meta.space).toBe('srgb');
+      expectNoMetadata(out);
+    }
+  });
+});
