@@ -1,3 +1,4 @@
+import { withSafeErrors } from '../runtime/errors.js';
 import type { ActivityDeps } from './deps.js';
 import { createGenerateDrafts } from './generate-drafts.js';
 import { createPurgeExpiredRecords } from './housekeeping.js';
@@ -10,14 +11,15 @@ export type { ActivityDeps };
 
 /** Every side effect of the pipeline, built from injected dependencies (real ones in tests too). */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  // What an activity throws is cleaned of SQL and parameter values before the SDK logs it.
+  return withSafeErrors({
     generateDrafts: createGenerateDrafts(deps),
     ...createReviewActivities(deps),
     renderMedia: createRenderMedia(deps),
     publishTarget: createPublishTarget(deps),
     recordResults: createRecordResults(deps),
     purgeExpiredRecords: createPurgeExpiredRecords(deps),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

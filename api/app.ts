@@ -1,8 +1,9 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { authenticate, requireCaller } from './auth.js';
 import type { ApiDeps } from './deps.js';
+import { domainErrorHandler } from './domain-problem.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { Problem, problemHandler } from './problem.js';
 import { authDocs, authRoutes } from './routes/auth.js';
@@ -23,6 +24,16 @@ export const ROUTE_DOCS: RouteDoc[] = [
   ...postActionDocs,
 ];
 
+const requireJsonBody: RequestHandler = (req, _res, next) => {
+  // `false`: there is a body and it is not JSON; `null`: there is no body (the schema decides).
+  if (req.is('application/json') !== false) return next();
+  next(
+    new Problem(415, 'Unsupported content type', 'Send the body as application/json', [
+      { field: 'content-type', message: `expected application/json, not ${req.headers['content-type'] ?? 'none'}` },
+    ]),
+  );
+};
+
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -40,6 +51,8 @@ export function createApp(deps: ApiDeps): Express {
         err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     }),
   );
+  // A JSON route given another kind of body says so (415), rather than "field required" (422).
+  for (const doc of ROUTE_DOCS) if (doc.body) app[doc.method](doc.path, requireJsonBody);
   app.use(healthRoutes(deps));
   app.use(docsRoutes(() => buildOpenApi(ROUTE_DOCS, { version: '0.1.0' })));
   app.use('/api/v1', authenticate(deps.db, deps.authKeys));
@@ -60,6 +73,7 @@ export function createApp(deps: ApiDeps): Express {
     });
   });
   app.use((req, _res, next) => next(Problem.notFound(`${req.method} ${req.path}`)));
+  app.use(domainErrorHandler);
   app.use(problemHandler);
   return app;
 }

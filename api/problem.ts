@@ -1,5 +1,7 @@
+import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, Response } from 'express';
 import type { z } from 'zod';
+import { findUnstorableText, STORABLE_TEXT_RULE } from '../domain/text.js';
 import { safeError } from '../runtime/errors.js';
 
 export interface FieldError {
@@ -58,36 +60,74 @@ export function sendProblem(res: Response, problem: Problem): void {
     });
 }
 
-interface BodyParserError extends Error {
+interface FrameworkError extends Error {
   type?: string;
   status?: number;
+  statusCode?: number;
+}
+
+/**
+ * Errors Express and body-parser raise for a bad request carry the 4xx status they mean (a path
+ * with malformed percent-encoding, a body that does not decode, a client that hung up); they are
+ * the client's fault and are answered as such, never as a 500.
+ */
+function clientProblem(err: FrameworkError): Problem | undefined {
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return new Problem(400, 'Malformed JSON', 'The request body is not valid JSON', [
+        { field: '(body)', message: err.message },
+      ]);
+    case 'entity.too.large':
+      return new Problem(413, 'Body too large', 'The request body is larger than allowed', [
+        { field: '(body)', message: 'too large' },
+      ]);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new Problem(415, 'Unsupported encoding', err.message, [
+        { field: 'content-encoding', message: 'expected identity, gzip, deflate or br' },
+      ]);
+    case 'request.aborted':
+      return new Problem(400, 'Request aborted', 'The client stopped sending the body before its end');
+    case 'request.size.invalid':
+      return new Problem(400, 'Body size mismatch', 'The body is not as long as its Content-Length says');
+  }
+  const status = err.status ?? err.statusCode;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
+  if (err instanceof URIError) {
+    return new Problem(400, 'Malformed URL', 'The request path has malformed percent-encoding', [
+      { field: '(path)', message: 'malformed percent-encoding' },
+    ]);
+  }
+  // zlib and brotli failures while inflating a body: its Content-Encoding does not match its bytes.
+  if (err.type === undefined && typeof (err as { code?: unknown }).code === 'string') {
+    return new Problem(400, 'Malformed body', 'The body does not decode with its Content-Encoding', [
+      { field: 'content-encoding', message: 'the body does not decode with this encoding' },
+    ]);
+  }
+  return new Problem(status, STATUS_CODES[status] ?? 'Bad request', 'The request could not be read');
 }
 
 /** Last handler: every error leaves as problem+json, and never with a stack trace. */
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (res.headersSent) return;
   if (err instanceof Problem) return sendProblem(res, err);
-  const parserError = err as BodyParserError;
-  if (parserError.type === 'entity.parse.failed') {
-    return sendProblem(
-      res,
-      new Problem(400, 'Malformed JSON', 'The request body is not valid JSON', [
-        { field: '(body)', message: parserError.message },
-      ]),
-    );
-  }
-  if (parserError.type === 'entity.too.large') {
-    return sendProblem(res, new Problem(413, 'Body too large', 'The request body is larger than allowed'));
-  }
-  if (parserError.type === 'encoding.unsupported' || parserError.type === 'charset.unsupported') {
-    return sendProblem(res, new Problem(415, 'Unsupported encoding', parserError.message));
-  }
+  const problem = err instanceof Error ? clientProblem(err) : undefined;
+  if (problem) return sendProblem(res, problem);
   req.log?.error({ err: safeError(err) }, 'unhandled error');
   sendProblem(res, new Problem(500, 'Internal error', 'Something went wrong on our side; the error is logged'));
 };
 
-/** Validates `value` against `schema`, or throws a 422 problem naming every bad field. */
+/**
+ * Validates `value` against `schema`, or throws a 422 problem naming every bad field. Text
+ * PostgreSQL cannot store is refused here first, at any depth (free-form objects such as draft
+ * edits included), so it never reaches the database, a workflow or an activity.
+ */
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, prefix?: string): z.output<S> {
+  const unstorable = findUnstorableText(value);
+  if (unstorable !== undefined) {
+    const field = [prefix, unstorable === '(value)' ? '' : unstorable].filter(Boolean).join('.') || '(body)';
+    throw Problem.validation([{ field, message: STORABLE_TEXT_RULE }]);
+  }
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw Problem.validation(fieldErrorsFromZod(parsed.error, prefix));
   return parsed.data;

@@ -4,7 +4,10 @@ import { rateLimits } from '../db/schema.js';
 
 export const RATE_WINDOW_MS = 15 * 60 * 1000;
 
-/** Failed password checks of one account, whoever makes them. */
+/** Password checks of one account from one address: the limit a guesser meets first. */
+export const pairThrottleKey = (ip: string | undefined, email: string) =>
+  `auth:pair:${ip ?? 'unknown'}:${email.toLowerCase()}`;
+/** Password checks of one account from addresses it has never signed in from: the slower cap. */
 export const accountThrottleKey = (email: string) => `auth:account:${email.toLowerCase()}`;
 /** Registrations tried for one email address. */
 export const registerThrottleKey = (email: string) => `auth:register:${email.toLowerCase()}`;

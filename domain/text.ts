@@ -2,10 +2,10 @@
 // Unicode text PostgreSQL can store unchanged. That rules out NUL (U+0000), which `text` columns
 // refuse, and lone UTF-16 surrogates, which cannot be encoded as UTF-8 and would be stored altered.
 
-export const STORABLE_TEXT_RULE =
-  'must be Unicode text without NUL characters (U+0000) or unpaired UTF-16 surrogates';
+export const STORABLE_TEXT_RULE = 'must be Unicode text without NUL characters (U+0000) or unpaired UTF-16 surrogates';
 
 // NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this finds
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** True when every code point can be stored in a PostgreSQL `text` column exactly as given. */

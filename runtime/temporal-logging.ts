@@ -1,4 +1,5 @@
 import { type LogLevel, type LogMetadata, Runtime } from '@temporalio/worker';
+import { safeError, sanitizeError } from './errors.js';
 import type { Logger } from './logger.js';
 
 let installed = false;
@@ -37,6 +38,16 @@ export function installTemporalLogging(logger: Logger): void {
             : level === 'WARN'
               ? 'warn'
               : 'error';
-    sdk[method](meta ?? {}, message);
+    sdk[method](cleanMeta(meta), message);
   }
+}
+
+/** Errors the SDK logs (activity and workflow failures) never carry SQL or parameter values. */
+function cleanMeta(meta: LogMetadata | undefined): Record<string, unknown> {
+  if (!meta) return {};
+  const clean: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta)) {
+    clean[key] = value instanceof Error ? safeError(sanitizeError(value)) : value;
+  }
+  return clean;
 }

@@ -21,7 +21,11 @@ export const authDocs: RouteDoc[] = [
     summary: 'Create an account and sign in',
     auth: false,
     body: registerSchema,
-    responses: { 201: { description: 'Signed in; session and CSRF cookies set', schema: sessionView } },
+    responses: {
+      201: { description: 'Signed in; session and CSRF cookies set', schema: sessionView },
+      409: { description: 'An account with this email exists (in any letter case)' },
+      429: { description: 'Too many registrations from this address or for this email; see Retry-After' },
+    },
   },
   {
     method: 'post',
@@ -30,7 +34,14 @@ export const authDocs: RouteDoc[] = [
     summary: 'Sign in with email and password',
     auth: false,
     body: signInSchema,
-    responses: { 200: { description: 'Signed in; session and CSRF cookies set', schema: sessionView } },
+    responses: {
+      200: { description: 'Signed in; session and CSRF cookies set', schema: sessionView },
+      401: { description: 'The email or password is incorrect (the answer does not say which)' },
+      429: {
+        description:
+          'Too many attempts from this address, or from this address for this account; see Retry-After. The owner signing in from an address they used before is not held up by guesses from elsewhere.',
+      },
+    },
   },
   {
     method: 'post',
@@ -111,9 +122,10 @@ export function authRoutes(deps: ApiDeps): Router {
     const [user] = await db.select().from(users).where(sql`lower(${users.email}) = lower(${input.email})`);
     const ok = await verifyPasswordThrottled(
       db,
-      { email: input.email, passwordHash: user?.passwordHash },
+      { id: user?.id, email: input.email, passwordHash: user?.passwordHash },
       input.password,
       deps.authAccountLimit,
+      req.ip,
     );
     if (!user || !ok) {
       await audit(db, { userId: user?.id ?? null, action: 'session.sign_in', outcome: 'failure', ip: req.ip });

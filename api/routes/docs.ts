@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import express, { Router } from 'express';
+import { z } from 'zod';
 import type { RouteDoc } from '../openapi.js';
 
 const swaggerUiDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -12,7 +13,16 @@ export const docsDocs: RouteDoc[] = [
     tag: 'Operations',
     summary: 'This OpenAPI 3.1 document',
     auth: false,
-    responses: { 200: { description: 'The document' } },
+    responses: {
+      200: {
+        description: 'The document',
+        schema: z.looseObject({
+          openapi: z.string(),
+          info: z.looseObject({}),
+          paths: z.record(z.string(), z.unknown()),
+        }),
+      },
+    },
   },
   {
     method: 'get',

@@ -1,8 +1,17 @@
 import { Router } from 'express';
+import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 
 const CHECK_TIMEOUT_MS = 3000;
+
+const readiness = z.object({
+  status: z.enum(['ready', 'not ready']),
+  checks: z.object({
+    database: z.string().describe('"ok", or "unreachable: " and why'),
+    temporal: z.string().describe('"ok", or "unreachable: " and why'),
+  }),
+});
 
 export const healthDocs: RouteDoc[] = [
   {
@@ -11,7 +20,7 @@ export const healthDocs: RouteDoc[] = [
     tag: 'Operations',
     summary: 'The process is up',
     auth: false,
-    responses: { 200: { description: 'Up' } },
+    responses: { 200: { description: 'Up', schema: z.object({ status: z.literal('ok') }) } },
   },
   {
     method: 'get',
@@ -19,7 +28,14 @@ export const healthDocs: RouteDoc[] = [
     tag: 'Operations',
     summary: 'The database and Temporal answer',
     auth: false,
-    responses: { 200: { description: 'Ready' }, 503: { description: 'Not ready; `checks` names what is down' } },
+    responses: {
+      200: { description: 'Ready', schema: readiness },
+      503: {
+        description: 'Not ready; `checks` names what is down',
+        schema: readiness,
+        contentType: 'application/json',
+      },
+    },
   },
 ];
 

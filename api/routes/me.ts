@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
-import express, { Router } from 'express';
+import express, { type Request, Router } from 'express';
 import { z } from 'zod';
 import { generateApiKey } from '../../auth/api-keys.js';
 import { audit } from '../../auth/audit.js';
@@ -43,7 +43,12 @@ export const meDocs: RouteDoc[] = [
     tag: 'Account',
     summary: 'Correct your name or email (email changes need currentPassword)',
     body: updateProfileSchema,
-    responses: { 200: { description: 'Updated profile', schema: userView } },
+    responses: {
+      200: { description: 'Updated profile', schema: userView },
+      403: { description: 'An email change without the right currentPassword' },
+      409: { description: 'Another account uses this email' },
+      429: { description: 'Too many wrong passwords; see Retry-After' },
+    },
   },
   {
     method: 'put',
@@ -51,7 +56,11 @@ export const meDocs: RouteDoc[] = [
     tag: 'Account',
     summary: 'Change your password; every other session is signed out',
     body: changePasswordSchema,
-    responses: { 200: { description: 'Changed; a fresh session for this browser', schema: sessionView } },
+    responses: {
+      200: { description: 'Changed; a fresh session for this browser', schema: sessionView },
+      403: { description: 'currentPassword is not your password' },
+      429: { description: 'Too many wrong passwords; see Retry-After' },
+    },
   },
   {
     method: 'get',
@@ -66,7 +75,11 @@ export const meDocs: RouteDoc[] = [
     tag: 'API keys',
     summary: 'Create an API key (needs your password); the key is shown once',
     body: createApiKeySchema,
-    responses: { 201: { description: 'Created', schema: createdApiKeyView } },
+    responses: {
+      201: { description: 'Created', schema: createdApiKeyView },
+      403: { description: 'password is not your password' },
+      429: { description: 'Too many wrong passwords; see Retry-After' },
+    },
   },
   {
     method: 'delete',
@@ -101,7 +114,11 @@ export const meDocs: RouteDoc[] = [
     tag: 'Account',
     summary: 'Delete your account and all its data, files and running pipelines',
     body: deleteAccountSchema,
-    responses: { 204: { description: 'Deleted' } },
+    responses: {
+      204: { description: 'Deleted' },
+      403: { description: 'password is not your password' },
+      429: { description: 'Too many wrong passwords; see Retry-After' },
+    },
   },
 ];
 
@@ -117,8 +134,14 @@ export function meRoutes(deps: ApiDeps): Router {
   }
 
   /** Password checks on an already signed-in account are throttled like sign-in. */
-  async function confirmPassword(user: typeof users.$inferSelect, password: string | undefined, field: string) {
-    const ok = password !== undefined && (await verifyPasswordThrottled(db, user, password, deps.authAccountLimit));
+  async function confirmPassword(
+    req: Request,
+    user: typeof users.$inferSelect,
+    password: string | undefined,
+    field: string,
+  ) {
+    const ok =
+      password !== undefined && (await verifyPasswordThrottled(db, user, password, deps.authAccountLimit, req.ip));
     if (!ok) {
       throw new Problem(403, 'Password incorrect', 'Confirm this change with your current password', [
         { field, message: password === undefined ? 'required for this change' : 'does not match' },
@@ -136,7 +159,7 @@ export function meRoutes(deps: ApiDeps): Router {
     const user = await currentUser(caller);
     const emailChanges = input.email !== undefined && input.email.toLowerCase() !== user.email.toLowerCase();
     if (emailChanges) {
-      await confirmPassword(user, input.currentPassword, 'currentPassword');
+      await confirmPassword(req, user, input.currentPassword, 'currentPassword');
       const [taken] = await db
         .select({ id: users.id })
         .from(users)
@@ -169,7 +192,7 @@ export function meRoutes(deps: ApiDeps): Router {
     const caller = callerOf(req);
     const input = parseOrThrow(changePasswordSchema, req.body);
     const user = await currentUser(caller);
-    await confirmPassword(user, input.currentPassword, 'currentPassword');
+    await confirmPassword(req, user, input.currentPassword, 'currentPassword');
     const passwordHash = await hashPassword(input.newPassword);
     await db.transaction(async (tx) => {
       await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, user.id));
@@ -206,7 +229,7 @@ export function meRoutes(deps: ApiDeps): Router {
   router.post('/api/v1/me/api-keys', json, async (req, res) => {
     const caller = callerOf(req);
     const input = parseOrThrow(createApiKeySchema, req.body);
-    await confirmPassword(await currentUser(caller), input.password, 'password');
+    await confirmPassword(req, await currentUser(caller), input.password, 'password');
     const generated = generateApiKey();
     const [row] = await db
       .insert(apiKeys)
@@ -290,7 +313,7 @@ export function meRoutes(deps: ApiDeps): Router {
     const caller = callerOf(req);
     const input = parseOrThrow(deleteAccountSchema, req.body);
     const user = await currentUser(caller);
-    await confirmPassword(user, input.password, 'password');
+    await confirmPassword(req, user, input.password, 'password');
     await deleteAccount(deps, user.id);
     // Kept without the user's id: that the deletion happened, from where, and when.
     await audit(db, { userId: null, action: 'account.delete', outcome: 'success', ip: req.ip });

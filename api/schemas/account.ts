@@ -1,23 +1,14 @@
 import { z } from 'zod';
 import { pageQuery } from './paging.js';
+import { storableText } from './text.js';
 
 const email = z
   .email({ error: 'expected an email address' })
   .max(254, 'must be at most 254 characters')
   .transform((v) => v.trim());
-const name = z
-  .string({ error: (i) => (i.input === undefined ? 'required' : 'expected text') })
-  .trim()
-  .min(1, 'must not be empty')
-  .max(100, 'must be at most 100 characters');
-const newPassword = z
-  .string({ error: (i) => (i.input === undefined ? 'required' : 'expected text') })
-  .min(10, 'must be at least 10 characters')
-  .max(200, 'must be at most 200 characters');
-const password = z
-  .string({ error: (i) => (i.input === undefined ? 'required' : 'expected text') })
-  .min(1, 'required')
-  .max(200, 'must be at most 200 characters');
+const name = storableText().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
+const newPassword = storableText().min(10, 'must be at least 10 characters').max(200, 'must be at most 200 characters');
+const password = storableText().min(1, 'required').max(200, 'must be at most 200 characters');
 
 export const registerSchema = z.strictObject({ name, email, password: newPassword });
 export const signInSchema = z.strictObject({ email, password });
@@ -34,11 +25,7 @@ export const deleteAccountSchema = z.strictObject({ password });
 export const createApiKeySchema = z.strictObject({
   /** A stolen session alone must not be able to mint a key that outlives it. */
   password,
-  name: z
-    .string({ error: (i) => (i.input === undefined ? 'required' : 'expected text') })
-    .trim()
-    .min(1, 'must not be empty')
-    .max(100, 'must be at most 100 characters'),
+  name: storableText().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
 });
 export const auditQuery = pageQuery(50);
 

@@ -9,6 +9,10 @@ export function pageQuery(defaultLimit: number) {
       .min(1, 'must be from 1 to 100')
       .max(100, 'must be from 1 to 100')
       .default(defaultLimit),
-    cursor: z.string().max(200).optional(),
+    cursor: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,200}$/, 'expected the `nextCursor` of a previous page (1-200 base64url characters)')
+      .optional()
+      .describe('Opaque: the `nextCursor` of the previous page, unchanged'),
   });
 }

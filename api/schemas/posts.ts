@@ -3,8 +3,12 @@ import { DRAFT_FORMATS } from '../../domain/drafts.js';
 import { POST_STATUSES } from '../../domain/pipeline.js';
 import { isTimeZone } from '../../domain/zoned-time.js';
 import { pageQuery } from './paging.js';
+import { storableText } from './text.js';
 
-const targetKey = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected 1-63 lowercase letters, digits, "_" or "-"');
+export const targetKeySchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected 1-63 lowercase letters, digits, "_" or "-"')
+  .describe('A target key: 1-63 lowercase letters, digits, "_" or "-", starting with a letter or digit');
 
 export const targetSchema = z.discriminatedUnion(
   'type',
@@ -12,7 +16,7 @@ export const targetSchema = z.discriminatedUnion(
     z.strictObject({
       type: z.literal('local_export'),
       /** Names the target within the post; defaults to the type. */
-      key: targetKey.optional(),
+      key: targetKeySchema.optional(),
       /** The platform the hand-off is meant for: drafts and image sizes follow its rules. */
       platform: z.enum(DRAFT_FORMATS, { error: `expected one of ${DRAFT_FORMATS.join(', ')}` }).default('generic'),
     }),
@@ -33,7 +37,14 @@ export const publishAtSchema = z.union(
       local: z
         .string()
         .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/, 'expected a local date-time like 2026-12-01T09:00'),
-      timeZone: z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Berlin'),
+      timeZone: z
+        .string()
+        .max(64, 'expected an IANA time zone such as Europe/Berlin')
+        .regex(/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/, 'expected an IANA time zone such as Europe/Berlin')
+        .refine(isTimeZone, 'expected an IANA time zone such as Europe/Berlin')
+        .describe(
+          'An IANA time zone name (the tz database), such as Europe/Berlin or America/New_York; a name this server does not know is refused with 422. Wall-clock times that do not exist (skipped by a daylight-saving change) move forward; ambiguous ones take the earlier instant.',
+        ),
     }),
   ],
   {
@@ -43,9 +54,9 @@ export const publishAtSchema = z.union(
 );
 
 export const briefSchema = z.strictObject({
-  topic: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
-  tone: z.string().trim().max(200).optional(),
-  audience: z.string().trim().max(500).optional(),
+  topic: storableText().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
+  tone: storableText().trim().max(200, 'must be at most 200 characters').optional(),
+  audience: storableText().trim().max(500, 'must be at most 500 characters').optional(),
   language: z
     .string()
     .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'expected a language tag like "en" or "de-AT"')
@@ -72,8 +83,7 @@ export const reviewSchema = z.discriminatedUnion(
 export const createPostSchema = z
   .strictObject({
     /** Hand-written text; leave out and give a brief to have it drafted. */
-    caption: z
-      .string({ error: 'expected text' })
+    caption: storableText()
       .trim()
       .min(1, 'must not be empty')
       .max(10_000, 'must be at most 10000 characters')
@@ -123,20 +133,27 @@ export const listPostsQuery = pageQuery(20).extend({
   status: z.enum(POST_STATUSES, { error: `expected one of ${POST_STATUSES.join(', ')}` }).optional(),
 });
 
-export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'expected 1-255 visible ASCII characters');
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, 'expected 1-255 visible ASCII characters')
+  .describe(
+    'Makes a retry safe: 1-255 visible ASCII characters (no spaces). The same key with the same body answers the first result again; with a different body it is refused with 422.',
+  );
 
 export const approveSchema = z.strictObject({
   /** Replacement drafts by target key, applied before approving. */
-  edits: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  edits: z.record(storableText(), z.record(storableText(), z.unknown())).optional(),
 });
 export const rejectSchema = z.strictObject({
-  feedback: z
-    .string({ error: (i) => (i.input === undefined ? 'required: say what should change' : 'expected text') })
+  feedback: storableText('expected text: say what should change')
     .trim()
     .min(1, 'required: say what should change')
-    .max(4000, 'must be at most 4000 characters'),
+    .max(4000, 'must be at most 4000 characters')
+    .describe(
+      'What should change, for the AI drafting the next round: 1-4000 characters after trimming spaces (blank text is refused with 422).',
+    ),
 });
 export const editDraftSchema = z.strictObject({
-  draft: z.record(z.string(), z.unknown(), { error: 'expected a draft object' }),
+  draft: z.record(storableText(), z.unknown(), { error: 'expected a draft object' }),
 });
 export const rescheduleSchema = z.strictObject({ publishAt: publishAtSchema });
