@@ -51,7 +51,30 @@ const envSchema = z.object({
     .number({ error: 'expected a number of bytes' })
     .int('expected a whole number of bytes')
     .positive('expected a positive number of bytes')
-    .default(200 * 1024 * 1024),
+    // TikTok takes videos up to 4 GiB; the rest covers multipart overhead.
+    .default(4 * 1024 ** 3 + 16 * 1024 ** 2),
+  FFMPEG_PATH: optionalText,
+  FFPROBE_PATH: optionalText,
+  // Hosts URL imports may reach although they resolve to internal addresses (local emulators).
+  MEDIA_URL_ALLOWLIST: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(/[\s,]+/)
+        .filter(Boolean)
+        .map((entry) => entry.toLowerCase()),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/,
+            'expected host[:port] entries separated by commas, e.g. localhost:4010',
+          ),
+      ),
+    ),
   SESSION_TTL_HOURS: z.coerce
     .number({ error: 'expected a number of hours' })
     .int('expected a whole number of hours')

@@ -14,7 +14,7 @@ describe('loadConfig', () => {
       DATA_DIR: '/srv/app/data',
       TEMPORAL_NAMESPACE: 'default',
       TEMPORAL_TASK_QUEUE: 'autopostpanel',
-      MEDIA_MAX_BYTES: 200 * 1024 * 1024,
+      MEDIA_MAX_BYTES: 4 * 1024 ** 3 + 16 * 1024 ** 2,
       LOG_LEVEL: 'info',
     });
     expect(config.DATABASE_URL).toBeUndefined();

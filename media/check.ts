@@ -1,0 +1,376 @@
+import type { ImageRules, PlacementRules, Range, VideoRules } from '../domain/media-rules.js';
+import type { ImageFacts, MediaFacts, VideoFacts } from './probe.js';
+
+// Media facts against one target's rules: every problem in words, and whether the render step will
+// fix it. Duration is never fixable: cutting someone's video without asking changes what it says.
+
+export type FitMode = 'crop' | 'pad' | 'blur';
+
+export const MEDIA_PROBLEM_CODES = [
+  'kind_not_accepted',
+  'format_not_accepted',
+  'container_not_accepted',
+  'video_codec_not_accepted',
+  'audio_codec_not_accepted',
+  'too_long',
+  'too_short',
+  'frame_rate_too_high',
+  'frame_rate_too_low',
+  'variable_frame_rate',
+  'aspect_ratio_out_of_range',
+  'dimensions_too_large',
+  'dimensions_too_small',
+  'video_bitrate_too_high',
+  'audio_not_accepted',
+  'index_not_at_start',
+  'file_too_large',
+  'colour_space_not_srgb',
+] as const;
+export type MediaProblemCode = (typeof MEDIA_PROBLEM_CODES)[number];
+
+export interface MediaProblem {
+  code: MediaProblemCode;
+  /** What is wrong, in words a person can act on. */
+  message: string;
+  /** The render step will fix it without the user doing anything. */
+  fixable: boolean;
+  /** What the fix will do (present when fixable), or what the user can do (when not). */
+  fix: string;
+}
+
+export interface CheckOptions {
+  /** e.g. "Instagram"; prefixes the placement's label in messages. */
+  platformLabel?: string;
+  /** How a wrong aspect ratio is corrected; the user chooses. Default: pad (nothing is cut). */
+  fit?: FitMode;
+}
+
+// Lowest video bitrate a re-encode may use to fit a size limit before the picture falls apart.
+export const MIN_VIDEO_BITRATE = 300_000;
+const AUDIO_BITRATE = 128_000;
+
+// --- words -----------------------------------------------------------------------------------------
+
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds * 10) / 10;
+  if (s < 60) return `${s} s`;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = Math.round(s % 60);
+  return [h ? `${h} h` : '', m ? `${m} min` : '', rest ? `${rest} s` : ''].filter(Boolean).join(' ');
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+const NAMED_RATIOS: [number, string][] = [
+  [9 / 16, '9:16'],
+  [4 / 5, '4:5'],
+  [3 / 4, '3:4'],
+  [1, '1:1'],
+  [4 / 3, '4:3'],
+  [16 / 9, '16:9'],
+  [1.91, '1.91:1'],
+];
+
+export function formatAspect(ratio: number): string {
+  const named = NAMED_RATIOS.find(([r]) => Math.abs(r - ratio) / r < 0.01);
+  return named ? named[1] : `${ratio.toFixed(2)}:1`;
+}
+
+const formatRate = (bps: number) => `${(bps / 1_000_000).toFixed(1)} Mbit/s`;
+const codecName: Record<string, string> = {
+  h264: 'H.264',
+  hevc: 'H.265 (HEVC)',
+  vp8: 'VP8',
+  vp9: 'VP9',
+  av1: 'AV1',
+  aac: 'AAC',
+  mp3: 'MP3',
+  opus: 'Opus',
+  vorbis: 'Vorbis',
+};
+export const describeCodec = (codec: string) => codecName[codec] ?? codec;
+const list = (items: readonly string[]) => items.map((i) => describeCodec(i).toUpperCase()).join(', ');
+
+// --- geometry shared with the transcoder ---------------------------------------------------------------
+
+const within = (value: number, range: Range | undefined) =>
+  !range || ((range.min === undefined || value >= range.min) && (range.max === undefined || value <= range.max));
+
+/**
+ * The aspect ratio a rendition must have: the source's when the rules accept it, else the nearest
+ * accepted one, snapped to the platform's preferred ratio when that is within 2 %.
+ */
+export function targetAspect(sourceAspect: number, rules: { aspect?: Range; preferredAspect?: number }): number {
+  if (within(sourceAspect, rules.aspect)) return sourceAspect;
+  const min = rules.aspect?.min ?? 0;
+  const max = rules.aspect?.max ?? Number.POSITIVE_INFINITY;
+  const clamped = Math.min(max, Math.max(min, sourceAspect));
+  const preferred = rules.preferredAspect;
+  if (preferred && within(preferred, rules.aspect) && Math.abs(clamped - preferred) / preferred < 0.02) {
+    return preferred;
+  }
+  return clamped;
+}
+
+const fitWords: Record<FitMode, string> = {
+  crop: 'crop',
+  pad: 'pad with black bars',
+  blur: 'pad on a blurred copy of itself',
+};
+
+function describeRange(range: Range, format: (n: number) => string): string {
+  if (range.min !== undefined && range.max !== undefined) return `${format(range.min)} to ${format(range.max)}`;
+  if (range.max !== undefined) return `at most ${format(range.max)}`;
+  return `at least ${format(range.min ?? 0)}`;
+}
+
+// --- checks ----------------------------------------------------------------------------------------
+
+/** Every problem of one file for one target; an empty list means it can be sent as it is. */
+export function checkMedia(facts: MediaFacts, rules: PlacementRules, options: CheckOptions = {}): MediaProblem[] {
+  const where = options.platformLabel ? `${options.platformLabel} ${rules.label.toLowerCase()}` : rules.label;
+  if (facts.kind === 'video') {
+    if (!rules.video) {
+      return [
+        {
+          code: 'kind_not_accepted',
+          message: `${where} takes images, not videos.`,
+          fixable: false,
+          fix: 'Choose an image, or a placement that takes video.',
+        },
+      ];
+    }
+    return checkVideo(facts, rules.video, where, options.fit ?? 'pad');
+  }
+  if (!rules.image) {
+    return [
+      {
+        code: 'kind_not_accepted',
+        message: `${where} takes videos, not images.`,
+        fixable: false,
+        fix: 'Choose a video, or a placement that takes images.',
+      },
+    ];
+  }
+  return checkImage(facts, rules.image, where, options.fit ?? 'pad');
+}
+
+function checkVideo(facts: VideoFacts, rules: VideoRules, where: string, fit: FitMode): MediaProblem[] {
+  const problems: MediaProblem[] = [];
+  const add = (code: MediaProblemCode, message: string, fixable: boolean, fix: string) =>
+    problems.push({ code, message, fixable, fix });
+
+  const { durationSec } = rules;
+  if (durationSec.max !== undefined && facts.durationSec > durationSec.max) {
+    add(
+      'too_long',
+      `The video is ${formatDuration(facts.durationSec)} long; ${where} accepts at most ${formatDuration(durationSec.max)}.`,
+      false,
+      `Trim it to ${formatDuration(durationSec.max)} or less and upload it again; it is never cut automatically.`,
+    );
+  }
+  if (durationSec.min !== undefined && facts.durationSec < durationSec.min) {
+    add(
+      'too_short',
+      `The video is ${formatDuration(facts.durationSec)} long; ${where} needs at least ${formatDuration(durationSec.min)}.`,
+      false,
+      `Upload a video of at least ${formatDuration(durationSec.min)}.`,
+    );
+  }
+  if (!(rules.containers as readonly string[]).includes(facts.container)) {
+    add(
+      'container_not_accepted',
+      `The file is ${facts.container === 'other' ? `in the ${facts.formatName} format` : `a ${facts.container.toUpperCase()} file`}; ${where} accepts ${list(rules.containers)}.`,
+      true,
+      'It will be converted to MP4.',
+    );
+  }
+  if (!(rules.videoCodecs as readonly string[]).includes(facts.videoCodec)) {
+    add(
+      'video_codec_not_accepted',
+      `The video is encoded as ${describeCodec(facts.videoCodec)}; ${where} accepts ${list(rules.videoCodecs)}.`,
+      true,
+      'The video will be re-encoded as H.264.',
+    );
+  }
+  if (facts.hasAudio && facts.audioCodec && !(rules.audioCodecs as readonly string[]).includes(facts.audioCodec)) {
+    add(
+      'audio_codec_not_accepted',
+      `The sound is encoded as ${describeCodec(facts.audioCodec)}; ${where} accepts ${list(rules.audioCodecs)}.`,
+      true,
+      'The sound will be re-encoded as AAC.',
+    );
+  }
+  if (facts.hasAudio) {
+    const tooHighRate =
+      rules.maxAudioSampleRate !== undefined && (facts.audioSampleRate ?? 0) > rules.maxAudioSampleRate;
+    const tooManyChannels = rules.maxAudioChannels !== undefined && (facts.audioChannels ?? 0) > rules.maxAudioChannels;
+    const tooHighBitrate = rules.maxAudioBitrate !== undefined && (facts.audioBitrate ?? 0) > rules.maxAudioBitrate;
+    if (tooHighRate || tooManyChannels || tooHighBitrate) {
+      const what = [
+        tooHighRate ? `${facts.audioSampleRate} Hz (at most ${rules.maxAudioSampleRate} Hz)` : '',
+        tooManyChannels ? `${facts.audioChannels} channels (at most ${rules.maxAudioChannels})` : '',
+        tooHighBitrate
+          ? `${Math.round((facts.audioBitrate ?? 0) / 1000)} kbit/s (at most ${rules.maxAudioBitrate! / 1000})`
+          : '',
+      ].filter(Boolean);
+      add(
+        'audio_not_accepted',
+        `The sound has ${what.join(', ')} for ${where}.`,
+        true,
+        'The sound will be re-encoded as stereo AAC at 48 kHz.',
+      );
+    }
+  }
+  const rate = rules.frameRate;
+  if (rate?.max !== undefined && facts.frameRate > rate.max + 0.01) {
+    add(
+      'frame_rate_too_high',
+      `The video has ${facts.frameRate} frames per second; ${where} accepts at most ${rate.max}.`,
+      true,
+      `The frame rate will be lowered to ${rate.max} per second.`,
+    );
+  }
+  if (rate?.min !== undefined && facts.frameRate < rate.min - 0.01) {
+    add(
+      'frame_rate_too_low',
+      `The video has ${facts.frameRate} frames per second; ${where} needs at least ${rate.min}.`,
+      true,
+      `Frames will be repeated to reach ${rate.min} per second; motion will look the same.`,
+    );
+  }
+  if (rules.constantFrameRate && facts.variableFrameRate) {
+    add(
+      'variable_frame_rate',
+      `The video has a variable frame rate; ${where} needs a constant one.`,
+      true,
+      'It will be converted to a constant frame rate.',
+    );
+  }
+  problems.push(...checkGeometry(facts, rules, where, fit));
+  if (rules.maxVideoBitrate !== undefined && (facts.videoBitrate ?? 0) > rules.maxVideoBitrate) {
+    add(
+      'video_bitrate_too_high',
+      `The video's bit rate is ${formatRate(facts.videoBitrate ?? 0)}; ${where} accepts at most ${formatRate(rules.maxVideoBitrate)}.`,
+      true,
+      `It will be re-encoded at ${formatRate(rules.maxVideoBitrate)} or less.`,
+    );
+  }
+  if (rules.faststart && facts.faststart === false) {
+    add(
+      'index_not_at_start',
+      `The file's index (moov atom) is at its end; ${where} needs it at the start.`,
+      true,
+      'The index will be moved to the start (no re-encoding).',
+    );
+  }
+  if (rules.maxBytes !== undefined && facts.bytes > rules.maxBytes) {
+    const smallest = (facts.durationSec * (MIN_VIDEO_BITRATE + (facts.hasAudio ? AUDIO_BITRATE : 0))) / 8;
+    const fixable = smallest <= rules.maxBytes * 0.95;
+    add(
+      'file_too_large',
+      `The file is ${formatBytes(facts.bytes)}; ${where} accepts at most ${formatBytes(rules.maxBytes)}.`,
+      fixable,
+      fixable
+        ? `It will be re-encoded at a lower bit rate to fit under ${formatBytes(rules.maxBytes)}.`
+        : 'It is too long to fit at a watchable quality: upload a shorter video.',
+    );
+  }
+  return problems;
+}
+
+function checkGeometry(
+  facts: { width: number; height: number },
+  rules: { aspect?: Range; preferredAspect?: number; width?: Range; height?: Range },
+  where: string,
+  fit: FitMode,
+): MediaProblem[] {
+  const problems: MediaProblem[] = [];
+  const aspect = facts.width / facts.height;
+  if (!within(aspect, rules.aspect)) {
+    const target = targetAspect(aspect, rules);
+    problems.push({
+      code: 'aspect_ratio_out_of_range',
+      message: `The picture is ${facts.width}×${facts.height} (${formatAspect(aspect)}); ${where} accepts aspect ratios ${describeRange(rules.aspect ?? {}, formatAspect)}.`,
+      fixable: true,
+      fix: `It will be reframed to ${formatAspect(target)} (${fitWords[fit]}).`,
+    });
+  }
+  const tooLarge =
+    (rules.width?.max !== undefined && facts.width > rules.width.max) ||
+    (rules.height?.max !== undefined && facts.height > rules.height.max);
+  const tooSmall =
+    (rules.width?.min !== undefined && facts.width < rules.width.min) ||
+    (rules.height?.min !== undefined && facts.height < rules.height.min);
+  const bounds = `width ${describeRange(rules.width ?? {}, (n) => `${n}`)} and height ${describeRange(rules.height ?? {}, (n) => `${n}`)} pixels`;
+  if (tooLarge) {
+    problems.push({
+      code: 'dimensions_too_large',
+      message: `The picture is ${facts.width}×${facts.height}; ${where} accepts ${bounds}.`,
+      fixable: true,
+      fix: 'It will be scaled down to fit.',
+    });
+  }
+  if (tooSmall) {
+    problems.push({
+      code: 'dimensions_too_small',
+      message: `The picture is ${facts.width}×${facts.height}; ${where} accepts ${bounds}.`,
+      fixable: true,
+      fix: 'It will be scaled up to the minimum size, which may look soft.',
+    });
+  }
+  return problems;
+}
+
+const imageFormatName: Record<string, string> = {
+  jpeg: 'JPEG',
+  png: 'PNG',
+  webp: 'WebP',
+  gif: 'GIF',
+  heif: 'HEIF/AVIF',
+};
+
+function checkImage(facts: ImageFacts, rules: ImageRules, where: string, fit: FitMode): MediaProblem[] {
+  const problems: MediaProblem[] = [];
+  const accepted = rules.formats as readonly string[];
+  const format = facts.format === 'heif' ? 'avif' : facts.format;
+  if (!accepted.includes(format)) {
+    problems.push({
+      code: 'format_not_accepted',
+      message: `The image is ${imageFormatName[facts.format] ?? facts.format.toUpperCase()}; ${where} accepts ${rules.formats.map((f) => imageFormatName[f] ?? f.toUpperCase()).join(', ')}.`,
+      fixable: true,
+      fix: `It will be converted to ${imageFormatName[rules.formats[0] ?? 'jpeg']}.`,
+    });
+  }
+  problems.push(...checkGeometry(facts, rules, where, fit));
+  if (rules.srgb && facts.space && facts.space !== 'srgb' && facts.space !== 'b-w') {
+    problems.push({
+      code: 'colour_space_not_srgb',
+      message: `The image's colours are ${facts.space.toUpperCase()}; ${where} shows sRGB.`,
+      fixable: true,
+      fix: 'Its colours will be converted to sRGB.',
+    });
+  }
+  if (facts.bytes > rules.maxBytes) {
+    problems.push({
+      code: 'file_too_large',
+      message: `The image is ${formatBytes(facts.bytes)}; ${where} accepts at most ${formatBytes(rules.maxBytes)}.`,
+      fixable: true,
+      fix: `It will be re-compressed (and scaled down if needed) to fit under ${formatBytes(rules.maxBytes)}.`,
+    });
+  }
+  return problems;
+}
+
+/** True when every problem will be fixed by the render step. */
+export const allFixable = (problems: MediaProblem[]) => problems.every((p) => p.fixable);

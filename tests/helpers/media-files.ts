@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { findMediaTools } from '../../media/tools.js';
+
+// Test media made on the spot with the system's ffmpeg: synthetic pictures and tones, tiny and
+// short unless size or length is what the test is about.
+
+const run = promisify(execFile);
+export const tools = findMediaTools({});
+
+export interface VideoSpec {
+  width?: number;
+  height?: number;
+  seconds?: number;
+  fps?: number;
+  codec?: 'h264' | 'hevc' | 'vp9';
+  /** Silent when false. */
+  audio?: boolean | 'opus' | 'mp3';
+  audioRate?: number;
+  audioChannels?: number;
+  /** Picked from the file name's extension unless given. */
+  format?: 'mp4' | 'mov' | 'matroska' | 'webm';
+  /** Write the moov atom first (default true for mp4/mov). */
+  faststart?: boolean;
+  /** Drop frames irregularly: variable frame rate. */
+  variableFrameRate?: boolean;
+  /** Display rotation written into the container (mp4/mov). */
+  rotate?: 90 | 180 | 270;
+  /** Video bit rate, e.g. "2M"; noise is added so the encoder spends it. */
+  bitrate?: string;
+  /** A GPS "location" tag, as phones write it. */
+  location?: string;
+}
+
+export async function makeVideo(path: string, spec: VideoSpec = {}): Promise<string> {
+  const { width = 180, height = 320, seconds = 2, fps = 30, codec = 'h264', audio = true } = spec;
+  const format = spec.format ?? (path.endsWith('.webm') ? 'webm' : path.endsWith('.mkv') ? 'matroska' : 'mp4');
+  const filters = [
+    ...(spec.bitrate ? ['noise=alls=60:allf=t'] : []),
+    ...(spec.variableFrameRate ? ["select='lt(mod(n\\,10)\\,3)+eq(mod(n\\,7)\\,0)'"] : []),
+  ];
+  const audioCodec = audio === 'opus' ? 'libopus' : audio === 'mp3' ? 'libmp3lame' : 'aac';
+  const videoArgs =
+    codec === 'hevc'
+      ? ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', '-tag:v', 'hvc1']
+      : codec === 'vp9'
+        ? ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', spec.bitrate ?? '200k']
+        : ['-c:v', 'libx264', '-preset', 'ultrafast', ...(spec.bitrate ? ['-b:v', spec.bitrate] : ['-crf', '30'])];
+  const args = [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=s=${width}x${height}:r=${fps}:d=${seconds}`,
+    ...(audio
+      ? [
+          '-f',
+          'lavfi',
+          '-i',
+          `sine=frequency=440:sample_rate=${spec.audioRate ?? 44100}:d=${seconds}`,
+          '-ac',
+          String(spec.audioChannels ?? 1),
+        ]
+      : []),
+    ...(filters.length ? ['-vf', filters.join(',')] : []),
+    ...(spec.variableFrameRate ? ['-fps_mode', 'vfr'] : []),
+    ...videoArgs,
+    '-pix_fmt',
+    'yuv420p',
+    ...(audio ? ['-c:a', audioCodec, '-b:a', '64k'] : []),
+    ...(spec.location ? ['-metadata', `location=${spec.location}`] : []),
+    ...((format === 'mp4' || format === 'mov') && spec.faststart !== false ? ['-movflags', '+faststart'] : []),
+    '-f',
+    format,
+    path,
+  ];
+  await run(tools.ffmpeg, args);
+  if (spec.rotate) {
+    const rotated = `${path}.rotated.${format === 'mov' ? 'mov' : 'mp4'}`;
+    await run(tools.ffmpeg, [
+      ...['-hide_banner', '-loglevel', 'error', '-y', '-i', path, '-c', 'copy'],
+      ...['-metadata:s:v:0', `rotate=${spec.rotate}`],
+      ...(spec.faststart !== false ? ['-movflags', '+faststart'] : []),
+      ...['-f', format, rotated],
+    ]);
+    await rename(rotated, path);
+  }
+  return path;
+}
+
+/** Reads every global and stream tag of a file (to prove metadata was stripped). */
+export async function tagsOf(path: string): Promise<Record<string, string>> {
+  const { stdout } = await run(tools.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', path]);
+  return (JSON.parse(stdout) as { format?: { tags?: Record<string, string> } }).format?.tags ?? {};
+}
+
+export async function tempDir(prefix: string) {
+  const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
