@@ -1,9 +1,9 @@
 import { join } from 'node:path';
+import { startServices } from './composition/services.js';
 import { loadConfig } from './runtime/config.js';
 import { createLogger } from './runtime/logger.js';
 import { isMain, runMain, shutdownSignal } from './runtime/process.js';
 import { loadOrCreateSecret } from './runtime/secret.js';
-import { startServices } from './runtime/services.js';
 import { requireBinary } from './runtime/temporal-binary.js';
 import { type DevServer, startDevServer } from './runtime/temporal-dev-server.js';
 import { installTemporalLogging } from './runtime/temporal-logging.js';

@@ -1,7 +1,7 @@
+import { startServices } from './composition/services.js';
 import { loadConfig } from './runtime/config.js';
 import { createLogger } from './runtime/logger.js';
 import { isMain, runMain, shutdownSignal } from './runtime/process.js';
-import { startServices } from './runtime/services.js';
 import { installTemporalLogging } from './runtime/temporal-logging.js';
 
 /** `npm run worker`: a worker process on its own, against TEMPORAL_ADDRESS and DATABASE_URL. */

@@ -1,12 +1,9 @@
 import { and, eq, lt, or, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { isUuid } from '../domain/ids.js';
 import { Problem } from './problem.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
+export { isUuid };
 
 /** Opaque keyset cursor: the (created_at, id) of the last row of the previous page. */
 export function encodeCursor(createdAt: Date, id: string): string {

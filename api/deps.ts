@@ -8,6 +8,8 @@ export interface ApiDeps {
   db: Database;
   store: MediaStore;
   temporal: Client;
+  /** Every API call to Temporal gives up after this many milliseconds (503 with Retry-After). */
+  temporalCallTimeoutMs: number;
   logger: Logger;
   taskQueue: string;
   /** False on servers without custom search attributes (the time-skipping test server). */

@@ -123,6 +123,11 @@ export const posts = pgTable(
     idempotencyKey: text('idempotency_key'),
     requestHash: text('request_hash').notNull(),
     workflowId: text('workflow_id').notNull(),
+    /**
+     * When Temporal confirmed the pipeline's start; null while unconfirmed (a start that timed out).
+     * Only such a post may be started again by a repeated create: never one whose pipeline ran.
+     */
+    pipelineStartedAt: timestamp('pipeline_started_at', { withTimezone: true }),
     error: text('error'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -251,4 +256,27 @@ export const attempts = pgTable(
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   (t) => [index('attempts_post_idx').on(t.postId, t.startedAt)],
+);
+
+/**
+ * Idempotency-Keys of actions on posts (approve, reject, edit, reschedule, cancel, retry): what a key
+ * was first used for, so a retry gets the first answer and the same key for something else is refused.
+ */
+export const postActionKeys = pgTable(
+  'post_action_keys',
+  {
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    postId: uuid('post_id')
+      .notNull()
+      .references(() => posts.id, { onDelete: 'cascade' }),
+    action: text('action').notNull(),
+    requestHash: text('request_hash').notNull(),
+    /** Set once the action took effect: a repeat is answered from the post without asking again. */
+    succeededAt: timestamp('succeeded_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.ownerId, t.key] })],
 );

@@ -3,10 +3,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { pack as createPack, type Pack } from 'tar-stream';
-import { loadPostView } from '../api/post-view.js';
 import type { Database } from '../db/client.js';
 import { apiKeys, attempts, auditEvents, media, posts, sessions, users } from '../db/schema.js';
 import type { MediaStore } from '../storage/media-store.js';
+import { viewOf } from '../use-cases/posts/view-post.js';
 
 const README = `AutoPostPanel data export
 
@@ -45,7 +45,7 @@ export async function writeExportArchive(
       : [];
   const postViews = [];
   for (const post of userPosts) {
-    const view = await loadPostView(db, userId, post.id, { namespace: '' });
+    const view = await viewOf(db, post, { namespace: '' });
     postViews.push({
       ...view,
       workflow: { id: post.workflowId },

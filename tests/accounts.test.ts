@@ -1,7 +1,7 @@
 import { and, eq, lt } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { housekeepingScheduleId } from '../composition/housekeeping-schedule.js';
 import { auditEvents } from '../db/schema.js';
-import { housekeepingScheduleId } from '../runtime/schedules.js';
 import { call, expectProblem, postJson, signUp } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 

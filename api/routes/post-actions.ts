@@ -1,26 +1,31 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { UpdateDefinition } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { and, asc, desc, eq } from 'drizzle-orm';
 import express, { type Request, Router } from 'express';
 import { z } from 'zod';
-import { attempts, posts } from '../../db/schema.js';
-import { CANCELLABLE_STATUSES } from '../../domain/pipeline.js';
-import {
-  approveUpdate,
-  editDraftUpdate,
-  rejectUpdate,
-  rescheduleUpdate,
-  retryTargetUpdate,
-} from '../../workflows/messages.js';
+import { cancelPost } from '../../use-cases/posts/cancel-post.js';
+import { approvePost, rejectPost } from '../../use-cases/posts/decide-review.js';
+import { editDraft } from '../../use-cases/posts/edit-draft.js';
+import { reschedulePost } from '../../use-cases/posts/reschedule-post.js';
+import { retryTarget } from '../../use-cases/posts/retry-target.js';
+import type { PostActionRequest } from '../../use-cases/posts/send-update.js';
+import { postAttempts, reviewQueue, viewPost } from '../../use-cases/posts/view-post.js';
 import { callerOf } from '../auth.js';
-import { isUuid } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
+import { domainErrorHandler } from '../domain-problem.js';
 import type { RouteDoc } from '../openapi.js';
-import { loadPostView, temporalUiLink } from '../post-view.js';
-import { Problem, parseOrThrow } from '../problem.js';
-import { resolvePublishAt } from '../publish-at.js';
+import { parseOrThrow } from '../problem.js';
 import { approveSchema, editDraftSchema, rejectSchema, rescheduleSchema } from '../schemas/posts.js';
+import { idempotencyKeyOf } from './posts.js';
+
+const cancelSchema = z.strictObject({
+  /** Shown on the post instead of "Cancelled on request". */
+  reason: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
+});
+
+const idempotencyKeyHeader = {
+  name: 'Idempotency-Key',
+  description:
+    'Makes a retry safe: a repeat gets the first answer; the same key with another action or body is refused (422)',
+};
+const unavailable = { description: 'Temporal did not answer in time; repeat after Retry-After seconds' };
 
 export const postActionDocs: RouteDoc[] = [
   {
@@ -36,7 +41,8 @@ export const postActionDocs: RouteDoc[] = [
     tag: 'Review',
     summary: 'Approve the drafts (optionally with edits, by target key)',
     body: approveSchema,
-    responses: { 200: { description: 'Approved; the pipeline goes on' } },
+    headers: [idempotencyKeyHeader],
+    responses: { 200: { description: 'Approved; the pipeline goes on' }, 503: unavailable },
   },
   {
     method: 'post',
@@ -44,7 +50,8 @@ export const postActionDocs: RouteDoc[] = [
     tag: 'Review',
     summary: 'Send the drafts back with feedback; the AI writes a new round',
     body: rejectSchema,
-    responses: { 200: { description: 'A new round is being drafted' } },
+    headers: [idempotencyKeyHeader],
+    responses: { 200: { description: 'A new round is being drafted' }, 503: unavailable },
   },
   {
     method: 'put',
@@ -52,7 +59,8 @@ export const postActionDocs: RouteDoc[] = [
     tag: 'Review',
     summary: "Replace one target's draft while the post waits for review",
     body: editDraftSchema,
-    responses: { 200: { description: 'Saved' } },
+    headers: [idempotencyKeyHeader],
+    responses: { 200: { description: 'Saved' }, 503: unavailable },
   },
   {
     method: 'post',
@@ -60,21 +68,29 @@ export const postActionDocs: RouteDoc[] = [
     tag: 'Posts',
     summary: 'Move the publish time (before publishing starts)',
     body: rescheduleSchema,
-    responses: { 200: { description: 'Rescheduled' } },
+    headers: [idempotencyKeyHeader],
+    responses: { 200: { description: 'Rescheduled' }, 503: unavailable },
   },
   {
     method: 'post',
     path: '/api/v1/posts/:id/cancel',
     tag: 'Posts',
     summary: 'Cancel a post that has not started publishing',
-    responses: { 202: { description: 'Cancelling' } },
+    body: cancelSchema,
+    headers: [idempotencyKeyHeader],
+    responses: {
+      200: { description: 'Cancelled: it took effect, nothing will be published' },
+      409: { description: 'Too late (publishing has started or the post has ended), with the reason' },
+      503: unavailable,
+    },
   },
   {
     method: 'post',
     path: '/api/v1/posts/:id/targets/:targetKey/retry',
     tag: 'Posts',
     summary: 'Publish one failed target again, leaving the others alone',
-    responses: { 202: { description: 'The retry is under way' } },
+    headers: [idempotencyKeyHeader],
+    responses: { 202: { description: 'The retry is under way' }, 503: unavailable },
   },
   {
     method: 'get',
@@ -109,137 +125,59 @@ export function postActionRoutes(deps: ApiDeps): Router {
   const router = Router();
   const { db } = deps;
   const json = express.json({ limit: '256kb' });
-  const namespace = deps.temporal.options.namespace;
-  const link = { uiUrl: deps.temporalUiUrl, namespace };
+  const link = { uiUrl: deps.temporalUiUrl, namespace: deps.temporal.options.namespace };
+  const actions = { db, temporal: deps.temporal, callTimeoutMs: deps.temporalCallTimeoutMs };
 
-  async function ownPost(req: Request) {
-    const id = String(req.params.id);
-    const { userId } = callerOf(req);
-    const [post] = isUuid(id)
-      ? await db
-          .select()
-          .from(posts)
-          .where(and(eq(posts.id, id), eq(posts.ownerId, userId)))
-      : [];
-    if (!post) throw Problem.notFound(`Post ${id}`);
-    return post;
-  }
-
-  async function send<Ret, Args extends [unknown]>(
-    workflowId: string,
-    def: UpdateDefinition<Ret, Args>,
-    args: Args,
-  ): Promise<Ret> {
-    try {
-      return await deps.temporal.workflow.getHandle(workflowId).executeUpdate(def, { args });
-    } catch (err) {
-      throw updateProblem(err);
-    }
-  }
-
-  const view = async (req: Request, postId: string) => loadPostView(db, callerOf(req).userId, postId, link);
+  const actionOf = (req: Request): PostActionRequest => ({
+    ownerId: callerOf(req).userId,
+    postId: String(req.params.id),
+    idempotencyKey: idempotencyKeyOf(req),
+  });
+  const view = (req: Request) => viewPost(db, callerOf(req).userId, String(req.params.id), link);
 
   router.get('/api/v1/reviews', async (req, res) => {
-    const rows = await db
-      .select({ id: posts.id })
-      .from(posts)
-      .where(and(eq(posts.ownerId, callerOf(req).userId), eq(posts.status, 'awaiting_review')))
-      .orderBy(desc(posts.updatedAt))
-      .limit(100);
-    res.json({ items: await Promise.all(rows.map((r) => view(req, r.id))) });
+    res.json({ items: await reviewQueue(db, callerOf(req).userId, link) });
   });
 
   router.post('/api/v1/posts/:id/review/approve', json, async (req, res) => {
-    const post = await ownPost(req);
     const input = parseOrThrow(approveSchema, req.body ?? {});
-    await send(post.workflowId, approveUpdate, [{ ...(input.edits ? { edits: input.edits } : {}) }]);
-    res.json(await view(req, post.id));
+    await approvePost(actions, actionOf(req), input);
+    res.json(await view(req));
   });
 
   router.post('/api/v1/posts/:id/review/reject', json, async (req, res) => {
-    const post = await ownPost(req);
     const input = parseOrThrow(rejectSchema, req.body);
-    await send(post.workflowId, rejectUpdate, [{ feedback: input.feedback }]);
-    res.json(await view(req, post.id));
+    await rejectPost(actions, actionOf(req), input);
+    res.json(await view(req));
   });
 
   router.put('/api/v1/posts/:id/drafts/:targetKey', json, async (req, res) => {
-    const post = await ownPost(req);
     const input = parseOrThrow(editDraftSchema, req.body);
-    await send(post.workflowId, editDraftUpdate, [{ targetKey: String(req.params.targetKey), draft: input.draft }]);
-    res.json(await view(req, post.id));
+    await editDraft(actions, actionOf(req), { targetKey: String(req.params.targetKey), draft: input.draft });
+    res.json(await view(req));
   });
 
   router.post('/api/v1/posts/:id/reschedule', json, async (req, res) => {
-    const post = await ownPost(req);
     const input = parseOrThrow(rescheduleSchema, req.body);
-    const { publishAt, timeZone } = resolvePublishAt(input.publishAt);
-    await send(post.workflowId, rescheduleUpdate, [{ publishAt: publishAt!.toISOString() }]);
-    await db.update(posts).set({ timeZone }).where(eq(posts.id, post.id));
-    res.json(await view(req, post.id));
+    await reschedulePost(actions, actionOf(req), input);
+    res.json(await view(req));
   });
 
-  router.post('/api/v1/posts/:id/cancel', async (req, res) => {
-    const post = await ownPost(req);
-    if (!CANCELLABLE_STATUSES.includes(post.status)) {
-      throw new Problem(
-        409,
-        'Too late to cancel',
-        `The post is ${post.status.replace('_', ' ')}; only posts not yet publishing can be cancelled`,
-      );
-    }
-    try {
-      await deps.temporal.workflow.getHandle(post.workflowId).cancel();
-    } catch (err) {
-      throw updateProblem(err);
-    }
-    res.status(202).json(await view(req, post.id));
+  router.post('/api/v1/posts/:id/cancel', json, async (req, res) => {
+    const input = parseOrThrow(cancelSchema, req.body ?? {});
+    await cancelPost(actions, actionOf(req), input);
+    res.json(await view(req));
   });
 
   router.post('/api/v1/posts/:id/targets/:targetKey/retry', async (req, res) => {
-    const post = await ownPost(req);
-    await send(post.workflowId, retryTargetUpdate, [{ targetKey: String(req.params.targetKey) }]);
-    res.status(202).json(await view(req, post.id));
+    await retryTarget(actions, actionOf(req), { targetKey: String(req.params.targetKey) });
+    res.status(202).json(await view(req));
   });
 
   router.get('/api/v1/posts/:id/attempts', async (req, res) => {
-    const post = await ownPost(req);
-    const rows = await db.select().from(attempts).where(eq(attempts.postId, post.id)).orderBy(asc(attempts.startedAt));
-    res.json({
-      items: rows.map((a) => ({
-        step: a.step,
-        targetKey: a.targetKey,
-        attempt: a.attempt,
-        outcome: a.outcome,
-        error: a.error,
-        startedAt: a.startedAt.toISOString(),
-        finishedAt: a.finishedAt?.toISOString() ?? null,
-        durationMs: a.finishedAt ? a.finishedAt.getTime() - a.startedAt.getTime() : null,
-      })),
-      workflowUrl: temporalUiLink(deps.temporalUiUrl, namespace, post.workflowId),
-    });
+    res.json(await postAttempts(db, callerOf(req).userId, String(req.params.id), link));
   });
 
+  router.use(domainErrorHandler);
   return router;
-}
-
-/** Turns a refused or failed Update into words a person can act on. */
-function updateProblem(err: unknown): Problem {
-  if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test(String((err as Error)?.message))) {
-    return new Problem(409, 'Pipeline finished', "This post's pipeline has finished; it can no longer be changed");
-  }
-  if (err instanceof WorkflowUpdateFailedError) {
-    let cause: unknown = err.cause;
-    while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
-    const message = cause instanceof Error ? cause.message : 'The request was refused';
-    if (cause instanceof ApplicationFailure && cause.type === 'InvalidDraft') {
-      return Problem.validation([{ field: 'draft', message }]);
-    }
-    const field = /^(feedback|targetKey|publishAt): (.*)$/.exec(message);
-    if (field) return Problem.validation([{ field: field[1]!, message: field[2]! }]);
-    return new Problem(409, 'Not possible now', message);
-  }
-  return err instanceof Problem
-    ? err
-    : new Problem(503, 'Workflow engine unavailable', 'Temporal did not answer; try again shortly');
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { WORKFLOWS_PATH } from '../../runtime/services.js';
+import { WORKFLOWS_PATH } from '../../composition/workflows-path.js';
 import { requireBinary } from '../../runtime/temporal-binary.js';
 import { startDevServer } from '../../runtime/temporal-dev-server.js';
 

@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
+import { createApp } from '../../api/app.js';
 import { createTemporalClient } from '../../client.js';
+import { type Services, startServices } from '../../composition/services.js';
 import type { Database } from '../../db/client.js';
 import { loadConfig } from '../../runtime/config.js';
 import { createLogger } from '../../runtime/logger.js';
-import { type Services, startServices } from '../../runtime/services.js';
 import { createTestDatabase } from './database.js';
 
 export interface TestApp {
@@ -88,6 +91,35 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await services.stop();
       await database?.drop();
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A second API on the same database and users as `app`, whose Temporal is at `temporalAddress`
+ * (a port that never answers, or one that refuses): how the API behaves in a Temporal outage.
+ */
+export async function startApiAgainst(
+  app: TestApp,
+  options: { temporalAddress: string; temporalCallTimeoutMs: number },
+): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+  // Lazy: connecting happens on the first call, which is where an outage has to show.
+  const connection = Connection.lazy({ address: options.temporalAddress });
+  const temporal = new Client({ connection, namespace: app.temporal.options.namespace });
+  const api = createApp({
+    ...app.services.apiDeps!,
+    temporal,
+    temporalCallTimeoutMs: options.temporalCallTimeoutMs,
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = api.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await connection.close().catch(() => {});
     },
   };
 }

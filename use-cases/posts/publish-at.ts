@@ -1,6 +1,7 @@
-import { zonedTimeToInstant } from '../domain/zoned-time.js';
-import { Problem } from './problem.js';
+import { ValidationError } from '../../domain/errors.js';
+import { zonedTimeToInstant } from '../../domain/zoned-time.js';
 
+/** A moment as a person gives it: an ISO-8601 instant with offset, or wall-clock time in a zone. */
 export type PublishAtInput = string | { local: string; timeZone: string } | null | undefined;
 
 /** The instant to publish at, and the zone it was given in (kept to show it back the same way). */
@@ -13,6 +14,6 @@ export function resolvePublishAt(
   try {
     return { publishAt: zonedTimeToInstant(value.local, value.timeZone), timeZone: value.timeZone };
   } catch (err) {
-    throw Problem.validation([{ field: `${field}.local`, message: (err as Error).message }]);
+    throw new ValidationError([{ field: `${field}.local`, message: (err as Error).message }]);
   }
 }

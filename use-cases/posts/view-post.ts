@@ -1,9 +1,17 @@
-import { and, asc, eq } from 'drizzle-orm';
-import { OFFLINE_NOTE } from '../ai/offline-generator.js';
-import type { Database } from '../db/client.js';
-import { generations, media, postMedia, postSteps, posts, publications } from '../db/schema.js';
-import { STEP_NAMES } from '../domain/pipeline.js';
-import { mediaView } from './routes/media.js';
+import { and, asc, desc, eq } from 'drizzle-orm';
+import { OFFLINE_NOTE } from '../../ai/offline-generator.js';
+import type { Database } from '../../db/client.js';
+import { attempts, generations, media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
+import type { PostStatus } from '../../domain/pipeline.js';
+import { STEP_NAMES } from '../../domain/pipeline.js';
+import { mediaView } from '../media/media-view.js';
+import { ownPost, type PostRow } from './ownership.js';
+
+/** Where the Temporal Web UI is, so each post links to its workflow. */
+export interface WorkflowLink {
+  uiUrl?: string | undefined;
+  namespace: string;
+}
 
 export function temporalUiLink(uiUrl: string | undefined, namespace: string, workflowId: string): string | null {
   if (!uiUrl) return null;
@@ -12,18 +20,16 @@ export function temporalUiLink(uiUrl: string | undefined, namespace: string, wor
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-/** The full status of one post: every step, every target, errors in words, and the workflow link. */
-export async function loadPostView(
-  db: Database,
-  ownerId: string,
-  postId: string,
-  link: { uiUrl?: string | undefined; namespace: string },
-) {
-  const [post] = await db
-    .select()
-    .from(posts)
-    .where(and(eq(posts.id, postId), eq(posts.ownerId, ownerId)));
-  if (!post) return undefined;
+export type PostView = Awaited<ReturnType<typeof viewOf>>;
+
+/** The full status of the caller's post: every step, every target, errors in words, the workflow link. */
+export async function viewPost(db: Database, ownerId: string, postId: string, link: WorkflowLink): Promise<PostView> {
+  return viewOf(db, await ownPost(db, ownerId, postId), link);
+}
+
+/** The same for a row already loaded (and already checked to be the caller's). */
+export async function viewOf(db: Database, post: PostRow, link: WorkflowLink) {
+  const postId = post.id;
   const [items, steps, targets, rounds] = await Promise.all([
     db
       .select({ media })
@@ -89,7 +95,7 @@ export async function loadPostView(
   };
 }
 
-export function postSummary(post: typeof posts.$inferSelect) {
+export function postSummary(post: PostRow) {
   return {
     id: post.id,
     caption: post.caption,
@@ -98,5 +104,35 @@ export function postSummary(post: typeof posts.$inferSelect) {
     timeZone: post.timeZone,
     createdAt: post.createdAt.toISOString(),
     updatedAt: post.updatedAt.toISOString(),
+  };
+}
+
+/** The caller's posts waiting for a decision, newest activity first, with their drafts. */
+export async function reviewQueue(db: Database, ownerId: string, link: WorkflowLink): Promise<PostView[]> {
+  const rows = await db
+    .select()
+    .from(posts)
+    .where(and(eq(posts.ownerId, ownerId), eq(posts.status, 'awaiting_review' satisfies PostStatus)))
+    .orderBy(desc(posts.updatedAt))
+    .limit(100);
+  return Promise.all(rows.map((row) => viewOf(db, row, link)));
+}
+
+/** Every attempt of every step of the caller's post, oldest first. */
+export async function postAttempts(db: Database, ownerId: string, postId: string, link: WorkflowLink) {
+  const post = await ownPost(db, ownerId, postId);
+  const rows = await db.select().from(attempts).where(eq(attempts.postId, post.id)).orderBy(asc(attempts.startedAt));
+  return {
+    items: rows.map((a) => ({
+      step: a.step,
+      targetKey: a.targetKey,
+      attempt: a.attempt,
+      outcome: a.outcome,
+      error: a.error,
+      startedAt: a.startedAt.toISOString(),
+      finishedAt: a.finishedAt?.toISOString() ?? null,
+      durationMs: a.finishedAt ? a.finishedAt.getTime() - a.startedAt.getTime() : null,
+    })),
+    workflowUrl: temporalUiLink(link.uiUrl, link.namespace, post.workflowId),
   };
 }

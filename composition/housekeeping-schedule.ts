@@ -1,7 +1,7 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import { isUnimplemented } from '../client.js';
+import type { Logger } from '../runtime/logger.js';
 import type { housekeeping } from '../workflows/housekeeping.js';
-import type { Logger } from './logger.js';
 
 export function housekeepingScheduleId(taskQueue: string): string {
   return `${taskQueue}-housekeeping`;

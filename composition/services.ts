@@ -1,42 +1,28 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { type ActivityDeps, createActivities } from '../activities/index.js';
-import type { DraftGenerator } from '../ai/generator.js';
-import { createOfflineGenerator } from '../ai/offline-generator.js';
-import { createOpenAiGenerator } from '../ai/openai-generator.js';
 import { createApp } from '../api/app.js';
+import { answerClientErrors } from '../api/client-errors.js';
+import type { ApiDeps } from '../api/deps.js';
 import { deriveAuthKeys } from '../auth/secrets.js';
 import { createTemporalClient, ensureSearchAttributes } from '../client.js';
 import { type DatabaseHandle, openDatabase } from '../db/client.js';
-import { createLocalExportPublisher } from '../platforms/local-export.js';
+import { createPublishers } from '../platforms/registry.js';
+import type { Config } from '../runtime/config.js';
+import { safeError } from '../runtime/errors.js';
+import type { Logger } from '../runtime/logger.js';
+import { loadOrCreateSecret } from '../runtime/secret.js';
 import { MediaStore } from '../storage/media-store.js';
-import type { Config } from './config.js';
-import { safeError } from './errors.js';
-import type { Logger } from './logger.js';
-import { ensureHousekeepingSchedule } from './schedules.js';
-import { loadOrCreateSecret } from './secret.js';
+import { createDraftGenerator } from './draft-generator.js';
+import { ensureHousekeepingSchedule } from './housekeeping-schedule.js';
+import { WORKFLOWS_PATH } from './workflows-path.js';
 
-// .ts under tsx and vitest, .js once compiled.
-export const WORKFLOWS_PATH = fileURLToPath(
-  new URL(`../workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
-);
+// The composition root: the one place that builds the database, Temporal client, worker and API
+// from configuration and hands each its dependencies.
 
-export function createPublishers(dataDir: string): ActivityDeps['publishers'] {
-  return { local_export: createLocalExportPublisher(dataDir) };
-}
-
-/** The configured AI endpoint, or the offline drafter when there is none. */
-export function createDraftGenerator(config: Config): DraftGenerator {
-  if (!config.OPENAI_API_KEY && !config.OPENAI_BASE_URL) return createOfflineGenerator();
-  return createOpenAiGenerator({
-    apiKey: config.OPENAI_API_KEY,
-    baseURL: config.OPENAI_BASE_URL,
-    model: config.OPENAI_MODEL,
-    imageModel: config.OPENAI_IMAGE_MODEL,
-  });
-}
+/** A person is waiting on every API call to Temporal: none may take longer than this. */
+export const TEMPORAL_CALL_TIMEOUT_MS = 10_000;
 
 export interface ServicesOptions {
   config: Config;
@@ -48,12 +34,16 @@ export interface ServicesOptions {
   /** Listen on this port instead of config.PORT (0 picks a free one; tests). */
   port?: number;
   workflowBundlePath?: string;
+  /** Deadline of each API call to Temporal; TEMPORAL_CALL_TIMEOUT_MS unless a test needs it shorter. */
+  temporalCallTimeoutMs?: number;
 }
 
 export interface Services {
   database: DatabaseHandle;
   store: MediaStore;
   apiUrl?: string;
+  /** What the API was built from (tests build a second API from it, e.g. against a blocked Temporal). */
+  apiDeps?: ApiDeps;
   worker?: Worker;
   /** Settles when the worker stops; rejects if it fails. */
   workerDone?: Promise<void>;
@@ -90,7 +80,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         db: database.db,
         store,
         logger,
-        publishers: createPublishers(config.DATA_DIR),
+        publishers: createPublishers({ dataDir: config.DATA_DIR }),
         drafts: createDraftGenerator(config),
       };
       const worker = await Worker.create({
@@ -118,10 +108,11 @@ export async function startServices(options: ServicesOptions): Promise<Services>
 
     if (options.api) {
       await store.removeStaleUploads();
-      const app = createApp({
+      const apiDeps: ApiDeps = {
         db: database.db,
         store,
         temporal: client,
+        temporalCallTimeoutMs: options.temporalCallTimeoutMs ?? TEMPORAL_CALL_TIMEOUT_MS,
         logger,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         searchAttributes,
@@ -136,7 +127,9 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         reviewMaxRounds: config.REVIEW_MAX_ROUNDS,
         retryWindowDays: config.RETRY_WINDOW_DAYS,
         pingDatabase: () => database.ping(),
-      });
+      };
+      services.apiDeps = apiDeps;
+      const app = createApp(apiDeps);
       const server = await listen(app, options.port ?? config.PORT, config.HOST);
       cleanups.push(() => close(server));
       const { port } = server.address() as AddressInfo;
@@ -153,6 +146,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
 function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+    answerClientErrors(server);
     // Node's default cuts any request at 5 minutes: too short for a large upload on a slow line.
     server.requestTimeout = 60 * 60 * 1000;
     server.once('error', reject);

@@ -1,0 +1,15 @@
+import type { DraftGenerator } from '../ai/generator.js';
+import { createOfflineGenerator } from '../ai/offline-generator.js';
+import { createOpenAiGenerator } from '../ai/openai-generator.js';
+import type { Config } from '../runtime/config.js';
+
+/** The configured AI endpoint, or the offline drafter when there is none. */
+export function createDraftGenerator(config: Config): DraftGenerator {
+  if (!config.OPENAI_API_KEY && !config.OPENAI_BASE_URL) return createOfflineGenerator();
+  return createOpenAiGenerator({
+    apiKey: config.OPENAI_API_KEY,
+    baseURL: config.OPENAI_BASE_URL,
+    model: config.OPENAI_MODEL,
+    imageModel: config.OPENAI_IMAGE_MODEL,
+  });
+}

@@ -1,0 +1,244 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { and, eq, inArray } from 'drizzle-orm';
+import { draftFromCaption, draftSchemaFor } from '../../ai/draft-schemas.js';
+import type { Database } from '../../db/client.js';
+import { media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
+import type { Brief, Draft, DraftFormat, ReviewPolicy } from '../../domain/drafts.js';
+import { type FieldError, ValidationError } from '../../domain/errors.js';
+import {
+  isFinalStatus,
+  type PostPipelineInput,
+  STEP_NAMES,
+  type TargetType,
+  workflowIdForPost,
+} from '../../domain/pipeline.js';
+import type { PostRow } from './ownership.js';
+import { type PublishAtInput, resolvePublishAt } from './publish-at.js';
+
+/** A post as asked for (the API's validated body, or a campaign's slot). */
+export interface NewPost {
+  caption?: string | undefined;
+  brief?: Brief | undefined;
+  mediaIds: string[];
+  targets: { type: TargetType; key?: string | undefined; platform: DraftFormat }[];
+  publishAt?: PublishAtInput;
+  review?:
+    | { mode: 'auto' }
+    | { mode: 'manual'; deadline?: string | undefined; onExpiry: 'cancel' | 'approve'; maxRounds?: number | undefined }
+    | undefined;
+}
+
+export interface CreatePostDeps {
+  db: Database;
+  /** Revision rounds a reviewer gets unless the post says otherwise. */
+  reviewMaxRounds: number;
+  /** Days failed targets stay retryable. */
+  retryWindowDays: number;
+}
+
+/** What to start, when the post's pipeline still needs starting. */
+export interface PipelineToStart {
+  workflowId: string;
+  input: PostPipelineInput;
+  post: PostRow;
+}
+
+export interface CreatedPost {
+  post: PostRow;
+  /** False when the Idempotency-Key named an earlier post: the answer comes from that post. */
+  created: boolean;
+  /**
+   * The pipeline to start: always for a new post; for a repeat only when its first start was never
+   * confirmed and the post has not ended. Null means there is nothing to start, ever.
+   */
+  pipeline: PipelineToStart | null;
+}
+
+/**
+ * Validates and saves a post (one transaction), returning its pipeline's input. Starting the
+ * pipeline is a separate step (start-pipeline.ts): the API starts it as a top-level workflow, a
+ * campaign as a child with the same workflow id. A repeat with a seen Idempotency-Key answers from
+ * the post's own state and never asks for a second run of a post whose pipeline ran.
+ */
+export async function createPost(
+  deps: CreatePostDeps,
+  request: { ownerId: string; post: NewPost; idempotencyKey?: string | undefined },
+): Promise<CreatedPost> {
+  const { ownerId, post: input, idempotencyKey } = request;
+  const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
+  if (idempotencyKey) {
+    const earlier = await findByKey(deps.db, ownerId, idempotencyKey, requestHash);
+    if (earlier) return replay(deps, earlier);
+  }
+  await assertOwnMedia(deps.db, ownerId, [
+    ...input.mediaIds.map((id, i) => ({ id, field: `mediaIds[${i}]` })),
+    ...(input.brief?.sourceMediaIds ?? []).map((id, i) => ({ id, field: `brief.sourceMediaIds[${i}]` })),
+  ]);
+  const values = newPostRows(deps, ownerId, input, requestHash, idempotencyKey);
+  try {
+    const post = await deps.db.transaction(async (tx) => {
+      const [row] = await tx.insert(posts).values(values.post).returning();
+      if (values.media.length > 0) await tx.insert(postMedia).values(values.media);
+      await tx.insert(publications).values(values.publications);
+      await tx.insert(postSteps).values(values.steps);
+      return row!;
+    });
+    const targets = values.publications.map((p) => ({ key: p.targetKey, type: p.targetType, format: p.format }));
+    return { post, created: true, pipeline: pipelineOf(deps, post, targets) };
+  } catch (err) {
+    if (idempotencyKey && isUniqueViolation(err)) {
+      // Lost a race with an identical request carrying the same key: answer as its repeat.
+      const earlier = await findByKey(deps.db, ownerId, idempotencyKey, requestHash);
+      if (earlier) return replay(deps, earlier);
+    }
+    throw err;
+  }
+}
+
+/** The pipeline's input for a saved post; targets in key order, as the workflow has always had them. */
+export function pipelineOf(
+  deps: Pick<CreatePostDeps, 'retryWindowDays'>,
+  post: PostRow,
+  targets: PostPipelineInput['targets'],
+): PipelineToStart {
+  return {
+    workflowId: post.workflowId,
+    post,
+    input: {
+      postId: post.id,
+      ownerId: post.ownerId ?? undefined,
+      targets: [...targets].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+      publishAt: post.publishAt?.toISOString() ?? null,
+      generate: post.brief !== null,
+      review: post.reviewPolicy,
+      retryWindowDays: deps.retryWindowDays,
+    },
+  };
+}
+
+async function replay(deps: CreatePostDeps, post: PostRow): Promise<CreatedPost> {
+  // A confirmed start, or a post that has ended, is never started again: after the namespace's
+  // retention Temporal would accept a second run and publish a post that was cancelled.
+  if (post.pipelineStartedAt !== null || isFinalStatus(post.status)) return { post, created: false, pipeline: null };
+  const targets = await deps.db
+    .select({ key: publications.targetKey, type: publications.targetType, format: publications.format })
+    .from(publications)
+    .where(eq(publications.postId, post.id));
+  return { post, created: false, pipeline: pipelineOf(deps, post, targets) };
+}
+
+async function findByKey(db: Database, ownerId: string, key: string, requestHash: string) {
+  const [existing] = await db
+    .select()
+    .from(posts)
+    .where(and(eq(posts.ownerId, ownerId), eq(posts.idempotencyKey, key)));
+  if (!existing) return undefined;
+  if (existing.requestHash !== requestHash) {
+    throw new ValidationError([
+      { field: 'Idempotency-Key', message: 'already used for a different request; use a new key for a new post' },
+    ]);
+  }
+  return existing;
+}
+
+/** Another user's media is reported exactly like media that does not exist. */
+async function assertOwnMedia(db: Database, ownerId: string, refs: { id: string; field: string }[]) {
+  if (refs.length === 0) return;
+  const found = await db
+    .select({ id: media.id })
+    .from(media)
+    .where(and(inArray(media.id, [...new Set(refs.map((r) => r.id))]), eq(media.ownerId, ownerId)));
+  const known = new Set(found.map((m) => m.id));
+  const errors = refs.flatMap(({ id, field }) =>
+    known.has(id) ? [] : [{ field, message: `no media with id ${id}; upload it first` }],
+  );
+  if (errors.length > 0) throw new ValidationError(errors);
+}
+
+function newPostRows(
+  deps: CreatePostDeps,
+  ownerId: string,
+  input: NewPost,
+  requestHash: string,
+  idempotencyKey: string | undefined,
+) {
+  const id = randomUUID();
+  const { publishAt, timeZone } = resolvePublishAt(input.publishAt);
+  const scheduled = publishAt !== null && publishAt.getTime() > Date.now();
+  const review = resolveReview(deps, input);
+  const drafts = handWrittenDrafts(input);
+  const skipped = new Set<string>([
+    ...(input.brief ? [] : ['generate']),
+    ...(review.mode === 'manual' ? [] : ['review']),
+    ...(scheduled ? [] : ['schedule']),
+  ]);
+  return {
+    post: {
+      id,
+      ownerId,
+      caption: input.caption ?? null,
+      brief: input.brief ?? null,
+      reviewPolicy: review,
+      status: input.brief ? ('generating' as const) : ('queued' as const),
+      publishAt,
+      timeZone,
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash,
+      workflowId: workflowIdForPost(id),
+      // Millisecond precision, like the cursors that page through posts.
+      createdAt: new Date(),
+    },
+    media: input.mediaIds.map((mediaId, position) => ({ postId: id, mediaId, position })),
+    publications: input.targets.map((t) => ({
+      postId: id,
+      targetKey: t.key ?? t.type,
+      targetType: t.type,
+      format: t.platform,
+      draft: drafts[t.key ?? t.type] ?? null,
+    })),
+    steps: STEP_NAMES.map((step) => ({
+      postId: id,
+      step,
+      status: skipped.has(step) ? ('skipped' as const) : ('pending' as const),
+    })),
+  };
+}
+
+/** A hand-written caption becomes each target's draft, checked against that platform's limits. */
+function handWrittenDrafts(input: NewPost): Record<string, Draft> {
+  if (input.caption === undefined) return {};
+  const drafts: Record<string, Draft> = {};
+  const errors: FieldError[] = [];
+  input.targets.forEach((t, i) => {
+    const parsed = draftSchemaFor(t.platform).safeParse(draftFromCaption(t.platform, input.caption!));
+    if (parsed.success) drafts[t.key ?? t.type] = parsed.data as Draft;
+    else
+      for (const issue of parsed.error.issues)
+        errors.push({
+          field: 'caption',
+          message: `for targets[${i}] (${t.platform}): ${issue.path.join('.')} ${issue.message}`,
+        });
+  });
+  if (errors.length > 0) throw new ValidationError(errors);
+  return drafts;
+}
+
+function resolveReview(deps: CreatePostDeps, input: NewPost): ReviewPolicy {
+  const asked =
+    input.review ??
+    (input.brief ? { mode: 'manual' as const, onExpiry: 'cancel' as const } : { mode: 'auto' as const });
+  if (asked.mode === 'auto') return { mode: 'auto' };
+  return {
+    mode: 'manual',
+    ...(asked.deadline ? { deadline: new Date(asked.deadline).toISOString() } : {}),
+    onExpiry: asked.onExpiry,
+    maxRounds: asked.maxRounds ?? deps.reviewMaxRounds,
+  };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}

@@ -1,0 +1,91 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import type { Database } from '../../db/client.js';
+import { ConflictError, ValidationError } from '../../domain/errors.js';
+import { type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
+import { actionRequestHash, claimActionKey, markActionSucceeded, updateIdFor } from './action-keys.js';
+import { ownPost, type PostRow } from './ownership.js';
+
+export interface PostActionDeps extends TemporalAccess {
+  db: Database;
+}
+
+/** Who acts on which post, and the Idempotency-Key that makes a retry safe. */
+export interface PostActionRequest {
+  ownerId: string;
+  postId: string;
+  idempotencyKey?: string | undefined;
+}
+
+export interface PostActionResult<Ret> {
+  post: PostRow;
+  /** The workflow's answer; absent when a repeat was answered from the database. */
+  answer?: Ret;
+}
+
+/**
+ * Sends one action to the caller's post pipeline as a validated Update, with a deadline. With an
+ * Idempotency-Key the Update id is derived from the action and the key, so a retry of a request
+ * that succeeded gets the first answer rather than a refusal.
+ */
+export async function sendPostUpdate<Ret, Args extends [unknown]>(
+  deps: PostActionDeps,
+  request: PostActionRequest,
+  action: { name: string; update: UpdateDefinition<Ret, Args>; args: Args; body: unknown },
+): Promise<PostActionResult<Ret>> {
+  const post = await ownPost(deps.db, request.ownerId, request.postId);
+  const key = request.idempotencyKey;
+  if (key) {
+    const claim = await claimActionKey(deps.db, {
+      ownerId: request.ownerId,
+      key,
+      postId: post.id,
+      action: action.name,
+      requestHash: actionRequestHash(post.id, action.name, action.body),
+    });
+    if (claim.succeededAt) return { post };
+  }
+  const updateId = key ? updateIdFor(action.name, key) : undefined;
+  const handle = deps.temporal.workflow.getHandle(post.workflowId);
+  const answer = await withTemporalDeadline(deps, async () => {
+    try {
+      return await handle.executeUpdate(action.update, { args: action.args, ...(updateId ? { updateId } : {}) });
+    } catch (err) {
+      // The first request under this key may have taken effect and closed the run (a cancel): its
+      // answer is still on record.
+      if (updateId && isClosedOrMissing(err)) {
+        const first = await handle
+          .getUpdateHandle<Ret>(updateId)
+          .result()
+          .catch(() => undefined);
+        if (first !== undefined) return first;
+      }
+      throw refusal(err);
+    }
+  });
+  if (key) await markActionSucceeded(deps.db, request.ownerId, key);
+  return { post, answer };
+}
+
+function isClosedOrMissing(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || /already completed|not found/i.test(String((err as Error)?.message));
+}
+
+/** The workflow's refusal of an Update, in words a person can act on. */
+function refusal(err: unknown): unknown {
+  if (isClosedOrMissing(err)) {
+    return new ConflictError('Pipeline finished', "This post's pipeline has finished; it can no longer be changed");
+  }
+  if (!(err instanceof WorkflowUpdateFailedError)) return err;
+  let cause: unknown = err.cause;
+  while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
+  const message = cause instanceof Error ? cause.message : 'The request was refused';
+  if (cause instanceof ApplicationFailure && cause.type === 'InvalidDraft') {
+    return new ValidationError([{ field: 'draft', message }]);
+  }
+  // Validators name the input field they refuse as "field: reason".
+  const field = /^(feedback|targetKey|publishAt): (.*)$/.exec(message);
+  if (field) return new ValidationError([{ field: field[1]!, message: field[2]! }]);
+  return new ConflictError('Not possible now', message);
+}

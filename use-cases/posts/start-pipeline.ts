@@ -1,0 +1,132 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Priority } from '@temporalio/common';
+import { eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { posts } from '../../db/schema.js';
+import { UnavailableError } from '../../domain/errors.js';
+import { pipelineSummary } from '../../domain/pipeline-summary.js';
+import { OwnerIdAttribute, PostIdAttribute, PostStatusAttribute } from '../../domain/search-attributes.js';
+import type { postPipeline } from '../../workflows/post-pipeline.js';
+import {
+  isTemporalUnavailable,
+  TEMPORAL_RETRY_AFTER_SECONDS,
+  type TemporalAccess,
+  withTemporalDeadline,
+} from '../temporal-calls.js';
+import type { PipelineToStart } from './create-post.js';
+
+export interface StartPipelineDeps extends TemporalAccess {
+  db: Database;
+  taskQueue: string;
+  /** False on servers without custom search attributes (the time-skipping test server). */
+  searchAttributes: boolean;
+}
+
+const HOUR_MS = 3600_000;
+
+/**
+ * Posts due within the hour are dispatched before far ones when the task queue has a backlog
+ * (1 is first, 5 last; Temporal's default is 3), so a burst of far posts never delays a near one.
+ */
+export function pipelinePriority(publishAt: string | null | undefined, now = Date.now()): Priority {
+  const due = publishAt ? Date.parse(publishAt) : now;
+  return { priorityKey: due - now <= HOUR_MS ? 1 : 4 };
+}
+
+/**
+ * The workflow options a post's pipeline is started with, top-level or as a campaign's child: the
+ * id derived from the post, its search attributes, priority and static summary.
+ */
+export function pipelineStartOptions(pipeline: PipelineToStart, searchAttributes: boolean) {
+  const { post, input } = pipeline;
+  return {
+    workflowId: pipeline.workflowId,
+    args: [input] as [typeof input],
+    priority: pipelinePriority(input.publishAt),
+    // What the operator reads in the Temporal UI's list and on the workflow page.
+    ...pipelineSummary({
+      caption: post.caption,
+      brief: post.brief,
+      targets: input.targets,
+      publishAt: input.publishAt ?? null,
+      timeZone: post.timeZone,
+    }),
+    ...(searchAttributes
+      ? {
+          typedSearchAttributes: [
+            { key: PostIdAttribute, value: post.id },
+            ...(post.ownerId ? [{ key: OwnerIdAttribute, value: post.ownerId }] : []),
+            { key: PostStatusAttribute, value: post.status },
+          ],
+        }
+      : {}),
+  };
+}
+
+/**
+ * Starts a saved post's pipeline as a top-level workflow and records that Temporal confirmed it.
+ * When Temporal does not answer, the start may or may not have happened: the post stays, marked
+ * unconfirmed, so a repeat with the same Idempotency-Key (and only that) can start it.
+ */
+export async function startPipeline(deps: StartPipelineDeps, pipeline: PipelineToStart): Promise<void> {
+  try {
+    await withTemporalDeadline(deps, async () => {
+      try {
+        await deps.temporal.workflow.start<typeof postPipeline>('postPipeline', {
+          taskQueue: deps.taskQueue,
+          ...pipelineStartOptions(pipeline, deps.searchAttributes),
+          // A repeat joins the running pipeline or is refused, never a second one.
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+    });
+  } catch (err) {
+    await settleFailedStart(deps, pipeline, err);
+  }
+  await markPipelineStarted(deps.db, pipeline.post.id);
+}
+
+/** Records that the post's pipeline exists; a campaign calls this after starting it as a child. */
+export async function markPipelineStarted(db: Database, postId: string): Promise<void> {
+  await db.update(posts).set({ pipelineStartedAt: new Date(), error: null }).where(eq(posts.id, postId));
+}
+
+const UNCONFIRMED =
+  'The pipeline may not have started: Temporal did not answer. Repeat the request with the same Idempotency-Key to make sure.';
+
+/** Returns when the pipeline turns out to exist after all; otherwise throws UnavailableError. */
+async function settleFailedStart(deps: StartPipelineDeps, pipeline: PipelineToStart, err: unknown): Promise<void> {
+  const { post } = pipeline;
+  // After a timeout the start may still land, and asking again would only wait as long: keep the
+  // post. A start refused outright and confirmed absent left nothing behind: remove the post again
+  // so nothing is half-created.
+  const found = isTemporalUnavailable(err) ? undefined : await pipelineExists(deps, pipeline.workflowId);
+  if (found === true) return;
+  if (found === false) {
+    await deps.db.delete(posts).where(eq(posts.id, post.id));
+    throw new UnavailableError(
+      'Workflow engine unavailable',
+      'The post pipeline could not be started; nothing was saved. Try again shortly.',
+      TEMPORAL_RETRY_AFTER_SECONDS,
+    );
+  }
+  await deps.db.update(posts).set({ error: UNCONFIRMED, updatedAt: new Date() }).where(eq(posts.id, post.id));
+  throw new UnavailableError(
+    'Workflow engine unavailable',
+    `Post ${post.id} was saved but its pipeline may not have started; repeat the request with the same Idempotency-Key to start it`,
+    TEMPORAL_RETRY_AFTER_SECONDS,
+  );
+}
+
+/** True or false when Temporal says so, undefined when it does not answer. */
+async function pipelineExists(deps: StartPipelineDeps, workflowId: string): Promise<boolean | undefined> {
+  try {
+    await withTemporalDeadline(deps, () => deps.temporal.workflow.getHandle(workflowId).describe());
+    return true;
+  } catch (err) {
+    return err instanceof WorkflowNotFoundError ? false : undefined;
+  }
+}
