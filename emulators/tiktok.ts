@@ -252,7 +252,7 @@ export async function startTikTokEmulator(options: TikTokEmulatorOptions = {}): 
     const fault = kit.takeFault('revoke', ['server_error']);
     if (fault) return oauthError('server_error', 'Internal error (injected fault)', 500);
     const checked = kit.check(form.get('token'), ['access']);
-    if (!checked.ok) return oauthError('invalid_request', 'The access token is invalid or not found');
+    if (!checked.ok) return oauthError('invalid_grant', `The access token is invalid (${checked.why})`);
     kit.revokeGrant(checked.record.grantId);
     return json(200, {});
   }
