@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
@@ -51,7 +52,7 @@ export function createRenderMedia(deps: ActivityDeps) {
       const beat = setInterval(() => context.heartbeat({ rendered }), HEARTBEAT_EVERY_MS);
       try {
         for (const item of items) {
-          const missing = [];
+          const missing: { targetKey: string; rules: MediaRules; key: string }[] = [];
           for (const target of targets) {
             const already = done.find((r) => r.targetKey === target.targetKey && r.position === item.position);
             if (already && (await store.exists(already.storageKey))) {
@@ -73,9 +74,11 @@ export function createRenderMedia(deps: ActivityDeps) {
           const staged = await Promise.all(missing.map((m) => store.staging(m.key)));
           let infos: OutputInfo[];
           try {
-            infos = await renderSource(
-              store.pathOf(item.media.storageKey),
-              missing.map((m, i) => ({ rules: m.rules, path: staged[i]!.path })),
+            infos = await renderSlots(() =>
+              renderSource(
+                store.pathOf(item.media.storageKey),
+                missing.map((m, i) => ({ rules: m.rules, path: staged[i]!.path })),
+              ),
             );
             for (const s of staged) await s.commit();
           } catch (err) {
@@ -120,6 +123,29 @@ export function createRenderMedia(deps: ActivityDeps) {
         .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'render')));
       return { renditions: targets.length * items.length };
     });
+  };
+}
+
+/**
+ * Decodes at once, across every renderMedia running in this worker: decoding is CPU- and
+ * memory-bound (a 12-megapixel photo is ~36 MB of pixels), so more at a time than there are cores
+ * only adds memory. The rest wait their turn, heartbeating.
+ */
+const renderSlots = createSlots(Math.max(2, availableParallelism()));
+
+function createSlots(size: number) {
+  let free = size;
+  const waiting: (() => void)[] = [];
+  return async function withSlot<T>(work: () => Promise<T>): Promise<T> {
+    if (free > 0) free -= 1;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free += 1;
+    }
   };
 }
 

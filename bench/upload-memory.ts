@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { startServices } from '../composition/services.js';
 import { loadConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
-import { startServices } from '../runtime/services.js';
 import { requireBinary } from '../runtime/temporal-binary.js';
 import { startDevServer } from '../runtime/temporal-dev-server.js';
 
@@ -12,7 +12,7 @@ import { startDevServer } from '../runtime/temporal-dev-server.js';
 // uploads are streamed to disk, so growth must stay far below the upload's size.
 const SIZE_MB = Number(process.env.BENCH_UPLOAD_MB ?? 256);
 
-async function main() {
+export async function uploadMemoryBench(): Promise<void> {
   const temporal = await startDevServer({ binary: requireBinary('temporal'), headless: true });
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-upload-'));
   const config = loadConfig({
@@ -86,5 +86,3 @@ async function main() {
     await rm(dataDir, { recursive: true, force: true });
   }
 }
-
-await main();

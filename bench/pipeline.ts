@@ -1,0 +1,122 @@
+import { Client, Connection } from '@temporalio/client';
+import { type BenchUser, createPost, FOUR_PLATFORMS, signUpBenchUser, uploadImage } from './api-client.js';
+import { startBareEngine } from './bare-engine.js';
+import { phonePhoto, smallPhoto } from './images.js';
+import { inPool, percentile, report, round, sleep } from './stats.js';
+import type { RunningSystem } from './system.js';
+
+const POSTS = Number(process.env.BENCH_POSTS ?? 200);
+const POSTS_12MP = Number(process.env.BENCH_POSTS_12MP ?? 100);
+const WIDTH = Number(process.env.BENCH_CONCURRENCY ?? 16);
+
+/**
+ * End to end through the real system: hand-written posts with one image and four local-export
+ * targets, auto review, `WIDTH` at a time, each followed to its workflow's end; against the bare
+ * workflow of the same shape on the same dev server, measured before and after.
+ */
+export async function pipelineBench(system: RunningSystem): Promise<void> {
+  const connection = await Connection.connect({ address: system.temporalAddress });
+  const client = new Client({ connection });
+  const bare = await startBareEngine(system.temporalAddress, client);
+  try {
+    const user = await signUpBenchUser(system.apiUrl);
+    const small = await uploadImage(user, await smallPhoto());
+    const large = await uploadImage(user, await phonePhoto());
+
+    // Warm-up: the workflow bundles, the database's caches, sharp's first load.
+    await bare.rate(WIDTH, WIDTH);
+    await postsRate(user, client, small, WIDTH);
+
+    const bareBefore = await bare.rate(POSTS, WIDTH);
+    const e2e = await postsRate(user, client, small, POSTS);
+    const e2eLarge = await postsRate(user, client, large, POSTS_12MP);
+    const bareAfter = await bare.rate(POSTS, WIDTH);
+    const bareRate = (bareBefore + bareAfter) / 2;
+    report('pipeline', {
+      posts: POSTS,
+      concurrency: WIDTH,
+      image: '1200x900',
+      postsPerSecond: round(e2e),
+      bareWorkflowsPerSecond: round(bareRate),
+      bareBeforeAfter: [round(bareBefore), round(bareAfter)],
+      ratio: round(e2e / bareRate),
+      goal: '>= 0.7',
+    });
+    report('pipeline', {
+      posts: POSTS_12MP,
+      concurrency: WIDTH,
+      image: '12MP JPEG, EXIF orientation 6',
+      postsPerSecond: round(e2eLarge),
+      bareWorkflowsPerSecond: round(bareRate),
+      ratio: round(e2eLarge / bareRate),
+    });
+  } finally {
+    await bare.stop();
+    await connection.close();
+  }
+}
+
+/** Posts per second, from the first create to the last workflow's end. */
+async function postsRate(user: BenchUser, client: Client, mediaId: string, count: number): Promise<number> {
+  const started = performance.now();
+  await inPool(count, WIDTH, async (i) => {
+    const post = await createPost(user, {
+      caption: `Bench post ${i}`,
+      mediaIds: [mediaId],
+      targets: FOUR_PLATFORMS,
+      review: { mode: 'auto' },
+    });
+    const result = (await client.workflow.getHandle(post.workflowId).result()) as { status: string };
+    if (result.status !== 'published') throw new Error(`post ${post.id} ended ${result.status}`);
+  });
+  return count / ((performance.now() - started) / 1000);
+}
+
+const CREATE_RATE = Number(process.env.BENCH_CREATE_RATE ?? 20);
+const CREATE_SECONDS = Number(process.env.BENCH_CREATE_SECONDS ?? 20);
+
+/**
+ * `POST /api/v1/posts` latency at a fixed arrival rate (open loop: requests start on the clock,
+ * not when the previous one answers), for posts scheduled an hour ahead, so the pipeline itself is
+ * not what is measured.
+ */
+export async function createLatencyBench(system: RunningSystem): Promise<void> {
+  const user = await signUpBenchUser(system.apiUrl);
+  const media = await uploadImage(user, await smallPhoto());
+  const body = () => ({
+    caption: 'Scheduled bench post',
+    mediaIds: process.env.BENCH_CREATE_TEXT_ONLY ? [] : [media],
+    targets: FOUR_PLATFORMS,
+    review: { mode: 'auto' },
+    publishAt: new Date(Date.now() + 3600_000).toISOString(),
+  });
+  for (let i = 0; i < 10; i++) await createPost(user, body());
+  await sleep(2000);
+
+  const total = CREATE_RATE * CREATE_SECONDS;
+  const latencies: number[] = [];
+  const requests: Promise<void>[] = [];
+  const started = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / CREATE_RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    requests.push(
+      (async () => {
+        const t = performance.now();
+        await createPost(user, body());
+        latencies.push(performance.now() - t);
+      })(),
+    );
+  }
+  await Promise.all(requests);
+  report('create-latency', {
+    requestsPerSecond: CREATE_RATE,
+    requests: total,
+    publishAt: '+1 hour',
+    p50Ms: round(percentile(latencies, 50), 1),
+    p99Ms: round(percentile(latencies, 99), 1),
+    maxMs: round(Math.max(...latencies), 1),
+    goal: 'p99 < 100 ms',
+  });
+}

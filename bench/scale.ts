@@ -1,0 +1,109 @@
+import { Client, Connection } from '@temporalio/client';
+import { createPost, getPost, signUpBenchUser, uploadImage } from './api-client.js';
+import { smallPhoto } from './images.js';
+import { inPool, percentile, report, round, sleep } from './stats.js';
+import { startSystem } from './system.js';
+
+const WAITING = Number(process.env.BENCH_SCALE_N ?? 10_000);
+const DUE = Number(process.env.BENCH_SCALE_DUE ?? 300);
+const WIDTH = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const TARGETS = [{ type: 'local_export', key: 'instagram', platform: 'instagram' }];
+
+/**
+ * Many posts waiting: a burst of WAITING posts scheduled 30 days ahead, then DUE posts due 1-3
+ * minutes later. Reports how late the due ones were published (publishedAt against publishAt) and
+ * the resident memory of worker+API and of the dev server, apart, with the burst waiting.
+ */
+export async function scaleBench(): Promise<void> {
+  const system = await startSystem();
+  const connection = await Connection.connect({ address: system.temporalAddress });
+  const client = new Client({ connection });
+  const peak = { appMB: 0, devServerMB: 0 };
+  const sampler = setInterval(async () => {
+    const m = await system.memory();
+    peak.appMB = Math.max(peak.appMB, m.appMB);
+    peak.devServerMB = Math.max(peak.devServerMB, m.devServerMB);
+  }, 1000);
+  try {
+    const user = await signUpBenchUser(system.apiUrl);
+    const media = await uploadImage(user, await smallPhoto());
+    const idle = await system.memory();
+
+    const farAt = new Date(Date.now() + 30 * 24 * 3600_000).toISOString();
+    const burstStarted = performance.now();
+    let failures = 0;
+    await inPool(WAITING, WIDTH, async (i) => {
+      try {
+        await createPost(user, { caption: `Far post ${i}`, mediaIds: [media], targets: TARGETS, publishAt: farAt });
+      } catch (err) {
+        failures += 1;
+        if (failures <= 3) console.error(String(err));
+      }
+    });
+    const burstSeconds = (performance.now() - burstStarted) / 1000;
+
+    // Due 1 to 3 minutes from now, spread evenly.
+    const base = Date.now() + 60_000;
+    const due = Array.from({ length: DUE }, (_, i) => new Date(base + Math.round((i * 120_000) / DUE)).toISOString());
+    const near: { id: string; workflowId: string; publishAt: string }[] = [];
+    await inPool(DUE, WIDTH, async (i) => {
+      const publishAt = due[i]!;
+      const post = await createPost(user, {
+        caption: `Near post ${i}`,
+        mediaIds: [media],
+        targets: TARGETS,
+        publishAt,
+      });
+      near.push({ ...post, publishAt });
+    });
+    const nearCreatedBy = Date.now();
+
+    const afterBurst = await system.memory();
+    const lastDue = Date.parse(due.at(-1)!);
+    await inPool(near.length, 64, async (i) => {
+      const handle = client.workflow.getHandle(near[i]!.workflowId);
+      await Promise.race([handle.result(), sleep(Math.max(0, lastDue - Date.now()) + 600_000)]);
+    });
+    const lateness: number[] = [];
+    let unpublished = 0;
+    await inPool(near.length, 8, async (i) => {
+      const post = await getPost(user, near[i]!.id);
+      const targets = post.targets as { publishedAt: string | null }[];
+      if (targets.some((t) => !t.publishedAt)) {
+        unpublished += 1;
+        return;
+      }
+      const last = Math.max(...targets.map((t) => Date.parse(t.publishedAt!)));
+      lateness.push((last - Date.parse(near[i]!.publishAt)) / 1000);
+    });
+    const waiting = await system.memory();
+    report('scale', {
+      waitingPosts: WAITING,
+      createFailures: failures,
+      burstSeconds: round(burstSeconds, 1),
+      burstCreatesPerSecond: round(WAITING / burstSeconds, 1),
+      duePosts: DUE,
+      dueCreatedSecondsBeforeFirstDue: round((base - nearCreatedBy) / 1000, 1),
+      unpublished,
+      latenessSeconds: {
+        p50: round(percentile(lateness, 50)),
+        p99: round(percentile(lateness, 99)),
+        max: round(Math.max(...lateness)),
+      },
+      latenessGoal: 'p99 < 1 s',
+      memoryMB: {
+        workerAndApiIdle: round(idle.appMB, 0),
+        workerAndApiAfterBurst: round(afterBurst.appMB, 0),
+        workerAndApiWithAllWaiting: round(waiting.appMB, 0),
+        workerAndApiPeak: round(peak.appMB, 0),
+        devServerWithAllWaiting: round(waiting.devServerMB, 0),
+        devServerPeak: round(peak.devServerMB, 0),
+      },
+      memoryGoal: 'worker+API < 400 MB',
+    });
+  } finally {
+    clearInterval(sampler);
+    await connection.close();
+    await system.stop();
+  }
+}

@@ -1,0 +1,117 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../runtime/temporal-dev-server.js';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+
+export interface RunningSystem {
+  apiUrl: string;
+  temporalAddress: string;
+  dataDir: string;
+  /** The process running start.ts: worker and API together. */
+  pid: number;
+  /** Resident memory, MB: the worker+API process and the Temporal dev server, apart. */
+  memory(): Promise<{ appMB: number; devServerMB: number }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real `npm start` system (start.ts: a Temporal dev server with SQLite persistence, the
+ * database, the worker and the API) on a fresh data dir and free ports. Run as `node --import tsx`
+ * so worker+API is one process whose memory can be read apart from the dev server's.
+ */
+export async function startSystem(env: Record<string, string> = {}): Promise<RunningSystem> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'bench-system-'));
+  const port = await freePort();
+  // BENCH_APP_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the app process.
+  const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'start.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      TEMPORAL_DEV_PORT: String(await freePort()),
+      TEMPORAL_DEV_UI_PORT: String(await freePort()),
+      TEMPORAL_ADDRESS: '',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const collect = (chunk: Buffer) => {
+    output.push(chunk.toString());
+    if (process.env.BENCH_VERBOSE) process.stderr.write(chunk);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+
+  const started = await new Promise<{ apiUrl: string; temporalAddress: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`start.ts did not come up:\n${output.join('')}`)), 120_000);
+    const check = () => {
+      const text = output.join('');
+      const api = /API:\s+(\S+)\/api\/v1/.exec(text);
+      const temporal = /Temporal:\s+(\S+),/.exec(text);
+      if (api && temporal) {
+        clearTimeout(timer);
+        resolve({ apiUrl: api[1]!, temporalAddress: temporal[1]! });
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`start.ts exited (${code}):\n${output.join('')}`));
+    });
+  });
+
+  return {
+    ...started,
+    dataDir,
+    pid: child.pid!,
+    memory: () => memoryOf(child.pid!),
+    async stop() {
+      await stopChild(child);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function rssMB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+  return kb ? Number(kb) / 1024 : 0;
+}
+
+async function childrenOf(pid: number): Promise<number[]> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const lists = await Promise.all(
+    tasks.map((t) => readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')),
+  );
+  return lists.flatMap((l) => l.split(' ').filter(Boolean).map(Number));
+}
+
+/** RSS of the process itself (worker+API) and of everything it started (the dev server). */
+async function memoryOf(pid: number): Promise<{ appMB: number; devServerMB: number }> {
+  const appMB = await rssMB(pid);
+  let devServerMB = 0;
+  const queue = await childrenOf(pid);
+  while (queue.length > 0) {
+    const next = queue.shift()!;
+    devServerMB += await rssMB(next);
+    queue.push(...(await childrenOf(next)));
+  }
+  return { appMB, devServerMB };
+}
