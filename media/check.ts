@@ -122,6 +122,14 @@ export function targetAspect(sourceAspect: number, rules: { aspect?: Range; pref
   return clamped;
 }
 
+/** "aspect ratio 9:16" for a narrow tolerance band, else "aspect ratios 4:5 to 1.91:1". */
+function describeAspects(range: Range): string {
+  if (range.min !== undefined && range.max !== undefined && formatAspect(range.min) === formatAspect(range.max)) {
+    return `only the aspect ratio ${formatAspect(range.min)}`;
+  }
+  return `aspect ratios ${describeRange(range, formatAspect)}`;
+}
+
 const fitWords: Record<FitMode, string> = {
   crop: 'crop',
   pad: 'pad with black bars',
@@ -301,7 +309,7 @@ function checkGeometry(
     const target = targetAspect(aspect, rules);
     problems.push({
       code: 'aspect_ratio_out_of_range',
-      message: `The picture is ${facts.width}×${facts.height} (${formatAspect(aspect)}); ${where} accepts aspect ratios ${describeRange(rules.aspect ?? {}, formatAspect)}.`,
+      message: `The picture is ${facts.width}×${facts.height} (${formatAspect(aspect)}); ${where} accepts ${describeAspects(rules.aspect ?? {})}.`,
       fixable: true,
       fix: `It will be reframed to ${formatAspect(target)} (${fitWords[fit]}).`,
     });
