@@ -157,6 +157,21 @@ export function choiceSummary(accounts: ConnectedAccount[]): Profile[] {
   return accounts.map(({ profile }) => ({ ...profile }));
 }
 
+/**
+ * The accounts a person confirmed from a pending choice, by platform account id. Unknown or repeated
+ * ids are refused, so a confirmation can never smuggle in an account the platform did not offer.
+ */
+export function chooseAccounts(authorization: Authorization, ids: string[]): ConnectedAccount[] {
+  const offered = new Map(authorization.accounts.map((a) => [a.profile.platformAccountId, a]));
+  if (ids.length === 0) throw new RangeError('Choose at least one account');
+  if (new Set(ids).size !== ids.length) throw new RangeError('An account was chosen twice');
+  return ids.map((id) => {
+    const account = offered.get(id);
+    if (!account) throw new RangeError(`Account ${id} was not offered by this connection attempt`);
+    return account;
+  });
+}
+
 /** One query value as a string; Express gives arrays for repeated keys, which we refuse. */
 export function queryText(query: Record<string, unknown>, name: string): string | null {
   const value = query[name];
@@ -180,7 +195,7 @@ export function parseStandardCallback(
     const declined = error === 'access_denied' || queryText(query, 'error_reason') === 'user_denied';
     const message = declined
       ? `${PLATFORM_NAMES[platform]} access was not granted: the consent screen was declined.`
-      : `${PLATFORM_NAMES[platform]} refused the connection: ${describe(error, description)}`;
+      : `${PLATFORM_NAMES[platform]} refused the connection: ${describeError(error, description)}`;
     return { ok: false, state, error: new ConnectorError(platform, declined ? 'denied' : 'rejected', message) };
   }
   // Instagram appends `#_` to the code; a copy-pasted or unusual client may pass it along.
@@ -208,7 +223,7 @@ export function splitScopes(text: string, separator: RegExp): string[] {
 }
 
 /** "code: description" with the description cut short; descriptions are platform prose, never ours. */
-export function describe(code: string | undefined, description: string | null | undefined): string {
+export function describeError(code: string | undefined, description: string | null | undefined): string {
   const text = (description ?? '').replace(/\s+/g, ' ').trim().slice(0, 300);
   if (!code) return text || 'no reason given';
   return text ? `${text} (${code})` : code;

@@ -14,6 +14,8 @@ import {
   type Connector,
   ConnectorError,
   type Credentials,
+  choiceSummary,
+  chooseAccounts,
   redirectUriFor,
 } from '../platforms/connector.js';
 import {
@@ -484,6 +486,18 @@ describe('Facebook connector', () => {
     // Two pages of /me/accounts at the emulator's page size of 2.
     expect(facebook.kit.requests.filter((r) => r.path === '/v26.0/me/accounts')).toHaveLength(2);
     expect(new Set(authorization.accounts.map((a) => a.grantKey))).toEqual(new Set(['facebook:900000000000001']));
+    // The pending choice shown to the person carries no token; the confirmation accepts only offered ids.
+    const summary = JSON.stringify(choiceSummary(authorization.accounts));
+    for (const a of authorization.accounts) {
+      expect(summary).not.toContain(a.credentials.accessToken);
+      expect(summary).not.toContain(a.credentials.userToken);
+    }
+    expect(chooseAccounts(authorization, ['500000000000002']).map((a) => a.profile.displayName)).toEqual([
+      'Emulated Bookshop',
+    ]);
+    expect(() => chooseAccounts(authorization, ['500000000000003'])).toThrow(/not offered/);
+    expect(() => chooseAccounts(authorization, ['500000000000001', '500000000000001'])).toThrow(/twice/);
+    expect(() => chooseAccounts(authorization, [])).toThrow(/at least one/);
     const { ref, credentials } = refOf(authorization);
     expect(credentials.accessTokenExpiresAt).toBeNull();
     expect(credentials.refreshToken).toBeNull();
