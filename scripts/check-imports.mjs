@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// The import direction ARCHITECTURE.md describes, checked on every `npm run lint`. Biome's
+// noRestrictedImports matches import strings, not the folders they resolve to, and cannot tell a
+// type-only import from a value import; workflows may import activity TYPES only, so this reads the
+// TypeScript syntax tree instead.
+//
+//   node scripts/check-imports.mjs [root]   exits 1 and lists every import that goes the wrong way
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+/**
+ * What each top-level folder may import from the project (npm packages are not restricted here):
+ * `values` for any import, `types` for `import type` only, `files` for single modules allowed
+ * beyond those. A folder not listed gets DEFAULT_RULE.
+ */
+export const RULES = {
+  domain: { values: ['domain'] },
+  runtime: { values: ['runtime', 'domain'] },
+  db: { values: ['db', 'domain', 'runtime'] },
+  storage: { values: ['storage', 'domain', 'runtime'] },
+  media: { values: ['media', 'storage', 'domain', 'runtime'] },
+  ai: { values: ['ai', 'domain', 'runtime'] },
+  auth: { values: ['auth', 'db', 'domain', 'runtime'] },
+  platforms: { values: ['platforms', 'domain', 'runtime', 'storage', 'media'] },
+  // Deterministic code: the workflow bundle must never pull in I/O.
+  workflows: { values: ['workflows', 'domain'], types: ['activities', 'platforms'] },
+  activities: {
+    values: ['activities', 'ai', 'auth', 'db', 'domain', 'media', 'platforms', 'runtime', 'storage', 'use-cases'],
+    types: ['workflows'],
+  },
+  'use-cases': {
+    values: ['use-cases', 'ai', 'auth', 'db', 'domain', 'media', 'platforms', 'runtime', 'storage'],
+    types: ['workflows'],
+    // The Update and Query definitions are the workflows' public contract.
+    files: ['workflows/messages.ts'],
+  },
+  // Privacy never depends on the HTTP layer: an activity or a script can delete or export too.
+  privacy: { values: ['privacy', 'auth', 'db', 'domain', 'platforms', 'runtime', 'storage', 'use-cases'] },
+  api: {
+    values: ['api', 'use-cases', 'auth', 'db', 'domain', 'media', 'platforms', 'privacy', 'runtime', 'storage'],
+  },
+  // The composition root wires everything; only entry points, tests and benchmarks import it.
+  composition: { any: true },
+  tests: { any: true },
+  bench: { any: true },
+  scripts: { any: true },
+  // Stand-ins for the outside world; they may share the platforms' pure contract code (signatures).
+  emulators: { values: ['emulators', 'domain', 'runtime', 'platforms'] },
+  'client.ts': { values: ['domain'] },
+  'start.ts': { values: ['composition', 'runtime', 'domain'] },
+  'worker.ts': { values: ['composition', 'runtime', 'domain'] },
+};
+
+/** Entry points: processes that build the system from the composition root. */
+const ENTRY_POINTS = new Set(['api/server.ts', 'start.ts', 'worker.ts']);
+
+/** New folders get this until they are given a rule of their own. */
+const DEFAULT_RULE = { except: ['api', 'composition', 'tests', 'bench'], types: ['workflows'] };
+
+const SKIP = new Set(['node_modules', 'dist', 'data', '.tools', '.git', 'coverage']);
+
+function listTsFiles(root, dir = root, out = []) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.') || SKIP.has(entry.name)) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) listTsFiles(root, path, out);
+    else if (/\.(ts|mts)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) out.push(relative(root, path));
+  }
+  return out;
+}
+
+/** The top-level folder of a project path ("api/routes/x.ts" -> "api"), or the file itself at the root. */
+const layerOf = (path) => path.split(sep)[0];
+
+/** Every project-relative import in one file, with whether it is type-only. */
+function importsOf(root, file) {
+  const text = readFileSync(join(root, file), 'utf8');
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const found = [];
+  const add = (node, specifier, typeOnly) => {
+    if (!specifier.startsWith('.')) return;
+    const target = normalize(join(dirname(file), specifier)).replace(/\.js$/, '.ts');
+    const { line } = source.getLineAndCharacterOfPosition(node.getStart());
+    found.push({ specifier, target, typeOnly, line: line + 1 });
+  };
+  const visit = (node) => {
+    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+      const clause = node.importClause;
+      const typeOnly =
+        !!clause &&
+        (clause.isTypeOnly ||
+          (!clause.name &&
+            !!clause.namedBindings &&
+            ts.isNamedImports(clause.namedBindings) &&
+            clause.namedBindings.elements.length > 0 &&
+            clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+      add(node, node.moduleSpecifier.text, typeOnly);
+    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      add(node, node.moduleSpecifier.text, node.isTypeOnly);
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
+      add(node, node.arguments[0].text, false);
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) {
+      const literal = node.argument.literal;
+      if (ts.isStringLiteral(literal)) add(node, literal.text, true);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+function allowed(file, target, typeOnly) {
+  const from = layerOf(file);
+  const to = layerOf(target);
+  const rule = RULES[from] ?? DEFAULT_RULE;
+  if (to === 'composition' && ENTRY_POINTS.has(file.split(sep).join('/'))) return true;
+  if (rule.any) return true;
+  if (rule.except) return !rule.except.includes(to) || (typeOnly && (rule.types ?? []).includes(to));
+  if ((rule.values ?? []).includes(to)) return true;
+  if (typeOnly && (rule.types ?? []).includes(to)) return true;
+  return (rule.files ?? []).includes(target.split(sep).join('/'));
+}
+
+/** Every import under `root` that goes against RULES, as "file:line imports target" lines. */
+export function checkImports(root) {
+  const violations = [];
+  for (const file of listTsFiles(root)) {
+    for (const imp of importsOf(root, file)) {
+      if (!allowed(file, imp.target, imp.typeOnly)) {
+        violations.push(
+          `${file}:${imp.line}: ${layerOf(file)} may not import ${imp.typeOnly ? 'types from ' : ''}${imp.target}`,
+        );
+      }
+    }
+  }
+  return violations;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const root = process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url));
+  const violations = checkImports(root);
+  if (violations.length > 0) {
+    console.error(`Imports against the direction in ARCHITECTURE.md:\n  ${violations.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.log('Import direction: ok');
+}

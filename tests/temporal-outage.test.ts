@@ -1,0 +1,122 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { posts } from '../db/schema.js';
+import {
+  call,
+  expectProblem,
+  isFinished,
+  type Json,
+  postJson,
+  signUp,
+  type TestUser,
+  waitForPost,
+} from './helpers/api.js';
+import { startApiAgainst, startTestApp, type TestApp } from './helpers/harness.js';
+import { closedPort, startTarpit } from './helpers/unresponsive.js';
+
+// Issue 7, scenario 6: no API request waits on Temporal without a deadline. A second API on the
+// same database talks to a Temporal that never answers (a port that accepts and stays silent) or
+// is not there (a refused port); the real one serves the same user afterwards.
+
+const DEADLINE_MS = 1000;
+
+let app: TestApp;
+let user: TestUser;
+let tarpit: Awaited<ReturnType<typeof startTarpit>>;
+let silent: Awaited<ReturnType<typeof startApiAgainst>>;
+let refused: Awaited<ReturnType<typeof startApiAgainst>>;
+/** The same user, through the API whose Temporal never answers / refuses connections. */
+let viaSilent: { url: string; headers: Record<string, string> };
+let viaRefused: { url: string; headers: Record<string, string> };
+
+beforeAll(async () => {
+  app = await startTestApp();
+  user = await signUp(app.baseUrl);
+  tarpit = await startTarpit();
+  silent = await startApiAgainst(app, { temporalAddress: tarpit.address, temporalCallTimeoutMs: DEADLINE_MS });
+  refused = await startApiAgainst(app, { temporalAddress: await closedPort(), temporalCallTimeoutMs: DEADLINE_MS });
+  viaSilent = { url: silent.baseUrl, headers: user.api.headers };
+  viaRefused = { url: refused.baseUrl, headers: user.api.headers };
+});
+afterAll(async () => {
+  await silent?.stop();
+  await refused?.stop();
+  await tarpit?.close();
+  await app?.stop();
+});
+
+async function timed<T>(run: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const started = Date.now();
+  const result = await run();
+  return { result, ms: Date.now() - started };
+}
+
+function expectUnavailable(res: { status: number; headers: Headers; body: Json }) {
+  expectProblem(res, 503);
+  expect(res.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+}
+
+async function awaitingReview(caption: string): Promise<Json> {
+  const created = await postJson(user.api, '/api/v1/posts', {
+    caption,
+    targets: [{ type: 'local_export' }],
+    review: { mode: 'manual' },
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return waitForPost(user.api, created.body.id, (p) => p.status === 'awaiting_review');
+}
+
+describe('a Temporal outage', () => {
+  it('answers every post action 503 with Retry-After within the deadline, and changes nothing', async () => {
+    const post = await awaitingReview('Decided during an outage');
+    const path = `/api/v1/posts/${post.id}`;
+    const actions: [string, (via: typeof viaSilent) => ReturnType<typeof postJson>][] = [
+      ['approve', (via) => postJson(via, `${path}/review/approve`, {}, { 'Idempotency-Key': 'outage-approve' })],
+      ['reject', (via) => postJson(via, `${path}/review/reject`, { feedback: 'shorter' })],
+      ['edit', (via) => postJson(via, `${path}/drafts/local_export`, { draft: { caption: 'x' } }, {}, 'PUT')],
+      ['reschedule', (via) => postJson(via, `${path}/reschedule`, { publishAt: '2030-01-01T00:00:00Z' })],
+      ['cancel', (via) => postJson(via, `${path}/cancel`, {})],
+      ['retry', (via) => postJson(via, `${path}/targets/local_export/retry`, {})],
+    ];
+    for (const [name, send] of actions) {
+      for (const via of [viaSilent, viaRefused]) {
+        const { result, ms } = await timed(() => send(via));
+        expectUnavailable(result);
+        // The deadline plus the request's own database work; never the minutes an Update can wait.
+        expect(ms, `${name} via ${via.url}`).toBeLessThan(DEADLINE_MS + 3000);
+      }
+    }
+    // Reading needs no Temporal.
+    expect((await call(viaSilent, path)).body.status).toBe('awaiting_review');
+    // Once Temporal answers, the same keyed request goes through.
+    const approved = await postJson(user.api, `${path}/review/approve`, {}, { 'Idempotency-Key': 'outage-approve' });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    expect((await waitForPost(user.api, post.id, isFinished)).status).toBe('published');
+  });
+
+  it('keeps a post whose start was not confirmed; a repeat with the same key starts it', async () => {
+    const body = { caption: 'Created during an outage', targets: [{ type: 'local_export' }] };
+    const { result: created, ms } = await timed(() =>
+      postJson(viaSilent, '/api/v1/posts', body, { 'Idempotency-Key': 'outage-create' }),
+    );
+    expectUnavailable(created);
+    expect(ms).toBeLessThan(DEADLINE_MS + 3000);
+    expect(created.body.detail).toMatch(/Idempotency-Key/);
+    const [saved] = await app.db.select().from(posts).where(eq(posts.idempotencyKey, 'outage-create'));
+    expect(saved).toMatchObject({ pipelineStartedAt: null, status: 'queued' });
+
+    const repeat = await postJson(user.api, '/api/v1/posts', body, { 'Idempotency-Key': 'outage-create' });
+    expect(repeat.status, JSON.stringify(repeat.body)).toBe(200);
+    expect(repeat.body.id).toBe(saved!.id);
+    const done = await waitForPost(user.api, saved!.id, isFinished);
+    expect(done).toMatchObject({ status: 'published', error: null });
+  });
+
+  it('refuses a create cleanly when Temporal refuses connections', async () => {
+    const res = await postJson(viaRefused, '/api/v1/posts', {
+      caption: 'Refused',
+      targets: [{ type: 'local_export' }],
+    });
+    expectUnavailable(res);
+  });
+});
