@@ -1,6 +1,10 @@
 # One image for both roles: `npm run api` (default) and `npm run worker` (see docker-compose.yml).
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# ffmpeg/ffprobe check and transcode videos (FFMPEG_PATH and FFPROBE_PATH find them on PATH).
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends ffmpeg \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -87,6 +87,33 @@ function ensureChromium() {
   apt('install', '-y', '-q', '--no-install-recommends', 'chromium');
 }
 
+// Video checks and transcoding run the system's ffmpeg and ffprobe (Debian's "ffmpeg" package).
+// Tests need them; the app starts without them (images work) and says how to add them.
+function ensureFfmpeg(required) {
+  const found = (configured, name) =>
+    configured ? (configured.includes('/') ? executable(configured) : onPath(configured)) : onPath(name);
+  if (found(process.env.FFMPEG_PATH, 'ffmpeg') && found(process.env.FFPROBE_PATH, 'ffprobe')) return;
+  const advice =
+    'Video needs ffmpeg and ffprobe: install Debian\'s "ffmpeg" package (sudo apt-get install ffmpeg), or set FFMPEG_PATH and FFPROBE_PATH to the binaries.';
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const sudo = !isRoot && spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : [];
+  if ((isRoot || sudo.length > 0) && onPath('apt-get')) {
+    step('Installing ffmpeg for video checks and transcoding (apt-get, first run only)…');
+    const apt = (...args) =>
+      run(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], {
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
+    apt('update', '-q');
+    apt('install', '-y', '-q', '--no-install-recommends', 'ffmpeg');
+    return;
+  }
+  if (required) {
+    console.error(advice);
+    process.exit(1);
+  }
+  console.warn(`\x1b[33m[autopostpanel]\x1b[0m ${advice} Until then video uploads are refused; images work.`);
+}
+
 function handOver(command, args) {
   const child = spawn(command, args, { stdio: 'inherit', cwd: root });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
@@ -99,17 +126,20 @@ const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 switch (mode) {
   case 'start':
     if (!process.env.TEMPORAL_ADDRESS) ensureTemporal(['temporal']);
+    ensureFfmpeg(false);
     step('Starting AutoPostPanel…');
     handOver(process.execPath, [tsx, join(root, 'start.ts'), ...rest]);
     break;
   case 'test':
     ensureTemporal(['temporal', 'temporal-test-server']);
     ensureChromium();
+    ensureFfmpeg(true);
     handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...rest]);
     break;
   case 'setup':
     ensureTemporal(['temporal', 'temporal-test-server']);
     ensureChromium();
+    ensureFfmpeg(true);
     step('Ready.');
     break;
   default:
