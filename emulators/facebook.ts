@@ -133,11 +133,9 @@ export async function startFacebookEmulator(options: FacebookEmulatorOptions = {
   let settings = initial();
 
   const server = await startEmulatorServer(options, {
-    name: 'facebook',
     reset: () => {
       settings = initial();
     },
-    notFound: (req) => graphError(400, `Unknown path components: ${req.path}`, 'OAuthException', 2500),
     api(req, kit) {
       const match = VERSIONED.exec(req.path);
       const path = match?.[2] ?? req.path;

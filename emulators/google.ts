@@ -81,12 +81,10 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
   const usersWithRefreshToken = new Set<string>();
 
   const server = await startEmulatorServer(options, {
-    name: 'google',
     reset: () => {
       settings = initial();
       usersWithRefreshToken.clear();
     },
-    notFound: () => apiError(404, 'notFound', 'NOT_FOUND', 'Not Found'),
     api(req, kit) {
       const route = `${req.method} ${req.path}`;
       if (route === 'GET /o/oauth2/v2/auth') return authorize(req, kit);

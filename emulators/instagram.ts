@@ -83,11 +83,9 @@ export async function startInstagramEmulator(options: InstagramEmulatorOptions =
   let settings = initial();
 
   const server = await startEmulatorServer(options, {
-    name: 'instagram',
     reset: () => {
       settings = initial();
     },
-    notFound: (req) => graphError(400, `Unknown path components: ${req.path}`, 'IGApiException', 100),
     api(req, kit) {
       const path = req.path.replace(/^\/v\d+\.\d+(?=\/)/, '');
       if (req.method === 'GET' && req.path === '/oauth/authorize') return authorize(req, kit);

@@ -222,7 +222,6 @@ export interface EmulatorServer {
 }
 
 export interface EmulatorHandlers {
-  name: string;
   api(req: EmulatorRequest, kit: Kit): Answer | Promise<Answer>;
   /** Platform-specific control endpoints below /__control/; undefined when the path is not one. */
   control?(
@@ -233,8 +232,6 @@ export interface EmulatorHandlers {
   ): Answer | undefined | Promise<Answer | undefined>;
   /** Called by POST /__control/reset after the shared state is cleared. */
   reset?(): void;
-  /** The platform's answer for an unknown path. */
-  notFound(req: EmulatorRequest): Answer;
 }
 
 export async function startEmulatorServer(

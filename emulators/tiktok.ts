@@ -88,11 +88,9 @@ export async function startTikTokEmulator(options: TikTokEmulatorOptions = {}): 
     json(status ?? settings.errorStatus, { error, error_description: description, log_id: logId() });
 
   const server = await startEmulatorServer(options, {
-    name: 'tiktok',
     reset: () => {
       settings = initial();
     },
-    notFound: () => envelopeError(404, 'invalid_params', 'Unknown endpoint'),
     api(req, kit) {
       const route = `${req.method} ${req.path}`;
       if (route === 'GET /v2/auth/authorize/') return authorize(req, kit);

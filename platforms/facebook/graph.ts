@@ -62,7 +62,7 @@ export function graphError(
   if (
     GRANT_CODES.has(code) ||
     (code >= 200 && code <= 299) ||
-    (code === undefined && error.type === 'OAuthException')
+    (Number.isNaN(code) && error.type === 'OAuthException')
   ) {
     return new ConnectorError(
       platform,

@@ -217,7 +217,7 @@ export function createYouTubeConnector(settings: YouTubeSettings, deps: Connecto
     if (response.status === 200) return 'revoked';
     const error = oauthError('youtube', 'revocation', response, 'revoke');
     // 400 invalid_token: already revoked or expired, which is what we wanted.
-    if (error?.kind === 'needs_reconnect' || (response.status === 400 && !error?.retryable)) return 'already_invalid';
+    if (error?.kind === 'needs_reconnect') return 'already_invalid';
     throw error ?? statusError('youtube', 'revocation', response);
   }
 }
