@@ -63,6 +63,10 @@ export interface VideoRules {
   maxAudioChannels?: number;
   /** The index (moov atom) must come before the media data. */
   faststart?: boolean;
+  /** Progressive frames only (no interlacing). */
+  progressive?: boolean;
+  /** 4:2:0 chroma subsampling only (e.g. yuv420p). */
+  chroma420?: boolean;
   box: RenditionBox;
 }
 
@@ -159,6 +163,8 @@ const instagramReel: VideoRules = {
   maxAudioSampleRate: 48_000,
   maxAudioChannels: 2,
   faststart: true,
+  progressive: true,
+  chroma420: true,
   box: FULL_HD,
 };
 
@@ -184,6 +190,8 @@ const facebookReel: VideoRules = {
   maxAudioSampleRate: 48_000,
   maxAudioChannels: 2,
   faststart: true,
+  progressive: true,
+  chroma420: true,
   box: FULL_HD,
 };
 

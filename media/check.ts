@@ -23,6 +23,8 @@ export const MEDIA_PROBLEM_CODES = [
   'video_bitrate_too_high',
   'audio_not_accepted',
   'index_not_at_start',
+  'interlaced',
+  'pixel_format_not_accepted',
   'file_too_large',
   'colour_space_not_srgb',
 ] as const;
@@ -44,6 +46,8 @@ export interface CheckOptions {
   /** How a wrong aspect ratio is corrected; the user chooses. Default: pad (nothing is cut). */
   fit?: FitMode;
 }
+
+const CHROMA_420 = /^(yuvj?420p|yuv420p\d+(le|be)|nv12|nv21|p010(le|be)?)$/;
 
 // Lowest video bitrate a re-encode may use to fit a size limit before the picture falls apart.
 export const MIN_VIDEO_BITRATE = 300_000;
@@ -272,6 +276,17 @@ function checkVideo(facts: VideoFacts, rules: VideoRules, where: string, fit: Fi
       `The video's bit rate is ${formatRate(facts.videoBitrate ?? 0)}; ${where} accepts at most ${formatRate(rules.maxVideoBitrate)}.`,
       true,
       `It will be re-encoded at ${formatRate(rules.maxVideoBitrate)} or less.`,
+    );
+  }
+  if (rules.progressive && facts.interlaced) {
+    add('interlaced', `The video is interlaced; ${where} needs progressive frames.`, true, 'It will be deinterlaced.');
+  }
+  if (rules.chroma420 && facts.pixelFormat && !CHROMA_420.test(facts.pixelFormat)) {
+    add(
+      'pixel_format_not_accepted',
+      `The video's pixel format is ${facts.pixelFormat}; ${where} needs 4:2:0 colour (yuv420p).`,
+      true,
+      'It will be re-encoded in 4:2:0 colour.',
     );
   }
   if (rules.faststart && facts.faststart === false) {

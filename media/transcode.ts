@@ -34,6 +34,9 @@ export interface OutputShape {
   /** Bits per second the video may peak at. */
   maxVideoBitrate: number;
   audio: boolean;
+  /** The sound is already acceptable AAC: copied, not re-encoded. */
+  copyAudio: boolean;
+  deinterlace: boolean;
 }
 
 export type TranscodePlan =
@@ -67,6 +70,8 @@ const VIDEO_CODES: MediaProblemCode[] = [
   'dimensions_too_large',
   'dimensions_too_small',
   'video_bitrate_too_high',
+  'interlaced',
+  'pixel_format_not_accepted',
   'file_too_large',
 ];
 const AUDIO_CODES: MediaProblemCode[] = ['audio_codec_not_accepted', 'audio_not_accepted'];
@@ -188,25 +193,27 @@ function outputShape(
     const budget = (rules.maxBytes * 8 * 0.9) / facts.durationSec - (facts.hasAudio ? AUDIO_BITRATE : 0);
     maxVideoBitrate = Math.min(maxVideoBitrate, Math.max(MIN_VIDEO_BITRATE, Math.floor(budget)));
   }
-  return { width, height, frameRate, maxVideoBitrate, audio: facts.hasAudio };
+  const copyAudio = facts.hasAudio && facts.audioCodec === 'aac' && !AUDIO_CODES.some((c) => codes.has(c));
+  return { width, height, frameRate, maxVideoBitrate, audio: facts.hasAudio, copyAudio, deinterlace: facts.interlaced };
 }
 
 /** The ffmpeg filter graph for a transcode plan, ending in the label [v]. */
 export function filterGraph(plan: Extract<TranscodePlan, { action: 'transcode' }>): string {
   const { frame, output, fit } = plan;
   const { width: W, height: H } = output;
+  const source = output.deinterlace ? '[0:v:0]yadif,' : '[0:v:0]';
   const tail = `${output.frameRate ? `,fps=${output.frameRate}` : ''},setsar=1,format=yuv420p[v]`;
   if (fit === 'crop') {
-    return `[0:v:0]crop=${frame.width}:${frame.height},scale=${W}:${H}:flags=bicubic${tail}`;
+    return `${source}crop=${frame.width}:${frame.height},scale=${W}:${H}:flags=bicubic${tail}`;
   }
   // Fit the picture inside the output, then fill the rest.
   const inner = `scale=${W}:${H}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic`;
   if (fit === 'pad') {
-    return `[0:v:0]${inner},pad=${W}:${H}:(ow-iw)/2:(oh-ih)/2:color=black${tail}`;
+    return `${source}${inner},pad=${W}:${H}:(ow-iw)/2:(oh-ih)/2:color=black${tail}`;
   }
   const radius = Math.max(1, Math.min(20, Math.floor(Math.min(W, H) / 8)));
   return (
-    `[0:v:0]split=2[bg][fg];` +
+    `${source}split=2[bg][fg];` +
     `[bg]scale=${W}:${H}:force_original_aspect_ratio=increase,crop=${W}:${H},boxblur=${radius}:2[blurred];` +
     `[fg]${inner}[sharp];` +
     `[blurred][sharp]overlay=(W-w)/2:(H-h)/2${tail}`
@@ -241,7 +248,7 @@ export function ffmpegArgs(
     filterGraph(plan),
     '-map',
     '[v]',
-    ...(shape.audio ? ['-map', '0:a:0', ...audioEncode] : ['-an']),
+    ...(shape.audio ? ['-map', '0:a:0', ...(shape.copyAudio ? ['-c:a', 'copy'] : audioEncode)] : ['-an']),
     '-c:v',
     'libx264',
     '-preset',

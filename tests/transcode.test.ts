@@ -187,6 +187,23 @@ describe('frame rate, rotation, sound, size', () => {
     expect(checkMedia(result, rulesOf('facebook', 'reel'))).toEqual([]);
   });
 
+  it('deinterlaces and converts 4:2:2 colour to 4:2:0 for Instagram Reels, copying sound that is fine', async () => {
+    const source = await makeVideo(file('broadcast.mp4'), {
+      width: 360,
+      height: 640,
+      seconds: 3.2,
+      interlaced: true,
+      pixelFormat: 'yuv422p',
+    });
+    const { facts, plan, result } = await render(source, rulesOf('instagram', 'reel'));
+    expect(facts).toMatchObject({ interlaced: true, pixelFormat: 'yuv422p' });
+    expect(plan.problems.map((p) => p.code)).toEqual(['interlaced', 'pixel_format_not_accepted']);
+    expect(plan.action === 'transcode' && plan.output).toMatchObject({ deinterlace: true, copyAudio: true });
+    expect(result).toMatchObject({ interlaced: false, pixelFormat: 'yuv420p', audioCodec: 'aac' });
+    expect(result.audioSampleRate).toBe(facts.audioSampleRate);
+    expect(checkMedia(result, rulesOf('instagram', 'reel'))).toEqual([]);
+  });
+
   it('caps 120 fps at the 60 TikTok allows', async () => {
     const source = await makeVideo(file('fast.mp4'), { fps: 120, width: 360, height: 640, seconds: 1 });
     const { plan, result } = await render(source, rulesOf('tiktok', 'video'));

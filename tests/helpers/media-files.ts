@@ -33,6 +33,10 @@ export interface VideoSpec {
   bitrate?: string;
   /** A GPS "location" tag, as phones write it. */
   location?: string;
+  /** e.g. yuv422p (H.264 only). */
+  pixelFormat?: string;
+  /** Interlaced, top field first (H.264 only). */
+  interlaced?: boolean;
 }
 
 export async function makeVideo(path: string, spec: VideoSpec = {}): Promise<string> {
@@ -48,7 +52,11 @@ export async function makeVideo(path: string, spec: VideoSpec = {}): Promise<str
       ? ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', '-tag:v', 'hvc1']
       : codec === 'vp9'
         ? ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', spec.bitrate ?? '200k']
-        : ['-c:v', 'libx264', '-preset', 'ultrafast', ...(spec.bitrate ? ['-b:v', spec.bitrate] : ['-crf', '30'])];
+        : [
+            ...['-c:v', 'libx264', '-preset', 'ultrafast'],
+            ...(spec.bitrate ? ['-b:v', spec.bitrate] : ['-crf', '30']),
+            ...(spec.interlaced ? ['-flags', '+ilme+ildct', '-top', '1'] : []),
+          ];
   const args = [
     '-hide_banner',
     '-loglevel',
@@ -72,7 +80,7 @@ export async function makeVideo(path: string, spec: VideoSpec = {}): Promise<str
     ...(spec.variableFrameRate ? ['-fps_mode', 'vfr'] : []),
     ...videoArgs,
     '-pix_fmt',
-    'yuv420p',
+    spec.pixelFormat ?? 'yuv420p',
     ...(audio ? ['-c:a', audioCodec, '-b:a', '64k'] : []),
     ...(spec.location ? ['-metadata', `location=${spec.location}`] : []),
     ...((format === 'mp4' || format === 'mov') && spec.faststart !== false ? ['-movflags', '+faststart'] : []),
