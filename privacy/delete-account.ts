@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { eq, inArray } from 'drizzle-orm';
-import { accountThrottleKey, registerThrottleKey } from '../auth/rate-limit.js';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import { accountThrottleKey, pairThrottleKey, registerThrottleKey } from '../auth/rate-limit.js';
 import type { Database } from '../db/client.js';
 import { apiKeys, media, posts, rateLimits, sessions, users } from '../db/schema.js';
 import { exportFolderOf } from '../platforms/local-export.js';
@@ -63,9 +63,22 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
   await db.transaction(async (tx) => {
     // Throttling counters are keyed by email, not id.
     if (user) {
+      // Per-address counters are "<prefix><ip><suffix>" (pairThrottleKey); matched exactly, not
+      // with LIKE, whose wildcards an email address may contain.
+      const sample = pairThrottleKey('IP', user.email);
+      const prefix = sample.slice(0, sample.indexOf('IP'));
+      const suffix = sample.slice(sample.indexOf('IP') + 2);
       await tx
         .delete(rateLimits)
-        .where(inArray(rateLimits.key, [accountThrottleKey(user.email), registerThrottleKey(user.email)]));
+        .where(
+          or(
+            inArray(rateLimits.key, [accountThrottleKey(user.email), registerThrottleKey(user.email)]),
+            and(
+              sql`starts_with(${rateLimits.key}, ${prefix})`,
+              sql`right(${rateLimits.key}, ${suffix.length}) = ${suffix}`,
+            ),
+          ),
+        );
     }
     // Posts first: their rows still point at the media the user cascade removes next.
     await tx.delete(posts).where(eq(posts.ownerId, userId));
