@@ -134,9 +134,8 @@ export function createMetaLogin(platform: Platform, settings: MetaAppSettings, d
       what,
       method: 'GET',
       url: `${base}/${path}`,
-      query,
-      // A header rather than `access_token=` in the URL, where proxies and logs would keep it.
-      bearer: token,
+      // The documented form (platform-apis.md 4.1); the URL never reaches a log or an error message.
+      query: token ? { ...query, access_token: token } : query,
       secrets: [settings.appSecret, token, ...secrets],
     });
     if (response.status !== 200 || !isRecord(response.body) || isRecord(response.body.error)) {
@@ -231,7 +230,7 @@ export function createMetaLogin(platform: Platform, settings: MetaAppSettings, d
         what: 'revocation',
         method: 'DELETE',
         url: `${base}/me/permissions`,
-        bearer: userToken,
+        query: { access_token: userToken },
         secrets: [userToken, settings.appSecret],
       });
       if (response.status === 200 && isRecord(response.body) && response.body.success === true) return 'revoked';

@@ -94,8 +94,7 @@ export function createInstagramConnector(
       what: 'profile request',
       method: 'GET',
       url: `${settings.graphUrl}/${settings.version}/me`,
-      query: { fields: 'user_id,username,name,profile_picture_url' },
-      bearer: accessToken,
+      query: { fields: 'user_id,username,name,profile_picture_url', access_token: accessToken },
       secrets: [accessToken, settings.appSecret],
     });
     if (response.status !== 200 || !isRecord(response.body) || isRecord(response.body.error)) {
