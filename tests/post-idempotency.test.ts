@@ -212,3 +212,25 @@ describe('retried actions (scenario 7)', () => {
     expectProblem(await postJson(user.api, `/api/v1/posts/${post.id}/cancel`, {}), 409);
   });
 });
+
+describe('starting a pipeline', () => {
+  it('gives the operator a summary and dispatches posts due soon before far ones', async () => {
+    const soon = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Harvest festival on Saturday\nSecond line stays out of the summary',
+      targets: [{ type: 'local_export', key: 'insta', platform: 'instagram' }],
+    });
+    const far = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Next month',
+      targets: target,
+      publishAt: new Date(Date.now() + 2 * 24 * 3600_000).toISOString(),
+    });
+    const soonRun = await handle(soon.body).describe();
+    expect(await soonRun.staticSummary()).toContain('Harvest festival on Saturday');
+    expect(await soonRun.staticSummary()).not.toContain('Second line');
+    expect(await soonRun.staticDetails()).toContain('insta (instagram)');
+    const farRun = await handle(far.body).describe();
+    expect(soonRun.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(1);
+    expect(farRun.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(4);
+    await handle(far.body).terminate('test done');
+  });
+});

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Priority } from '@temporalio/common';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { posts } from '../../db/schema.js';
 import { UnavailableError } from '../../domain/errors.js';
@@ -89,13 +89,20 @@ export async function startPipeline(deps: StartPipelineDeps, pipeline: PipelineT
   await markPipelineStarted(deps.db, pipeline.post.id);
 }
 
-/** Records that the post's pipeline exists; a campaign calls this after starting it as a child. */
-export async function markPipelineStarted(db: Database, postId: string): Promise<void> {
-  await db.update(posts).set({ pipelineStartedAt: new Date(), error: null }).where(eq(posts.id, postId));
-}
-
 const UNCONFIRMED =
   'The pipeline may not have started: Temporal did not answer. Repeat the request with the same Idempotency-Key to make sure.';
+
+/** Records that the post's pipeline exists; a campaign calls this after starting it as a child. */
+export async function markPipelineStarted(db: Database, postId: string): Promise<void> {
+  await db
+    .update(posts)
+    .set({
+      pipelineStartedAt: new Date(),
+      // Only our own "may not have started" note goes; an error the pipeline wrote meanwhile stays.
+      error: sql`case when ${posts.error} = ${UNCONFIRMED} then null else ${posts.error} end`,
+    })
+    .where(eq(posts.id, postId));
+}
 
 /** Returns when the pipeline turns out to exist after all; otherwise throws UnavailableError. */
 async function settleFailedStart(deps: StartPipelineDeps, pipeline: PipelineToStart, err: unknown): Promise<void> {
