@@ -44,7 +44,7 @@ export async function ensureSearchAttributes(client: Client): Promise<boolean> {
   await operator.addSearchAttributes({
     namespace,
     searchAttributes: Object.fromEntries(
-      missing.map((a) => [a.name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+      missing.map((a) => [a.name, proto.temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${a.type}`]]),
     ),
   });
   return true;

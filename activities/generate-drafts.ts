@@ -33,98 +33,115 @@ export function createGenerateDrafts(deps: ActivityDeps) {
     round: number;
     feedback?: string;
   }): Promise<GenerateDraftsResult> {
-    return trackAttempt(deps, { postId, step: 'generate' }, async () => {
-      const [post] = await db.select().from(posts).where(eq(posts.id, postId));
-      if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
-      if (!post.brief) throw ApplicationFailure.nonRetryable('This post has no brief to draft from', 'NoBrief');
-      const [done] = await db
-        .select({ mode: generations.mode })
-        .from(generations)
-        .where(and(eq(generations.postId, postId), eq(generations.round, round)));
-      if (done) return { mode: done.mode, round }; // an earlier attempt finished this round
+    // Heartbeats for the whole attempt, the image included: a cancellation reaches it, and an
+    // attempt that dies is retried within the heartbeat timeout, never silently cut short.
+    return whileHeartbeating(() =>
+      trackAttempt(deps, { postId, step: 'generate' }, async () => {
+        const [post] = await db.select().from(posts).where(eq(posts.id, postId));
+        if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
+        if (!post.brief) throw ApplicationFailure.nonRetryable('This post has no brief to draft from', 'NoBrief');
+        const [done] = await db
+          .select({ mode: generations.mode })
+          .from(generations)
+          .where(and(eq(generations.postId, postId), eq(generations.round, round)));
+        if (done) {
+          // An earlier attempt finished this round; the image may be what it did not get to.
+          if (round === 0 && post.brief.generateImage) await addImageIfPossible(deps, post);
+          return { mode: done.mode, round };
+        }
 
-      await db.update(posts).set({ status: 'generating', updatedAt: new Date() }).where(livePost(postId));
-      const targets = await db
-        .select()
-        .from(publications)
-        .where(eq(publications.postId, postId))
-        .orderBy(asc(publications.targetKey));
-      const sourceIds = post.brief.sourceMediaIds ?? [];
-      const sources =
-        sourceIds.length > 0
-          ? await db
-              .select()
-              .from(media)
-              .where(and(inArray(media.id, sourceIds), eq(media.ownerId, post.ownerId!)))
-          : [];
+        await db.update(posts).set({ status: 'generating', updatedAt: new Date() }).where(livePost(postId));
+        const targets = await db
+          .select()
+          .from(publications)
+          .where(eq(publications.postId, postId))
+          .orderBy(asc(publications.targetKey));
+        const sourceIds = post.brief.sourceMediaIds ?? [];
+        const sources =
+          sourceIds.length > 0
+            ? await db
+                .select()
+                .from(media)
+                .where(and(inArray(media.id, sourceIds), eq(media.ownerId, post.ownerId!)))
+            : [];
 
-      let result: Awaited<ReturnType<typeof generator.draft>>;
-      // A heartbeat while the AI thinks lets a cancellation reach this attempt.
-      const context = Context.current();
-      const beating = setInterval(() => context.heartbeat(), 10_000);
-      try {
-        result = await generator.draft({
-          brief: post.brief,
-          targets: targets.map((t) => ({ key: t.targetKey, format: t.format })),
-          ...(feedback ? { feedback } : {}),
-          previous: Object.fromEntries(targets.filter((t) => t.draft).map((t) => [t.targetKey, t.draft as Draft])),
-          sourceMedia: sources.map((m) => `${m.mimeType} ${m.width}x${m.height} "${m.originalName ?? m.id}"`),
-        });
-      } catch (err) {
-        throw asFailure(err);
-      } finally {
-        clearInterval(beating);
-      }
+        let result: Awaited<ReturnType<typeof generator.draft>>;
+        try {
+          result = await generator.draft({
+            brief: post.brief,
+            targets: targets.map((t) => ({ key: t.targetKey, format: t.format })),
+            ...(feedback ? { feedback } : {}),
+            previous: Object.fromEntries(targets.filter((t) => t.draft).map((t) => [t.targetKey, t.draft as Draft])),
+            sourceMedia: sources.map((m) => `${m.mimeType} ${m.width}x${m.height} "${m.originalName ?? m.id}"`),
+          });
+        } catch (err) {
+          throw asFailure(err);
+        }
 
-      // Every target's draft must fit its platform, or the whole answer is tried again.
-      const { accepted, problems } = checkDrafts(
-        targets,
-        Object.fromEntries(targets.map((t) => [t.targetKey, result.drafts[t.targetKey]])),
-        aiDraftSchemaFor,
-      );
-      if (problems.length > 0) {
-        throw ApplicationFailure.retryable(
-          `The AI returned drafts that break the platform rules: ${problems.slice(0, 5).join('; ')}`,
-          'MalformedAiOutput',
+        // Every target's draft must fit its platform, or the whole answer is tried again.
+        const { accepted, problems } = checkDrafts(
+          targets,
+          Object.fromEntries(targets.map((t) => [t.targetKey, result.drafts[t.targetKey]])),
+          aiDraftSchemaFor,
         );
-      }
+        if (problems.length > 0) {
+          throw ApplicationFailure.retryable(
+            `The AI returned drafts that break the platform rules: ${problems.slice(0, 5).join('; ')}`,
+            'MalformedAiOutput',
+          );
+        }
 
-      const saved = await db.transaction(async (tx) => {
-        // Cancelled while the AI was writing: keep nothing.
-        const [live] = await tx.select({ id: posts.id }).from(posts).where(livePost(postId));
-        if (!live) return false;
-        await saveDrafts(tx, postId, accepted);
-        await tx
-          .insert(generations)
-          .values({
-            id: randomUUID(),
-            postId,
-            round,
-            mode: result.mode,
-            model: result.model,
-            promptTokens: result.usage?.promptTokens ?? null,
-            completionTokens: result.usage?.completionTokens ?? null,
-            latencyMs: result.latencyMs,
-            feedback: feedback ?? null,
-            drafts: accepted,
-          })
-          .onConflictDoNothing();
-        await tx.update(posts).set({ reviewRound: round, updatedAt: new Date() }).where(eq(posts.id, postId));
-        await tx
-          .update(postSteps)
-          .set({ status: 'succeeded', lastError: null, finishedAt: new Date() })
-          .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'generate')));
-        return true;
-      });
-      if (!saved) return { mode: result.mode, round };
-      if (round === 0 && post.brief.generateImage) await addImageIfPossible(deps, post);
-      deps.logger.info(
-        { postId, round, mode: result.mode, model: result.model, latencyMs: result.latencyMs, usage: result.usage },
-        'drafts generated',
-      );
-      return { mode: result.mode, round };
-    });
+        const saved = await db.transaction(async (tx) => {
+          // Cancelled while the AI was writing: keep nothing.
+          const [live] = await tx.select({ id: posts.id }).from(posts).where(livePost(postId));
+          if (!live) return false;
+          await saveDrafts(tx, postId, accepted);
+          await tx
+            .insert(generations)
+            .values({
+              id: randomUUID(),
+              postId,
+              round,
+              mode: result.mode,
+              model: result.model,
+              promptTokens: result.usage?.promptTokens ?? null,
+              completionTokens: result.usage?.completionTokens ?? null,
+              latencyMs: result.latencyMs,
+              feedback: feedback ?? null,
+              drafts: accepted,
+            })
+            .onConflictDoNothing();
+          await tx.update(posts).set({ reviewRound: round, updatedAt: new Date() }).where(eq(posts.id, postId));
+          await tx
+            .update(postSteps)
+            .set({ status: 'succeeded', lastError: null, finishedAt: new Date() })
+            .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'generate')));
+          return true;
+        });
+        if (!saved) return { mode: result.mode, round };
+        if (round === 0 && post.brief.generateImage) await addImageIfPossible(deps, post);
+        deps.logger.info(
+          { postId, round, mode: result.mode, model: result.model, latencyMs: result.latencyMs, usage: result.usage },
+          'drafts generated',
+        );
+        return { mode: result.mode, round };
+      }),
+    );
   };
+}
+
+/** Runs `work` with heartbeats at a third of the heartbeat timeout (at most every 10 s). */
+async function whileHeartbeating<T>(work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const timeoutMs = context.info.heartbeatTimeoutMs;
+  const everyMs = Math.min(10_000, timeoutMs ? Math.max(100, Math.floor(timeoutMs / 3)) : 10_000);
+  context.heartbeat();
+  const beating = setInterval(() => context.heartbeat(), everyMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(beating);
+  }
 }
 
 /**

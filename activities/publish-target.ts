@@ -5,7 +5,7 @@ import { draftText } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications, renditions } from '../db/schema.js';
 import { PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
 import type { ActivityDeps } from './deps.js';
-import { livePost } from './live-post.js';
+import { livePost, livePostOrRetrying } from './live-post.js';
 import { trackAttempt } from './track-attempt.js';
 
 /**
@@ -18,9 +18,12 @@ export function createPublishTarget(deps: ActivityDeps) {
   return async function publishTarget({
     postId,
     targetKey,
+    retry,
   }: {
     postId: string;
     targetKey: string;
+    /** A retry of a failed target in the post's open retry window. */
+    retry?: boolean;
   }): Promise<PublishReceipt> {
     const [publication] = await db
       .select()
@@ -30,6 +33,11 @@ export function createPublishTarget(deps: ActivityDeps) {
       throw ApplicationFailure.nonRetryable(`Post ${postId} has no target "${targetKey}"`, 'TargetMissing');
     }
     if (publication.status === 'published' && publication.result) return publication.result as PublishReceipt;
+    const [live] = await db.select({ id: posts.id }).from(posts).where(livePostOrRetrying(postId, retry));
+    if (!live) {
+      // A late run for a post that was cancelled or has ended: publishing now would contradict it.
+      throw ApplicationFailure.nonRetryable(`Post ${postId} has ended; nothing more is published`, 'PostEnded');
+    }
 
     return trackAttempt(deps, { postId, step: 'publish', targetKey }, async () => {
       const [post] = await db.select().from(posts).where(eq(posts.id, postId));

@@ -2,6 +2,7 @@ import { and, eq, ne } from 'drizzle-orm';
 import { postSteps, posts, publications } from '../db/schema.js';
 import { finalStatus, type PostStatus, type TargetOutcome } from '../domain/pipeline.js';
 import type { ActivityDeps } from './deps.js';
+import { livePostOrRetrying } from './live-post.js';
 
 /** Writes the pipeline's end state: the post's status, each step's, and each failed target's error. */
 export function createRecordResults(deps: ActivityDeps) {
@@ -12,12 +13,15 @@ export function createRecordResults(deps: ActivityDeps) {
     outcomes,
     renderError,
     generateError,
+    retry,
   }: {
     postId: string;
     outcomes: TargetOutcome[];
     renderError?: string;
     /** Drafting failed for good: nothing was rendered or published. */
     generateError?: string;
+    /** After a retry in the post's open retry window, where `partially_published` is not final yet. */
+    retry?: boolean;
   }): Promise<PostStatus> {
     const status = finalStatus(outcomes);
     const failures = outcomes.filter((o) => !o.ok);
@@ -30,7 +34,17 @@ export function createRecordResults(deps: ActivityDeps) {
           : null;
     const now = new Date();
 
-    await db.transaction(async (tx) => {
+    const ended = await db.transaction(async (tx) => {
+      const [live] = await tx
+        .select({ id: posts.id })
+        .from(posts)
+        .where(livePostOrRetrying(postId, retry))
+        .for('update');
+      if (!live) {
+        // The post has ended already: it keeps its recorded end, whatever this run says.
+        const [row] = await tx.select({ status: posts.status }).from(posts).where(eq(posts.id, postId));
+        return row?.status ?? status;
+      }
       for (const failure of failures) {
         await tx
           .update(publications)
@@ -55,7 +69,12 @@ export function createRecordResults(deps: ActivityDeps) {
       }
       await setStep(tx, postId, 'record', 'succeeded', now);
       await tx.update(posts).set({ status, error, updatedAt: now }).where(eq(posts.id, postId));
+      return undefined;
     });
+    if (ended) {
+      logger.warn({ postId, status: ended, ignored: status }, 'results for a post that has ended were not recorded');
+      return ended;
+    }
     logger.info({ postId, status }, 'pipeline finished');
     return status;
   };

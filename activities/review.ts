@@ -61,12 +61,17 @@ export function createReviewActivities(deps: ActivityDeps) {
       await db.transaction((tx) => saveDrafts(tx, postId, accepted));
     },
 
-    async markScheduled({ postId, publishAt }: { postId: string; publishAt: string }): Promise<void> {
-      await db
+    /**
+     * The post waits for its time. The time itself is written only at creation and by
+     * updatePublishAt: a reschedule landing while this runs must not be overwritten with the old one.
+     */
+    async markScheduled({ postId }: { postId: string; publishAt?: string }): Promise<void> {
+      const [live] = await db
         .update(posts)
-        .set({ status: 'scheduled', publishAt: new Date(publishAt), updatedAt: new Date() })
-        .where(eq(posts.id, postId));
-      await setStep(postId, 'schedule', { status: 'running', startedAt: new Date(), finishedAt: null });
+        .set({ status: 'scheduled', updatedAt: new Date() })
+        .where(livePost(postId))
+        .returning({ id: posts.id });
+      if (live) await setStep(postId, 'schedule', { status: 'running', startedAt: new Date(), finishedAt: null });
     },
 
     async updatePublishAt({ postId, publishAt }: { postId: string; publishAt: string }): Promise<void> {
@@ -79,8 +84,14 @@ export function createReviewActivities(deps: ActivityDeps) {
 
     async recordCancellation({ postId, reason }: { postId: string; reason: string }): Promise<void> {
       const now = new Date();
-      await db.transaction(async (tx) => {
-        await tx.update(posts).set({ status: 'cancelled', error: reason, updatedAt: now }).where(eq(posts.id, postId));
+      const cancelled = await db.transaction(async (tx) => {
+        const [live] = await tx
+          .update(posts)
+          .set({ status: 'cancelled', error: reason, updatedAt: now })
+          .where(livePost(postId))
+          .returning({ id: posts.id });
+        // Already ended (published, failed, cancelled): nothing to take back.
+        if (!live) return false;
         await tx
           .update(postSteps)
           .set({ status: 'skipped', finishedAt: now })
@@ -89,8 +100,9 @@ export function createReviewActivities(deps: ActivityDeps) {
           .update(publications)
           .set({ status: 'cancelled', updatedAt: now })
           .where(and(eq(publications.postId, postId), ne(publications.status, 'published')));
+        return true;
       });
-      deps.logger.info({ postId, reason }, 'post cancelled');
+      if (cancelled) deps.logger.info({ postId, reason }, 'post cancelled');
     },
   };
 }

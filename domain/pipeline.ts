@@ -46,7 +46,16 @@ export interface PostPipelineInput {
   review?: ReviewPolicy;
   /** How long failed targets can still be retried from the API before the pipeline closes. */
   retryWindowDays?: number;
+  /**
+   * How long before publishAt the media is rendered (default DEFAULT_RENDER_LEAD_MINUTES), so a
+   * post scheduled weeks ahead holds no work until shortly before its time.
+   */
+  renderLeadMinutes?: number;
+  /** The IANA zone the post's times were given in, for the words operators read; UTC when absent. */
+  timeZone?: string;
 }
+
+export const DEFAULT_RENDER_LEAD_MINUTES = 15;
 
 export interface TargetOutcome {
   key: string;
@@ -96,4 +105,17 @@ export const CANCELLABLE_STATUSES: readonly PostStatus[] = [
 
 export function workflowIdForPost(postId: string): string {
   return `post-${postId}`;
+}
+
+/** Temporal task priorities (1 runs first): a person waiting for an answer, posts due soon, the rest. */
+export const TASK_PRIORITY = { person: 1, dueSoon: 2, later: 4 } as const;
+
+/**
+ * Temporal task priority for a post's pipeline work at `now`: a post due within
+ * twice its render lead time (or with no time at all) goes ahead of posts due later, so a burst
+ * of far-ahead posts never delays the ones about to publish.
+ */
+export function priorityFor(publishAt: string | null | undefined, now: number, leadMs: number): number {
+  if (!publishAt || Date.parse(publishAt) - now <= 2 * leadMs) return TASK_PRIORITY.dueSoon;
+  return TASK_PRIORITY.later;
 }

@@ -102,7 +102,7 @@ describe('post pipeline to the local export target', () => {
     // Temporal has the workflow, completed, findable by the project's search attributes.
     const handle = app.temporal.workflow.getHandle(`post-${postId}`);
     expect(await handle.result()).toMatchObject({ postId, status: 'published' });
-    await captureHistory(handle, 'post-pipeline-v2-published-with-media');
+    await captureHistory(handle, 'post-pipeline-v3-published-with-media');
     const description = await handle.describe();
     expect(description.status.name).toBe('COMPLETED');
     expect(description.typedSearchAttributes.get(PostIdAttribute)).toBe(postId);
@@ -128,7 +128,7 @@ describe('post pipeline to the local export target', () => {
     ]);
     const root = join(app.dataDir, 'exports', created.body.id);
     expect((await readdir(root)).sort()).toEqual(['archive', 'local_export']);
-    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v2-two-targets');
+    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-two-targets');
   });
 
   it('reports a step that cannot succeed as failed, with the reason in words', async () => {
@@ -150,7 +150,7 @@ describe('post pipeline to the local export target', () => {
     expect(render.error).toMatch(/missing from storage/);
     expect(post.targets[0]).toMatchObject({ status: 'failed' });
     expect(post.targets[0].error).toMatch(/missing from storage/);
-    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v2-render-failed');
+    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-render-failed');
   });
 
   it('waits until publishAt before publishing', async () => {
@@ -169,7 +169,7 @@ describe('post pipeline to the local export target', () => {
     expect(post.status).toBe('published');
     expect(Date.parse(post.targets[0].publishedAt)).toBeGreaterThanOrEqual(Date.parse(publishAt));
     expect(post.steps.find((s: { name: string }) => s.name === 'schedule')).toMatchObject({ status: 'succeeded' });
-    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v2-scheduled');
+    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-scheduled');
   });
 });
 

@@ -91,7 +91,7 @@ describe('drafting with AI', () => {
     expect((await readdir(folder)).sort()).toEqual(['caption.txt', 'metadata.json', 'script.txt']);
     const metadata = JSON.parse(await readFile(join(folder, 'metadata.json'), 'utf8'));
     expect(metadata).toMatchObject({ format: 'youtube', draft: { title: yt.draft.title } });
-    await captureHistory(handle(post), 'post-pipeline-v2-auto');
+    await captureHistory(handle(post), 'post-pipeline-v3-auto');
   });
 
   it('labels offline drafting when no endpoint is configured', async () => {
@@ -241,7 +241,7 @@ describe('human review', () => {
     expect(post.steps.find((s: Json) => s.name === 'review')).toMatchObject({ status: 'succeeded' });
     // Decided already: a second decision is refused.
     expectProblem(await postJson(user.api, `/api/v1/posts/${post.id}/review/approve`, {}), 409);
-    await captureHistory(handle(post), 'post-pipeline-v2-approved-with-edits');
+    await captureHistory(handle(post), 'post-pipeline-v3-approved-with-edits');
   });
 
   it('regenerates with the feedback in the prompt, for as many rounds as allowed', async () => {
@@ -273,7 +273,7 @@ describe('human review', () => {
     expect(tooMany.body.detail).toMatch(/No revision rounds left \(1 used\)/);
     expect((await postJson(user.api, `/api/v1/posts/${created.body.id}/review/approve`, {})).status).toBe(200);
     expect((await waitForPost(user.api, created.body.id, isFinished)).status).toBe('published');
-    await captureHistory(app.temporal.workflow.getHandle(second.workflow.id), 'post-pipeline-v2-revised');
+    await captureHistory(app.temporal.workflow.getHandle(second.workflow.id), 'post-pipeline-v3-revised');
   });
 
   it('refuses to send a hand-written post back for AI drafting', async () => {
@@ -344,7 +344,7 @@ describe('scheduling', () => {
     expect(post.status).toBe('published');
     expect(Date.parse(post.targets[0].publishedAt)).toBeGreaterThanOrEqual(Date.parse(soon));
     expectProblem(await postJson(user.api, `/api/v1/posts/${post.id}/reschedule`, { publishAt: soon }), 409);
-    await captureHistory(handle(post), 'post-pipeline-v2-rescheduled');
+    await captureHistory(handle(post), 'post-pipeline-v3-rescheduled');
   });
 
   it('cancels a waiting post: nothing is published and the database says so', async () => {
@@ -355,7 +355,9 @@ describe('scheduling', () => {
     });
     await waitForPost(user.api, created.body.id, (p) => p.status === 'scheduled');
     const cancelled = await postJson(user.api, `/api/v1/posts/${created.body.id}/cancel`, {});
-    expect(cancelled.status).toBe(202);
+    // Accepted means it took effect: the post is recorded cancelled by the time the answer comes.
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', error: 'Cancelled on request' });
     const post = await waitForPost(user.api, created.body.id, isFinished);
     expect(post).toMatchObject({ status: 'cancelled', error: 'Cancelled on request' });
     expect(post.targets[0].status).toBe('cancelled');
@@ -363,7 +365,7 @@ describe('scheduling', () => {
     expect(await readdir(join(app.dataDir, 'exports')).then((d) => d.includes(post.id))).toBe(false);
     expect((await handle(post).result()).status).toBe('cancelled');
     expectProblem(await postJson(user.api, `/api/v1/posts/${post.id}/cancel`, {}), 409);
-    await captureHistory(handle(post), 'post-pipeline-v2-cancelled');
+    await captureHistory(handle(post), 'post-pipeline-v3-cancelled');
   });
 
   it('refuses a local time that is not a real date, naming the field', async () => {
@@ -434,6 +436,6 @@ describe('partial success', () => {
     ]);
     // Everything is published: the pipeline closes.
     expect((await handle(post).result()).status).toBe('published');
-    await captureHistory(handle(post), 'post-pipeline-v2-retried-target');
+    await captureHistory(handle(post), 'post-pipeline-v3-retried-target');
   });
 });

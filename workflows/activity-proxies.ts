@@ -1,29 +1,76 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { PipelineTarget } from '../domain/pipeline.js';
+import { type PipelineTarget, TASK_PRIORITY } from '../domain/pipeline.js';
 import { publishRetry } from '../domain/targets.js';
 
-// Activity options shared by every version of the pipeline. Options are not part of a history,
-// so both versions can use the current ones.
+// Activity options shared by every version of the pipeline. Options are not part of what replay
+// compares, so every version can use the current ones.
 
-export const { renderMedia } = proxyActivities<Activities>({
+const DRAFTING: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '4 minutes',
+  // 429s carry their own delay (Retry-After); malformed answers get a few fresh tries.
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
+};
+
+const RENDERING: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
   // About 20 minutes of tries: long enough to ride out a database restart.
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 25 },
-});
+};
 
-/** Database-only and idempotent: they retry until they land. */
-export const databaseActivities = proxyActivities<Activities>({
+/** Database-only and idempotent, with nobody waiting on them: they retry until they land. */
+const BOOKKEEPING: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
+};
 
-export function publisherFor(target: PipelineTarget) {
-  return proxyActivities<Activities>({
+/**
+ * Database writes a person is waiting for (an Update's answer): a few quick tries, then the
+ * Update fails in words instead of hanging through an outage.
+ */
+const ANSWERED: ActivityOptions = {
+  scheduleToCloseTimeout: '15 seconds',
+  startToCloseTimeout: '5 seconds',
+  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '2 seconds' },
+};
+
+function publishing(target: PipelineTarget): ActivityOptions {
+  return {
     startToCloseTimeout: '30 minutes',
     // A worker that dies mid-upload is noticed in a minute, not after the whole timeout.
     heartbeatTimeout: '1 minute',
     retry: { backoffCoefficient: 2, ...publishRetry[target.type] },
-  }).publishTarget;
+  };
+}
+
+// The v1 and v2 pipelines use these as they always did (no summaries, default priority).
+export const { renderMedia, generateDrafts } = {
+  renderMedia: proxyActivities<Activities>(RENDERING).renderMedia,
+  generateDrafts: proxyActivities<Activities>(DRAFTING).generateDrafts,
+};
+export const databaseActivities = proxyActivities<Activities>(BOOKKEEPING);
+export function publisherFor(target: PipelineTarget) {
+  return proxyActivities<Activities>(publishing(target)).publishTarget;
+}
+
+/**
+ * The activities of the current pipeline, each scheduled with a summary the Temporal UI shows
+ * ("publish -> instagram") and the priority the post has at that moment.
+ */
+export function pipelineActivities(priorityKey: () => number) {
+  const with_ = (options: ActivityOptions, summary: string, key = priorityKey()) =>
+    proxyActivities<Activities>({ ...options, summary, priority: { priorityKey: key } });
+  return {
+    generateDrafts: (round: number) =>
+      with_(DRAFTING, round === 0 ? 'draft with AI' : `redraft (round ${round})`).generateDrafts,
+    renderMedia: () => with_(RENDERING, 'render media').renderMedia,
+    publishTarget: (target: PipelineTarget) =>
+      with_(publishing(target), `publish -> ${target.format ?? target.type} (${target.key})`).publishTarget,
+    /** Bookkeeping the pipeline itself waits for. */
+    record: (summary: string) => with_(BOOKKEEPING, summary),
+    /** Writes an Update's answer depends on: bounded, and ahead of every queue. */
+    answer: (summary: string) => with_(ANSWERED, summary, TASK_PRIORITY.person),
+  };
 }

@@ -1,4 +1,13 @@
-import { log, sleep } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  patched,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
 import type {
   PipelineProgress,
   PipelineResult,
@@ -8,8 +17,12 @@ import type {
 } from '../domain/pipeline.js';
 import { databaseActivities, publisherFor, renderMedia } from './activity-proxies.js';
 import { describeFailure } from './describe-failure.js';
+import { type CancelInput, cancelUpdate } from './messages.js';
 
-const { recordResults } = databaseActivities;
+const { recordResults, recordCancellation } = databaseActivities;
+
+/** Marks v1 runs cancelled while waiting that wrote the cancellation down (they did not before). */
+const V1_RECORDS_CANCELLATION = 'v1-records-cancellation';
 
 // The first pipeline (wait -> render -> publish -> record), kept so workflows started before
 // drafting and review existed replay exactly as they ran. Change no call or its order here: the
@@ -21,10 +34,47 @@ export async function legacyPostPipeline(
   setStatus: (status: PostStatus) => void,
 ): Promise<PipelineResult> {
   const waitMs = publishAt ? Date.parse(publishAt) - Date.now() : 0;
+  // The wait is the only part that can be cancelled, by the cancel Update or from outside.
+  const waiting = new CancellationScope();
+  let stillWaiting = waitMs > 0;
+  let cancelReason: string | undefined;
+  let ended: PostStatus | undefined;
+  setHandler(
+    cancelUpdate,
+    async ({ reason }) => {
+      cancelReason = reason?.trim() || 'Cancelled on request';
+      waiting.cancel();
+      await condition(() => ended !== undefined);
+      if (ended !== 'cancelled') {
+        throw ApplicationFailure.create({
+          message: `Too late to cancel: the post is ${ended}`,
+          type: 'TooLate',
+          nonRetryable: true,
+        });
+      }
+      return { status: 'cancelled' as const };
+    },
+    {
+      validator: (_input: CancelInput) => {
+        if (!stillWaiting) throw new Error(`Too late to cancel: the post is ${progress.status.replace('_', ' ')}`);
+      },
+    },
+  );
   if (waitMs > 0) {
     setStatus('scheduled');
     log.info('waiting for publish time', { postId, publishAt });
-    await sleep(waitMs);
+    try {
+      await waiting.run(() => sleep(waitMs));
+    } catch (err) {
+      if (!isCancellation(err) || !patched(V1_RECORDS_CANCELLATION)) throw err;
+      const reason = cancelReason ?? 'Cancelled on request';
+      await CancellationScope.nonCancellable(() => recordCancellation({ postId, reason }));
+      setStatus('cancelled');
+      ended = 'cancelled';
+      for (const t of targets) progress.targets[t.key] = 'cancelled';
+      return { postId, status: 'cancelled', targets: targets.map((t) => ({ key: t.key, ok: false, error: reason })) };
+    }
+    stillWaiting = false;
   }
 
   setStatus('rendering');
@@ -57,6 +107,7 @@ export async function legacyPostPipeline(
   async function finish(final: TargetOutcome[], renderError?: string): Promise<PipelineResult> {
     const status = await recordResults({ postId, outcomes: final, ...(renderError ? { renderError } : {}) });
     setStatus(status);
+    ended = status;
     return { postId, status, targets: final };
   }
 }

@@ -1,29 +1,37 @@
 import {
+  ApplicationFailure,
+  allHandlersFinished,
   CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   log,
   patched,
-  proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import type {
-  PipelineProgress,
-  PipelineResult,
-  PipelineTarget,
-  PostPipelineInput,
-  PostStatus,
-  TargetOutcome,
-} from '../domain/pipeline.js';
-import { PostIdAttribute, PostStatusAttribute } from '../domain/search-attributes.js';
-import { databaseActivities, publisherFor, renderMedia } from './activity-proxies.js';
-import { describeFailure } from './describe-failure.js';
+import type { ReviewPolicy } from '../domain/drafts.js';
 import {
-  type ApproveInput,
+  DEFAULT_RENDER_LEAD_MINUTES,
+  type PipelineProgress,
+  type PipelineResult,
+  type PipelineTarget,
+  type PostPipelineInput,
+  type PostStatus,
+  priorityFor,
+  type TargetOutcome,
+} from '../domain/pipeline.js';
+import { formatInstant } from '../domain/pipeline-summary.js';
+import { PostIdAttribute, PostStatusAttribute, PublishAtAttribute } from '../domain/search-attributes.js';
+import { findUnstorableText, STORABLE_TEXT_RULE } from '../domain/text.js';
+import { pipelineActivities } from './activity-proxies.js';
+import { describeFailure, innermostFailure } from './describe-failure.js';
+import { FifoLock } from './fifo-lock.js';
+import {
   approveUpdate,
+  cancelUpdate,
   editDraftUpdate,
   progressQuery,
   rejectUpdate,
@@ -31,43 +39,25 @@ import {
   retryTargetUpdate,
 } from './messages.js';
 import { legacyPostPipeline } from './post-pipeline-v1.js';
+import { reviewPipelineV2 } from './post-pipeline-v2.js';
 
 export { progressQuery };
 
 /** Marks histories made by the generate -> review -> publish pipeline (see post-pipeline-v1.ts). */
 const REVIEW_PIPELINE = 'review-pipeline';
-
-const { generateDrafts } = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '4 minutes',
-  // 429s carry their own delay (Retry-After); malformed answers get a few fresh tries.
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
-});
-
-const {
-  recordResults,
-  markAwaitingReview,
-  recordReviewOutcome,
-  applyDraftEdits,
-  markScheduled,
-  recordCancellation,
-  updatePublishAt,
-} = databaseActivities;
-
-type Decision = { kind: 'approve' } | { kind: 'reject'; feedback: string };
-
-type Stage = 'drafting' | 'review' | 'deciding' | 'preparing' | 'waiting' | 'publishing' | 'retry_window' | 'done';
-
 /**
- * One post: draft it from the brief, have a person review it (as many rounds as allowed), render
- * its media, wait for its time, publish to every target at once, and record how each went.
+ * Marks histories of the pipeline below: messages handled one at a time in order, the cancel
+ * Update, review deadlines that close the review at once, rendering a lead time before publishing,
+ * PublishAt indexed (see post-pipeline-v2.ts for what ran before).
  */
+const PIPELINE_V3 = 'pipeline-v3';
+
+/** One post's pipeline, in whichever version its history began with. */
 export async function postPipeline(input: PostPipelineInput): Promise<PipelineResult> {
-  const { postId, targets } = input;
   const progress: PipelineProgress = {
-    postId,
+    postId: input.postId,
     status: 'queued',
-    targets: Object.fromEntries(targets.map((t) => [t.key, 'pending'])),
+    targets: Object.fromEntries(input.targets.map((t) => [t.key, 'pending'])),
     round: 0,
     publishAt: input.publishAt ?? null,
   };
@@ -78,60 +68,148 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
     progress.status = status;
     if (indexed) upsertSearchAttributes([{ key: PostStatusAttribute, value: status }]);
   };
-  if (!patched(REVIEW_PIPELINE)) return legacyPostPipeline(input, progress, setStatus);
+  const result = !patched(REVIEW_PIPELINE)
+    ? await legacyPostPipeline(input, progress, setStatus)
+    : !patched(PIPELINE_V3)
+      ? await reviewPipelineV2(input, progress, setStatus)
+      : await pipeline(input, progress, setStatus, indexed);
+  // Every Update that was accepted finishes before the run does (also when it was cancelled).
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  return result;
+}
 
-  const review = input.review ?? { mode: 'auto' as const };
-  let stage: Stage = 'drafting';
-  let round = 0;
-  let decision: Decision | undefined;
-  // Set by the update handlers: read through a function so the compiler does not narrow it away.
-  const decided = (): Decision | undefined => decision;
-  const currentStage = (): Stage => stage;
-  let publishAt = input.publishAt ?? null;
-  let rescheduled = false;
-  const retryQueue: string[] = [];
-  const outcomes: TargetOutcome[] = targets.map((t) => ({ key: t.key, ok: false }));
+type Decision = { kind: 'approve' } | { kind: 'reject'; feedback: string };
 
-  const inReview = () => {
-    if (stage !== 'review') throw new Error(`The post is not waiting for review (it is ${progress.status})`);
+type Stage =
+  | 'drafting'
+  | 'review'
+  | 'deciding'
+  | 'expired'
+  | 'waiting'
+  | 'rendering'
+  | 'publishing'
+  | 'retry_window'
+  | 'ending'
+  | 'done';
+
+/** Where the post can still be rescheduled or cancelled: nothing has been published yet. */
+const BEFORE_PUBLISHING: readonly Stage[] = ['drafting', 'review', 'deciding', 'expired', 'waiting', 'rendering'];
+
+/**
+ * Draft the post from its brief, have a person review it (as many rounds as allowed, edits and
+ * decisions taken one at a time in the order sent), wait until shortly before its time, render
+ * its media, wait for its time, publish to every target at once, and keep failed targets open for
+ * retries for a while.
+ */
+async function pipeline(
+  input: PostPipelineInput,
+  progress: PipelineProgress,
+  setStatus: (status: PostStatus) => void,
+  indexed: boolean,
+): Promise<PipelineResult> {
+  const { postId, targets } = input;
+  const leadMs = (input.renderLeadMinutes ?? DEFAULT_RENDER_LEAD_MINUTES) * 60_000;
+  const when = (iso: string) => formatInstant(iso, input.timeZone);
+
+  const state = {
+    stage: 'drafting' as Stage,
+    round: 0,
+    decision: undefined as Decision | undefined,
+    /** Why decisions are refused once the review closed at its deadline. */
+    reviewClosed: undefined as string | undefined,
+    publishAt: input.publishAt ?? null,
+    /** Accepted Updates that may still change the course (reschedule, cancel): they land first. */
+    pending: 0,
+    /** Set once a cancel Update has been recorded. */
+    cancelled: undefined as string | undefined,
+    /** The post's recorded end. */
+    ended: undefined as PostStatus | undefined,
   };
-  /** One decision at a time: a second approve or reject arriving meanwhile is refused by inReview. */
-  const deciding = async <T>(decide: () => Promise<T>): Promise<T> => {
-    stage = 'deciding';
-    try {
-      return await decide();
-    } catch (err) {
-      stage = 'review';
-      throw err;
+  // Read through a function: handlers change the stage while the main flow awaits.
+  const stage = (): Stage => state.stage;
+  const messages = new FifoLock();
+  const activities = pipelineActivities(() => priorityFor(state.publishAt, Date.now(), leadMs));
+  const outcomes: TargetOutcome[] = targets.map((t) => ({ key: t.key, ok: false }));
+  const retryQueue: string[] = [];
+  /** Everything before publishing: a cancel Update cancels it, as an external cancellation does. */
+  const beforePublishing = new CancellationScope();
+
+  const indexPublishAt = () => {
+    if (indexed && state.publishAt) {
+      upsertSearchAttributes([{ key: PublishAtAttribute, value: new Date(state.publishAt) }]);
     }
   };
+
+  // --- What people can do while it runs -----------------------------------------------------
+
+  const inReview = () => {
+    if (state.stage !== 'review') {
+      throw new Error(state.reviewClosed ?? `The post is not waiting for review (it is ${words(progress.status)})`);
+    }
+  };
+  const storable = (field: string, value: unknown) => {
+    const at = findUnstorableText(value, field);
+    if (at) throw new Error(`${at}: ${STORABLE_TEXT_RULE}`);
+  };
+  /** A decision failed to record: the review is open again for another try. */
+  const reopenReview = () => {
+    if (state.stage === 'deciding') {
+      state.stage = 'review';
+      showReview();
+    }
+  };
+
   setHandler(
     approveUpdate,
-    async ({ edits }) =>
-      deciding(async () => {
-        if (edits && Object.keys(edits).length > 0) await applyDraftEdits({ postId, edits });
-        // Recorded before answering, so whoever approved sees the post move on.
-        await recordReviewOutcome({ postId, outcome: 'approved' });
-        decision = { kind: 'approve' };
-        return { round };
-      }),
-    { validator: (_input: ApproveInput) => inReview() },
+    async ({ edits }) => {
+      state.stage = 'deciding';
+      setCurrentDetails('recording the approval');
+      return messages.run(async () => {
+        try {
+          if (edits && Object.keys(edits).length > 0) {
+            await activities.answer('save draft edits').applyDraftEdits({ postId, edits });
+          }
+          await activities.answer('record: approved').recordReviewOutcome({ postId, outcome: 'approved' });
+        } catch (err) {
+          reopenReview();
+          throw answerFailure('record the approval', err);
+        }
+        state.decision = { kind: 'approve' };
+        return { round: state.round };
+      });
+    },
+    {
+      validator: ({ edits }) => {
+        inReview();
+        if (edits !== undefined) storable('edits', edits);
+      },
+    },
   );
   setHandler(
     rejectUpdate,
-    async ({ feedback }) =>
-      deciding(async () => {
-        await recordReviewOutcome({ postId, outcome: 'rejected' });
-        decision = { kind: 'reject', feedback: feedback.trim() };
-        return { round: round + 1 };
-      }),
+    async ({ feedback }) => {
+      state.stage = 'deciding';
+      setCurrentDetails('recording the rejection');
+      return messages.run(async () => {
+        try {
+          await activities.answer('record: rejected').recordReviewOutcome({ postId, outcome: 'rejected' });
+        } catch (err) {
+          reopenReview();
+          throw answerFailure('record the rejection', err);
+        }
+        state.decision = { kind: 'reject', feedback: feedback.trim() };
+        return { round: state.round + 1 };
+      });
+    },
     {
       validator: ({ feedback }) => {
         inReview();
         if (!input.generate)
           throw new Error('This post was written by hand: edit its drafts and approve, or cancel it');
         if (typeof feedback !== 'string' || !feedback.trim()) throw new Error('feedback: say what should change');
-        if (review.mode === 'manual' && round >= review.maxRounds) {
+        storable('feedback', feedback);
+        const review = input.review;
+        if (review?.mode === 'manual' && state.round >= review.maxRounds) {
           throw new Error(
             `No revision rounds left (${review.maxRounds} used): edit the drafts and approve, or cancel the post`,
           );
@@ -141,34 +219,90 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
   );
   setHandler(
     editDraftUpdate,
-    async ({ targetKey, draft }) => {
-      await applyDraftEdits({ postId, edits: { [targetKey]: draft } });
-      return { round };
-    },
+    ({ targetKey, draft }) =>
+      messages.run(async () => {
+        try {
+          await activities.answer(`save draft edit -> ${targetKey}`).applyDraftEdits({
+            postId,
+            edits: { [targetKey]: draft },
+          });
+        } catch (err) {
+          throw answerFailure('save the edit', err);
+        }
+        return { round: state.round };
+      }),
     {
-      validator: ({ targetKey }) => {
+      validator: ({ targetKey, draft }) => {
         inReview();
         if (!targets.some((t) => t.key === targetKey))
           throw new Error(`targetKey: this post has no target "${targetKey}"`);
+        storable('draft', draft);
       },
     },
   );
   setHandler(
     rescheduleUpdate,
     async ({ publishAt: next }) => {
-      publishAt = next;
-      progress.publishAt = next;
-      rescheduled = true;
-      await updatePublishAt({ postId, publishAt: next });
+      state.pending += 1;
+      try {
+        await messages.run(async () => {
+          try {
+            await activities.answer('record: rescheduled').updatePublishAt({ postId, publishAt: next });
+          } catch (err) {
+            throw answerFailure('reschedule the post', err);
+          }
+        });
+        state.publishAt = next;
+        progress.publishAt = next;
+        indexPublishAt();
+      } finally {
+        state.pending -= 1;
+      }
       return { publishAt: next };
     },
     {
       validator: ({ publishAt: next }) => {
-        if (stage === 'publishing' || stage === 'retry_window' || stage === 'done') {
-          throw new Error('Too late to reschedule: publishing has started');
-        }
-        if (typeof next !== 'string' || !Number.isFinite(Date.parse(next)))
+        if (!BEFORE_PUBLISHING.includes(state.stage)) throw new Error(`Too late to reschedule: ${tooLate()}`);
+        if (typeof next !== 'string' || !Number.isFinite(Date.parse(next))) {
           throw new Error('publishAt: expected an ISO-8601 instant');
+        }
+      },
+    },
+  );
+  setHandler(
+    cancelUpdate,
+    async ({ reason }) => {
+      const why = reason?.trim() || 'Cancelled on request';
+      state.pending += 1;
+      try {
+        await messages.run(async () => {
+          if (state.ended) return; // ended meanwhile, e.g. cancelled at the review deadline
+          try {
+            await activities.answer('record: cancelled').recordCancellation({ postId, reason: why });
+          } catch (err) {
+            throw answerFailure('cancel the post', err);
+          }
+          state.cancelled = why;
+          beforePublishing.cancel();
+        });
+      } finally {
+        state.pending -= 1;
+      }
+      await condition(() => state.ended !== undefined);
+      if (state.ended !== 'cancelled') {
+        throw ApplicationFailure.create({
+          message: `Too late to cancel: the post is ${words(state.ended!)}`,
+          type: 'TooLate',
+          nonRetryable: true,
+        });
+      }
+      return { status: 'cancelled' as const };
+    },
+    {
+      validator: ({ reason } = {}) => {
+        if (!BEFORE_PUBLISHING.includes(state.stage)) throw new Error(`Too late to cancel: ${tooLate()}`);
+        if (reason !== undefined && typeof reason !== 'string') throw new Error('reason: expected text');
+        storable('reason', reason);
       },
     },
   );
@@ -180,7 +314,8 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
     },
     {
       validator: ({ targetKey }) => {
-        if (stage !== 'retry_window') throw new Error('Only a target that failed after publishing can be retried');
+        if (state.stage !== 'retry_window')
+          throw new Error('Only a target that failed after publishing can be retried');
         const outcome = outcomes.find((o) => o.key === targetKey);
         if (!outcome) throw new Error(`targetKey: this post has no target "${targetKey}"`);
         if (outcome.ok) throw new Error(`Target "${targetKey}" is already published`);
@@ -191,124 +326,220 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
     },
   );
 
+  function tooLate(): string {
+    if (state.stage === 'publishing') return 'publishing has started';
+    if (state.stage === 'retry_window') return 'the post is published in part; failed targets can still be retried';
+    return `the post has ended (${words(state.ended ?? progress.status)})`;
+  }
+
+  // --- The process ----------------------------------------------------------------------------
+
+  let early: PipelineResult | undefined;
   try {
+    early = await beforePublishing.run(prepare);
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    early = await cancelled(state.cancelled ?? 'Cancelled on request', state.cancelled !== undefined);
+  }
+  if (early) return early;
+
+  // From here on a cancellation cannot interrupt: half a publish is worse than none.
+  setStatus('publishing');
+  setCurrentDetails(`publishing to ${targets.map((t) => t.key).join(', ')}`);
+  await CancellationScope.nonCancellable(() => Promise.all(targets.map((t) => publishOne(t))));
+  let result = await finish(outcomes);
+  if (outcomes.some((o) => !o.ok) && (input.retryWindowDays ?? 0) > 0) result = await retryWindow(result);
+  state.stage = 'done';
+  return result;
+
+  /** Drafting, review, rendering and waiting; a result when the post ended before publishing. */
+  async function prepare(): Promise<PipelineResult | undefined> {
     if (input.generate) {
-      setStatus('generating');
-      const failed = await draft(round);
+      const failed = await draft(0);
       if (failed) return failed;
     }
-    if (review.mode === 'manual') {
-      for (;;) {
-        stage = 'review';
-        decision = undefined;
-        setStatus('awaiting_review');
-        await markAwaitingReview({ postId, round });
-        const remaining = review.deadline ? Date.parse(review.deadline) - Date.now() : undefined;
-        const answered =
-          remaining === undefined
-            ? await condition(() => decided() !== undefined).then(() => true)
-            : remaining > 0
-              ? await condition(() => decided() !== undefined, remaining)
-              : decided() !== undefined;
-        // A decision being recorded as the deadline passes wins over the deadline.
-        if (!answered && currentStage() === 'deciding') {
-          await condition(() => decided() !== undefined || currentStage() !== 'deciding');
-        }
-        const answer = decided();
-        if (!answer) {
-          if (review.onExpiry === 'approve') {
-            await recordReviewOutcome({ postId, outcome: 'approved_at_deadline' });
-            break;
-          }
-          return await cancel('The review deadline passed without a decision');
-        }
-        if (answer.kind === 'approve') break;
-        stage = 'drafting';
-        round += 1;
-        progress.round = round;
-        setStatus('generating');
-        log.info('regenerating with review feedback', { postId, round });
-        const failed = await draft(round, answer.feedback);
-        if (failed) return failed;
-      }
+    if (input.review?.mode === 'manual') {
+      const ended = await reviewRounds(input.review);
+      if (ended) return ended;
     }
-
-    stage = 'preparing';
+    // A post scheduled far ahead holds no work until shortly before its time.
+    await waitUntil(leadMs, 'render');
+    state.stage = 'rendering';
     setStatus('rendering');
+    setCurrentDetails('rendering media');
     try {
-      await renderMedia({ postId });
+      await activities.renderMedia()({ postId });
     } catch (err) {
       if (isCancellation(err)) throw err;
       const renderError = describeFailure(err);
-      return await finish(
+      await settle();
+      state.stage = 'ending';
+      return finish(
         targets.map((t) => ({ key: t.key, ok: false, error: renderError })),
-        renderError,
+        { renderError },
       );
     }
-
-    stage = 'waiting';
-    while (publishAt && Date.parse(publishAt) > Date.now()) {
-      setStatus('scheduled');
-      await markScheduled({ postId, publishAt });
-      rescheduled = false;
-      await condition(() => rescheduled, Date.parse(publishAt) - Date.now());
+    for (;;) {
+      await waitUntil(0, 'publish');
+      await settle();
+      if (!state.publishAt || Date.parse(state.publishAt) <= Date.now()) break;
     }
-  } catch (err) {
-    if (isCancellation(err)) return await cancel('Cancelled on request');
-    throw err;
+    state.stage = 'publishing';
+    return undefined;
   }
 
-  // From here on a cancellation request cannot interrupt: half a publish is worse than none.
-  stage = 'publishing';
-  setStatus('publishing');
-  await CancellationScope.nonCancellable(() => Promise.all(targets.map((t) => publishOne(t))));
-  let result = await finish(outcomes);
-
-  if (outcomes.some((o) => !o.ok) && (input.retryWindowDays ?? 0) > 0) {
-    stage = 'retry_window';
-    const closesAt = Date.now() + (input.retryWindowDays ?? 0) * 24 * 3600_000;
+  /** Drafts a round; a failure that outlasted its retries ends the post, in words. */
+  async function draft(round: number, feedback?: string): Promise<PipelineResult | undefined> {
+    state.stage = 'drafting';
+    setStatus('generating');
+    setCurrentDetails(round === 0 ? 'drafting with AI' : `redrafting with the reviewer's feedback (round ${round})`);
     try {
-      while (outcomes.some((o) => !o.ok) && Date.now() < closesAt) {
-        if (!(await condition(() => retryQueue.length > 0, closesAt - Date.now()))) break;
-        const key = retryQueue.shift()!;
-        const target = targets.find((t) => t.key === key)!;
-        await CancellationScope.nonCancellable(() => publishOne(target));
-        result = await finish(outcomes);
+      await activities.generateDrafts(round)({ postId, round, ...(feedback ? { feedback } : {}) });
+      return undefined;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const generateError = describeFailure(err);
+      await settle();
+      state.stage = 'ending';
+      return finish(
+        targets.map((t) => ({ key: t.key, ok: false, error: generateError })),
+        { generateError },
+      );
+    }
+  }
+
+  function showReview() {
+    const review = input.review;
+    const deadline = review?.mode === 'manual' && review.deadline ? `deadline ${when(review.deadline)}` : 'no deadline';
+    setCurrentDetails(`awaiting review (round ${state.round}), ${deadline}`);
+  }
+
+  /** Review rounds until approval; a result when the post ended instead. */
+  async function reviewRounds(review: Extract<ReviewPolicy, { mode: 'manual' }>) {
+    const deadline = review.deadline ? Date.parse(review.deadline) : undefined;
+    const decided = () => state.decision !== undefined;
+    for (;;) {
+      state.decision = undefined;
+      // A round drafted after the deadline is never shown as awaiting review.
+      if (deadline !== undefined && deadline <= Date.now()) return expire(review);
+      state.stage = 'review';
+      setStatus('awaiting_review');
+      showReview();
+      // In the message queue, so a decision sent meanwhile is recorded after it, never before.
+      await messages.run(() =>
+        activities.record('record: awaiting review').markAwaitingReview({ postId, round: state.round }),
+      );
+      const answered =
+        deadline === undefined
+          ? await condition(decided).then(() => true)
+          : decided() || (deadline > Date.now() && (await condition(decided, deadline - Date.now())));
+      if (!answered) {
+        // The deadline fired. A decision accepted before it is still being recorded: it wins, unless it fails.
+        if (stage() === 'deciding') await condition(() => decided() || stage() !== 'deciding');
+        if (!decided()) return expire(review);
+      }
+      const answer = state.decision!;
+      if (answer.kind === 'approve') return undefined;
+      state.round += 1;
+      progress.round = state.round;
+      log.info('regenerating with review feedback', { postId, round: state.round });
+      const failed = await draft(state.round, answer.feedback);
+      if (failed) return failed;
+    }
+  }
+
+  /** The deadline passed without a decision: the review closes at once, then onExpiry applies. */
+  async function expire(review: Extract<ReviewPolicy, { mode: 'manual' }>): Promise<PipelineResult | undefined> {
+    state.stage = 'expired';
+    const deadline = when(review.deadline!);
+    if (review.onExpiry === 'approve') {
+      state.reviewClosed = `The review deadline (${deadline}) passed: the drafts were approved automatically`;
+      setCurrentDetails(`review deadline ${deadline} passed: approving automatically`);
+      await messages.run(() =>
+        activities
+          .record('record: approved at deadline')
+          .recordReviewOutcome({ postId, outcome: 'approved_at_deadline' }),
+      );
+      return undefined;
+    }
+    state.reviewClosed = `The review deadline (${deadline}) passed: the post is cancelled`;
+    return messages.run(() => cancelled('The review deadline passed without a decision'));
+  }
+
+  /**
+   * Waits until `leadMs` before the publish time, following reschedules; at once when that has
+   * passed. The post shows as scheduled meanwhile.
+   */
+  async function waitUntil(lead: number, next: 'render' | 'publish'): Promise<void> {
+    for (;;) {
+      const at = state.publishAt;
+      const wakeAt = at ? Date.parse(at) - lead : 0;
+      if (!at || wakeAt <= Date.now()) return;
+      if (state.stage !== 'waiting') {
+        state.stage = 'waiting';
+        setStatus('scheduled');
+        indexPublishAt();
+        await activities.record('record: scheduled').markScheduled({ postId, publishAt: at });
+        continue; // the time may have moved meanwhile
+      }
+      setCurrentDetails(
+        next === 'render'
+          ? `scheduled for ${when(at)}; media renders from ${when(new Date(wakeAt).toISOString())}`
+          : `scheduled for ${when(at)}; media ready`,
+      );
+      await condition(() => state.publishAt !== at, wakeAt - Date.now());
+    }
+  }
+
+  /** Accepted reschedules and cancels land before the pipeline commits to anything. */
+  async function settle(): Promise<void> {
+    await condition(() => state.pending === 0);
+    if (state.cancelled !== undefined) throw new CancelledFailure(state.cancelled);
+  }
+
+  async function retryWindow(first: PipelineResult): Promise<PipelineResult> {
+    let result = first;
+    state.stage = 'retry_window';
+    const closesAt = Date.now() + (input.retryWindowDays ?? 0) * 24 * 3600_000;
+    const showWindow = () =>
+      setCurrentDetails(
+        `published in part; failed: ${outcomes
+          .filter((o) => !o.ok)
+          .map((o) => o.key)
+          .join(', ')}; retries possible until ${when(new Date(closesAt).toISOString())}`,
+      );
+    const retryNext = async () => {
+      const target = targets.find((t) => t.key === retryQueue[0])!;
+      await CancellationScope.nonCancellable(() => publishOne(target, true));
+      retryQueue.shift();
+      result = await finish(outcomes, {}, true);
+    };
+    try {
+      for (;;) {
+        showWindow();
+        if (retryQueue.length === 0) {
+          const left = closesAt - Date.now();
+          if (outcomes.every((o) => o.ok) || left <= 0) break;
+          if (!(await condition(() => retryQueue.length > 0, left))) break;
+        }
+        await retryNext();
       }
     } catch (err) {
       // Cancelling now only closes the retry window.
       if (!isCancellation(err)) throw err;
     }
-  }
-  stage = 'done';
-  return result;
-
-  /** Drafts a round; a failure that outlasted its retries ends the post, in words. */
-  async function draft(forRound: number, feedback?: string): Promise<PipelineResult | undefined> {
-    try {
-      await generateDrafts({ postId, round: forRound, ...(feedback ? { feedback } : {}) });
-      return undefined;
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      const generateError = describeFailure(err);
-      stage = 'done';
-      const status = await CancellationScope.nonCancellable(() =>
-        recordResults({
-          postId,
-          outcomes: targets.map((t) => ({ key: t.key, ok: false, error: generateError })),
-          generateError,
-        }),
-      );
-      setStatus(status);
-      return { postId, status, targets: targets.map((t) => ({ key: t.key, ok: false, error: generateError })) };
-    }
+    state.stage = 'done';
+    // Retries accepted before the window closed still run.
+    while (retryQueue.length > 0) await retryNext();
+    setCurrentDetails(endWords(result.status));
+    return result;
   }
 
-  async function publishOne(target: PipelineTarget): Promise<void> {
+  async function publishOne(target: PipelineTarget, retry = false): Promise<void> {
     const outcome = outcomes.find((o) => o.key === target.key)!;
     progress.targets[target.key] = 'publishing';
     try {
-      await publisherFor(target)({ postId, targetKey: target.key });
+      await activities.publishTarget(target)({ postId, targetKey: target.key, ...(retry ? { retry } : {}) });
       progress.targets[target.key] = 'published';
       outcome.ok = true;
       delete outcome.error;
@@ -319,19 +550,59 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
     }
   }
 
-  async function finish(final: TargetOutcome[], renderError?: string): Promise<PipelineResult> {
+  async function finish(
+    final: TargetOutcome[],
+    errors: { renderError?: string; generateError?: string } = {},
+    retry = false,
+  ): Promise<PipelineResult> {
     const status = await CancellationScope.nonCancellable(() =>
-      recordResults({ postId, outcomes: final, ...(renderError ? { renderError } : {}) }),
+      activities
+        .record('record: results')
+        .recordResults({ postId, outcomes: final, ...errors, ...(retry ? { retry } : {}) }),
     );
     setStatus(status);
+    state.ended = status;
+    setCurrentDetails(endWords(status));
     return { postId, status, targets: final.map((o) => ({ ...o })) };
   }
 
-  async function cancel(reason: string): Promise<PipelineResult> {
-    stage = 'done';
-    await CancellationScope.nonCancellable(() => recordCancellation({ postId, reason }));
+  function endWords(status: PostStatus): string {
+    const failed = outcomes.filter((o) => !o.ok).map((o) => `${o.key}: ${o.error ?? 'failed'}`);
+    return failed.length > 0 ? `${words(status)} (${failed.join('; ')})` : words(status);
+  }
+
+  /** Ends the post as cancelled; `recorded` when the cancel Update already wrote it down. */
+  async function cancelled(reason: string, recorded = false): Promise<PipelineResult> {
+    state.stage = 'ending';
+    if (!recorded) {
+      await CancellationScope.nonCancellable(() =>
+        activities.record('record: cancelled').recordCancellation({ postId, reason }),
+      );
+    }
     setStatus('cancelled');
     for (const t of targets) progress.targets[t.key] = 'cancelled';
+    state.ended = 'cancelled';
+    state.stage = 'done';
+    setCurrentDetails(`cancelled: ${reason}`);
     return { postId, status: 'cancelled', targets: targets.map((t) => ({ key: t.key, ok: false, error: reason })) };
   }
+}
+
+function words(status: PostStatus): string {
+  return status.replace('_', ' ');
+}
+
+/**
+ * An Update's write failed for good. A refusal in words (a draft that does not fit) goes back as
+ * it is; anything else (the database did not answer in time) says nothing changed, so the person
+ * can simply try again.
+ */
+function answerFailure(what: string, err: unknown): Error {
+  const cause = innermostFailure(err);
+  if (cause instanceof ApplicationFailure && cause.nonRetryable) return cause;
+  return ApplicationFailure.create({
+    message: `Could not ${what} just now (${describeFailure(err)}); nothing changed, try again shortly`,
+    type: 'Unavailable',
+    nonRetryable: true,
+  });
 }

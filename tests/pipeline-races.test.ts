@@ -1,0 +1,261 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import postgres from 'postgres';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { posts } from '../db/schema.js';
+import { EMULATOR_MODEL, type OpenAiEmulator, startOpenAiEmulator } from '../emulators/openai.js';
+import { approveUpdate, cancelUpdate, rejectUpdate } from '../workflows/messages.js';
+import { call, isFinished, type Json, postJson, signUp, type TestUser, waitForPost } from './helpers/api.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
+
+// People and the clock racing each other on one post. Each test holds a real PostgreSQL row lock
+// (what a slow or stalled database looks like to an activity) to open the window a race needs.
+
+let emulator: OpenAiEmulator;
+let app: TestApp;
+let user: TestUser;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  emulator = await startOpenAiEmulator();
+  app = await startTestApp({
+    env: { OPENAI_BASE_URL: emulator.url, OPENAI_API_KEY: 'sk-test', OPENAI_MODEL: EMULATOR_MODEL },
+  });
+  sql = postgres(app.database!.url, { max: 2, onnotice: () => {} });
+  user = await signUp(app.baseUrl);
+});
+afterAll(async () => {
+  await sql?.end();
+  await app?.stop();
+  await emulator?.stop();
+});
+beforeEach(() => emulator.reset());
+
+const brief = { topic: 'Night trains across Europe', language: 'en' };
+const awaitingReview = (round: number) => (p: Json) => p.status === 'awaiting_review' && p.review.round === round;
+const handleOf = (post: Json) => app.temporal.workflow.getHandle(post.workflow.id);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Holds `select ... for update` on a row until released, the way a stalled writer would. */
+async function lockRow(table: 'posts' | 'publications', where: string, id: string) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let locked!: () => void;
+  const holding = new Promise<void>((r) => {
+    locked = r;
+  });
+  const done = sql.begin(async (tx) => {
+    await tx.unsafe(`select 1 from ${table} where ${where} = $1 for update`, [id]);
+    locked();
+    await released;
+  });
+  await holding;
+  return async () => {
+    release();
+    await done;
+  };
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function historyEvents(post: Json) {
+  return (await handleOf(post).fetchHistory()).events ?? [];
+}
+
+async function activityStarted(post: Json, type: string) {
+  const description = await handleOf(post).describe();
+  return (description.raw.pendingActivities ?? []).some(
+    (a) => a.activityType?.name === type && a.state === 2 /* PENDING_ACTIVITY_STATE_STARTED */,
+  );
+}
+
+async function refusal(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) return (err.cause as Error)?.message ?? err.message;
+    return (err as Error).message;
+  }
+  throw new Error('expected the Update to be refused, and it was accepted');
+}
+
+describe('review deadline', () => {
+  it('refuses a decision once the deadline has fired, with the reason, while approval is recorded', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      review: { mode: 'manual', deadline: new Date(Date.now() + 5000).toISOString(), onExpiry: 'approve' },
+      targets: [{ type: 'local_export', platform: 'instagram' }],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const post = await waitForPost(user.api, created.body.id, awaitingReview(0));
+    // The database stalls while the deadline's approval is being recorded.
+    const release = await lockRow('posts', 'id', post.id);
+    try {
+      await until('the review deadline to fire', async () =>
+        (await historyEvents(post)).some((e) => e.timerFiredEventAttributes),
+      );
+      const message = await refusal(
+        handleOf(post).executeUpdate(rejectUpdate, { args: [{ feedback: 'Shorter, please' }] }),
+      );
+      expect(message).toMatch(/review deadline \(.+\) passed: the drafts were approved automatically/);
+    } finally {
+      await release();
+    }
+    expect((await handleOf(post).result()).status).toBe('published');
+    const done = (await call(user.api, `/api/v1/posts/${post.id}`)).body;
+    expect(done.generation.rounds).toHaveLength(1);
+    expect(emulator.requests.filter((r) => r.path === '/v1/chat/completions')).toHaveLength(1);
+  });
+
+  it('never shows a round that was drafted after the deadline as awaiting review', async () => {
+    const deadline = Date.now() + 6000;
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      review: { mode: 'manual', deadline: new Date(deadline).toISOString(), onExpiry: 'approve' },
+      targets: [{ type: 'local_export', platform: 'tiktok' }],
+    });
+    const post = await waitForPost(user.api, created.body.id, awaitingReview(0));
+    // The second round is still being written when the deadline passes.
+    emulator.setLatency(deadline - Date.now() + 1500);
+    const rejected = await postJson(user.api, `/api/v1/posts/${post.id}/review/reject`, { feedback: 'More trains' });
+    expect(rejected.status, JSON.stringify(rejected.body)).toBe(200);
+    expect((await handleOf(post).result()).status).toBe('published');
+
+    const events = await historyEvents(post);
+    const marked = events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'markAwaitingReview',
+    );
+    expect(marked).toHaveLength(1);
+    const done = (await call(user.api, `/api/v1/posts/${post.id}`)).body;
+    expect(done.steps.find((s: Json) => s.name === 'review')).toMatchObject({
+      status: 'succeeded',
+      error: 'Approved automatically: the review deadline passed',
+    });
+  });
+});
+
+describe('edits and decisions', () => {
+  it('applies an edit sent before an approval first, and publishes the edited draft', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Original words',
+      review: { mode: 'manual' },
+      targets: [{ type: 'local_export', key: 'site' }],
+    });
+    const post = await waitForPost(user.api, created.body.id, awaitingReview(0));
+    const release = await lockRow('publications', 'post_id', post.id);
+    const order: string[] = [];
+    let edit: Promise<unknown>;
+    let approve: Promise<unknown>;
+    try {
+      edit = fetch(`${app.baseUrl}/api/v1/posts/${post.id}/drafts/site`, {
+        method: 'PUT',
+        headers: { ...user.api.headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ draft: { caption: 'Edited words' } }),
+      }).then((res) => order.push(`edit ${res.status}`));
+      await until('the edit to be saving', () => activityStarted(post, 'applyDraftEdits'));
+      approve = postJson(user.api, `/api/v1/posts/${post.id}/review/approve`, {}).then((res) =>
+        order.push(`approve ${res.status}`),
+      );
+      await sleep(1500);
+    } finally {
+      await release();
+    }
+    await Promise.all([edit!, approve!]);
+    expect(order).toEqual(['edit 200', 'approve 200']);
+    const done = await waitForPost(user.api, post.id, isFinished);
+    expect(done.status).toBe('published');
+    const caption = await readFile(join(app.dataDir, 'exports', post.id, 'site', 'caption.txt'), 'utf8');
+    expect(caption).toContain('Edited words');
+  });
+});
+
+describe('cancel', () => {
+  it('takes effect before it answers', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Maybe later',
+      targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    const post = await waitForPost(user.api, created.body.id, (p) => p.status === 'scheduled');
+    const answer = await handleOf(post).executeUpdate(cancelUpdate, { args: [{ reason: 'Plans changed' }] });
+    expect(answer).toEqual({ status: 'cancelled' });
+    // Recorded before the answer came back.
+    const [row] = await app.db.select().from(posts).where(eq(posts.id, post.id));
+    expect(row).toMatchObject({ status: 'cancelled', error: 'Plans changed' });
+    expect((await handleOf(post).result()).status).toBe('cancelled');
+  });
+
+  it('is refused with the reason once published in part, and the retry window keeps working', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Half way',
+      review: { mode: 'manual' },
+      targets: [
+        { type: 'local_export', key: 'archive' },
+        { type: 'local_export', key: 'blocked' },
+      ],
+    });
+    const post = await waitForPost(user.api, created.body.id, awaitingReview(0));
+    // Something that is not ours stands where the second export would go.
+    const blocked = join(app.dataDir, 'exports', post.id, 'blocked');
+    await mkdir(dirname(blocked), { recursive: true });
+    await writeFile(blocked, 'somebody else');
+    await postJson(user.api, `/api/v1/posts/${post.id}/review/approve`, {});
+    expect((await waitForPost(user.api, post.id, isFinished)).status).toBe('partially_published');
+
+    const message = await refusal(handleOf(post).executeUpdate(cancelUpdate, { args: [{}] }));
+    expect(message).toBe('Too late to cancel: the post is published in part; failed targets can still be retried');
+    await rm(blocked);
+    const retried = await postJson(user.api, `/api/v1/posts/${post.id}/targets/blocked/retry`, {});
+    expect(retried.status, JSON.stringify(retried.body)).toBe(202);
+    expect((await handleOf(post).result()).status).toBe('published');
+  });
+
+  it('still records a cancellation from outside (account deletion cancels the workflow)', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Gone with the account',
+      targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    const post = await waitForPost(user.api, created.body.id, (p) => p.status === 'scheduled');
+    await handleOf(post).cancel();
+    expect((await handleOf(post).result()).status).toBe('cancelled');
+    const [row] = await app.db.select().from(posts).where(eq(posts.id, post.id));
+    expect(row).toMatchObject({ status: 'cancelled', error: 'Cancelled on request' });
+  });
+});
+
+describe('a database outage', () => {
+  it('fails an approval in words within seconds instead of hanging', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Approve me',
+      review: { mode: 'manual' },
+      targets: [{ type: 'local_export' }],
+    });
+    const post = await waitForPost(user.api, created.body.id, awaitingReview(0));
+    const release = await lockRow('posts', 'id', post.id);
+    const started = Date.now();
+    let message: string;
+    try {
+      message = await refusal(handleOf(post).executeUpdate(approveUpdate, { args: [{}] }));
+    } finally {
+      await release();
+    }
+    expect(message).toMatch(/^Could not record the approval just now \(.+\); nothing changed, try again shortly$/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    // Nothing changed: the post still waits for review, and a second try goes through.
+    const again = await postJson(user.api, `/api/v1/posts/${post.id}/review/approve`, {});
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect((await waitForPost(user.api, post.id, isFinished)).status).toBe('published');
+  }, 60_000);
+});
