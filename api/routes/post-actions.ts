@@ -9,7 +9,6 @@ import type { PostActionRequest } from '../../use-cases/posts/send-update.js';
 import { postAttempts, reviewQueue, viewPost } from '../../use-cases/posts/view-post.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { domainErrorHandler } from '../domain-problem.js';
 import type { RouteDoc } from '../openapi.js';
 import { parseOrThrow } from '../problem.js';
 import { approveSchema, editDraftSchema, rejectSchema, rescheduleSchema } from '../schemas/posts.js';
@@ -178,6 +177,5 @@ export function postActionRoutes(deps: ApiDeps): Router {
     res.json(await postAttempts(db, callerOf(req).userId, String(req.params.id), link));
   });
 
-  router.use(domainErrorHandler);
   return router;
 }

@@ -6,7 +6,6 @@ import { viewPost } from '../../use-cases/posts/view-post.js';
 import { callerOf } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
-import { domainErrorHandler } from '../domain-problem.js';
 import type { RouteDoc } from '../openapi.js';
 import { parseOrThrow } from '../problem.js';
 import { createPostSchema, idempotencyKeySchema, listPostsQuery } from '../schemas/posts.js';
@@ -56,7 +55,6 @@ export function postRoutes(deps: ApiDeps): Router {
     res.json(await viewPost(db, callerOf(req).userId, req.params.id, link));
   });
 
-  router.use(domainErrorHandler);
   return router;
 }
 

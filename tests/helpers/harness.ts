@@ -96,20 +96,23 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 }
 
 /**
- * A second API on the same database and users as `app`, whose Temporal is at `temporalAddress`
- * (a port that never answers, or one that refuses): how the API behaves in a Temporal outage.
+ * A second API on the same users and rows as `app`, with parts of its surroundings replaced: its
+ * Temporal at `temporalAddress` (a port that never answers, or one that refuses) and/or its
+ * database handle `db` (e.g. through a proxy that can be taken down). How the API behaves in an outage.
  */
 export async function startApiAgainst(
   app: TestApp,
-  options: { temporalAddress: string; temporalCallTimeoutMs: number },
+  options: { temporalAddress?: string; temporalCallTimeoutMs?: number; db?: Database },
 ): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+  const base = app.services.apiDeps!;
   // Lazy: connecting happens on the first call, which is where an outage has to show.
-  const connection = Connection.lazy({ address: options.temporalAddress });
-  const temporal = new Client({ connection, namespace: app.temporal.options.namespace });
+  const connection = options.temporalAddress ? Connection.lazy({ address: options.temporalAddress }) : undefined;
+  const temporal = connection ? new Client({ connection, namespace: app.temporal.options.namespace }) : base.temporal;
   const api = createApp({
-    ...app.services.apiDeps!,
+    ...base,
     temporal,
-    temporalCallTimeoutMs: options.temporalCallTimeoutMs,
+    ...(options.db ? { db: options.db } : {}),
+    temporalCallTimeoutMs: options.temporalCallTimeoutMs ?? base.temporalCallTimeoutMs,
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = api.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
@@ -119,7 +122,7 @@ export async function startApiAgainst(
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await connection.close().catch(() => {});
+      await connection?.close().catch(() => {});
     },
   };
 }

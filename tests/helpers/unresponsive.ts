@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 /**
  * A TCP port that accepts connections and never answers: what a hung or partitioned server looks
@@ -37,4 +37,39 @@ function listen(server: Server): Promise<number> {
       resolve(typeof address === 'object' && address ? address.port : 0);
     });
   });
+}
+
+/**
+ * A TCP forwarder to `target` ("host:port") that can be taken down: every open connection is cut
+ * and the port closed, so clients see their connections reset and new ones refused (a database
+ * restart or a network partition, without touching the shared server behind it).
+ */
+export async function startTcpProxy(
+  target: string,
+): Promise<{ port: number; down(): Promise<void>; close(): Promise<void> }> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  };
+  const server = createServer((client) => {
+    track(client);
+    const upstream = connect(port, host);
+    track(upstream);
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  const listening = await listen(server);
+  let open = true;
+  const down = async () => {
+    if (!open) return;
+    open = false;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+  return { port: listening, down, close: down };
 }
