@@ -280,3 +280,104 @@ export const postActionKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.ownerId, t.key] })],
 );
+
+// Connected accounts (issue 9). Token columns hold only vault-sealed values
+// (`v1.<key id>.<iv>.<ciphertext>.<tag>`, bound to the row id and column), never plaintext.
+
+/** One connected platform account of one user. */
+export const connections = pgTable(
+  'connections',
+  {
+    id: uuid('id').primaryKey(),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    platform: text('platform').$type<'tiktok' | 'youtube' | 'instagram' | 'facebook'>().notNull(),
+    /** Instagram reached through a Facebook Page: 'facebook'; null otherwise. */
+    via: text('via').$type<'facebook'>(),
+    platformAccountId: text('platform_account_id').notNull(),
+    displayName: text('display_name').notNull(),
+    avatarUrl: text('avatar_url'),
+    /** Connections sharing it share one platform grant (a Facebook user's consent covers all their Pages). */
+    grantKey: text('grant_key').notNull(),
+    status: text('status').$type<'active' | 'needs_reconnect'>().notNull().default('active'),
+    /** Why a person must reconnect, in words. */
+    statusReason: text('status_reason'),
+    scopes: jsonb('scopes').$type<string[]>().notNull(),
+    accessToken: text('access_token').notNull(),
+    accessTokenExpiresAt: timestamp('access_token_expires_at', { withTimezone: true }),
+    refreshToken: text('refresh_token'),
+    refreshTokenExpiresAt: timestamp('refresh_token_expires_at', { withTimezone: true }),
+    /** Meta only: the long-lived user token, kept to revoke the grant. */
+    userToken: text('user_token'),
+    userTokenExpiresAt: timestamp('user_token_expires_at', { withTimezone: true }),
+    issuedAt: timestamp('issued_at', { withTimezone: true }).notNull(),
+    /** Bumped on every change of the credentials: a refresh stores its pair only over the version it read. */
+    version: integer('version').notNull().default(1),
+    lastRenewedAt: timestamp('last_renewed_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('connections_owner_account_unique').on(t.ownerId, t.platform, t.platformAccountId),
+    index('connections_platform_account_idx').on(t.platform, t.platformAccountId),
+    index('connections_grant_idx').on(t.grantKey),
+  ],
+);
+
+/** An authorization in progress: single use, bound to the user who started it, expiring in minutes. */
+export const oauthStates = pgTable(
+  'oauth_states',
+  {
+    /** SHA-256 of the `state` sent to the platform; the value itself is never stored. */
+    stateHash: text('state_hash').primaryKey(),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    platform: text('platform').$type<'tiktok' | 'youtube' | 'instagram' | 'facebook'>().notNull(),
+    via: text('via').$type<'facebook'>(),
+    /** The PKCE verifier (Google), vault-sealed. */
+    codeVerifier: text('code_verifier'),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('oauth_states_expires_idx').on(t.expiresAt)],
+);
+
+/**
+ * Accounts a person must pick from (Facebook Pages, Instagram accounts behind them). Each offered
+ * account already has the id its connection will get, and its secrets are sealed for that id, so a
+ * confirmation moves them without ever opening them.
+ */
+export const pendingChoices = pgTable(
+  'pending_choices',
+  {
+    id: uuid('id').primaryKey(),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    platform: text('platform').$type<'tiktok' | 'youtube' | 'instagram' | 'facebook'>().notNull(),
+    via: text('via').$type<'facebook'>(),
+    /** The offered accounts: profile, grant, scopes, expiry times and sealed secrets per future connection id. */
+    accounts: jsonb('accounts').$type<PendingAccount[]>().notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('pending_choices_owner_idx').on(t.ownerId)],
+);
+
+export interface PendingAccount {
+  connectionId: string;
+  platformAccountId: string;
+  displayName: string;
+  avatarUrl: string | null;
+  grantKey: string;
+  scopes: string[];
+  accessToken: string;
+  accessTokenExpiresAt: string | null;
+  refreshToken: string | null;
+  refreshTokenExpiresAt: string | null;
+  userToken: string | null;
+  userTokenExpiresAt: string | null;
+  issuedAt: string;
+}
