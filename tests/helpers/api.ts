@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { expect } from 'vitest';
+import { FINAL_STATUSES, type PostStatus } from '../../domain/pipeline.js';
 
 export interface Json {
   // biome-ignore lint/suspicious/noExplicitAny: test responses are inspected loosely
@@ -86,8 +87,7 @@ export async function waitForPost(
   throw new Error(`post ${id} did not reach the expected state; last seen: ${JSON.stringify(last)}`);
 }
 
-export const isFinished = (post: Json) =>
-  ['published', 'partially_published', 'failed', 'cancelled'].includes(post.status as string);
+export const isFinished = (post: Json) => FINAL_STATUSES.includes(post.status as PostStatus);
 
 export interface TestUser {
   id: string;

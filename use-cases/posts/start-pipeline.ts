@@ -35,7 +35,9 @@ export function pipelinePriority(publishAt: string | null | undefined, now = Dat
 
 /**
  * The workflow options a post's pipeline is started with, top-level or as a campaign's child: the
- * id derived from the post, its search attributes, priority and static summary.
+ * id derived from the post, its search attributes, priority and static summary. Plain data: a
+ * campaign's activity returns it (after createPost) for the workflow's startChild, then records the
+ * start with markPipelineStarted.
  */
 export function pipelineStartOptions(pipeline: PipelineToStart, searchAttributes: boolean) {
   const { post, input } = pipeline;
