@@ -13,6 +13,7 @@ describe('replay of committed workflow histories', () => {
   it('has histories to replay', () => {
     expect(files.filter((f) => f.startsWith('post-pipeline-v1-')).length).toBeGreaterThanOrEqual(4);
     expect(files.filter((f) => f.startsWith('post-pipeline-v2-')).length).toBeGreaterThanOrEqual(6);
+    expect(files.filter((f) => f.startsWith('post-pipeline-v3-')).length).toBeGreaterThanOrEqual(8);
   });
 
   it.each(files)('%s replays against the current workflow code', async (file) => {
