@@ -103,7 +103,8 @@ const codecName: Record<string, string> = {
   vorbis: 'Vorbis',
 };
 export const describeCodec = (codec: string) => codecName[codec] ?? codec;
-const list = (items: readonly string[]) => items.map((i) => describeCodec(i).toUpperCase()).join(', ');
+const list = (items: readonly string[]) => items.map(describeCodec).join(', ');
+const upper = (items: readonly string[]) => items.map((i) => i.toUpperCase()).join(', ');
 
 // --- geometry shared with the transcoder ---------------------------------------------------------------
 
@@ -202,7 +203,7 @@ function checkVideo(facts: VideoFacts, rules: VideoRules, where: string, fit: Fi
   if (!(rules.containers as readonly string[]).includes(facts.container)) {
     add(
       'container_not_accepted',
-      `The file is ${facts.container === 'other' ? `in the ${facts.formatName} format` : `a ${facts.container.toUpperCase()} file`}; ${where} accepts ${list(rules.containers)}.`,
+      `The file is ${facts.container === 'other' ? `in the ${facts.formatName} format` : `a ${facts.container.toUpperCase()} file`}; ${where} accepts ${upper(rules.containers)}.`,
       true,
       'It will be converted to MP4.',
     );
