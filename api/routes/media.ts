@@ -39,9 +39,8 @@ export function mediaRoutes(deps: ApiDeps): Router {
       res.status(201).location(`/api/v1/media/${row.id}`).json(mediaView(row));
     } catch (err) {
       if (err instanceof UnsupportedMediaError) {
-        throw new Problem(415, 'Unsupported media type', 'The file is not an image type we accept', [
-          { field: 'file', message: err.message },
-        ]);
+        // The request's own type (multipart) is fine; it is the file's content that is refused.
+        throw Problem.validation([{ field: 'file', message: `not an image type we accept: ${err.message}` }]);
       }
       throw err;
     }
@@ -115,7 +114,7 @@ export const mediaDocs: RouteDoc[] = [
       201: { description: 'Stored', schema: mediaSchema },
       422: {
         description:
-          'The file is empty, cannot be decoded as the image type its bytes claim (a truncated JPEG, say), exceeds the pixel limit, or the file name is not storable text',
+          'The file is empty, is not one of the image types we accept (told by its bytes), cannot be decoded to its end (a truncated JPEG, say), exceeds the pixel limit, or its name is not storable text',
       },
       507: { description: 'The server could not save the file; try again later' },
     },
