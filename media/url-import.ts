@@ -201,7 +201,7 @@ function parseUrl(raw: string, base?: URL): URL {
 }
 
 /** Resolves the host once and picks the address to connect to, refusing internal ones. */
-async function pinAddress(url: URL, options: UrlImportOptions): Promise<ResolvedAddress> {
+async function pinAddress(url: URL, options: UrlImportOptions, signal: AbortSignal): Promise<ResolvedAddress> {
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const allowlisted = isAllowlisted(url, options.allowlist ?? []);
   let addresses: ResolvedAddress[];
@@ -209,8 +209,9 @@ async function pinAddress(url: URL, options: UrlImportOptions): Promise<Resolved
     addresses = [{ address: host, family: isIP(host) === 6 ? 6 : 4 }];
   } else {
     try {
-      addresses = await (options.resolver ?? systemResolver)(host);
-    } catch {
+      addresses = await untilAborted((options.resolver ?? systemResolver)(host), signal);
+    } catch (error) {
+      if (signal.aborted) throw error;
       throw new UrlImportError('dns_failed', `The host name ${host} could not be resolved.`);
     }
     if (addresses.length === 0) throw new UrlImportError('dns_failed', `The host name ${host} has no address.`);
@@ -229,6 +230,25 @@ async function pinAddress(url: URL, options: UrlImportOptions): Promise<Resolved
     }
   }
   return addresses[0]!;
+}
+
+/** A lookup cannot be cancelled, but the import need not wait for it past its time limit. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function request(url: URL, pinned: ResolvedAddress, signal: AbortSignal): Promise<IncomingMessage> {
@@ -287,7 +307,7 @@ export async function importFromUrl(
   try {
     let url = parseUrl(rawUrl);
     for (let redirects = 0; ; redirects++) {
-      const pinned = await pinAddress(url, options);
+      const pinned = await pinAddress(url, options, signal);
       const response = await request(url, pinned, signal);
       const status = response.statusCode ?? 0;
       if (REDIRECTS.has(status)) {

@@ -175,6 +175,20 @@ describe('importFromUrl: internal addresses are refused', () => {
     expect(await leftovers()).toEqual([]);
   });
 
+  it('refuses a redirect to another scheme', async () => {
+    const error = await refusal(`${base}/to?u=${encodeURIComponent('file:///etc/passwd')}`, allowed());
+    expect(error).toMatchObject({
+      code: 'scheme_not_allowed',
+      message: 'Only http and https URLs can be imported, not file:.',
+    });
+  });
+
+  it('does not wait for a hanging DNS lookup past the time limit', async () => {
+    const resolver: Resolver = () => new Promise(() => {});
+    const error = await refusal('http://slow-dns.example.test/a.jpg', { maxBytes: 10, resolver, timeoutMs: 200 });
+    expect(error.code).toBe('timeout');
+  });
+
   it('reports unresolvable names in words', async () => {
     const resolver: Resolver = async () => {
       throw new Error('ENOTFOUND');
