@@ -195,7 +195,7 @@ describe('API keys', () => {
 });
 
 describe('throttling', () => {
-  it('refuses the 11th rapid failed sign-in for an account, even with the right password', async () => {
+  it('refuses the 11th rapid failed sign-in for an account from one address, even with the right password', async () => {
     const user = await signUp(app.baseUrl);
     for (let i = 1; i <= 10; i++) expect((await signIn(user.email, `wrong ${i}`)).status).toBe(401);
     const eleventh = await signIn(user.email, 'wrong 11');
@@ -206,6 +206,53 @@ describe('throttling', () => {
     // Another account is not affected.
     const other = await signUp(app.baseUrl);
     expect((await signIn(other.email, other.password)).status).toBe(200);
+  });
+
+  it("keeps the owner's way in while guesses from other addresses hammer the account", async () => {
+    // Addresses come from X-Forwarded-For, as behind the one proxy this app is told about.
+    const limited = await startTestApp({ env: { TRUST_PROXY: '1', AUTH_ACCOUNT_LIMIT: '3' } });
+    const from = (ip: string) => ({ 'x-forwarded-for': ip });
+    const signInFrom = (ip: string, email: string, password: string) =>
+      postJson(limited.baseUrl, '/api/v1/auth/sign-in', { email, password }, from(ip)).then((r) => r.status);
+    try {
+      const owner = { email: `owner.${Date.now()}@example.test`, password: 'the owner knows this one' };
+      const home = '198.51.100.7';
+      const registered = await postJson(
+        limited.baseUrl,
+        '/api/v1/auth/register',
+        { name: 'Owner', ...owner },
+        from(home),
+      );
+      expect(registered.status).toBe(201);
+      expect(await signInFrom(home, owner.email, owner.password)).toBe(200);
+
+      // One attacker address: three guesses, then refused, whatever it sends.
+      const attacker = '203.0.113.66';
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) statuses.push(await signInFrom(attacker, owner.email, `guess ${i}`));
+      expect(statuses).toEqual([401, 401, 401, 429, 429, 429, 429, 429]);
+      expect(await signInFrom(attacker, owner.email, owner.password)).toBe(429);
+      // The owner, from home, is not held up.
+      expect(await signInFrom(home, owner.email, owner.password)).toBe(200);
+
+      // Guessing spread over many addresses meets the slower global cap (30 here)...
+      let capped = false;
+      for (let a = 1; a <= 12 && !capped; a++) {
+        for (let i = 0; i < 3; i++) {
+          if ((await signInFrom(`192.0.2.${a}`, owner.email, `spread guess ${a}.${i}`)) === 429) capped = true;
+        }
+      }
+      expect(capped).toBe(true);
+      // ...which then holds for every address the account never signed in from, right password or not,
+      expect(await signInFrom('192.0.2.200', owner.email, owner.password)).toBe(429);
+      // but not for the owner at a familiar address.
+      expect(await signInFrom(home, owner.email, owner.password)).toBe(200);
+      // And the owner's own typo from home counts against home alone.
+      expect(await signInFrom(home, owner.email, 'typo')).toBe(401);
+      expect(await signInFrom(home, owner.email, owner.password)).toBe(200);
+    } finally {
+      await limited.stop();
+    }
   });
 
   it('counts parallel guesses too: at most the limit get through', async () => {
