@@ -1,28 +1,12 @@
 import { z } from 'zod';
-import { DRAFT_FORMATS } from '../../domain/drafts.js';
 import { POST_STATUSES } from '../../domain/pipeline.js';
 import { isTimeZone } from '../../domain/zoned-time.js';
+import { targetKeySchema, targetSchema } from '../../platforms/registry.js';
 import { pageQuery } from './paging.js';
 import { storableText } from './text.js';
 
-export const targetKeySchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected 1-63 lowercase letters, digits, "_" or "-"')
-  .describe('A target key: 1-63 lowercase letters, digits, "_" or "-", starting with a letter or digit');
-
-export const targetSchema = z.discriminatedUnion(
-  'type',
-  [
-    z.strictObject({
-      type: z.literal('local_export'),
-      /** Names the target within the post; defaults to the type. */
-      key: targetKeySchema.optional(),
-      /** The platform the hand-off is meant for: drafts and image sizes follow its rules. */
-      platform: z.enum(DRAFT_FORMATS, { error: `expected one of ${DRAFT_FORMATS.join(', ')}` }).default('generic'),
-    }),
-  ],
-  { error: 'expected a target object with a known "type" (local_export)' },
-);
+// Target shapes come from the one target registry.
+export { targetKeySchema, targetSchema };
 
 const isoInstant = z.iso.datetime({
   offset: true,
