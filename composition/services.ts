@@ -13,6 +13,7 @@ import type { Config } from '../runtime/config.js';
 import { safeError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { loadOrCreateSecret } from '../runtime/secret.js';
+import { workerTuning } from '../runtime/worker-tuning.js';
 import { MediaStore } from '../storage/media-store.js';
 import { createDraftGenerator } from './draft-generator.js';
 import { ensureHousekeepingSchedule } from './housekeeping-schedule.js';
@@ -88,6 +89,8 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         activities: createActivities(deps),
+        // Bounded workflow cache and the rest of the measured settings (BENCHMARKS.md).
+        ...workerTuning(),
         ...(options.workflowBundlePath
           ? { workflowBundle: { codePath: options.workflowBundlePath } }
           : { workflowsPath: WORKFLOWS_PATH }),

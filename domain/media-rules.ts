@@ -97,6 +97,8 @@ export interface PlatformRules {
   placements: Partial<Record<Placement, PlacementRules>>;
   /** Where a file goes when the post names no placement. */
   defaultPlacement: Record<MediaKind, Placement>;
+  /** What a post must carry: a video (YouTube), some image or video, or nothing (text posts). */
+  requires: 'video' | 'media' | 'nothing';
 }
 
 const KiB = 1024;
@@ -198,6 +200,7 @@ const facebookReel: VideoRules = {
 export const PLATFORM_RULES: Record<MediaPlatform, PlatformRules> = {
   generic: {
     platform: 'generic',
+    requires: 'nothing',
     label: 'Local export (manual posting)',
     text: [{ field: 'caption', max: 10_000, unit: 'characters' }],
     defaultPlacement: { image: 'feed_image', video: 'video' },
@@ -239,6 +242,7 @@ export const PLATFORM_RULES: Record<MediaPlatform, PlatformRules> = {
 
   tiktok: {
     platform: 'tiktok',
+    requires: 'media',
     label: 'TikTok',
     text: [
       { field: 'caption', max: 2200, unit: 'utf16_units', note: 'video posts' },
@@ -274,6 +278,7 @@ export const PLATFORM_RULES: Record<MediaPlatform, PlatformRules> = {
 
   youtube: {
     platform: 'youtube',
+    requires: 'video',
     label: 'YouTube',
     text: [
       { field: 'title', max: 100, unit: 'characters', note: 'no "<" or ">"' },
@@ -332,6 +337,7 @@ export const PLATFORM_RULES: Record<MediaPlatform, PlatformRules> = {
 
   instagram: {
     platform: 'instagram',
+    requires: 'media',
     label: 'Instagram',
     text: [
       { field: 'caption', max: 2200, unit: 'characters' },
@@ -383,6 +389,7 @@ export const PLATFORM_RULES: Record<MediaPlatform, PlatformRules> = {
 
   facebook: {
     platform: 'facebook',
+    requires: 'nothing',
     label: 'Facebook Page',
     text: [{ field: 'message', max: 63_206, unit: 'characters' }],
     defaultPlacement: { image: 'feed_image', video: 'video' },

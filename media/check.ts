@@ -27,6 +27,12 @@ export const MEDIA_PROBLEM_CODES = [
   'pixel_format_not_accepted',
   'file_too_large',
   'colour_space_not_srgb',
+  // About a target's media as a whole (media/validate.ts):
+  'placement_not_available',
+  'no_media',
+  'too_many_items',
+  'too_few_items',
+  'mixed_media_not_accepted',
 ] as const;
 export type MediaProblemCode = (typeof MEDIA_PROBLEM_CODES)[number];
 
