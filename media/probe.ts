@@ -114,6 +114,12 @@ const parseNumber = (value: string | undefined): number | undefined => {
   return Number.isFinite(n) ? n : undefined;
 };
 
+/** Matroska's "DURATION" tag: "00:01:02.500000000". */
+const parseClock = (value: string | undefined): number | undefined => {
+  const m = value?.match(/^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/);
+  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
+};
+
 function normaliseRotation(degrees: number): 0 | 90 | 180 | 270 {
   const quarter = Math.round((((degrees % 360) + 360) % 360) / 90) % 4;
   return ([0, 90, 180, 270] as const)[quarter] ?? 0;
@@ -157,7 +163,8 @@ export function videoFactsFromProbe(json: ProbeJson, extras: ProbeExtras): Video
   const rotation = normaliseRotation(matrix?.rotation ?? parseNumber(video.tags?.rotate) ?? 0);
   const sideways = rotation === 90 || rotation === 270;
 
-  const durationSec = parseNumber(json.format?.duration) ?? parseNumber(video.duration) ?? 0;
+  const durationSec =
+    parseNumber(json.format?.duration) ?? parseNumber(video.duration) ?? parseClock(video.tags?.DURATION) ?? 0;
   const avg = parseRate(video.avg_frame_rate);
   const frameRate = avg > 0 ? avg : parseRate(video.r_frame_rate);
 

@@ -131,6 +131,12 @@ describe('videoFactsFromProbe (ffprobe JSON as other ffmpeg versions write it)',
     expect(tag).toMatchObject({ rotation: 180, width: 1920, height: 1080 });
   });
 
+  it('falls back to the stream duration, then to a Matroska DURATION tag', () => {
+    expect(videoFactsFromProbe({ streams: [{ ...stream, duration: '4.5' }] }, { bytes: 1 }).durationSec).toBe(4.5);
+    const tagged = { ...stream, tags: { DURATION: '00:01:02.500000000' } };
+    expect(videoFactsFromProbe({ streams: [tagged] }, { bytes: 1 }).durationSec).toBe(62.5);
+  });
+
   it('ignores cover art when looking for the video track', () => {
     expect(() =>
       videoFactsFromProbe(
