@@ -2,7 +2,7 @@ import express, { type Request, Router } from 'express';
 import { createPost } from '../../use-cases/posts/create-post.js';
 import { listPosts } from '../../use-cases/posts/list-posts.js';
 import { startPipeline } from '../../use-cases/posts/start-pipeline.js';
-import { viewPost } from '../../use-cases/posts/view-post.js';
+import { viewOf, viewPost } from '../../use-cases/posts/view-post.js';
 import { callerOf } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
@@ -36,9 +36,15 @@ export function postRoutes(deps: ApiDeps): Router {
         result.pipeline,
       );
     }
-    const view = await viewPost(db, userId, result.post.id, link);
-    if (result.created) res.status(201).location(`/api/v1/posts/${view.id}`);
-    res.json(view);
+    if (result.created) {
+      // The row just written is the post's state: no need to read it back.
+      res
+        .status(201)
+        .location(`/api/v1/posts/${result.post.id}`)
+        .json(await viewOf(db, result.post, link));
+      return;
+    }
+    res.json(await viewPost(db, userId, result.post.id, link));
   });
 
   router.get('/api/v1/posts', async (req, res) => {
