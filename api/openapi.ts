@@ -186,6 +186,8 @@ export function buildOpenApi(docs: RouteDoc[], info: { version: string }) {
                   schema: {
                     type: 'object',
                     required: [doc.upload.field],
+                    // Other parts are read and ignored, but their names must be valid header text.
+                    additionalProperties: false,
                     properties: {
                       [doc.upload.field]: { type: 'string', format: 'binary', description: doc.upload.description },
                     },

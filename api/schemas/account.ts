@@ -5,6 +5,8 @@ import { storableText } from './text.js';
 const email = z
   .email({ error: 'expected an email address' })
   .max(254, 'must be at most 254 characters')
+  // RFC 5321: mail servers need not accept a longer local part.
+  .refine((v) => v.lastIndexOf('@') <= 64, 'the part before "@" must be at most 64 characters')
   .transform((v) => v.trim());
 const name = storableText().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
 const newPassword = storableText().min(10, 'must be at least 10 characters').max(200, 'must be at most 200 characters');
