@@ -7,6 +7,7 @@ import { apiKeys, media, posts, rateLimits, sessions, users } from '../db/schema
 import { exportFolderOf } from '../platforms/local-export.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
+import { withTemporalDeadline } from '../use-cases/temporal-calls.js';
 
 export interface DeleteAccountDeps {
   db: Database;
@@ -14,6 +15,8 @@ export interface DeleteAccountDeps {
   temporal: Client;
   logger: Logger;
   dataDir: string;
+  /** Deadline of each call to Temporal (10 s unless given). */
+  temporalCallTimeoutMs?: number;
 }
 
 /**
@@ -22,6 +25,10 @@ export interface DeleteAccountDeps {
  */
 export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Promise<{ workflowsClosed: number }> {
   const { db, store, temporal, logger } = deps;
+  const access = { temporal, callTimeoutMs: deps.temporalCallTimeoutMs ?? 10_000 };
+  // Temporal must answer before anything is taken away: an outage half-way would leave the person
+  // signed out with their account still there (UnavailableError: they can simply try again).
+  await withTemporalDeadline(access, () => temporal.workflowService.getSystemInfo({}));
   // Signed out everywhere first, so nothing new can start while the rest goes.
   await db.delete(sessions).where(eq(sessions.userId, userId));
   await db.delete(apiKeys).where(eq(apiKeys.userId, userId));
@@ -37,14 +44,16 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
   for (const post of userPosts) {
     const handle = temporal.workflow.getHandle(post.workflowId);
     try {
-      const { status } = await handle.describe();
-      if (status.name === 'RUNNING') {
-        await handle.terminate('The owner deleted their account');
-        workflowsClosed += 1;
-      }
-      await temporal.workflowService.deleteWorkflowExecution({
-        namespace: temporal.options.namespace,
-        workflowExecution: { workflowId: post.workflowId },
+      await withTemporalDeadline(access, async () => {
+        const { status } = await handle.describe();
+        if (status.name === 'RUNNING') {
+          await handle.terminate('The owner deleted their account');
+          workflowsClosed += 1;
+        }
+        await temporal.workflowService.deleteWorkflowExecution({
+          namespace: temporal.options.namespace,
+          workflowExecution: { workflowId: post.workflowId },
+        });
       });
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError) && !isNotFound(err)) throw err;
