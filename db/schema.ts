@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -92,18 +93,34 @@ export const rateLimits = pgTable(
 // owner_id is nullable only for rows made before accounts existed; the first user to register adopts them.
 const ownerId = () => uuid('owner_id').references(() => users.id, { onDelete: 'cascade' });
 
-export const media = pgTable('media', {
-  id: uuid('id').primaryKey(),
-  ownerId: ownerId(),
-  originalName: text('original_name'),
-  mimeType: text('mime_type').notNull(),
-  sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull(),
-  sha256: text('sha256').notNull(),
-  width: integer('width'),
-  height: integer('height'),
-  storageKey: text('storage_key').notNull(),
-  createdAt: createdAt(),
-});
+export const media = pgTable(
+  'media',
+  {
+    id: uuid('id').primaryKey(),
+    ownerId: ownerId(),
+    originalName: text('original_name'),
+    mimeType: text('mime_type').notNull(),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull(),
+    sha256: text('sha256').notNull(),
+    width: integer('width'),
+    height: integer('height'),
+    storageKey: text('storage_key').notNull(),
+    createdAt: createdAt(),
+    // Facts read from the file at upload (issue 10); null on rows made before they were recorded.
+    kind: text('kind').$type<'image' | 'video'>().notNull().default('image'),
+    durationSec: doublePrecision('duration_sec'),
+    frameRate: doublePrecision('frame_rate'),
+    rotation: integer('rotation'),
+    videoCodec: text('video_codec'),
+    audioCodec: text('audio_codec'),
+    /** Everything the platform rules speak of (media/probe.ts MediaFacts). */
+    facts: jsonb('facts').$type<Record<string, unknown>>(),
+    /** A small JPEG for the media library. */
+    thumbnailKey: text('thumbnail_key'),
+    tags: jsonb('tags').$type<string[]>().notNull().default([]),
+  },
+  (t) => [index('media_owner_sha256_idx').on(t.ownerId, t.sha256)],
+);
 
 export const posts = pgTable(
   'posts',
@@ -192,6 +209,11 @@ export const publications = pgTable(
     result: jsonb('result').$type<Record<string, unknown>>(),
     publishedAt: timestamp('published_at', { withTimezone: true }),
     updatedAt: updatedAt(),
+    /** The placement the user named (null: chosen per file) and how a wrong shape is corrected. */
+    placement: text('placement'),
+    fit: text('fit').$type<'attention' | 'centre' | 'pad'>(),
+    /** The render step's progress for this target (long transcodes), for the post's API view. */
+    renderProgress: jsonb('render_progress').$type<Record<string, unknown>>(),
   },
   (t) => [primaryKey({ columns: [t.postId, t.targetKey] })],
 );
@@ -213,8 +235,19 @@ export const renditions = pgTable(
     height: integer('height').notNull(),
     sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull(),
     createdAt: createdAt(),
+    /** What the render step changed to meet the target's rules, in words (empty: used as it was). */
+    changes: jsonb('changes').$type<string[]>().notNull().default([]),
+    placement: text('placement'),
+    durationSec: doublePrecision('duration_sec'),
+    /** A video's cover frame (JPEG), where the target takes one. */
+    coverKey: text('cover_key'),
+    /** The unguessable id of its public, signed link (media/signed-url.ts). */
+    publicId: text('public_id'),
   },
-  (t) => [primaryKey({ columns: [t.postId, t.targetKey, t.position] })],
+  (t) => [
+    primaryKey({ columns: [t.postId, t.targetKey, t.position] }),
+    uniqueIndex('renditions_public_id_unique').on(t.publicId),
+  ],
 );
 
 /** Each AI (or offline) drafting round: what was asked, what it cost, how long it took. */
