@@ -7,6 +7,7 @@ import { domainErrorHandler } from './domain-problem.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { Problem, problemHandler } from './problem.js';
 import { authDocs, authRoutes } from './routes/auth.js';
+import { connectionDocs, connectionRoutes } from './routes/connections.js';
 import { docsDocs, docsRoutes } from './routes/docs.js';
 import { healthDocs, healthRoutes } from './routes/health.js';
 import { meDocs, meRoutes } from './routes/me.js';
@@ -22,11 +23,12 @@ export const ROUTE_DOCS: RouteDoc[] = [
   ...mediaDocs,
   ...postDocs,
   ...postActionDocs,
+  ...connectionDocs,
 ];
 
 const requireJsonBody: RequestHandler = (req, _res, next) => {
   // `false`: there is a body and it is not JSON; `null`: there is no body (the schema decides).
-  if (req.is('application/json') !== false) return next();
+  if (req.headers['content-length'] === '0' || req.is('application/json') !== false) return next();
   next(
     new Problem(415, 'Unsupported content type', 'Send the body as application/json', [
       { field: 'content-type', message: `expected application/json, not ${req.headers['content-type'] ?? 'none'}` },
@@ -73,6 +75,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(docsRoutes(() => buildOpenApi(ROUTE_DOCS, { version: '0.1.0' })));
   app.use('/api/v1', authenticate(deps.db, deps.authKeys));
   app.use(authRoutes(deps));
+  // Before requireCaller: the callback and the platforms' notices check their own callers.
+  app.use(connectionRoutes(deps));
   // Everything else under /api/v1 belongs to somebody.
   app.use('/api/v1', requireCaller);
   app.use(meRoutes(deps));

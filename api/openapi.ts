@@ -186,7 +186,7 @@ export function buildOpenApi(docs: RouteDoc[], info: { version: string }) {
                   schema: {
                     type: 'object',
                     required: [doc.upload.field],
-                    // Other parts are read and ignored, but their names must be valid header text.
+                    // Any other part is refused with 422, as unknown JSON properties are.
                     additionalProperties: false,
                     properties: {
                       [doc.upload.field]: { type: 'string', format: 'binary', description: doc.upload.description },

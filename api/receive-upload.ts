@@ -91,8 +91,17 @@ export function receiveUpload(req: Request, options: UploadOptions): Promise<Rec
       return false;
     };
 
+    /** Like unknown JSON properties, unknown parts are refused rather than silently dropped. */
+    const refuseUnknown = (name: string) =>
+      fail(
+        Problem.validation([
+          { field: name, message: `unknown multipart field; send only "${options.field}"` },
+          ...(writing ? [] : [{ field: options.field, message: `required: send the file as "${options.field}"` }]),
+        ]),
+      );
+
     parser.on('field', (name) => {
-      checkName(name, '(multipart field name)');
+      if (checkName(name, '(multipart field name)')) refuseUnknown(name);
     });
 
     parser.on('file', (name, stream, info) => {
@@ -104,6 +113,8 @@ export function receiveUpload(req: Request, options: UploadOptions): Promise<Rec
       }
       if (name !== options.field || writing) {
         stream.resume();
+        if (name !== options.field) refuseUnknown(name);
+        else fail(Problem.validation([{ field: name, message: 'send one file' }]));
         return;
       }
       source = stream;
@@ -158,6 +169,7 @@ export function receiveUpload(req: Request, options: UploadOptions): Promise<Rec
 
     parser.on('error', (err: Error) => fail(malformed(err.message)));
     parser.on('partsLimit', () => fail(malformed('too many parts')));
+    parser.on('filesLimit', () => fail(Problem.validation([{ field: options.field, message: 'send one file' }])));
     parser.on('close', () => {
       if (settled) return;
       if (!writing) {

@@ -263,5 +263,7 @@ describe('privacy rights', () => {
       expect(log, secret).not.toContain(secret);
     }
     expect(await readFile(join(app.dataDir, 'secret.key'), 'utf8').then((s) => log.includes(s.trim()))).toBe(false);
+    // Nor any query text: errors are logged with the database's reason only (runtime/errors.ts).
+    expect(log).not.toMatch(/Failed query|params:/);
   });
 });
