@@ -6,7 +6,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { posts } from '../db/schema.js';
 import { EMULATOR_MODEL, type OpenAiEmulator, startOpenAiEmulator } from '../emulators/openai.js';
-import { approveUpdate, cancelUpdate, rejectUpdate } from '../workflows/messages.js';
+import { approveUpdate, cancelUpdate, progressQuery, rejectUpdate, retryTargetUpdate } from '../workflows/messages.js';
 import { call, isFinished, type Json, postJson, signUp, type TestUser, waitForPost } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 
@@ -232,6 +232,56 @@ describe('cancel', () => {
     expect((await handleOf(post).result()).status).toBe('cancelled');
     const [row] = await app.db.select().from(posts).where(eq(posts.id, post.id));
     expect(row).toMatchObject({ status: 'cancelled', error: 'Cancelled on request' });
+  });
+});
+
+describe('the retry window', () => {
+  it('publishes a retry accepted while another target republishes, even when the window closes meanwhile', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Three places',
+      review: { mode: 'manual' },
+      targets: ['archive', 'first', 'second'].map((key) => ({ type: 'local_export', key })),
+    });
+    const post = await waitForPost(user.api, created.body.id, awaitingReview(0));
+    // The same pipeline with a retry window of seconds instead of days (the API only offers days).
+    const started = await handleOf(post).fetchHistory();
+    const [payload] = started.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!;
+    const input = JSON.parse(Buffer.from(payload!.data!).toString());
+    await handleOf(post).terminate('restarted with a short retry window');
+    const handle = await app.temporal.workflow.start('postPipeline', {
+      workflowId: `${post.workflow.id}-short-window`,
+      taskQueue: app.taskQueue,
+      args: [{ ...input, retryWindowDays: 4 / 86_400 }],
+    });
+    await until('the review', async () => (await handle.query(progressQuery)).status === 'awaiting_review');
+    // Something that is not ours stands where two of the exports would go.
+    const blocked = ['first', 'second'].map((key) => join(app.dataDir, 'exports', post.id, key));
+    await mkdir(join(app.dataDir, 'exports', post.id), { recursive: true });
+    for (const file of blocked) await writeFile(file, 'somebody else');
+    await handle.executeUpdate(approveUpdate, { args: [{}] });
+    await until('the partial result', async () => (await handle.query(progressQuery)).status === 'partially_published');
+    const windowOpened = Date.now();
+    for (const file of blocked) await rm(file);
+
+    // The first retry stalls on its database row while the second is accepted; the window closes.
+    const release = await lockRow('publications', 'target_key', 'first');
+    try {
+      await handle.executeUpdate(retryTargetUpdate, { args: [{ targetKey: 'first' }] });
+      await until('the first retry to run', async () =>
+        ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'publishTarget'),
+      );
+      await handle.executeUpdate(retryTargetUpdate, { args: [{ targetKey: 'second' }] });
+      await sleep(Math.max(0, windowOpened + 5000 - Date.now()));
+    } finally {
+      await release();
+    }
+    expect((await handle.result()).status).toBe('published');
+    const after = (await call(user.api, `/api/v1/posts/${post.id}`)).body;
+    expect(after.targets.map((t: Json) => `${t.key}:${t.status}`).sort()).toEqual([
+      'archive:published',
+      'first:published',
+      'second:published',
+    ]);
   });
 });
 

@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { type Services, startServices } from '../composition/services.js';
+import { DEFAULT_RENDER_LEAD_MINUTES } from '../domain/pipeline.js';
 import { loadConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { requireBinary } from '../runtime/temporal-binary.js';
 import { call, postJson, signUp } from './helpers/api.js';
 import { createTestDatabase } from './helpers/database.js';
+import { captureHistory } from './helpers/histories.js';
 
 // publishAt days ahead, proven in seconds: the time-skipping test server (installed like the CLI,
 // never downloaded) jumps over the durable timer while real activities run against PostgreSQL.
@@ -60,12 +62,18 @@ it('holds a post scheduled three days ahead until then, then publishes it', asyn
   const post = (await call(user.api, `/api/v1/posts/${created.body.id}`)).body;
   expect(post.status).toBe('published');
   expect(post.steps.find((s: { name: string }) => s.name === 'schedule')).toMatchObject({ status: 'succeeded' });
-  // Published no earlier than asked, by the workflow's clock (which the test server skipped ahead).
-  const history = await handle.fetchHistory();
-  const timerFired = history.events?.find((e) => e.timerFiredEventAttributes);
-  expect(timerFired).toBeDefined();
-  const firedAt = Number(timerFired!.eventTime!.seconds) * 1000;
-  expect(firedAt).toBeGreaterThanOrEqual(publishAt.getTime() - 1000);
+  // By the workflow's clock (which the test server skipped ahead): nothing is rendered until the
+  // lead time before publishing, and nothing is published before the time asked.
+  const events = (await handle.fetchHistory()).events ?? [];
+  const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) * 1000;
+  const fired = events.filter((e) => e.timerFiredEventAttributes);
+  expect(fired).toHaveLength(2);
+  const rendered = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'renderMedia');
+  const lead = DEFAULT_RENDER_LEAD_MINUTES * 60_000;
+  expect(at(rendered!)).toBeGreaterThanOrEqual(publishAt.getTime() - lead - 1000);
+  expect(at(rendered!)).toBeLessThan(publishAt.getTime());
+  expect(at(fired[1]!)).toBeGreaterThanOrEqual(publishAt.getTime() - 1000);
+  await captureHistory(handle, 'post-pipeline-v3-render-lead-time');
 });
 
 it.each([
