@@ -141,3 +141,84 @@ export const editDraftSchema = z.strictObject({
   draft: z.record(storableText(), z.unknown(), { error: 'expected a draft object' }),
 });
 export const rescheduleSchema = z.strictObject({ publishAt: publishAtSchema });
+
+// What the post routes answer (use-cases/posts/view-post.ts), for the OpenAPI document.
+const instant = z.iso.datetime({ offset: true });
+
+export const postSummaryView = z.object({
+  id: z.uuid(),
+  caption: z.string().nullable(),
+  status: z.enum(POST_STATUSES),
+  publishAt: instant.nullable(),
+  timeZone: z.string().nullable(),
+  createdAt: instant,
+  updatedAt: instant,
+});
+
+export const postPageView = z.object({
+  items: z.array(postSummaryView),
+  nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+});
+
+const mediaItemView = z.object({
+  id: z.uuid(),
+  mimeType: z.string(),
+  sizeBytes: z.number().int(),
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+  sha256: z.string(),
+  originalName: z.string().nullable(),
+  createdAt: instant,
+});
+
+export const postView = postSummaryView.extend({
+  error: z.string().nullable().describe('Why the post failed, in words'),
+  brief: z.looseObject({ topic: z.string() }).nullable(),
+  review: z.looseObject({ mode: z.enum(['auto', 'manual']), round: z.number().int() }),
+  generation: z
+    .object({
+      mode: z.enum(['ai', 'offline']),
+      note: z.string().optional(),
+      model: z.string().nullable(),
+      rounds: z.array(
+        z.object({
+          round: z.number().int(),
+          mode: z.enum(['ai', 'offline']),
+          model: z.string().nullable(),
+          promptTokens: z.number().int().nullable(),
+          completionTokens: z.number().int().nullable(),
+          latencyMs: z.number().int().nullable(),
+          feedback: z.string().nullable(),
+          createdAt: instant,
+        }),
+      ),
+    })
+    .nullable(),
+  media: z.array(mediaItemView),
+  steps: z.array(
+    z.object({
+      name: z.string(),
+      status: z.string().describe('pending, running, retrying, succeeded, failed or skipped'),
+      attempts: z.number().int(),
+      error: z.string().nullable(),
+      startedAt: instant.nullable(),
+      finishedAt: instant.nullable(),
+    }),
+  ),
+  targets: z.array(
+    z.object({
+      key: z.string(),
+      type: z.string(),
+      platform: z.string(),
+      draft: z.record(z.string(), z.unknown()).nullable(),
+      status: z.string().describe('pending, publishing, retrying, published, failed or cancelled'),
+      attempts: z.number().int(),
+      error: z.string().nullable(),
+      result: z.record(z.string(), z.unknown()).nullable(),
+      publishedAt: instant.nullable(),
+    }),
+  ),
+  workflow: z.object({ id: z.string(), url: z.string().nullable().describe('The workflow in the Temporal Web UI') }),
+});
+
+export const reviewQueueView = z.object({ items: z.array(postView) });
