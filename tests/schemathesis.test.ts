@@ -18,15 +18,21 @@ const EXCLUDED = ['postAuthSignOut', 'deleteMe', 'deleteMeApiKeysById'];
  * Refusals of schema-valid requests that are documented and have a reason the schema cannot state:
  * an id that names nothing of yours (404), a state that does not allow it (409), a rule beyond the
  * schema such as an unknown time zone or a cursor not issued by us (422), a throttle (429).
- * Where a password is checked, a wrong one is refused as such: 401 at sign-in, 403 for a signed-in
- * change that needs the current password.
+ * Where a credential is checked, a wrong one is refused as such: 401 at sign-in and for unsigned
+ * platform notices, 403 for a signed-in change that needs the current password.
  */
 const ACCEPTED = ['2xx', '404', '409', '422', '429'];
-const PASSWORD_CHECKED: Record<string, string[]> = {
+const CREDENTIAL_CHECKED: Record<string, string[]> = {
   postAuthSignIn: [...ACCEPTED, '401'],
   patchMe: [...ACCEPTED, '403'],
   putMePassword: [...ACCEPTED, '403'],
   postMeApiKeys: [...ACCEPTED, '403'],
+  // Platform notices carry a signature over the body as their credential: an unsigned one is 401.
+  postConnectionsTiktokWebhook: [...ACCEPTED, '401'],
+  postConnectionsByAppDeauthorize: [...ACCEPTED, '401'],
+  postConnectionsByAppDataDeletion: [...ACCEPTED, '401'],
+  // The OAuth callback is a browser redirect: every outcome is a 302 to the result page.
+  getConnectionsByPlatformCallback: [...ACCEPTED, '302'],
 };
 
 function config(): string {
@@ -39,7 +45,7 @@ function config(): string {
     'allow-x00 = true',
     '',
   ];
-  for (const [operationId, statuses] of Object.entries(PASSWORD_CHECKED)) {
+  for (const [operationId, statuses] of Object.entries(CREDENTIAL_CHECKED)) {
     lines.push(
       '[[operations]]',
       `include-operation-id = "${operationId}"`,

@@ -160,7 +160,7 @@ export const postPageView = z.object({
   nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
 });
 
-const mediaItemView = z.object({
+const mediaItemView = z.looseObject({
   id: z.uuid(),
   mimeType: z.string(),
   sizeBytes: z.number().int(),
