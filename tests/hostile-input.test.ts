@@ -411,7 +411,7 @@ describe('half-received uploads', () => {
     // Still healthy: probes answer and a normal upload goes through.
     expect((await call(app.baseUrl, '/healthz')).status).toBe(200);
     expect((await call(app.baseUrl, '/readyz')).status).toBe(200);
-    expect((await upload(user.api, await photoWithExif(40, 30))).status).toBe(201);
+    expect((await upload(user.api, await photoWithExif(41, 31))).status).toBe(201);
     expect(await partialFiles()).toBe(0);
   });
 });
