@@ -2,6 +2,7 @@ import type { DraftGenerator } from '../ai/generator.js';
 import type { Database } from '../db/client.js';
 import type { TargetType } from '../domain/pipeline.js';
 import type { Publisher } from '../platforms/publisher.js';
+import type { ConnectionDeps } from '../use-cases/connections/deps.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
 
@@ -12,4 +13,6 @@ export interface ActivityDeps {
   publishers: Record<TargetType, Publisher>;
   /** The AI endpoint, or the offline drafter when none is configured. */
   drafts: DraftGenerator;
+  /** Connected accounts: vault and connectors for the connection owners' activities. */
+  connections?: ConnectionDeps;
 }

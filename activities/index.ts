@@ -1,4 +1,5 @@
 import { withSafeErrors } from '../runtime/errors.js';
+import { createConnectionActivities } from './connections.js';
 import type { ActivityDeps } from './deps.js';
 import { createGenerateDrafts } from './generate-drafts.js';
 import { createPurgeExpiredRecords } from './housekeeping.js';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     publishTarget: createPublishTarget(deps),
     recordResults: createRecordResults(deps),
     purgeExpiredRecords: createPurgeExpiredRecords(deps),
+    ...createConnectionActivities(deps),
   });
 }
 

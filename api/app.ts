@@ -7,7 +7,7 @@ import { domainErrorHandler } from './domain-problem.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { Problem, problemHandler } from './problem.js';
 import { authDocs, authRoutes } from './routes/auth.js';
-import { connectionDocs, connectionRoutes } from './routes/connections.js';
+import { connectionDocs, connectionRoutes, hideOAuthQuery } from './routes/connections.js';
 import { docsDocs, docsRoutes } from './routes/docs.js';
 import { healthDocs, healthRoutes } from './routes/health.js';
 import { meDocs, meRoutes } from './routes/me.js';
@@ -63,6 +63,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(
     pinoHttp({
       logger: deps.logger,
+      serializers: { req: hideOAuthQuery },
       // Probes every few seconds would drown the log.
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
       customLogLevel: (_req, res, err) =>

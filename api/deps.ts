@@ -3,6 +3,8 @@ import type { AuthKeys } from '../auth/secrets.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
+import type { ConnectionDeps } from '../use-cases/connections/deps.js';
+import type { NoticeSecrets } from '../use-cases/connections/notices.js';
 
 export interface ApiDeps {
   db: Database;
@@ -31,4 +33,6 @@ export interface ApiDeps {
   /** Days failed targets stay retryable from the API. */
   retryWindowDays: number;
   pingDatabase(): Promise<void>;
+  /** Connected accounts: the vault (sealing only, here), connectors, and the secrets platform notices are signed with. */
+  connections: ConnectionDeps & { noticeSecrets: NoticeSecrets; publicUrl(): string };
 }

@@ -11,7 +11,12 @@ export type AuditAction =
   | 'session.sign_in'
   | 'session.sign_out'
   | 'api_key.create'
-  | 'api_key.revoke';
+  | 'api_key.revoke'
+  | 'connection.connect'
+  | 'connection.disconnect'
+  | 'connection.needs_reconnect'
+  | 'connection.platform_notice'
+  | 'connection.data_deletion';
 
 export interface AuditEntry {
   userId: string | null;

@@ -8,6 +8,7 @@ import type { ApiDeps } from '../api/deps.js';
 import { deriveAuthKeys } from '../auth/secrets.js';
 import { createTemporalClient, ensureSearchAttributes } from '../client.js';
 import { type DatabaseHandle, openDatabase } from '../db/client.js';
+import { createConnectorRegistry } from '../platforms/connectors.js';
 import { createPublishers } from '../platforms/registry.js';
 import type { Config } from '../runtime/config.js';
 import { safeError } from '../runtime/errors.js';
@@ -15,6 +16,9 @@ import type { Logger } from '../runtime/logger.js';
 import { loadOrCreateSecret } from '../runtime/secret.js';
 import { workerTuning } from '../runtime/worker-tuning.js';
 import { MediaStore } from '../storage/media-store.js';
+import type { ConnectionDeps } from '../use-cases/connections/deps.js';
+import { ensureAllOwners } from '../use-cases/connections/owner.js';
+import { createTokenVault, loadKeyring } from '../vault/token-vault.js';
 import { createDraftGenerator } from './draft-generator.js';
 import { ensureHousekeepingSchedule } from './housekeeping-schedule.js';
 import { WORKFLOWS_PATH } from './workflows-path.js';
@@ -73,6 +77,15 @@ export async function startServices(options: ServicesOptions): Promise<Services>
     });
     cleanups.push(() => client.connection.close());
     const searchAttributes = await ensureSearchAttributes(client);
+    const secret = await loadOrCreateSecret(config.DATA_DIR, config.APP_SECRET);
+    // Redirect URIs name the API's own URL unless PUBLIC_URL says otherwise; it is known once it listens.
+    let ownUrl = `http://${config.HOST}:${config.PORT}`;
+    const publicUrl = () => config.PUBLIC_URL ?? ownUrl;
+    const connections: ConnectionDeps = {
+      db: database.db,
+      vault: createTokenVault(loadKeyring(config, secret)),
+      connectors: createConnectorRegistry(config, publicUrl),
+    };
 
     if (options.worker) {
       const connection = await NativeConnection.connect({ address: options.temporalAddress });
@@ -83,6 +96,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         logger,
         publishers: createPublishers({ dataDir: config.DATA_DIR }),
         drafts: createDraftGenerator(config),
+        connections,
       };
       const worker = await Worker.create({
         connection,
@@ -105,6 +119,12 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         auditRetentionDays: config.AUDIT_RETENTION_DAYS,
         logger,
       });
+      // Every connection has its owner running (one whose start Temporal missed gets it now).
+      await ensureAllOwners(database.db, {
+        temporal: client,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        callTimeoutMs: options.temporalCallTimeoutMs ?? TEMPORAL_CALL_TIMEOUT_MS,
+      }).catch((err: unknown) => logger.warn({ err: safeError(err) }, 'could not start every connection owner'));
       services.worker = worker;
       services.workerDone = workerDone;
     }
@@ -122,7 +142,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         temporalUiUrl: options.temporalUiUrl,
         mediaMaxBytes: config.MEDIA_MAX_BYTES,
         dataDir: config.DATA_DIR,
-        authKeys: deriveAuthKeys(await loadOrCreateSecret(config.DATA_DIR, config.APP_SECRET)),
+        authKeys: deriveAuthKeys(secret),
         sessionTtlHours: config.SESSION_TTL_HOURS,
         authIpLimit: config.AUTH_IP_LIMIT,
         authAccountLimit: config.AUTH_ACCOUNT_LIMIT,
@@ -130,6 +150,15 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         reviewMaxRounds: config.REVIEW_MAX_ROUNDS,
         retryWindowDays: config.RETRY_WINDOW_DAYS,
         pingDatabase: () => database.ping(),
+        connections: {
+          ...connections,
+          publicUrl,
+          noticeSecrets: {
+            tiktok: config.TIKTOK_CLIENT_SECRET,
+            facebook: config.FACEBOOK_APP_SECRET,
+            instagram: config.INSTAGRAM_APP_SECRET,
+          },
+        },
       };
       services.apiDeps = apiDeps;
       const app = createApp(apiDeps);
@@ -138,6 +167,14 @@ export async function startServices(options: ServicesOptions): Promise<Services>
       const { port } = server.address() as AddressInfo;
       const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
       services.apiUrl = `http://${host}:${port}`;
+      ownUrl = services.apiUrl;
+      for (const status of connections.connectors.status()) {
+        if (!status.configured) continue;
+        logger.info(
+          { platform: status.platform, redirectUri: connections.connectors.redirectUri(status.platform) },
+          'connected accounts: register this redirect URI with the platform',
+        );
+      }
     }
     return services;
   } catch (err) {

@@ -76,7 +76,8 @@ export interface ConnectorRegistry {
 /** One connector per platform whose credentials are set; the others answer "not configured". */
 export function createConnectorRegistry(
   config: ConnectorConfig,
-  publicUrl: string,
+  /** A function when the URL is known only once the API listens (PUBLIC_URL's default). */
+  publicUrl: string | (() => string),
   deps: ConnectorDeps = {},
 ): ConnectorRegistry {
   const facebookApp: MetaAppSettings | null =
@@ -156,7 +157,7 @@ export function createConnectorRegistry(
         }
         return status;
       }),
-    redirectUri: (platform) => redirectUriFor(publicUrl, platform),
+    redirectUri: (platform) => redirectUriFor(typeof publicUrl === 'function' ? publicUrl() : publicUrl, platform),
   };
 }
 

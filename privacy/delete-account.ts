@@ -7,6 +7,7 @@ import { apiKeys, media, posts, rateLimits, sessions, users } from '../db/schema
 import { exportFolderOf } from '../platforms/local-export.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
+import { removeAccountConnections } from '../use-cases/connections/remove-all.js';
 import { withTemporalDeadline } from '../use-cases/temporal-calls.js';
 
 export interface DeleteAccountDeps {
@@ -17,6 +18,8 @@ export interface DeleteAccountDeps {
   dataDir: string;
   /** Deadline of each call to Temporal (10 s unless given). */
   temporalCallTimeoutMs?: number;
+  /** Where connection owners run; connections are disconnected through them (revoking where offered). */
+  taskQueue: string;
 }
 
 /**
@@ -32,6 +35,8 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
   // Signed out everywhere first, so nothing new can start while the rest goes.
   await db.delete(sessions).where(eq(sessions.userId, userId));
   await db.delete(apiKeys).where(eq(apiKeys.userId, userId));
+  // Connected accounts: revoked where the platform offers it, tokens and profiles deleted, owners gone.
+  await removeAccountConnections({ db, owner: { ...access, taskQueue: deps.taskQueue } }, userId);
   const userPosts = await db
     .select({ id: posts.id, workflowId: posts.workflowId })
     .from(posts)

@@ -4,8 +4,9 @@ import { createGzip } from 'node:zlib';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { pack as createPack, type Pack } from 'tar-stream';
 import type { Database } from '../db/client.js';
-import { apiKeys, attempts, auditEvents, media, posts, sessions, users } from '../db/schema.js';
+import { apiKeys, attempts, auditEvents, connections, media, posts, sessions, users } from '../db/schema.js';
 import type { MediaStore } from '../storage/media-store.js';
+import { toConnectionView } from '../use-cases/connections/list-connections.js';
 import { viewOf } from '../use-cases/posts/view-post.js';
 
 const README = `AutoPostPanel data export
@@ -95,7 +96,14 @@ export async function writeExportArchive(
       ({ userId: _u, ...e }) => e,
     ),
   );
-  await addJson(pack, 'connected-accounts.json', []);
+  // Views only: the token columns never leave the database.
+  await addJson(
+    pack,
+    'connected-accounts.json',
+    (await db.select().from(connections).where(eq(connections.ownerId, userId))).map((row) =>
+      toConnectionView(row, new Date()),
+    ),
+  );
   pack.finalize();
   await written;
 }

@@ -167,6 +167,21 @@ describe('text PostgreSQL cannot store', () => {
       // Refused at the door: no activity retried, no request held up.
       expect(Date.now() - started).toBeLessThan(5000);
     }
+    // The workflow's own Update validators refuse it too, for callers that bypass the API.
+    const handle = app.temporal.workflow.getHandle(waiting.workflow.id);
+    for (const [, bad] of UNSTORABLE) {
+      for (const [update, args] of [
+        ['reject', { feedback: `Shorter ${bad}` }],
+        ['editDraft', { targetKey: 'fb', draft: { message: bad } }],
+        ['approve', { edits: { fb: { message: bad } } }],
+      ] as const) {
+        const refused = await handle.executeUpdate(update, { args: [args] }).then(
+          () => undefined,
+          (err: Error) => err,
+        );
+        expect((refused?.cause as Error | undefined)?.message, update).toContain(STORABLE_TEXT_RULE);
+      }
+    }
     const after = (await call(user.api, `/api/v1/posts/${id}`)).body;
     expect(after.status).toBe('awaiting_review');
     expect(JSON.stringify(after.drafts ?? after.targets)).toBe(draftBefore);

@@ -1,3 +1,4 @@
 // The worker's workflow bundle entry point: every workflow type the worker serves.
+export { connectionOwner } from './connection-owner.js';
 export { housekeeping } from './housekeeping.js';
 export { postPipeline } from './post-pipeline.js';
