@@ -2,6 +2,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postActionKeys, posts } from '../db/schema.js';
+import { TASK_PRIORITY } from '../domain/pipeline.js';
 import {
   call,
   expectProblem,
@@ -217,8 +218,9 @@ describe('starting a pipeline', () => {
   it('gives the operator a summary and dispatches posts due soon before far ones', async () => {
     const soon = await postJson(user.api, '/api/v1/posts', {
       caption: 'Harvest festival on Saturday\nSecond line stays out of the summary',
-      targets: [{ type: 'local_export', key: 'insta', platform: 'instagram' }],
+      targets: [{ type: 'local_export', key: 'fb', platform: 'facebook' }],
     });
+    expect(soon.status, JSON.stringify(soon.body)).toBe(201);
     const far = await postJson(user.api, '/api/v1/posts', {
       caption: 'Next month',
       targets: target,
@@ -227,10 +229,11 @@ describe('starting a pipeline', () => {
     const soonRun = await handle(soon.body).describe();
     expect(await soonRun.staticSummary()).toContain('Harvest festival on Saturday');
     expect(await soonRun.staticSummary()).not.toContain('Second line');
-    expect(await soonRun.staticDetails()).toContain('insta (instagram)');
+    expect(await soonRun.staticDetails()).toContain('fb (facebook)');
     const farRun = await handle(far.body).describe();
-    expect(soonRun.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(1);
-    expect(farRun.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(4);
+    expect(soonRun.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(TASK_PRIORITY.dueSoon);
+    expect(farRun.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(TASK_PRIORITY.later);
+    expect(TASK_PRIORITY.dueSoon).toBeLessThan(TASK_PRIORITY.later);
     await handle(far.body).terminate('test done');
   });
 });

@@ -4,6 +4,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { posts } from '../../db/schema.js';
 import { UnavailableError } from '../../domain/errors.js';
+import { DEFAULT_RENDER_LEAD_MINUTES, type PostPipelineInput, priorityFor } from '../../domain/pipeline.js';
 import { pipelineSummary } from '../../domain/pipeline-summary.js';
 import { OwnerIdAttribute, PostIdAttribute, PostStatusAttribute } from '../../domain/search-attributes.js';
 import type { postPipeline } from '../../workflows/post-pipeline.js';
@@ -22,15 +23,14 @@ export interface StartPipelineDeps extends TemporalAccess {
   searchAttributes: boolean;
 }
 
-const HOUR_MS = 3600_000;
-
 /**
- * Posts due within the hour are dispatched before far ones when the task queue has a backlog
- * (1 is first, 5 last; Temporal's default is 3), so a burst of far posts never delays a near one.
+ * The first workflow task's priority, by the same rule as the pipeline's own tasks
+ * (domain/pipeline.ts priorityFor): a post due soon is dispatched before far ones when the task
+ * queue has a backlog, so a burst of far-ahead posts never delays a near one.
  */
-export function pipelinePriority(publishAt: string | null | undefined, now = Date.now()): Priority {
-  const due = publishAt ? Date.parse(publishAt) : now;
-  return { priorityKey: due - now <= HOUR_MS ? 1 : 4 };
+export function pipelinePriority(input: PostPipelineInput, now = Date.now()): Priority {
+  const leadMs = (input.renderLeadMinutes ?? DEFAULT_RENDER_LEAD_MINUTES) * 60_000;
+  return { priorityKey: priorityFor(input.publishAt, now, leadMs) };
 }
 
 /**
@@ -44,7 +44,7 @@ export function pipelineStartOptions(pipeline: PipelineToStart, searchAttributes
   return {
     workflowId: pipeline.workflowId,
     args: [input] as [typeof input],
-    priority: pipelinePriority(input.publishAt),
+    priority: pipelinePriority(input),
     // What the operator reads in the Temporal UI's list and on the workflow page.
     ...pipelineSummary({
       caption: post.caption,
