@@ -194,6 +194,24 @@ describe('text PostgreSQL cannot store', () => {
     expectProblem(await call(user.api, '/api/v1/posts?status=%00'), 422, 'status');
     expectProblem(await call(user.api, '/api/v1/media/%00'), 404);
     expectProblem(await call(user.api, '/api/v1/posts/abc%00def'), 404);
+    // Every path parameter, not only ids: a target key with a NUL names nothing.
+    const someone = '00000000-0000-4000-8000-000000000000';
+    // (A lone surrogate cannot even be percent-encoded: its CESU-8 bytes are malformed UTF-8, 400.)
+    for (const [key, statuses] of [
+      ['a%00b', [404, 422]],
+      ['%ED%A0%80', [400]],
+    ] as const) {
+      const edit = await postJson(
+        user.api,
+        `/api/v1/posts/${someone}/drafts/${key}`,
+        { draft: { message: 'x' } },
+        {},
+        'PUT',
+      );
+      expect(statuses, JSON.stringify(edit.body)).toContain(edit.status);
+      const retry = await call(user.api, `/api/v1/posts/${someone}/targets/${key}/retry`, { method: 'POST' });
+      expect(statuses, JSON.stringify(retry.body)).toContain(retry.status);
+    }
 
     const photo = await photoWithExif(20, 20);
     const multipart = (disposition: string) =>
