@@ -11,7 +11,7 @@ const activities: BareActivities = { prepare: noop, deliver: noop, record: noop 
 
 export interface BareEngine {
   /** Workflows per second for `count` bare workflows, `width` at a time. */
-  rate(count: number, width: number): Promise<number>;
+  rate(count: number, width: number, workflowType?: 'bareShape' | 'bareShapeIndexed'): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -28,10 +28,10 @@ export async function startBareEngine(address: string, client: Client): Promise<
   });
   const running = worker.run();
   return {
-    async rate(count, width) {
+    async rate(count, width, workflowType = 'bareShape') {
       const started = performance.now();
       await inPool(count, width, async () => {
-        await client.workflow.execute('bareShape', { taskQueue, workflowId: `bare-${randomUUID()}` });
+        await client.workflow.execute(workflowType, { taskQueue, workflowId: `bare-${randomUUID()}` });
       });
       return count / ((performance.now() - started) / 1000);
     },

@@ -32,6 +32,7 @@ export async function pipelineBench(system: RunningSystem): Promise<void> {
     const e2eLarge = await postsRate(user, client, large, POSTS_12MP);
     const bareAfter = await bare.rate(POSTS, WIDTH);
     const bareRate = (bareBefore + bareAfter) / 2;
+    const indexed = await bare.rate(POSTS, WIDTH, 'bareShapeIndexed');
     report('pipeline', {
       posts: POSTS,
       concurrency: WIDTH,
@@ -41,6 +42,7 @@ export async function pipelineBench(system: RunningSystem): Promise<void> {
       bareBeforeAfter: [round(bareBefore), round(bareAfter)],
       ratio: round(e2e / bareRate),
       goal: '>= 0.7',
+      bareWithStatusUpsertsPerSecond: round(indexed),
     });
     report('pipeline', {
       posts: POSTS_12MP,

@@ -59,7 +59,7 @@ export async function scaleBench(): Promise<void> {
     const nearCreatedBy = Date.now();
 
     const afterBurst = await system.memory();
-    const lastDue = Date.parse(due.at(-1)!);
+    const lastDue = due.length > 0 ? Date.parse(due.at(-1)!) : Date.now();
     await inPool(near.length, 64, async (i) => {
       const handle = client.workflow.getHandle(near[i]!.workflowId);
       await Promise.race([handle.result(), sleep(Math.max(0, lastDue - Date.now()) + 600_000)]);

@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
 import { freePort } from '../runtime/temporal-dev-server.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -25,6 +27,7 @@ export interface RunningSystem {
  */
 export async function startSystem(env: Record<string, string> = {}): Promise<RunningSystem> {
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-system-'));
+  const database = await freshDatabase();
   const port = await freePort();
   // BENCH_APP_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the app process.
   const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -38,6 +41,7 @@ export async function startSystem(env: Record<string, string> = {}): Promise<Run
       TEMPORAL_DEV_UI_PORT: String(await freePort()),
       TEMPORAL_ADDRESS: '',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      DATABASE_URL: database?.url ?? '',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,7 +79,29 @@ export async function startSystem(env: Record<string, string> = {}): Promise<Run
     memory: () => memoryOf(child.pid!),
     async stop() {
       await stopChild(child);
+      await database?.drop();
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * With BENCH_POSTGRES_URL (a server, e.g. postgres://postgres@127.0.0.1:5432/postgres) each system
+ * gets a database of its own on it; without, the embedded PGlite of `npm start`.
+ */
+async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
+  const server = process.env.BENCH_POSTGRES_URL;
+  if (!server) return undefined;
+  const name = `bench_${randomUUID().replaceAll('-', '')}`;
+  const admin = postgres(server, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
     },
   };
 }
