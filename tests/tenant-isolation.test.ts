@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_DOCS } from '../api/app.js';
+import { connections, pendingChoices } from '../db/schema.js';
 import {
   call,
   expectProblem,
@@ -15,7 +18,7 @@ import { startTestApp, type TestApp } from './helpers/harness.js';
 let app: TestApp;
 let alice: TestUser;
 let bob: TestUser;
-const owned: { mediaId: string; postId: string; apiKeyId: string } = { mediaId: '', postId: '', apiKeyId: '' };
+const owned = { mediaId: '', postId: '', apiKeyId: '', connectionId: randomUUID(), pendingId: randomUUID() };
 
 beforeAll(async () => {
   app = await startTestApp();
@@ -32,6 +35,25 @@ beforeAll(async () => {
   await waitForPost(alice.api, owned.postId, isFinished);
   const keys = await call(alice.api, '/api/v1/me/api-keys');
   owned.apiKeyId = keys.body.items[0].id;
+  // A connected account and an account choice of Alice's, as rows: only their ownership is at stake.
+  await app.db.insert(connections).values({
+    id: owned.connectionId,
+    ownerId: alice.id,
+    platform: 'tiktok',
+    platformAccountId: 'alice-on-tiktok',
+    displayName: 'Alice on TikTok',
+    grantKey: `tiktok:${owned.connectionId}`,
+    scopes: [],
+    accessToken: 'never-opened',
+    issuedAt: new Date(),
+  });
+  await app.db.insert(pendingChoices).values({
+    id: owned.pendingId,
+    ownerId: alice.id,
+    platform: 'facebook',
+    accounts: [],
+    expiresAt: new Date(Date.now() + 600_000),
+  });
 });
 afterAll(async () => {
   await app?.stop();
@@ -42,6 +64,9 @@ const attempts: Record<string, () => Promise<{ status: number; headers: Headers;
   'get /api/v1/posts/:id': () => call(bob.api, `/api/v1/posts/${owned.postId}`),
   'get /api/v1/media/:id': () => call(bob.api, `/api/v1/media/${owned.mediaId}`),
   'get /api/v1/media/:id/content': () => call(bob.api, `/api/v1/media/${owned.mediaId}/content`),
+  'get /api/v1/media/:id/thumbnail': () => call(bob.api, `/api/v1/media/${owned.mediaId}/thumbnail`),
+  'patch /api/v1/media/:id': () => postJson(bob.api, `/api/v1/media/${owned.mediaId}`, { tags: ['bob'] }, {}, 'PATCH'),
+  'delete /api/v1/media/:id': () => call(bob.api, `/api/v1/media/${owned.mediaId}`, { method: 'DELETE' }),
   'delete /api/v1/me/api-keys/:id': () => call(bob.api, `/api/v1/me/api-keys/${owned.apiKeyId}`, { method: 'DELETE' }),
   'post /api/v1/posts/:id/review/approve': () => postJson(bob.api, `/api/v1/posts/${owned.postId}/review/approve`, {}),
   'post /api/v1/posts/:id/review/reject': () =>
@@ -54,6 +79,12 @@ const attempts: Record<string, () => Promise<{ status: number; headers: Headers;
   'post /api/v1/posts/:id/targets/:targetKey/retry': () =>
     postJson(bob.api, `/api/v1/posts/${owned.postId}/targets/local_export/retry`, {}),
   'get /api/v1/posts/:id/attempts': () => call(bob.api, `/api/v1/posts/${owned.postId}/attempts`),
+  'get /api/v1/connections/:id': () => call(bob.api, `/api/v1/connections/${owned.connectionId}`),
+  'delete /api/v1/connections/:id': () =>
+    call(bob.api, `/api/v1/connections/${owned.connectionId}`, { method: 'DELETE' }),
+  'get /api/v1/connections/pending/:id': () => call(bob.api, `/api/v1/connections/pending/${owned.pendingId}`),
+  'post /api/v1/connections/pending/:id/confirm': () =>
+    postJson(bob.api, `/api/v1/connections/pending/${owned.pendingId}/confirm`, { accountIds: ['alice-page'] }),
 };
 
 describe('tenant isolation', () => {
@@ -73,6 +104,8 @@ describe('tenant isolation', () => {
     expect((await call(alice.api, `/api/v1/media/${owned.mediaId}/content`)).status).toBe(200);
     expect((await call(alice.api, '/api/v1/me/api-keys')).body.items[0].revokedAt).toBeNull();
     expect((await call(alice.api, '/api/v1/me')).status).toBe(200);
+    expect(await app.db.select().from(connections).where(eq(connections.id, owned.connectionId))).toHaveLength(1);
+    expect(await app.db.select().from(pendingChoices).where(eq(pendingChoices.id, owned.pendingId))).toHaveLength(1);
   });
 
   it("lists only the caller's own posts and media", async () => {
