@@ -14,13 +14,16 @@ import {
 } from '../../domain/pipeline.js';
 import type { PostRow } from './ownership.js';
 import { type PublishAtInput, resolvePublishAt } from './publish-at.js';
+import { assertPublishableMedia, type MediaTarget } from './validate-media.js';
 
 /** A post as asked for (the API's validated body, or a campaign's slot). */
 export interface NewPost {
   caption?: string | undefined;
   brief?: Brief | undefined;
   mediaIds: string[];
-  targets: { type: TargetType; key?: string | undefined; platform: DraftFormat }[];
+  targets: ({ type: TargetType; key?: string | undefined; platform: DraftFormat } & Partial<
+    Pick<MediaTarget, 'placement' | 'fit'>
+  >)[];
   publishAt?: PublishAtInput;
   review?:
     | { mode: 'auto' }
@@ -74,6 +77,8 @@ export async function createPost(
     ...input.mediaIds.map((id, i) => ({ id, field: `mediaIds[${i}]` })),
     ...(input.brief?.sourceMediaIds ?? []).map((id, i) => ({ id, field: `brief.sourceMediaIds[${i}]` })),
   ]);
+  // Every target's media against its platform's rules: refused now (422), not at publish time.
+  await assertPublishableMedia(deps.db, ownerId, input.mediaIds, input.targets);
   const values = newPostRows(deps, ownerId, input, requestHash, idempotencyKey);
   try {
     const post = await deps.db.transaction(async (tx) => {
@@ -112,6 +117,7 @@ export function pipelineOf(
       generate: post.brief !== null,
       review: post.reviewPolicy,
       retryWindowDays: deps.retryWindowDays,
+      ...(post.timeZone ? { timeZone: post.timeZone } : {}),
     },
   };
 }
@@ -194,6 +200,8 @@ function newPostRows(
       targetKey: t.key ?? t.type,
       targetType: t.type,
       format: t.platform,
+      placement: t.placement ?? null,
+      fit: t.fit ?? null,
       draft: drafts[t.key ?? t.type] ?? null,
     })),
     steps: STEP_NAMES.map((step) => ({
