@@ -38,15 +38,33 @@ const requireJsonBody: RequestHandler = (req, _res, next) => {
 
 const DOCUMENTED = ROUTE_DOCS.map((doc) => ({
   method: doc.method.toUpperCase(),
+  path: doc.path,
   pattern: new RegExp(`^${doc.path.replace(/:[A-Za-z]+/g, '[^/]+')}/?$`),
 }));
 
-/** A path we serve asked with a method we do not: 405 with the methods that work, not 404. */
-const methodNotAllowed: RequestHandler = (req, _res, next) => {
-  const allowed = new Set(DOCUMENTED.filter((d) => d.pattern.test(req.path)).map((d) => d.method));
-  if (allowed.size === 0) return next();
-  if (allowed.has('GET')) allowed.add('HEAD');
-  const list = [...allowed].join(', ');
+/**
+ * The methods a path is served with, by the document: a path with no parameters is its own
+ * resource ("/api/v1/posts/validate" is not the post "validate"), as OpenAPI matches them.
+ */
+function methodsFor(path: string): string[] | undefined {
+  const exact = DOCUMENTED.filter((d) => d.path === path.replace(/(.)\/$/, '$1'));
+  const matching = exact.length > 0 ? exact : DOCUMENTED.filter((d) => d.pattern.test(path));
+  if (matching.length === 0) return undefined;
+  const methods = new Set(matching.map((d) => d.method));
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods];
+}
+
+/** OPTIONS lists what a path is served with; any other method there is a 405 with the same list. */
+const methodGuard: RequestHandler = (req, res, next) => {
+  const allowed = methodsFor(req.path);
+  if (!allowed || allowed.includes(req.method)) return next();
+  const list = allowed.join(', ');
+  if (req.method === 'OPTIONS') {
+    res.setHeader('Allow', list);
+    res.status(204).end();
+    return;
+  }
   next(
     new Problem(405, 'Method not allowed', `${req.method} is not served here; use ${list}`).withHeader('Allow', list),
   );
@@ -70,6 +88,7 @@ export function createApp(deps: ApiDeps): Express {
         err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     }),
   );
+  app.use(methodGuard);
   // A JSON route given another kind of body says so (415), rather than "field required" (422).
   for (const doc of ROUTE_DOCS) if (doc.body) app[doc.method](doc.path, requireJsonBody);
   app.use(healthRoutes(deps));
@@ -93,7 +112,6 @@ export function createApp(deps: ApiDeps): Express {
       health: '/healthz',
     });
   });
-  app.use(methodNotAllowed);
   app.use((req, _res, next) => next(Problem.notFound(`${req.method} ${req.path}`)));
   app.use(domainErrorHandler);
   app.use(problemHandler);

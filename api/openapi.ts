@@ -35,8 +35,9 @@ export interface RouteDoc {
   responses: Record<number, ResponseDoc>;
 }
 
+// Open: RFC 9457 lets a problem carry extension members (a list of what would fit, say).
 const problemSchema = z
-  .object({
+  .looseObject({
     type: z.string(),
     title: z.string(),
     status: z.number().int(),

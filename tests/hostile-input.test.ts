@@ -303,6 +303,12 @@ describe('client errors are client errors', () => {
     const wrongMethod = await call(user.api, '/api/v1/me/audit', { method: 'POST' });
     expectProblem(wrongMethod, 405);
     expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD');
+    const options = await call(user.api, '/api/v1/me/audit', { method: 'OPTIONS' });
+    expect(options.status).toBe(204);
+    expect(options.headers.get('allow')).toBe('GET, HEAD');
+    // A path without parameters is its own resource, not an id of the one beside it.
+    const staticPath = await call(user.api, '/api/v1/auth/session', { method: 'DELETE' });
+    expectProblem(staticPath, 405);
     expect(app.logLines.filter((l) => l.includes('"unhandled error"'))).toEqual([]);
   });
 
