@@ -232,6 +232,11 @@ export interface EmulatorHandlers {
   ): Answer | undefined | Promise<Answer | undefined>;
   /** Called by POST /__control/reset after the shared state is cleared. */
   reset?(): void;
+  /**
+   * Sees every request first, body unread; true when it answered it itself. Publishing endpoints
+   * need this: binary uploads larger than the buffered limit, and connections dropped mid-body.
+   */
+  raw?(req: IncomingMessage, res: ServerResponse, url: URL, kit: Kit): Promise<boolean>;
 }
 
 export async function startEmulatorServer(
@@ -282,6 +287,7 @@ async function handle(
   const url = new URL(req.url ?? '/', 'http://emulator');
   let answer: Answer;
   try {
+    if (handlers.raw && (await handlers.raw(req, res, url, kit))) return;
     const raw = await readBody(req);
     if (url.pathname.startsWith('/__control/')) {
       answer = await handleControl(method, url.pathname, raw, kit, handlers);

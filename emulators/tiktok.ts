@@ -17,6 +17,8 @@ import {
   startEmulatorServer,
   validRedirectUri,
 } from './oauth-kit.js';
+import { publishingHook } from './publishing-kit.js';
+import { createTikTokPublishing } from './tiktok-publishing.js';
 
 /**
  * TikTok Login Kit v2 and the basic profile, as platform-apis.md 1.1 describes them: comma scopes,
@@ -88,6 +90,7 @@ export async function startTikTokEmulator(options: TikTokEmulatorOptions = {}): 
     json(status ?? settings.errorStatus, { error, error_description: description, log_id: logId() });
 
   const server = await startEmulatorServer(options, {
+    raw: publishingHook(createTikTokPublishing(), { kinds: ['access'], prefix: 'act.' }),
     reset: () => {
       settings = initial();
     },

@@ -1,0 +1,439 @@
+import { type HttpAnswer, PublishError, tiktokError, tiktokFailReason } from '../publish-errors.js';
+import { type PlatformPublisher, type PublishRun, type PublishStep, UNKNOWN_CHECK } from '../publishing.js';
+import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
+
+/** TikTok's Content Posting API (platform-apis.md 1.3-1.9): video by FILE_UPLOAD, photos by PULL_FROM_URL. */
+
+export const MIB = 1024 * 1024;
+const MIN_CHUNK = 5 * MIB;
+const MAX_CHUNK = 64 * MIB;
+const MAX_CHUNKS = 1000;
+
+export interface ChunkPlan {
+  chunkSize: number;
+  count: number;
+}
+
+/**
+ * 1.3 chunk rules: under 5 MB (MiB, per TikTok's own example) the file goes whole; otherwise
+ * floor(size / chunk) chunks of `chunk` bytes, the last one absorbing the trailing bytes.
+ */
+export function tiktokChunkPlan(size: number, preferred = 10 * MIB): ChunkPlan {
+  if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError('video size must be a positive whole number');
+  let chunk = Math.min(Math.max(preferred, MIN_CHUNK), MAX_CHUNK);
+  // Below 5 MB, or smaller than one chunk (then at most 64 MiB): one whole chunk.
+  if (size < MIN_CHUNK || size < chunk) return { chunkSize: size, count: 1 };
+  // More than 1000 chunks: bigger chunks (4 GiB / 1000 stays far below 64 MiB).
+  if (Math.floor(size / chunk) > MAX_CHUNKS) chunk = Math.ceil(size / MAX_CHUNKS);
+  return { chunkSize: chunk, count: Math.floor(size / chunk) };
+}
+
+/** Inclusive byte range of chunk `index` (0-based) under `plan`. */
+export function chunkRange(plan: ChunkPlan, size: number, index: number): { start: number; end: number } {
+  const start = index * plan.chunkSize;
+  const end = index === plan.count - 1 ? size - 1 : start + plan.chunkSize - 1;
+  return { start, end };
+}
+
+export const PRIVACY_LEVELS = [
+  'PUBLIC_TO_EVERYONE',
+  'MUTUAL_FOLLOW_FRIENDS',
+  'FOLLOWER_OF_CREATOR',
+  'SELF_ONLY',
+] as const;
+export type PrivacyLevel = (typeof PRIVACY_LEVELS)[number];
+
+export interface CreatorInfo {
+  username: string;
+  nickname: string;
+  privacyLevelOptions: string[];
+  commentDisabled: boolean;
+  duetDisabled: boolean;
+  stitchDisabled: boolean;
+  maxVideoPostDurationSec: number;
+}
+
+/** creator_info is asked at most once per `ttlMs` per account (20 req/min limit, values change rarely). */
+export class CreatorInfoCache {
+  private readonly entries = new Map<string, { at: number; info: CreatorInfo }>();
+  constructor(
+    readonly ttlMs = 5 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+  get(account: string): CreatorInfo | undefined {
+    const entry = this.entries.get(account);
+    return entry && this.now() - entry.at < this.ttlMs ? entry.info : undefined;
+  }
+  set(account: string, info: CreatorInfo): void {
+    this.entries.set(account, { at: this.now(), info });
+  }
+}
+
+interface Common {
+  /** Direct Post (scope video.publish) or the creator's inbox as a draft (video.upload). */
+  mode: 'direct' | 'inbox';
+  /** Required for Direct Post: the user's own choice, never defaulted. */
+  privacyLevel?: string;
+  disableComment?: boolean;
+  /** Paid partnership for a third-party brand. */
+  brandContent?: boolean;
+  /** Promoting the creator's own business. */
+  brandOrganic?: boolean;
+  aigc?: boolean;
+}
+
+export interface TikTokVideoInput extends Common {
+  kind: 'video';
+  source: UploadSource;
+  caption?: string;
+  disableDuet?: boolean;
+  disableStitch?: boolean;
+  coverTimestampMs?: number;
+  durationSec?: number;
+  /** Preferred chunk size (tests use 5 MiB to get several chunks from a few MB). */
+  chunkSize?: number;
+}
+
+export interface TikTokPhotoInput extends Common {
+  kind: 'photo';
+  imageUrls: string[];
+  coverIndex?: number;
+  title?: string;
+  description?: string;
+  autoAddMusic?: boolean;
+}
+
+export type TikTokInput = TikTokVideoInput | TikTokPhotoInput;
+
+export interface TikTokPublisherConfig {
+  apiUrl: string;
+  /** TIKTOK_APP_AUDITED: no API reports it. */
+  audited: boolean;
+  /** Key of the creator_info cache (the connection id). */
+  account: string;
+  cache: CreatorInfoCache;
+}
+
+const PRIVATE_MARKER = 'FOLLOWER_OF_CREATOR';
+
+/** What TikTok will refuse, said before anything is sent. Exported for validation at post creation. */
+export function tiktokPreflight(input: TikTokInput, info: CreatorInfo, audited: boolean): string[] {
+  const problems: string[] = [];
+  const privacy = input.privacyLevel;
+  if (input.mode === 'direct') {
+    if (!privacy) problems.push('privacyLevel: choose who can see the post; TikTok requires your own choice');
+    else if (!info.privacyLevelOptions.includes(privacy)) {
+      problems.push(
+        `privacyLevel: ${privacy} is not allowed for @${info.username} (allowed: ${info.privacyLevelOptions.join(', ')})`,
+      );
+    }
+    if (!audited && privacy && privacy !== 'SELF_ONLY') {
+      problems.push('privacyLevel: this TikTok app is not audited yet, so posts can only be private (SELF_ONLY)');
+    }
+    if (!audited && !info.privacyLevelOptions.includes(PRIVATE_MARKER)) {
+      problems.push(
+        `account: this TikTok app is not audited yet and can only post to private accounts; @${info.username} is public`,
+      );
+    }
+    if (input.brandContent && privacy === 'SELF_ONLY') {
+      problems.push('brandContent: branded content cannot be private (SELF_ONLY)');
+    }
+  }
+  if (input.kind === 'video' && input.durationSec !== undefined && input.durationSec > info.maxVideoPostDurationSec) {
+    problems.push(
+      `video: ${input.durationSec} s is longer than the ${info.maxVideoPostDurationSec} s @${info.username} may post`,
+    );
+  }
+  if (input.kind === 'video' && (input.caption?.length ?? 0) > 2200) problems.push('caption: at most 2200 characters');
+  if (input.kind === 'photo') {
+    if (input.imageUrls.length < 1 || input.imageUrls.length > 35) problems.push('images: 1 to 35 photos');
+    if ((input.title?.length ?? 0) > 90) problems.push('title: at most 90 characters');
+    if ((input.description?.length ?? 0) > 4000) problems.push('description: at most 4000 characters');
+  }
+  return problems;
+}
+
+export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublisher<TikTokInput> {
+  const api = (path: string) => `${config.apiUrl}${path}`;
+
+  async function envelope(
+    run: PublishRun,
+    what: string,
+    path: string,
+    body: unknown,
+  ): Promise<Record<string, unknown>> {
+    return run.authed(async (token) => {
+      const answer = await run.send({ what, method: 'POST', url: api(path), json: body, auth: 'bearer', token });
+      const error = tiktokError(answer, what);
+      if (error) throw error;
+      const data = (answer.body as { data?: unknown }).data;
+      return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
+    });
+  }
+
+  async function creatorInfo(run: PublishRun): Promise<CreatorInfo> {
+    const cached = config.cache.get(config.account);
+    if (cached) return cached;
+    const data = await run.retrying(
+      () => envelope(run, 'creator info', '/v2/post/publish/creator_info/query/', undefined),
+      { idempotent: true },
+    );
+    const info: CreatorInfo = {
+      username: String(data.creator_username ?? ''),
+      nickname: String(data.creator_nickname ?? ''),
+      privacyLevelOptions: Array.isArray(data.privacy_level_options) ? data.privacy_level_options.map(String) : [],
+      commentDisabled: data.comment_disabled === true,
+      duetDisabled: data.duet_disabled === true,
+      stitchDisabled: data.stitch_disabled === true,
+      maxVideoPostDurationSec: Number(data.max_video_post_duration_sec ?? 600),
+    };
+    config.cache.set(config.account, info);
+    return info;
+  }
+
+  function postInfo(input: TikTokInput, info: CreatorInfo): Record<string, unknown> {
+    const base: Record<string, unknown> = {
+      privacy_level: input.privacyLevel,
+      // Switches the creator disabled stay disabled, whatever the post asked.
+      disable_comment: info.commentDisabled || input.disableComment === true,
+      brand_content_toggle: input.brandContent === true,
+      brand_organic_toggle: input.brandOrganic === true,
+    };
+    if (input.kind === 'photo') {
+      return {
+        ...base,
+        title: input.title ?? '',
+        description: input.description ?? '',
+        auto_add_music: input.autoAddMusic === true,
+      };
+    }
+    return {
+      ...base,
+      title: input.caption ?? '',
+      disable_duet: info.duetDisabled || input.disableDuet === true,
+      disable_stitch: info.stitchDisabled || input.disableStitch === true,
+      is_aigc: input.aigc === true,
+      ...(input.coverTimestampMs !== undefined ? { video_cover_timestamp_ms: input.coverTimestampMs } : {}),
+    };
+  }
+
+  async function initVideo(run: PublishRun, input: TikTokVideoInput, info: CreatorInfo): Promise<void> {
+    const size = input.source.size;
+    const plan = tiktokChunkPlan(size, input.chunkSize);
+    const sourceInfo = {
+      source: 'FILE_UPLOAD',
+      video_size: size,
+      chunk_size: plan.chunkSize,
+      total_chunk_count: plan.count,
+    };
+    const direct = input.mode === 'direct';
+    // An init whose answer is lost publishes nothing: no bytes reached its upload_url. Asking again is safe.
+    const data = await run.retrying(
+      () =>
+        envelope(
+          run,
+          direct ? 'video init' : 'inbox video init',
+          direct ? '/v2/post/publish/video/init/' : '/v2/post/publish/inbox/video/init/',
+          direct ? { post_info: postInfo(input, info), source_info: sourceInfo } : { source_info: sourceInfo },
+        ),
+      { idempotent: true },
+    );
+    const publishId = String(data.publish_id ?? '');
+    const uploadUrl = String(data.upload_url ?? '');
+    if (!publishId || !uploadUrl)
+      throw new PublishError('tiktok', 'transient', 'TikTok video init answered without publish_id or upload_url');
+    await run.record({
+      publishId,
+      uploadUrl,
+      chunkSize: plan.chunkSize,
+      chunkCount: plan.count,
+      uploadedBytes: 0,
+      uploadDone: false,
+    });
+  }
+
+  async function status(run: PublishRun): Promise<Record<string, unknown>> {
+    return run.retrying(
+      () => envelope(run, 'publish status', '/v2/post/publish/status/fetch/', { publish_id: run.journal.publishId }),
+      { idempotent: true },
+    );
+  }
+
+  async function uploadVideo(run: PublishRun, input: TikTokVideoInput, info: CreatorInfo): Promise<void> {
+    const size = input.source.size;
+    for (let restarts = 0; !run.journal.uploadDone; ) {
+      const plan = { chunkSize: Number(run.journal.chunkSize), count: Number(run.journal.chunkCount) };
+      const offset = Number(run.journal.uploadedBytes ?? 0);
+      const index = Math.round(offset / plan.chunkSize);
+      const { start, end } = chunkRange(plan, size, index);
+      let answer: HttpAnswer;
+      try {
+        answer = await run.retrying(
+          async () => {
+            const a = await sendBytes({
+              method: 'PUT',
+              url: String(run.journal.uploadUrl),
+              headers: { 'content-type': input.source.mimeType, 'content-range': `bytes ${start}-${end}/${size}` },
+              source: input.source,
+              start,
+              end,
+              onProgress: (sent, total) => run.progress(sent, total),
+            }).catch((err) => {
+              throw err instanceof ConnectionLost
+                ? new PublishError('tiktok', 'lost', `TikTok chunk upload: ${err.message}`)
+                : err;
+            });
+            if (a.status >= 500)
+              throw new PublishError(
+                'tiktok',
+                'transient',
+                `TikTok chunk upload: HTTP ${a.status}, retrying this chunk`,
+              );
+            return a;
+          },
+          // A chunk sent twice is answered 416 with the real progress, never stored twice.
+          { idempotent: true },
+        );
+      } catch (err) {
+        if (err instanceof PublishError && err.kind === 'lost')
+          throw new PublishError('tiktok', 'transient', err.message);
+        throw err;
+      }
+      if (answer.status === 201) {
+        run.progress(size, size);
+        await run.record({ uploadedBytes: size, uploadDone: true });
+      } else if (answer.status === 206 || answer.status === 416) {
+        const received = progressFrom(answer.headers.get('content-range'));
+        const next = received ?? (answer.status === 206 ? end + 1 : offset);
+        if (answer.status === 416 && received === undefined) {
+          throw new PublishError('tiktok', 'rejected', 'TikTok refused the chunk range and did not say what it has');
+        }
+        if (next >= size) await run.record({ uploadedBytes: size, uploadDone: true });
+        else await run.record({ uploadedBytes: next });
+      } else if (answer.status === 403 || answer.status === 404) {
+        // upload_url expired or unknown: that publish_id can never post, so a new init is safe.
+        if (++restarts > 2)
+          throw new PublishError('tiktok', 'transient', `TikTok upload URL refused (HTTP ${answer.status}) again`);
+        await run.record({ publishId: null, uploadUrl: null, uploadedBytes: 0 });
+        await initVideo(run, input, info);
+      } else {
+        throw new PublishError('tiktok', 'rejected', `TikTok chunk upload refused: HTTP ${answer.status}`, {
+          status: answer.status,
+        });
+      }
+    }
+  }
+
+  return {
+    platform: 'tiktok',
+    steps(input): PublishStep[] {
+      let info: CreatorInfo | undefined;
+      const creator = async (run: PublishRun) => {
+        info ??= await creatorInfo(run);
+        return info;
+      };
+      return [
+        {
+          name: 'prepare',
+          async run(run) {
+            if (run.journal.publishId) return;
+            if (input.kind === 'photo' && run.journal.pullInitSent) {
+              // A pull init went out and its publish_id never came back: TikTok offers no way to ask.
+              await run.unknown(`TikTok may have received the photo post, but its id was lost; ${UNKNOWN_CHECK}`);
+              return;
+            }
+            const found = await creator(run);
+            const problems = tiktokPreflight(input, found, config.audited);
+            if (problems.length > 0) {
+              throw new PublishError('tiktok', 'rejected', `TikTok would refuse this post: ${problems.join('; ')}`);
+            }
+            if (input.kind === 'video') {
+              await initVideo(run, input, found);
+              return;
+            }
+            await run.record({ pullInitSent: true });
+            const data = await run
+              .retrying(
+                () =>
+                  envelope(run, 'photo init', '/v2/post/publish/content/init/', {
+                    post_info: postInfo(input, found),
+                    source_info: {
+                      source: 'PULL_FROM_URL',
+                      photo_cover_index: input.coverIndex ?? 0,
+                      photo_images: input.imageUrls,
+                    },
+                    post_mode: input.mode === 'direct' ? 'DIRECT_POST' : 'MEDIA_UPLOAD',
+                    media_type: 'PHOTO',
+                  }),
+                { idempotent: false },
+              )
+              .catch(async (err) => {
+                if (err instanceof PublishError && err.kind === 'lost') {
+                  await run.unknown(
+                    `TikTok may have received the photo post, but its answer was lost; ${UNKNOWN_CHECK}`,
+                  );
+                  return null;
+                }
+                throw err;
+              });
+            if (data === null) return;
+            await run.record({ publishId: String(data.publish_id ?? ''), uploadDone: true });
+          },
+        },
+        {
+          name: 'upload',
+          async run(run) {
+            if (input.kind !== 'video' || run.journal.uploadDone) return;
+            if (Number(run.journal.uploadedBytes ?? 0) > 0 || run.journal.resumed) {
+              // Resumed: the journal may lag one chunk behind; TikTok's status says what arrived.
+              const s = await status(run);
+              if (s.status !== 'PROCESSING_UPLOAD') await run.record({ uploadDone: true });
+              else if (typeof s.uploaded_bytes === 'number')
+                await run.record({ uploadedBytes: alignDown(s.uploaded_bytes, run) });
+            }
+            await run.record({ resumed: true });
+            await uploadVideo(run, input, await creator(run));
+          },
+        },
+        { name: 'commit', async run() {} },
+        {
+          name: 'poll',
+          async run(run) {
+            const done = await run.poll('TikTok processing', async () => {
+              const s = await status(run);
+              const state = String(s.status ?? '');
+              if (state === 'FAILED') throw tiktokFailReason(String(s.fail_reason ?? 'internal'));
+              if (state === 'SEND_TO_USER_INBOX' && input.mode === 'inbox') return s;
+              if (state === 'PUBLISH_COMPLETE') return s;
+              return undefined;
+            });
+            const ids = Array.isArray(done.publicaly_available_post_id)
+              ? done.publicaly_available_post_id.map(String)
+              : [];
+            const username = info?.username ?? config.cache.get(config.account)?.username;
+            const postId = ids[0] ?? null;
+            const url = postId && username ? `https://www.tiktok.com/@${username}/video/${postId}` : null;
+            const note =
+              input.mode === 'inbox'
+                ? 'sent to the creator’s TikTok inbox as a draft; it is posted from the TikTok app'
+                : postId
+                  ? undefined
+                  : 'published; TikTok shows a public link once moderation passes (private posts never get one)';
+            await run.published(postId, url, note);
+          },
+        },
+      ];
+    },
+  };
+}
+
+/** `bytes 0-{last}/{total}` -> bytes received. */
+function progressFrom(header: string | null): number | undefined {
+  const m = header?.match(/bytes\s+\d+-(\d+)\/\d+/);
+  return m ? Number(m[1]) + 1 : undefined;
+}
+
+function alignDown(bytes: number, run: PublishRun): number {
+  const chunk = Number(run.journal.chunkSize);
+  return Math.floor(bytes / chunk) * chunk;
+}

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { callControl } from '../../emulators/oauth-kit.js';
+import type { Credentials, PublishContext, PublishJournal } from '../../platforms/publishing.js';
+
+/** A file of `size` random bytes behind a valid MP4 `ftyp` box (the emulators check structure only). */
+export async function videoFile(size: number): Promise<{ path: string; bytes: Buffer }> {
+  const dir = await mkdtemp(join(tmpdir(), 'publish-'));
+  const ftyp = Buffer.from('0000001866747970697336360000020069736f366d703431', 'hex');
+  const bytes = Buffer.concat([ftyp, randomBytes(size - ftyp.length)]);
+  const path = join(dir, 'video.mp4');
+  await writeFile(path, bytes);
+  return { path, bytes };
+}
+
+/** A loopback file server for media the platforms pull by URL. */
+export async function mediaServer(files: Record<string, Buffer>) {
+  const server = createServer((req, res) => {
+    const body = files[req.url ?? ''];
+    if (!body) return res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': body.length }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, stop: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/** Tokens minted by the emulator; refresh mints a new one, as a connection refresh would. */
+export async function emulatorCredentials(base: string, body: Record<string, unknown> = {}) {
+  const mint = async () => ((await callControl(base, 'POST', 'publishing/token', body)) as { token: string }).token;
+  let token = await mint();
+  const state = { refreshes: 0 };
+  const credentials: Credentials = {
+    accessToken: async () => token,
+    refresh: async () => {
+      state.refreshes++;
+      token = await mint();
+      return token;
+    },
+  };
+  return { credentials, state };
+}
+
+export function context(
+  journal: PublishJournal,
+  credentials: Credentials,
+  extra: Partial<PublishContext> = {},
+): PublishContext {
+  return {
+    journal,
+    credentials,
+    pollIntervalMs: 5,
+    maxPolls: 50,
+    sleep: async (ms) => void (await new Promise((r) => setTimeout(r, Math.min(ms, 20)))),
+    ...extra,
+  };
+}
+
+export interface PublishedView {
+  id: string;
+  kind: string;
+  account: string;
+  params: Record<string, unknown>;
+  media: { bytes: number; sha256: string }[];
+}
+
+export const published = async (base: string) =>
+  (await callControl(base, 'GET', 'publishing/published')) as PublishedView[];
+export const violations = async (base: string) =>
+  (await callControl(base, 'GET', 'violations')) as { problem: string }[];
+
+export async function mediaBytes(base: string, id: string, index = 0): Promise<Buffer> {
+  const res = await fetch(`${base}/__control/publishing/published/${id}/media/${index}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+export const fault = (base: string, faults: unknown) => callControl(base, 'POST', 'publishing/faults', faults);
+export const switches = (base: string, values: Record<string, unknown>) =>
+  callControl(base, 'POST', 'publishing/switches', values);
+export { readFile };

@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { callControl } from '../emulators/oauth-kit.js';
+import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
+import { PublishError } from '../platforms/publish-errors.js';
+import { memoryJournal, publish } from '../platforms/publishing.js';
+import { CreatorInfoCache, MIB, tiktokPublisher } from '../platforms/tiktok/publisher.js';
+import { fileSource } from '../platforms/upload-source.js';
+import {
+  context,
+  emulatorCredentials,
+  fault,
+  mediaBytes,
+  mediaServer,
+  published,
+  switches,
+  videoFile,
+  violations,
+} from './helpers/publishing.js';
+
+let tiktok: TikTokEmulator;
+let video: { path: string; bytes: Buffer };
+
+beforeAll(async () => {
+  tiktok = await startTikTokEmulator();
+  video = await videoFile(11 * MIB + 12_345);
+});
+afterAll(async () => {
+  await tiktok?.stop();
+});
+
+describe('TikTok', () => {
+  beforeEach(async () => {
+    await callControl(tiktok.url, 'POST', 'reset');
+  });
+  const publisher = (audited = true) =>
+    tiktokPublisher({ apiUrl: tiktok.url, audited, account: 'conn-1', cache: new CreatorInfoCache() });
+
+  it('posts a video in 5 MiB chunks (the last one with the trailing bytes) and TikTok receives it byte for byte', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    const journal = memoryJournal();
+    const progress: number[] = [];
+    const source = await fileSource(video.path, 'video/mp4');
+    const result = await publish(
+      publisher(),
+      {
+        kind: 'video',
+        mode: 'direct',
+        source,
+        caption: 'hello #emulator',
+        privacyLevel: 'PUBLIC_TO_EVERYONE',
+        chunkSize: 5 * MIB,
+      },
+      context(journal, credentials, { onProgress: (s) => progress.push(s) }),
+    );
+    expect(result.status).toBe('published');
+    expect(result.status === 'published' && result.url).toMatch(
+      /^https:\/\/www\.tiktok\.com\/@emulated\.creator\/video\/\d+$/,
+    );
+    const items = await published(tiktok.url);
+    expect(items).toHaveLength(1);
+    expect((await mediaBytes(tiktok.url, items[0]?.id as string)).equals(video.bytes)).toBe(true);
+    const puts = tiktok.kit.requests.filter((r) => r.method === 'PUT');
+    expect(puts).toHaveLength(2);
+    expect(progress.at(-1)).toBe(video.bytes.length);
+    expect(journal.state.publishId).toMatch(/^v_pub_file~v2\./);
+    expect(await violations(tiktok.url)).toEqual([]);
+  });
+
+  it('resumes after a crash between chunks without a second init, and a dropped chunk is sent again', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    const journal = memoryJournal();
+    const source = await fileSource(video.path, 'video/mp4');
+    const input = {
+      kind: 'video' as const,
+      mode: 'direct' as const,
+      source,
+      privacyLevel: 'SELF_ONLY',
+      chunkSize: 5 * MIB,
+    };
+    // the first chunk arrives, its progress is never recorded (the worker died)
+    journal.crashOn = (patch) => Number(patch.uploadedBytes) > 0;
+    await expect(publish(publisher(), input, context(journal, credentials))).rejects.toThrow(/simulated crash/);
+    expect(journal.state.uploadedBytes).toBe(0);
+    await fault(tiktok.url, { kind: 'drop', on: 'upload' });
+    const result = await publish(publisher(), input, context(journal, credentials));
+    expect(result.status).toBe('published');
+    const inits = tiktok.kit.requests.filter((r) => r.path.endsWith('/init/'));
+    expect(inits).toHaveLength(1);
+    const items = await published(tiktok.url);
+    expect(items).toHaveLength(1);
+    expect((await mediaBytes(tiktok.url, items[0]?.id as string)).equals(video.bytes)).toBe(true);
+    expect(await violations(tiktok.url)).toEqual([]);
+  });
+
+  it('an unaudited app is told before publishing that only SELF_ONLY on a private account works', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    await switches(tiktok.url, { audited: false });
+    const source = await fileSource(video.path, 'video/mp4');
+    const err = await publish(
+      publisher(false),
+      { kind: 'video', mode: 'direct', source, privacyLevel: 'PUBLIC_TO_EVERYONE' },
+      context(memoryJournal(), credentials),
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(PublishError);
+    expect(err.kind).toBe('rejected');
+    expect(err.message).toMatch(/not audited.*SELF_ONLY/);
+    expect(tiktok.kit.requests.filter((r) => r.path.endsWith('/init/'))).toHaveLength(0);
+    await switches(tiktok.url, { privateAccount: true });
+    const ok = await publish(
+      publisher(false),
+      { kind: 'video', mode: 'direct', source, privacyLevel: 'SELF_ONLY' },
+      context(memoryJournal(), credentials),
+    );
+    expect(ok.status).toBe('published');
+    expect(await violations(tiktok.url)).toEqual([]);
+  });
+
+  it('token expiring mid-upload is refreshed once and the upload continues; 429 and 5xx bursts are waited out', async () => {
+    const { credentials, state } = await emulatorCredentials(tiktok.url);
+    await fault(tiktok.url, [
+      { kind: 'rate_limit', on: 'creator_info', retryAfterSeconds: 1 },
+      { kind: 'server_error', on: 'upload' },
+      { kind: 'server_error', on: 'upload' },
+      { kind: 'token_expired', on: 'status' },
+    ]);
+    const waits: number[] = [];
+    const source = await fileSource(video.path, 'video/mp4');
+    const result = await publish(
+      publisher(),
+      { kind: 'video', mode: 'inbox', source, chunkSize: 5 * MIB },
+      context(memoryJournal(), credentials, { sleep: async (ms) => void waits.push(ms) }),
+    );
+    expect(result.status).toBe('published');
+    expect(result.status === 'published' && result.note).toMatch(/inbox/);
+    expect(state.refreshes).toBe(1);
+    expect(waits[0]).toBe(1000);
+    const items = await published(tiktok.url);
+    expect((await mediaBytes(tiktok.url, items[0]?.id as string)).equals(video.bytes)).toBe(true);
+    expect(await violations(tiktok.url)).toEqual([]);
+  });
+
+  it('photos by pull; a pull whose publish_id never arrived ends as outcome unknown, never a second post', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    const images = { '/a.jpg': Buffer.from('ffd8ffe0aaaa', 'hex'), '/b.jpg': Buffer.from('ffd8ffe0bbbb', 'hex') };
+    const media = await mediaServer(images);
+    try {
+      const input = {
+        kind: 'photo' as const,
+        mode: 'direct' as const,
+        imageUrls: [`${media.url}/a.jpg`, `${media.url}/b.jpg`],
+        title: 'two',
+        privacyLevel: 'PUBLIC_TO_EVERYONE',
+      };
+      const ok = await publish(publisher(), input, context(memoryJournal(), credentials));
+      expect(ok.status).toBe('published');
+      const [item] = await published(tiktok.url);
+      expect((await mediaBytes(tiktok.url, item?.id as string, 1)).equals(images['/b.jpg'])).toBe(true);
+      await fault(tiktok.url, { kind: 'drop', on: 'init' });
+      const journal = memoryJournal();
+      const lost = await publish(publisher(), input, context(journal, credentials));
+      expect(lost).toMatchObject({ status: 'unknown' });
+      const again = await publish(publisher(), input, context(journal, credentials));
+      expect(again).toMatchObject({ status: 'unknown' });
+      expect(tiktok.kit.requests.filter((r) => r.path.endsWith('/content/init/'))).toHaveLength(2);
+    } finally {
+      await media.stop();
+    }
+  });
+});
