@@ -72,7 +72,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   // process (the OS still holds the write); only the last moments before a power loss or kernel
   // crash can be lost, and the file is never corrupted. Irrelevant in memory (tests).
   args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
-  // Task priorities (activities of posts due soon go first) need the priority-aware matcher.
+  // Task priorities (activities of posts due soon go first) need the priority-aware matcher: the
+  // default in this server version, set explicitly so a different binary cannot quietly drop it.
   args.push('--dynamic-config-value', 'matching.useNewMatcher=true');
 
   const child = spawn(options.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
