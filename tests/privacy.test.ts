@@ -7,6 +7,9 @@ import { sql } from 'drizzle-orm';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users } from '../db/schema.js';
+import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
+import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
+import { connectionOwnerWorkflowId } from '../workflows/connection-messages.js';
 import {
   call,
   expectProblem,
@@ -20,12 +23,37 @@ import {
 import { startTestApp, type TestApp } from './helpers/harness.js';
 
 let app: TestApp;
+let tiktok: TikTokEmulator;
+let facebook: FacebookEmulator;
 beforeAll(async () => {
-  app = await startTestApp();
+  [tiktok, facebook] = await Promise.all([startTikTokEmulator(), startFacebookEmulator()]);
+  app = await startTestApp({ env: { ...tiktok.env, ...facebook.env } });
 });
 afterAll(async () => {
   await app?.stop();
+  await Promise.all([tiktok?.stop(), facebook?.stop()]);
 });
+
+/** Connects through the real routes and the emulator's consent screen; Facebook Pages are all picked. */
+async function connectAccount(user: Awaited<ReturnType<typeof signUp>>, platform: 'tiktok' | 'facebook') {
+  const start = await postJson(user.browser, `/api/v1/connections/${platform}/authorize`, {});
+  const consent = await fetch(start.body.authorizeUrl as string, { redirect: 'manual' });
+  const back = await fetch(consent.headers.get('location')!, {
+    redirect: 'manual',
+    headers: { cookie: user.browser.headers.cookie ?? '' },
+  });
+  const result = new URL(back.headers.get('location')!).searchParams;
+  if (result.get('status') === 'choose') {
+    const choice = await call(user.api, `/api/v1/connections/pending/${result.get('pendingChoice')}`);
+    const confirmed = await postJson(user.browser, `/api/v1/connections/pending/${choice.body.id}/confirm`, {
+      accountIds: choice.body.accounts.map((a: { id: string }) => a.id),
+    });
+    expect(confirmed.status).toBe(201);
+    return confirmed.body.items.map((c: { id: string }) => c.id) as string[];
+  }
+  expect(result.get('status'), result.get('reason') ?? '').toBe('connected');
+  return [result.get('connections')!];
+}
 
 async function readArchive(res: Response): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
@@ -66,6 +94,39 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 describe('privacy rights', () => {
+  it('exports connected accounts without tokens; account deletion revokes them, deletes them and ends their owners', async () => {
+    const user = await signUp(app.baseUrl, 'Connected');
+    const ids = [...(await connectAccount(user, 'tiktok')), ...(await connectAccount(user, 'facebook'))];
+    expect(ids).toHaveLength(3);
+    const tokens = [...tiktok.kit.tokens.keys(), ...facebook.kit.tokens.keys()];
+
+    const res = await fetch(`${app.baseUrl}/api/v1/me/export`, { headers: user.api.headers });
+    const files = await readArchive(res);
+    const listed = JSON.parse(files.get('connected-accounts.json')!.toString()) as {
+      id: string;
+      displayName: string;
+    }[];
+    expect(listed.map((c) => c.id).sort()).toEqual([...ids].sort());
+    expect(listed.map((c) => c.displayName)).toEqual(expect.arrayContaining(['Emulated Creator', 'Emulated Bakery']));
+    const archive = [...files.values()].map((b) => b.toString('latin1')).join('\n');
+    for (const token of tokens) expect(archive).not.toContain(token);
+
+    const deleted = await postJson(user.api, '/api/v1/me', { password: user.password }, {}, 'DELETE');
+    expect(deleted.status, JSON.stringify(deleted.body)).toBe(204);
+    // Revoked at the platforms (TikTok's token, the Facebook grant with its last Page), and gone here.
+    expect([...tiktok.kit.tokens.values()].every((t) => t.state !== 'live')).toBe(true);
+    expect(facebook.kit.liveGrants().size).toBe(0);
+    expect(await rowsMentioning([...tokens, 'Emulated Creator', 'Emulated Bakery', user.id])).toEqual([]);
+    // Owners ended; their histories are handed to Temporal for deletion, which it does in its own time.
+    for (const id of ids) {
+      const described = await app.temporal.workflow
+        .getHandle(connectionOwnerWorkflowId(id))
+        .describe()
+        .catch(() => null);
+      expect(described?.status.name ?? 'DELETED').toMatch(/COMPLETED|TERMINATED|DELETED/);
+    }
+  });
+
   it('exports everything held about the caller, and no secret', async () => {
     const user = await signUp(app.baseUrl, 'Exporter');
     const photo = await photoWithExif(64, 48);
