@@ -75,16 +75,18 @@ export async function requestDisconnect(
 export async function removeOwner(access: OwnerAccess, connectionId: string): Promise<void> {
   const workflowId = connectionOwnerWorkflowId(connectionId);
   const handle = access.temporal.workflow.getHandle(workflowId);
-  try {
-    const { status } = await handle.describe();
-    if (status.name === 'RUNNING') await handle.terminate('The connection was removed');
-    await access.temporal.workflowService.deleteWorkflowExecution({
+  // It may end on its own between the two calls (a disconnect just completed it): both are best effort.
+  await withTemporalDeadline(access, () => handle.terminate('The connection was removed')).catch(ignoreNotFound);
+  await withTemporalDeadline(access, () =>
+    access.temporal.workflowService.deleteWorkflowExecution({
       namespace: access.temporal.options.namespace,
       workflowExecution: { workflowId },
-    });
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError) && !isGrpcNotFound(err)) throw err;
-  }
+    }),
+  ).catch(ignoreNotFound);
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (!(err instanceof WorkflowNotFoundError) && !isGrpcNotFound(err)) throw err;
 }
 
 function isGrpcNotFound(err: unknown): boolean {
