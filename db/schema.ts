@@ -414,3 +414,56 @@ export interface PendingAccount {
   userTokenExpiresAt: string | null;
   issuedAt: string;
 }
+
+// Campaigns (issue 12): a series of posts on a cadence, each slot's post made by the campaign's workflow.
+
+/** A campaign as last saved; its workflow (`campaign-<id>`) holds the schedule it runs by. */
+export const campaigns = pgTable(
+  'campaigns',
+  {
+    id: uuid('id').primaryKey(),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** Brief, targets, cadence, zone, start, end, lead time, review and catch-up policy (api/schemas/campaigns.ts). */
+    settings: jsonb('settings').$type<Record<string, unknown>>().notNull(),
+    status: text('status').$type<'active' | 'paused' | 'cancelled' | 'completed'>().notNull(),
+    /** Why it is paused, in words (a person, or a connection needing reconnecting). */
+    statusReason: text('status_reason'),
+    /** Future slots a person skipped or moved: { skipped: [local], moved: { local: newLocal } }. */
+    overrides: jsonb('overrides').$type<Record<string, unknown>>().notNull().default({}),
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('campaigns_owner_idempotency_key_unique')
+      .on(t.ownerId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
+    index('campaigns_owner_created_idx').on(t.ownerId, t.createdAt),
+  ],
+);
+
+/** What became of each slot the campaign reached: its post, or why it has none (missed, skipped). */
+export const campaignSlots = pgTable(
+  'campaign_slots',
+  {
+    campaignId: uuid('campaign_id')
+      .notNull()
+      .references(() => campaigns.id, { onDelete: 'cascade' }),
+    /** The slot's identity: local wall-clock time in the campaign's zone, "YYYY-MM-DDTHH:MM". */
+    slotLocal: text('slot_local').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+    postId: uuid('post_id').references(() => posts.id, { onDelete: 'set null' }),
+    outcome: text('outcome').$type<'created' | 'missed' | 'skipped'>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.campaignId, t.slotLocal] }),
+    index('campaign_slots_post_idx').on(t.postId),
+    index('campaign_slots_at_idx').on(t.at),
+  ],
+);
