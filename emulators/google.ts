@@ -16,6 +16,8 @@ import {
   startEmulatorServer,
   validRedirectUri,
 } from './oauth-kit.js';
+import { publishingHook } from './publishing-kit.js';
+import { createYouTubePublishing } from './youtube-publishing.js';
 
 /**
  * Google's web-server OAuth flow and YouTube's `channels?mine=true`, as platform-apis.md 2.1 describes
@@ -81,6 +83,7 @@ export async function startGoogleEmulator(options: GoogleEmulatorOptions = {}): 
   const usersWithRefreshToken = new Set<string>();
 
   const server = await startEmulatorServer(options, {
+    raw: publishingHook(createYouTubePublishing(), { kinds: ['access'], prefix: 'ya29.' }),
     reset: () => {
       settings = initial();
       usersWithRefreshToken.clear();

@@ -1,10 +1,15 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js';
 import { callControl } from '../emulators/oauth-kit.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
 import { PublishError } from '../platforms/publish-errors.js';
 import { memoryJournal, publish } from '../platforms/publishing.js';
 import { CreatorInfoCache, MIB, tiktokPublisher } from '../platforms/tiktok/publisher.js';
 import { fileSource } from '../platforms/upload-source.js';
+import { youtubePublisher } from '../platforms/youtube/publisher.js';
 import {
   context,
   emulatorCredentials,
@@ -165,5 +170,98 @@ describe('TikTok', () => {
     } finally {
       await media.stop();
     }
+  });
+});
+
+describe('YouTube', () => {
+  let google: GoogleEmulator;
+  beforeAll(async () => {
+    google = await startGoogleEmulator();
+  });
+  afterAll(async () => {
+    await google?.stop();
+  });
+  beforeEach(async () => {
+    await callControl(google.url, 'POST', 'reset');
+  });
+  const publisher = () => youtubePublisher({ apiUrl: google.url });
+  const thumbBytes = Buffer.concat([Buffer.from('ffd8ffe000104a464946', 'hex'), Buffer.alloc(2000, 7)]);
+
+  it('uploads in 256 KiB multiples, sets the thumbnail, schedules with publishAt as private; bytes match', async () => {
+    const { credentials } = await emulatorCredentials(google.url);
+    const dir = await mkdtemp(join(tmpdir(), 'thumb-'));
+    await writeFile(join(dir, 't.jpg'), thumbBytes);
+    const publishAt = new Date(Date.now() + 3 * 86_400_000);
+    const result = await publish(
+      publisher(),
+      {
+        source: await fileSource(video.path, 'video/mp4'),
+        title: 'Emulated upload',
+        description: 'made by the tests',
+        tags: ['cool', 'video clip'],
+        categoryId: '22',
+        publishAt,
+        madeForKids: false,
+        thumbnail: await fileSource(join(dir, 't.jpg'), 'image/jpeg'),
+        chunkSize: 3 * MIB,
+      },
+      context(memoryJournal(), credentials),
+    );
+    expect(result).toMatchObject({ status: 'published', url: expect.stringMatching(/watch\?v=/) });
+    expect(result.status === 'published' && result.note).toMatch(/private until/);
+    const [item] = await published(google.url);
+    expect(item?.params).toMatchObject({
+      status: { privacyStatus: 'private', publishAt: publishAt.toISOString(), selfDeclaredMadeForKids: false },
+      snippet: { tags: ['cool', 'video clip'], categoryId: '22' },
+    });
+    expect((await mediaBytes(google.url, item?.id as string)).equals(video.bytes)).toBe(true);
+    expect((await mediaBytes(google.url, item?.id as string, 1)).equals(thumbBytes)).toBe(true);
+    expect(google.kit.requests.filter((r) => r.method === 'PUT').length).toBe(4);
+    expect(await violations(google.url)).toEqual([]);
+  });
+
+  it('an interrupted upload resumes from the range the session reports; an expired session starts anew', async () => {
+    const { credentials } = await emulatorCredentials(google.url);
+    const journal = memoryJournal();
+    const input = { source: await fileSource(video.path, 'video/mp4'), title: 'Resumed', chunkSize: 4 * MIB };
+    // the connection dies half way through the second chunk, then the worker dies before recording anything
+    await fault(google.url, [{ kind: 'drop', on: 'upload' }]);
+    journal.crashOn = (patch) => Number(patch.uploadedBytes) > 0;
+    await expect(publish(publisher(), input, context(journal, credentials))).rejects.toThrow(/simulated crash/);
+    expect(journal.state.sessionUri).toBeTruthy();
+    const result = await publish(publisher(), input, context(journal, credentials));
+    expect(result.status).toBe('published');
+    const puts = google.kit.requests.filter((r) => r.method === 'PUT');
+    expect(puts.length).toBeGreaterThanOrEqual(4);
+    const [item] = await published(google.url);
+    expect((await mediaBytes(google.url, item?.id as string)).equals(video.bytes)).toBe(true);
+    expect(await violations(google.url)).toEqual([]);
+
+    const second = memoryJournal();
+    second.crashOn = (patch) => Number(patch.uploadedBytes) > 0;
+    await expect(publish(publisher(), input, context(second, credentials))).rejects.toThrow(/simulated crash/);
+    // the session URI outlived its lifetime while the worker was down: 404, a new session, no double video
+    await switches(google.url, { sessionsExpired: true });
+    const restarted = publish(publisher(), input, context(second, credentials));
+    await expect(restarted).resolves.toMatchObject({ status: 'published' });
+    expect(await published(google.url)).toHaveLength(2);
+    expect(
+      google.kit.requests.filter((r) => r.method === 'POST' && r.path === '/upload/youtube/v3/videos'),
+    ).toHaveLength(3);
+  });
+
+  it('token expiring mid-upload refreshes once; 5xx bursts resume from the reported range', async () => {
+    const { credentials, state } = await emulatorCredentials(google.url);
+    await fault(google.url, [
+      { kind: 'token_expired', on: 'upload' },
+      { kind: 'server_error', on: 'upload' },
+      { kind: 'server_error', on: 'upload' },
+    ]);
+    const input = { source: await fileSource(video.path, 'video/mp4'), title: 'Faults', chunkSize: 4 * MIB };
+    expect((await publish(publisher(), input, context(memoryJournal(), credentials))).status).toBe('published');
+    expect(state.refreshes).toBe(1);
+    const [item] = await published(google.url);
+    expect((await mediaBytes(google.url, item?.id as string)).equals(video.bytes)).toBe(true);
+    expect(await violations(google.url)).toEqual([]);
   });
 });

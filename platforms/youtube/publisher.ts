@@ -1,0 +1,323 @@
+import { nextQuotaDayStart } from '../../domain/quotas.js';
+import { googleError, type HttpAnswer, PublishError } from '../publish-errors.js';
+import type { PlatformPublisher, PublishRun } from '../publishing.js';
+import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
+
+/** YouTube Data API v3 resumable upload (platform-apis.md 2.2-2.6). */
+
+export const YOUTUBE_CHUNK_QUANTUM = 256 * 1024;
+
+export interface YouTubeInput {
+  source: UploadSource;
+  title: string;
+  description?: string;
+  tags?: string[];
+  /** Default "22" (People & Blogs). */
+  categoryId?: string;
+  privacy?: 'public' | 'private' | 'unlisted';
+  /** Scheduled publishing by YouTube's own clock: the video stays private until then. */
+  publishAt?: Date;
+  madeForKids?: boolean;
+  containsSyntheticMedia?: boolean;
+  notifySubscribers?: boolean;
+  thumbnail?: UploadSource;
+  /** Bytes per PUT, rounded down to a multiple of 256 KiB (default 8 MiB). */
+  chunkSize?: number;
+}
+
+export interface YouTubePublisherConfig {
+  apiUrl: string;
+}
+
+/** What YouTube would refuse (2.3), said before anything is sent. */
+export function youtubePreflight(input: YouTubeInput): string[] {
+  const problems: string[] = [];
+  if (input.title.trim() === '' || [...input.title].length > 100) problems.push('title: 1 to 100 characters');
+  if (/[<>]/.test(input.title)) problems.push('title: < and > are not allowed');
+  const description = input.description ?? '';
+  if (new TextEncoder().encode(description).length > 5000) problems.push('description: at most 5000 bytes');
+  if (/[<>]/.test(description)) problems.push('description: < and > are not allowed');
+  const tags = input.tags ?? [];
+  const tagLength = tags.reduce((n, t) => n + t.length + (t.includes(' ') ? 2 : 0), 0) + Math.max(0, tags.length - 1);
+  if (tagLength > 500) problems.push('tags: at most 500 characters in total');
+  if (input.publishAt && input.privacy && input.privacy !== 'private') {
+    problems.push('publishAt: a scheduled video stays private until then; leave privacy unset or private');
+  }
+  return problems;
+}
+
+export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublisher<YouTubeInput> {
+  const quotaReset = () => nextQuotaDayStart(new Date());
+  const fail = (answer: HttpAnswer, what: string) => googleError(answer, what, quotaReset());
+
+  async function startSession(run: PublishRun, input: YouTubeInput): Promise<void> {
+    const status: Record<string, unknown> = {
+      privacyStatus: input.publishAt ? 'private' : (input.privacy ?? 'public'),
+      selfDeclaredMadeForKids: input.madeForKids === true,
+      ...(input.publishAt ? { publishAt: input.publishAt.toISOString() } : {}),
+      ...(input.containsSyntheticMedia !== undefined ? { containsSyntheticMedia: input.containsSyntheticMedia } : {}),
+    };
+    const body = {
+      snippet: {
+        title: input.title,
+        description: input.description ?? '',
+        tags: input.tags ?? [],
+        categoryId: input.categoryId ?? '22',
+      },
+      status,
+    };
+    // A session without bytes publishes nothing: starting another after a lost answer is safe.
+    const location = await run.retrying(
+      () =>
+        run.authed(async (token) => {
+          const answer = await run.send({
+            what: 'upload session',
+            method: 'POST',
+            url: `${config.apiUrl}/upload/youtube/v3/videos`,
+            query: {
+              uploadType: 'resumable',
+              part: 'snippet,status',
+              ...(input.notifySubscribers === false ? { notifySubscribers: 'false' } : {}),
+            },
+            headers: {
+              'x-upload-content-length': String(input.source.size),
+              'x-upload-content-type': input.source.mimeType,
+            },
+            json: body,
+            auth: 'bearer',
+            token,
+          });
+          const where = answer.headers.get('location');
+          if (answer.status !== 200 || !where) throw fail(answer, 'upload session');
+          return where;
+        }),
+      { idempotent: true },
+    );
+    await run.record({ sessionUri: location, uploadedBytes: 0, videoId: null });
+  }
+
+  /** PUT of bytes [start, end] (or a status query when start > end); network loss is a ConnectionLost. */
+  async function put(run: PublishRun, input: YouTubeInput, start: number, end: number): Promise<HttpAnswer> {
+    const total = input.source.size;
+    return run.authed(async (token) => {
+      const answer = await sendBytes({
+        method: 'PUT',
+        url: String(run.journal.sessionUri),
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': input.source.mimeType,
+          'content-range': start > end ? `bytes */${total}` : `bytes ${start}-${end}/${total}`,
+        },
+        source: input.source,
+        start,
+        end,
+        onProgress: (sent, all) => run.progress(sent, all),
+      });
+      if (answer.status === 401) throw fail(answer, 'upload');
+      return answer;
+    });
+  }
+
+  /** Where the session stands: bytes received, the finished video, or gone. */
+  async function ask(run: PublishRun, input: YouTubeInput): Promise<HttpAnswer> {
+    return run.retrying(
+      async () => {
+        const answer = await put(run, input, 1, 0).catch((err) => {
+          if (err instanceof ConnectionLost)
+            throw new PublishError('youtube', 'transient', `YouTube upload status: ${err.message}`);
+          throw err;
+        });
+        if ([500, 502, 503, 504].includes(answer.status)) throw fail(answer, 'upload status');
+        return answer;
+      },
+      { idempotent: true },
+    );
+  }
+
+  async function settle(
+    run: PublishRun,
+    answer: HttpAnswer,
+    input: YouTubeInput,
+  ): Promise<'done' | 'more' | 'expired'> {
+    if (answer.status === 200 || answer.status === 201) {
+      const id = (answer.body as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string')
+        throw new PublishError('youtube', 'transient', 'YouTube finished the upload without a video id');
+      await run.record({ videoId: id, uploadedBytes: input.source.size });
+      return 'done';
+    }
+    if (answer.status === 308) {
+      // No Range header: nothing was received.
+      const m = answer.headers.get('range')?.match(/bytes=0-(\d+)/);
+      await run.record({ uploadedBytes: m ? Number(m[1]) + 1 : 0 });
+      return 'more';
+    }
+    if (answer.status === 404) return 'expired';
+    throw fail(answer, 'upload');
+  }
+
+  async function upload(run: PublishRun, input: YouTubeInput): Promise<void> {
+    const total = input.source.size;
+    const chunk = Math.max(
+      YOUTUBE_CHUNK_QUANTUM,
+      Math.floor((input.chunkSize ?? 8 * 1024 * 1024) / YOUTUBE_CHUNK_QUANTUM) * YOUTUBE_CHUNK_QUANTUM,
+    );
+    let restarts = 0;
+    let mustAsk = Boolean(run.journal.sessionUri) && run.journal.uploadStarted === true;
+    if (!run.journal.sessionUri) await startSession(run, input);
+    await run.record({ uploadStarted: true });
+    let transient = 0;
+    while (!run.journal.videoId) {
+      let answer: HttpAnswer;
+      if (mustAsk) {
+        answer = await ask(run, input);
+        mustAsk = false;
+      } else {
+        const start = Number(run.journal.uploadedBytes ?? 0);
+        const end = Math.min(start + chunk, total) - 1;
+        try {
+          answer = await put(run, input, start, end);
+        } catch (err) {
+          if (!(err instanceof ConnectionLost)) throw err;
+          // The server may have kept part of it: ask before sending anything again.
+          if (++transient > 8) throw new PublishError('youtube', 'transient', `YouTube upload: ${err.message}`);
+          await run.sleep(Math.min(2 ** transient * 250, 8000));
+          mustAsk = true;
+          continue;
+        }
+        if ([500, 502, 503, 504].includes(answer.status)) {
+          if (++transient > 8) throw fail(answer, 'upload');
+          await run.sleep(Math.min(2 ** transient * 250, 8000));
+          mustAsk = true;
+          continue;
+        }
+        if (answer.status === 429 || answer.status === 403) {
+          const err = fail(answer, 'upload');
+          if (err.kind !== 'rate_limited') throw err;
+          await run.sleep(err.retryAfterMs ?? 60_000);
+          mustAsk = true;
+          continue;
+        }
+      }
+      const state = await settle(run, answer, input);
+      if (state === 'expired') {
+        // 404: the session URI lived out its lifetime; nothing was published under it.
+        if (++restarts > 2)
+          throw new PublishError('youtube', 'session_expired', 'YouTube upload sessions keep expiring');
+        await run.record({ sessionUri: null, uploadedBytes: 0 });
+        await startSession(run, input);
+      }
+    }
+  }
+
+  return {
+    platform: 'youtube',
+    steps(input) {
+      return [
+        {
+          name: 'prepare',
+          async run() {
+            const problems = youtubePreflight(input);
+            if (problems.length > 0)
+              throw new PublishError('youtube', 'rejected', `YouTube would refuse this video: ${problems.join('; ')}`);
+          },
+        },
+        {
+          name: 'upload',
+          async run(run) {
+            if (!run.journal.videoId) await upload(run, input);
+          },
+        },
+        {
+          name: 'commit',
+          async run(run) {
+            if (!input.thumbnail || run.journal.thumbnail) return;
+            const thumb = input.thumbnail;
+            const answer = await run.retrying(
+              () =>
+                run.authed(async (token) => {
+                  const a = await sendBytes({
+                    method: 'POST',
+                    url: `${config.apiUrl}/upload/youtube/v3/thumbnails/set?videoId=${encodeURIComponent(String(run.journal.videoId))}&uploadType=media`,
+                    headers: { authorization: `Bearer ${token}`, 'content-type': thumb.mimeType },
+                    source: thumb,
+                    start: 0,
+                    end: thumb.size - 1,
+                  }).catch((err) => {
+                    throw err instanceof ConnectionLost ? new PublishError('youtube', 'lost', err.message) : err;
+                  });
+                  if (a.status >= 400) {
+                    const e = fail(a, 'thumbnail');
+                    if (e.kind !== 'rejected') throw e;
+                  }
+                  return a;
+                }),
+              // Setting the same thumbnail twice changes nothing.
+              { idempotent: true },
+            );
+            // A refused thumbnail (unverified channel, bad image) does not undo the published video.
+            await run.record({
+              thumbnail: answer.status < 400 ? 'set' : fail(answer, 'thumbnail').message,
+            });
+          },
+        },
+        {
+          name: 'poll',
+          async run(run) {
+            const id = String(run.journal.videoId);
+            const status = await run.poll('YouTube processing', () =>
+              run.retrying(
+                () =>
+                  run.authed(async (token) => {
+                    const a = await run.send({
+                      what: 'video status',
+                      method: 'GET',
+                      url: `${config.apiUrl}/youtube/v3/videos`,
+                      query: { part: 'status,processingDetails', id },
+                      auth: 'bearer',
+                      token,
+                    });
+                    if (a.status !== 200) throw fail(a, 'video status');
+                    const item = ((a.body as { items?: Record<string, unknown>[] })?.items ?? [])[0];
+                    const s = (item?.status ?? {}) as Record<string, unknown>;
+                    const p = (item?.processingDetails ?? {}) as Record<string, unknown>;
+                    if (s.uploadStatus === 'failed' || s.uploadStatus === 'rejected') return s;
+                    if (s.uploadStatus === 'processed' || p.processingStatus === 'succeeded') return s;
+                    return undefined;
+                  }),
+                { idempotent: true },
+              ),
+            );
+            if (status.uploadStatus === 'failed') {
+              throw new PublishError(
+                'youtube',
+                'rejected',
+                `YouTube could not process the video (${String(status.failureReason)})`,
+              );
+            }
+            if (status.uploadStatus === 'rejected') {
+              throw new PublishError(
+                'youtube',
+                'rejected',
+                `YouTube rejected the video (${String(status.rejectionReason)})`,
+              );
+            }
+            const notes = [
+              input.publishAt
+                ? `private until ${input.publishAt.toISOString()}, when YouTube publishes it by its own clock`
+                : '',
+              typeof run.journal.thumbnail === 'string' && run.journal.thumbnail !== 'set'
+                ? `thumbnail not set: ${run.journal.thumbnail}`
+                : '',
+            ].filter((n) => n !== '');
+            await run.published(
+              id,
+              `https://www.youtube.com/watch?v=${id}`,
+              notes.length ? notes.join('; ') : undefined,
+            );
+          },
+        },
+      ];
+    },
+  };
+}
