@@ -1,13 +1,29 @@
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo } from 'sharp';
 import { media, postMedia, postSteps, posts, publications, renditions } from '../db/schema.js';
+import {
+  type MediaPlatform,
+  PLATFORM_RULES,
+  type Placement,
+  type PlacementRules,
+  placementRules,
+} from '../domain/media-rules.js';
+import { type FitMode, type MediaProblem, targetAspect } from '../media/check.js';
+import { type MediaFacts, probeImage, probeVideo, type VideoFacts } from '../media/probe.js';
+import { type ImageFit, type ImageRendition, renderImage } from '../media/render-image.js';
+import { runTool } from '../media/tools.js';
+import { extractFrame, planTranscode, runTranscode, type TranscodeProgress } from '../media/transcode.js';
+import { type TargetReport, validateMedia } from '../media/validate.js';
 import type { MediaRules } from '../platforms/publisher.js';
 import type { ActivityDeps } from './deps.js';
 import { livePost } from './live-post.js';
 import { trackAttempt } from './track-attempt.js';
+
+export { fitInside } from '../media/render-image.js';
 
 export interface RenderMediaResult {
   renditions: number;
@@ -15,11 +31,25 @@ export interface RenderMediaResult {
 
 /** How often a render in progress tells Temporal it is alive (the activity's heartbeat timeout is 1 minute). */
 const HEARTBEAT_EVERY_MS = 10_000;
+/** How often a transcode's progress is written for the post's API view. */
+const PROGRESS_EVERY_MS = 2_000;
+/** Placements whose shape is the point (full-screen vertical): a fit the user names reframes to it. */
+const REFRAMED: readonly Placement[] = ['reel', 'story', 'short'];
+
+type MediaRow = typeof media.$inferSelect;
+type Publication = typeof publications.$inferSelect;
+
+/** The API's crop strategy in the terms of the checker and ffmpeg (video crops are centred). */
+const videoFit = (fit: Publication['fit']): FitMode => (fit === 'attention' || fit === 'centre' ? 'crop' : 'blur');
 
 /**
- * Makes one rendition of each of the post's images per target, sized to the target's rules,
- * auto-rotated, converted to sRGB and stripped of EXIF and other metadata. Each source is decoded
- * once for all its targets. Finished renditions are kept, so a retry only does what is left.
+ * Makes one rendition of each of the post's media per target, to that target's platform rules
+ * (domain/media-rules.ts): images auto-rotated, reframed as the post asks (attention or centre
+ * crop, or pad on a blurred background), sized, converted to sRGB and stripped of metadata, each
+ * source decoded once for all its targets; videos transcoded only when the target needs it, with
+ * a cover frame, progress heartbeated and written to the target for the post's view, and ffmpeg
+ * stopped when the activity is cancelled. What each rendition changed is recorded with it.
+ * Finished renditions are kept, so a retry only does what is left.
  */
 export function createRenderMedia(deps: ActivityDeps) {
   const { db, store, publishers } = deps;
@@ -45,74 +75,64 @@ export function createRenderMedia(deps: ActivityDeps) {
       const targets = await db.select().from(publications).where(eq(publications.postId, postId));
       const done = await db.select().from(renditions).where(eq(renditions.postId, postId));
 
+      for (const item of items) {
+        if (!(await store.exists(item.media.storageKey))) {
+          throw ApplicationFailure.nonRetryable(
+            `The uploaded file for media ${item.media.id} is missing from storage`,
+            'MediaMissing',
+          );
+        }
+      }
+      const facts = await Promise.all(items.map((i) => factsOf(deps, i.media)));
+      const files = items.map((i, n) => ({ mediaId: i.media.id, facts: facts[n]! }));
+      const reports = validateMedia(
+        targets.map((t) => ({
+          key: t.targetKey,
+          platform: t.format as MediaPlatform,
+          placement: (t.placement ?? undefined) as Placement | undefined,
+          fit: videoFit(t.fit),
+        })),
+        files,
+      ).targets;
+      const refused = reports.flatMap((r) => refusals(r));
+      if (refused.length > 0) {
+        // Checked when the post was created; this catches rules that changed since.
+        throw ApplicationFailure.nonRetryable(`The media cannot be published: ${refused.join(' ')}`, 'MediaRefused');
+      }
+
       // Heartbeats on a timer, not only between renditions: one large source can take a while,
-      // and sharp works off the event loop, so the timer keeps firing meanwhile.
+      // and sharp and ffmpeg work off the event loop, so the timer keeps firing meanwhile.
       const context = Context.current();
-      let rendered = 0;
-      const beat = setInterval(() => context.heartbeat({ rendered }), HEARTBEAT_EVERY_MS);
+      const state: { rendered: number; transcoding?: Record<string, unknown> } = { rendered: 0 };
+      const beat = setInterval(() => context.heartbeat(state), HEARTBEAT_EVERY_MS);
       try {
-        for (const item of items) {
-          const missing: { targetKey: string; rules: MediaRules; key: string }[] = [];
+        for (const [n, item] of items.entries()) {
+          const missing: { target: Publication; placement: PlacementRules; problems: MediaProblem[] }[] = [];
           for (const target of targets) {
             const already = done.find((r) => r.targetKey === target.targetKey && r.position === item.position);
             if (already && (await store.exists(already.storageKey))) {
-              rendered += 1;
+              state.rendered += 1;
               continue;
             }
-            const rules = publishers[target.targetType].mediaRules(target.format);
-            const key = `renditions/${postId}/${target.targetKey}/${item.position}.${rules.format === 'png' ? 'png' : 'jpg'}`;
-            missing.push({ targetKey: target.targetKey, rules, key });
+            const file = reports.find((r) => r.key === target.targetKey)!.files[n]!;
+            const rules = placementRules(target.format as MediaPlatform, file.placement)!;
+            missing.push({ target, placement: rules, problems: file.problems });
           }
           if (missing.length === 0) continue;
-          if (!(await store.exists(item.media.storageKey))) {
-            throw ApplicationFailure.nonRetryable(
-              `The uploaded file for media ${item.media.id} is missing from storage`,
-              'MediaMissing',
-            );
-          }
-
-          const staged = await Promise.all(missing.map((m) => store.staging(m.key)));
-          let infos: OutputInfo[];
-          try {
-            infos = await renderSlots(() =>
-              renderSource(
-                store.pathOf(item.media.storageKey),
-                missing.map((m, i) => ({ rules: m.rules, path: staged[i]!.path })),
-              ),
-            );
-            for (const s of staged) await s.commit();
-          } catch (err) {
-            await Promise.all(staged.map((s) => s.abort()));
-            // File system trouble (disk full, permissions) may pass; a picture sharp cannot decode won't.
-            if ((err as NodeJS.ErrnoException).code?.startsWith('E')) throw err;
-            throw ApplicationFailure.nonRetryable(
-              `Could not render the image: ${err instanceof Error ? err.message : String(err)}`,
-              'RenderFailed',
-            );
-          }
-
-          for (const [i, m] of missing.entries()) {
-            const info = infos[i]!;
-            await db
-              .insert(renditions)
-              .values({
-                postId,
-                targetKey: m.targetKey,
-                position: item.position,
-                mediaId: item.media.id,
-                storageKey: m.key,
-                mimeType: `image/${m.rules.format}`,
-                width: info.width,
-                height: info.height,
-                sizeBytes: info.size,
-              })
-              .onConflictDoUpdate({
-                target: [renditions.postId, renditions.targetKey, renditions.position],
-                set: { storageKey: m.key, width: info.width, height: info.height, sizeBytes: info.size },
+          const itemFacts = facts[n]!;
+          if (itemFacts.kind === 'image') {
+            await renderImages(deps, postId, item, itemFacts, missing, publishers);
+            state.rendered += missing.length;
+          } else {
+            for (const m of missing) {
+              await renderVideo(deps, postId, item, itemFacts, m, context.cancellationSignal, (progress) => {
+                state.transcoding = progress;
               });
-            rendered += 1;
+              state.rendered += 1;
+              state.transcoding = undefined;
+            }
           }
-          context.heartbeat({ rendered });
+          context.heartbeat(state);
         }
       } finally {
         clearInterval(beat);
@@ -124,6 +144,271 @@ export function createRenderMedia(deps: ActivityDeps) {
       return { renditions: targets.length * items.length };
     });
   };
+}
+
+function refusals(report: TargetReport): string[] {
+  return [
+    ...report.problems.filter((p) => !p.fixable).map((p) => `${report.key}: ${p.message}`),
+    ...report.files.flatMap((f) => f.problems.filter((p) => !p.fixable).map((p) => `${report.key}: ${p.message}`)),
+  ];
+}
+
+/** What the file is: as recorded at upload, or read now for media uploaded before facts were kept. */
+async function factsOf(deps: ActivityDeps, row: MediaRow): Promise<MediaFacts> {
+  if (row.facts) return row.facts as unknown as MediaFacts;
+  const path = deps.store.pathOf(row.storageKey);
+  if (row.kind === 'video') {
+    if (!deps.mediaTools) throw ApplicationFailure.nonRetryable('ffprobe is not installed on the worker', 'NoFfmpeg');
+    return probeVideo(path, deps.mediaTools.ffprobe);
+  }
+  return probeImage(path);
+}
+
+/** An aspect at a bound of the range, moved just inside it so whole pixels cannot round it out. */
+function insideRange(aspect: number, range: { min?: number; max?: number }): number {
+  if (range.max !== undefined && aspect >= range.max) return range.max * 0.996;
+  if (range.min !== undefined && aspect <= range.min) return range.min * 1.004;
+  return aspect;
+}
+
+const publicId = () => randomBytes(18).toString('base64url');
+
+async function renderImages(
+  deps: ActivityDeps,
+  postId: string,
+  item: { position: number; media: MediaRow },
+  facts: Extract<MediaFacts, { kind: 'image' }>,
+  missing: { target: Publication; placement: PlacementRules; problems: MediaProblem[] }[],
+  publishers: ActivityDeps['publishers'],
+) {
+  const { db, store } = deps;
+  const requests = missing.map((m) => {
+    const rules = m.placement.image ?? placementRules(m.target.format as MediaPlatform, 'thumbnail')!.image!;
+    const manual = publishers[m.target.targetType].mediaRules(m.target.format);
+    const sourceAspect = facts.width / facts.height;
+    const reframe =
+      m.target.fit !== null && REFRAMED.includes(m.placement.placement) && rules.preferredAspect !== undefined;
+    const aspect = reframe
+      ? rules.preferredAspect
+      : rules.aspect
+        ? insideRange(
+            targetAspect(sourceAspect, { aspect: rules.aspect, preferredAspect: rules.preferredAspect }),
+            rules.aspect,
+          )
+        : undefined;
+    const image: ImageRendition['rules'] = {
+      maxWidth: Math.min(manual.maxWidth, rules.width?.max ?? rules.box.long, rules.box.long),
+      maxHeight: Math.min(manual.maxHeight, rules.height?.max ?? rules.box.long, rules.box.long),
+      minWidth: rules.width?.min,
+      format: rules.formats.includes('jpeg') ? 'jpeg' : manual.format,
+      quality: manual.quality,
+      aspect: aspect !== undefined && Math.abs(aspect - sourceAspect) / sourceAspect > 0.005 ? aspect : undefined,
+      fit: (m.target.fit ?? 'pad') as ImageFit,
+      maxBytes: rules.maxBytes,
+    };
+    const key = `renditions/${postId}/${m.target.targetKey}/${item.position}.${image.format === 'png' ? 'png' : 'jpg'}`;
+    return { m, image, key };
+  });
+
+  const staged = await Promise.all(requests.map((r) => store.staging(r.key)));
+  let infos: OutputInfo[];
+  try {
+    infos = await renderSlots(() =>
+      renderImage(
+        store.pathOf(item.media.storageKey),
+        requests.map((r, i) => ({ rules: r.image, path: staged[i]!.path })),
+      ),
+    );
+    for (const s of staged) await s.commit();
+  } catch (err) {
+    await Promise.all(staged.map((s) => s.abort()));
+    // File system trouble (disk full, permissions) may pass; a picture sharp cannot decode won't.
+    if ((err as NodeJS.ErrnoException).code?.startsWith('E')) throw err;
+    throw ApplicationFailure.nonRetryable(
+      `Could not render the image: ${err instanceof Error ? err.message : String(err)}`,
+      'RenderFailed',
+    );
+  }
+
+  for (const [i, { m, image, key }] of requests.entries()) {
+    const info = infos[i]!;
+    const changes = [
+      ...m.problems.filter((p) => p.fixable).map((p) => p.fix),
+      ...(image.aspect && !m.problems.some((p) => p.code === 'aspect_ratio_out_of_range')
+        ? [
+            `Reframed to ${PLATFORM_RULES[m.target.format as MediaPlatform].label} ${m.placement.label.toLowerCase()} shape (${image.fit}).`,
+          ]
+        : []),
+      ...(info.width !== facts.width || info.height !== facts.height
+        ? [`Resized from ${facts.width}×${facts.height} to ${info.width}×${info.height}.`]
+        : []),
+      ...(facts.hasExif ? ['Camera metadata (EXIF, including any GPS position) removed.'] : []),
+    ];
+    await saveRendition(db, {
+      postId,
+      targetKey: m.target.targetKey,
+      position: item.position,
+      mediaId: item.media.id,
+      storageKey: key,
+      mimeType: `image/${image.format}`,
+      width: info.width,
+      height: info.height,
+      sizeBytes: info.size,
+      changes: [...new Set(changes)],
+      placement: m.placement.placement,
+      durationSec: null,
+      coverKey: null,
+    });
+  }
+}
+
+async function renderVideo(
+  deps: ActivityDeps,
+  postId: string,
+  item: { position: number; media: MediaRow },
+  facts: VideoFacts,
+  m: { target: Publication; placement: PlacementRules; problems: MediaProblem[] },
+  signal: AbortSignal,
+  onProgress: (progress: Record<string, unknown>) => void,
+) {
+  const { db, store, mediaTools } = deps;
+  if (!mediaTools) {
+    throw ApplicationFailure.nonRetryable('ffmpeg is not installed on the worker; see the README', 'NoFfmpeg');
+  }
+  const platform = m.target.format as MediaPlatform;
+  const label = PLATFORM_RULES[platform].label;
+  const reframe = m.target.fit !== null && REFRAMED.includes(m.placement.placement);
+  const plan = planTranscode(facts, m.placement, { fit: videoFit(m.target.fit), reframe, preset: 'veryfast' }, label);
+  if (plan.action === 'refuse') {
+    throw ApplicationFailure.nonRetryable(plan.refused.map((p) => p.message).join(' '), 'MediaRefused');
+  }
+  const source = store.pathOf(item.media.storageKey);
+  const base = `renditions/${postId}/${m.target.targetKey}/${item.position}`;
+  const sourceExt = item.media.storageKey.split('.').pop() ?? 'mp4';
+  const key = plan.action === 'none' ? `${base}.${sourceExt}` : `${base}.mp4`;
+  const staged = await store.staging(key);
+
+  const where = and(eq(publications.postId, postId), eq(publications.targetKey, m.target.targetKey));
+  let lastWrite = 0;
+  const report = (p: TranscodeProgress) => {
+    const progress = {
+      mediaId: item.media.id,
+      position: item.position,
+      fraction: p.fraction ?? null,
+      speed: p.speed ?? null,
+      outTimeSec: Math.round(p.outTimeSec * 10) / 10,
+      done: p.done,
+      updatedAt: new Date().toISOString(),
+    };
+    onProgress({ targetKey: m.target.targetKey, ...progress });
+    const now = Date.now();
+    if (!p.done && now - lastWrite < PROGRESS_EVERY_MS) return;
+    lastWrite = now;
+    void db
+      .update(publications)
+      .set({ renderProgress: progress })
+      .where(where)
+      .catch(() => {});
+  };
+  try {
+    const wrote = await runTranscode(plan, facts, source, staged.path, {
+      ffmpeg: mediaTools.ffmpeg,
+      fit: videoFit(m.target.fit),
+      reframe,
+      preset: 'veryfast',
+      signal,
+      onProgress: report,
+    });
+    // Acceptable as it is: the streams are copied, not re-encoded, but never the metadata (a phone's GPS position).
+    if (!wrote) await copyWithoutMetadata(mediaTools.ffmpeg, source, staged.path, sourceExt, signal);
+    await staged.commit();
+  } catch (err) {
+    await staged.abort();
+    if (signal.aborted) throw err;
+    if ((err as NodeJS.ErrnoException).code?.startsWith('E')) throw err;
+    throw ApplicationFailure.nonRetryable(
+      `Could not convert the video: ${err instanceof Error ? err.message : String(err)}`,
+      'RenderFailed',
+    );
+  }
+  const output = await probeVideo(store.pathOf(key), mediaTools.ffprobe);
+  await db
+    .update(publications)
+    .set({
+      renderProgress: {
+        mediaId: item.media.id,
+        position: item.position,
+        fraction: 1,
+        done: true,
+        updatedAt: new Date().toISOString(),
+      },
+    })
+    .where(where);
+
+  // The cover frame, sized for the platform's cover or thumbnail where it has one.
+  const coverRules = PLATFORM_RULES[platform].placements.thumbnail?.image;
+  const coverKey = `${base}-cover.jpg`;
+  const cover = await store.staging(coverKey);
+  try {
+    await extractFrame(store.pathOf(key), cover.path, {
+      ffmpeg: mediaTools.ffmpeg,
+      durationSec: output.durationSec,
+      box: coverRules?.box ?? m.placement.video?.box,
+      signal,
+    });
+    await cover.commit();
+  } catch (err) {
+    await cover.abort();
+    throw err;
+  }
+
+  await saveRendition(db, {
+    postId,
+    targetKey: m.target.targetKey,
+    position: item.position,
+    mediaId: item.media.id,
+    storageKey: key,
+    mimeType: plan.action === 'none' ? item.media.mimeType : 'video/mp4',
+    width: output.width,
+    height: output.height,
+    sizeBytes: output.bytes,
+    changes: plan.action === 'none' ? [] : [...new Set(plan.changes)],
+    placement: m.placement.placement,
+    durationSec: output.durationSec,
+    coverKey,
+  });
+}
+
+const MUXERS: Record<string, string> = { mp4: 'mp4', mov: 'mov', webm: 'webm', mkv: 'matroska' };
+
+/** The source's streams as they are, in the same container, with every global and stream tag dropped. */
+async function copyWithoutMetadata(ffmpeg: string, input: string, output: string, ext: string, signal: AbortSignal) {
+  const muxer = MUXERS[ext] ?? 'mp4';
+  const faststart = muxer === 'mp4' || muxer === 'mov' ? ['-movflags', '+faststart'] : [];
+  await runTool(
+    ffmpeg,
+    [
+      ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', input],
+      ...['-map', '0:v:0', '-map', '0:a:0?', '-c', 'copy'],
+      ...['-map_metadata', '-1', '-map_metadata:s:v', '-1', '-map_metadata:s:a', '-1', '-map_chapters', '-1'],
+      ...faststart,
+      ...['-f', muxer, output],
+    ],
+    { signal },
+  );
+}
+
+type RenditionValues = Omit<typeof renditions.$inferInsert, 'publicId' | 'createdAt'>;
+
+async function saveRendition(db: ActivityDeps['db'], values: RenditionValues) {
+  const { postId: _p, targetKey: _t, position: _n, ...rest } = values;
+  await db
+    .insert(renditions)
+    .values({ ...values, publicId: publicId() })
+    .onConflictDoUpdate({
+      target: [renditions.postId, renditions.targetKey, renditions.position],
+      set: { ...rest, publicId: publicId() },
+    });
 }
 
 /**
@@ -155,52 +440,7 @@ export interface RenditionRequest {
   path: string;
 }
 
-/** The size `fit: inside` without enlargement gives a width x height picture in a box. */
-export function fitInside(width: number, height: number, rules: Pick<MediaRules, 'maxWidth' | 'maxHeight'>) {
-  const scale = Math.min(1, rules.maxWidth / width, rules.maxHeight / height);
-  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
-}
-
-/**
- * Renders one source image for several targets with a single decode: the source is decoded,
- * auto-rotated (EXIF orientation), converted to sRGB and shrunk once to the largest size any
- * target needs (so JPEG shrink-on-load still applies), and every rendition is resized from that
- * in memory and encoded. Nothing of the source's metadata (EXIF, GPS, XMP, ICC) is written out.
- */
-export async function renderSource(sourcePath: string, requests: RenditionRequest[]): Promise<OutputInfo[]> {
-  const header = await sharp(sourcePath, { failOn: 'error' }).metadata();
-  // Dimensions as displayed, after the EXIF orientation is applied.
-  const width = header.autoOrient?.width ?? header.width;
-  const height = header.autoOrient?.height ?? header.height;
-  if (!width || !height) throw new Error('the image has no dimensions');
-
-  const sizes = requests.map((r) => fitInside(width, height, r.rules));
-  const largest = sizes.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a));
-  const allJpeg = requests.every((r) => r.rules.format !== 'png');
-
-  let decoder = sharp(sourcePath, { failOn: 'error' }).autoOrient();
-  if (largest.width !== width || largest.height !== height) {
-    decoder = decoder.resize({ width: largest.width, height: largest.height, fit: 'fill' });
-  }
-  // JPEG has no transparency: flatten once here when no target keeps it.
-  if (allJpeg) decoder = decoder.flatten({ background: '#ffffff' });
-  const { data, info } = await decoder.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  const raw = { width: info.width, height: info.height, channels: info.channels };
-
-  return Promise.all(
-    requests.map((request, i) => {
-      const size = sizes[i]!;
-      let image = sharp(data, { raw });
-      if (size.width !== raw.width || size.height !== raw.height) {
-        image = image.resize({ width: size.width, height: size.height, fit: 'fill' });
-      }
-      // libjpeg-turbo with Huffman optimisation: mozjpeg's trellis search costs ~6x the time
-      // for files about a tenth smaller, which no platform asks for.
-      const encoded =
-        request.rules.format === 'png'
-          ? image.png()
-          : image.flatten({ background: '#ffffff' }).jpeg({ quality: request.rules.quality, optimiseCoding: true });
-      return encoded.toFile(request.path);
-    }),
-  );
+/** Renders one source for several size boxes with a single decode (no reframing): see media/render-image.ts. */
+export function renderSource(sourcePath: string, requests: RenditionRequest[]): Promise<OutputInfo[]> {
+  return renderImage(sourcePath, requests);
 }

@@ -12,8 +12,12 @@ import { docsDocs, docsRoutes } from './routes/docs.js';
 import { healthDocs, healthRoutes } from './routes/health.js';
 import { meDocs, meRoutes } from './routes/me.js';
 import { mediaDocs, mediaRoutes } from './routes/media.js';
+import { mediaLibraryDocs, mediaLibraryRoutes } from './routes/media-library.js';
+import { platformDocs, platformRoutes } from './routes/platforms.js';
 import { postActionDocs, postActionRoutes } from './routes/post-actions.js';
+import { postMediaDocs, postMediaRoutes } from './routes/post-media.js';
 import { postDocs, postRoutes } from './routes/posts.js';
+import { publicMediaDocs, publicMediaRoutes } from './routes/public-media.js';
 
 export const ROUTE_DOCS: RouteDoc[] = [
   ...healthDocs,
@@ -21,6 +25,10 @@ export const ROUTE_DOCS: RouteDoc[] = [
   ...authDocs,
   ...meDocs,
   ...mediaDocs,
+  ...mediaLibraryDocs,
+  ...publicMediaDocs,
+  ...platformDocs,
+  ...postMediaDocs,
   ...postDocs,
   ...postActionDocs,
   ...connectionDocs,
@@ -93,6 +101,8 @@ export function createApp(deps: ApiDeps): Express {
   for (const doc of ROUTE_DOCS) if (doc.body) app[doc.method](doc.path, requireJsonBody);
   app.use(healthRoutes(deps));
   app.use(docsRoutes(() => buildOpenApi(ROUTE_DOCS, { version: '0.1.0' })));
+  // Signed links, no session: the signature is the permission.
+  app.use(publicMediaRoutes(deps));
   app.use('/api/v1', authenticate(deps.db, deps.authKeys));
   app.use(authRoutes(deps));
   // Before requireCaller: the callback and the platforms' notices check their own callers.
@@ -101,6 +111,10 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/api/v1', requireCaller);
   app.use(meRoutes(deps));
   app.use(mediaRoutes(deps));
+  app.use(mediaLibraryRoutes(deps));
+  app.use(platformRoutes());
+  // Before the post routes: "validate" is not a post id.
+  app.use(postMediaRoutes(deps));
   app.use(postRoutes(deps));
   app.use(postActionRoutes(deps));
   app.get('/', (_req, res) => {

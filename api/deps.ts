@@ -5,6 +5,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
 import type { ConnectionDeps } from '../use-cases/connections/deps.js';
 import type { NoticeSecrets } from '../use-cases/connections/notices.js';
+import type { MediaServices } from '../use-cases/media/media-services.js';
 
 export interface ApiDeps {
   db: Database;
@@ -19,6 +20,8 @@ export interface ApiDeps {
   /** Base URL of the Temporal Web UI, when one is known; used for links to each workflow. */
   temporalUiUrl?: string | undefined;
   mediaMaxBytes: number;
+  /** ffmpeg/ffprobe, signed public links, URL import (issue 10). */
+  media: MediaServices;
   dataDir: string;
   authKeys: AuthKeys;
   sessionTtlHours: number;

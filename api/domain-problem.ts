@@ -19,7 +19,11 @@ export function problemFromDomainError(err: unknown): Problem | undefined {
     ).withHeader('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
   }
   if (err instanceof NotFoundError) return Problem.notFound(err.what);
-  if (err instanceof ValidationError) return Problem.validation(err.errors);
+  if (err instanceof ValidationError) {
+    const problem = Problem.validation(err.errors);
+    Object.assign(problem.extensions, err.details);
+    return problem;
+  }
   if (err instanceof ConflictError) return new Problem(409, err.title, err.reason);
   if (err instanceof UnavailableError) {
     return new Problem(503, err.title, err.reason).withHeader('Retry-After', String(err.retryAfterSeconds));

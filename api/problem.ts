@@ -21,6 +21,8 @@ export class Problem extends Error {
   }
 
   readonly headers: Record<string, string> = {};
+  /** Extension members of the problem body (RFC 9457 section 3.2). */
+  readonly extensions: Record<string, unknown> = {};
 
   withHeader(name: string, value: string): this {
     this.headers[name] = value;
@@ -57,6 +59,7 @@ export function sendProblem(res: Response, problem: Problem): void {
       status: problem.status,
       detail: problem.detail,
       ...(problem.errors.length > 0 ? { errors: problem.errors } : {}),
+      ...problem.extensions,
     });
 }
 

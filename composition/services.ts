@@ -21,6 +21,7 @@ import { ensureAllOwners } from '../use-cases/connections/owner.js';
 import { createTokenVault, loadKeyring } from '../vault/token-vault.js';
 import { createDraftGenerator } from './draft-generator.js';
 import { ensureHousekeepingSchedule } from './housekeeping-schedule.js';
+import { mediaServicesOf } from './media-services.js';
 import { WORKFLOWS_PATH } from './workflows-path.js';
 
 // The composition root: the one place that builds the database, Temporal client, worker and API
@@ -86,6 +87,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
       vault: createTokenVault(loadKeyring(config, secret)),
       connectors: createConnectorRegistry(config, publicUrl),
     };
+    const media = mediaServicesOf(config, secret, publicUrl, logger);
 
     if (options.worker) {
       const connection = await NativeConnection.connect({ address: options.temporalAddress });
@@ -95,6 +97,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         store,
         logger,
         publishers: createPublishers({ dataDir: config.DATA_DIR }),
+        mediaTools: media.tools,
         drafts: createDraftGenerator(config),
         connections,
       };
@@ -141,6 +144,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         searchAttributes,
         temporalUiUrl: options.temporalUiUrl,
         mediaMaxBytes: config.MEDIA_MAX_BYTES,
+        media,
         dataDir: config.DATA_DIR,
         authKeys: deriveAuthKeys(secret),
         sessionTtlHours: config.SESSION_TTL_HOURS,

@@ -28,6 +28,8 @@ export class ConflictError extends Error {
 /** Bad input, field by field. */
 export class ValidationError extends Error {
   override name = 'ValidationError';
+  /** More the answer carries beside the field errors (e.g. a media report per target). */
+  details?: Record<string, unknown>;
   constructor(readonly errors: FieldError[]) {
     super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
   }

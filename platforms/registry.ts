@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DRAFT_FORMATS } from '../domain/drafts.js';
+import { PLACEMENTS } from '../domain/media-rules.js';
 import type { TargetType } from '../domain/pipeline.js';
 import { createLocalExportPublisher } from './local-export.js';
 import type { Publisher } from './publisher.js';
@@ -35,6 +36,10 @@ export const TARGET_REGISTRY = {
     options: {
       /** The platform the hand-off is meant for: drafts and image sizes follow its rules. */
       platform: z.enum(DRAFT_FORMATS, { error: `expected one of ${DRAFT_FORMATS.join(', ')}` }).default('generic'),
+      /** Where the media goes on that platform (GET /api/v1/platforms lists each one's); absent: chosen per file. */
+      placement: z.enum(PLACEMENTS, { error: `expected one of ${PLACEMENTS.join(', ')}` }).optional(),
+      /** How a picture of the wrong shape is reframed: crop around what draws the eye, crop the centre, or pad on a blurred background (default). */
+      fit: z.enum(['attention', 'centre', 'pad'], { error: 'expected attention, centre or pad' }).optional(),
     },
     createPublisher: (deps) => createLocalExportPublisher(deps.dataDir),
   },

@@ -4,6 +4,7 @@ import { and, desc, eq } from 'drizzle-orm';
 import { Router } from 'express';
 import { z } from 'zod';
 import { media } from '../../db/schema.js';
+import { SUPPORTED_VIDEO_TYPES } from '../../media/video-sniff.js';
 import { SUPPORTED_UPLOAD_TYPES } from '../../storage/sniff.js';
 import { ingestMedia, MAX_INPUT_PIXELS, UnsupportedMediaError } from '../../use-cases/media/ingest-media.js';
 import { mediaView } from '../../use-cases/media/media-view.js';
@@ -36,11 +37,15 @@ export function mediaRoutes(deps: ApiDeps): Router {
     }
     try {
       const row = await ingestMedia(deps, userId, file);
-      res.status(201).location(`/api/v1/media/${row.id}`).json(mediaView(row));
+      // The same bytes uploaded again by their owner: the library item they already have.
+      res
+        .status(row.reused ? 200 : 201)
+        .location(`/api/v1/media/${row.id}`)
+        .json(mediaView(row));
     } catch (err) {
       if (err instanceof UnsupportedMediaError) {
         // The request's own type (multipart) is fine; it is the file's content that is refused.
-        throw Problem.validation([{ field: 'file', message: `not an image type we accept: ${err.message}` }]);
+        throw Problem.validation([{ field: 'file', message: `not an image or video type we accept: ${err.message}` }]);
       }
       throw err;
     }
@@ -89,7 +94,7 @@ export function mediaRoutes(deps: ApiDeps): Router {
 
 export { mediaView };
 
-const mediaSchema = z.object({
+export const mediaSchema = z.object({
   id: z.uuid(),
   mimeType: z.string(),
   sizeBytes: z.number().int(),
@@ -98,6 +103,14 @@ const mediaSchema = z.object({
   sha256: z.string(),
   originalName: z.string().nullable(),
   createdAt: z.iso.datetime(),
+  kind: z.enum(['image', 'video']),
+  durationSec: z.number().nullable(),
+  frameRate: z.number().nullable(),
+  rotation: z.number().int().nullable(),
+  videoCodec: z.string().nullable(),
+  audioCodec: z.string().nullable(),
+  tags: z.array(z.string()),
+  thumbnailUrl: z.string().nullable(),
 });
 
 export const mediaDocs: RouteDoc[] = [
@@ -105,12 +118,13 @@ export const mediaDocs: RouteDoc[] = [
     method: 'post',
     path: '/api/v1/media',
     tag: 'Media',
-    summary: 'Upload an image (multipart field "file"); the type is read from the bytes',
+    summary: 'Upload an image or a video (multipart field "file"); the type is read from the bytes',
     upload: {
       field: 'file',
-      description: `One of ${SUPPORTED_UPLOAD_TYPES.join(', ')}, at most ${MAX_INPUT_PIXELS / 1_000_000} megapixels; the file name must be storable text`,
+      description: `One of ${[...SUPPORTED_UPLOAD_TYPES, ...SUPPORTED_VIDEO_TYPES].join(', ')}; images at most ${MAX_INPUT_PIXELS / 1_000_000} megapixels; the file name must be storable text`,
     },
     responses: {
+      200: { description: 'You uploaded these very bytes before: that item, not a copy', schema: mediaSchema },
       201: { description: 'Stored', schema: mediaSchema },
       422: {
         description:

@@ -216,6 +216,25 @@ export const postView = postSummaryView.extend({
       error: z.string().nullable(),
       result: z.record(z.string(), z.unknown()).nullable(),
       publishedAt: instant.nullable(),
+      placement: z.string().nullable().describe('The placement the target named; null: chosen per file'),
+      fit: z.enum(['attention', 'centre', 'pad']).nullable(),
+      renderProgress: z
+        .looseObject({ fraction: z.number().nullable().optional(), done: z.boolean().optional() })
+        .nullable()
+        .describe('Progress of the current or last transcode for this target (0..1)'),
+      renditions: z.array(
+        z.object({
+          position: z.number().int(),
+          mediaId: z.uuid(),
+          placement: z.string().nullable(),
+          mimeType: z.string(),
+          width: z.number().int(),
+          height: z.number().int(),
+          sizeBytes: z.number().int(),
+          durationSec: z.number().nullable(),
+          changes: z.array(z.string()).describe('What the render step changed to meet the platform rules, in words'),
+        }),
+      ),
     }),
   ),
   workflow: z.object({ id: z.string(), url: z.string().nullable().describe('The workflow in the Temporal Web UI') }),

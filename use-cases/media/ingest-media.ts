@@ -1,12 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
+import { and, eq } from 'drizzle-orm';
 import sharp, { type Metadata } from 'sharp';
 import type { Database } from '../../db/client.js';
 import { media } from '../../db/schema.js';
 import { ValidationError } from '../../domain/errors.js';
 import { isStorableText, STORABLE_TEXT_RULE } from '../../domain/text.js';
+import type { MediaTools } from '../../media/tools.js';
+import { SUPPORTED_VIDEO_TYPES, sniffVideoType } from '../../media/video-sniff.js';
 import type { MediaStore } from '../../storage/media-store.js';
 import { type SniffedType, SUPPORTED_UPLOAD_TYPES, sniffMediaType } from '../../storage/sniff.js';
+import { describeMedia, thumbnailKeyOf } from './describe-media.js';
 
 /** Larger images are refused at the door: decoding them would cost more memory than a post is worth. */
 export const MAX_INPUT_PIXELS = 100_000_000;
@@ -14,6 +18,8 @@ export const MAX_INPUT_PIXELS = 100_000_000;
 export interface IngestDeps {
   db: Database;
   store: MediaStore;
+  /** ffmpeg/ffprobe: videos are accepted only where they are installed. */
+  media?: { tools?: MediaTools | undefined };
 }
 
 /** A file already on disk under the store's temporary area, with what was learnt while receiving it. */
@@ -29,13 +35,16 @@ export interface IncomingFile {
 /** The bytes are not one of the image types we accept. */
 export class UnsupportedMediaError extends Error {
   override name = 'UnsupportedMediaError';
-  readonly accepted = SUPPORTED_UPLOAD_TYPES;
+  readonly accepted = [...SUPPORTED_UPLOAD_TYPES, ...SUPPORTED_VIDEO_TYPES];
   constructor() {
-    super(`content must be one of ${SUPPORTED_UPLOAD_TYPES.join(', ')}`);
+    super(`content must be one of ${[...SUPPORTED_UPLOAD_TYPES, ...SUPPORTED_VIDEO_TYPES].join(', ')}`);
   }
 }
 
 export type MediaRow = typeof media.$inferSelect;
+
+/** `reused`: the owner had uploaded these very bytes before; that item is answered instead of a copy. */
+export type IngestedMedia = MediaRow & { reused?: boolean };
 
 /**
  * Takes a received file into the media library of `ownerId`: checks what can be checked now (not
@@ -43,15 +52,22 @@ export type MediaRow = typeof media.$inferSelect;
  * a storable name), moves it into place and records it. The temporary file is gone afterwards,
  * accepted or not. Uploads and AI-made images both come in through here.
  */
-export async function ingestMedia(deps: IngestDeps, ownerId: string, file: IncomingFile): Promise<MediaRow> {
+export async function ingestMedia(deps: IngestDeps, ownerId: string, file: IncomingFile): Promise<IngestedMedia> {
   try {
     if (file.size === 0) throw new ValidationError([{ field: 'file', message: 'the file is empty' }]);
     const name = file.originalName.slice(0, 255);
     if (!isStorableText(name)) throw new ValidationError([{ field: 'filename', message: STORABLE_TEXT_RULE }]);
-    const type = sniffMediaType(file.head);
+    const type = sniffMediaType(file.head) ?? sniffVideoType(file.head);
     if (!type) throw new UnsupportedMediaError();
-    const dimensions = await decodeFully(file.tempPath, type);
+    const [duplicate] = await deps.db
+      .select()
+      .from(media)
+      .where(and(eq(media.ownerId, ownerId), eq(media.sha256, file.sha256), eq(media.sizeBytes, file.size)))
+      .limit(1);
+    if (duplicate && (await deps.store.exists(duplicate.storageKey))) return { ...duplicate, reused: true };
+    if (type.kind === 'image') await decodeFully(file.tempPath, type);
     const id = randomUUID();
+    const facts = await describeMedia({ store: deps.store, tools: deps.media?.tools }, id, file.tempPath, type.kind);
     const storageKey = `originals/${id}.${type.ext}`;
     await deps.store.commit(file.tempPath, storageKey);
     try {
@@ -64,14 +80,14 @@ export async function ingestMedia(deps: IngestDeps, ownerId: string, file: Incom
           mimeType: type.mime,
           sizeBytes: file.size,
           sha256: file.sha256,
-          width: dimensions.width,
-          height: dimensions.height,
           storageKey,
+          ...facts,
         })
         .returning();
       return row!;
     } catch (err) {
       await deps.store.remove(storageKey);
+      await deps.store.remove(thumbnailKeyOf(id));
       throw err;
     }
   } finally {

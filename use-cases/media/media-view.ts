@@ -11,5 +11,14 @@ export function mediaView(row: typeof media.$inferSelect) {
     sha256: row.sha256,
     originalName: row.originalName,
     createdAt: row.createdAt.toISOString(),
+    kind: row.kind,
+    /** Seconds; videos only. */
+    durationSec: row.durationSec,
+    frameRate: row.frameRate,
+    rotation: row.rotation,
+    videoCodec: row.videoCodec,
+    audioCodec: row.audioCodec,
+    tags: row.tags,
+    thumbnailUrl: row.thumbnailKey ? `/api/v1/media/${row.id}/thumbnail` : null,
   };
 }

@@ -1,7 +1,16 @@
 import { and, asc, desc, eq } from 'drizzle-orm';
 import { OFFLINE_NOTE } from '../../ai/offline-generator.js';
 import type { Database } from '../../db/client.js';
-import { attempts, generations, media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
+import {
+  attempts,
+  generations,
+  media,
+  postMedia,
+  postSteps,
+  posts,
+  publications,
+  renditions,
+} from '../../db/schema.js';
 import type { PostStatus } from '../../domain/pipeline.js';
 import { STEP_NAMES } from '../../domain/pipeline.js';
 import { mediaView } from '../media/media-view.js';
@@ -30,7 +39,7 @@ export async function viewPost(db: Database, ownerId: string, postId: string, li
 /** The same for a row already loaded (and already checked to be the caller's). */
 export async function viewOf(db: Database, post: PostRow, link: WorkflowLink) {
   const postId = post.id;
-  const [items, steps, targets, rounds] = await Promise.all([
+  const [items, steps, targets, rounds, made] = await Promise.all([
     db
       .select({ media })
       .from(postMedia)
@@ -40,6 +49,7 @@ export async function viewOf(db: Database, post: PostRow, link: WorkflowLink) {
     db.select().from(postSteps).where(eq(postSteps.postId, postId)),
     db.select().from(publications).where(eq(publications.postId, postId)).orderBy(asc(publications.targetKey)),
     db.select().from(generations).where(eq(generations.postId, postId)).orderBy(asc(generations.round)),
+    db.select().from(renditions).where(eq(renditions.postId, postId)).orderBy(asc(renditions.position)),
   ]);
   const latest = rounds.at(-1);
   return {
@@ -90,6 +100,23 @@ export async function viewOf(db: Database, post: PostRow, link: WorkflowLink) {
       error: t.lastError,
       result: t.result,
       publishedAt: iso(t.publishedAt),
+      placement: t.placement,
+      fit: t.fit,
+      // The render step's progress (long transcodes) and what it changed per file (issue 10).
+      renderProgress: t.renderProgress,
+      renditions: made
+        .filter((r) => r.targetKey === t.targetKey)
+        .map((r) => ({
+          position: r.position,
+          mediaId: r.mediaId,
+          placement: r.placement,
+          mimeType: r.mimeType,
+          width: r.width,
+          height: r.height,
+          sizeBytes: r.sizeBytes,
+          durationSec: r.durationSec,
+          changes: r.changes,
+        })),
     })),
     workflow: { id: post.workflowId, url: temporalUiLink(link.uiUrl, link.namespace, post.workflowId) },
   };

@@ -1,0 +1,111 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { media } from '../../db/schema.js';
+import { type FieldError, ValidationError } from '../../domain/errors.js';
+import type { MediaPlatform, Placement } from '../../domain/media-rules.js';
+import type { FitMode } from '../../media/check.js';
+import type { ImageFacts, MediaFacts } from '../../media/probe.js';
+import { type MediaValidation, validateMedia } from '../../media/validate.js';
+
+/** How a post's target names its media wishes (the local export's `platform`, `placement`, `fit`). */
+export interface MediaTarget {
+  type: string;
+  key?: string | undefined;
+  platform: MediaPlatform;
+  placement?: Placement | undefined;
+  fit?: 'attention' | 'centre' | 'pad' | undefined;
+}
+
+/** The crop strategy a post names, in the checker's terms (video crops are centred). */
+export const checkerFit = (fit: MediaTarget['fit']): FitMode =>
+  fit === 'attention' || fit === 'centre' ? 'crop' : 'blur';
+
+/** A post's media refused for one of its targets: the 422's field errors, with the whole report beside them. */
+export class MediaRefusedError extends ValidationError {
+  override name = 'MediaRefusedError';
+  constructor(
+    errors: FieldError[],
+    readonly validation: MediaValidation,
+  ) {
+    super(errors);
+    this.details = { targets: validation.targets };
+  }
+}
+
+type MediaRow = typeof media.$inferSelect;
+
+/** What a media row is; rows from before facts were recorded are images known by their size. */
+export function factsOfRow(row: MediaRow): MediaFacts {
+  if (row.facts) return row.facts as unknown as MediaFacts;
+  const facts: ImageFacts = {
+    kind: 'image',
+    bytes: row.sizeBytes,
+    format: row.mimeType.replace(/^image\//, ''),
+    width: row.width ?? 0,
+    height: row.height ?? 0,
+    orientation: 1,
+    hasIccProfile: false,
+    hasExif: false,
+  };
+  return facts;
+}
+
+/**
+ * Every target's media checked against its platform's rules, per target and file, with whether
+ * the render step will fix each problem. Media not the owner's is left to the caller to refuse.
+ */
+export async function checkPostMedia(
+  db: Database,
+  ownerId: string,
+  mediaIds: readonly string[],
+  targets: readonly MediaTarget[],
+): Promise<MediaValidation> {
+  const rows =
+    mediaIds.length === 0
+      ? []
+      : await db
+          .select()
+          .from(media)
+          .where(and(inArray(media.id, [...mediaIds]), eq(media.ownerId, ownerId)));
+  const files = mediaIds.flatMap((id) => {
+    const row = rows.find((r) => r.id === id);
+    return row ? [{ mediaId: id, facts: factsOfRow(row) }] : [];
+  });
+  return validateMedia(
+    targets.map((t) => ({
+      key: t.key ?? t.type,
+      platform: t.platform,
+      placement: t.placement,
+      fit: checkerFit(t.fit),
+    })),
+    files,
+  );
+}
+
+/** The field errors of a validation: one per refused problem, naming the target or the file. */
+export function fieldErrorsOf(validation: MediaValidation, mediaIds: readonly string[]): FieldError[] {
+  return validation.targets.flatMap((target, t) => [
+    ...target.problems
+      .filter((p) => !p.fixable)
+      .map((p) => ({ field: `targets[${t}]`, message: `${p.message} ${p.fix}` })),
+    ...target.files.flatMap((file) =>
+      file.problems
+        .filter((p) => !p.fixable)
+        .map((p) => ({
+          field: `mediaIds[${mediaIds.indexOf(file.mediaId)}]`,
+          message: `for targets[${t}] (${target.key}): ${p.message} ${p.fix}`,
+        })),
+    ),
+  ]);
+}
+
+/** Refuses (422) a post whose media some target cannot take even after the render step's fixes. */
+export async function assertPublishableMedia(
+  db: Database,
+  ownerId: string,
+  mediaIds: readonly string[],
+  targets: readonly MediaTarget[],
+): Promise<void> {
+  const validation = await checkPostMedia(db, ownerId, mediaIds, targets);
+  if (!validation.ok) throw new MediaRefusedError(fieldErrorsOf(validation, mediaIds), validation);
+}
