@@ -13,14 +13,16 @@ import { signMetaRequest } from '../platforms/webhook-signatures.js';
 import { loadOrCreateSecret } from '../runtime/secret.js';
 import { openCredentials } from '../use-cases/connections/credentials.js';
 import type { ConnectionDeps } from '../use-cases/connections/deps.js';
+import { statusOf } from '../use-cases/connections/list-connections.js';
 import { requestRenewal } from '../use-cases/connections/owner.js';
 import { reencryptAllTokens } from '../use-cases/connections/rotate-keys.js';
-import { connectionById } from '../use-cases/connections/rows.js';
+import { type ConnectionRow, connectionById } from '../use-cases/connections/rows.js';
 import { withConnection } from '../use-cases/connections/use-connection.js';
 import { createTokenVault, generateKeyEntry, loadKeyring } from '../vault/token-vault.js';
 import { connectionOwnerWorkflowId, ownerStatusQuery } from '../workflows/connection-messages.js';
 import { call, expectProblem, type Json, postJson, signUp, type TestUser } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
+import { captureHistory } from './helpers/histories.js';
 
 let app: TestApp;
 let tiktok: TikTokEmulator;
@@ -233,6 +235,7 @@ describe('connecting accounts', () => {
     expect(gone).toMatchObject({ id, platform: 'tiktok', deleted: true, revocation: 'revoked', affectedPostIds: [] });
     expect([...tiktok.kit.tokens.values()].every((t) => t.state !== 'live')).toBe(true);
     expect(await ownerHandle(id).result()).toEqual({ ended: 'disconnected' });
+    await captureHistory(ownerHandle(id), 'connection-owner-v1-refresh-disconnect');
     expectProblem(await call(user.api, `/api/v1/connections/${id}`), 404);
     const traces = [...allSecrets(), 'Emulated Creator', 'emulated-avatar.jpeg', 'tt-open-0001'];
     expectNoneOf(await allRowsText(), traces, 'database after disconnect');
@@ -258,6 +261,8 @@ describe('connecting accounts', () => {
     expect((await connection(user, id)).status).toBe('active');
     expect(tiktok.kit.violations).toEqual([]);
     await disconnect(user, id);
+    await ownerHandle(id).result();
+    await captureHistory(ownerHandle(id), 'connection-owner-v1-scheduled-refresh');
   });
 
   it('an expired access token is refreshed transparently, through the owner', async () => {
@@ -299,6 +304,8 @@ describe('connecting accounts', () => {
     expect((await connection(user, id)).status).toBe('active');
     await ownerStatus(id, 'waiting');
     expect((await disconnect(user, id)).revocation).toBe('revoked');
+    await ownerHandle(id).result();
+    await captureHistory(ownerHandle(id), 'connection-owner-v1-needs-reconnect');
   });
 
   it('Instagram Login: connect -> profile -> refresh by exchange once 24 h old -> disconnect (no revocation offered)', async () => {
@@ -354,6 +361,8 @@ describe('connecting accounts', () => {
     expect((await disconnect(user, bakery!)).revocation).toBe('kept_for_other_connections');
     expect(facebook.kit.liveGrants().size).toBe(1);
     expect((await disconnect(user, bookshop!)).revocation).toBe('revoked');
+    await ownerHandle(bakery!).result();
+    await captureHistory(ownerHandle(bakery!), 'connection-owner-v1-check');
     expect(facebook.kit.liveGrants().size).toBe(0);
     const traces = ['Emulated Bakery', 'Emulated Bookshop', 'bakery.jpg', 'bookshop.jpg', ...allSecrets()];
     expectNoneOf(await allRowsText(), traces, 'database after disconnect');
@@ -374,6 +383,31 @@ describe('connecting accounts', () => {
     expect((await requestRenewal(owner(), id, { seenVersion: 1 })).outcome).toBe('needs_reconnect');
     expect((await connection(user, id)).status).toBe('needs_reconnect');
     expect((await disconnect(user, id)).revocation).toBe('already_invalid');
+  });
+});
+
+describe('connection status', () => {
+  it('is expiring when the grant ends within 7 days with no renewal in sight, needs_reconnect when refused', () => {
+    const now = new Date('2026-01-01T00:00:00Z');
+    const inDays = (d: number) => new Date(now.getTime() + d * 86_400_000);
+    const row = {
+      status: 'active',
+      statusReason: null,
+      refreshToken: 'sealed',
+      refreshTokenExpiresAt: inDays(180),
+      accessTokenExpiresAt: inDays(0.1),
+    } as unknown as ConnectionRow;
+    expect(statusOf(row, now).status).toBe('active');
+    expect(statusOf({ ...row, refreshTokenExpiresAt: inDays(3) }, now)).toMatchObject({
+      status: 'expiring',
+      reason: expect.stringMatching(/unless it is renewed/),
+    });
+    expect(statusOf({ ...row, refreshToken: null, accessTokenExpiresAt: inDays(3) }, now).status).toBe('expiring');
+    expect(statusOf({ ...row, refreshToken: null, accessTokenExpiresAt: null }, now).status).toBe('active');
+    expect(statusOf({ ...row, status: 'needs_reconnect', statusReason: 'revoked' }, now)).toEqual({
+      status: 'needs_reconnect',
+      reason: 'revoked',
+    });
   });
 });
 
@@ -455,6 +489,7 @@ describe("the platforms' own notices", () => {
     expect(sent.delivered).toBe(200);
     expectProblem(await call(user.api, `/api/v1/connections/${id}`), 404);
     expect(await ownerHandle(id).result()).toEqual({ ended: 'gone' });
+    await captureHistory(ownerHandle(id), 'connection-owner-v1-platform-notice');
     expectNoneOf(await allRowsText(), ['Emulated Creator', 'emulated-avatar.jpeg', ...allSecrets()], 'database');
   });
 
