@@ -15,6 +15,8 @@ import {
   startEmulatorServer,
   validRedirectUri,
 } from './oauth-kit.js';
+import { createInstagramPublishing } from './instagram-publishing.js';
+import { publishingHook } from './publishing-kit.js';
 
 /**
  * Instagram API with Instagram Login (platform-apis.md 3.2): the authorize page whose callback code
@@ -83,6 +85,7 @@ export async function startInstagramEmulator(options: InstagramEmulatorOptions =
   let settings = initial();
 
   const server = await startEmulatorServer(options, {
+    raw: publishingHook(createInstagramPublishing('instagram-login'), { kinds: ['long'], prefix: 'IGQVJlong' }),
     reset: () => {
       settings = initial();
     },

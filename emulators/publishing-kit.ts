@@ -316,3 +316,72 @@ export function injected(call: Call, pub: PublishingState, words: FaultWords): A
   pub.expire(call.token);
   return undefined;
 }
+
+/** Several modules behind one host (graph.facebook.com answers Pages and Instagram-with-Facebook-Login). */
+export function combine(...modules: PublishingModule[]): PublishingModule {
+  const owner = new Map<string, PublishingModule>();
+  return {
+    switches: new Proxy({} as Record<string, unknown>, {
+      has: (_, key) => modules.some((m) => key in m.switches),
+      get: (_, key) => modules.find((m) => (key as string) in m.switches)?.switches[key as string],
+      set: (_, key, value) => {
+        const m = modules.find((x) => (key as string) in x.switches);
+        if (m) m.switches[key as string] = value;
+        return true;
+      },
+      ownKeys: () => modules.flatMap((m) => Object.keys(m.switches)),
+      getOwnPropertyDescriptor: (_, key) => {
+        const m = modules.find((x) => (key as string) in x.switches);
+        return m ? { enumerable: true, configurable: true, value: m.switches[key as string] } : undefined;
+      },
+    }),
+    classify(method, path) {
+      for (const m of modules) {
+        const endpoint = m.classify(method, path);
+        if (endpoint) {
+          owner.set(`${method} ${path}`, m);
+          return endpoint;
+        }
+      }
+      return null;
+    },
+    handle(call, pub) {
+      const m = owner.get(`${call.method} ${call.path}`) ?? modules[0];
+      return (m as PublishingModule).handle(call, pub);
+    },
+    reset() {
+      for (const m of modules) m.reset();
+    },
+  };
+}
+
+/** Downloads media a platform pulls by URL ("We cURL media"); null when it cannot be fetched. */
+export async function pullMedia(url: string): Promise<Buffer | null> {
+  try {
+    const res = await fetch(url, { redirect: 'manual' });
+    if (res.status !== 200) return null;
+    return Buffer.from(await res.arrayBuffer());
+  } catch {
+    return null;
+  }
+}
+
+/** Meta's Graph error body. */
+export function graphFail(
+  status: number,
+  message: string,
+  code: number,
+  subcode?: number,
+  extra: Record<string, unknown> = {},
+): Answer {
+  return json(status, {
+    error: {
+      message,
+      type: 'OAuthException',
+      code,
+      ...(subcode ? { error_subcode: subcode } : {}),
+      fbtrace_id: randomBytes(8).toString('base64url'),
+      ...extra,
+    },
+  });
+}

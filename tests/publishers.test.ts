@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js';
+import { type InstagramEmulator, startInstagramEmulator } from '../emulators/instagram.js';
 import { callControl } from '../emulators/oauth-kit.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
+import { type InstagramInput, instagramPublisher } from '../platforms/instagram/publisher.js';
 import { PublishError } from '../platforms/publish-errors.js';
 import { memoryJournal, publish } from '../platforms/publishing.js';
 import { CreatorInfoCache, MIB, tiktokPublisher } from '../platforms/tiktok/publisher.js';
@@ -263,5 +265,108 @@ describe('YouTube', () => {
     const [item] = await published(google.url);
     expect((await mediaBytes(google.url, item?.id as string)).equals(video.bytes)).toBe(true);
     expect(await violations(google.url)).toEqual([]);
+  });
+});
+
+describe('Instagram', () => {
+  let instagram: InstagramEmulator;
+  let media: Awaited<ReturnType<typeof mediaServer>>;
+  const jpeg = (n: number) => Buffer.concat([Buffer.from('ffd8ffe000104a464946', 'hex'), Buffer.alloc(3000, n)]);
+  const files = { '/1.jpg': jpeg(1), '/2.jpg': jpeg(2), '/3.jpg': jpeg(3), '/v.mp4': Buffer.alloc(0) };
+  beforeAll(async () => {
+    instagram = await startInstagramEmulator();
+    files['/v.mp4'] = video.bytes;
+    media = await mediaServer(files);
+  });
+  afterAll(async () => {
+    await instagram?.stop();
+    await media?.stop();
+  });
+  beforeEach(async () => {
+    await callControl(instagram.url, 'POST', 'reset');
+  });
+  const publisher = () =>
+    instagramPublisher({
+      graphUrl: instagram.url,
+      version: 'v26.0',
+      login: 'instagram',
+      ruploadUrl: instagram.url,
+      igUserId: '17841400000000001',
+    });
+
+  it('publishes an image, a carousel with a video child, a Reel and a Story; bytes match', async () => {
+    const { credentials } = await emulatorCredentials(instagram.url);
+    const run = (input: InstagramInput) => publish(publisher(), input, context(memoryJournal(), credentials));
+    expect(await run({ kind: 'image', imageUrl: `${media.url}/1.jpg`, caption: 'one #a' })).toMatchObject({
+      status: 'published',
+      url: expect.stringMatching(/instagram\.com\/p\//),
+    });
+    expect(
+      await run({
+        kind: 'carousel',
+        items: [
+          { type: 'image', url: `${media.url}/2.jpg` },
+          { type: 'video', url: `${media.url}/v.mp4` },
+          { type: 'image', url: `${media.url}/3.jpg` },
+        ],
+        caption: 'three',
+      }),
+    ).toMatchObject({ status: 'published' });
+    expect(
+      await run({ kind: 'reel', videoUrl: `${media.url}/v.mp4`, caption: 'reel', shareToFeed: true }),
+    ).toMatchObject({ status: 'published', url: expect.stringMatching(/\/reel\//) });
+    expect(await run({ kind: 'story', imageUrl: `${media.url}/3.jpg` })).toMatchObject({ status: 'published' });
+    const items = await published(instagram.url);
+    expect(items.map((i) => i.kind)).toEqual(['IMAGE', 'CAROUSEL', 'REELS', 'STORIES']);
+    expect((await mediaBytes(instagram.url, items[1]?.id as string, 1)).equals(video.bytes)).toBe(true);
+    expect((await mediaBytes(instagram.url, items[0]?.id as string)).equals(files['/1.jpg'])).toBe(true);
+    expect(await violations(instagram.url)).toEqual([]);
+  });
+
+  it('a container stuck IN_PROGRESS then ERROR ends rejected with Instagram’s words, nothing published', async () => {
+    const { credentials } = await emulatorCredentials(instagram.url);
+    await switches(instagram.url, { containerFailsAfterPolls: 3 });
+    const err = await publish(
+      publisher(),
+      { kind: 'reel', videoUrl: `${media.url}/v.mp4` },
+      context(memoryJournal(), credentials),
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(PublishError);
+    expect(err.kind).toBe('rejected');
+    expect(err.message).toMatch(/2207053/);
+    expect(await published(instagram.url)).toHaveLength(0);
+    expect(await violations(instagram.url)).toEqual([]);
+  });
+
+  it('a lost media_publish answer is asked of the container, never published twice; the limit is read first', async () => {
+    const { credentials } = await emulatorCredentials(instagram.url);
+    await fault(instagram.url, { kind: 'drop', on: 'publish' });
+    const journal = memoryJournal();
+    const first = await publish(
+      publisher(),
+      { kind: 'image', imageUrl: `${media.url}/1.jpg` },
+      context(journal, credentials),
+    );
+    expect(first).toMatchObject({ status: 'published', postId: null });
+    expect(await published(instagram.url)).toHaveLength(1);
+    await switches(instagram.url, { quotaTotal: 2 });
+    expect(
+      (
+        await publish(
+          publisher(),
+          { kind: 'image', imageUrl: `${media.url}/2.jpg` },
+          context(memoryJournal(), credentials),
+        )
+      ).status,
+    ).toBe('published');
+    const err = await publish(
+      publisher(),
+      { kind: 'image', imageUrl: `${media.url}/3.jpg` },
+      context(memoryJournal(), credentials),
+    ).catch((e) => e);
+    expect(err.kind).toBe('quota');
+    expect(err.message).toMatch(/2 of 2/);
+    expect(await published(instagram.url)).toHaveLength(2);
+    expect(await violations(instagram.url)).toEqual([]);
   });
 });
