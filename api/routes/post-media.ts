@@ -31,20 +31,6 @@ export const mediaReportSchema = z.object({
   ),
 });
 
-/** The 422 of post creation (and of the dry run when asked to fail): problem details plus the report. */
-export const mediaRefusedSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    errors: z
-      .array(z.object({ field: z.string(), message: z.string() }))
-      .describe('One per refused problem: "targets[i]" or "mediaIds[j]"'),
-    targets: mediaReportSchema.shape.targets,
-  })
-  .describe('RFC 9457 problem details; `targets` is the media report per target and file');
-
 const validateSchema = createPostSchema;
 
 export function postMediaRoutes(deps: ApiDeps): Router {

@@ -81,6 +81,10 @@ export const postDocs: RouteDoc[] = [
     responses: {
       201: { description: 'Created; the pipeline has started' },
       200: { description: 'A repeat of an earlier request with the same Idempotency-Key' },
+      422: {
+        description:
+          'The body is invalid, or a target cannot take the media even after the fixes the render step makes: `errors` names each `targets[i]` or `mediaIds[j]` in words, and the extension member `targets` carries the whole report per target and file (problems with `code`, `message`, `fixable`, `fix`), as POST /api/v1/posts/validate answers it',
+      },
       503: {
         description:
           'Temporal did not answer in time; the post may be saved with its start unconfirmed: repeat with the same Idempotency-Key after Retry-After seconds',
