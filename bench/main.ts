@@ -3,13 +3,14 @@ import { createLatencyBench, pipelineBench } from './pipeline.js';
 import { renderBench } from './render.js';
 import { scaleBench } from './scale.js';
 import { type RunningSystem, startSystem } from './system.js';
+import { transcodeBench } from './transcode.js';
 import { uploadMemoryBench } from './upload-memory.js';
 
 /**
  * `npm run bench [scenario...]`: every scenario by default, or the ones named. Scenarios that need
  * the running system share one (`pipeline`, `create`); `scale` starts a fresh one of its own.
  */
-const SCENARIOS = ['render', 'pipeline', 'create', 'scale', 'upload-memory'] as const;
+const SCENARIOS = ['render', 'transcode', 'pipeline', 'create', 'scale', 'upload-memory'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const asked = process.argv.slice(2);
@@ -34,6 +35,7 @@ try {
   for (const scenario of SCENARIOS.filter((s) => chosen.includes(s))) {
     const started = performance.now();
     if (scenario === 'render') await renderBench();
+    if (scenario === 'transcode') await transcodeBench();
     if (scenario === 'pipeline') await pipelineBench(await shared());
     if (scenario === 'create') await createLatencyBench(await shared());
     if (scenario === 'scale') {
