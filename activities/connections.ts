@@ -1,8 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ConnectorError } from '../platforms/connector.js';
+import { PlatformNotConfiguredError } from '../platforms/connectors.js';
 import type { ConnectionDeps } from '../use-cases/connections/deps.js';
 import { disconnectConnection } from '../use-cases/connections/disconnect.js';
 import { planRenewal, renewConnection } from '../use-cases/connections/renew-connection.js';
+import { VaultError } from '../vault/token-vault.js';
 import type {
   DisconnectOutcome,
   DisconnectRequest,
@@ -48,6 +50,9 @@ async function asFailure<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
+    if (err instanceof PlatformNotConfiguredError || err instanceof VaultError) {
+      throw ApplicationFailure.nonRetryable(err.message, err.name);
+    }
     if (!(err instanceof ConnectorError)) throw err;
     if (err.retryable) {
       throw ApplicationFailure.create({

@@ -33,6 +33,9 @@ const MAX_BACKOFF_MS = 60 * 60_000;
 /** Runs per history before continuing as new (sooner if Temporal suggests it). */
 const MAX_CYCLES = 200;
 
+const backoffMs = (failures: number) =>
+  failures === 0 ? 0 : Math.min(FAILURE_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS);
+
 /**
  * The one durable owner of a connection's credentials (workflow id `connection-<id>`). Every
  * renewal of the connection, scheduled or asked for, runs through its lock, so two refreshes never
@@ -87,11 +90,23 @@ export async function connectionOwner(input: ConnectionOwnerInput): Promise<{ en
   );
 
   let failures = 0;
+  let planFailures = 0;
   let earliestNext = 0;
   for (let cycle = 0; !ended; cycle++) {
     wake = false;
     status.state = 'planning';
-    const step = await lock.run(() => planConnectionRenewal({ connectionId }));
+    let step: Awaited<ReturnType<typeof planConnectionRenewal>>;
+    try {
+      step = await lock.run(() => planConnectionRenewal({ connectionId }));
+    } catch (err) {
+      // The row could not be read or opened (database down, platform no longer configured, key
+      // removed): the owner stays, and tries again later rather than ending or spinning.
+      if (!(err instanceof ActivityFailure)) throw err;
+      planFailures += 1;
+      await condition(() => wake || ended !== null, backoffMs(planFailures));
+      continue;
+    }
+    planFailures = 0;
     if (step.state === 'gone') break;
     if (step.state === 'needs_reconnect') {
       status.state = 'needs_reconnect';
@@ -100,8 +115,7 @@ export async function connectionOwner(input: ConnectionOwnerInput): Promise<{ en
       // Nothing to do on a clock: a reconnect (replan) or a disconnect wakes us.
       await condition(() => wake || ended !== null);
     } else {
-      const backoff = failures === 0 ? 0 : Math.min(FAILURE_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS);
-      const at = Math.max(step.atMs, earliestNext, Date.now() + backoff);
+      const at = Math.max(step.atMs, earliestNext, Date.now() + backoffMs(failures));
       status.state = 'waiting';
       status.nextRenewalAt = new Date(at).toISOString();
       status.nextAction = step.action;
