@@ -130,7 +130,7 @@ describe('the AI image', () => {
     const post = await stoppedPost({
       brief: { topic: 'Lighthouses of Brittany' },
       review: { mode: 'manual' },
-      targets: [{ type: 'local_export', platform: 'instagram' }],
+      targets: [{ type: 'local_export', platform: 'facebook' }],
     });
     await app.db
       .update(posts)

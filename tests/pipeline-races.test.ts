@@ -95,7 +95,7 @@ describe('review deadline', () => {
     const created = await postJson(user.api, '/api/v1/posts', {
       brief,
       review: { mode: 'manual', deadline: new Date(Date.now() + 5000).toISOString(), onExpiry: 'approve' },
-      targets: [{ type: 'local_export', platform: 'instagram' }],
+      targets: [{ type: 'local_export', platform: 'facebook' }],
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const post = await waitForPost(user.api, created.body.id, awaitingReview(0));
@@ -123,7 +123,7 @@ describe('review deadline', () => {
     const created = await postJson(user.api, '/api/v1/posts', {
       brief,
       review: { mode: 'manual', deadline: new Date(deadline).toISOString(), onExpiry: 'approve' },
-      targets: [{ type: 'local_export', platform: 'tiktok' }],
+      targets: [{ type: 'local_export', platform: 'facebook' }],
     });
     const post = await waitForPost(user.api, created.body.id, awaitingReview(0));
     // The second round is still being written when the deadline passes.
