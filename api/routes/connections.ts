@@ -112,7 +112,8 @@ const PARAMS = {
   code: z.string().describe('The confirmation code Meta showed the person'),
 };
 const UNAVAILABLE = {
-  description: 'Temporal did not answer in time; nothing was changed. Repeat after Retry-After seconds',
+  description:
+    'Temporal, the database or the platform did not answer in time; the connection is still there. Repeat after Retry-After seconds',
 };
 
 export const connectionDocs: RouteDoc[] = [

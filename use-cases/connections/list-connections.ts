@@ -1,6 +1,8 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { connections, pendingChoices } from '../../db/schema.js';
+import { UnavailableError } from '../../domain/errors.js';
 import type { Platform } from '../../platforms/connector.js';
 import type { ConnectorRegistry, PlatformStatus } from '../../platforms/connectors.js';
 import type { DisconnectOutcome } from '../../workflows/connection-messages.js';
@@ -105,6 +107,19 @@ export async function disconnectOwnConnection(
   connectionId: string,
 ): Promise<DisconnectOutcome & { id: string; platform: Platform }> {
   const row = await ownConnection(deps.db, ownerId, connectionId);
-  const outcome = await requestDisconnect(deps.owner, row.id, { revoke: true });
-  return { id: row.id, platform: row.platform, ...outcome };
+  try {
+    const outcome = await requestDisconnect(deps.owner, row.id, { revoke: true });
+    return { id: row.id, platform: row.platform, ...outcome };
+  } catch (err) {
+    // The owner's activity kept failing (database or platform down): nothing was half-done that a
+    // repeat cannot finish, the tokens go only with the row.
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new UnavailableError(
+        'Disconnect did not complete',
+        'The connection could not be removed just now; repeat the request in a minute.',
+        60,
+      );
+    }
+    throw err;
+  }
 }
