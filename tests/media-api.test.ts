@@ -168,6 +168,45 @@ describe('video', () => {
     expect(reel.renderProgress).toMatchObject({ done: true, fraction: 1 });
   });
 
+  it('makes a rotated, silent, variable-frame-rate HEVC phone clip fit a Facebook Reel and the export', async () => {
+    const path = await makeVideo(join(files.dir, 'phone.mov'), {
+      width: 320,
+      height: 180,
+      seconds: 3.5,
+      codec: 'hevc',
+      audio: false,
+      rotate: 90,
+      variableFrameRate: true,
+      format: 'mov',
+    });
+    const uploaded = await uploadFile(path, 'phone.mov');
+    expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
+    expect(uploaded.body).toMatchObject({ kind: 'video', videoCodec: 'hevc', rotation: 90, width: 180, height: 320 });
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Sideways',
+      mediaIds: [uploaded.body.id],
+      targets: [
+        { type: 'local_export', key: 'fb', platform: 'facebook', placement: 'reel', fit: 'pad' },
+        { type: 'local_export', key: 'export', platform: 'generic' },
+      ],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const post = await waitForPost(user.api, created.body.id, isFinished, 120_000);
+    expect(post.status, JSON.stringify(post)).toBe('published');
+    for (const r of await renditionsOf(post.id)) {
+      const facts = await expectMeetsRules(
+        app.services.store.pathOf(r.storageKey),
+        ...((r.targetKey === 'fb' ? ['facebook', 'reel'] : ['generic', 'video']) as [MediaPlatform, Placement]),
+      );
+      // Upright in the pixels themselves: no rotation left for a player to apply.
+      expect(facts.kind === 'video' && [facts.rotation, facts.width < facts.height, facts.hasAudio]).toEqual([
+        0,
+        true,
+        false,
+      ]);
+    }
+  });
+
   it('refuses an over-long video and a target without video with 422 per target and file; the dry run agrees', async () => {
     const long = await makeVideo(join(files.dir, 'long.mp4'), {
       width: 64,
