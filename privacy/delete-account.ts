@@ -41,7 +41,10 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
     .select({ id: posts.id, workflowId: posts.workflowId })
     .from(posts)
     .where(eq(posts.ownerId, userId));
-  const userMedia = await db.select({ storageKey: media.storageKey }).from(media).where(eq(media.ownerId, userId));
+  const userMedia = await db
+    .select({ storageKey: media.storageKey, thumbnailKey: media.thumbnailKey })
+    .from(media)
+    .where(eq(media.ownerId, userId));
 
   // Stop pipelines so none publishes or writes files while the account disappears, then delete
   // their histories too: they hold drafts, feedback and the owner's id.
@@ -66,7 +69,10 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
   }
 
   const removeFiles = async () => {
-    for (const item of userMedia) await store.remove(item.storageKey);
+    for (const item of userMedia) {
+      await store.remove(item.storageKey);
+      if (item.thumbnailKey) await store.remove(item.thumbnailKey);
+    }
     for (const post of userPosts) {
       await store.remove(`renditions/${post.id}`);
       await rm(exportFolderOf(deps.dataDir, post.id), { recursive: true, force: true });
