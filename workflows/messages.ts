@@ -24,7 +24,13 @@ export interface ReviewAnswer {
 export const approveUpdate = defineUpdate<ReviewAnswer, [ApproveInput]>('approve');
 export const rejectUpdate = defineUpdate<ReviewAnswer, [RejectInput]>('reject');
 export const editDraftUpdate = defineUpdate<ReviewAnswer, [EditDraftInput]>('editDraft');
-export const rescheduleUpdate = defineUpdate<{ publishAt: string }, [{ publishAt: string }]>('reschedule');
+export interface RescheduleInput {
+  /** ISO-8601 instant. */
+  publishAt: string;
+  /** The IANA zone it was given in, for the words operators read; optional. */
+  timeZone?: string;
+}
+export const rescheduleUpdate = defineUpdate<{ publishAt: string }, [RescheduleInput]>('reschedule');
 export const retryTargetUpdate = defineUpdate<{ targetKey: string }, [{ targetKey: string }]>('retryTarget');
 
 export interface CancelInput {

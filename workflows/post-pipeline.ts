@@ -26,6 +26,7 @@ import {
 import { formatInstant } from '../domain/pipeline-summary.js';
 import { PostIdAttribute, PostStatusAttribute, PublishAtAttribute } from '../domain/search-attributes.js';
 import { findUnstorableText, STORABLE_TEXT_RULE } from '../domain/text.js';
+import { isTimeZone } from '../domain/zoned-time.js';
 import { pipelineActivities } from './activity-proxies.js';
 import { describeFailure, innermostFailure } from './describe-failure.js';
 import { FifoLock } from './fifo-lock.js';
@@ -109,7 +110,9 @@ async function pipeline(
 ): Promise<PipelineResult> {
   const { postId, targets } = input;
   const leadMs = (input.renderLeadMinutes ?? DEFAULT_RENDER_LEAD_MINUTES) * 60_000;
-  const when = (iso: string) => formatInstant(iso, input.timeZone);
+  // The zone the post's times were given in (a reschedule may bring another).
+  let zone = input.timeZone;
+  const when = (iso: string) => formatInstant(iso, zone);
 
   const state = {
     stage: 'drafting' as Stage,
@@ -242,7 +245,7 @@ async function pipeline(
   );
   setHandler(
     rescheduleUpdate,
-    async ({ publishAt: next }) => {
+    async ({ publishAt: next, timeZone }) => {
       state.pending += 1;
       try {
         await messages.run(async () => {
@@ -254,6 +257,7 @@ async function pipeline(
         });
         state.publishAt = next;
         progress.publishAt = next;
+        if (timeZone) zone = timeZone;
         indexPublishAt();
       } finally {
         state.pending -= 1;
@@ -261,10 +265,13 @@ async function pipeline(
       return { publishAt: next };
     },
     {
-      validator: ({ publishAt: next }) => {
+      validator: ({ publishAt: next, timeZone }) => {
         if (!BEFORE_PUBLISHING.includes(state.stage)) throw new Error(`Too late to reschedule: ${tooLate()}`);
         if (typeof next !== 'string' || !Number.isFinite(Date.parse(next))) {
           throw new Error('publishAt: expected an ISO-8601 instant');
+        }
+        if (timeZone !== undefined && (typeof timeZone !== 'string' || !isTimeZone(timeZone))) {
+          throw new Error('timeZone: expected an IANA time zone');
         }
       },
     },
