@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users } from '../db/schema.js';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
+import { requestRenewal } from '../use-cases/connections/owner.js';
 import { connectionOwnerWorkflowId } from '../workflows/connection-messages.js';
 import {
   call,
@@ -297,6 +298,23 @@ describe('privacy rights', () => {
       {},
     );
     await (await fetch(`${app.baseUrl}/api/v1/me/export`, { headers: user.api.headers })).arrayBuffer();
+    // Connected accounts: authorize, callback (code and state in its query), a renewal, a disconnect;
+    // the second TikTok connection goes with the account.
+    const [tiktokId] = await connectAccount(user, 'tiktok');
+    const [pageId] = await connectAccount(user, 'facebook');
+    await call(user.browser, `/api/v1/connections/${pageId}`, { method: 'DELETE' });
+    await requestRenewal({ temporal: app.temporal, callTimeoutMs: 30_000, taskQueue: app.taskQueue }, tiktokId!, {
+      seenVersion: 1,
+    });
+    await connectAccount(user, 'tiktok');
+    const platformSecrets = [tiktok, facebook].flatMap((e) => [
+      ...e.kit.tokens.keys(),
+      ...e.kit.codes.keys(),
+      ...Object.entries(e.env)
+        .filter(([name]) => /SECRET/.test(name))
+        .map(([, value]) => value),
+    ]);
+    expect(platformSecrets.length).toBeGreaterThan(6);
     await postJson(
       user.browser,
       '/api/v1/me/password',
@@ -309,6 +327,8 @@ describe('privacy rights', () => {
     const log = app.logLines.slice(start).join('\n');
     expect(log.length).toBeGreaterThan(1000);
     expect(log).toContain('"url":"/api/v1/auth/sign-in"');
+    expect(log).toContain('/api/v1/connections/tiktok/callback?[redacted]');
+    expect(log).toContain('connection renewal');
     const [, rawCookie] = sessionCookie.split('=');
     for (const secret of [
       user.password,
@@ -320,6 +340,7 @@ describe('privacy rights', () => {
       'app_not_a_real_key_but_long_enough',
       sessionKey.body.key,
       '$argon2id$',
+      ...platformSecrets,
     ]) {
       expect(log, secret).not.toContain(secret);
     }
