@@ -111,7 +111,9 @@ describe('npm start', () => {
       timeout: 15_000,
     });
     expect(after.status).not.toBe(0);
-  });
+    // Whole process trees start here (tsx, the dev server, the worker bundle): on two busy cores
+    // that alone can pass a minute, and waitFor already allows 90 s for it.
+  }, 180_000);
 
   it('refuses a bad configuration with one clear line per problem', async () => {
     const app = launch([tsx, 'start.ts'], { PORT: 'eighty', MEDIA_MAX_BYTES: 'lots' });
@@ -148,7 +150,7 @@ describe('npm run worker and npm run api', () => {
     expect((await waitForPost(user.api, created.body.id, isFinished)).status).toBe('published');
     expect(await stop(api.child)).toBe(0);
     expect(await stop(worker.child)).toBe(0);
-  });
+  }, 180_000);
 
   it('say what they need when it is missing', async () => {
     const worker = launch([tsx, 'worker.ts'], {});
