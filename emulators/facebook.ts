@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { signMetaRequest } from '../platforms/webhook-signatures.js';
+import { createFacebookPublishing } from './facebook-publishing.js';
+import { createInstagramPublishing } from './instagram-publishing.js';
 import {
   type Answer,
   callbackUrl,
@@ -15,6 +17,7 @@ import {
   type TokenRecord,
   validRedirectUri,
 } from './oauth-kit.js';
+import { combine, publishingHook } from './publishing-kit.js';
 
 /**
  * Facebook Login and the Graph calls a Pages connection needs (platform-apis.md 4.1, 4.8, 3.3): the
@@ -133,6 +136,10 @@ export async function startFacebookEmulator(options: FacebookEmulatorOptions = {
   let settings = initial();
 
   const server = await startEmulatorServer(options, {
+    raw: publishingHook(combine(createFacebookPublishing(), createInstagramPublishing('facebook-login')), {
+      kinds: ['page', 'user'],
+      prefix: 'EAAP',
+    }),
     reset: () => {
       settings = initial();
     },

@@ -43,10 +43,8 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
   const media = new Map<string, { id: string; container: Container; at: number; productType: string }>();
   const words = {
     serverError: () => graphFail(500, 'An unknown error occurred', 1, 2207001, { is_transient: true }),
-    rateLimited: (s: number) =>
-      graphFail(400, 'Application request limit reached', 4, undefined, { is_transient: true }),
+    rateLimited: () => graphFail(400, 'Application request limit reached', 4, undefined, { is_transient: true }),
   };
-  void words.rateLimited;
   const tokenKinds = variant === 'instagram-login' ? ['short', 'long'] : ['user', 'page'];
 
   function usage(pub: PublishingState, account: string): number {
@@ -58,7 +56,7 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
     const faulted = injected(call, pub, {
       serverError: words.serverError,
       rateLimited: (s) => ({
-        ...words.rateLimited(s),
+        ...words.rateLimited(),
         headers: {
           'x-app-usage': JSON.stringify({ call_count: 100, total_cputime: 10, total_time: 10 }),
           'retry-after': String(s),
@@ -76,7 +74,7 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
         401,
         `Error validating access token: Session has ${checked.why === 'expired' ? 'expired' : 'been invalidated'}`,
         190,
-        checked.why === 'expired' ? 463 : 460,
+        checked.why === 'expired' ? 463 : checked.why === 'unknown' ? undefined : 460,
       );
     const parts = call.path.split('/').filter((p) => p !== '' && !/^v\d+\.\d+$/.test(p));
     if (call.endpoint === 'upload') return upload(call, pub, parts.at(-1) as string);
@@ -133,7 +131,7 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
       if (children.length < 2 || children.length > 10) return bad('a carousel needs 2 to 10 items', 100, 2207028);
       for (const id of children) {
         const child = containers.get(id);
-        if (!child || child.kind !== 'CAROUSEL_ITEM') return bad(`child ${id} is not a carousel item container`);
+        if (child?.kind !== 'CAROUSEL_ITEM') return bad(`child ${id} is not a carousel item container`);
         if (child.status !== 'FINISHED') return bad(`child ${id} is not FINISHED`);
         c.media.push(...child.media);
       }
@@ -185,7 +183,7 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
       pub.kit.violate('upload', 'rupload needs Authorization: OAuth <token>');
       return failure('unauthorized user request');
     }
-    if (!c || !c.awaitingUpload) return failure('no container awaiting an upload');
+    if (!c?.awaitingUpload) return failure('no container awaiting an upload');
     const offset = Number(call.header('offset'));
     const size = Number(call.header('file_size'));
     const have = c.media[0]?.length ?? 0;
@@ -200,7 +198,7 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
     return json(200, { success: true, message: 'Upload successful.' });
   }
 
-  function status(call: Call, pub: PublishingState, id: string): Answer {
+  function status(_call: Call, pub: PublishingState, id: string): Answer {
     const m = media.get(id);
     if (m) {
       return json(200, {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { faultAnswer, graphError, tokenError } from './facebook.js';
+import { createInstagramPublishing } from './instagram-publishing.js';
 import {
   type Answer,
   callbackUrl,
@@ -15,7 +16,6 @@ import {
   startEmulatorServer,
   validRedirectUri,
 } from './oauth-kit.js';
-import { createInstagramPublishing } from './instagram-publishing.js';
 import { publishingHook } from './publishing-kit.js';
 
 /**

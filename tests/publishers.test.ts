@@ -2,10 +2,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
 import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js';
 import { type InstagramEmulator, startInstagramEmulator } from '../emulators/instagram.js';
 import { callControl } from '../emulators/oauth-kit.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
+import { type FacebookInput, facebookPublisher } from '../platforms/facebook/publisher.js';
 import { type InstagramInput, instagramPublisher } from '../platforms/instagram/publisher.js';
 import { PublishError } from '../platforms/publish-errors.js';
 import { memoryJournal, publish } from '../platforms/publishing.js';
@@ -272,7 +274,7 @@ describe('Instagram', () => {
   let instagram: InstagramEmulator;
   let media: Awaited<ReturnType<typeof mediaServer>>;
   const jpeg = (n: number) => Buffer.concat([Buffer.from('ffd8ffe000104a464946', 'hex'), Buffer.alloc(3000, n)]);
-  const files = { '/1.jpg': jpeg(1), '/2.jpg': jpeg(2), '/3.jpg': jpeg(3), '/v.mp4': Buffer.alloc(0) };
+  const files: Record<string, Buffer> = { '/1.jpg': jpeg(1), '/2.jpg': jpeg(2), '/3.jpg': jpeg(3) };
   beforeAll(async () => {
     instagram = await startInstagramEmulator();
     files['/v.mp4'] = video.bytes;
@@ -319,7 +321,7 @@ describe('Instagram', () => {
     const items = await published(instagram.url);
     expect(items.map((i) => i.kind)).toEqual(['IMAGE', 'CAROUSEL', 'REELS', 'STORIES']);
     expect((await mediaBytes(instagram.url, items[1]?.id as string, 1)).equals(video.bytes)).toBe(true);
-    expect((await mediaBytes(instagram.url, items[0]?.id as string)).equals(files['/1.jpg'])).toBe(true);
+    expect((await mediaBytes(instagram.url, items[0]?.id as string)).equals(files['/1.jpg'] as Buffer)).toBe(true);
     expect(await violations(instagram.url)).toEqual([]);
   });
 
@@ -368,5 +370,145 @@ describe('Instagram', () => {
     expect(err.message).toMatch(/2 of 2/);
     expect(await published(instagram.url)).toHaveLength(2);
     expect(await violations(instagram.url)).toEqual([]);
+  });
+});
+
+describe('Facebook', () => {
+  let facebook: FacebookEmulator;
+  let media: Awaited<ReturnType<typeof mediaServer>>;
+  const jpeg = (n: number) => Buffer.concat([Buffer.from('ffd8ffe000104a464946', 'hex'), Buffer.alloc(4000, n)]);
+  const files = { '/1.jpg': jpeg(1), '/2.jpg': jpeg(2) };
+  beforeAll(async () => {
+    facebook = await startFacebookEmulator();
+    media = await mediaServer(files);
+  });
+  afterAll(async () => {
+    await facebook?.stop();
+    await media?.stop();
+  });
+  beforeEach(async () => {
+    await callControl(facebook.url, 'POST', 'reset');
+  });
+  async function setup() {
+    const { credentials, state } = await emulatorCredentials(facebook.url, { kind: 'page' });
+    const user = await emulatorCredentials(facebook.url, { kind: 'user' });
+    const publisher = facebookPublisher({
+      graphUrl: facebook.url,
+      graphVideoUrl: facebook.url,
+      version: 'v26.0',
+      pageId: '1000000000001',
+      appId: '2000000000002',
+      userToken: () => user.credentials.accessToken(),
+    });
+    return { credentials, state, publisher };
+  }
+
+  it('publishes text, one photo, several photos via attached_media, a video by file handle and a Reel; bytes match', async () => {
+    const { credentials, publisher } = await setup();
+    const run = (input: FacebookInput) => publish(publisher, input, context(memoryJournal(), credentials));
+    expect(await run({ kind: 'text', message: 'hello', link: 'https://example.com/' })).toMatchObject({
+      status: 'published',
+      url: expect.stringMatching(/facebook\.com\/1000000000001_/),
+    });
+    expect(await run({ kind: 'photos', imageUrls: [`${media.url}/1.jpg`], message: 'one' })).toMatchObject({
+      status: 'published',
+    });
+    expect(
+      await run({ kind: 'photos', imageUrls: [`${media.url}/1.jpg`, `${media.url}/2.jpg`], message: 'two' }),
+    ).toMatchObject({ status: 'published' });
+    const source = await fileSource(video.path, 'video/mp4');
+    expect(await run({ kind: 'video', source, title: 'video' })).toMatchObject({ status: 'published' });
+    expect(await run({ kind: 'reel', source, description: 'reel' })).toMatchObject({
+      status: 'published',
+      url: expect.stringMatching(/\/reel\//),
+    });
+    const items = await published(facebook.url);
+    expect(items.map((i) => i.kind)).toEqual(['feed', 'photo', 'feed', 'video', 'reel']);
+    expect((await mediaBytes(facebook.url, items[2]?.id as string, 1)).equals(files['/2.jpg'])).toBe(true);
+    expect((await mediaBytes(facebook.url, items[3]?.id as string)).equals(video.bytes)).toBe(true);
+    expect((await mediaBytes(facebook.url, items[4]?.id as string)).equals(video.bytes)).toBe(true);
+    expect(await violations(facebook.url)).toEqual([]);
+  });
+
+  it('a Reel upload dropped mid-way resumes from bytes_transfered; a lost finish is asked about, not repeated', async () => {
+    const { credentials, publisher } = await setup();
+    await fault(facebook.url, [
+      { kind: 'drop', on: 'upload_reel' },
+      { kind: 'drop', on: 'reels' },
+      { kind: 'drop', on: 'reels' },
+    ]);
+    const journal = memoryJournal();
+    const source = await fileSource(video.path, 'video/mp4');
+    // the start's answer is lost (harmless), then the upload connection dies half way
+    const result = await publish(publisher, { kind: 'reel', source }, context(journal, credentials));
+    expect(result.status).toBe('published');
+    const items = await published(facebook.url);
+    expect(items).toHaveLength(1);
+    expect((await mediaBytes(facebook.url, items[0]?.id as string)).equals(video.bytes)).toBe(true);
+    expect(await violations(facebook.url)).toEqual([]);
+  });
+
+  it('a feed post whose answer was lost ends "outcome unknown", and a resumed run does not post again', async () => {
+    const { credentials, publisher } = await setup();
+    await fault(facebook.url, { kind: 'drop', on: 'feed' });
+    const journal = memoryJournal();
+    const first = await publish(publisher, { kind: 'text', message: 'once' }, context(journal, credentials));
+    expect(first).toMatchObject({ status: 'unknown', reason: expect.stringMatching(/check the account/) });
+    const crashJournal = memoryJournal();
+    crashJournal.crashOn = 'postId';
+    await expect(
+      publish(publisher, { kind: 'text', message: 'twice?' }, context(crashJournal, credentials)),
+    ).rejects.toThrow(/simulated crash/);
+    expect(
+      await publish(publisher, { kind: 'text', message: 'twice?' }, context(crashJournal, credentials)),
+    ).toMatchObject({ status: 'unknown' });
+    expect(facebook.kit.requests.filter((r) => r.path.endsWith('/feed'))).toHaveLength(2);
+    expect(await published(facebook.url)).toHaveLength(2);
+  });
+
+  it('an expired Page token is refreshed once then needs_reconnect; a Page rate limit waits for the usage header', async () => {
+    const { credentials, state, publisher } = await setup();
+    await fault(facebook.url, [{ kind: 'rate_limit', on: 'feed', retryAfterSeconds: 120 }]);
+    const waits: number[] = [];
+    const ok = await publish(
+      publisher,
+      { kind: 'text', message: 'throttled' },
+      context(memoryJournal(), credentials, { sleep: async (ms) => void waits.push(ms) }),
+    );
+    expect(ok.status).toBe('published');
+    expect(waits).toEqual([120_000]);
+    await fault(facebook.url, { kind: 'token_expired', on: 'feed' });
+    expect(
+      (await publish(publisher, { kind: 'text', message: 'refreshed' }, context(memoryJournal(), credentials))).status,
+    ).toBe('published');
+    expect(state.refreshes).toBe(1);
+    const dead = { accessToken: async () => 'EAAPexpired', refresh: async () => 'EAAPstill-expired' };
+    const err = await publish(publisher, { kind: 'text', message: 'x' }, context(memoryJournal(), dead)).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(PublishError);
+    expect(err.kind).toBe('needs_reconnect');
+    expect(err.message).toMatch(/connected again/);
+    expect(await published(facebook.url)).toHaveLength(2);
+  });
+
+  it('Instagram with Facebook Login uploads a Reel by rupload; bytes match', async () => {
+    const { credentials } = await emulatorCredentials(facebook.url, { kind: 'page' });
+    const ig = instagramPublisher({
+      graphUrl: facebook.url,
+      version: 'v26.0',
+      login: 'facebook',
+      ruploadUrl: facebook.url,
+      igUserId: '17841400000000002',
+    });
+    const result = await publish(
+      ig,
+      { kind: 'reel', source: await fileSource(video.path, 'video/mp4'), caption: 'fb login' },
+      context(memoryJournal(), credentials),
+    );
+    expect(result.status).toBe('published');
+    const [item] = await published(facebook.url);
+    expect((await mediaBytes(facebook.url, item?.id as string)).equals(video.bytes)).toBe(true);
+    expect(await violations(facebook.url)).toEqual([]);
   });
 });

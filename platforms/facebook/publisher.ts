@@ -1,0 +1,379 @@
+import { graphError, type HttpAnswer, PublishError } from '../publish-errors.js';
+import { type PlatformPublisher, type PublishRun, UNKNOWN_CHECK } from '../publishing.js';
+import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
+
+/**
+ * Facebook Page publishing (platform-apis.md 4.2-4.8): text/link posts, one photo by URL or several
+ * as unpublished photos attached to one feed post, videos through the Resumable Upload API and a
+ * file handle, Reels through start / rupload / finish. Feed and photo posts cannot be asked about
+ * afterwards: a lost answer there ends as "outcome unknown", never a second post.
+ */
+export type FacebookInput =
+  | { kind: 'text'; message?: string; link?: string }
+  | { kind: 'photos'; imageUrls: string[]; message?: string }
+  | { kind: 'video'; source: UploadSource; title?: string; description?: string }
+  | { kind: 'reel'; source: UploadSource; description?: string; title?: string };
+
+export interface FacebookPublisherConfig {
+  graphUrl: string;
+  /** FACEBOOK_GRAPH_VIDEO_URL. */
+  graphVideoUrl: string;
+  version: string;
+  pageId: string;
+  appId: string;
+  /** The Resumable Upload API takes the person's User token, not the Page token. */
+  userToken(): Promise<string>;
+}
+
+export function facebookPreflight(input: FacebookInput): string[] {
+  if (input.kind === 'text' && !input.message?.trim() && !input.link)
+    return ['message: a text post needs a message or a link'];
+  if (input.kind === 'photos' && input.imageUrls.length === 0) return ['images: at least one photo'];
+  return [];
+}
+
+export function facebookPublisher(config: FacebookPublisherConfig): PlatformPublisher<FacebookInput> {
+  const name = 'facebook' as const;
+  const graph = `${config.graphUrl}/${config.version}`;
+  const lostToUnknown = async (run: PublishRun, what: string, err: unknown): Promise<null> => {
+    if (err instanceof PublishError && err.kind === 'lost') {
+      await run.unknown(`Facebook may have published the ${what}, but its answer was lost; ${UNKNOWN_CHECK}`);
+      return null;
+    }
+    throw err;
+  };
+
+  async function call(
+    run: PublishRun,
+    what: string,
+    method: 'GET' | 'POST',
+    url: string,
+    params: Record<string, string | undefined>,
+    options: { idempotent: boolean; user?: boolean },
+  ): Promise<Record<string, unknown>> {
+    return run.retrying(
+      () =>
+        run.authed(async (pageToken) => {
+          const user = options.user ? await config.userToken() : undefined;
+          const answer = await run.send({
+            what,
+            method,
+            url,
+            ...(method === 'GET' ? { query: params } : { form: params }),
+            auth: 'param',
+            token: user ?? pageToken,
+          });
+          if (answer.status !== 200) throw graphError(name, answer, what);
+          return (answer.body ?? {}) as Record<string, unknown>;
+        }),
+      { idempotent: options.idempotent },
+    );
+  }
+
+  async function status(run: PublishRun, videoId: string): Promise<Record<string, Record<string, unknown>>> {
+    const body = await call(
+      run,
+      'video status',
+      'GET',
+      `${graph}/${videoId}`,
+      { fields: 'status' },
+      { idempotent: true },
+    );
+    return (body.status ?? {}) as Record<string, Record<string, unknown>>;
+  }
+
+  /** Streams bytes from `offset` to an upload URL; the platform's answer, or a transient error after a lost connection. */
+  async function pushBytes(
+    run: PublishRun,
+    source: UploadSource,
+    url: string,
+    headers: (token: string) => Record<string, string>,
+    offset: number,
+    user: boolean,
+  ): Promise<HttpAnswer> {
+    return run.authed(async (pageToken) => {
+      const token = user ? await config.userToken() : pageToken;
+      const answer = await sendBytes({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/octet-stream', ...headers(token) },
+        source,
+        start: offset,
+        end: source.size - 1,
+        onProgress: (s, t) => run.progress(s, t),
+      }).catch((err) => {
+        throw err instanceof ConnectionLost
+          ? new PublishError(name, 'transient', `Facebook upload: ${err.message}`)
+          : err;
+      });
+      if (
+        answer.status === 401 ||
+        (answer.status === 400 && (answer.body as { error?: { code?: number } })?.error?.code === 190)
+      ) {
+        throw graphError(name, answer, 'upload');
+      }
+      return answer;
+    });
+  }
+
+  async function feedLike(
+    run: PublishRun,
+    what: string,
+    path: string,
+    params: Record<string, string | undefined>,
+  ): Promise<void> {
+    if (run.journal.postSent && !run.journal.postId) {
+      await run.unknown(`Facebook may have published the ${what}, but its answer was lost; ${UNKNOWN_CHECK}`);
+      return;
+    }
+    await run.record({ postSent: true });
+    const body = await call(run, what, 'POST', `${graph}/${config.pageId}/${path}`, params, {
+      idempotent: false,
+    }).catch((err) => lostToUnknown(run, what, err));
+    if (!body) return;
+    const postId = String(body.post_id ?? body.id ?? '');
+    await run.record({ postId });
+    await run.published(postId, `https://www.facebook.com/${postId}`);
+  }
+
+  async function uploadVideo(run: PublishRun, source: UploadSource): Promise<void> {
+    if (!run.journal.uploadSession) {
+      const started = await call(
+        run,
+        'upload session',
+        'POST',
+        `${graph}/${config.appId}/uploads`,
+        { file_name: 'video.mp4', file_length: String(source.size), file_type: source.mimeType },
+        { idempotent: true, user: true },
+      );
+      await run.record({ uploadSession: String(started.id), fileHandle: null });
+    }
+    const sessionUrl = `${graph}/${String(run.journal.uploadSession)}`;
+    for (let attempt = 0; !run.journal.fileHandle; attempt++) {
+      const asked = await run.retrying(
+        () =>
+          run.authed(async () => {
+            const a = await run.send({
+              what: 'upload offset',
+              method: 'GET',
+              url: sessionUrl,
+              auth: 'oauth',
+              token: await config.userToken(),
+            });
+            if (a.status !== 200) throw graphError(name, a, 'upload offset');
+            return a.body as Record<string, unknown>;
+          }),
+        { idempotent: true },
+      );
+      const offset = Number(asked.file_offset ?? 0);
+      try {
+        const answer = await pushBytes(
+          run,
+          source,
+          sessionUrl,
+          (t) => ({ authorization: `OAuth ${t}`, file_offset: String(offset) }),
+          offset,
+          true,
+        );
+        if (answer.status !== 200) throw graphError(name, answer, 'video upload');
+        const handle = (answer.body as { h?: unknown })?.h;
+        if (typeof handle === 'string') await run.record({ fileHandle: handle });
+      } catch (err) {
+        if (!(err instanceof PublishError) || err.kind !== 'transient' || attempt >= 5) throw err;
+        await run.sleep(Math.min(2 ** attempt * 250, 8000));
+      }
+    }
+  }
+
+  async function uploadReel(run: PublishRun, source: UploadSource): Promise<void> {
+    for (let attempt = 0; !run.journal.uploaded; attempt++) {
+      // Resume from what Facebook says it holds (bytes_transfered), never from our own count.
+      const s = await status(run, String(run.journal.videoId));
+      const offset = Number(s.uploading_phase?.bytes_transfered ?? 0);
+      if (offset >= source.size) {
+        await run.record({ uploaded: true });
+        break;
+      }
+      try {
+        const answer = await pushBytes(
+          run,
+          source,
+          String(run.journal.uploadUrl),
+          (t) => ({ authorization: `OAuth ${t}`, offset: String(offset), file_size: String(source.size) }),
+          offset,
+          false,
+        );
+        const info = (answer.body as { debug_info?: { retriable?: boolean; type?: string; message?: string } })
+          ?.debug_info;
+        if (info) {
+          if (info.type === 'OffsetInvalidError' || info.retriable)
+            throw new PublishError(name, 'transient', `Facebook upload: ${info.message ?? info.type}`);
+          throw new PublishError(name, 'rejected', `Facebook upload: ${info.message ?? info.type}`);
+        }
+        if (answer.status !== 200) throw graphError(name, answer, 'Reel upload');
+        await run.record({ uploaded: true });
+      } catch (err) {
+        if (!(err instanceof PublishError) || err.kind !== 'transient' || attempt >= 5) throw err;
+        await run.sleep(Math.min(2 ** attempt * 250, 8000));
+      }
+    }
+  }
+
+  async function waitProcessed(run: PublishRun, videoId: string): Promise<void> {
+    await run.poll('Facebook video processing', async () => {
+      const s = await status(run, videoId);
+      const video = String((s as unknown as { video_status?: string }).video_status ?? '');
+      const publishing = s.publishing_phase ?? {};
+      const processing = s.processing_phase ?? {};
+      if (video === 'error' || processing.status === 'error') {
+        const message = (processing.error as { message?: string } | undefined)?.message;
+        throw new PublishError(
+          name,
+          'rejected',
+          `Facebook could not process the video${message ? `: ${message}` : ''}`,
+        );
+      }
+      if (video === 'expired')
+        throw new PublishError(name, 'rejected', 'Facebook says the upload expired; upload it again');
+      if (video === 'ready' || publishing.publish_status === 'published') return true;
+      return undefined;
+    });
+  }
+
+  return {
+    platform: name,
+    steps(input) {
+      return [
+        {
+          name: 'prepare',
+          async run(run) {
+            const problems = facebookPreflight(input);
+            if (problems.length)
+              throw new PublishError(name, 'rejected', `Facebook would refuse this post: ${problems.join('; ')}`);
+            if (input.kind === 'reel' && !run.journal.videoId) {
+              // A started Reel without bytes publishes nothing; a lost start is simply started again.
+              const started = await call(
+                run,
+                'Reel start',
+                'POST',
+                `${graph}/${config.pageId}/video_reels`,
+                { upload_phase: 'start' },
+                { idempotent: true },
+              );
+              await run.record({
+                videoId: String(started.video_id),
+                uploadUrl: String(started.upload_url),
+                uploaded: false,
+              });
+            }
+            if (input.kind === 'photos' && input.imageUrls.length > 1) {
+              const ids: string[] = Array.isArray(run.journal.photoIds) ? [...run.journal.photoIds] : [];
+              for (const url of input.imageUrls.slice(ids.length)) {
+                // Unpublished photos appear nowhere: one lost to a dropped answer is harmless.
+                const photo = await call(
+                  run,
+                  'photo upload',
+                  'POST',
+                  `${graph}/${config.pageId}/photos`,
+                  { url, published: 'false' },
+                  { idempotent: true },
+                );
+                ids.push(String(photo.id));
+                await run.record({ photoIds: [...ids] });
+              }
+            }
+          },
+        },
+        {
+          name: 'upload',
+          async run(run) {
+            if (input.kind === 'video' && !run.journal.fileHandle && !run.journal.videoId)
+              await uploadVideo(run, input.source);
+            if (input.kind === 'reel' && !run.journal.uploaded) await uploadReel(run, input.source);
+          },
+        },
+        {
+          name: 'commit',
+          async run(run) {
+            if (input.kind === 'text')
+              return feedLike(run, 'post', 'feed', { message: input.message, link: input.link });
+            if (input.kind === 'photos' && input.imageUrls.length === 1) {
+              return feedLike(run, 'photo', 'photos', { url: input.imageUrls[0], caption: input.message });
+            }
+            if (input.kind === 'photos') {
+              const media = JSON.stringify((run.journal.photoIds as string[]).map((id) => ({ media_fbid: id })));
+              return feedLike(run, 'photo post', 'feed', { message: input.message, attached_media: media });
+            }
+            if (input.kind === 'video') {
+              if (run.journal.videoId) return;
+              if (run.journal.postSent) {
+                await run.unknown(`Facebook may have published the video, but its id was lost; ${UNKNOWN_CHECK}`);
+                return;
+              }
+              await run.record({ postSent: true });
+              const body = await call(
+                run,
+                'video publish',
+                'POST',
+                `${config.graphVideoUrl}/${config.version}/${config.pageId}/videos`,
+                {
+                  title: input.title,
+                  description: input.description,
+                  fbuploader_video_file_chunk: String(run.journal.fileHandle),
+                },
+                { idempotent: false },
+              ).catch((err) => lostToUnknown(run, 'video', err));
+              if (body) await run.record({ videoId: String(body.id) });
+              return;
+            }
+            const videoId = String(run.journal.videoId);
+            for (let attempt = 0; attempt < 3; attempt++) {
+              if (run.journal.finishSent) {
+                // A finish whose answer was lost: Facebook's status says whether it took.
+                const s = await status(run, videoId);
+                const publishing = s.publishing_phase ?? {};
+                const taken =
+                  s.processing_phase?.status !== 'not_started' ||
+                  ['published', 'scheduled'].includes(String(publishing.publish_status));
+                if (taken) return;
+              }
+              await run.record({ finishSent: true });
+              const answered = await call(
+                run,
+                'Reel publish',
+                'POST',
+                `${graph}/${config.pageId}/video_reels`,
+                {
+                  upload_phase: 'finish',
+                  video_id: videoId,
+                  video_state: 'PUBLISHED',
+                  description: input.description,
+                  title: input.title,
+                },
+                { idempotent: false },
+              ).catch((err) => {
+                if (err instanceof PublishError && err.kind === 'lost') return null;
+                throw err;
+              });
+              if (answered) return;
+            }
+            throw new PublishError(name, 'transient', 'Facebook never confirmed the Reel publish');
+          },
+        },
+        {
+          name: 'poll',
+          async run(run) {
+            const videoId = String(run.journal.videoId);
+            await waitProcessed(run, videoId);
+            await run.published(
+              videoId,
+              input.kind === 'reel'
+                ? `https://www.facebook.com/reel/${videoId}`
+                : `https://www.facebook.com/${config.pageId}/videos/${videoId}`,
+            );
+          },
+        },
+      ];
+    },
+  };
+}
