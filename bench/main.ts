@@ -5,12 +5,21 @@ import { scaleBench } from './scale.js';
 import { type RunningSystem, startSystem } from './system.js';
 import { transcodeBench } from './transcode.js';
 import { uploadMemoryBench } from './upload-memory.js';
+import { uploadTranscodeMemoryBench } from './upload-transcode-memory.js';
 
 /**
  * `npm run bench [scenario...]`: every scenario by default, or the ones named. Scenarios that need
  * the running system share one (`pipeline`, `create`); `scale` starts a fresh one of its own.
  */
-const SCENARIOS = ['render', 'transcode', 'pipeline', 'create', 'scale', 'upload-memory'] as const;
+const SCENARIOS = [
+  'render',
+  'transcode',
+  'pipeline',
+  'create',
+  'scale',
+  'upload-memory',
+  'upload-transcode-memory',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const asked = process.argv.slice(2);
@@ -44,6 +53,7 @@ try {
       await scaleBench();
     }
     if (scenario === 'upload-memory') await uploadMemoryBench();
+    if (scenario === 'upload-transcode-memory') await uploadTranscodeMemoryBench();
     console.error(`bench: ${scenario} took ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
 } finally {
