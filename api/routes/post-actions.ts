@@ -11,7 +11,14 @@ import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 import { parseOrThrow } from '../problem.js';
-import { approveSchema, editDraftSchema, rejectSchema, rescheduleSchema } from '../schemas/posts.js';
+import {
+  approveSchema,
+  editDraftSchema,
+  postView,
+  rejectSchema,
+  rescheduleSchema,
+  reviewQueueView,
+} from '../schemas/posts.js';
 import { idempotencyKeyOf } from './posts.js';
 
 const cancelSchema = z.strictObject({
@@ -32,7 +39,7 @@ export const postActionDocs: RouteDoc[] = [
     path: '/api/v1/reviews',
     tag: 'Review',
     summary: 'Your posts waiting for a review decision, with their drafts',
-    responses: { 200: { description: 'The review queue' } },
+    responses: { 200: { description: 'The review queue', schema: reviewQueueView } },
   },
   {
     method: 'post',
@@ -41,7 +48,7 @@ export const postActionDocs: RouteDoc[] = [
     summary: 'Approve the drafts (optionally with edits, by target key)',
     body: approveSchema,
     headers: [idempotencyKeyHeader],
-    responses: { 200: { description: 'Approved; the pipeline goes on' }, 503: unavailable },
+    responses: { 200: { description: 'Approved; the pipeline goes on', schema: postView }, 503: unavailable },
   },
   {
     method: 'post',
@@ -50,7 +57,7 @@ export const postActionDocs: RouteDoc[] = [
     summary: 'Send the drafts back with feedback; the AI writes a new round',
     body: rejectSchema,
     headers: [idempotencyKeyHeader],
-    responses: { 200: { description: 'A new round is being drafted' }, 503: unavailable },
+    responses: { 200: { description: 'A new round is being drafted', schema: postView }, 503: unavailable },
   },
   {
     method: 'put',
@@ -59,7 +66,7 @@ export const postActionDocs: RouteDoc[] = [
     summary: "Replace one target's draft while the post waits for review",
     body: editDraftSchema,
     headers: [idempotencyKeyHeader],
-    responses: { 200: { description: 'Saved' }, 503: unavailable },
+    responses: { 200: { description: 'Saved', schema: postView }, 503: unavailable },
   },
   {
     method: 'post',
@@ -68,7 +75,7 @@ export const postActionDocs: RouteDoc[] = [
     summary: 'Move the publish time (before publishing starts)',
     body: rescheduleSchema,
     headers: [idempotencyKeyHeader],
-    responses: { 200: { description: 'Rescheduled' }, 503: unavailable },
+    responses: { 200: { description: 'Rescheduled', schema: postView }, 503: unavailable },
   },
   {
     method: 'post',
@@ -78,7 +85,7 @@ export const postActionDocs: RouteDoc[] = [
     body: cancelSchema,
     headers: [idempotencyKeyHeader],
     responses: {
-      200: { description: 'Cancelled: it took effect, nothing will be published' },
+      200: { description: 'Cancelled: it took effect, nothing will be published', schema: postView },
       409: { description: 'Too late (publishing has started or the post has ended), with the reason' },
       503: unavailable,
     },
@@ -89,7 +96,7 @@ export const postActionDocs: RouteDoc[] = [
     tag: 'Posts',
     summary: 'Publish one failed target again, leaving the others alone',
     headers: [idempotencyKeyHeader],
-    responses: { 202: { description: 'The retry is under way' }, 503: unavailable },
+    responses: { 202: { description: 'The retry is under way', schema: postView }, 503: unavailable },
   },
   {
     method: 'get',

@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 import { parseOrThrow } from '../problem.js';
-import { createPostSchema, idempotencyKeySchema, listPostsQuery } from '../schemas/posts.js';
+import { createPostSchema, idempotencyKeySchema, listPostsQuery, postPageView, postView } from '../schemas/posts.js';
 
 /** The optional Idempotency-Key header, validated; shared by every route that changes a post. */
 export function idempotencyKeyOf(req: Request): string | undefined {
@@ -79,8 +79,8 @@ export const postDocs: RouteDoc[] = [
       },
     ],
     responses: {
-      201: { description: 'Created; the pipeline has started' },
-      200: { description: 'A repeat of an earlier request with the same Idempotency-Key' },
+      201: { description: 'Created; the pipeline has started', schema: postView },
+      200: { description: 'A repeat of an earlier request with the same Idempotency-Key', schema: postView },
       422: {
         description:
           'The body is invalid, or a target cannot take the media even after the fixes the render step makes: `errors` names each `targets[i]` or `mediaIds[j]` in words, and the extension member `targets` carries the whole report per target and file (problems with `code`, `message`, `fixable`, `fix`), as POST /api/v1/posts/validate answers it',
@@ -97,13 +97,13 @@ export const postDocs: RouteDoc[] = [
     tag: 'Posts',
     summary: 'Your posts, newest first',
     query: listPostsQuery,
-    responses: { 200: { description: 'A page of posts with `nextCursor`' } },
+    responses: { 200: { description: 'A page of posts with `nextCursor`', schema: postPageView } },
   },
   {
     method: 'get',
     path: '/api/v1/posts/:id',
     tag: 'Posts',
     summary: 'A post with the status of every step and target, errors in words, and its Temporal UI link',
-    responses: { 200: { description: 'The post' } },
+    responses: { 200: { description: 'The post', schema: postView } },
   },
 ];
