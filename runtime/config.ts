@@ -24,6 +24,14 @@ const baseUrl = (fallback: string) =>
     .pipe(z.url('expected an http(s) URL'))
     .transform((v) => v.replace(/\/+$/, ''));
 
+/** A publishing budget (domain/quotas.ts QUOTA_DEFAULTS holds the same documented defaults). */
+const quota = (fallback: number) =>
+  z.coerce
+    .number({ error: 'expected a number' })
+    .int('expected a whole number')
+    .min(0, 'expected 0 or more')
+    .default(fallback);
+
 const envSchema = z.object({
   PORT: port(3000),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -133,6 +141,23 @@ const envSchema = z.object({
   FACEBOOK_APP_SECRET: optionalText,
   FACEBOOK_AUTH_URL: baseUrl('https://www.facebook.com'),
   FACEBOOK_GRAPH_URL: baseUrl('https://graph.facebook.com'),
+  FACEBOOK_GRAPH_VIDEO_URL: baseUrl('https://graph-video.facebook.com'),
+  FACEBOOK_RUPLOAD_URL: baseUrl('https://rupload.facebook.com'),
+  // No TikTok API reports the audit; an unaudited app may only post privately (platform-apis.md 1.6).
+  TIKTOK_APP_AUDITED: z
+    .enum(['true', 'false', '1', '0', ''], { error: 'expected true or false' })
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  // Unset: the main queue's name plus "-uploads" (see uploadTaskQueue).
+  TEMPORAL_UPLOAD_TASK_QUEUE: optionalText,
+  YOUTUBE_UNITS_PER_DAY: quota(10_000),
+  YOUTUBE_INSERT_UNITS: quota(1600),
+  YOUTUBE_INSERTS_PER_DAY: quota(100),
+  YOUTUBE_THUMBNAIL_UNITS: quota(50),
+  INSTAGRAM_POSTS_PER_DAY: quota(50),
+  TIKTOK_INITS_PER_MINUTE: quota(6),
+  TIKTOK_POSTS_PER_DAY: quota(15),
+  FACEBOOK_REELS_PER_DAY: quota(30),
   FACEBOOK_GRAPH_VERSION: z
     .string()
     .trim()
@@ -202,4 +227,9 @@ const SECRET_VARIABLES = new Set([
 
 function redactIfSecret(name: string, value: string): string {
   return SECRET_VARIABLES.has(name) ? '[redacted]' : value;
+}
+
+/** Uploads run on their own queue so a long upload never holds back database work. */
+export function uploadTaskQueue(config: Pick<Config, 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_UPLOAD_TASK_QUEUE'>): string {
+  return config.TEMPORAL_UPLOAD_TASK_QUEUE ?? `${config.TEMPORAL_TASK_QUEUE}-uploads`;
 }
