@@ -207,6 +207,36 @@ describe('video', () => {
     }
   });
 
+  it("shows a transcode's progress in the post's view while it runs", async () => {
+    const path = await makeVideo(join(files.dir, 'landscape.mp4'), { width: 640, height: 360, seconds: 12 });
+    const uploaded = await uploadFile(path, 'landscape.mp4');
+    expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Reframed',
+      mediaIds: [uploaded.body.id],
+      targets: [{ type: 'local_export', key: 'reel', platform: 'instagram', placement: 'reel', fit: 'pad' }],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const seen: Json[] = [];
+    const post = await waitForPost(
+      user.api,
+      created.body.id,
+      (p) => {
+        const progress = p.targets?.[0]?.renderProgress;
+        if (progress && !progress.done) seen.push(progress);
+        return isFinished(p);
+      },
+      180_000,
+    );
+    expect(post.status, JSON.stringify(post)).toBe('published');
+    expect(seen.length, 'no progress seen while transcoding').toBeGreaterThan(0);
+    expect(seen.some((p) => p.fraction > 0 && p.fraction < 1)).toBe(true);
+    const [r] = await renditionsOf(post.id);
+    // Reframed to 9:16 on a blurred background, as the target asked.
+    const facts = await expectMeetsRules(app.services.store.pathOf(r!.storageKey), 'instagram', 'reel');
+    expect(facts.width / facts.height).toBeCloseTo(9 / 16, 2);
+  });
+
   it('refuses an over-long video and a target without video with 422 per target and file; the dry run agrees', async () => {
     const long = await makeVideo(join(files.dir, 'long.mp4'), {
       width: 64,
