@@ -4,10 +4,26 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { posts } from '../db/schema.js';
+import { media, posts } from '../db/schema.js';
 import { EMULATOR_MODEL, type OpenAiEmulator, startOpenAiEmulator } from '../emulators/openai.js';
-import { approveUpdate, cancelUpdate, progressQuery, rejectUpdate, retryTargetUpdate } from '../workflows/messages.js';
-import { call, isFinished, type Json, postJson, signUp, type TestUser, waitForPost } from './helpers/api.js';
+import {
+  approveUpdate,
+  cancelUpdate,
+  progressQuery,
+  rejectUpdate,
+  rescheduleUpdate,
+  retryTargetUpdate,
+} from '../workflows/messages.js';
+import {
+  call,
+  isFinished,
+  type Json,
+  postJson,
+  signUp,
+  type TestUser,
+  uploadPhoto,
+  waitForPost,
+} from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 
 // People and the clock racing each other on one post. Each test holds a real PostgreSQL row lock
@@ -39,7 +55,7 @@ const handleOf = (post: Json) => app.temporal.workflow.getHandle(post.workflow.i
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Holds `select ... for update` on a row until released, the way a stalled writer would. */
-async function lockRow(table: 'posts' | 'publications', where: string, id: string) {
+async function lockRow(table: 'posts' | 'publications' | 'post_steps', where: string, id: string) {
   let release!: () => void;
   const released = new Promise<void>((r) => {
     release = r;
@@ -232,6 +248,40 @@ describe('cancel', () => {
     expect((await handleOf(post).result()).status).toBe('cancelled');
     const [row] = await app.db.select().from(posts).where(eq(posts.id, post.id));
     expect(row).toMatchObject({ status: 'cancelled', error: 'Cancelled on request' });
+  });
+});
+
+describe('the end of the run', () => {
+  it('refuses a reschedule once the end is being recorded, instead of accepting and losing it', async () => {
+    const mediaId = await uploadPhoto(user.api, 640, 480);
+    const [file] = await app.db.select().from(media).where(eq(media.id, mediaId));
+    await rm(app.services.store.pathOf(file!.storageKey));
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Lost file',
+      mediaIds: [mediaId],
+      review: { mode: 'manual' },
+      targets: [{ type: 'local_export' }],
+    });
+    const post = await waitForPost(user.api, created.body.id, awaitingReview(0));
+    // Rendering fails (the file is gone); recording that end stalls on its step row.
+    const release = await lockRow('post_steps', "step = 'record' and post_id", post.id);
+    try {
+      await handleOf(post).executeUpdate(approveUpdate, { args: [{}] });
+      await until('the end to be recorded', async () =>
+        (await historyEvents(post)).some(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordResults',
+        ),
+      );
+      const message = await refusal(
+        handleOf(post).executeUpdate(rescheduleUpdate, {
+          args: [{ publishAt: new Date(Date.now() + 3600_000).toISOString() }],
+        }),
+      );
+      expect(message).toBe('Too late to reschedule: the post has ended; its result is being recorded');
+    } finally {
+      await release();
+    }
+    expect((await handleOf(post).result()).status).toBe('failed');
   });
 });
 

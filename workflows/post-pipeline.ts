@@ -336,6 +336,7 @@ async function pipeline(
   function tooLate(): string {
     if (state.stage === 'publishing') return 'publishing has started';
     if (state.stage === 'retry_window') return 'the post is published in part; failed targets can still be retried';
+    if (state.stage === 'ending') return 'the post has ended; its result is being recorded';
     return `the post has ended (${words(state.ended ?? progress.status)})`;
   }
 
