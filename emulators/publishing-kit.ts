@@ -325,11 +325,11 @@ export function combine(...modules: PublishingModule[]): PublishingModule {
       has: (_, key) => modules.some((m) => key in m.switches),
       get: (_, key) => modules.find((m) => (key as string) in m.switches)?.switches[key as string],
       set: (_, key, value) => {
-        const m = modules.find((x) => (key as string) in x.switches);
-        if (m) m.switches[key as string] = value;
+        // A switch both modules know (processingPolls) applies to both.
+        for (const m of modules) if ((key as string) in m.switches) m.switches[key as string] = value;
         return true;
       },
-      ownKeys: () => modules.flatMap((m) => Object.keys(m.switches)),
+      ownKeys: () => [...new Set(modules.flatMap((m) => Object.keys(m.switches)))],
       getOwnPropertyDescriptor: (_, key) => {
         const m = modules.find((x) => (key as string) in x.switches);
         return m ? { enumerable: true, configurable: true, value: m.switches[key as string] } : undefined;

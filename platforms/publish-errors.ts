@@ -135,6 +135,10 @@ export function tiktokError(answer: HttpAnswer, what: string): PublishError | nu
   if (code === 'scope_not_authorized' || code === 'scope_permission_missed' || code === 'auth_removed') {
     return new PublishError('tiktok', 'needs_reconnect', words, details);
   }
+  if (code === 'spam_risk_too_many_posts') {
+    // The creator's daily cap is shared with every other app: wait for the 24-hour window.
+    return new PublishError('tiktok', 'quota', words, { ...details, waitUntil: new Date(Date.now() + 24 * 3600_000) });
+  }
   if (code === 'rate_limit_exceeded' || answer.status === 429) {
     const retryAfterMs = waitFromHeaders(answer.headers) ?? DEFAULT_RATE_WAIT_MS;
     return new PublishError('tiktok', 'rate_limited', words, { ...details, retryAfterMs });
