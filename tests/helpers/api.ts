@@ -42,7 +42,8 @@ export function postJson(
 
 export function upload(target: Target, bytes: Uint8Array, filename = 'photo.jpg', field = 'file') {
   const form = new FormData();
-  form.append(field, new Blob([bytes]), filename);
+  // A copy backed by a plain ArrayBuffer, which is what Blob accepts.
+  form.append(field, new Blob([Uint8Array.from(bytes)]), filename);
   return call(target, '/api/v1/media', { method: 'POST', body: form });
 }
 
