@@ -48,7 +48,11 @@ export const postActionDocs: RouteDoc[] = [
     summary: 'Approve the drafts (optionally with edits, by target key)',
     body: approveSchema,
     headers: [idempotencyKeyHeader],
-    responses: { 200: { description: 'Approved; the pipeline goes on', schema: postView }, 503: unavailable },
+    responses: {
+      200: { description: 'Approved; the pipeline goes on', schema: postView },
+      409: { description: 'The post is not waiting for review (or its deadline has passed), with the reason' },
+      503: unavailable,
+    },
   },
   {
     method: 'post',
@@ -57,7 +61,13 @@ export const postActionDocs: RouteDoc[] = [
     summary: 'Send the drafts back with feedback; the AI writes a new round',
     body: rejectSchema,
     headers: [idempotencyKeyHeader],
-    responses: { 200: { description: 'A new round is being drafted', schema: postView }, 503: unavailable },
+    responses: {
+      200: { description: 'A new round is being drafted', schema: postView },
+      409: {
+        description: 'The post is not waiting for review, was written by hand, or has no rounds left, with the reason',
+      },
+      503: unavailable,
+    },
   },
   {
     method: 'put',
@@ -66,7 +76,11 @@ export const postActionDocs: RouteDoc[] = [
     summary: "Replace one target's draft while the post waits for review",
     body: editDraftSchema,
     headers: [idempotencyKeyHeader],
-    responses: { 200: { description: 'Saved', schema: postView }, 503: unavailable },
+    responses: {
+      200: { description: 'Saved', schema: postView },
+      409: { description: 'The post is not waiting for review, with the reason' },
+      503: unavailable,
+    },
   },
   {
     method: 'post',
@@ -75,7 +89,11 @@ export const postActionDocs: RouteDoc[] = [
     summary: 'Move the publish time (before publishing starts)',
     body: rescheduleSchema,
     headers: [idempotencyKeyHeader],
-    responses: { 200: { description: 'Rescheduled', schema: postView }, 503: unavailable },
+    responses: {
+      200: { description: 'Rescheduled', schema: postView },
+      409: { description: 'Too late: publishing has started or the post has ended, with the reason' },
+      503: unavailable,
+    },
   },
   {
     method: 'post',
@@ -96,7 +114,11 @@ export const postActionDocs: RouteDoc[] = [
     tag: 'Posts',
     summary: 'Publish one failed target again, leaving the others alone',
     headers: [idempotencyKeyHeader],
-    responses: { 202: { description: 'The retry is under way', schema: postView }, 503: unavailable },
+    responses: {
+      202: { description: 'The retry is under way', schema: postView },
+      409: { description: 'The target has not failed, or its retry window has closed, with the reason' },
+      503: unavailable,
+    },
   },
   {
     method: 'get',
