@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { eq } from 'drizzle-orm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -321,6 +322,64 @@ describe('images', () => {
       expect(post.targets[0].renditions[0].changes.join(' ')).toMatch(/crop|pad/i);
       expect(post.targets[0].renditions[0].changes.join(' ')).toMatch(/GPS/);
     }
+  });
+});
+
+/** A PNG that is only a header claiming `width` x `height` pixels (what a decompression bomb shows first). */
+function pngHeader(width: number, height: number): Buffer {
+  const crc32 = (bytes: Buffer) => {
+    let c = ~0;
+    for (const b of bytes) {
+      c ^= b;
+      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+    }
+    return ~c >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(8 + data.length + 4);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(64))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+describe('huge images', () => {
+  it('scales a very wide panorama for TikTok, reframes it for Instagram, and refuses a 400-megapixel header', async () => {
+    const wide = await sharp({ create: { width: 8000, height: 1000, channels: 3, background: '#224466' } })
+      .jpeg()
+      .toBuffer();
+    const uploaded = await upload(user.api, wide, 'wide.jpg');
+    expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Wide',
+      mediaIds: [uploaded.body.id],
+      targets: [
+        { type: 'local_export', key: 'tiktok', platform: 'tiktok' },
+        { type: 'local_export', key: 'instagram', platform: 'instagram', fit: 'centre' },
+      ],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const post = await waitForPost(user.api, created.body.id, isFinished, 60_000);
+    expect(post.status, JSON.stringify(post)).toBe('published');
+    for (const r of await renditionsOf(post.id)) {
+      await expectMeetsRules(app.services.store.pathOf(r.storageKey), r.targetKey as MediaPlatform, 'feed_image');
+    }
+
+    const bomb = await upload(user.api, pngHeader(20_000, 20_000), 'bomb.png');
+    expectProblem(bomb, 422, 'file');
+    expect(bomb.body.errors[0].message).toMatch(/megapixels/);
   });
 });
 
