@@ -1,7 +1,7 @@
 import { and, eq, lt } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { housekeepingScheduleId } from '../composition/housekeeping-schedule.js';
-import { auditEvents } from '../db/schema.js';
+import { auditEvents, postActionKeys } from '../db/schema.js';
 import { call, expectProblem, postJson, signUp } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 
@@ -385,5 +385,30 @@ describe('audit log', () => {
     expect(await oldRows()).toHaveLength(0);
     // Recent entries stay.
     expect((await call(user.api, '/api/v1/me/audit')).body.items.length).toBeGreaterThan(0);
+  });
+
+  it("forgets post actions' Idempotency-Keys once no client would still retry them", async () => {
+    const user = await signUp(app.baseUrl);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Keys are kept for a week',
+      targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    expect(created.status).toBe(201);
+    const postId = created.body.id as string;
+    const key = (name: string, ageDays: number) => ({
+      ownerId: user.id,
+      key: name,
+      postId,
+      action: 'reschedule',
+      requestHash: name,
+      createdAt: new Date(Date.now() - ageDays * 24 * 3600_000),
+    });
+    await app.db.insert(postActionKeys).values([key('old', 8), key('recent', 1)]);
+    await app.temporal.schedule.getHandle(housekeepingScheduleId(app.taskQueue)).trigger();
+    const keys = () => app.db.select().from(postActionKeys).where(eq(postActionKeys.postId, postId));
+    const deadline = Date.now() + 20_000;
+    while ((await keys()).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect((await keys()).map((k) => k.key)).toEqual(['recent']);
   });
 });
