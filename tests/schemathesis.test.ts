@@ -11,7 +11,7 @@ import { venvTool } from './helpers/python-tools.js';
 // document: every check, a bounded number of examples per operation, signed in with an API key.
 // Left out: only what would end the run's own session (signing out, deleting the account, revoking
 // a key, which could be the one in use).
-const EXAMPLES_PER_OPERATION = Number(process.env.SCHEMATHESIS_EXAMPLES ?? 12);
+const EXAMPLES_PER_OPERATION = Number(process.env.SCHEMATHESIS_EXAMPLES ?? 10);
 const EXCLUDED = ['postAuthSignOut', 'deleteMe', 'deleteMeApiKeysById'];
 
 /**
