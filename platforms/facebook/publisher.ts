@@ -122,6 +122,12 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
     path: string,
     params: Record<string, string | undefined>,
   ): Promise<void> {
+    if (run.journal.postId) {
+      // Killed after the id was stored but before the outcome was: it is published.
+      const postId = String(run.journal.postId);
+      await run.published(postId, `https://www.facebook.com/${postId}`);
+      return;
+    }
     if (run.journal.postSent && !run.journal.postId) {
       await run.unknown(`Facebook may have published the ${what}, but its answer was lost; ${UNKNOWN_CHECK}`);
       return;

@@ -264,6 +264,10 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
     for (let restarts = 0; !run.journal.uploadDone; ) {
       const plan = { chunkSize: Number(run.journal.chunkSize), count: Number(run.journal.chunkCount) };
       const offset = Number(run.journal.uploadedBytes ?? 0);
+      if (offset >= size) {
+        await run.record({ uploadDone: true });
+        break;
+      }
       const index = Math.round(offset / plan.chunkSize);
       const { start, end } = chunkRange(plan, size, index);
       let answer: HttpAnswer;
@@ -387,7 +391,9 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
             if (Number(run.journal.uploadedBytes ?? 0) > 0 || run.journal.resumed) {
               // Resumed: the journal may lag one chunk behind; TikTok's status says what arrived.
               const s = await status(run);
-              if (s.status !== 'PROCESSING_UPLOAD') await run.record({ uploadDone: true });
+              const arrived = typeof s.uploaded_bytes === 'number' ? s.uploaded_bytes : 0;
+              if (s.status !== 'PROCESSING_UPLOAD' || arrived >= input.source.size)
+                await run.record({ uploadDone: true });
               else if (typeof s.uploaded_bytes === 'number')
                 await run.record({ uploadedBytes: alignDown(s.uploaded_bytes, run) });
             }
