@@ -13,6 +13,7 @@ import { healthDocs, healthRoutes } from './routes/health.js';
 import { meDocs, meRoutes } from './routes/me.js';
 import { mediaDocs, mediaRoutes } from './routes/media.js';
 import { mediaLibraryDocs, mediaLibraryRoutes } from './routes/media-library.js';
+import { panelRoutes } from './routes/panel.js';
 import { platformDocs, platformRoutes } from './routes/platforms.js';
 import { postActionDocs, postActionRoutes } from './routes/post-actions.js';
 import { postMediaDocs, postMediaRoutes } from './routes/post-media.js';
@@ -101,6 +102,8 @@ export function createApp(deps: ApiDeps): Express {
   for (const doc of ROUTE_DOCS) if (doc.body) app[doc.method](doc.path, requireJsonBody);
   app.use(healthRoutes(deps));
   app.use(docsRoutes(() => buildOpenApi(ROUTE_DOCS, { version: '0.1.0' })));
+  // The panel's pages (browsers asking for HTML) and assets; API paths and API clients pass through.
+  app.use(panelRoutes());
   // Signed links, no session: the signature is the permission.
   app.use(publicMediaRoutes(deps));
   app.use('/api/v1', authenticate(deps.db, deps.authKeys));

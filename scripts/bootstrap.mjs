@@ -133,6 +133,15 @@ function ensureFfmpeg(required) {
   console.warn(`\x1b[33m[autopostpanel]\x1b[0m ${advice} Until then video uploads are refused; images work.`);
 }
 
+// The panel is served from web/dist; build it when missing or older than its sources.
+function ensurePanel() {
+  const built = spawnSync(process.execPath, [join(root, 'scripts', 'build-web.mjs')], { stdio: 'inherit' });
+  if (built.status !== 0) {
+    console.error('Building the panel (web/) failed; see the messages above.');
+    process.exit(built.status ?? 1);
+  }
+}
+
 function handOver(command, args) {
   const child = spawn(command, args, { stdio: 'inherit', cwd: root });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
@@ -146,6 +155,7 @@ switch (mode) {
   case 'start':
     if (!process.env.TEMPORAL_ADDRESS) ensureTemporal(['temporal']);
     ensureFfmpeg(false);
+    ensurePanel();
     step('Starting AutoPostPanel…');
     handOver(process.execPath, [tsx, join(root, 'start.ts'), ...rest]);
     break;
@@ -154,6 +164,7 @@ switch (mode) {
     ensureTestTools();
     ensureChromium();
     ensureFfmpeg(true);
+    ensurePanel();
     handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...rest]);
     break;
   case 'setup':

@@ -59,6 +59,8 @@ export const RULES = {
   scripts: { any: true },
   // Stand-ins for the outside world; they may share the platforms' pure contract code (signatures).
   emulators: { deny: except('emulators') },
+  // The panel runs in the browser: it talks to the API over HTTP and shares at most pure domain code.
+  web: { values: ['web', 'domain'] },
   'client.ts': { values: ['domain'] },
   'start.ts': { values: ['composition', 'runtime', 'domain'] },
   'worker.ts': { values: ['composition', 'runtime', 'domain'] },

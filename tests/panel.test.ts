@@ -1,0 +1,271 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js';
+import { EMULATOR_MODEL, type OpenAiEmulator, startOpenAiEmulator } from '../emulators/openai.js';
+import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
+import { ensureWebBuilt } from '../scripts/build-web.mjs';
+import { launchBrowser } from './helpers/browser.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
+import { makeVideo, tempDir } from './helpers/media-files.js';
+
+// The panel, driven in Debian's Chromium against the whole running system: API, worker, Temporal,
+// PostgreSQL, and emulated TikTok, Google/YouTube and OpenAI.
+
+const ARTIFACTS = new URL('../test-artifacts/panel/', import.meta.url).pathname;
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+const DESKTOP = { width: 1280, height: 860 };
+const PHONE = { width: 390, height: 844 };
+const PASSWORD = 'correct horse battery';
+
+let app: TestApp;
+let tiktok: TikTokEmulator;
+let google: GoogleEmulator;
+let openai: OpenAiEmulator;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let axeSource: string;
+let clip: string;
+let cleanupClip: () => Promise<void>;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  await ensureWebBuilt();
+  [tiktok, google, openai] = await Promise.all([startTikTokEmulator(), startGoogleEmulator(), startOpenAiEmulator()]);
+  app = await startTestApp({
+    env: {
+      ...tiktok.env,
+      ...google.env,
+      OPENAI_BASE_URL: openai.url,
+      OPENAI_API_KEY: 'sk-test',
+      OPENAI_MODEL: EMULATOR_MODEL,
+    },
+  });
+  const dir = await tempDir('panel-clip-');
+  cleanupClip = dir.cleanup;
+  clip = await makeVideo(join(dir.dir, 'hike.mp4'), { width: 180, height: 320, seconds: 2 });
+  axeSource = await readFile(AXE, 'utf8');
+  await mkdir(ARTIFACTS, { recursive: true });
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: DESKTOP });
+  page = await context.newPage();
+  page.on('console', (msg) => {
+    // A signed-out visit asks for the session first; its 401 is the expected answer, not an error.
+    if (msg.type() === 'error' && !/status of 401/.test(msg.text())) consoleErrors.push(msg.text());
+  });
+  page.on('pageerror', (err) => consoleErrors.push(err.message));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+  await Promise.all([tiktok?.stop(), google?.stop(), openai?.stop()]);
+  await cleanupClip?.();
+});
+
+const heading = (name: string) => page.getByRole('heading', { level: 1, name });
+const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
+
+async function axeViolations(): Promise<string[]> {
+  await page.evaluate(axeSource);
+  const result = (await page.evaluate(() =>
+    (globalThis as unknown as { axe: { run: () => Promise<unknown> } }).axe.run(),
+  )) as { violations: { id: string; help: string; nodes: { target: string[] }[] }[] };
+  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+}
+
+/**
+ * Every main screen: axe in light and dark, screenshots at desktop and phone width in both themes,
+ * and the text a person must see.
+ */
+async function checkScreen(name: string, mustSee: (string | RegExp)[]) {
+  for (const text of mustSee) await expect.poll(() => page.getByText(text).first().isVisible()).toBe(true);
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    expect(await axeViolations(), `${name} (${scheme})`).toEqual([]);
+    for (const [size, viewport] of [
+      ['desktop', DESKTOP],
+      ['phone', PHONE],
+    ] as const) {
+      await page.setViewportSize(viewport);
+      await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}-${scheme}.png`), fullPage: true });
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize(DESKTOP);
+}
+
+describe('the panel in a real browser', () => {
+  let postId = '';
+
+  it('registers, connects TikTok and YouTube, drafts with AI, rejects, approves and publishes', async () => {
+    await page.goto(`${app.baseUrl}/`);
+    await expect.poll(() => heading('Sign in').isVisible()).toBe(true);
+    await checkScreen('sign-in', ['Sign in', 'New here?']);
+
+    // A wrong password is refused in words.
+    await page.getByLabel('Email').fill('nobody@example.com');
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('The email or password is incorrect');
+
+    await page.getByRole('button', { name: 'Create an account' }).click();
+    await page.getByLabel('Name').fill('Ada Panel');
+    await page.getByLabel('Email').fill('ada@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await expect.poll(() => heading('Posts').isVisible()).toBe(true);
+    await checkScreen('posts-empty', ['No posts yet', 'Ada Panel']);
+
+    // Accounts: TikTok and YouTube are set up on this server, Instagram and Facebook are not.
+    await nav('Accounts').click();
+    await expect.poll(() => page.getByText('No accounts connected yet').isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Connect Facebook' }).isDisabled()).toBe(true);
+    await expect.poll(() => page.getByText(/Not set up on this server: set FACEBOOK_/).isVisible()).toBe(true);
+
+    for (const platform of ['TikTok', 'YouTube']) {
+      await page.getByRole('button', { name: `Connect ${platform}` }).click();
+      await page.waitForURL(/\/connections\/result/);
+      const choose = page.getByText(`Choose which ${platform} accounts to connect`);
+      await expect
+        .poll(async () => (await choose.isVisible()) || (await page.getByText(`${platform} is connected.`).isVisible()))
+        .toBe(true);
+      if (await choose.isVisible()) {
+        await page.getByRole('checkbox').first().check();
+        await page.getByRole('button', { name: 'Connect chosen accounts' }).click();
+        await expect
+          .poll(() => page.getByText(`The chosen ${platform} accounts are connected.`).isVisible())
+          .toBe(true);
+      }
+      await page.getByRole('link', { name: 'Back to accounts' }).click();
+      await expect.poll(() => heading('Accounts').isVisible()).toBe(true);
+    }
+    await expect.poll(() => page.locator('li.connection').count()).toBe(2);
+    await checkScreen('accounts', ['Connected accounts', 'TikTok ·', 'YouTube ·', 'Active']);
+
+    // Compose: upload by the file picker (the drop zone's input), target TikTok and YouTube, draft with AI.
+    await nav('Compose').click();
+    await expect.poll(() => heading('Compose').isVisible()).toBe(true);
+    await page.getByLabel('Choose photos or videos to upload').setInputFiles(clip);
+    await expect
+      .poll(() => page.getByRole('button', { name: 'Remove hike.mp4' }).isVisible(), { timeout: 20_000 })
+      .toBe(true);
+    expect(await page.getByRole('progressbar', { name: 'Uploading hike.mp4' }).getAttribute('value')).toBe('100');
+    await page.getByRole('checkbox', { name: 'Generic' }).uncheck();
+    await page.getByRole('checkbox', { name: 'TikTok' }).check();
+    await page.getByRole('checkbox', { name: 'YouTube' }).check();
+    await page.getByRole('radio', { name: 'Write it myself' }).check();
+    await page.getByLabel('Caption').fill('x'.repeat(2300));
+    await expect.poll(() => page.getByText(/TikTok: 2300 \/ 2200 characters .* too long/).isVisible()).toBe(true);
+    await page.getByRole('radio', { name: 'Draft with AI from a brief' }).check();
+    await page.getByLabel('Brief: what is the post about?').fill('Autumn hiking in the Alps');
+    await page.getByLabel('Tone (optional)').fill('warm');
+    expect(await page.getByRole('radio', { name: 'I review the drafts first' }).isChecked()).toBe(true);
+    await checkScreen('compose', ['Where to post', 'Draft with AI from a brief', 'hike.mp4']);
+    await page.getByRole('button', { name: 'Draft with AI' }).click();
+    await page.waitForURL(/\/posts\/[0-9a-f-]{36}$/);
+    postId = page.url().split('/').pop()!;
+
+    // Review: round 1 rejected with feedback, round 2 approved with an edit.
+    await nav('Review').click();
+    const card = page.getByRole('article', { name: 'Review: Autumn hiking in the Alps' });
+    await expect.poll(() => card.getByText('Round 1').isVisible(), { timeout: 45_000 }).toBe(true);
+    await expect.poll(() => card.getByRole('region', { name: 'Draft for YouTube' }).isVisible()).toBe(true);
+    await expect.poll(() => card.getByRole('region', { name: 'Draft for TikTok' }).isVisible()).toBe(true);
+    await checkScreen('review', ['Review queue', 'Draft for YouTube', 'no deadline']);
+    await card.getByRole('button', { name: 'Reject with feedback' }).click();
+    await card.getByLabel('What should change?').fill('Mention the cable car');
+    await card.getByRole('button', { name: 'Send feedback' }).click();
+    await expect.poll(() => card.getByText(/Sent back with your feedback/).isVisible()).toBe(true);
+    await expect.poll(() => card.getByText('Round 2').isVisible(), { timeout: 45_000 }).toBe(true);
+    await expect.poll(() => card.getByText('Feedback for round 1: “Mention the cable car”').isVisible()).toBe(true);
+    const caption = card.getByRole('region', { name: 'Draft for TikTok' }).getByLabel('caption');
+    await caption.fill('Golden larches and the cable car up to the ridge');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await expect.poll(() => card.getByText(/Approved/).isVisible()).toBe(true);
+
+    // The post page follows it to the end without reloading.
+    await page.goto(`${app.baseUrl}/posts/${postId}`);
+    await expect.poll(() => page.locator('.summary .badge').textContent(), { timeout: 90_000 }).toBe('Published');
+    await checkScreen('post', ['Targets', 'History', 'Open the workflow in Temporal', 'Exported to']);
+    const workflowLink = await page.getByRole('link', { name: 'Open the workflow in Temporal' }).getAttribute('href');
+    const media = page.locator('.media-strip a').first();
+    const content = await page.request.get(new URL((await media.getAttribute('href'))!, app.baseUrl).toString());
+    expect(content.status()).toBe(200);
+    expect(content.headers()['content-type']).toMatch(/^video\//);
+
+    const stored = (await (await page.request.get(`${app.baseUrl}/api/v1/posts/${postId}`)).json()) as {
+      status: string;
+      workflow: { id: string; url: string };
+      targets: { key: string; draft: { caption?: string } }[];
+    };
+    expect(stored.status).toBe('published');
+    expect(workflowLink).toBe(stored.workflow.url);
+    expect(workflowLink).toContain(encodeURIComponent(stored.workflow.id));
+    expect(stored.targets.find((t) => t.key === 'tiktok')?.draft.caption).toBe(
+      'Golden larches and the cable car up to the ridge',
+    );
+
+    await nav('Posts').click();
+    await checkScreen('posts', ['Published']);
+    await nav('Notifications').click();
+    await checkScreen('notifications', ['All caught up']);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('disconnects an account after a confirmation, then deletes the user', async () => {
+    await nav('Accounts').click();
+    const row = page.locator('li.connection').first();
+    const name = (await row.locator('.row-title').textContent())!;
+    await row.getByRole('button', { name: `Disconnect ${name}` }).click();
+    await expect.poll(() => row.getByText(/Scheduled posts to it will not be published there/).isVisible()).toBe(true);
+    await row.getByRole('button', { name: 'Disconnect', exact: true }).click();
+    await expect.poll(() => page.getByText(`${name} is disconnected.`).isVisible()).toBe(true);
+    await expect.poll(() => page.locator('li.connection').count()).toBe(1);
+
+    await nav('Settings').click();
+    await expect.poll(() => heading('Settings').isVisible()).toBe(true);
+    // An API key is shown once.
+    await page.getByLabel('Key name').fill('ci');
+    await page.getByLabel('Your password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    await expect.poll(() => page.getByText('it is shown only once').isVisible()).toBe(true);
+    await expect.poll(() => page.getByRole('button', { name: 'Revoke ci' }).isVisible()).toBe(true);
+    await checkScreen('settings', ['API keys', 'Security log', 'Export my data', 'cannot be undone']);
+
+    // A wrong password deletes nothing and says why.
+    await page.getByLabel('Your password, to confirm').fill('wrong password!');
+    await page.getByRole('button', { name: 'Delete my account and all its data' }).click();
+    await expect.poll(() => page.locator('.danger-zone [role=alert]').textContent()).toMatch(/password/i);
+    await page.getByLabel('Your password, to confirm').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Delete my account and all its data' }).click();
+    await expect.poll(() => heading('Sign in').isVisible()).toBe(true);
+
+    const signIn = await fetch(`${app.baseUrl}/api/v1/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'ada@example.com', password: PASSWORD }),
+    });
+    expect(signIn.status).toBe(401);
+    expect(consoleErrors.filter((e) => !/status of 403/.test(e))).toEqual([]);
+  });
+
+  it('serves the panel to browsers only, never in place of the API or its documents', async () => {
+    const html = { accept: 'text/html' };
+    const root = await fetch(`${app.baseUrl}/`, { headers: html });
+    expect(root.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await root.text()).toContain('<div id="app">');
+    expect(((await (await fetch(`${app.baseUrl}/`)).json()) as { name: string }).name).toBe('AutoPostPanel');
+    const api = await fetch(`${app.baseUrl}/api/v1/nothing-here`, { headers: html });
+    expect(api.status).toBe(404);
+    expect(api.headers.get('content-type')).toMatch(/problem\+json/);
+    const openapi = await fetch(`${app.baseUrl}/api/v1/openapi.json`, { headers: html });
+    expect(openapi.headers.get('content-type')).toMatch(/json/);
+    const deep = await fetch(`${app.baseUrl}/posts/123`, { headers: html });
+    expect(deep.status).toBe(200);
+    expect(deep.headers.get('content-security-policy')).toContain("script-src 'self'");
+  });
+});

@@ -1,0 +1,143 @@
+// The shapes the panel reads from the API (see GET /api/v1/openapi.json).
+
+export interface User {
+  id: string;
+  name: string;
+  email: string;
+  createdAt: string;
+}
+
+export interface Connection {
+  id: string;
+  platform: string;
+  displayName: string;
+  avatarUrl: string | null;
+  status: 'active' | 'expiring' | 'needs_reconnect';
+  statusReason: string | null;
+  via: 'facebook' | null;
+  connectedAt: string;
+  accessTokenExpiresAt: string | null;
+}
+
+export interface PendingChoice {
+  id: string;
+  platform: string;
+  expiresAt: string;
+  accounts: { id: string; displayName: string; avatarUrl: string | null }[];
+}
+
+export interface PlatformSetup {
+  platform: string;
+  configured: boolean;
+  missing: string[];
+  redirectUri: string;
+}
+
+export interface ConnectionList {
+  items: Connection[];
+  pendingChoices: PendingChoice[];
+  platforms: PlatformSetup[];
+}
+
+export interface TextLimit {
+  field: string;
+  max: number;
+  unit: 'characters' | 'utf16_units' | 'bytes';
+  note?: string;
+}
+
+export interface PlatformRules {
+  platform: string;
+  label: string;
+  text: TextLimit[];
+}
+
+export interface MediaItem {
+  id: string;
+  mimeType: string;
+  sizeBytes: number;
+  width: number | null;
+  height: number | null;
+  originalName: string | null;
+  createdAt: string;
+}
+
+export interface Target {
+  key: string;
+  type: string;
+  platform: string;
+  draft: Record<string, unknown> | null;
+  status: string;
+  attempts: number;
+  error: string | null;
+  result: Record<string, unknown> | null;
+  publishedAt: string | null;
+  renderProgress: { fraction?: number | null; done?: boolean } | null;
+}
+
+export interface Post {
+  id: string;
+  caption: string | null;
+  status: string;
+  publishAt: string | null;
+  timeZone: string | null;
+  createdAt: string;
+  updatedAt: string;
+  error: string | null;
+  brief: { topic: string } | null;
+  review: { mode: 'auto' | 'manual'; round: number; deadline?: string; maxRounds?: number };
+  generation: {
+    mode: string;
+    note?: string;
+    model: string | null;
+    rounds: { round: number; feedback: string | null; createdAt: string }[];
+  } | null;
+  media: MediaItem[];
+  targets: Target[];
+  workflow: { id: string; url: string | null };
+}
+
+export interface Attempt {
+  step: string;
+  targetKey: string | null;
+  attempt: number;
+  outcome: 'running' | 'succeeded' | 'failed';
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+}
+
+export const PLATFORM_NAMES: Record<string, string> = {
+  tiktok: 'TikTok',
+  youtube: 'YouTube',
+  instagram: 'Instagram',
+  facebook: 'Facebook',
+  generic: 'Generic',
+};
+
+export const STATUS_WORDS: Record<string, string> = {
+  generating: 'Drafting',
+  awaiting_review: 'Waiting for review',
+  scheduled: 'Scheduled',
+  queued: 'Queued',
+  rendering: 'Preparing media',
+  publishing: 'Publishing',
+  published: 'Published',
+  partially_published: 'Partly published',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  pending: 'Pending',
+  retrying: 'Retrying',
+  active: 'Active',
+  expiring: 'Expiring soon',
+  needs_reconnect: 'Needs reconnect',
+};
+
+export function words(status: string): string {
+  return STATUS_WORDS[status] ?? status.replace(/_/g, ' ');
+}
+
+export function platformName(id: string): string {
+  return PLATFORM_NAMES[id] ?? id;
+}
