@@ -311,16 +311,19 @@ async function renderVideo(
       .catch(() => {});
   };
   try {
-    const wrote = await runTranscode(plan, facts, source, staged.path, {
-      ffmpeg: mediaTools.ffmpeg,
-      fit: videoFit(m.target.fit),
-      reframe,
-      preset: 'veryfast',
-      signal,
-      onProgress: report,
+    // One ffmpeg per core across the worker, like image decodes: the rest wait their turn, heartbeating.
+    await renderSlots(async () => {
+      const wrote = await runTranscode(plan, facts, source, staged.path, {
+        ffmpeg: mediaTools.ffmpeg,
+        fit: videoFit(m.target.fit),
+        reframe,
+        preset: 'veryfast',
+        signal,
+        onProgress: report,
+      });
+      // Acceptable as it is: the streams are copied, not re-encoded, but never the metadata (a phone's GPS position).
+      if (!wrote) await copyWithoutMetadata(mediaTools.ffmpeg, source, staged.path, sourceExt, signal);
     });
-    // Acceptable as it is: the streams are copied, not re-encoded, but never the metadata (a phone's GPS position).
-    if (!wrote) await copyWithoutMetadata(mediaTools.ffmpeg, source, staged.path, sourceExt, signal);
     await staged.commit();
   } catch (err) {
     await staged.abort();
@@ -412,7 +415,7 @@ async function saveRendition(db: ActivityDeps['db'], values: RenditionValues) {
 }
 
 /**
- * Decodes at once, across every renderMedia running in this worker: decoding is CPU- and
+ * How many decodes and transcodes run at once across every renderMedia in this worker: both are CPU- and
  * memory-bound (a 12-megapixel photo is ~36 MB of pixels), so more at a time than there are cores
  * only adds memory. The rest wait their turn, heartbeating.
  */
