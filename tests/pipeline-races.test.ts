@@ -16,6 +16,7 @@ import {
 } from '../workflows/messages.js';
 import {
   call,
+  expectProblem,
   isFinished,
   type Json,
   postJson,
@@ -353,6 +354,17 @@ describe('a database outage', () => {
     }
     expect(message).toMatch(/^Could not record the approval just now \(.+\); nothing changed, try again shortly$/);
     expect(Date.now() - started).toBeLessThan(30_000);
+    // Through the API the same refusal is a 503 the client may retry, with the reason in words.
+    const release2 = await lockRow('posts', 'id', post.id);
+    let viaApi: Awaited<ReturnType<typeof postJson>>;
+    try {
+      viaApi = await postJson(user.api, `/api/v1/posts/${post.id}/review/approve`, {});
+    } finally {
+      await release2();
+    }
+    expectProblem(viaApi, 503);
+    expect(Number(viaApi.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(viaApi.body.detail).toMatch(/^Could not record the approval just now/);
     // Nothing changed: the post still waits for review, and a second try goes through.
     const again = await postJson(user.api, `/api/v1/posts/${post.id}/review/approve`, {});
     expect(again.status, JSON.stringify(again.body)).toBe(200);

@@ -14,7 +14,8 @@ const DRAFTING: ActivityOptions = {
 };
 
 const RENDERING: ActivityOptions = {
-  startToCloseTimeout: '10 minutes',
+  // Transcoding a long 4K video takes a while; a dead worker is still noticed within the heartbeat.
+  startToCloseTimeout: '2 hours',
   heartbeatTimeout: '1 minute',
   // About 20 minutes of tries: long enough to ride out a database restart.
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 25 },
@@ -28,10 +29,11 @@ const BOOKKEEPING: ActivityOptions = {
 
 /**
  * Database writes a person is waiting for (an Update's answer): a few quick tries, then the
- * Update fails in words instead of hanging through an outage.
+ * Update fails in words instead of hanging through an outage. Shorter than the API's 10 s deadline
+ * on a Temporal call, so the person reads this reason rather than "Temporal did not answer".
  */
 const ANSWERED: ActivityOptions = {
-  scheduleToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '7 seconds',
   startToCloseTimeout: '5 seconds',
   retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '2 seconds' },
 };

@@ -13,12 +13,13 @@ export async function reschedulePost(
 ) {
   const { publishAt, timeZone } = resolvePublishAt(change.publishAt);
   if (!publishAt) throw new ValidationError([{ field: 'publishAt', message: 'required: the new publish time' }]);
-  const input = { publishAt: publishAt.toISOString() };
+  // The zone travels too, so the operator's view says the time as it was given.
+  const input = { publishAt: publishAt.toISOString(), ...(timeZone ? { timeZone } : {}) };
   const result = await sendPostUpdate(deps, request, {
     name: 'reschedule',
     update: rescheduleUpdate,
     args: [input],
-    body: { ...input, timeZone },
+    body: input,
   });
   // The zone is only for showing the time back as it was given; the workflow keeps the instant.
   await deps.db.update(posts).set({ timeZone }).where(eq(posts.id, result.post.id));

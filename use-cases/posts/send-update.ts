@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import type { UpdateDefinition } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { Database } from '../../db/client.js';
-import { ConflictError, ValidationError } from '../../domain/errors.js';
+import { ConflictError, UnavailableError, ValidationError } from '../../domain/errors.js';
 import { type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
 import { actionRequestHash, claimActionKey, markActionSucceeded, updateIdFor } from './action-keys.js';
 import { ownPost, type PostRow } from './ownership.js';
@@ -68,6 +68,9 @@ export async function sendPostUpdate<Ret, Args extends [unknown]>(
   return { post, answer };
 }
 
+/** An Update's write gives up after about 15 s; a retry a few seconds later usually finds the database back. */
+const UPDATE_RETRY_AFTER_SECONDS = 5;
+
 function isClosedOrMissing(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError || /already completed|not found/i.test(String((err as Error)?.message));
 }
@@ -84,6 +87,12 @@ function refusal(err: unknown): unknown {
   if (cause instanceof ApplicationFailure && cause.type === 'InvalidDraft') {
     return new ValidationError([{ field: 'draft', message }]);
   }
+  // The workflow could not record the action in time (its database write gave up): nothing
+  // changed, and the same request may simply be sent again.
+  if (cause instanceof ApplicationFailure && cause.type === 'Unavailable') {
+    return new UnavailableError('Not possible just now', message, UPDATE_RETRY_AFTER_SECONDS);
+  }
+  if (cause instanceof ApplicationFailure && cause.type === 'TooLate') return new ConflictError('Too late', message);
   // Validators name the input field they refuse as "field: reason".
   const field = /^(feedback|targetKey|publishAt): (.*)$/.exec(message);
   if (field) return new ValidationError([{ field: field[1]!, message: field[2]! }]);
