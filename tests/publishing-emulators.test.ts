@@ -32,7 +32,9 @@ beforeEach(async () => {
   await Promise.all([tiktok, google, instagram, facebook].map((e) => callControl(e.url, 'POST', 'reset')));
 });
 
-const answer = async (res: Response) => ({
+// biome-ignore lint/suspicious/noExplicitAny: raw platform answers, inspected field by field below
+type Raw = { status: number; headers: Headers; body: any };
+const answer = async (res: Response): Promise<Raw> => ({
   status: res.status,
   headers: res.headers,
   body: await res.json().catch(() => null),
