@@ -1,4 +1,5 @@
 import { withSafeErrors } from '../runtime/errors.js';
+import { createCampaignActivities } from './campaigns.js';
 import { createConnectionActivities } from './connections.js';
 import type { ActivityDeps } from './deps.js';
 import { createGenerateDrafts } from './generate-drafts.js';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     recordResults: createRecordResults(deps),
     purgeExpiredRecords: createPurgeExpiredRecords(deps),
     ...createConnectionActivities(deps),
+    ...createCampaignActivities(deps),
   });
 }
 

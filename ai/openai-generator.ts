@@ -36,6 +36,9 @@ export function buildPrompt(request: DraftRequest): string {
   if (brief.audience) lines.push(`Audience: ${brief.audience}`);
   lines.push(`Targets: ${request.targets.map((t) => `${t.key} (${t.format})`).join(', ')}`);
   if (request.sourceMedia?.length) lines.push(`Source media: ${request.sourceMedia.join('; ')}`);
+  if (brief.earlierInSeries?.length) {
+    lines.push(`Earlier posts in this series (say something new): ${JSON.stringify(brief.earlierInSeries)}`);
+  }
   if (request.feedback) {
     lines.push(`Feedback: ${request.feedback}`);
     lines.push(`Previous drafts: ${JSON.stringify(request.previous ?? {})}`);

@@ -7,6 +7,8 @@ import { domainErrorHandler } from './domain-problem.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { Problem, problemHandler } from './problem.js';
 import { authDocs, authRoutes } from './routes/auth.js';
+import { calendarDocs, calendarRoutes } from './routes/calendar.js';
+import { campaignDocs, campaignRoutes } from './routes/campaigns.js';
 import { connectionDocs, connectionRoutes, hideOAuthQuery } from './routes/connections.js';
 import { docsDocs, docsRoutes } from './routes/docs.js';
 import { healthDocs, healthRoutes } from './routes/health.js';
@@ -33,6 +35,8 @@ export const ROUTE_DOCS: RouteDoc[] = [
   ...postDocs,
   ...postActionDocs,
   ...connectionDocs,
+  ...campaignDocs,
+  ...calendarDocs,
 ];
 
 const requireJsonBody: RequestHandler = (req, _res, next) => {
@@ -120,6 +124,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(postMediaRoutes(deps));
   app.use(postRoutes(deps));
   app.use(postActionRoutes(deps));
+  app.use(campaignRoutes(deps));
+  app.use(calendarRoutes(deps));
   app.get('/', (_req, res) => {
     res.json({
       name: 'AutoPostPanel',

@@ -458,7 +458,7 @@ export const campaignSlots = pgTable(
     slotLocal: text('slot_local').notNull(),
     at: timestamp('at', { withTimezone: true }).notNull(),
     postId: uuid('post_id').references(() => posts.id, { onDelete: 'set null' }),
-    outcome: text('outcome').$type<'created' | 'missed' | 'skipped'>().notNull(),
+    outcome: text('outcome').$type<'created' | 'missed' | 'skipped' | 'failed'>().notNull(),
     createdAt: createdAt(),
   },
   (t) => [

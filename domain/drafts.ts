@@ -48,6 +48,8 @@ export interface Brief {
   sourceMediaIds?: string[];
   /** Ask for an image to go with the post (added to its media). */
   generateImage?: boolean;
+  /** A campaign's earlier posts, newest first, so the series does not repeat itself. */
+  earlierInSeries?: string[];
 }
 
 export type ReviewPolicy =

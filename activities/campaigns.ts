@@ -1,0 +1,39 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { ValidationError } from '../domain/errors.js';
+import {
+  createSlotPost,
+  recordSlot,
+  type SlotPostRequest,
+  saveCampaignState,
+} from '../use-cases/campaigns/slot-post.js';
+import { markPipelineStarted } from '../use-cases/posts/start-pipeline.js';
+import type { ActivityDeps } from './deps.js';
+
+/** The campaign workflow's side effects: thin adapters over use-cases/campaigns. */
+export function createCampaignActivities(deps: ActivityDeps) {
+  const { db } = deps;
+  return {
+    async createSlotPost(request: SlotPostRequest) {
+      try {
+        return await createSlotPost({ db }, request);
+      } catch (err) {
+        // Settings that no longer make a valid post (media gone, a target refused) will not get
+        // better by retrying: the slot fails in words and the campaign goes on.
+        if (err instanceof ValidationError) {
+          const reason = err.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+          throw ApplicationFailure.nonRetryable(reason, 'SlotPostInvalid');
+        }
+        throw err;
+      }
+    },
+    async markSlotPipelineStarted({ postId }: { postId: string }) {
+      await markPipelineStarted(db, postId);
+    },
+    async recordSlot(row: Parameters<typeof recordSlot>[1]) {
+      await recordSlot(db, row);
+    },
+    async saveCampaignState(state: Parameters<typeof saveCampaignState>[1]) {
+      await saveCampaignState(db, state);
+    },
+  };
+}

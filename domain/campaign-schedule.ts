@@ -1,0 +1,148 @@
+import { type Cadence, CadenceError, type CampaignEnd, listSlots, type Slot } from './cadence.js';
+import type { Brief, DraftFormat } from './drafts.js';
+import type { TargetType } from './pipeline.js';
+import { zonedTimeToInstant, zoneOffsetMinutes } from './zoned-time.js';
+
+// Which slot a campaign reaches next, shared by its workflow (which acts on it) and the calendar
+// (which shows slots not yet reached). Pure: the same settings and plan give the same answer in
+// both, and in a workflow's replay.
+
+/** What the schedule depends on; the rest of a campaign's settings (brief, targets) does not move slots. */
+export interface ScheduleSettings {
+  cadence: Cadence;
+  timeZone: string;
+  /** First local date, "YYYY-MM-DD". An edit of the cadence restarts the series from the edit's date. */
+  startDate: string;
+  end: CampaignEnd;
+  /** How long before a slot its post is drafted and sent for review. */
+  leadMinutes: number;
+  /** After downtime: drop slots whose time has passed, or publish them late within a window. */
+  catchUp: { mode: 'skip' } | { mode: 'late'; windowMinutes: number };
+}
+
+/** Per-slot changes a person made to future slots, by the slot's original local time. */
+export interface SlotOverrides {
+  skipped: string[];
+  /** Original local time -> new local time. */
+  moved: Record<string, string>;
+}
+
+/** Where the campaign stands in its series. */
+export interface SchedulePlan {
+  settings: ScheduleSettings;
+  overrides: SlotOverrides;
+  /** Every original slot at or before this instant is done (reached, skipped or missed). */
+  cursor: string | null;
+  /** Slots after the cursor already done (a slot moved earlier than others). */
+  done: string[];
+}
+
+export interface PlannedSlot extends Slot {
+  /** When it happens: its own time, or the time it was moved to. */
+  at: string;
+  /** Its local time after a move ("YYYY-MM-DDTHH:MM"); equals `local` when not moved. */
+  localAt: string;
+}
+
+/** The local wall-clock time of an instant in a zone, "YYYY-MM-DDTHH:MM". */
+export function localTimeOf(instant: number, timeZone: string): string {
+  const offset = zoneOffsetMinutes(instant, timeZone);
+  return new Date(instant + offset * 60_000).toISOString().slice(0, 16);
+}
+
+/** The campaign's coming slots in the order they happen, skips left out and moves applied. */
+export function upcomingSlots(plan: SchedulePlan, limit: number): PlannedSlot[] {
+  const { settings, overrides } = plan;
+  const skipped = new Set(overrides.skipped);
+  const done = new Set(plan.done);
+  // Enough originals that skipped, done and moved ones cannot crowd out `limit` live ones.
+  const extra = skipped.size + done.size + Object.keys(overrides.moved).length;
+  const originals = listSlots({
+    cadence: settings.cadence,
+    timeZone: settings.timeZone,
+    startDate: settings.startDate,
+    end: settings.end,
+    ...(plan.cursor ? { after: plan.cursor } : {}),
+    limit: limit + extra,
+  });
+  return originals
+    .filter((s) => !skipped.has(s.local) && !done.has(s.local))
+    .map((s) => {
+      const moved = overrides.moved[s.local];
+      return moved
+        ? { ...s, at: zonedTimeToInstant(moved, settings.timeZone).toISOString(), localAt: moved }
+        : { ...s, localAt: s.local };
+    })
+    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.index - b.index)
+    .slice(0, limit);
+}
+
+/**
+ * The plan once `slot` is done: the cursor moves past every original slot that is done or skipped,
+ * so `done` and the overrides stay as small as the number of pending exceptions.
+ */
+export function markDone(plan: SchedulePlan, local: string): SchedulePlan {
+  const done = new Set([...plan.done, local]);
+  const skipped = new Set(plan.overrides.skipped);
+  const moved = { ...plan.overrides.moved };
+  let cursor = plan.cursor;
+  const originals = listSlots({
+    cadence: plan.settings.cadence,
+    timeZone: plan.settings.timeZone,
+    startDate: plan.settings.startDate,
+    end: plan.settings.end,
+    ...(cursor ? { after: cursor } : {}),
+    limit: done.size + skipped.size + 1,
+  });
+  for (const s of originals) {
+    if (!done.has(s.local) && !skipped.has(s.local)) break;
+    cursor = s.at;
+    done.delete(s.local);
+    skipped.delete(s.local);
+    delete moved[s.local];
+  }
+  return { ...plan, cursor, done: [...done], overrides: { skipped: [...skipped], moved } };
+}
+
+/** What to do with a slot whose time (`at`) has come or passed, at `now`. */
+export function catchUpDecision(settings: ScheduleSettings, at: string, now: number): 'create' | 'missed' {
+  const late = now - Date.parse(at);
+  // A minute's grace: a worker waking a little after the slot is not an outage.
+  if (late <= 60_000) return 'create';
+  if (settings.catchUp.mode === 'late' && late <= settings.catchUp.windowMinutes * 60_000) return 'create';
+  return 'missed';
+}
+
+/**
+ * The schedule an edit leaves in effect from `now`, or null when the edit does not touch it: the
+ * series restarts on today's local date (a campaign not yet started keeps its date), and a campaign
+ * that ends after a number of posts keeps only what the slots reached so far leave.
+ */
+export function rebaseSchedule(
+  next: ScheduleSettings,
+  previous: ScheduleSettings,
+  reached: number,
+  now: number,
+): ScheduleSettings | null {
+  const key = (s: ScheduleSettings) => JSON.stringify([s.cadence, s.timeZone, s.startDate, s.end]);
+  if (key(next) === key(previous)) return null;
+  const today = localTimeOf(now, next.timeZone).slice(0, 10);
+  // ISO dates order as strings: the later of the two.
+  const startDate = [next.startDate, today].sort()[1]!;
+  if ('count' in next.end) {
+    const left = next.end.count - reached;
+    if (left < 1) throw new CadenceError('end.count', `the campaign has already reached ${reached} slots`);
+    return { ...next, startDate, end: { count: left } };
+  }
+  return { ...next, startDate };
+}
+
+/** A campaign's whole settings as saved and run (validated by api/schemas/campaigns.ts). */
+export interface CampaignSettings extends ScheduleSettings {
+  name: string;
+  brief: Brief;
+  /** As posts take them (the target registry's shapes), passed to each slot's post unchanged. */
+  targets: ({ type: TargetType; key?: string | undefined; platform: DraftFormat } & Record<string, unknown>)[];
+  /** Review of each slot's post; a manual review is due by the slot's time. */
+  review: { mode: 'auto' } | { mode: 'manual'; onExpiry: 'cancel' | 'approve'; maxRounds?: number | undefined };
+}

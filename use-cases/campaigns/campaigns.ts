@@ -1,0 +1,333 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { and, desc, eq, inArray } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { campaignSlots, campaigns, media, posts } from '../../db/schema.js';
+import { CadenceError, listSlots } from '../../domain/cadence.js';
+import {
+  type CampaignSettings,
+  localTimeOf,
+  type SlotOverrides,
+  upcomingSlots,
+} from '../../domain/campaign-schedule.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { isUuid } from '../../domain/ids.js';
+import type { campaign } from '../../workflows/campaign.js';
+import type { CampaignProgress } from '../../workflows/campaign-messages.js';
+import {
+  campaignProgressQuery,
+  cancelCampaignUpdate,
+  editCampaignUpdate,
+  moveSlotUpdate,
+  pauseCampaignUpdate,
+  resumeCampaignUpdate,
+  skipSlotUpdate,
+} from '../../workflows/campaign-messages.js';
+import { type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
+
+export type CampaignRow = typeof campaigns.$inferSelect;
+
+export interface CampaignDeps extends TemporalAccess {
+  db: Database;
+  taskQueue: string;
+  /** What each slot's post is created with: the API's own post defaults. */
+  postDefaults: { reviewMaxRounds: number; retryWindowDays: number; searchAttributes: boolean };
+}
+
+export function workflowIdForCampaign(id: string): string {
+  return `campaign-${id}`;
+}
+
+/** A cadence that cannot produce slots is refused naming the field, as any other bad input. */
+export function checkSchedule(settings: Pick<CampaignSettings, 'cadence' | 'timeZone' | 'startDate' | 'end'>) {
+  try {
+    return listSlots({ ...settings, limit: 1 });
+  } catch (err) {
+    if (err instanceof CadenceError) throw new ValidationError([{ field: err.field, message: err.message }]);
+    throw err;
+  }
+}
+
+/** The next slots of a cadence not yet saved, in local time. */
+export function previewSlots(request: {
+  cadence: CampaignSettings['cadence'];
+  timeZone: string;
+  startDate?: string | undefined;
+  end?: CampaignSettings['end'] | undefined;
+  limit: number;
+}) {
+  const startDate = request.startDate ?? localTimeOf(Date.now(), request.timeZone).slice(0, 10);
+  try {
+    const slots = listSlots({ ...request, startDate, after: Date.now(), limit: request.limit });
+    return { timeZone: request.timeZone, startDate, slots: slots.map((s) => ({ local: s.local, at: s.at })) };
+  } catch (err) {
+    if (err instanceof CadenceError) throw new ValidationError([{ field: err.field, message: err.message }]);
+    throw err;
+  }
+}
+
+/** The one ownership check for campaigns: another user's campaign is reported as missing. */
+export async function ownCampaign(db: Database, ownerId: string, id: string): Promise<CampaignRow> {
+  const [row] = isUuid(id)
+    ? await db
+        .select()
+        .from(campaigns)
+        .where(and(eq(campaigns.id, id), eq(campaigns.ownerId, ownerId)))
+    : [];
+  if (!row) throw new NotFoundError(`Campaign ${id}`);
+  return row;
+}
+
+/**
+ * Saves a campaign and starts its workflow. A repeat with the same Idempotency-Key answers the
+ * first campaign (and starts its workflow if that start was never confirmed).
+ */
+export async function createCampaign(
+  deps: CampaignDeps,
+  request: { ownerId: string; settings: CampaignSettings; idempotencyKey?: string | undefined },
+): Promise<{ campaign: CampaignRow; created: boolean }> {
+  const { ownerId, settings, idempotencyKey } = request;
+  const requestHash = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
+  if (idempotencyKey) {
+    const [earlier] = await deps.db
+      .select()
+      .from(campaigns)
+      .where(and(eq(campaigns.ownerId, ownerId), eq(campaigns.idempotencyKey, idempotencyKey)));
+    if (earlier) {
+      if (earlier.requestHash !== requestHash) {
+        throw new ValidationError([
+          { field: 'Idempotency-Key', message: 'already used for a different request; use a new key' },
+        ]);
+      }
+      await startCampaign(deps, earlier, settings);
+      return { campaign: earlier, created: false };
+    }
+  }
+  checkSchedule(settings);
+  await assertOwnMedia(deps.db, ownerId, settings.brief.sourceMediaIds ?? []);
+  const id = randomUUID();
+  const [row] = await deps.db
+    .insert(campaigns)
+    .values({
+      id,
+      ownerId,
+      name: settings.name,
+      settings: settings as unknown as Record<string, unknown>,
+      status: 'active',
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash,
+      workflowId: workflowIdForCampaign(id),
+    })
+    .returning();
+  await startCampaign(deps, row!, settings);
+  return { campaign: row!, created: true };
+}
+
+async function startCampaign(deps: CampaignDeps, row: CampaignRow, settings: CampaignSettings) {
+  await withTemporalDeadline(deps, async () => {
+    try {
+      await deps.temporal.workflow.start<typeof campaign>('campaign', {
+        taskQueue: deps.taskQueue,
+        workflowId: row.workflowId,
+        args: [{ campaignId: row.id, ownerId: row.ownerId, settings, postDefaults: deps.postDefaults }],
+        staticSummary: `Campaign: ${row.name}`,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  });
+}
+
+async function assertOwnMedia(db: Database, ownerId: string, ids: string[]) {
+  if (ids.length === 0) return;
+  const found = await db
+    .select({ id: media.id })
+    .from(media)
+    .where(and(inArray(media.id, ids), eq(media.ownerId, ownerId)));
+  const known = new Set(found.map((m) => m.id));
+  const errors = ids.flatMap((id, i) =>
+    known.has(id) ? [] : [{ field: `brief.sourceMediaIds[${i}]`, message: `no media with id ${id}; upload it first` }],
+  );
+  if (errors.length > 0) throw new ValidationError(errors);
+}
+
+/** Settings as saved, with the edit's fields on top; the result is checked like a new campaign's. */
+export function mergeEdit(row: CampaignRow, edit: Partial<CampaignSettings>): CampaignSettings {
+  const current = row.settings as unknown as CampaignSettings;
+  const merged = { ...current, ...Object.fromEntries(Object.entries(edit).filter(([, v]) => v !== undefined)) };
+  checkSchedule(merged);
+  return merged as CampaignSettings;
+}
+
+/** Sends one validated Update to the caller's campaign; a refusal comes back in words (409/422). */
+export async function sendCampaignUpdate<Args extends unknown[]>(
+  deps: CampaignDeps,
+  request: { ownerId: string; campaignId: string },
+  update: UpdateDefinition<CampaignProgress, Args>,
+  args: Args,
+): Promise<CampaignProgress> {
+  const row = await ownCampaign(deps.db, request.ownerId, request.campaignId);
+  const handle = deps.temporal.workflow.getHandle(row.workflowId);
+  return withTemporalDeadline(deps, async () => {
+    try {
+      // One signature for Updates with and without an argument.
+      return await handle.executeUpdate(update as unknown as UpdateDefinition<CampaignProgress, [unknown]>, {
+        args: args as unknown as [unknown],
+      });
+    } catch (err) {
+      throw refusal(err);
+    }
+  });
+}
+
+function refusal(err: unknown): unknown {
+  if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test(String((err as Error)?.message))) {
+    return new ConflictError('Campaign finished', 'This campaign has ended; it can no longer be changed');
+  }
+  if (!(err instanceof WorkflowUpdateFailedError)) return err;
+  let cause: unknown = err.cause;
+  while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
+  const message = cause instanceof Error ? cause.message : 'The request was refused';
+  if (cause instanceof ApplicationFailure && cause.type === 'CadenceError') {
+    return new ValidationError([{ field: 'end.count', message }]);
+  }
+  if (cause instanceof ApplicationFailure && (cause.type === 'NoSuchSlot' || cause.type === 'MoveInPast')) {
+    return new ValidationError([{ field: cause.type === 'MoveInPast' ? 'to' : 'slot', message }]);
+  }
+  return new ConflictError('Not possible now', message);
+}
+
+const NEXT_SLOTS = 5;
+
+/**
+ * A campaign with its progress: next slots from its workflow (computed from the saved settings when
+ * Temporal does not answer) and what became of the slots reached, from the posts themselves.
+ */
+export async function viewCampaign(deps: CampaignDeps, ownerId: string, id: string) {
+  const row = await ownCampaign(deps.db, ownerId, id);
+  return viewOf(deps, row);
+}
+
+export async function viewOf(deps: CampaignDeps, row: CampaignRow) {
+  let progress: CampaignProgress | null = null;
+  if (row.status === 'active' || row.status === 'paused') {
+    progress = await withTemporalDeadline(deps, () =>
+      deps.temporal.workflow.getHandle(row.workflowId).query(campaignProgressQuery),
+    ).catch(() => null);
+  }
+  const slots = await deps.db
+    .select({
+      slot: campaignSlots.slotLocal,
+      at: campaignSlots.at,
+      outcome: campaignSlots.outcome,
+      postId: posts.id,
+      status: posts.status,
+    })
+    .from(campaignSlots)
+    .leftJoin(posts, eq(posts.id, campaignSlots.postId))
+    .where(eq(campaignSlots.campaignId, row.id))
+    .orderBy(desc(campaignSlots.at));
+  const summary = { scheduled: 0, awaitingReview: 0, published: 0, failed: 0, cancelled: 0, missed: 0, skipped: 0 };
+  for (const s of slots) {
+    if (s.outcome === 'missed') summary.missed++;
+    else if (s.outcome === 'skipped') summary.skipped++;
+    else if (s.outcome === 'failed' || s.status === 'failed') summary.failed++;
+    else if (s.status === 'published' || s.status === 'partially_published') summary.published++;
+    else if (s.status === 'awaiting_review') summary.awaitingReview++;
+    else if (s.status === 'cancelled') summary.cancelled++;
+    else summary.scheduled++;
+  }
+  const settings = row.settings as unknown as CampaignSettings;
+  const nextSlots =
+    progress?.nextSlots ??
+    (row.status === 'active' || row.status === 'paused'
+      ? computedNextSlots(
+          row,
+          slots.filter((s) => s.at.getTime() > Date.now()).map((s) => s.slot),
+        )
+      : []);
+  return {
+    id: row.id,
+    name: row.name,
+    status: progress?.status ?? row.status,
+    statusReason: progress ? progress.statusReason : row.statusReason,
+    settings,
+    overrides: row.overrides,
+    nextSlots: nextSlots.map((s) => ({ slot: s.local, local: s.localAt, at: s.at })),
+    summary,
+    slots: slots.slice(0, 50).map((s) => ({
+      slot: s.slot,
+      at: s.at.toISOString(),
+      outcome: s.outcome,
+      postId: s.postId,
+      status: s.status,
+    })),
+    runs: progress?.runs ?? null,
+    workflowId: row.workflowId,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** Slots not yet reached, from the saved settings: those after now without a recorded outcome. */
+export function computedNextSlots(row: CampaignRow, reached: string[], limit = NEXT_SLOTS, after = Date.now()) {
+  const settings = row.settings as unknown as CampaignSettings;
+  const overrides = row.overrides as unknown as SlotOverrides;
+  return upcomingSlots(
+    {
+      settings,
+      overrides: { skipped: overrides.skipped ?? [], moved: overrides.moved ?? {} },
+      cursor: new Date(after).toISOString(),
+      done: reached,
+    },
+    limit,
+  );
+}
+
+export async function listCampaigns(db: Database, ownerId: string) {
+  const rows = await db
+    .select()
+    .from(campaigns)
+    .where(eq(campaigns.ownerId, ownerId))
+    .orderBy(desc(campaigns.createdAt))
+    .limit(200);
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    status: r.status,
+    statusReason: r.statusReason,
+    createdAt: r.createdAt.toISOString(),
+  }));
+}
+
+/** Who acts on which campaign. */
+export interface CampaignTarget {
+  ownerId: string;
+  campaignId: string;
+}
+
+export const pauseCampaign = (deps: CampaignDeps, target: CampaignTarget, input: { reason?: string | undefined }) =>
+  sendCampaignUpdate(deps, target, pauseCampaignUpdate, [input.reason ? { reason: input.reason } : {}]);
+export const resumeCampaign = (deps: CampaignDeps, target: CampaignTarget) =>
+  sendCampaignUpdate(deps, target, resumeCampaignUpdate, []);
+export const cancelCampaign = (deps: CampaignDeps, target: CampaignTarget, input: { reason?: string | undefined }) =>
+  sendCampaignUpdate(deps, target, cancelCampaignUpdate, [input.reason ? { reason: input.reason } : {}]);
+export const skipSlot = (deps: CampaignDeps, target: CampaignTarget, input: { slot: string }) =>
+  sendCampaignUpdate(deps, target, skipSlotUpdate, [input]);
+export const moveSlot = (deps: CampaignDeps, target: CampaignTarget, input: { slot: string; to: string }) =>
+  sendCampaignUpdate(deps, target, moveSlotUpdate, [input]);
+
+/** An edit: merged onto the saved settings, checked, then sent; it applies to slots not yet reached. */
+export async function editCampaign(deps: CampaignDeps, target: CampaignTarget, edit: Partial<CampaignSettings>) {
+  const row = await ownCampaign(deps.db, target.ownerId, target.campaignId);
+  const settings = mergeEdit(row, edit);
+  return sendCampaignUpdate(deps, target, editCampaignUpdate, [{ settings }]);
+}

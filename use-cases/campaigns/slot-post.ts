@@ -1,0 +1,150 @@
+import { and, desc, eq, lt } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { campaignSlots, campaigns, posts, publications } from '../../db/schema.js';
+import type { CampaignSettings } from '../../domain/campaign-schedule.js';
+import { isFinalStatus } from '../../domain/pipeline.js';
+import { createPost, type NewPost, pipelineOf } from '../posts/create-post.js';
+import { pipelineStartOptions } from '../posts/start-pipeline.js';
+
+export interface SlotPostDeps {
+  db: Database;
+}
+
+export interface SlotPostRequest {
+  campaignId: string;
+  ownerId: string;
+  settings: CampaignSettings;
+  postDefaults: { reviewMaxRounds: number; retryWindowDays: number; searchAttributes: boolean };
+  /** The slot's identity (original local time) and when it publishes (after a move, its new time). */
+  slot: { local: string; at: string };
+}
+
+export type SlotPipelineOptions = ReturnType<typeof pipelineStartOptions>;
+
+/** How many earlier posts the AI sees; enough to vary, small enough for one prompt. */
+const EARLIER_POSTS = 5;
+
+/** The key that makes a slot produce at most one post, whatever retries and restarts happen. */
+export function slotIdempotencyKey(campaignId: string, slotLocal: string): string {
+  return `campaign:${campaignId}:${slotLocal}`;
+}
+
+/**
+ * Creates a slot's post through the same use case the API uses, and returns the options to start
+ * its pipeline with (null when it was started already). A repeat (an activity retry, a replayed
+ * run) finds the post by the slot's key and never makes a second one.
+ */
+export async function createSlotPost(
+  deps: SlotPostDeps,
+  request: SlotPostRequest,
+): Promise<{ postId: string; pipeline: SlotPipelineOptions | null }> {
+  const { db } = deps;
+  const { campaignId, ownerId, settings, postDefaults, slot } = request;
+  const key = slotIdempotencyKey(campaignId, slot.local);
+  const [existing] = await db
+    .select()
+    .from(posts)
+    .where(and(eq(posts.ownerId, ownerId), eq(posts.idempotencyKey, key)));
+  if (existing) {
+    await recordSlot(db, { campaignId, slotLocal: slot.local, at: slot.at, outcome: 'created', postId: existing.id });
+    if (existing.pipelineStartedAt !== null || isFinalStatus(existing.status)) {
+      return { postId: existing.id, pipeline: null };
+    }
+    const targets = await db
+      .select({ key: publications.targetKey, type: publications.targetType, format: publications.format })
+      .from(publications)
+      .where(eq(publications.postId, existing.id));
+    const pipeline = pipelineOf(postDefaults, existing, targets);
+    return { postId: existing.id, pipeline: pipelineStartOptions(pipeline, postDefaults.searchAttributes) };
+  }
+
+  const earlier = await earlierPosts(db, campaignId, slot.at);
+  const post: NewPost = {
+    brief: { ...settings.brief, ...(earlier.length > 0 ? { earlierInSeries: earlier } : {}) },
+    mediaIds: [],
+    targets: settings.targets,
+    publishAt: slot.at,
+    review:
+      settings.review.mode === 'auto'
+        ? { mode: 'auto' }
+        : {
+            mode: 'manual',
+            // A slot's review is due by the slot: its policy decides what an unreviewed slot does.
+            deadline: slot.at,
+            onExpiry: settings.review.onExpiry,
+            maxRounds: settings.review.maxRounds,
+          },
+  };
+  const result = await createPost(
+    { db, reviewMaxRounds: postDefaults.reviewMaxRounds, retryWindowDays: postDefaults.retryWindowDays },
+    { ownerId, post, idempotencyKey: key },
+  );
+  await recordSlot(db, { campaignId, slotLocal: slot.local, at: slot.at, outcome: 'created', postId: result.post.id });
+  return {
+    postId: result.post.id,
+    pipeline: result.pipeline ? pipelineStartOptions(result.pipeline, postDefaults.searchAttributes) : null,
+  };
+}
+
+/** The texts of the campaign's latest posts before `at`, newest first. */
+async function earlierPosts(db: Database, campaignId: string, at: string): Promise<string[]> {
+  const rows = await db
+    .select({ draft: publications.draft, caption: posts.caption })
+    .from(campaignSlots)
+    .innerJoin(posts, eq(posts.id, campaignSlots.postId))
+    .innerJoin(publications, eq(publications.postId, posts.id))
+    .where(and(eq(campaignSlots.campaignId, campaignId), lt(campaignSlots.at, new Date(at))))
+    .orderBy(desc(campaignSlots.at), publications.targetKey)
+    .limit(EARLIER_POSTS * 4);
+  const texts: string[] = [];
+  for (const row of rows) {
+    const text = row.draft
+      ? Object.values(row.draft)
+          .filter((v) => typeof v === 'string')
+          .join(' ')
+      : row.caption;
+    if (text && !texts.includes(text)) texts.push(text.slice(0, 500));
+    if (texts.length >= EARLIER_POSTS) break;
+  }
+  return texts;
+}
+
+/** What became of a slot; the first answer stays (a slot's post is never replaced). */
+export async function recordSlot(
+  db: Database,
+  row: {
+    campaignId: string;
+    slotLocal: string;
+    at: string;
+    outcome: 'created' | 'missed' | 'skipped' | 'failed';
+    postId?: string | null;
+  },
+): Promise<void> {
+  await db
+    .insert(campaignSlots)
+    .values({ ...row, at: new Date(row.at), postId: row.postId ?? null })
+    .onConflictDoNothing();
+}
+
+/** The campaign's row follows its workflow: status, the schedule in effect and per-slot changes. */
+export async function saveCampaignState(
+  db: Database,
+  state: {
+    campaignId: string;
+    status: 'active' | 'paused' | 'cancelled' | 'completed';
+    statusReason: string | null;
+    settings?: CampaignSettings;
+    overrides: { skipped: string[]; moved: Record<string, string> };
+  },
+): Promise<void> {
+  await db
+    .update(campaigns)
+    .set({
+      status: state.status,
+      statusReason: state.statusReason,
+      overrides: state.overrides,
+      ...(state.settings ? { settings: state.settings as unknown as Record<string, unknown> } : {}),
+      updatedAt: new Date(),
+    })
+    .where(eq(campaigns.id, state.campaignId));
+}

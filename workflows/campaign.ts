@@ -1,0 +1,304 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { listSlots } from '../domain/cadence.js';
+import {
+  type CampaignSettings,
+  catchUpDecision,
+  markDone,
+  type PlannedSlot,
+  rebaseSchedule,
+  type SchedulePlan,
+  upcomingSlots,
+} from '../domain/campaign-schedule.js';
+import {
+  type CampaignCarried,
+  type CampaignInput,
+  type CampaignProgress,
+  campaignProgressQuery,
+  cancelCampaignUpdate,
+  editCampaignUpdate,
+  moveSlotUpdate,
+  pauseCampaignUpdate,
+  resumeCampaignUpdate,
+  skipSlotUpdate,
+} from './campaign-messages.js';
+
+/** Database writes, idempotent: they retry until they land (a slot is never left half-made). */
+const { createSlotPost, recordSlot, markSlotPipelineStarted } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+/** Writes an Update's answer waits for: bounded, so a person hears back instead of hanging. */
+const { saveCampaignState } = proxyActivities<Activities>({
+  scheduleToCloseTimeout: '15 seconds',
+  startToCloseTimeout: '5 seconds',
+  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '2 seconds' },
+});
+
+/** Slots per run before continuing as new: the history holds a few slots' events, whatever the length. */
+const SLOTS_PER_RUN = 4;
+/** How many coming slots the progress lists. */
+const NEXT_SLOTS = 5;
+
+/**
+ * One campaign (workflow id `campaign-<id>`): sleeps until the next slot's lead time, creates that
+ * slot's post through the post use case (keyed by campaign and slot), starts its pipeline as a
+ * child with the post's own workflow id that outlives this run, and continues as new every few
+ * slots. Pause, resume, edit, skip, move and cancel are validated Updates; nothing polls.
+ */
+export async function campaign(input: CampaignInput): Promise<CampaignProgress> {
+  const { campaignId, ownerId, postDefaults } = input;
+  let settings: CampaignSettings = input.settings;
+  const carried: CampaignCarried = input.carried ?? {
+    status: 'active',
+    statusReason: null,
+    overrides: { skipped: [], moved: {} },
+    cursor: null,
+    done: [],
+    reached: 0,
+    counts: { created: 0, missed: 0, skipped: 0, failed: 0 },
+    runs: 0,
+  };
+  const state = { ...carried, runs: carried.runs + 1 };
+  /** Bumped by every Update that changes what to wait for, so a sleep wakes and re-plans. */
+  let version = 0;
+
+  const plan = (): SchedulePlan => ({
+    settings,
+    overrides: state.overrides,
+    cursor: state.cursor,
+    done: state.done,
+  });
+  const next = (limit: number) => (state.status === 'cancelled' ? [] : upcomingSlots(plan(), limit));
+  const progress = (): CampaignProgress => ({
+    status: state.status,
+    statusReason: state.statusReason,
+    nextSlots: next(NEXT_SLOTS),
+    counts: state.counts,
+    runs: state.runs,
+  });
+  const save = (withSettings: boolean) =>
+    saveCampaignState({
+      campaignId,
+      status: state.status,
+      statusReason: state.statusReason,
+      overrides: state.overrides,
+      ...(withSettings ? { settings } : {}),
+    });
+  const assertOpen = () => {
+    if (state.status === 'cancelled' || state.status === 'completed') {
+      throw ApplicationFailure.nonRetryable(`The campaign is ${state.status}`, 'CampaignClosed');
+    }
+  };
+  const findFuture = (slot: string): PlannedSlot => {
+    const found = next(500).find((s) => s.local === slot);
+    if (!found)
+      throw ApplicationFailure.nonRetryable(`${slot} is not one of the campaign's coming slots`, 'NoSuchSlot');
+    if (inFlight === slot) throw ApplicationFailure.nonRetryable(`${slot} is being created now`, 'SlotStarted');
+    return found;
+  };
+  /** The slot whose post is being created right now: no longer "future" for skip and move. */
+  let inFlight: string | null = null;
+
+  setHandler(campaignProgressQuery, progress);
+
+  setHandler(
+    pauseCampaignUpdate,
+    async ({ reason }) => {
+      state.status = 'paused';
+      state.statusReason = reason ?? 'Paused on request';
+      version++;
+      await save(false);
+      return progress();
+    },
+    { validator: (_input) => assertOpen() },
+  );
+
+  setHandler(
+    resumeCampaignUpdate,
+    async () => {
+      state.status = 'active';
+      state.statusReason = null;
+      version++;
+      await save(false);
+      return progress();
+    },
+    {
+      validator: () => {
+        assertOpen();
+        if (state.status !== 'paused') throw ApplicationFailure.nonRetryable('The campaign is not paused', 'NotPaused');
+      },
+    },
+  );
+
+  setHandler(
+    editCampaignUpdate,
+    async ({ settings: edited }) => {
+      const rebased = rebaseSchedule(edited, settings, state.reached, Date.now());
+      if (rebased) {
+        // A new schedule starts now: what was reached stays, per-slot changes of the old one go,
+        // and an end given as a number of posts counts from here.
+        settings = { ...edited, ...rebased };
+        state.cursor = new Date(Math.max(Date.now(), Date.parse(state.cursor ?? '1970-01-01T00:00:00Z'))).toISOString();
+        state.done = [];
+        state.overrides = { skipped: [], moved: {} };
+        state.reached = 0;
+      } else {
+        settings = edited;
+      }
+      version++;
+      await save(true);
+      return progress();
+    },
+    {
+      validator: ({ settings: edited }) => {
+        assertOpen();
+        // Throws CadenceError (field and reason) for a schedule that cannot run.
+        const rebased = rebaseSchedule(edited, settings, state.reached, Date.now());
+        if (rebased) listSlots({ ...rebased, limit: 1 });
+      },
+    },
+  );
+
+  setHandler(
+    skipSlotUpdate,
+    async ({ slot }) => {
+      const { at } = findFuture(slot);
+      state.overrides = { ...state.overrides, skipped: [...state.overrides.skipped, slot] };
+      state.counts = { ...state.counts, skipped: state.counts.skipped + 1 };
+      version++;
+      await recordSlot({ campaignId, slotLocal: slot, at, outcome: 'skipped' });
+      await save(false);
+      return progress();
+    },
+    {
+      validator: ({ slot }) => {
+        assertOpen();
+        findFuture(slot);
+      },
+    },
+  );
+
+  setHandler(
+    moveSlotUpdate,
+    async ({ slot, to }) => {
+      state.overrides = { ...state.overrides, moved: { ...state.overrides.moved, [slot]: to } };
+      version++;
+      await save(false);
+      return progress();
+    },
+    {
+      validator: ({ slot, to }) => {
+        assertOpen();
+        findFuture(slot);
+        // The new time must be a real local time in the future (the API checks its shape).
+        const moved = upcomingSlots(
+          { ...plan(), overrides: { ...state.overrides, moved: { ...state.overrides.moved, [slot]: to } } },
+          500,
+        ).find((s) => s.local === slot);
+        if (!moved || Date.parse(moved.at) <= Date.now()) {
+          throw ApplicationFailure.nonRetryable(`${to} is not in the future`, 'MoveInPast');
+        }
+      },
+    },
+  );
+
+  setHandler(
+    cancelCampaignUpdate,
+    async ({ reason }) => {
+      state.status = 'cancelled';
+      state.statusReason = reason ?? 'Cancelled on request';
+      version++;
+      await save(false);
+      return progress();
+    },
+    { validator: (_input) => assertOpen() },
+  );
+
+  let slotsThisRun = 0;
+  while (state.status !== 'cancelled') {
+    if (state.status === 'paused') {
+      await condition(() => state.status !== 'paused');
+      continue;
+    }
+    const [slot] = next(1);
+    if (!slot) {
+      state.status = 'completed';
+      state.statusReason = null;
+      await save(false);
+      break;
+    }
+    const seen = version;
+    const wakeAt = Date.parse(slot.at) - settings.leadMinutes * 60_000;
+    if (wakeAt > Date.now()) {
+      // Woken early by an Update (pause, edit, skip, move): plan again from the top.
+      if (await condition(() => version !== seen, wakeAt - Date.now())) continue;
+    }
+    inFlight = slot.local;
+    await reachSlot(slot);
+    inFlight = null;
+    slotsThisRun++;
+    if (slotsThisRun >= SLOTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      // A cancel or the last slot that arrived meanwhile is handled by the next run's first loop.
+      await continueAsNew<typeof campaign>({ campaignId, ownerId, settings, postDefaults, carried: state });
+    }
+  }
+  await condition(allHandlersFinished);
+  return progress();
+
+  async function reachSlot(slot: PlannedSlot): Promise<void> {
+    const decision = catchUpDecision(settings, slot.at, Date.now());
+    if (decision === 'missed') {
+      await recordSlot({ campaignId, slotLocal: slot.local, at: slot.at, outcome: 'missed' });
+      state.counts = { ...state.counts, missed: state.counts.missed + 1 };
+    } else {
+      try {
+        const made = await createSlotPost({
+          campaignId,
+          ownerId,
+          settings,
+          postDefaults,
+          // Late within the catch-up window: publish now rather than at a time already gone.
+          slot: { local: slot.local, at: new Date(Math.max(Date.parse(slot.at), Date.now())).toISOString() },
+        });
+        if (made.pipeline) {
+          const options = made.pipeline;
+          try {
+            await startChild('postPipeline', {
+              ...options,
+              // The post's pipeline outlives this run (continue-as-new) and the campaign itself.
+              parentClosePolicy: ParentClosePolicy.ABANDON,
+            });
+          } catch (err) {
+            // Started before (a retry after a crash): the running pipeline is the slot's.
+            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          }
+          await markSlotPipelineStarted({ postId: made.postId });
+        }
+        state.counts = { ...state.counts, created: state.counts.created + 1 };
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        await recordSlot({ campaignId, slotLocal: slot.local, at: slot.at, outcome: 'failed' });
+        state.counts = { ...state.counts, failed: state.counts.failed + 1 };
+      }
+    }
+    const after = markDone(plan(), slot.local);
+    state.cursor = after.cursor;
+    state.done = after.done;
+    state.overrides = after.overrides;
+    state.reached++;
+  }
+}
