@@ -59,6 +59,7 @@ async function main() {
       '  POST /__control/clock     body: {"advanceSeconds":90000}',
       '  POST /__control/consent   body: {"user":{…},"scopes":[…]} (Facebook: "permissions")',
       '  POST /__control/lifetimes, POST /__control/deauthorize, GET /__control/violations, GET /__control/requests, POST /__control/reset',
+      '  Publishing: GET /__control/publishing/published (and /published/<id>/media/<n> for the bytes), POST /__control/publishing/faults [{"kind":"server_error"|"rate_limit"|"drop"|"token_expired","on":"<endpoint>"}], POST /__control/publishing/switches {…}, POST /__control/publishing/token',
       '  Instagram only: POST /__control/token-shape {"shape":"data"|"flat"}; TikTok only: POST /__control/oauth-error-status {"status":200|400}',
       'Press Ctrl+C to stop.',
     ].join('\n'),

@@ -49,7 +49,8 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
     method: 'GET' | 'POST',
     url: string,
     params: Record<string, string | undefined>,
-    options: { idempotent: boolean; user?: boolean },
+    /** `inQuery`: parameters in the URL even on a POST, as the Resumable Upload API documents them. */
+    options: { idempotent: boolean; user?: boolean; inQuery?: boolean },
   ): Promise<Record<string, unknown>> {
     return run.retrying(
       () =>
@@ -59,7 +60,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
             what,
             method,
             url,
-            ...(method === 'GET' ? { query: params } : { form: params }),
+            ...(method === 'GET' || options.inQuery ? { query: params } : { form: params }),
             auth: 'param',
             token: user ?? pageToken,
           });
@@ -150,7 +151,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
         'POST',
         `${graph}/${config.appId}/uploads`,
         { file_name: 'video.mp4', file_length: String(source.size), file_type: source.mimeType },
-        { idempotent: true, user: true },
+        { idempotent: true, user: true, inQuery: true },
       );
       await run.record({ uploadSession: String(started.id), fileHandle: null });
     }
