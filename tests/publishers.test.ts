@@ -21,6 +21,7 @@ import {
   mediaBytes,
   mediaServer,
   published,
+  removeVideoFiles,
   switches,
   videoFile,
   violations,
@@ -35,6 +36,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await tiktok?.stop();
+  await removeVideoFiles();
 });
 
 describe('TikTok', () => {

@@ -9,7 +9,15 @@ import { googleError, graphError, tiktokError } from '../platforms/publish-error
 import { memoryJournal, publish } from '../platforms/publishing.js';
 import { fileSource } from '../platforms/upload-source.js';
 import { youtubePublisher } from '../platforms/youtube/publisher.js';
-import { context, emulatorCredentials, mediaServer, switches, videoFile, violations } from './helpers/publishing.js';
+import {
+  context,
+  emulatorCredentials,
+  mediaServer,
+  removeVideoFiles,
+  switches,
+  videoFile,
+  violations,
+} from './helpers/publishing.js';
 
 let tiktok: TikTokEmulator;
 let google: GoogleEmulator;
@@ -27,6 +35,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all([tiktok, google, instagram, facebook].map((e) => e?.stop()));
+  await removeVideoFiles();
 });
 beforeEach(async () => {
   await Promise.all([tiktok, google, instagram, facebook].map((e) => callControl(e.url, 'POST', 'reset')));

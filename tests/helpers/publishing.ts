@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,9 +7,17 @@ import { join } from 'node:path';
 import { callControl } from '../../emulators/oauth-kit.js';
 import type { Credentials, PublishContext, PublishJournal } from '../../platforms/publishing.js';
 
+const made: string[] = [];
+
+/** Removes every file videoFile made. */
+export async function removeVideoFiles(): Promise<void> {
+  await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+}
+
 /** A file of `size` random bytes behind a valid MP4 `ftyp` box (the emulators check structure only). */
 export async function videoFile(size: number): Promise<{ path: string; bytes: Buffer }> {
   const dir = await mkdtemp(join(tmpdir(), 'publish-'));
+  made.push(dir);
   const ftyp = Buffer.from('0000001866747970697336360000020069736f366d703431', 'hex');
   const bytes = Buffer.concat([ftyp, randomBytes(size - ftyp.length)]);
   const path = join(dir, 'video.mp4');
