@@ -3,6 +3,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, Router } from 'express';
 
+/** The operator's setup guide per platform (docs/setup/<platform>.md), linked from the accounts screen. */
+const SETUP_GUIDES = fileURLToPath(new URL('../../docs/setup', import.meta.url));
+const GUIDE_NAMES = new Set(['tiktok', 'youtube', 'instagram', 'facebook']);
+
 /** Where `npm run build:web` puts the panel. */
 export const PANEL_DIST = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
@@ -41,6 +45,12 @@ export function panelRoutes(dist: string = PANEL_DIST): Router {
     '/assets',
     express.static(join(dist, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: true }),
   );
+  router.get('/setup-guides/:name', (req, res, next) => {
+    const name = String(req.params.name).replace(/\.md$/, '');
+    if (!GUIDE_NAMES.has(name)) return next();
+    res.type('text/plain; charset=utf-8');
+    res.sendFile(join(SETUP_GUIDES, `${name}.md`), (err) => err && next());
+  });
   router.use((req, res, next) => {
     if (!wantsPage(req) || RESERVED.test(req.path) || req.path.startsWith('/assets/') || !existsSync(index)) {
       return next();

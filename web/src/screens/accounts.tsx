@@ -4,7 +4,7 @@ import { useAction, useApi } from '../hooks';
 import { type Connection, type ConnectionList, type PendingChoice, platformName } from '../types';
 import { Alert, Confirm, Empty, Loading, Page, Status, when } from '../ui';
 
-const GUIDE = '/docs';
+const guide = (platform: string) => `/setup-guides/${platform}.md`;
 
 async function connect(platform: string, via?: 'facebook') {
   const res = await api<{ authorizeUrl: string }>(
@@ -56,7 +56,9 @@ export function AccountsScreen() {
                 {!p.configured && (
                   <p class="hint" id={`why-${p.platform}`}>
                     Not set up on this server: set {p.missing.join(', ')}.{' '}
-                    <a href={GUIDE}>Setup guide for {platformName(p.platform)}</a>
+                    <a href={guide(p.platform)} target="_blank" rel="noreferrer">
+                      Setup guide for {platformName(p.platform)}
+                    </a>
                   </p>
                 )}
               </li>

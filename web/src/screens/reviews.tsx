@@ -67,7 +67,7 @@ export function ReviewCard({ post, onDone }: { post: Post; onDone: () => void })
         .filter((r) => r.feedback)
         .map((r) => (
           <p key={r.round} class="hint">
-            Feedback for round {r.round + 1}: “{r.feedback}”
+            You asked for changes: “{r.feedback}”
           </p>
         ))}
       <div class="drafts">
