@@ -15,6 +15,25 @@ const WIDTH = Number(process.env.BENCH_CONCURRENCY ?? 16);
  * targets, auto review, `WIDTH` at a time, each followed to its workflow's end; against the bare
  * workflow of the same shape on the same dev server, measured before and after.
  */
+/**
+ * CPU milliseconds per workflow spent by the processes doing the work (for posts: worker+API and
+ * dev server; for the bare workflow: this process, which runs its worker, and the dev server).
+ * Unlike rates, this barely moves with the load other programs put on the machine.
+ */
+async function cpuPerRun(system: RunningSystem, count: number, bare: boolean, run: () => Promise<number>) {
+  const before = await system.cpu();
+  const own = process.cpuUsage();
+  const rate = await run();
+  const after = await system.cpu();
+  const ownSeconds = (process.cpuUsage(own).user + process.cpuUsage(own).system) / 1e6;
+  const workerSeconds = bare ? ownSeconds : after.app - before.app;
+  return {
+    rate,
+    cpuMsPerRun: round(((workerSeconds + after.devServer - before.devServer) * 1000) / count, 1),
+    workerCpuMsPerRun: round((workerSeconds * 1000) / count, 1),
+  };
+}
+
 export async function pipelineBench(system: RunningSystem): Promise<void> {
   const connection = await Connection.connect({ address: system.temporalAddress });
   const client = new Client({ connection });
@@ -28,8 +47,10 @@ export async function pipelineBench(system: RunningSystem): Promise<void> {
     await bare.rate(WIDTH, WIDTH);
     await postsRate(user, client, [small], FOUR_PLATFORMS, WIDTH);
 
-    const bareBefore = await bare.rate(POSTS, WIDTH);
-    const e2e = await postsRate(user, client, [small], FOUR_PLATFORMS, POSTS);
+    const bareRun = await cpuPerRun(system, POSTS, true, () => bare.rate(POSTS, WIDTH));
+    const bareBefore = bareRun.rate;
+    const e2eRun = await cpuPerRun(system, POSTS, false, () => postsRate(user, client, [small], FOUR_PLATFORMS, POSTS));
+    const e2e = e2eRun.rate;
     const bareAfter = await bare.rate(POSTS, WIDTH);
     const bareRate = (bareBefore + bareAfter) / 2;
     report('pipeline', {
@@ -41,6 +62,11 @@ export async function pipelineBench(system: RunningSystem): Promise<void> {
       bareBeforeAfter: [round(bareBefore), round(bareAfter)],
       ratio: round(e2e / bareRate),
       goal: '>= 0.7',
+      cpuMsPerPost: e2eRun.cpuMsPerRun,
+      cpuMsPerBareWorkflow: bareRun.cpuMsPerRun,
+      cpuRatio: round(bareRun.cpuMsPerRun / e2eRun.cpuMsPerRun),
+      workerCpuMsPerPost: e2eRun.workerCpuMsPerRun,
+      workerCpuMsPerBareWorkflow: bareRun.workerCpuMsPerRun,
     });
     const e2eLarge = await postsRate(user, client, [large], FOUR_PLATFORMS, POSTS_12MP);
     report('pipeline', {
@@ -54,12 +80,16 @@ export async function pipelineBench(system: RunningSystem): Promise<void> {
     // Diagnostics. The same shape without an image (to tell rendering from the rest; targets that
     // take text alone), and the bare workflow upserting a status search attribute at each step as
     // the pipeline does (what visibility writes cost on the dev server's SQLite).
-    const e2eText = await postsRate(user, client, [], TEXT_TARGETS, POSTS_TEXT);
+    const textRun = await cpuPerRun(system, POSTS_TEXT, false, () =>
+      postsRate(user, client, [], TEXT_TARGETS, POSTS_TEXT),
+    );
+    const e2eText = textRun.rate;
     const indexed = await bare.rate(POSTS_TEXT, WIDTH, 'bareShapeIndexed');
     report('pipeline-diagnostics', {
       posts: POSTS_TEXT,
       textOnlyPostsPerSecond: round(e2eText),
       textOnlyRatio: round(e2eText / bareRate),
+      textOnlyCpuMsPerPost: textRun.cpuMsPerRun,
       bareWithStatusUpsertsPerSecond: round(indexed),
       upsertsRatio: round(indexed / bareRate),
     });

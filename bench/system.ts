@@ -17,6 +17,8 @@ export interface RunningSystem {
   pid: number;
   /** Resident memory, MB: the worker+API process and the Temporal dev server, apart. */
   memory(): Promise<{ appMB: number; devServerMB: number }>;
+  /** CPU seconds used so far (user + system): the worker+API process and the dev server, apart. */
+  cpu(): Promise<{ app: number; devServer: number }>;
   stop(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function startSystem(env: Record<string, string> = {}): Promise<Run
     dataDir,
     pid: child.pid!,
     memory: () => memoryOf(child.pid!),
+    cpu: () => cpuOf(child.pid!),
     async stop() {
       await stopChild(child);
       await database?.drop();
@@ -140,4 +143,24 @@ async function memoryOf(pid: number): Promise<{ appMB: number; devServerMB: numb
     queue.push(...(await childrenOf(next)));
   }
   return { appMB, devServerMB };
+}
+
+/** utime + stime of one process, in seconds (Linux reports clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
+async function cpuOf(pid: number): Promise<{ app: number; devServer: number }> {
+  const app = await cpuSeconds(pid);
+  let devServer = 0;
+  const queue = await childrenOf(pid);
+  while (queue.length > 0) {
+    const next = queue.shift()!;
+    devServer += await cpuSeconds(next);
+    queue.push(...(await childrenOf(next)));
+  }
+  return { app, devServer };
 }
