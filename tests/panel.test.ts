@@ -68,6 +68,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (process.env.PANEL_DEBUG)
+    for (const l of app?.logLines ?? []) if (/"level":50/.test(l)) console.log(l.slice(0, 1500));
   await browser?.close();
   await app?.stop();
   await Promise.all([tiktok?.stop(), google?.stop(), openai?.stop()]);
@@ -227,6 +229,42 @@ describe('the panel in a real browser', () => {
     await checkScreen('notifications', ['All caught up']);
     expect(consoleErrors.join('\n')).toBe('');
   }, 150_000);
+
+  it('schedules a post and moves it on the calendar by keyboard and by drag and drop', async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const day = (d: Date) =>
+      `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    await nav('Compose').click();
+    await page.getByRole('radio', { name: 'Write it myself' }).check();
+    await page.getByLabel('Caption').fill('Opening hours this weekend');
+    await page.getByRole('radio', { name: 'At a time I choose' }).check();
+    await page.getByLabel('Date and time').fill(`${day(tomorrow)}T10:30`);
+    await page.getByRole('button', { name: 'Schedule post' }).click();
+    await page.waitForURL(/\/posts\/[0-9a-f-]{36}$/);
+    const id = page.url().split('/').pop()!;
+    await expect.poll(() => page.locator('.summary').textContent()).toMatch(/Planned for/);
+
+    await nav('Calendar').click();
+    await expect.poll(() => heading('Calendar').isVisible()).toBe(true);
+    if (tomorrow.getMonth() !== new Date().getMonth()) await page.getByRole('button', { name: 'Next month' }).click();
+    const later = page.getByRole('button', { name: /^Move 10:30 Generic one day later$/ });
+    await expect.poll(() => later.isVisible()).toBe(true);
+    await checkScreen('calendar', ['Calendar', '10:30 Generic', 'Scheduled']);
+    await later.click();
+    const dayAfter = new Date(tomorrow.getTime() + 86_400_000);
+    await expect.poll(() => page.getByText(`Moved to ${day(dayAfter)} at 10:30.`).isVisible()).toBe(true);
+    const planned = async () =>
+      ((await (await page.request.get(`${app.baseUrl}/api/v1/posts/${id}`)).json()) as { publishAt: string }).publishAt;
+    const first = new Date(await planned());
+    // Back by dragging it onto tomorrow's cell.
+    const event = page.locator('li.event', { hasText: '10:30 Generic' });
+    const target = page.locator('li.day', {
+      hasText: tomorrow.toLocaleDateString('en-US', { weekday: 'short', day: 'numeric', month: 'short' }),
+    });
+    await event.dragTo(target);
+    await expect.poll(() => page.getByText(`Moved to ${day(tomorrow)} at 10:30.`).isVisible()).toBe(true);
+    expect(first.getTime() - new Date(await planned()).getTime()).toBe(86_400_000);
+  });
 
   it('disconnects an account after a confirmation, then deletes the user', async () => {
     await nav('Accounts').click();

@@ -58,7 +58,7 @@ export async function calendar(
     .select({ id: posts.id, status: posts.status, at: when, campaignId: campaignSlots.campaignId })
     .from(posts)
     .leftJoin(campaignSlots, eq(campaignSlots.postId, posts.id))
-    .where(and(eq(posts.ownerId, ownerId), gte(when, from), lt(when, to)))
+    .where(and(eq(posts.ownerId, ownerId), gte(when, from.toISOString()), lt(when, to.toISOString())))
     .limit(5000);
   const targetRows =
     postRows.length > 0

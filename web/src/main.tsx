@@ -5,6 +5,7 @@ import { type Notice, useNotices } from './notifications';
 import { navigate, onLinkClick, useLocation } from './router';
 import { AccountsScreen, ConnectionResultScreen } from './screens/accounts';
 import { AuthScreen } from './screens/auth';
+import { CalendarScreen } from './screens/calendar';
 import { ComposeScreen } from './screens/compose';
 import { PostScreen, PostsScreen } from './screens/posts';
 import { ReviewsScreen } from './screens/reviews';
@@ -42,6 +43,7 @@ const NAV = [
   ['/', 'Posts'],
   ['/compose', 'Compose'],
   ['/reviews', 'Review'],
+  ['/calendar', 'Calendar'],
   ['/accounts', 'Accounts'],
   ['/notifications', 'Notifications'],
   ['/settings', 'Settings'],
@@ -91,6 +93,7 @@ function Shell({ user, onUser, onSignedOut }: { user: User; onUser: (u: User) =>
   else if (post) screen = <PostScreen id={post[1]!} />;
   else if (path === '/compose') screen = <ComposeScreen />;
   else if (path === '/reviews') screen = <ReviewsScreen />;
+  else if (path === '/calendar') screen = <CalendarScreen />;
   else if (path === '/accounts') screen = <AccountsScreen />;
   else if (path === '/connections/result') screen = <ConnectionResultScreen query={query} />;
   else if (path === '/notifications') screen = <NotificationsScreen notices={notices} />;
