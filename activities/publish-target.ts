@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { draftText } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications, renditions } from '../db/schema.js';
 import { PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
@@ -15,6 +15,23 @@ import { trackAttempt } from './track-attempt.js';
 export function createPublishTarget(deps: ActivityDeps) {
   const { db, store, publishers } = deps;
 
+  /**
+   * The post starts publishing, and the wait for publishAt, if there was one, is over. The four
+   * targets publish in parallel and each may get here; the status condition lets one of them do
+   * it, in one statement, and never moves a post out of a final status (livePost).
+   */
+  async function startPublishing(postId: string): Promise<void> {
+    const now = new Date().toISOString();
+    await db.execute(sql`
+      with post as (
+        update ${posts} set status = 'publishing', updated_at = ${now}::timestamptz
+        where ${livePost(postId)} and ${posts.status} <> 'publishing'
+        returning ${posts.id}
+      )
+      update ${postSteps} set status = 'succeeded', finished_at = ${now}::timestamptz
+      where post_id = ${postId}::uuid and step = 'schedule' and status = 'running' and exists (select 1 from post)`);
+  }
+
   return async function publishTarget({
     postId,
     targetKey,
@@ -25,41 +42,38 @@ export function createPublishTarget(deps: ActivityDeps) {
     /** A retry of a failed target in the post's open retry window. */
     retry?: boolean;
   }): Promise<PublishReceipt> {
-    const [publication] = await db
-      .select()
+    // One read for the target, the post and whether it may still publish (three before).
+    const [row] = await db
+      .select({
+        publication: publications,
+        caption: posts.caption,
+        status: posts.status,
+        live: sql<boolean>`${livePostOrRetrying(postId, retry)}`,
+      })
       .from(publications)
+      .innerJoin(posts, eq(posts.id, publications.postId))
       .where(and(eq(publications.postId, postId), eq(publications.targetKey, targetKey)));
-    if (!publication) {
+    if (!row) {
       throw ApplicationFailure.nonRetryable(`Post ${postId} has no target "${targetKey}"`, 'TargetMissing');
     }
+    const { publication } = row;
     if (publication.status === 'published' && publication.result) return publication.result as PublishReceipt;
-    const [live] = await db.select({ id: posts.id }).from(posts).where(livePostOrRetrying(postId, retry));
-    if (!live) {
+    if (!row.live) {
       // A late run for a post that was cancelled or has ended: publishing now would contradict it.
       throw ApplicationFailure.nonRetryable(`Post ${postId} has ended; nothing more is published`, 'PostEnded');
     }
 
+    // trackAttempt marks the publish step running; this adds the post's own transition.
     return trackAttempt(deps, { postId, step: 'publish', targetKey }, async () => {
-      const [post] = await db.select().from(posts).where(eq(posts.id, postId));
-      if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
-      if (post.status !== 'publishing') {
-        await db.update(posts).set({ status: 'publishing', updatedAt: new Date() }).where(livePost(postId));
-        // The wait for publishAt, if there was one, is over.
-        await db
-          .update(postSteps)
-          .set({ status: 'succeeded', finishedAt: new Date() })
-          .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'schedule'), eq(postSteps.status, 'running')));
-      }
-      await db
-        .update(postSteps)
-        .set({ status: 'running' })
-        .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'publish')));
-
-      const files = await db
-        .select()
-        .from(renditions)
-        .where(and(eq(renditions.postId, postId), eq(renditions.targetKey, targetKey)))
-        .orderBy(asc(renditions.position));
+      const [files] = await Promise.all([
+        db
+          .select()
+          .from(renditions)
+          .where(and(eq(renditions.postId, postId), eq(renditions.targetKey, targetKey)))
+          .orderBy(asc(renditions.position)),
+        row.status === 'publishing' ? undefined : startPublishing(postId),
+      ]);
+      // Taken right before the platform call: it is the time the post went out.
       const publishedAt = new Date();
       let receipt: PublishReceipt;
       const context = Context.current();
@@ -69,7 +83,7 @@ export function createPublishTarget(deps: ActivityDeps) {
           postId,
           targetKey,
           format: publication.format,
-          caption: publication.draft ? draftText(publication.draft) : (post.caption ?? ''),
+          caption: publication.draft ? draftText(publication.draft) : (row.caption ?? ''),
           draft: (publication.draft as Record<string, unknown> | null) ?? null,
           publishedAt,
           renditions: files.map((r) => ({

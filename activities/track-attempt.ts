@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { attempts, postSteps, publications } from '../db/schema.js';
 import type { StepName } from '../domain/pipeline.js';
 import { safeError } from '../runtime/errors.js';
@@ -15,6 +15,10 @@ export function errorInWords(err: unknown): string {
 /**
  * Runs one attempt of a pipeline step and writes it down: an attempt row with its outcome and
  * error, and the step's (or target's) running status, so a person sees every try as it happens.
+ *
+ * The start and a failure are each one statement (data-modifying CTEs): this runs for every
+ * activity attempt of every post, and the round trips, not the rows, were the cost (BENCHMARKS.md).
+ * Without a target the publications update matches no row (`target_key = null` is never true).
  */
 export async function trackAttempt<T>(
   deps: ActivityDeps,
@@ -25,33 +29,24 @@ export async function trackAttempt<T>(
   const attempt = Context.current().info.attempt;
   const id = randomUUID();
   const startedAt = new Date();
+  const postId = sql`${where.postId}::uuid`;
+  const targetKey = where.targetKey ?? null;
   const log = logger.child({ postId: where.postId, step: where.step, targetKey: where.targetKey, attempt });
   log.info('step attempt started');
 
-  await db.insert(attempts).values({
-    id,
-    postId: where.postId,
-    step: where.step,
-    targetKey: where.targetKey ?? null,
-    attempt,
-    outcome: 'running',
-    startedAt,
-  });
-  await db
-    .update(postSteps)
-    .set({
-      status: 'running',
-      // Counted, not copied from Temporal's attempt number, which restarts for a retried target.
-      attempts: sql`${postSteps.attempts} + 1`,
-      startedAt: sql`coalesce(${postSteps.startedAt}, now())`,
-    })
-    .where(and(eq(postSteps.postId, where.postId), eq(postSteps.step, where.step)));
-  if (where.targetKey) {
-    await db
-      .update(publications)
-      .set({ status: 'publishing', attempts: sql`${publications.attempts} + 1`, updatedAt: new Date() })
-      .where(and(eq(publications.postId, where.postId), eq(publications.targetKey, where.targetKey)));
-  }
+  // Step attempts are counted, not copied from Temporal's attempt number, which restarts for a retried target.
+  await db.execute(sql`
+    with started as (
+      insert into ${attempts} (id, post_id, step, target_key, attempt, outcome, started_at)
+      values (${id}::uuid, ${postId}, ${where.step}, ${targetKey}, ${attempt}::int, 'running', ${startedAt.toISOString()}::timestamptz)
+    ), step as (
+      update ${postSteps}
+      set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now())
+      where post_id = ${postId} and step = ${where.step}
+    )
+    update ${publications}
+    set status = 'publishing', attempts = attempts + 1, updated_at = ${startedAt.toISOString()}::timestamptz
+    where post_id = ${postId} and target_key = ${targetKey}`);
 
   try {
     const result = await work();
@@ -61,20 +56,18 @@ export async function trackAttempt<T>(
   } catch (err) {
     const message = errorInWords(err);
     const final = err instanceof ApplicationFailure && err.nonRetryable;
-    await db
-      .update(attempts)
-      .set({ outcome: 'failed', error: message, finishedAt: new Date() })
-      .where(eq(attempts.id, id));
-    await db
-      .update(postSteps)
-      .set({ status: final ? 'failed' : 'retrying', lastError: message })
-      .where(and(eq(postSteps.postId, where.postId), eq(postSteps.step, where.step)));
-    if (where.targetKey) {
-      await db
-        .update(publications)
-        .set({ status: final ? 'failed' : 'retrying', lastError: message, updatedAt: new Date() })
-        .where(and(eq(publications.postId, where.postId), eq(publications.targetKey, where.targetKey)));
-    }
+    const status = final ? 'failed' : 'retrying';
+    const now = new Date().toISOString();
+    await db.execute(sql`
+      with finished as (
+        update ${attempts} set outcome = 'failed', error = ${message}, finished_at = ${now}::timestamptz
+        where id = ${id}::uuid
+      ), step as (
+        update ${postSteps} set status = ${status}, last_error = ${message}
+        where post_id = ${postId} and step = ${where.step}
+      )
+      update ${publications} set status = ${status}, last_error = ${message}, updated_at = ${now}::timestamptz
+      where post_id = ${postId} and target_key = ${targetKey}`);
     log.warn({ err: message, final }, 'step attempt failed');
     // What Temporal records (and the post shows) must not carry SQL parameters either.
     throw err instanceof ApplicationFailure ? err : safeError(err);
