@@ -266,6 +266,29 @@ describe('the panel in a real browser', () => {
     expect(first.getTime() - new Date(await planned()).getTime()).toBe(86_400_000);
   });
 
+  it('creates a campaign with its next slots shown in local time, then pauses and resumes it', async () => {
+    await nav('Campaigns').click();
+    await expect.poll(() => page.getByText('No campaigns yet').isVisible()).toBe(true);
+    await page.getByLabel('Campaign name').fill('Weekend tips');
+    await page.getByLabel('Brief for every post').fill('A hiking tip for the weekend');
+    await page.getByLabel('Day 1').selectOption('fri');
+    await page.getByLabel('Time 1').fill('17:30');
+    await page.getByRole('button', { name: 'Add a weekly slot' }).click();
+    await page.getByLabel('Day 2').selectOption('sat');
+    await page.getByLabel('Time 2').fill('09:00');
+    await expect
+      .poll(() => page.getByText(/Next posts \(.*\): .*at 17:30.*at 09:00|at 09:00.*at 17:30/).isVisible())
+      .toBe(true);
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    const row = page.locator('li.campaign', { hasText: 'Weekend tips' });
+    await expect.poll(() => row.locator('.badge').textContent(), { timeout: 20_000 }).toBe('Active');
+    await checkScreen('campaigns', ['Weekend tips', 'Active', /Next: .* at (17:30|09:00)/]);
+    await row.getByRole('button', { name: 'Pause Weekend tips' }).click();
+    await expect.poll(() => row.locator('.badge').textContent(), { timeout: 20_000 }).toBe('Paused');
+    await row.getByRole('button', { name: 'Resume Weekend tips' }).click();
+    await expect.poll(() => row.locator('.badge').textContent(), { timeout: 20_000 }).toBe('Active');
+  });
+
   it('disconnects an account after a confirmation, then deletes the user', async () => {
     await nav('Accounts').click();
     const row = page.locator('li.connection').first();

@@ -6,6 +6,7 @@ import { navigate, onLinkClick, useLocation } from './router';
 import { AccountsScreen, ConnectionResultScreen } from './screens/accounts';
 import { AuthScreen } from './screens/auth';
 import { CalendarScreen } from './screens/calendar';
+import { CampaignsScreen } from './screens/campaigns';
 import { ComposeScreen } from './screens/compose';
 import { PostScreen, PostsScreen } from './screens/posts';
 import { ReviewsScreen } from './screens/reviews';
@@ -44,6 +45,7 @@ const NAV = [
   ['/compose', 'Compose'],
   ['/reviews', 'Review'],
   ['/calendar', 'Calendar'],
+  ['/campaigns', 'Campaigns'],
   ['/accounts', 'Accounts'],
   ['/notifications', 'Notifications'],
   ['/settings', 'Settings'],
@@ -94,6 +96,7 @@ function Shell({ user, onUser, onSignedOut }: { user: User; onUser: (u: User) =>
   else if (path === '/compose') screen = <ComposeScreen />;
   else if (path === '/reviews') screen = <ReviewsScreen />;
   else if (path === '/calendar') screen = <CalendarScreen />;
+  else if (path === '/campaigns') screen = <CampaignsScreen />;
   else if (path === '/accounts') screen = <AccountsScreen />;
   else if (path === '/connections/result') screen = <ConnectionResultScreen query={query} />;
   else if (path === '/notifications') screen = <NotificationsScreen notices={notices} />;

@@ -132,6 +132,8 @@ export const STATUS_WORDS: Record<string, string> = {
   active: 'Active',
   expiring: 'Expiring soon',
   needs_reconnect: 'Needs reconnect',
+  paused: 'Paused',
+  completed: 'Completed',
 };
 
 export function words(status: string): string {
