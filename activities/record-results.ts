@@ -1,4 +1,4 @@
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { postSteps, posts, publications } from '../db/schema.js';
 import { finalStatus, type PostStatus, type TargetOutcome } from '../domain/pipeline.js';
 import type { ActivityDeps } from './deps.js';
@@ -34,12 +34,14 @@ export function createRecordResults(deps: ActivityDeps) {
           : null;
     const now = new Date();
 
+    // The post's own update comes first: it takes the row's lock and, guarded by
+    // livePostOrRetrying, says whether the post has ended already (then nothing is written).
     const ended = await db.transaction(async (tx) => {
       const [live] = await tx
-        .select({ id: posts.id })
-        .from(posts)
+        .update(posts)
+        .set({ status, error, updatedAt: now })
         .where(livePostOrRetrying(postId, retry))
-        .for('update');
+        .returning({ id: posts.id });
       if (!live) {
         // The post has ended already: it keeps its recorded end, whatever this run says.
         const [row] = await tx.select({ status: posts.status }).from(posts).where(eq(posts.id, postId));
@@ -57,18 +59,27 @@ export function createRecordResults(deps: ActivityDeps) {
             ),
           );
       }
+      const record: StepChange = { step: 'record', status: 'succeeded' };
       if (generateError) {
-        await setStep(tx, postId, 'generate', 'failed', now, generateError);
-        for (const step of ['review', 'schedule', 'render', 'publish'] as const)
-          await setStep(tx, postId, step, 'skipped', now);
+        await setSteps(tx, postId, now, [
+          { step: 'generate', status: 'failed', lastError: generateError },
+          ...(['review', 'schedule', 'render', 'publish'] as const).map(
+            (step): StepChange => ({ step, status: 'skipped' }),
+          ),
+          record,
+        ]);
       } else if (renderError) {
-        await setStep(tx, postId, 'render', 'failed', now, renderError);
-        await setStep(tx, postId, 'publish', 'skipped', now);
+        await setSteps(tx, postId, now, [
+          { step: 'render', status: 'failed', lastError: renderError },
+          { step: 'publish', status: 'skipped' },
+          record,
+        ]);
       } else {
-        await setStep(tx, postId, 'publish', status === 'failed' ? 'failed' : 'succeeded', now, error);
+        await setSteps(tx, postId, now, [
+          { step: 'publish', status: status === 'failed' ? 'failed' : 'succeeded', lastError: error },
+          record,
+        ]);
       }
-      await setStep(tx, postId, 'record', 'succeeded', now);
-      await tx.update(posts).set({ status, error, updatedAt: now }).where(eq(posts.id, postId));
       return undefined;
     });
     if (ended) {
@@ -80,16 +91,40 @@ export function createRecordResults(deps: ActivityDeps) {
   };
 }
 
-async function setStep(
+interface StepChange {
+  step: 'generate' | 'review' | 'schedule' | 'render' | 'publish' | 'record';
+  status: 'succeeded' | 'failed' | 'skipped';
+  /** Left as it is when not given. */
+  lastError?: string | null;
+}
+
+/** Ends several steps of the post in one statement (one round trip, not one per step). */
+async function setSteps(
   tx: Parameters<Parameters<ActivityDeps['db']['transaction']>[0]>[0],
   postId: string,
-  step: 'generate' | 'review' | 'schedule' | 'render' | 'publish' | 'record',
-  status: 'succeeded' | 'failed' | 'skipped',
   now: Date,
-  lastError?: string | null,
+  changes: StepChange[],
 ) {
-  await tx
-    .update(postSteps)
-    .set({ status, finishedAt: now, ...(lastError !== undefined ? { lastError } : {}) })
-    .where(and(eq(postSteps.postId, postId), eq(postSteps.step, step)));
+  const statusCase = sql.join(
+    changes.map((c) => sql`when ${c.step}::text then ${c.status}::text`),
+    sql` `,
+  );
+  const errorCase = sql.join(
+    changes.map((c) =>
+      c.lastError !== undefined
+        ? sql`when ${c.step}::text then ${c.lastError}::text`
+        : sql`when ${c.step}::text then last_error`,
+    ),
+    sql` `,
+  );
+  const steps = sql.join(
+    changes.map((c) => sql`${c.step}::text`),
+    sql`, `,
+  );
+  await tx.execute(sql`
+    update ${postSteps}
+    set status = case step ${statusCase} end,
+        finished_at = ${now.toISOString()}::timestamptz,
+        last_error = case step ${errorCase} end
+    where post_id = ${postId}::uuid and step in (${steps})`);
 }
