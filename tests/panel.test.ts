@@ -198,6 +198,9 @@ describe('the panel in a real browser', () => {
     await expect.poll(() => card.getByText('You asked for changes: “Mention the cable car”').isVisible()).toBe(true);
     const caption = card.getByRole('region', { name: 'Draft for TikTok' }).getByLabel('caption');
     await caption.fill('Golden larches and the cable car up to the ridge');
+    await expect
+      .poll(() => card.getByRole('region', { name: 'Draft for TikTok' }).getByText('48 / 2200 characters').isVisible())
+      .toBe(true);
     await card.getByRole('button', { name: 'Approve' }).click();
     await expect.poll(() => card.getByText(/Approved/).isVisible()).toBe(true);
 

@@ -1,11 +1,12 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { useAction, useApi } from '../hooks';
-import { type Post, platformName } from '../types';
+import { type PlatformRules, type Post, platformName, type TextLimit } from '../types';
 import { Alert, Empty, Loading, Page, when } from '../ui';
 
 export function ReviewsScreen() {
   const queue = useApi<{ items: Post[] }>('/api/v1/reviews', 3000);
+  const platforms = useApi<{ platforms: PlatformRules[] }>('/api/v1/platforms');
   return (
     <Page title="Review queue">
       <Alert>{queue.error}</Alert>
@@ -16,7 +17,12 @@ export function ReviewsScreen() {
         </Empty>
       )}
       {queue.data?.items.map((post) => (
-        <ReviewCard key={`${post.id}-${post.review.round}`} post={post} onDone={() => void queue.reload()} />
+        <ReviewCard
+          key={`${post.id}-${post.review.round}`}
+          post={post}
+          rules={platforms.data?.platforms ?? []}
+          onDone={() => void queue.reload()}
+        />
       ))}
     </Page>
   );
@@ -26,7 +32,25 @@ function fieldsOf(draft: Record<string, unknown> | null): [string, string][] {
   return Object.entries(draft ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]);
 }
 
-export function ReviewCard({ post, onDone }: { post: Post; onDone: () => void }) {
+function measure(text: string, unit: TextLimit['unit']): number {
+  if (unit === 'bytes') return new TextEncoder().encode(text).length;
+  if (unit === 'utf16_units') return text.length;
+  return [...text].length;
+}
+
+/** The platform's limit for one draft field, counted live as the reviewer edits. */
+function Counter({ text, limit }: { text: string; limit: TextLimit | undefined }) {
+  if (!limit) return null;
+  const used = measure(text, limit.unit);
+  return (
+    <span class={`hint${used > limit.max ? ' over' : ''}`}>
+      {used} / {limit.max} {limit.unit === 'bytes' ? 'bytes' : 'characters'}
+      {used > limit.max ? ' — too long' : ''}
+    </span>
+  );
+}
+
+export function ReviewCard({ post, rules, onDone }: { post: Post; rules: PlatformRules[]; onDone: () => void }) {
   const [edits, setEdits] = useState<Record<string, Record<string, string>>>({});
   const [feedback, setFeedback] = useState('');
   const [rejecting, setRejecting] = useState(false);
@@ -81,6 +105,10 @@ export function ReviewCard({ post, onDone }: { post: Post; onDone: () => void })
                   rows={field === 'title' ? 2 : 5}
                   value={edits[t.key]?.[field] ?? value}
                   onInput={(e) => setEdits({ ...edits, [t.key]: { ...edits[t.key], [field]: e.currentTarget.value } })}
+                />
+                <Counter
+                  text={edits[t.key]?.[field] ?? value}
+                  limit={rules.find((r) => r.platform === t.platform)?.text.find((l) => l.field === field)}
                 />
               </label>
             ))}
