@@ -45,9 +45,10 @@ export function panelRoutes(dist: string = PANEL_DIST): Router {
     '/assets',
     express.static(join(dist, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: true }),
   );
-  router.get('/setup-guides/:name', (req, res, next) => {
-    const name = String(req.params.name).replace(/\.md$/, '');
-    if (!GUIDE_NAMES.has(name)) return next();
+  // A document for people, not an API route: served by path match rather than as a documented route.
+  router.use('/setup-guides', (req, res, next) => {
+    const name = req.path.replace(/^\//, '').replace(/\.md$/, '');
+    if (req.method !== 'GET' || !GUIDE_NAMES.has(name)) return next();
     res.type('text/plain; charset=utf-8');
     res.sendFile(join(SETUP_GUIDES, `${name}.md`), (err) => err && next());
   });
