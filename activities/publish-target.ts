@@ -64,49 +64,58 @@ export function createPublishTarget(deps: ActivityDeps) {
     }
 
     // trackAttempt marks the publish step running; this adds the post's own transition.
-    return trackAttempt(deps, { postId, step: 'publish', targetKey }, async () => {
-      const [files] = await Promise.all([
-        db
-          .select()
-          .from(renditions)
-          .where(and(eq(renditions.postId, postId), eq(renditions.targetKey, targetKey)))
-          .orderBy(asc(renditions.position)),
-        row.status === 'publishing' ? undefined : startPublishing(postId),
-      ]);
-      // Taken right before the platform call: it is the time the post went out.
-      const publishedAt = new Date();
-      let receipt: PublishReceipt;
-      const context = Context.current();
-      const heartbeat = setInterval(() => context.heartbeat({ targetKey }), 10_000);
-      try {
-        receipt = await publishers[publication.targetType].publish({
-          postId,
-          targetKey,
-          format: publication.format,
-          caption: publication.draft ? draftText(publication.draft) : (row.caption ?? ''),
-          draft: (publication.draft as Record<string, unknown> | null) ?? null,
-          publishedAt,
-          renditions: files.map((r) => ({
-            position: r.position,
-            path: store.pathOf(r.storageKey),
-            mimeType: r.mimeType,
-            width: r.width,
-            height: r.height,
-          })),
-        });
-      } catch (err) {
-        if (err instanceof PermanentPublishError) {
-          throw ApplicationFailure.nonRetryable(err.message, 'PublishRefused');
+    return trackAttempt(
+      deps,
+      { postId, step: 'publish', targetKey },
+      async () => {
+        const [files] = await Promise.all([
+          db
+            .select()
+            .from(renditions)
+            .where(and(eq(renditions.postId, postId), eq(renditions.targetKey, targetKey)))
+            .orderBy(asc(renditions.position)),
+          row.status === 'publishing' ? undefined : startPublishing(postId),
+        ]);
+        // Taken right before the platform call: it is the time the post went out.
+        const publishedAt = new Date();
+        let receipt: PublishReceipt;
+        const context = Context.current();
+        const heartbeat = setInterval(() => context.heartbeat({ targetKey }), 10_000);
+        try {
+          receipt = await publishers[publication.targetType].publish({
+            postId,
+            targetKey,
+            format: publication.format,
+            caption: publication.draft ? draftText(publication.draft) : (row.caption ?? ''),
+            draft: (publication.draft as Record<string, unknown> | null) ?? null,
+            publishedAt,
+            renditions: files.map((r) => ({
+              position: r.position,
+              path: store.pathOf(r.storageKey),
+              mimeType: r.mimeType,
+              width: r.width,
+              height: r.height,
+            })),
+          });
+        } catch (err) {
+          if (err instanceof PermanentPublishError) {
+            throw ApplicationFailure.nonRetryable(err.message, 'PublishRefused');
+          }
+          throw err;
+        } finally {
+          clearInterval(heartbeat);
         }
-        throw err;
-      } finally {
-        clearInterval(heartbeat);
-      }
-      await db
-        .update(publications)
-        .set({ status: 'published', result: receipt, lastError: null, publishedAt, updatedAt: new Date() })
-        .where(and(eq(publications.postId, postId), eq(publications.targetKey, targetKey)));
-      return receipt;
-    });
+        return { receipt, publishedAt };
+      },
+      {
+        // The exactly-once record, written with the attempt's finish.
+        onSuccess: ({ receipt, publishedAt }) =>
+          db
+            .update(publications)
+            .set({ status: 'published', result: receipt, lastError: null, publishedAt, updatedAt: new Date() })
+            .where(and(eq(publications.postId, postId), eq(publications.targetKey, targetKey)))
+            .getSQL(),
+      },
+    ).then(({ receipt }) => receipt);
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import { attempts, postSteps, publications } from '../db/schema.js';
 import type { StepName } from '../domain/pipeline.js';
 import { safeError } from '../runtime/errors.js';
@@ -24,6 +24,10 @@ export async function trackAttempt<T>(
   deps: ActivityDeps,
   where: { postId: string; step: StepName; targetKey?: string },
   work: () => Promise<T>,
+  options: {
+    /** A write that belongs to the attempt's success, made in the same statement as its finish. */
+    onSuccess?: (result: T) => SQL;
+  } = {},
 ): Promise<T> {
   const { db, logger } = deps;
   const attempt = Context.current().info.attempt;
@@ -50,7 +54,9 @@ export async function trackAttempt<T>(
 
   try {
     const result = await work();
-    await db.update(attempts).set({ outcome: 'succeeded', finishedAt: new Date() }).where(eq(attempts.id, id));
+    const finish = db.update(attempts).set({ outcome: 'succeeded', finishedAt: new Date() }).where(eq(attempts.id, id));
+    if (options.onSuccess) await db.execute(sql`with also as (${options.onSuccess(result)}) ${finish.getSQL()}`);
+    else await finish;
     log.info({ ms: Date.now() - startedAt.getTime() }, 'step attempt succeeded');
     return result;
   } catch (err) {
