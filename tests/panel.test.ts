@@ -77,7 +77,7 @@ afterAll(async () => {
 });
 
 const heading = (name: string) => page.getByRole('heading', { level: 1, name });
-const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
+const nav = (name: string | RegExp) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
 
 async function axeViolations(): Promise<string[]> {
   await page.evaluate(axeSource);
@@ -101,6 +101,10 @@ async function checkScreen(name: string, mustSee: (string | RegExp)[]) {
       ['phone', PHONE],
     ] as const) {
       await page.setViewportSize(viewport);
+      // Nothing wider than the screen: no sideways scrolling at phone width.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} ${size}`).toBeLessThanOrEqual(
+        viewport.width,
+      );
       await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}-${scheme}.png`), fullPage: true });
     }
   }
@@ -183,8 +187,17 @@ describe('the panel in a real browser', () => {
     await page.waitForURL(/\/posts\/[0-9a-f-]{36}$/);
     postId = page.url().split('/').pop()!;
 
+    // The waiting review is announced, and its notice leads (by keyboard) to where it is resolved.
+    await expect.poll(() => nav(/^Notifications\s*1 waiting$/).isVisible(), { timeout: 45_000 }).toBe(true);
+    await nav(/^Notifications/).click();
+    await expect
+      .poll(() => page.getByText('Drafts for “Autumn hiking in the Alps” are waiting for your review.').isVisible())
+      .toBe(true);
+    await page.getByRole('link', { name: 'Review', exact: true }).last().focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => heading('Review queue').isVisible()).toBe(true);
+
     // Review: round 1 rejected with feedback, round 2 approved with an edit.
-    await nav('Review').click();
     const card = page.getByRole('article', { name: 'Review: Autumn hiking in the Alps' });
     await expect.poll(() => card.locator('.review-head .muted').textContent(), { timeout: 45_000 }).toMatch(/^Round 1/);
     await expect.poll(() => card.getByRole('region', { name: 'Draft for YouTube' }).isVisible()).toBe(true);
