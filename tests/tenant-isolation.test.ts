@@ -18,7 +18,14 @@ import { startTestApp, type TestApp } from './helpers/harness.js';
 let app: TestApp;
 let alice: TestUser;
 let bob: TestUser;
-const owned = { mediaId: '', postId: '', apiKeyId: '', connectionId: randomUUID(), pendingId: randomUUID() };
+const owned = {
+  mediaId: '',
+  postId: '',
+  apiKeyId: '',
+  connectionId: randomUUID(),
+  pendingId: randomUUID(),
+  campaignId: '',
+};
 
 beforeAll(async () => {
   app = await startTestApp();
@@ -33,6 +40,16 @@ beforeAll(async () => {
   );
   owned.postId = post.body.id;
   await waitForPost(alice.api, owned.postId, isFinished);
+  const campaign = await postJson(alice.api, '/api/v1/campaigns', {
+    name: 'Alice series',
+    brief: { topic: 'Alice only' },
+    targets: [{ type: 'local_export' }],
+    cadence: { kind: 'weekly', slots: [{ day: 'mon', time: '18:00' }] },
+    timeZone: 'Europe/Berlin',
+    startDate: '2030-01-07',
+    end: { count: 2 },
+  });
+  owned.campaignId = campaign.body.id;
   const keys = await call(alice.api, '/api/v1/me/api-keys');
   owned.apiKeyId = keys.body.items[0].id;
   // A connected account and an account choice of Alice's, as rows: only their ownership is at stake.
@@ -79,6 +96,19 @@ const attempts: Record<string, () => Promise<{ status: number; headers: Headers;
   'post /api/v1/posts/:id/targets/:targetKey/retry': () =>
     postJson(bob.api, `/api/v1/posts/${owned.postId}/targets/local_export/retry`, {}),
   'get /api/v1/posts/:id/attempts': () => call(bob.api, `/api/v1/posts/${owned.postId}/attempts`),
+  'get /api/v1/campaigns/:id': () => call(bob.api, `/api/v1/campaigns/${owned.campaignId}`),
+  'patch /api/v1/campaigns/:id': () =>
+    postJson(bob.api, `/api/v1/campaigns/${owned.campaignId}`, { name: 'mine now' }, {}, 'PATCH'),
+  'post /api/v1/campaigns/:id/pause': () => postJson(bob.api, `/api/v1/campaigns/${owned.campaignId}/pause`, {}),
+  'post /api/v1/campaigns/:id/resume': () => postJson(bob.api, `/api/v1/campaigns/${owned.campaignId}/resume`, {}),
+  'post /api/v1/campaigns/:id/cancel': () => postJson(bob.api, `/api/v1/campaigns/${owned.campaignId}/cancel`, {}),
+  'post /api/v1/campaigns/:id/skip': () =>
+    postJson(bob.api, `/api/v1/campaigns/${owned.campaignId}/skip`, { slot: '2030-01-07T18:00' }),
+  'post /api/v1/campaigns/:id/move': () =>
+    postJson(bob.api, `/api/v1/campaigns/${owned.campaignId}/move`, {
+      slot: '2030-01-07T18:00',
+      to: '2030-01-07T19:00',
+    }),
   'get /api/v1/connections/:id': () => call(bob.api, `/api/v1/connections/${owned.connectionId}`),
   'delete /api/v1/connections/:id': () =>
     call(bob.api, `/api/v1/connections/${owned.connectionId}`, { method: 'DELETE' }),

@@ -123,7 +123,13 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       await save(false);
       return progress();
     },
-    { validator: (_input) => assertOpen() },
+    {
+      validator: (_input) => {
+        assertOpen();
+        if (state.status === 'paused')
+          throw ApplicationFailure.nonRetryable('The campaign is paused already', 'Paused');
+      },
+    },
   );
 
   setHandler(
@@ -246,15 +252,16 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       // Woken early by an Update (pause, edit, skip, move): plan again from the top.
       if (await condition(() => version !== seen, wakeAt - Date.now())) continue;
     }
+    if (slotsThisRun >= SLOTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      // Continue as new on waking for the next slot rather than right after the last one: the
+      // last slot's pipeline has usually finished by then, and the new run reaches this slot at once.
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof campaign>({ campaignId, ownerId, settings, postDefaults, carried: state });
+    }
     inFlight = slot.local;
     await reachSlot(slot);
     inFlight = null;
     slotsThisRun++;
-    if (slotsThisRun >= SLOTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      // A cancel or the last slot that arrived meanwhile is handled by the next run's first loop.
-      await continueAsNew<typeof campaign>({ campaignId, ownerId, settings, postDefaults, carried: state });
-    }
   }
   await condition(allHandlersFinished);
   return progress();
