@@ -102,7 +102,7 @@ async function checkScreen(name: string, mustSee: (string | RegExp)[]) {
     ] as const) {
       await page.setViewportSize(viewport);
       // Nothing wider than the screen: no sideways scrolling at phone width.
-      expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} ${size}`).toBeLessThanOrEqual(
+      expect(await page.evaluate('document.documentElement.scrollWidth'), `${name} ${size}`).toBeLessThanOrEqual(
         viewport.width,
       );
       await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}-${scheme}.png`), fullPage: true });
