@@ -1,4 +1,13 @@
 # One image for both roles: `npm run api` (default) and `npm run worker` (see docker-compose.yml).
+
+# The panel is built with the dev dependencies (Vite), then only its output is kept.
+FROM node:20-bookworm-slim AS panel
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build:web
+
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 # ffmpeg/ffprobe check and transcode videos (FFMPEG_PATH and FFPROBE_PATH find them on PATH).
@@ -9,6 +18,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY . .
+COPY --from=panel /app/web/dist ./web/dist
 RUN mkdir -p /data && chown node:node /data
 USER node
 ENV DATA_DIR=/data HOST=0.0.0.0 PORT=3000
