@@ -4,7 +4,7 @@ import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 import { parseOrThrow } from '../problem.js';
-import { calendarQuery } from '../schemas/campaigns.js';
+import { calendarQuery, calendarView } from '../schemas/campaigns.js';
 
 export function calendarRoutes(deps: ApiDeps): Router {
   const router = Router();
@@ -22,6 +22,6 @@ export const calendarDocs: RouteDoc[] = [
     summary:
       'Scheduled, awaiting-review, published and failed items from posts and campaigns between from and to (at most 62 days), with campaign slots not yet reached, in local time',
     query: calendarQuery,
-    responses: { 200: { description: 'The items in time order' } },
+    responses: { 200: { description: 'The items in time order', schema: calendarView } },
   },
 ];

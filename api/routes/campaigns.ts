@@ -19,10 +19,13 @@ import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
 import { parseOrThrow } from '../problem.js';
 import {
+  campaignListView,
+  campaignView,
   createCampaignSchema,
   editCampaignSchema,
   moveSlotSchema,
   previewSchema,
+  previewView,
   reasonSchema,
   skipSlotSchema,
 } from '../schemas/campaigns.js';
@@ -109,7 +112,7 @@ export const campaignDocs: RouteDoc[] = [
     tag: 'Campaigns',
     summary: 'The next slots of a cadence not yet saved, in local time',
     body: previewSchema,
-    responses: { 200: { description: 'The slots, local and as instants' } },
+    responses: { 200: { description: 'The slots, local and as instants', schema: previewView } },
   },
   {
     method: 'post',
@@ -124,8 +127,8 @@ export const campaignDocs: RouteDoc[] = [
       },
     ],
     responses: {
-      201: { description: 'Created; its workflow has started' },
-      200: { description: 'A repeat of an earlier request with the same Idempotency-Key' },
+      201: { description: 'Created; its workflow has started', schema: campaignView },
+      200: { description: 'A repeat of an earlier request with the same Idempotency-Key', schema: campaignView },
       503: unavailable,
     },
   },
@@ -134,14 +137,14 @@ export const campaignDocs: RouteDoc[] = [
     path: '/api/v1/campaigns',
     tag: 'Campaigns',
     summary: 'Your campaigns, newest first',
-    responses: { 200: { description: 'The campaigns' } },
+    responses: { 200: { description: 'The campaigns', schema: campaignListView } },
   },
   {
     method: 'get',
     path: '/api/v1/campaigns/:id',
     tag: 'Campaigns',
     summary: 'A campaign: settings, next slots, and what became of the slots reached',
-    responses: { 200: { description: 'The campaign' } },
+    responses: { 200: { description: 'The campaign', schema: campaignView } },
   },
   {
     method: 'patch',
@@ -149,7 +152,7 @@ export const campaignDocs: RouteDoc[] = [
     tag: 'Campaigns',
     summary: 'Edit the brief, targets, cadence or policies; applies to slots not yet reached',
     body: editCampaignSchema,
-    responses: { 200: { description: 'Edited' }, 409: refused, 503: unavailable },
+    responses: { 200: { description: 'Edited', schema: campaignView }, 409: refused, 503: unavailable },
   },
   ...(
     [
@@ -167,7 +170,11 @@ export const campaignDocs: RouteDoc[] = [
       summary,
       body,
       bodyOptional: name !== 'skip' && name !== 'move',
-      responses: { 200: { description: 'Done; the campaign as it is now' }, 409: refused, 503: unavailable },
+      responses: {
+        200: { description: 'Done; the campaign as it is now', schema: campaignView },
+        409: refused,
+        503: unavailable,
+      },
     }),
   ),
 ];

@@ -157,3 +157,57 @@ export const calendarQuery = z.strictObject({
   to: z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date-time, e.g. 2027-01-01T00:00:00Z' }),
   timeZone: timeZoneSchema.optional(),
 });
+
+// What the campaign routes answer (use-cases/campaigns), for the OpenAPI document.
+const instant = z.iso.datetime({ offset: true });
+const slotView = z.object({
+  slot: z.string().describe("The slot's identity: its original local time"),
+  local: z.string().describe('When it happens, local time (after a move)'),
+  at: instant,
+});
+
+export const campaignView = z.looseObject({
+  id: z.uuid(),
+  name: z.string(),
+  status: z.enum(['active', 'paused', 'cancelled', 'completed']),
+  statusReason: z.string().nullable(),
+  settings: z.looseObject({}),
+  nextSlots: z.array(slotView),
+  summary: z.object({
+    scheduled: z.number().int(),
+    awaitingReview: z.number().int(),
+    published: z.number().int(),
+    failed: z.number().int(),
+    cancelled: z.number().int(),
+    missed: z.number().int(),
+    skipped: z.number().int(),
+  }),
+  slots: z.array(z.looseObject({ slot: z.string(), at: instant, outcome: z.string(), postId: z.uuid().nullable() })),
+});
+
+export const campaignListView = z.object({
+  items: z.array(z.looseObject({ id: z.uuid(), name: z.string(), status: z.string() })),
+});
+
+export const previewView = z.object({
+  timeZone: z.string(),
+  startDate: z.string(),
+  slots: z.array(z.object({ local: z.string(), at: instant })),
+});
+
+export const calendarView = z.object({
+  from: instant,
+  to: instant,
+  timeZone: z.string(),
+  items: z.array(
+    z.object({
+      kind: z.enum(['post', 'slot']).describe('A saved post, or a campaign slot not reached yet (computed)'),
+      postId: z.uuid().nullable(),
+      campaignId: z.uuid().nullable(),
+      status: z.enum(['planned', 'paused', 'scheduled', 'awaiting_review', 'published', 'failed', 'cancelled']),
+      at: instant,
+      local: z.string(),
+      targets: z.array(z.object({ key: z.string(), type: z.string() })),
+    }),
+  ),
+});
