@@ -160,6 +160,22 @@ it('pause, resume, a mid-way cadence edit, skip, move and cancel act on future s
   );
   expect(edited.status, JSON.stringify(edited.body)).toBe(200);
   expect(edited.body.nextSlots.map((s: { local: string }) => s.local.slice(11))).toEqual(Array(5).fill('15:00'));
+  // The calendar shows the coming slots, computed from the saved settings, in the zone asked for.
+  const from = new Date(await env.currentTimeMs()).toISOString();
+  const to = new Date((await env.currentTimeMs()) + 7 * DAY).toISOString();
+  const cal = await call(user.api, `/api/v1/calendar?from=${from}&to=${to}&timeZone=Europe/Berlin`);
+  expect(cal.status, JSON.stringify(cal.body)).toBe(200);
+  const planned = cal.body.items.filter((i: { campaignId: string; kind: string }) => i.campaignId === id);
+  expect(planned.length).toBeGreaterThanOrEqual(6);
+  for (const item of planned) {
+    expect(item).toMatchObject({
+      kind: 'slot',
+      status: 'planned',
+      targets: [{ key: 'local_export', type: 'local_export' }],
+    });
+    expect(item.local.slice(11)).toBe('16:00');
+  }
+  expect((await call(user.api, `/api/v1/calendar?from=${to}&to=${from}`)).status).toBe(422);
   const badEdit = await postJson(user.api, `/api/v1/campaigns/${id}`, { timeZone: 'Mars/Base' }, {}, 'PATCH');
   expect(badEdit.status).toBe(422);
 
