@@ -1,102 +1,26 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { type Services, startServices } from '../composition/services.js';
-import { campaignSlots, posts } from '../db/schema.js';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Services } from '../composition/services.js';
 import { localTimeOf } from '../domain/campaign-schedule.js';
-import { loadConfig } from '../runtime/config.js';
-import { createLogger } from '../runtime/logger.js';
-import { requireBinary } from '../runtime/temporal-binary.js';
 import { call, postJson, signUp } from './helpers/api.js';
-import { createTestDatabase } from './helpers/database.js';
+import { campaignBody, startCampaignSystem } from './helpers/campaign-system.js';
 import { captureHistory } from './helpers/histories.js';
 
 // Campaigns of weeks, proven in seconds: the time-skipping test server jumps over each campaign's
 // sleeps while the real worker creates and publishes every slot's post against PostgreSQL.
-let env: TestWorkflowEnvironment;
+let system: Awaited<ReturnType<typeof startCampaignSystem>>;
 let services: Services;
-let dataDir: string;
-let databaseUrl: string;
-let dropDatabase: () => Promise<void>;
-
-const HOUR = 3_600_000;
-
-function start() {
-  return startServices({
-    config: loadConfig({ DATA_DIR: dataDir, DATABASE_URL: databaseUrl, TEMPORAL_TASK_QUEUE: 'campaigns-ts' }),
-    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
-    temporalAddress: env.address,
-    worker: true,
-    api: true,
-    port: 0,
-    workflowBundlePath: inject('workflowBundlePath'),
-  });
-}
-
+let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: requireBinary('temporal-test-server') } },
-  });
-  const database = await createTestDatabase();
-  dropDatabase = database.drop;
-  databaseUrl = database.url;
-  dataDir = await mkdtemp(join(tmpdir(), 'autopostpanel-campaigns-'));
-  services = await start();
+  system = await startCampaignSystem('campaigns');
+  ({ services, env } = system);
 });
-
 afterAll(async () => {
-  await services?.stop();
-  await env?.teardown();
-  await dropDatabase?.();
-  await rm(dataDir, { recursive: true, force: true });
+  await system?.stop();
 });
 
-const db = () => services.database.db;
-
-async function slotsOf(campaignId: string) {
-  return db()
-    .select({
-      slot: campaignSlots.slotLocal,
-      outcome: campaignSlots.outcome,
-      postId: campaignSlots.postId,
-      publishAt: posts.publishAt,
-      status: posts.status,
-    })
-    .from(campaignSlots)
-    .leftJoin(posts, eq(posts.id, campaignSlots.postId))
-    .where(eq(campaignSlots.campaignId, campaignId))
-    .orderBy(campaignSlots.slotLocal);
-}
-
-/**
- * Skips the server's clock until a campaign closes. Waiting on result() alone stops skipping once
- * a run has continued as new, so time is moved on explicitly, half a day at a time.
- */
-async function finish(handle: ReturnType<typeof env.client.workflow.getHandle>) {
-  for (let i = 0; i < 200; i++) {
-    const { status } = await handle.describe();
-    if (status.name !== 'RUNNING') return handle.result();
-    // To just after the next slot (its post publishes then), or half a day when none is planned.
-    const progress = await handle.query<{ nextSlots: { at: string }[] }>('campaignProgress').catch(() => undefined);
-    const next = progress?.nextSlots[0] ? Date.parse(progress.nextSlots[0].at) : undefined;
-    const now = await env.currentTimeMs();
-    await env.sleep(next ? Math.max(60_000, next - now + 60_000) : 12 * HOUR);
-  }
-  throw new Error('the campaign did not finish');
-}
-
-function campaignBody(overrides: Record<string, unknown>) {
-  return {
-    name: 'Launch series',
-    brief: { topic: 'Our product launch', tone: 'upbeat' },
-    targets: [{ type: 'local_export' }],
-    review: { mode: 'auto' },
-    ...overrides,
-  };
-}
+const slotsOf = (campaignId: string) => system.slotsOf(campaignId);
+const finish = (handle: Parameters<typeof system.finish>[0]) => system.finish(handle);
 
 it('refuses a cadence that cannot run, naming the field, and previews slots in local time', async () => {
   const user = await signUp(services.apiUrl!);
