@@ -342,7 +342,11 @@ function checkGeometry(
   const tooSmall =
     (rules.width?.min !== undefined && facts.width < rules.width.min) ||
     (rules.height?.min !== undefined && facts.height < rules.height.min);
-  const bounds = `width ${describeRange(rules.width ?? {}, (n) => `${n}`)} and height ${describeRange(rules.height ?? {}, (n) => `${n}`)} pixels`;
+  // Only the sides a rule bounds are named ("width at most 1440 pixels"), never "at least 0".
+  const sides = (['width', 'height'] as const)
+    .filter((side) => rules[side]?.min !== undefined || rules[side]?.max !== undefined)
+    .map((side) => `${side} ${describeRange(rules[side]!, (n) => `${n}`)}`);
+  const bounds = `${sides.join(' and ')} pixels`;
   if (tooLarge) {
     problems.push({
       code: 'dimensions_too_large',

@@ -189,6 +189,15 @@ const image = (over: Partial<ImageFacts> = {}): ImageFacts => ({
 });
 
 describe('checkMedia', () => {
+  it('names only the sides a size rule bounds', () => {
+    // Instagram bounds a feed image's width (320-1440 px), not its height.
+    const [problem] = checkMedia(image({ width: 4000, height: 3000 }), rules('instagram', 'feed_image')).filter(
+      (p) => p.code === 'dimensions_too_large',
+    );
+    expect(problem?.message).toMatch(/accepts width 320 to 1440 pixels\.$/);
+    expect(problem?.message).not.toMatch(/height|at least 0/);
+  });
+
   it('passes a 1080×1920 H.264/AAC MP4 for every vertical video placement', () => {
     const targets: [string, PlacementRules][] = [
       ['tiktok video', rules('tiktok', 'video')],
