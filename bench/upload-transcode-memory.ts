@@ -9,6 +9,7 @@ import { loadConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { requireBinary } from '../runtime/temporal-binary.js';
 import { startDevServer } from '../runtime/temporal-dev-server.js';
+import { createPost, getPost, signUpBenchUser } from './api-client.js';
 import { report } from './stats.js';
 
 // A large phone video through the whole system: uploaded over HTTP, then transcoded by the
@@ -83,17 +84,7 @@ export async function uploadTranscodeMemoryBench(): Promise<void> {
   });
   try {
     const base = services.apiUrl!;
-    const reg = await fetch(`${base}/api/v1/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Bench', email: 'bench@example.test', password: 'bench password 1' }),
-    });
-    const cookie = reg.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ');
-    const { csrfToken } = (await reg.json()) as { csrfToken: string };
-    const headers = { cookie, 'x-csrf-token': csrfToken };
+    const user = await signUpBenchUser(base);
 
     for (const mb of [Math.round(SIZE_MB / 4), SIZE_MB]) {
       const path = await makeVideo(tools.ffmpeg, work, mb);
@@ -107,7 +98,7 @@ export async function uploadTranscodeMemoryBench(): Promise<void> {
       const { stdout } = await run(
         'curl',
         [
-          ...['-sS', '-w', '\n%{http_code}', '-H', `cookie: ${cookie}`, '-H', `x-csrf-token: ${csrfToken}`],
+          ...['-sS', '-w', '\n%{http_code}', '-H', `authorization: ${user.headers.authorization}`],
           ...['-F', `file=@${path};type=video/mp4;filename=phone.mp4`, `${base}/api/v1/media`],
         ],
         { maxBuffer: 1024 * 1024 },
@@ -121,22 +112,15 @@ export async function uploadTranscodeMemoryBench(): Promise<void> {
 
       const transcode = sampler();
       const t = performance.now();
-      const created = await fetch(`${base}/api/v1/posts`, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          caption: 'Bench reel',
-          mediaIds: [uploaded.id],
-          targets: [{ type: 'local_export', platform: 'instagram', placement: 'reel' }],
-        }),
+      const post = await createPost(user, {
+        caption: 'Bench reel',
+        mediaIds: [uploaded.id],
+        targets: [{ type: 'local_export', platform: 'instagram', placement: 'reel' }],
       });
-      const post = (await created.json()) as { id: string };
-      if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(post)}`);
       let status = '';
       while (!['published', 'failed', 'cancelled', 'partially_published'].includes(status)) {
         await new Promise((r) => setTimeout(r, 500));
-        status = ((await (await fetch(`${base}/api/v1/posts/${post.id}`, { headers })).json()) as { status: string })
-          .status;
+        status = String((await getPost(user, post.id)).status);
       }
       transcode.stop();
       report('upload-transcode-memory', {
