@@ -1,6 +1,7 @@
 import express, { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { PLATFORM_NAMES, PLATFORMS, type Platform } from '../../platforms/connector.js';
+import { PRIVACY_LEVELS } from '../../platforms/tiktok/publisher.js';
 import { startAuthorization } from '../../use-cases/connections/authorize.js';
 import { ConnectionAttemptError, completeAuthorization } from '../../use-cases/connections/callback.js';
 import {
@@ -15,8 +16,10 @@ import {
   handleTikTokWebhook,
   NoticeRefusedError,
 } from '../../use-cases/connections/notices.js';
+import { requestRenewal } from '../../use-cases/connections/owner.js';
 import { confirmPendingChoice, viewPendingChoice } from '../../use-cases/connections/pending-choice.js';
 import { ownConnection } from '../../use-cases/connections/rows.js';
+import { tiktokCreatorInfo } from '../../use-cases/connections/tiktok-creator-info.js';
 import { callerOf, requireCaller } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
@@ -89,6 +92,21 @@ const disconnectView = z.object({
   affectedPostIds: z
     .array(z.uuid())
     .describe('Scheduled posts that lose this target (none yet: no post targets a connection before issue 11)'),
+});
+const creatorInfoView = z.object({
+  connectionId: z.uuid(),
+  username: z.string().describe('The creator’s @handle (empty when TikTok says the creator cannot post now)'),
+  nickname: z.string().describe('Show this on the posting screen, so the person knows which account receives the post'),
+  avatarUrl: z.string().nullable(),
+  privacyLevelOptions: z
+    .array(z.enum(PRIVACY_LEVELS))
+    .describe('The only privacy levels a post to this account may name; offer them with no default'),
+  commentDisabled: z.boolean().describe('Comments are off in the creator’s settings: show the switch off and disabled'),
+  duetDisabled: z.boolean(),
+  stitchDisabled: z.boolean(),
+  maxVideoPostDurationSec: z.number().int().describe('Longer videos are refused for this creator'),
+  canPost: z.boolean().describe('False: TikTok says this creator cannot post now; do not offer publishing'),
+  cannotPostReason: z.string().nullable().describe('Why not, in words'),
 });
 const noticeAck = z.object({ received: z.literal(true), removed: z.number().int() });
 const deletionView = z.object({ url: z.string(), confirmation_code: z.string() });
@@ -176,6 +194,18 @@ export const connectionDocs: RouteDoc[] = [
     tag: 'Connections',
     summary: 'One connection',
     responses: { 200: { description: 'The connection (never tokens)', schema: connectionView } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/connections/:id/tiktok/creator-info',
+    tag: 'Connections',
+    summary:
+      "What TikTok's posting screen needs, asked from TikTok now: the creator's nickname, allowed privacy levels, disabled interactions, longest video, and whether the creator can post at all",
+    responses: {
+      200: { description: 'The creator as TikTok describes them now', schema: creatorInfoView },
+      409: { description: 'Not a TikTok connection, or TikTok no longer accepts it (connect the account again)' },
+      503: { description: 'TikTok did not answer or asks to slow down; repeat after Retry-After seconds' },
+    },
   },
   {
     method: 'delete',
@@ -329,6 +359,21 @@ export function connectionRoutes(deps: ApiDeps): Router {
     res.json(await viewConnection(db, callerOf(req).userId, req.params.id as string));
   });
 
+  router.get('/api/v1/connections/:id/tiktok/creator-info', requireCaller, async (req, res) => {
+    const access = owner();
+    const view = await tiktokCreatorInfo(
+      {
+        ...deps.connections,
+        tiktokApiUrl: tiktokApiUrlOf(deps),
+        requestRenewal: (connectionId, request) => requestRenewal(access, connectionId, request),
+      },
+      callerOf(req).userId,
+      req.params.id as string,
+    );
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(view);
+  });
+
   router.delete('/api/v1/connections/:id', requireCaller, async (req, res) => {
     res.json(await disconnectOwnConnection({ db, owner: owner() }, callerOf(req).userId, req.params.id as string));
   });
@@ -399,6 +444,15 @@ export function connectionRoutes(deps: ApiDeps): Router {
 export function hideOAuthQuery<R extends { url?: string; query?: unknown }>(req: R): R {
   if (!req.url || !/^\/api\/v1\/connections\/[^/?]+\/callback(\?|$)/.test(req.url)) return req;
   return { ...req, url: req.url.replace(/\?.*$/, '?[redacted]'), query: '[redacted]' };
+}
+
+/**
+ * TIKTOK_API_URL as the composition root passes it (`connections.tiktokApiUrl`); until it does,
+ * TikTok's own address, which is that variable's default.
+ */
+function tiktokApiUrlOf(deps: ApiDeps): string {
+  const passed = (deps.connections as { tiktokApiUrl?: unknown }).tiktokApiUrl;
+  return typeof passed === 'string' && passed ? passed : 'https://open.tiktokapis.com';
 }
 
 function escapeHtml(value: string): string {
