@@ -1,11 +1,14 @@
 import type { DraftGenerator } from '../ai/generator.js';
 import type { Database } from '../db/client.js';
 import type { TargetType } from '../domain/pipeline.js';
+import type { QuotaSettings } from '../domain/quotas.js';
 import type { MediaTools } from '../media/tools.js';
 import type { Publisher } from '../platforms/publisher.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
 import type { ConnectionDeps } from '../use-cases/connections/deps.js';
+import type { MediaServices } from '../use-cases/media/media-services.js';
+import type { RenewalOutcome, RenewRequest } from '../workflows/connection-messages.js';
 
 export interface ActivityDeps {
   db: Database;
@@ -18,4 +21,12 @@ export interface ActivityDeps {
   drafts: DraftGenerator;
   /** Connected accounts: vault and connectors for the connection owners' activities. */
   connections?: ConnectionDeps;
+  /** Asks a connection's owner workflow to renew its token (a platform refused it mid-publish). */
+  requestRenewal?: (connectionId: string, request: RenewRequest) => Promise<RenewalOutcome>;
+  /** Signed public links, for platforms that fetch media by URL. */
+  links?: MediaServices['links'];
+  /** The publishing budgets (YOUTUBE_UNITS_PER_DAY...). */
+  quotas?: QuotaSettings;
+  /** Publishing pace: status polls and the longest wait taken inside one attempt. */
+  publishing?: { pollIntervalMs?: number; maxPolls?: number; maxWaitMs?: number };
 }

@@ -1,5 +1,6 @@
 import { withSafeErrors } from '../runtime/errors.js';
 import { createCampaignActivities } from './campaigns.js';
+import { createConfirmPublished } from './confirm-published.js';
 import { createConnectionActivities } from './connections.js';
 import type { ActivityDeps } from './deps.js';
 import { createGenerateDrafts } from './generate-drafts.js';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     renderMedia: createRenderMedia(deps),
     publishTarget: createPublishTarget(deps),
     recordResults: createRecordResults(deps),
+    confirmPublished: createConfirmPublished(deps),
     purgeExpiredRecords: createPurgeExpiredRecords(deps),
     ...createConnectionActivities(deps),
     ...createCampaignActivities(deps),

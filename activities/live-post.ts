@@ -1,4 +1,4 @@
-import { and, eq, notInArray, or, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, notInArray, or, type SQL } from 'drizzle-orm';
 import { posts } from '../db/schema.js';
 import { FINAL_STATUSES } from '../domain/pipeline.js';
 
@@ -12,13 +12,13 @@ export function livePost(postId: string): SQL {
 }
 
 /**
- * Like livePost, and also a post published in part whose retry window is open: only the
- * workflow knows the window is open, and says so (`retry`).
+ * Like livePost, and also a post published in part, or not at all, whose retry window is open:
+ * only the workflow knows the window is open, and says so (`retry`).
  */
 export function livePostOrRetrying(postId: string, retry: boolean | undefined): SQL {
   if (!retry) return livePost(postId);
   return and(
     eq(posts.id, postId),
-    or(notInArray(posts.status, [...FINAL_STATUSES]), eq(posts.status, 'partially_published')),
+    or(notInArray(posts.status, [...FINAL_STATUSES]), inArray(posts.status, ['partially_published', 'failed'])),
   )!;
 }

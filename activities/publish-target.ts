@@ -3,7 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { draftText } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications, renditions } from '../db/schema.js';
-import { PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
+import { QUOTA_DEFAULTS } from '../domain/quotas.js';
+import { PublishError } from '../platforms/publish-errors.js';
+import { OutcomeUnknownError, PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
+import { connectedPlatformOf } from '../platforms/registry.js';
+import { connectionById } from '../use-cases/connections/rows.js';
+import { reserveQuota } from '../use-cases/publishing/quota-budget.js';
+import { claimJournal, connectedTarget, SupersededAttempt } from './connected-target.js';
 import type { ActivityDeps } from './deps.js';
 import { livePost, livePostOrRetrying } from './live-post.js';
 import { trackAttempt } from './track-attempt.js';
@@ -62,6 +68,11 @@ export function createPublishTarget(deps: ActivityDeps) {
       // A late run for a post that was cancelled or has ended: publishing now would contradict it.
       throw ApplicationFailure.nonRetryable(`Post ${postId} has ended; nothing more is published`, 'PostEnded');
     }
+    const platform = connectedPlatformOf(publication.targetType);
+    if (platform && publication.status === 'unknown' && !retry) {
+      // Only a person, having looked at the account, may send it again (retryTarget) or confirm it.
+      throw ApplicationFailure.nonRetryable(publication.lastError ?? 'the outcome is unknown', 'OutcomeUnknown');
+    }
 
     // trackAttempt marks the publish step running; this adds the post's own transition.
     return trackAttempt(
@@ -82,7 +93,7 @@ export function createPublishTarget(deps: ActivityDeps) {
         const context = Context.current();
         const heartbeat = setInterval(() => context.heartbeat({ targetKey }), 10_000);
         try {
-          receipt = await publishers[publication.targetType].publish({
+          const request = {
             postId,
             targetKey,
             format: publication.format,
@@ -95,13 +106,58 @@ export function createPublishTarget(deps: ActivityDeps) {
               mimeType: r.mimeType,
               width: r.width,
               height: r.height,
+              placement: r.placement,
+              durationSec: r.durationSec,
             })),
-          });
-        } catch (err) {
-          if (err instanceof PermanentPublishError) {
-            throw ApplicationFailure.nonRetryable(err.message, 'PublishRefused');
+          };
+          if (platform) {
+            const connection = publication.connectionId
+              ? await connectionById(db, publication.connectionId)
+              : undefined;
+            if (!connection) {
+              throw new PublishError(
+                platform,
+                'needs_reconnect',
+                'the account this target publishes through was disconnected; connect it again, then retry this target',
+              );
+            }
+            const fence = await claimJournal(deps, publication, {
+              fresh: retry === true && publication.status === 'unknown',
+            });
+            const options = publication.options ?? {};
+            const verdict = await reserveQuota(db, deps.quotas ?? QUOTA_DEFAULTS, {
+              platform,
+              accountId: connection.platformAccountId,
+              postId,
+              targetKey,
+              direct: (options.mode ?? 'direct') === 'direct',
+              reel: files.some((f) => f.mimeType.startsWith('video/') && (options.placement ?? f.placement) === 'reel'),
+              thumbnail: files.some((f) => !f.mimeType.startsWith('video/')),
+            });
+            if (!verdict.ok) {
+              const waitMs = verdict.at.getTime() - Date.now();
+              if (waitMs > 30 * 86_400_000) throw ApplicationFailure.nonRetryable(verdict.reason, 'QuotaExceeded');
+              throw ApplicationFailure.create({
+                message: `Waiting for the budget: ${verdict.reason}`,
+                type: 'QuotaWait',
+                nextRetryDelay: Math.max(waitMs, 1000),
+              });
+            }
+            const target = connectedTarget(
+              deps,
+              publication,
+              platform,
+              files,
+              fence,
+              connection.platformAccountId,
+              connection.via,
+            );
+            receipt = await publishers[publication.targetType].publish({ ...request, connected: target });
+          } else {
+            receipt = await publishers[publication.targetType].publish(request);
           }
-          throw err;
+        } catch (err) {
+          throw asActivityFailure(err);
         } finally {
           clearInterval(heartbeat);
         }
@@ -116,6 +172,46 @@ export function createPublishTarget(deps: ActivityDeps) {
             .where(and(eq(publications.postId, postId), eq(publications.targetKey, targetKey)))
             .getSQL(),
       },
-    ).then(({ receipt }) => receipt);
+    ).then(
+      ({ receipt }) => receipt,
+      async (err: unknown) => {
+        if (err instanceof ApplicationFailure && err.type === 'OutcomeUnknown') {
+          await db
+            .update(publications)
+            .set({ status: 'unknown', updatedAt: new Date() })
+            .where(and(eq(publications.postId, postId), eq(publications.targetKey, targetKey)));
+        }
+        throw err;
+      },
+    );
   };
+}
+
+/** A publisher's failure as Temporal should treat it: retried (after the wait asked for) or final, in words. */
+function asActivityFailure(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof PermanentPublishError) return ApplicationFailure.nonRetryable(err.message, 'PublishRefused');
+  if (err instanceof OutcomeUnknownError) return ApplicationFailure.nonRetryable(err.message, 'OutcomeUnknown');
+  // Temporal already gave up on this attempt and runs another; nothing of this one counts.
+  if (err instanceof SupersededAttempt) return ApplicationFailure.create({ message: err.message, type: 'Superseded' });
+  if (!(err instanceof PublishError)) return err;
+  const words = `${err.platform}: ${err.message}`;
+  switch (err.kind) {
+    case 'needs_reconnect':
+      return ApplicationFailure.nonRetryable(words, 'NeedsReconnect');
+    case 'rejected':
+      return ApplicationFailure.nonRetryable(words, 'PublishRefused');
+    case 'rate_limited':
+    case 'quota': {
+      const until = err.details.waitUntil ? err.details.waitUntil.getTime() - Date.now() : err.retryAfterMs;
+      return ApplicationFailure.create({
+        message: words,
+        type: err.kind === 'quota' ? 'QuotaWait' : 'RateLimited',
+        ...(until !== undefined ? { nextRetryDelay: Math.max(until, 1000) } : {}),
+      });
+    }
+    default:
+      // Transient, lost answers, expired sessions: the next attempt resumes from the journal.
+      return ApplicationFailure.create({ message: words, type: 'PublishInterrupted' });
+  }
 }

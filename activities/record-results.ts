@@ -56,6 +56,8 @@ export function createRecordResults(deps: ActivityDeps) {
               eq(publications.postId, postId),
               eq(publications.targetKey, failure.key),
               ne(publications.status, 'published'),
+              // "Outcome unknown" stays until a person confirms or retries it.
+              ne(publications.status, 'unknown'),
             ),
           );
       }

@@ -33,6 +33,10 @@ export interface ApiDeps {
   trustProxy: number;
   /** Revision rounds a reviewer gets unless the post says otherwise. */
   reviewMaxRounds: number;
+  /** TIKTOK_APP_AUDITED: until the app is audited TikTok takes only private posts. */
+  tiktokAudited?: boolean;
+  /** TEMPORAL_UPLOAD_TASK_QUEUE (resolved). */
+  uploadTaskQueue?: string;
   /** Days failed targets stay retryable from the API. */
   retryWindowDays: number;
   pingDatabase(): Promise<void>;

@@ -10,14 +10,14 @@ import { createTemporalClient, ensureSearchAttributes } from '../client.js';
 import { type DatabaseHandle, openDatabase } from '../db/client.js';
 import { createConnectorRegistry } from '../platforms/connectors.js';
 import { createPublishers } from '../platforms/registry.js';
-import type { Config } from '../runtime/config.js';
+import { type Config, uploadTaskQueue } from '../runtime/config.js';
 import { safeError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { loadOrCreateSecret } from '../runtime/secret.js';
 import { workerTuning } from '../runtime/worker-tuning.js';
 import { MediaStore } from '../storage/media-store.js';
 import type { ConnectionDeps } from '../use-cases/connections/deps.js';
-import { ensureAllOwners } from '../use-cases/connections/owner.js';
+import { ensureAllOwners, requestRenewal } from '../use-cases/connections/owner.js';
 import { createTokenVault, loadKeyring } from '../vault/token-vault.js';
 import { createDraftGenerator } from './draft-generator.js';
 import { ensureHousekeepingSchedule } from './housekeeping-schedule.js';
@@ -96,25 +96,48 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         db: database.db,
         store,
         logger,
-        publishers: createPublishers({ dataDir: config.DATA_DIR }),
+        publishers: createPublishers({ dataDir: config.DATA_DIR, platforms: config }),
         mediaTools: media.tools,
         drafts: createDraftGenerator(config),
         connections,
+        requestRenewal: (connectionId, request) =>
+          requestRenewal(
+            {
+              temporal: client,
+              taskQueue: config.TEMPORAL_TASK_QUEUE,
+              callTimeoutMs: options.temporalCallTimeoutMs ?? TEMPORAL_CALL_TIMEOUT_MS,
+            },
+            connectionId,
+            request,
+          ),
+        links: media.links,
+        quotas: config,
+        publishing: { pollIntervalMs: config.PUBLISH_POLL_INTERVAL_MS },
       };
+      const activities = createActivities(deps);
       const worker = await Worker.create({
         connection,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
-        activities: createActivities(deps),
+        activities,
         // Bounded workflow cache and the rest of the measured settings (BENCHMARKS.md).
         ...workerTuning(),
         ...(options.workflowBundlePath
           ? { workflowBundle: { codePath: options.workflowBundlePath } }
           : { workflowsPath: WORKFLOWS_PATH }),
       });
-      const workerDone = worker.run();
+      // Uploads have their own queue and slots: a long upload never holds back database work.
+      const uploadWorker = await Worker.create({
+        connection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: uploadTaskQueue(config),
+        activities: { publishTarget: activities.publishTarget },
+        maxConcurrentActivityTaskExecutions: config.UPLOAD_WORKER_SLOTS,
+      });
+      const workerDone = Promise.all([worker.run(), uploadWorker.run()]).then(() => undefined);
       cleanups.push(async () => {
         if (worker.getState() === 'RUNNING') worker.shutdown();
+        if (uploadWorker.getState() === 'RUNNING') uploadWorker.shutdown();
         await workerDone;
       });
       await ensureHousekeepingSchedule(client, {
@@ -152,6 +175,8 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         authAccountLimit: config.AUTH_ACCOUNT_LIMIT,
         trustProxy: config.TRUST_PROXY,
         reviewMaxRounds: config.REVIEW_MAX_ROUNDS,
+        tiktokAudited: config.TIKTOK_APP_AUDITED,
+        uploadTaskQueue: uploadTaskQueue(config),
         retryWindowDays: config.RETRY_WINDOW_DAYS,
         pingDatabase: () => database.ping(),
         connections: {

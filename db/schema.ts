@@ -214,8 +214,42 @@ export const publications = pgTable(
     fit: text('fit').$type<'attention' | 'centre' | 'pad'>(),
     /** The render step's progress for this target (long transcodes), for the post's API view. */
     renderProgress: jsonb('render_progress').$type<Record<string, unknown>>(),
+    /** The connected account a platform target publishes through (null: local export, or disconnected since). */
+    connectionId: uuid('connection_id').references(() => connections.id, { onDelete: 'set null' }),
+    /** The target's own options as validated at creation (privacy, category, link...). */
+    options: jsonb('options').$type<Record<string, unknown>>(),
+    /**
+     * The publishing journal: every handle the platform gave back (upload session, publish_id,
+     * container id) and every call announced before it was sent, so a retried attempt continues
+     * instead of posting twice (platforms/publishing.ts).
+     */
+    journal: jsonb('journal').$type<Record<string, unknown>>(),
+    /** Upload progress for a progress bar: { sent, total, at }. */
+    uploadProgress: jsonb('upload_progress').$type<{ sent: number; total: number; at: string }>(),
   },
-  (t) => [primaryKey({ columns: [t.postId, t.targetKey] })],
+  (t) => [primaryKey({ columns: [t.postId, t.targetKey] }), index('publications_connection_idx').on(t.connectionId)],
+);
+
+/**
+ * What publishing spent against each platform budget (YouTube units, Instagram posts, TikTok inits
+ * and posts, Facebook Reels), so the next post knows before asking whether it fits. One row per
+ * (post, target, budget): a retried attempt never counts twice.
+ */
+export const publishingUsage = pgTable(
+  'publishing_usage',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** e.g. `youtube:project`, `instagram:<account id>`, `tiktok-init:<connection id>`. */
+    budget: text('budget').notNull(),
+    amount: integer('amount').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+    postId: uuid('post_id').references(() => posts.id, { onDelete: 'set null' }),
+    targetKey: text('target_key').notNull(),
+  },
+  (t) => [
+    index('publishing_usage_budget_at_idx').on(t.budget, t.at),
+    uniqueIndex('publishing_usage_spend_unique').on(t.postId, t.targetKey, t.budget),
+  ],
 );
 
 export const renditions = pgTable(

@@ -3,7 +3,7 @@ import type { DraftFormat, ReviewPolicy } from './drafts.js';
 // Types and pure rules shared by workflows, activities and the API. This module must stay free of
 // I/O and Node built-ins: the workflow bundle imports it.
 
-export const TARGET_TYPES = ['local_export'] as const;
+export const TARGET_TYPES = ['local_export', 'tiktok', 'youtube', 'instagram', 'facebook'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 
 export const POST_STATUSES = [
@@ -24,7 +24,12 @@ export const STEP_NAMES = ['generate', 'review', 'schedule', 'render', 'publish'
 export type StepName = (typeof STEP_NAMES)[number];
 export type StepStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped';
 
-export type TargetStatus = 'pending' | 'publishing' | 'retrying' | 'published' | 'failed' | 'cancelled';
+/**
+ * `unknown`: the platform may or may not have published it and offers no way to ask (a lost answer
+ * to a Facebook post, a TikTok pull whose publish_id never arrived). A person checks the account and
+ * confirms or retries it; nothing posts it a second time by itself.
+ */
+export type TargetStatus = 'pending' | 'publishing' | 'retrying' | 'published' | 'failed' | 'cancelled' | 'unknown';
 
 export interface PipelineTarget {
   key: string;
@@ -53,6 +58,8 @@ export interface PostPipelineInput {
   renderLeadMinutes?: number;
   /** The IANA zone the post's times were given in, for the words operators read; UTC when absent. */
   timeZone?: string;
+  /** Where platform uploads run (TEMPORAL_UPLOAD_TASK_QUEUE); the workflow's queue plus "-uploads" when absent. */
+  uploadTaskQueue?: string;
 }
 
 export const DEFAULT_RENDER_LEAD_MINUTES = 15;

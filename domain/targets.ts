@@ -11,4 +11,11 @@ export interface RetryRules {
 export const publishRetry: Record<TargetType, RetryRules> = {
   // Local disk either works soon or needs a person (disk full, permissions): a few minutes of tries.
   local_export: { maximumAttempts: 8, initialInterval: '1s', maximumInterval: '1 minute' },
+  // Platforms: the publisher already retries short failures inside an attempt; these attempts
+  // cover a dead worker, a longer outage, and quota or rate-limit waits the activity asks for with
+  // its own delay (nextRetryDelay). Each resumes from the journal, so many are safe.
+  tiktok: { maximumAttempts: 30, initialInterval: '10s', maximumInterval: '10 minutes' },
+  youtube: { maximumAttempts: 30, initialInterval: '10s', maximumInterval: '10 minutes' },
+  instagram: { maximumAttempts: 30, initialInterval: '10s', maximumInterval: '10 minutes' },
+  facebook: { maximumAttempts: 30, initialInterval: '10s', maximumInterval: '10 minutes' },
 };

@@ -424,6 +424,9 @@ export async function startFacebookEmulator(options: FacebookEmulatorOptions = {
       FACEBOOK_APP_SECRET: appSecret,
       FACEBOOK_AUTH_URL: server.url,
       FACEBOOK_GRAPH_URL: server.url,
+      // One emulator answers for Facebook's upload hosts too.
+      FACEBOOK_GRAPH_VIDEO_URL: server.url,
+      FACEBOOK_RUPLOAD_URL: server.url,
       FACEBOOK_GRAPH_VERSION: FACEBOOK_EMULATOR_VERSION,
     },
     kit: server.kit,

@@ -1,5 +1,6 @@
 import type { DraftFormat } from '../domain/drafts.js';
 import type { TargetType } from '../domain/pipeline.js';
+import type { PublishContext } from './publishing.js';
 
 /** How a target wants its images: the renderer makes one rendition per target from these. */
 export interface MediaRules {
@@ -15,6 +16,9 @@ export interface RenditionFile {
   mimeType: string;
   width: number;
   height: number;
+  /** Where the file goes on the platform (reel, story, feed_image...), as rendered. */
+  placement?: string | null;
+  durationSec?: number | null;
 }
 
 export interface PublishRequest {
@@ -27,6 +31,24 @@ export interface PublishRequest {
   draft: Record<string, unknown> | null;
   renditions: RenditionFile[];
   publishedAt: Date;
+  /** For targets on a connected account: the account, its credentials and the journal. */
+  connected?: ConnectedTarget;
+}
+
+/** What a platform target publishes through; tokens only behind `context.credentials`. */
+export interface ConnectedTarget {
+  /** The target's options as validated at creation. */
+  options: Record<string, unknown>;
+  connectionId: string;
+  /** The platform's id of the account (TikTok open_id, YouTube channel, IG user, Facebook Page). */
+  accountId: string;
+  /** Instagram reached through a Facebook Page. */
+  via: 'facebook' | null;
+  context: PublishContext;
+  /** Meta's long-lived user token (Facebook's resumable video upload takes it, not the Page token). */
+  userToken(): Promise<string>;
+  /** A signed public URL of a rendition, for platforms that fetch media themselves. */
+  linkOf(file: RenditionFile): string;
 }
 
 /** What the destination acknowledged; stored on the publication row. */
@@ -35,6 +57,11 @@ export type PublishReceipt = Record<string, unknown> & { location: string };
 /** Thrown for failures no retry can fix (bad content, refused by policy, lost authorisation). */
 export class PermanentPublishError extends Error {
   override name = 'PermanentPublishError';
+}
+
+/** The platform may have published it and cannot be asked: a person checks and confirms or retries. */
+export class OutcomeUnknownError extends Error {
+  override name = 'OutcomeUnknownError';
 }
 
 export interface Publisher {

@@ -150,6 +150,20 @@ const envSchema = z.object({
     .transform((v) => v === 'true' || v === '1'),
   // Unset: the main queue's name plus "-uploads" (see uploadTaskQueue).
   TEMPORAL_UPLOAD_TASK_QUEUE: optionalText,
+  // Between status checks of a platform still processing an upload (TikTok publish_id, Instagram container, YouTube).
+  PUBLISH_POLL_INTERVAL_MS: z.coerce
+    .number({ error: 'expected milliseconds' })
+    .int('expected whole milliseconds')
+    .min(10, 'expected at least 10 ms')
+    .max(600_000, 'expected at most 600000 ms')
+    .default(5000),
+  // Uploads running at once on one worker's upload queue.
+  UPLOAD_WORKER_SLOTS: z.coerce
+    .number({ error: 'expected a number of uploads' })
+    .int('expected a whole number')
+    .min(1, 'expected from 1 to 64')
+    .max(64, 'expected from 1 to 64')
+    .default(4),
   YOUTUBE_UNITS_PER_DAY: quota(10_000),
   YOUTUBE_INSERT_UNITS: quota(1600),
   YOUTUBE_INSERTS_PER_DAY: quota(100),

@@ -38,8 +38,10 @@ const ANSWERED: ActivityOptions = {
   retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '2 seconds' },
 };
 
-function publishing(target: PipelineTarget): ActivityOptions {
+function publishing(target: PipelineTarget, uploadTaskQueue?: string): ActivityOptions {
   return {
+    // Platform uploads run on the upload queue's own slots; the local export stays with the rest.
+    ...(uploadTaskQueue && target.type !== 'local_export' ? { taskQueue: uploadTaskQueue } : {}),
     startToCloseTimeout: '30 minutes',
     // A worker that dies mid-upload is noticed in a minute, not after the whole timeout.
     heartbeatTimeout: '1 minute',
@@ -61,7 +63,7 @@ export function publisherFor(target: PipelineTarget) {
  * The activities of the current pipeline, each scheduled with a summary the Temporal UI shows
  * ("publish -> instagram") and the priority the post has at that moment.
  */
-export function pipelineActivities(priorityKey: () => number) {
+export function pipelineActivities(priorityKey: () => number, uploadTaskQueue?: string) {
   const with_ = (options: ActivityOptions, summary: string, key = priorityKey()) =>
     proxyActivities<Activities>({ ...options, summary, priority: { priorityKey: key } });
   return {
@@ -69,7 +71,8 @@ export function pipelineActivities(priorityKey: () => number) {
       with_(DRAFTING, round === 0 ? 'draft with AI' : `redraft (round ${round})`).generateDrafts,
     renderMedia: () => with_(RENDERING, 'render media').renderMedia,
     publishTarget: (target: PipelineTarget) =>
-      with_(publishing(target), `publish -> ${target.format ?? target.type} (${target.key})`).publishTarget,
+      with_(publishing(target, uploadTaskQueue), `publish -> ${target.format ?? target.type} (${target.key})`)
+        .publishTarget,
     /** Bookkeeping the pipeline itself waits for. */
     record: (summary: string) => with_(BOOKKEEPING, summary),
     /** Writes an Update's answer depends on: bounded, and ahead of every queue. */

@@ -11,7 +11,12 @@ export interface CampaignInput {
   /** The settings in effect: an edit of the schedule restarts it (start date, count left) from the edit. */
   settings: CampaignSettings;
   /** What each slot's post is created with (the API's own defaults), fixed when the campaign starts. */
-  postDefaults: { reviewMaxRounds: number; retryWindowDays: number; searchAttributes: boolean };
+  postDefaults: {
+    reviewMaxRounds: number;
+    retryWindowDays: number;
+    searchAttributes: boolean;
+    uploadTaskQueue?: string;
+  };
   /** Carried over by continue-as-new; absent on the first run. */
   carried?: CampaignCarried;
 }

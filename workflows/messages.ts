@@ -33,6 +33,17 @@ export interface RescheduleInput {
 export const rescheduleUpdate = defineUpdate<{ publishAt: string }, [RescheduleInput]>('reschedule');
 export const retryTargetUpdate = defineUpdate<{ targetKey: string }, [{ targetKey: string }]>('retryTarget');
 
+export interface ConfirmTargetInput {
+  targetKey: string;
+  /** Where the person found the post on the platform. */
+  url?: string;
+}
+/**
+ * A person checked the account and found the post there ("outcome unknown" targets, or any failed
+ * one in the retry window): it is recorded as published and never sent again.
+ */
+export const confirmTargetUpdate = defineUpdate<{ targetKey: string }, [ConfirmTargetInput]>('confirmTarget');
+
 export interface CancelInput {
   /** Shown on the post; defaults to "Cancelled on request". */
   reason?: string;

@@ -32,7 +32,9 @@ import { describeFailure, innermostFailure } from './describe-failure.js';
 import { FifoLock } from './fifo-lock.js';
 import {
   approveUpdate,
+  type ConfirmTargetInput,
   cancelUpdate,
+  confirmTargetUpdate,
   editDraftUpdate,
   progressQuery,
   rejectUpdate,
@@ -131,9 +133,13 @@ async function pipeline(
   // Read through a function: handlers change the stage while the main flow awaits.
   const stage = (): Stage => state.stage;
   const messages = new FifoLock();
-  const activities = pipelineActivities(() => priorityFor(state.publishAt, Date.now(), leadMs));
+  const activities = pipelineActivities(
+    () => priorityFor(state.publishAt, Date.now(), leadMs),
+    input.uploadTaskQueue ?? `${workflowInfo().taskQueue}-uploads`,
+  );
   const outcomes: TargetOutcome[] = targets.map((t) => ({ key: t.key, ok: false }));
   const retryQueue: string[] = [];
+  const confirmQueue: ConfirmTargetInput[] = [];
   /** Everything before publishing: a cancel Update cancels it, as an external cancellation does. */
   const beforePublishing = new CancellationScope();
 
@@ -333,6 +339,32 @@ async function pipeline(
     },
   );
 
+  setHandler(
+    confirmTargetUpdate,
+    (request) => {
+      confirmQueue.push(request);
+      return { targetKey: request.targetKey };
+    },
+    {
+      validator: ({ targetKey, url }) => {
+        if (state.stage !== 'retry_window')
+          throw new Error('Only a target that failed or whose outcome is unknown can be confirmed');
+        const outcome = outcomes.find((o) => o.key === targetKey);
+        if (!outcome) throw new Error(`targetKey: this post has no target "${targetKey}"`);
+        if (outcome.ok) throw new Error(`Target "${targetKey}" is already published`);
+        if (url !== undefined && (typeof url !== 'string' || !/^https?:\/\/\S+$/.test(url) || url.length > 2000))
+          throw new Error('url: expected the http(s) address of the post');
+        if (
+          retryQueue.includes(targetKey) ||
+          confirmQueue.some((c) => c.targetKey === targetKey) ||
+          progress.targets[targetKey] === 'publishing'
+        ) {
+          throw new Error(`Target "${targetKey}" is already being retried or confirmed`);
+        }
+      },
+    },
+  );
+
   function tooLate(): string {
     if (state.stage === 'publishing') return 'publishing has started';
     if (state.stage === 'retry_window') return 'the post is published in part; failed targets can still be retried';
@@ -517,18 +549,32 @@ async function pipeline(
           .join(', ')}; retries possible until ${when(new Date(closesAt).toISOString())}`,
       );
     const retryNext = async () => {
+      if (confirmQueue.length > 0) {
+        const { targetKey, url } = confirmQueue[0]!;
+        await activities
+          .record(`record: ${targetKey} confirmed by a person`)
+          .confirmPublished({ postId, targetKey, ...(url ? { url } : {}) });
+        const outcome = outcomes.find((o) => o.key === targetKey)!;
+        outcome.ok = true;
+        delete outcome.error;
+        progress.targets[targetKey] = 'published';
+        confirmQueue.shift();
+        result = await finish(outcomes, {}, true);
+        return;
+      }
       const target = targets.find((t) => t.key === retryQueue[0])!;
       await CancellationScope.nonCancellable(() => publishOne(target, true));
       retryQueue.shift();
       result = await finish(outcomes, {}, true);
     };
+    const waiting = () => retryQueue.length > 0 || confirmQueue.length > 0;
     try {
       for (;;) {
         showWindow();
-        if (retryQueue.length === 0) {
+        if (!waiting()) {
           const left = closesAt - Date.now();
           if (outcomes.every((o) => o.ok) || left <= 0) break;
-          if (!(await condition(() => retryQueue.length > 0, left))) break;
+          if (!(await condition(waiting, left))) break;
         }
         await retryNext();
       }
@@ -538,7 +584,7 @@ async function pipeline(
     }
     state.stage = 'done';
     // Retries accepted before the window closed still run.
-    while (retryQueue.length > 0) await retryNext();
+    while (waiting()) await retryNext();
     setCurrentDetails(endWords(result.status));
     return result;
   }

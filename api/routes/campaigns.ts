@@ -41,6 +41,7 @@ export function campaignDepsOf(deps: ApiDeps): CampaignDeps {
       reviewMaxRounds: deps.reviewMaxRounds,
       retryWindowDays: deps.retryWindowDays,
       searchAttributes: deps.searchAttributes,
+      ...(deps.uploadTaskQueue ? { uploadTaskQueue: deps.uploadTaskQueue } : {}),
     },
   };
 }

@@ -1,6 +1,12 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { MEDIA_PLATFORMS, PLACEMENTS, PLATFORM_RULES, placementsOf } from '../../domain/media-rules.js';
+import {
+  connectedPlatformOf,
+  REGISTERED_TARGET_TYPES,
+  TARGET_REGISTRY,
+  targetSchema,
+} from '../../platforms/registry.js';
 import type { RouteDoc } from '../openapi.js';
 
 // The platform rules composers show and check against: the same data the validator and the
@@ -19,6 +25,13 @@ function platformsView() {
         placements: placementsOf(id),
       };
     }),
+    // Each kind of target a post may name, with its options as JSON Schema (the create request's own).
+    targets: REGISTERED_TARGET_TYPES.map((type) => ({
+      type,
+      label: TARGET_REGISTRY[type].label,
+      connected: connectedPlatformOf(type),
+      options: z.toJSONSchema(targetSchema.options.find((o) => o.shape.type.value === type)!, { io: 'input' }),
+    })),
   };
 }
 
@@ -91,6 +104,16 @@ export const platformsSchema = z.object({
           notes: z.array(z.string()).optional(),
         }),
       ),
+    }),
+  ),
+  targets: z.array(
+    z.object({
+      type: z.string(),
+      label: z.string(),
+      connected: z.string().nullable().describe('The platform of the connected account it needs; null: none'),
+      options: z
+        .record(z.string(), z.unknown())
+        .describe("JSON Schema of the target object (type, key and the platform's options)"),
     }),
   ),
 });

@@ -1,6 +1,7 @@
 import express, { type Request, Router } from 'express';
 import { z } from 'zod';
 import { cancelPost } from '../../use-cases/posts/cancel-post.js';
+import { confirmTarget } from '../../use-cases/posts/confirm-target.js';
 import { approvePost, rejectPost } from '../../use-cases/posts/decide-review.js';
 import { editDraft } from '../../use-cases/posts/edit-draft.js';
 import { reschedulePost } from '../../use-cases/posts/reschedule-post.js';
@@ -20,6 +21,14 @@ import {
   reviewQueueView,
 } from '../schemas/posts.js';
 import { idempotencyKeyOf } from './posts.js';
+
+const confirmSchema = z.strictObject({
+  url: z
+    .url('expected the http(s) address of the post on the platform')
+    .max(2000)
+    .optional()
+    .describe('Where you found the post on the platform'),
+});
 
 const cancelSchema = z.strictObject({
   /** Shown on the post instead of "Cancelled on request". */
@@ -121,6 +130,19 @@ export const postActionDocs: RouteDoc[] = [
     },
   },
   {
+    method: 'post',
+    path: '/api/v1/posts/:id/targets/:targetKey/confirm',
+    tag: 'Posts',
+    summary: 'Record a target as published after checking the account (the way out of "outcome unknown" besides retry)',
+    body: confirmSchema,
+    headers: [idempotencyKeyHeader],
+    responses: {
+      200: { description: 'Recorded as published; it will not be sent again', schema: postView },
+      409: { description: 'The target is published already, or its retry window has closed, with the reason' },
+      503: unavailable,
+    },
+  },
+  {
     method: 'get',
     path: '/api/v1/posts/:id/attempts',
     tag: 'Posts',
@@ -200,6 +222,12 @@ export function postActionRoutes(deps: ApiDeps): Router {
   router.post('/api/v1/posts/:id/targets/:targetKey/retry', async (req, res) => {
     await retryTarget(actions, actionOf(req), { targetKey: String(req.params.targetKey) });
     res.status(202).json(await view(req));
+  });
+
+  router.post('/api/v1/posts/:id/targets/:targetKey/confirm', json, async (req, res) => {
+    const input = parseOrThrow(confirmSchema, req.body ?? {});
+    await confirmTarget(actions, actionOf(req), { targetKey: String(req.params.targetKey), url: input.url });
+    res.json(await view(req));
   });
 
   router.get('/api/v1/posts/:id/attempts', async (req, res) => {

@@ -27,7 +27,13 @@ export function postRoutes(deps: ApiDeps): Router {
     const idempotencyKey = idempotencyKeyOf(req);
     const post = parseOrThrow(createPostSchema, req.body ?? undefined);
     const result = await createPost(
-      { db, reviewMaxRounds: deps.reviewMaxRounds, retryWindowDays: deps.retryWindowDays },
+      {
+        db,
+        reviewMaxRounds: deps.reviewMaxRounds,
+        retryWindowDays: deps.retryWindowDays,
+        tiktokAudited: deps.tiktokAudited ?? false,
+        uploadTaskQueue: deps.uploadTaskQueue,
+      },
       { ownerId: userId, post, idempotencyKey },
     );
     if (result.pipeline) {

@@ -211,10 +211,26 @@ export const postView = postSummaryView.extend({
       type: z.string(),
       platform: z.string(),
       draft: z.record(z.string(), z.unknown()).nullable(),
-      status: z.string().describe('pending, publishing, retrying, published, failed or cancelled'),
+      status: z
+        .string()
+        .describe(
+          'pending, publishing, retrying, published, failed, cancelled, or unknown (the platform may have published it and cannot be asked: check the account, then confirm or retry)',
+        ),
       attempts: z.number().int(),
       error: z.string().nullable(),
       result: z.record(z.string(), z.unknown()).nullable(),
+      platformPostId: z.string().nullable().describe("The platform's id of the published post"),
+      url: z.string().nullable().describe('The public URL of the published post'),
+      connectionId: z.uuid().nullable().describe('The connected account a platform target publishes through'),
+      options: z.record(z.string(), z.unknown()).nullable().describe("The target's platform options"),
+      uploadProgress: z
+        .object({ sent: z.number().int(), total: z.number().int(), at: instant })
+        .nullable()
+        .describe('Bytes sent of the whole file during a platform upload'),
+      outcomeUnknown: z
+        .object({ reason: z.string().nullable(), confirm: z.string(), retry: z.string() })
+        .optional()
+        .describe('Present when the outcome is unknown: where to confirm it was published, or to send it again'),
       publishedAt: instant.nullable(),
       placement: z.string().nullable().describe('The placement the target named; null: chosen per file'),
       fit: z.enum(['attention', 'centre', 'pad']).nullable(),

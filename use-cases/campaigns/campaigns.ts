@@ -37,7 +37,12 @@ export interface CampaignDeps extends TemporalAccess {
   db: Database;
   taskQueue: string;
   /** What each slot's post is created with: the API's own post defaults. */
-  postDefaults: { reviewMaxRounds: number; retryWindowDays: number; searchAttributes: boolean };
+  postDefaults: {
+    reviewMaxRounds: number;
+    retryWindowDays: number;
+    searchAttributes: boolean;
+    uploadTaskQueue?: string;
+  };
 }
 
 export function workflowIdForCampaign(id: string): string {

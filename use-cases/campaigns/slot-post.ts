@@ -14,7 +14,12 @@ export interface SlotPostRequest {
   campaignId: string;
   ownerId: string;
   settings: CampaignSettings;
-  postDefaults: { reviewMaxRounds: number; retryWindowDays: number; searchAttributes: boolean };
+  postDefaults: {
+    reviewMaxRounds: number;
+    retryWindowDays: number;
+    searchAttributes: boolean;
+    uploadTaskQueue?: string;
+  };
   /** The slot's identity (original local time) and when it publishes (after a move, its new time). */
   slot: { local: string; at: string };
 }
@@ -76,7 +81,12 @@ export async function createSlotPost(
           },
   };
   const result = await createPost(
-    { db, reviewMaxRounds: postDefaults.reviewMaxRounds, retryWindowDays: postDefaults.retryWindowDays },
+    {
+      db,
+      reviewMaxRounds: postDefaults.reviewMaxRounds,
+      retryWindowDays: postDefaults.retryWindowDays,
+      uploadTaskQueue: postDefaults.uploadTaskQueue,
+    },
     { ownerId, post, idempotencyKey: key },
   );
   await recordSlot(db, { campaignId, slotLocal: slot.local, at: slot.at, outcome: 'created', postId: result.post.id });

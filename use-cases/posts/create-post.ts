@@ -15,15 +15,21 @@ import {
 import type { PostRow } from './ownership.js';
 import { type PublishAtInput, resolvePublishAt } from './publish-at.js';
 import { assertPublishableMedia, type MediaTarget } from './validate-media.js';
+import { assertTargetsUsable } from './validate-targets.js';
 
 /** A post as asked for (the API's validated body, or a campaign's slot). */
 export interface NewPost {
   caption?: string | undefined;
   brief?: Brief | undefined;
   mediaIds: string[];
-  targets: ({ type: TargetType; key?: string | undefined; platform: DraftFormat } & Partial<
-    Pick<MediaTarget, 'placement' | 'fit'>
-  >)[];
+  targets: ({
+    type: TargetType;
+    key?: string | undefined;
+    platform: DraftFormat;
+    /** Platform targets: the connected account to publish through; their other fields are options. */
+    connectionId?: string | undefined;
+  } & Partial<Pick<MediaTarget, 'placement' | 'fit'>> &
+    Record<string, unknown>)[];
   publishAt?: PublishAtInput;
   review?:
     | { mode: 'auto' }
@@ -37,6 +43,10 @@ export interface CreatePostDeps {
   reviewMaxRounds: number;
   /** Days failed targets stay retryable. */
   retryWindowDays: number;
+  /** TIKTOK_APP_AUDITED (default false: TikTok then allows only private posts). */
+  tiktokAudited?: boolean;
+  /** TEMPORAL_UPLOAD_TASK_QUEUE, for the pipeline's platform uploads. */
+  uploadTaskQueue?: string | undefined;
 }
 
 /** What to start, when the post's pipeline still needs starting. */
@@ -78,6 +88,9 @@ export async function createPost(
     ...(input.brief?.sourceMediaIds ?? []).map((id, i) => ({ id, field: `brief.sourceMediaIds[${i}]` })),
   ]);
   // Every target's media against its platform's rules: refused now (422), not at publish time.
+  await assertTargetsUsable(deps.db, ownerId, input.targets, input.mediaIds, {
+    tiktokAudited: deps.tiktokAudited ?? false,
+  });
   await assertPublishableMedia(deps.db, ownerId, input.mediaIds, input.targets);
   const values = newPostRows(deps, ownerId, input, requestHash, idempotencyKey);
   try {
@@ -102,7 +115,7 @@ export async function createPost(
 
 /** The pipeline's input for a saved post; targets in key order, as the workflow has always had them. */
 export function pipelineOf(
-  deps: Pick<CreatePostDeps, 'retryWindowDays'>,
+  deps: Pick<CreatePostDeps, 'retryWindowDays' | 'uploadTaskQueue'>,
   post: PostRow,
   targets: PostPipelineInput['targets'],
 ): PipelineToStart {
@@ -118,6 +131,7 @@ export function pipelineOf(
       review: post.reviewPolicy,
       retryWindowDays: deps.retryWindowDays,
       ...(post.timeZone ? { timeZone: post.timeZone } : {}),
+      ...(deps.uploadTaskQueue ? { uploadTaskQueue: deps.uploadTaskQueue } : {}),
     },
   };
 }
@@ -195,15 +209,20 @@ function newPostRows(
       createdAt: new Date(),
     },
     media: input.mediaIds.map((mediaId, position) => ({ postId: id, mediaId, position })),
-    publications: input.targets.map((t) => ({
-      postId: id,
-      targetKey: t.key ?? t.type,
-      targetType: t.type,
-      format: t.platform,
-      placement: t.placement ?? null,
-      fit: t.fit ?? null,
-      draft: drafts[t.key ?? t.type] ?? null,
-    })),
+    publications: input.targets.map((t) => {
+      const { type: _type, key: _key, platform: _platform, placement, fit, connectionId, ...options } = t;
+      return {
+        postId: id,
+        targetKey: t.key ?? t.type,
+        targetType: t.type,
+        format: t.platform,
+        placement: placement ?? null,
+        fit: fit ?? null,
+        draft: drafts[t.key ?? t.type] ?? null,
+        connectionId: connectionId ?? null,
+        options: connectionId ? options : null,
+      };
+    }),
     steps: STEP_NAMES.map((step) => ({
       postId: id,
       step,

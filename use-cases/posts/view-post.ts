@@ -99,6 +99,22 @@ export async function viewOf(db: Database, post: PostRow, link: WorkflowLink) {
       attempts: t.attempts,
       error: t.lastError,
       result: t.result,
+      // Where it went on the platform, for a person to open.
+      platformPostId: (t.result?.platformPostId as string | null | undefined) ?? null,
+      url: (t.result?.url as string | null | undefined) ?? null,
+      connectionId: t.connectionId,
+      options: t.options,
+      // Bytes sent of the whole file while a platform upload runs (a progress bar).
+      uploadProgress: t.uploadProgress,
+      ...(t.status === 'unknown'
+        ? {
+            outcomeUnknown: {
+              reason: t.lastError,
+              confirm: `/api/v1/posts/${t.postId}/targets/${t.targetKey}/confirm`,
+              retry: `/api/v1/posts/${t.postId}/targets/${t.targetKey}/retry`,
+            },
+          }
+        : {}),
       publishedAt: iso(t.publishedAt),
       placement: t.placement,
       fit: t.fit,

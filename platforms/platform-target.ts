@@ -1,0 +1,67 @@
+import type { DraftFormat } from '../domain/drafts.js';
+import type { Platform } from './connector.js';
+import type {
+  ConnectedTarget,
+  MediaRules,
+  Publisher,
+  PublishReceipt,
+  PublishRequest,
+  RenditionFile,
+} from './publisher.js';
+import { OutcomeUnknownError } from './publisher.js';
+import { type PlatformPublisher, publish } from './publishing.js';
+import { fileSource, type UploadSource } from './upload-source.js';
+
+/**
+ * The shared half of a connected platform's Publisher: turn the stored post into the platform's
+ * input, run the publishing core over the target's journal, and answer with the receipt (or the
+ * "outcome unknown" state) the activity records.
+ */
+
+/** The placement rules bound each rendition's size; these only keep a sane ceiling. */
+const PLATFORM_RENDITION_RULES: MediaRules = { maxWidth: 8192, maxHeight: 8192, format: 'jpeg', quality: 90 };
+
+export const isVideo = (file: RenditionFile) => file.mimeType.startsWith('video/');
+export const sourceOf = (file: RenditionFile): Promise<UploadSource> => fileSource(file.path, file.mimeType);
+
+/** The draft's field as text, when it has one. */
+export function draftField(request: PublishRequest, field: string): string | undefined {
+  const value = request.draft?.[field];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function draftTags(request: PublishRequest): string[] | undefined {
+  const value = request.draft?.tags;
+  return Array.isArray(value) ? value.filter((t): t is string => typeof t === 'string') : undefined;
+}
+
+export function option<T>(target: ConnectedTarget, name: string): T | undefined {
+  return target.options[name] as T | undefined;
+}
+
+export function connectedPublisher<Input>(
+  type: Platform,
+  build: (
+    request: PublishRequest,
+    target: ConnectedTarget,
+  ) => Promise<{ publisher: PlatformPublisher<Input>; input: Input }>,
+): Publisher {
+  return {
+    type,
+    mediaRules: (_format: DraftFormat) => PLATFORM_RENDITION_RULES,
+    async publish(request: PublishRequest): Promise<PublishReceipt> {
+      const target = request.connected;
+      if (!target) throw new Error(`a ${type} target needs its connected account`);
+      const { publisher, input } = await build(request, target);
+      const result = await publish(publisher, input, target.context);
+      if (result.status === 'unknown') throw new OutcomeUnknownError(result.reason);
+      return {
+        location: result.url ?? '',
+        platform: type,
+        platformPostId: result.postId,
+        url: result.url,
+        ...(result.note ? { note: result.note } : {}),
+      };
+    },
+  };
+}

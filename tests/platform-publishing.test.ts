@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publications, renditions } from '../db/schema.js';
+import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
+import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js';
+import { type InstagramEmulator, startInstagramEmulator } from '../emulators/instagram.js';
+import { callControl } from '../emulators/oauth-kit.js';
+import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
+import {
+  call,
+  expectProblem,
+  isFinished,
+  type Json,
+  postJson,
+  signUp,
+  type TestUser,
+  upload,
+  uploadPhoto,
+  waitForPost,
+} from './helpers/api.js';
+import { connectAccount } from './helpers/connect.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
+import { makeVideo, tempDir } from './helpers/media-files.js';
+import { fault, mediaBytes, published, violations } from './helpers/publishing.js';
+
+/**
+ * The whole pipeline to each emulated platform: a real video (several MB, several chunks) and
+ * pictures go from upload through render to the platform, and what the platform received is
+ * compared byte for byte with the file the render step made.
+ */
+
+let app: TestApp;
+let tiktok: TikTokEmulator;
+let google: GoogleEmulator;
+let instagram: InstagramEmulator;
+let facebook: FacebookEmulator;
+let user: TestUser;
+const accounts: Record<string, string> = {};
+let videoId: string;
+let photoIds: string[];
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  [tiktok, google, instagram, facebook] = await Promise.all([
+    startTikTokEmulator(),
+    startGoogleEmulator(),
+    startInstagramEmulator(),
+    startFacebookEmulator(),
+  ]);
+  app = await startTestApp({
+    env: {
+      ...tiktok.env,
+      ...google.env,
+      ...instagram.env,
+      ...facebook.env,
+      TIKTOK_APP_AUDITED: 'true',
+      PUBLISH_POLL_INTERVAL_MS: '50',
+    },
+  });
+  user = await signUp(app.baseUrl, 'Publisher');
+  accounts.tiktok = (await connectAccount(user, 'tiktok'))[0]!;
+  accounts.youtube = (await connectAccount(user, 'youtube'))[0]!;
+  accounts.instagram = (await connectAccount(user, 'instagram'))[0]!;
+  accounts.facebook = (await connectAccount(user, 'facebook', {}, 1))[0]!;
+
+  const dir = await tempDir('platform-publishing-');
+  cleanup = dir.cleanup;
+  // Vertical, H.264/AAC, about 21 MB: several chunks for TikTok (10 MiB) and YouTube (8 MiB).
+  const path = await makeVideo(join(dir.dir, 'clip.mp4'), { width: 720, height: 1280, seconds: 7, bitrate: '24M' });
+  const uploaded = await upload(user.api, await readFile(path), 'clip.mp4');
+  expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
+  videoId = uploaded.body.id as string;
+  photoIds = [await uploadPhoto(user.api, 1080, 1350), await uploadPhoto(user.api, 1080, 1080)];
+}, 180_000);
+
+afterAll(async () => {
+  await app?.stop();
+  await Promise.all([tiktok, google, instagram, facebook].map((e) => e?.stop()));
+  await cleanup?.();
+});
+
+async function createPost(body: Json): Promise<string> {
+  const res = await postJson(user.api, '/api/v1/posts', body);
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.id as string;
+}
+
+/** The bytes of the file the render step made for a target (what must reach the platform). */
+async function renditionBytes(postId: string, targetKey: string, position = 0): Promise<Buffer> {
+  const [row] = await app.db
+    .select()
+    .from(renditions)
+    .where(and(eq(renditions.postId, postId), eq(renditions.targetKey, targetKey), eq(renditions.position, position)));
+  expect(row, `rendition ${targetKey}/${position}`).toBeDefined();
+  return readFile(app.services.store.pathOf(row!.storageKey));
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function publishedOnce(base: string, postId: string, key: string) {
+  const post = await waitForPost(user.api, postId, isFinished, 120_000);
+  const target = (post.targets as Json[]).find((t) => t.key === key)!;
+  expect(post.status, JSON.stringify(target)).toBe('published');
+  const items = await published(base);
+  const item = items.find(
+    (i) => target.platformPostId !== null && JSON.stringify(i).includes(String(target.platformPostId)),
+  );
+  expect(item, `${key}: ${JSON.stringify(items.map((i) => i.id))} vs ${target.platformPostId}`).toBeDefined();
+  expect(await violations(base)).toEqual([]);
+  return { post, target, item: item! };
+}
+
+describe('publishing through the pipeline', () => {
+  it('TikTok: the video goes up in chunks and arrives byte for byte; the post shows its id and URL', async () => {
+    const id = await createPost({
+      caption: 'Launch day #tiktok',
+      mediaIds: [videoId],
+      targets: [{ type: 'tiktok', connectionId: accounts.tiktok, privacyLevel: 'PUBLIC_TO_EVERYONE' }],
+    });
+    const { target, item } = await publishedOnce(tiktok.url, id, 'tiktok');
+    expect(target.url).toMatch(/^https:\/\/www\.tiktok\.com\/@/);
+    const sent = await renditionBytes(id, 'tiktok');
+    expect(sent.length).toBeGreaterThan(10 * 1024 * 1024);
+    expect(sha(await mediaBytes(tiktok.url, item.id))).toBe(sha(sent));
+    expect(tiktok.kit.requests.filter((r) => r.method === 'PUT').length).toBeGreaterThanOrEqual(2);
+    const [row] = await app.db.select().from(publications).where(eq(publications.postId, id));
+    expect(row?.uploadProgress).toMatchObject({ sent: sent.length, total: sent.length });
+  });
+
+  it('YouTube: a resumable upload in 256 KiB multiples, with title and tags from the draft', async () => {
+    const id = await createPost({
+      caption: 'How we bake sourdough\nA short film about our bakery.',
+      mediaIds: [videoId],
+      targets: [{ type: 'youtube', connectionId: accounts.youtube, privacy: 'unlisted' }],
+    });
+    const { target, item } = await publishedOnce(google.url, id, 'youtube');
+    expect(target.url).toMatch(/youtu/);
+    expect(sha(await mediaBytes(google.url, item.id))).toBe(sha(await renditionBytes(id, 'youtube')));
+  });
+
+  it('Instagram: a carousel of two pictures, fetched by Instagram from their signed links', async () => {
+    const id = await createPost({
+      caption: 'Two loaves #bread',
+      mediaIds: photoIds,
+      targets: [{ type: 'instagram', connectionId: accounts.instagram }],
+    });
+    const { item } = await publishedOnce(instagram.url, id, 'instagram');
+    expect(item.media).toHaveLength(2);
+    expect(sha(await mediaBytes(instagram.url, item.id, 0))).toBe(sha(await renditionBytes(id, 'instagram', 0)));
+    expect(sha(await mediaBytes(instagram.url, item.id, 1))).toBe(sha(await renditionBytes(id, 'instagram', 1)));
+  });
+
+  it('Facebook: a Page video through the resumable upload, and a photo post', async () => {
+    const video = await createPost({
+      caption: 'Our new oven',
+      mediaIds: [videoId],
+      targets: [{ type: 'facebook', connectionId: accounts.facebook, placement: 'video' }],
+    });
+    const { item } = await publishedOnce(facebook.url, video, 'facebook');
+    expect(sha(await mediaBytes(facebook.url, item.id))).toBe(sha(await renditionBytes(video, 'facebook')));
+    const photo = await createPost({
+      caption: 'Fresh today',
+      mediaIds: [photoIds[0]!],
+      targets: [{ type: 'facebook', connectionId: accounts.facebook }],
+    });
+    const done = await publishedOnce(facebook.url, photo, 'facebook');
+    expect(sha(await mediaBytes(facebook.url, done.item.id))).toBe(sha(await renditionBytes(photo, 'facebook')));
+  });
+});
+
+describe('refused at creation, in words', () => {
+  it("names the field: a missing TikTok privacy level, another platform's account, an unknown account", async () => {
+    expectProblem(
+      await postJson(user.api, '/api/v1/posts', {
+        caption: 'x',
+        mediaIds: [videoId],
+        targets: [{ type: 'tiktok', connectionId: accounts.tiktok }],
+      }),
+      422,
+      'targets[0].privacyLevel',
+    );
+    expectProblem(
+      await postJson(user.api, '/api/v1/posts', {
+        caption: 'x',
+        mediaIds: [videoId],
+        targets: [{ type: 'tiktok', connectionId: accounts.youtube, privacyLevel: 'SELF_ONLY' }],
+      }),
+      422,
+      'targets[0].connectionId',
+    );
+    const stranger = await signUp(app.baseUrl, 'Stranger');
+    expectProblem(
+      await postJson(stranger.api, '/api/v1/posts', {
+        caption: 'x',
+        targets: [{ type: 'facebook', connectionId: accounts.facebook }],
+      }),
+      422,
+      'targets[0].connectionId',
+    );
+    const platforms = await call(user.api, '/api/v1/platforms');
+    const tiktokOptions = (platforms.body.targets as Json[]).find((t) => t.type === 'tiktok')!;
+    expect(tiktokOptions.connected).toBe('tiktok');
+    expect(Object.keys(tiktokOptions.options.properties)).toEqual(
+      expect.arrayContaining(['connectionId', 'privacyLevel', 'mode']),
+    );
+  });
+});
+
+describe('faults', () => {
+  it('a Facebook photo post whose answer is lost becomes "outcome unknown"; a person confirms it', async () => {
+    await fault(facebook.url, [{ kind: 'drop', on: 'photos' }]);
+    const id = await createPost({
+      caption: 'Lost answer',
+      mediaIds: [photoIds[1]!],
+      targets: [{ type: 'facebook', connectionId: accounts.facebook }],
+    });
+    const post = await waitForPost(user.api, id, (p) => p.status === 'failed', 60_000);
+    const target = (post.targets as Json[])[0]!;
+    expect(target.error).toMatch(/check the account/);
+    expect(target.outcomeUnknown).toBeDefined();
+    const before = (await published(facebook.url)).length;
+    const confirm = () =>
+      postJson(user.api, `/api/v1/posts/${id}/targets/facebook/confirm`, {
+        url: 'https://www.facebook.com/123/posts/456',
+      });
+    // The failure is recorded a moment before the retry window opens.
+    let confirmed = await confirm();
+    for (let i = 0; i < 50 && confirmed.status === 409; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      confirmed = await confirm();
+    }
+    expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
+    const done = await waitForPost(user.api, id, (p) => p.status === 'published');
+    expect((done.targets as Json[])[0]).toMatchObject({
+      status: 'published',
+      url: 'https://www.facebook.com/123/posts/456',
+    });
+    // Nothing was sent a second time.
+    expect((await published(facebook.url)).length).toBe(before);
+    void callControl;
+  });
+});

@@ -1,0 +1,113 @@
+import { and, eq, gte, inArray, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { publishingUsage } from '../../db/schema.js';
+import {
+  facebookReelSlot,
+  instagramSlot,
+  type QuotaSettings,
+  quotaDayStart,
+  type Spend,
+  tiktokSlot,
+  type Verdict,
+  youtubeUploadSlot,
+} from '../../domain/quotas.js';
+import type { Platform } from '../../platforms/connector.js';
+
+/** What one target is about to spend. */
+export interface QuotaRequest {
+  platform: Platform;
+  /** The platform's account id (budgets per creator, Instagram account, Page). */
+  accountId: string;
+  postId: string;
+  targetKey: string;
+  /** TikTok Direct Post (counts against the creator's daily cap) rather than an inbox draft. */
+  direct?: boolean;
+  /** Facebook: a Reel (the only Facebook budget). */
+  reel?: boolean;
+  /** YouTube: a custom thumbnail costs units too. */
+  thumbnail?: boolean;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The budgets a request spends from, and how much of each. */
+function spendsOf(request: QuotaRequest, settings: QuotaSettings): { budget: string; amount: number }[] {
+  const a = request.accountId;
+  switch (request.platform) {
+    case 'youtube':
+      return [
+        {
+          budget: 'youtube:units',
+          amount: settings.YOUTUBE_INSERT_UNITS + (request.thumbnail ? settings.YOUTUBE_THUMBNAIL_UNITS : 0) + 2,
+        },
+        { budget: 'youtube:inserts', amount: 1 },
+      ];
+    case 'instagram':
+      return [{ budget: `instagram:${a}`, amount: 1 }];
+    case 'tiktok':
+      return [
+        { budget: `tiktok-init:${a}`, amount: 1 },
+        ...(request.direct ? [{ budget: `tiktok-post:${a}`, amount: 1 }] : []),
+      ];
+    case 'facebook':
+      return request.reel ? [{ budget: `facebook-reels:${a}`, amount: 1 }] : [];
+  }
+}
+
+/**
+ * Reserves this target's share of every budget it spends from, or says when it fits. Budgets are
+ * locked (transaction-scoped advisory locks, in a fixed order) while they are read and spent, so
+ * two workers can never both take the last unit. A retried attempt finds its own spend and goes on:
+ * one row per (post, target, budget).
+ */
+export async function reserveQuota(
+  db: Database,
+  settings: QuotaSettings,
+  request: QuotaRequest,
+  now = new Date(),
+): Promise<Verdict> {
+  const wanted = spendsOf(request, settings);
+  if (wanted.length === 0) return { ok: true };
+  const budgets = wanted.map((w) => w.budget).sort();
+  return db.transaction(async (tx) => {
+    for (const budget of budgets) await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${budget}))`);
+    const since = new Date(Math.min(quotaDayStart(now).getTime(), now.getTime() - DAY_MS));
+    const rows = await tx
+      .select()
+      .from(publishingUsage)
+      .where(and(inArray(publishingUsage.budget, budgets), gte(publishingUsage.at, since)));
+    const mine = rows.filter((r) => r.postId === request.postId && r.targetKey === request.targetKey);
+    if (mine.length === wanted.length) return { ok: true } as Verdict;
+    const others = rows.filter((r) => !(r.postId === request.postId && r.targetKey === request.targetKey));
+    const spends = (budget: string): Spend[] =>
+      others.filter((r) => r.budget === budget).map((r) => ({ at: r.at, amount: r.amount }));
+    const dates = (budget: string) => spends(budget).map((s) => s.at);
+    const a = request.accountId;
+    const verdict: Verdict =
+      request.platform === 'youtube'
+        ? youtubeUploadSlot(
+            { units: spends('youtube:units'), inserts: dates('youtube:inserts') },
+            settings,
+            now,
+            request.thumbnail === true,
+          )
+        : request.platform === 'instagram'
+          ? instagramSlot(dates(`instagram:${a}`), settings, now)
+          : request.platform === 'tiktok'
+            ? tiktokSlot(dates(`tiktok-init:${a}`), dates(`tiktok-post:${a}`), settings, now, request.direct === true)
+            : facebookReelSlot(dates(`facebook-reels:${a}`), settings, now);
+    if (!verdict.ok) return verdict;
+    await tx
+      .insert(publishingUsage)
+      .values(wanted.map((w) => ({ ...w, at: now, postId: request.postId, targetKey: request.targetKey })))
+      .onConflictDoNothing();
+    return verdict;
+  });
+}
+
+/** Gives a target's reservation back (it was refused before the platform counted it). */
+export async function releaseQuota(db: Database, postId: string, targetKey: string): Promise<void> {
+  await db
+    .delete(publishingUsage)
+    .where(and(eq(publishingUsage.postId, postId), eq(publishingUsage.targetKey, targetKey)));
+}
