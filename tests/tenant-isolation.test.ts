@@ -95,6 +95,10 @@ const attempts: Record<string, () => Promise<{ status: number; headers: Headers;
   'post /api/v1/posts/:id/cancel': () => postJson(bob.api, `/api/v1/posts/${owned.postId}/cancel`, {}),
   'post /api/v1/posts/:id/targets/:targetKey/retry': () =>
     postJson(bob.api, `/api/v1/posts/${owned.postId}/targets/local_export/retry`, {}),
+  'post /api/v1/posts/:id/targets/:targetKey/confirm': () =>
+    postJson(bob.api, `/api/v1/posts/${owned.postId}/targets/local_export/confirm`, {}),
+  'get /api/v1/connections/:id/tiktok/creator-info': () =>
+    call(bob.api, `/api/v1/connections/${owned.connectionId}/tiktok/creator-info`),
   'get /api/v1/posts/:id/attempts': () => call(bob.api, `/api/v1/posts/${owned.postId}/attempts`),
   'get /api/v1/campaigns/:id': () => call(bob.api, `/api/v1/campaigns/${owned.campaignId}`),
   'patch /api/v1/campaigns/:id': () =>
