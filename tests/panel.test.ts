@@ -172,9 +172,10 @@ describe('the panel in a real browser', () => {
       .poll(() => page.getByRole('button', { name: 'Remove hike.mp4' }).isVisible(), { timeout: 20_000 })
       .toBe(true);
     expect(await page.getByRole('progressbar', { name: 'Uploading hike.mp4' }).getAttribute('value')).toBe('100');
-    await page.getByRole('checkbox', { name: 'Generic' }).uncheck();
-    await page.getByRole('checkbox', { name: 'TikTok' }).check();
-    await page.getByRole('checkbox', { name: 'YouTube' }).check();
+    // The exports by their platform's name (the connected accounts are listed as "<name> on <platform>").
+    await page.getByRole('checkbox', { name: 'Generic', exact: true }).uncheck();
+    await page.getByRole('checkbox', { name: 'TikTok', exact: true }).check();
+    await page.getByRole('checkbox', { name: 'YouTube', exact: true }).check();
     await page.getByRole('radio', { name: 'Write it myself' }).check();
     await page.getByLabel('Caption').fill('x'.repeat(2300));
     await expect.poll(() => page.getByText(/TikTok: 2300 \/ 2200 characters .* too long/).isVisible()).toBe(true);

@@ -19,6 +19,23 @@ export interface Connection {
   accessTokenExpiresAt: string | null;
 }
 
+/** GET /api/v1/connections/:id/tiktok/creator-info: what TikTok's posting screen is built from. */
+export interface CreatorInfo {
+  connectionId: string;
+  username: string;
+  nickname: string;
+  avatarUrl: string | null;
+  privacyLevelOptions: TikTokPrivacy[];
+  commentDisabled: boolean;
+  duetDisabled: boolean;
+  stitchDisabled: boolean;
+  maxVideoPostDurationSec: number;
+  canPost: boolean;
+  cannotPostReason: string | null;
+}
+
+export type TikTokPrivacy = 'PUBLIC_TO_EVERYONE' | 'MUTUAL_FOLLOW_FRIENDS' | 'FOLLOWER_OF_CREATOR' | 'SELF_ONLY';
+
 export interface PendingChoice {
   id: string;
   platform: string;
@@ -42,14 +59,24 @@ export interface ConnectionList {
 export interface TextLimit {
   field: string;
   max: number;
-  unit: 'characters' | 'utf16_units' | 'bytes';
+  unit: 'characters' | 'utf16_units' | 'bytes' | 'count';
   note?: string;
+}
+
+export interface PlacementRules {
+  placement: string;
+  label: string;
+  image?: { aspect?: { min?: number; max?: number }; preferredAspect?: number };
+  video?: { aspect?: { min?: number; max?: number }; preferredAspect?: number };
+  items?: { min?: number; max?: number };
 }
 
 export interface PlatformRules {
   platform: string;
   label: string;
   text: TextLimit[];
+  defaultPlacement?: { image: string; video: string };
+  placements?: PlacementRules[];
 }
 
 export interface MediaItem {
@@ -58,6 +85,7 @@ export interface MediaItem {
   sizeBytes: number;
   width: number | null;
   height: number | null;
+  durationSec?: number | null;
   originalName: string | null;
   createdAt: string;
 }
@@ -128,6 +156,7 @@ export const STATUS_WORDS: Record<string, string> = {
   failed: 'Failed',
   cancelled: 'Cancelled',
   pending: 'Pending',
+  unknown: 'Outcome unknown',
   retrying: 'Retrying',
   active: 'Active',
   expiring: 'Expiring soon',

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { useAction, useApi } from '../hooks';
-import { platformName, words } from '../types';
+import { PLATFORM_NAMES, platformName, words } from '../types';
 import { Alert, Loading, Page } from '../ui';
 
 interface CalendarItem {
@@ -25,30 +25,94 @@ function shiftLocal(local: string, days: number): string {
   return `${moved.toISOString().slice(0, 10)}T${time.slice(0, 5)}`;
 }
 
+type View = 'month' | 'week';
+
+/** A month cell lists this many items and folds the rest behind "N more" (the week view lists all). */
+const MONTH_CELL_ITEMS = 4;
+
+const mondayOf = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate() - ((d.getDay() + 6) % 7));
+const addDays = (d: Date, n: number) => new Date(d.getFullYear(), d.getMonth(), d.getDate() + n);
+
+function itemLabel(item: CalendarItem): string {
+  // An export is named by the platform it is shaped for when its key says so (the panel keys them so).
+  const where = item.targets
+    .map((t) =>
+      t.type !== 'local_export' ? platformName(t.type) : PLATFORM_NAMES[t.key] ? platformName(t.key) : 'Export',
+    )
+    .join(', ');
+  return `${item.local.slice(11, 16)} ${where || 'post'}`;
+}
+
+/** One day's items; a scheduled post can be dragged to another day or moved a day by its buttons. */
+function DayItems({ items, move }: { items: CalendarItem[]; move: (item: CalendarItem, local: string) => void }) {
+  return (
+    <ul>
+      {items.map((item) => {
+        const label = itemLabel(item);
+        const movable = item.kind === 'post' && item.status === 'scheduled' && item.postId;
+        return (
+          <li
+            key={`${item.postId ?? item.campaignId}-${item.at}`}
+            class={`event event-${item.status}`}
+            draggable={!!movable}
+            onDragStart={(e) => e.dataTransfer?.setData('application/json', JSON.stringify(item))}
+          >
+            {item.postId ? <a href={`/posts/${item.postId}`}>{label}</a> : <span>{label}</span>}
+            <span class="muted"> {item.kind === 'slot' ? 'campaign slot' : words(item.status)}</span>
+            {movable && (
+              <span class="move">
+                <button
+                  type="button"
+                  class="button-secondary small"
+                  aria-label={`Move ${label} one day earlier`}
+                  onClick={() => move(item, shiftLocal(item.local, -1))}
+                >
+                  ←
+                </button>
+                <button
+                  type="button"
+                  class="button-secondary small"
+                  aria-label={`Move ${label} one day later`}
+                  onClick={() => move(item, shiftLocal(item.local, 1))}
+                >
+                  →
+                </button>
+              </span>
+            )}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
 export function CalendarScreen() {
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const [month, setMonth] = useState(() => {
+  const [view, setView] = useState<View>('month');
+  // The day the view is anchored on: the month view shows its month, the week view its week.
+  const [anchor, setAnchor] = useState(() => {
     const now = new Date();
-    return new Date(now.getFullYear(), now.getMonth(), 1);
+    return new Date(now.getFullYear(), now.getMonth(), now.getDate());
   });
-  const first = new Date(month);
-  first.setDate(1 - ((first.getDay() + 6) % 7)); // Monday on or before the 1st
-  const days = Array.from(
-    { length: 42 },
-    (_, i) => new Date(first.getFullYear(), first.getMonth(), first.getDate() + i),
-  );
+  const monthStart = new Date(anchor.getFullYear(), anchor.getMonth(), 1);
+  const first = view === 'month' ? mondayOf(monthStart) : mondayOf(anchor);
+  const count = view === 'month' ? 42 : 7;
+  const days = Array.from({ length: count }, (_, i) => addDays(first, i));
   const from = days[0]!.toISOString();
-  const to = new Date(days[41]!.getFullYear(), days[41]!.getMonth(), days[41]!.getDate() + 1).toISOString();
+  const to = addDays(days[count - 1]!, 1).toISOString();
   const data = useApi<{ items: CalendarItem[] }>(
     `/api/v1/calendar?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&timeZone=${encodeURIComponent(timeZone)}`,
     10000,
   );
   const action = useAction();
   const [moved, setMoved] = useState<string | null>(null);
+  const [unfolded, setUnfolded] = useState<ReadonlySet<string>>(new Set());
   const byDay = new Map<string, CalendarItem[]>();
   for (const item of data.data?.items ?? []) {
     const key = item.local.slice(0, 10);
-    byDay.set(key, [...(byDay.get(key) ?? []), item]);
+    const list = byDay.get(key);
+    if (list) list.push(item);
+    else byDay.set(key, [item]);
   }
 
   const move = (item: CalendarItem, local: string) =>
@@ -57,22 +121,55 @@ export function CalendarScreen() {
       setMoved(`Moved to ${local.replace('T', ' at ')}.`);
       await data.reload();
     });
+  const onDrop = (key: string) => (e: DragEvent) => {
+    e.preventDefault();
+    const raw = e.dataTransfer?.getData('application/json');
+    if (!raw) return;
+    const item = JSON.parse(raw) as CalendarItem;
+    if (item.local.slice(0, 10) !== key) move(item, `${key}T${item.local.slice(11, 16)}`);
+  };
 
-  const title = month.toLocaleDateString(undefined, { month: 'long', year: 'numeric' });
-  const go = (n: number) => setMonth(new Date(month.getFullYear(), month.getMonth() + n, 1));
+  const title =
+    view === 'month'
+      ? monthStart.toLocaleDateString(undefined, { month: 'long', year: 'numeric' })
+      : `Week of ${days[0]!.toLocaleDateString(undefined, { day: 'numeric', month: 'long', year: 'numeric' })}`;
+  const go = (n: number) =>
+    setAnchor(
+      view === 'month' ? new Date(anchor.getFullYear(), anchor.getMonth() + n, 1) : addDays(mondayOf(anchor), 7 * n),
+    );
+  const unit = view === 'month' ? 'month' : 'week';
   return (
     <Page
       title="Calendar"
       actions={
         <div class="actions">
+          <fieldset class="plain segmented view-switch">
+            <legend class="visually-hidden">Calendar view</legend>
+            <button
+              type="button"
+              class={view === 'month' ? '' : 'button-secondary'}
+              aria-pressed={view === 'month'}
+              onClick={() => setView('month')}
+            >
+              Month
+            </button>
+            <button
+              type="button"
+              class={view === 'week' ? '' : 'button-secondary'}
+              aria-pressed={view === 'week'}
+              onClick={() => setView('week')}
+            >
+              Week
+            </button>
+          </fieldset>
           <button type="button" class="button-secondary" onClick={() => go(-1)}>
-            Previous month
+            Previous {unit}
           </button>
           <span class="row-title" aria-live="polite">
             {title}
           </span>
           <button type="button" class="button-secondary" onClick={() => go(1)}>
-            Next month
+            Next {unit}
           </button>
         </div>
       }
@@ -81,63 +178,38 @@ export function CalendarScreen() {
       <Alert>{data.error ?? action.error}</Alert>
       <Alert kind="success">{moved}</Alert>
       {!data.data && data.loading && <Loading />}
-      <ol class="calendar" aria-label={`Calendar for ${title}`}>
+      <ol class={`calendar calendar-${view}`} aria-label={`Calendar for ${title}`}>
         {days.map((d) => {
           const key = dayKey(d);
           const items = byDay.get(key) ?? [];
+          const outside = view === 'month' && d.getMonth() !== monthStart.getMonth();
           return (
             <li
               key={key}
-              class={`day${d.getMonth() === month.getMonth() ? '' : ' other-month'}`}
+              class={`day${outside ? ' other-month' : ''}`}
               onDragOver={(e) => e.preventDefault()}
-              onDrop={(e) => {
-                e.preventDefault();
-                const raw = e.dataTransfer?.getData('application/json');
-                if (!raw) return;
-                const item = JSON.parse(raw) as CalendarItem;
-                move(item, `${key}T${item.local.slice(11, 16)}`);
-              }}
+              onDrop={onDrop(key)}
             >
               <p class="day-label">
                 {d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' })}
               </p>
-              <ul>
-                {items.map((item) => {
-                  const label = `${item.local.slice(11, 16)} ${item.targets.map((t) => platformName(t.key)).join(', ') || 'post'}`;
-                  const movable = item.kind === 'post' && item.status === 'scheduled' && item.postId;
-                  return (
-                    <li
-                      key={`${item.postId ?? item.campaignId}-${item.at}`}
-                      class={`event event-${item.status}`}
-                      draggable={!!movable}
-                      onDragStart={(e) => e.dataTransfer?.setData('application/json', JSON.stringify(item))}
-                    >
-                      {item.postId ? <a href={`/posts/${item.postId}`}>{label}</a> : <span>{label}</span>}
-                      <span class="muted"> {item.kind === 'slot' ? 'campaign slot' : words(item.status)}</span>
-                      {movable && (
-                        <span class="move">
-                          <button
-                            type="button"
-                            class="button-secondary small"
-                            aria-label={`Move ${label} one day earlier`}
-                            onClick={() => move(item, shiftLocal(item.local, -1))}
-                          >
-                            ←
-                          </button>
-                          <button
-                            type="button"
-                            class="button-secondary small"
-                            aria-label={`Move ${label} one day later`}
-                            onClick={() => move(item, shiftLocal(item.local, 1))}
-                          >
-                            →
-                          </button>
-                        </span>
-                      )}
-                    </li>
-                  );
-                })}
-              </ul>
+              {view === 'week' && items.length === 0 ? (
+                <p class="muted">Nothing planned</p>
+              ) : view === 'month' && items.length > MONTH_CELL_ITEMS && !unfolded.has(key) ? (
+                <>
+                  <DayItems items={items.slice(0, MONTH_CELL_ITEMS)} move={move} />
+                  <button
+                    type="button"
+                    class="link more"
+                    aria-label={`Show all ${items.length} on ${d.toLocaleDateString(undefined, { day: 'numeric', month: 'long' })}`}
+                    onClick={() => setUnfolded(new Set([...unfolded, key]))}
+                  >
+                    {items.length - MONTH_CELL_ITEMS} more
+                  </button>
+                </>
+              ) : (
+                <DayItems items={items} move={move} />
+              )}
             </li>
           );
         })}

@@ -22,27 +22,50 @@ interface CampaignSummary {
   status: string;
   statusReason: string | null;
 }
+interface Settings {
+  name: string;
+  brief: { topic: string; [k: string]: unknown };
+  targets: { type: string; key?: string; platform?: string; [k: string]: unknown }[];
+  cadence: { kind: 'weekly'; slots: { day: string; time: string }[] } | { kind: 'rrule'; rule: string };
+  timeZone: string;
+  startDate: string;
+  end: { count: number } | { until: string };
+  review: { mode: 'manual' | 'auto'; [k: string]: unknown };
+}
 interface Campaign extends CampaignSummary {
   nextSlots: { slot: string; local: string; at: string }[];
   summary: Record<string, unknown> | null;
+  settings: Settings;
 }
 
 const today = () => new Date().toISOString().slice(0, 10);
 const slotText = (local: string) => local.replace('T', ' at ');
 
-function NewCampaign({ onCreated }: { onCreated: () => void }) {
-  const [name, setName] = useState('');
-  const [topic, setTopic] = useState('');
-  const [targets, setTargets] = useState<string[]>(['generic']);
-  const [slots, setSlots] = useState<{ day: string; time: string }[]>([{ day: 'mon', time: '18:00' }]);
-  const [timeZone, setTimeZone] = useState(Intl.DateTimeFormat().resolvedOptions().timeZone);
-  const [startDate, setStartDate] = useState(today());
-  const [count, setCount] = useState(8);
-  const [review, setReview] = useState<'manual' | 'auto'>('manual');
+/** Creates a campaign, or edits one (`editing`): an edit sends only what changed. */
+function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => void }) {
+  const saved = editing?.settings;
+  const [name, setName] = useState(saved?.name ?? '');
+  const [topic, setTopic] = useState(saved?.brief.topic ?? '');
+  const [targets, setTargets] = useState<string[]>(
+    saved
+      ? saved.targets.filter((t) => t.type === 'local_export').map((t) => String(t.platform ?? t.key ?? 'generic'))
+      : ['generic'],
+  );
+  const [rule, setRule] = useState(saved?.cadence.kind === 'rrule' ? saved.cadence.rule : null);
+  const [slots, setSlots] = useState<{ day: string; time: string }[]>(
+    saved?.cadence.kind === 'weekly' ? saved.cadence.slots : [{ day: 'mon', time: '18:00' }],
+  );
+  const [timeZone, setTimeZone] = useState(saved?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const [startDate, setStartDate] = useState(saved?.startDate ?? today());
+  const [count, setCount] = useState(saved && 'count' in saved.end ? saved.end.count : 8);
+  const [until] = useState(saved && 'until' in saved.end ? saved.end.until : null);
+  const [review, setReview] = useState<'manual' | 'auto'>(saved?.review.mode ?? 'manual');
   const [preview, setPreview] = useState<{ slots: { local: string }[] } | null>(null);
   const [previewError, setPreviewError] = useState<string | null>(null);
   const action = useAction();
-  const cadence = useMemo(() => ({ kind: 'weekly', slots }), [slots]);
+  const cadence = useMemo(() => (rule !== null ? { kind: 'rrule', rule } : { kind: 'weekly', slots }), [slots, rule]);
+  const end = until ? { until } : { count };
+  const prefix = editing ? `${editing.name}: ` : '';
 
   // The next slots in local time, as the server computes them, while the cadence is edited.
   useEffect(() => {
@@ -51,7 +74,7 @@ function NewCampaign({ onCreated }: { onCreated: () => void }) {
         cadence,
         timeZone,
         startDate,
-        end: { count },
+        end,
         limit: 5,
       })
         .then((p) => {
@@ -61,7 +84,31 @@ function NewCampaign({ onCreated }: { onCreated: () => void }) {
         .catch((err: Error) => setPreviewError(err.message));
     }, 250);
     return () => clearTimeout(timer);
-  }, [cadence, timeZone, startDate, count]);
+  }, [cadence, timeZone, startDate, count, until]);
+
+  const exportPlatform = (t: Settings['targets'][number]) => String(t.platform ?? 'generic');
+  const targetList = () => [
+    // Account targets the form does not edit, and exports still chosen, stay exactly as saved.
+    ...(saved?.targets.filter((t) => t.type !== 'local_export' || targets.includes(exportPlatform(t))) ?? []),
+    ...targets
+      .filter((p) => !saved?.targets.some((t) => t.type === 'local_export' && exportPlatform(t) === p))
+      .map((platform) => ({ type: 'local_export', key: platform, platform })),
+  ];
+  /** Only what changed: a changed schedule restarts the series from today and drops skipped or moved slots. */
+  const changes = () => {
+    if (!saved) return {};
+    const out: Record<string, unknown> = {};
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (name !== saved.name) out.name = name;
+    if (topic !== saved.brief.topic) out.brief = { ...saved.brief, topic };
+    if (!same(targetList(), saved.targets)) out.targets = targetList();
+    if (!same(cadence, saved.cadence)) out.cadence = cadence;
+    if (timeZone !== saved.timeZone) out.timeZone = timeZone;
+    if (startDate !== saved.startDate) out.startDate = startDate;
+    if (!same(end, saved.end)) out.end = end;
+    if (review !== saved.review.mode) out.review = { mode: review };
+    return out;
+  };
 
   return (
     <form
@@ -69,29 +116,40 @@ function NewCampaign({ onCreated }: { onCreated: () => void }) {
       onSubmit={(e) => {
         e.preventDefault();
         void action.run(async () => {
-          await api('POST', '/api/v1/campaigns', {
-            name,
-            brief: { topic },
-            targets: targets.map((platform) => ({ type: 'local_export', key: platform, platform })),
-            cadence,
-            timeZone,
-            startDate,
-            end: { count },
-            review: { mode: review },
-          });
-          setName('');
-          setTopic('');
-          onCreated();
+          if (editing) {
+            const edit = changes();
+            if (Object.keys(edit).length > 0) await api('PATCH', `/api/v1/campaigns/${editing.id}`, edit);
+          } else {
+            await api('POST', '/api/v1/campaigns', {
+              name,
+              brief: { topic },
+              targets: targetList(),
+              cadence,
+              timeZone,
+              startDate,
+              end,
+              review: { mode: review },
+            });
+            setName('');
+            setTopic('');
+          }
+          onDone();
         });
       }}
     >
-      <h2>New campaign</h2>
+      <h2>{editing ? `Edit ${editing.name}` : 'New campaign'}</h2>
+      {editing && (
+        <p class="hint">
+          Changes apply to posts not made yet. Changing the schedule starts it again from today and drops slots you
+          skipped or moved.
+        </p>
+      )}
       <label>
-        Campaign name
+        {prefix}Campaign name
         <input value={name} onInput={(e) => setName(e.currentTarget.value)} required />
       </label>
       <label>
-        Brief for every post
+        {prefix}Brief for every post
         <textarea rows={2} value={topic} onInput={(e) => setTopic(e.currentTarget.value)} required />
       </label>
       <fieldset>
@@ -109,69 +167,84 @@ function NewCampaign({ onCreated }: { onCreated: () => void }) {
           ))}
         </div>
       </fieldset>
-      <fieldset>
-        <legend>Cadence: every week on</legend>
-        {slots.map((slot, i) => (
-          <div key={`${i}`} class="slot-row">
-            <label>
-              Day {i + 1}
-              <select
-                value={slot.day}
-                onChange={(e) => setSlots(slots.map((s, j) => (j === i ? { ...s, day: e.currentTarget.value } : s)))}
-              >
-                {DAYS.map((d) => (
-                  <option key={d} value={d}>
-                    {DAY_NAMES[d]}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Time {i + 1}
-              <input
-                type="time"
-                value={slot.time}
-                onInput={(e) => setSlots(slots.map((s, j) => (j === i ? { ...s, time: e.currentTarget.value } : s)))}
-                required
-              />
-            </label>
-            {slots.length > 1 && (
-              <button type="button" class="button-secondary" onClick={() => setSlots(slots.filter((_, j) => j !== i))}>
-                Remove slot {i + 1}
-              </button>
-            )}
-          </div>
-        ))}
-        <button
-          type="button"
-          class="button-secondary"
-          onClick={() => setSlots([...slots, { day: 'thu', time: '18:00' }])}
-        >
-          Add a weekly slot
-        </button>
-      </fieldset>
+      {rule !== null ? (
+        <label>
+          Repeat rule (RRULE)
+          <input value={rule} onInput={(e) => setRule(e.currentTarget.value)} required />
+        </label>
+      ) : (
+        <fieldset>
+          <legend>Cadence: every week on</legend>
+          {slots.map((slot, i) => (
+            <div key={`${i}`} class="slot-row">
+              <label>
+                {prefix}Day {i + 1}
+                <select
+                  value={slot.day}
+                  onChange={(e) => setSlots(slots.map((s, j) => (j === i ? { ...s, day: e.currentTarget.value } : s)))}
+                >
+                  {DAYS.map((d) => (
+                    <option key={d} value={d}>
+                      {DAY_NAMES[d]}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <label>
+                {prefix}Time {i + 1}
+                <input
+                  type="time"
+                  value={slot.time}
+                  onInput={(e) => setSlots(slots.map((s, j) => (j === i ? { ...s, time: e.currentTarget.value } : s)))}
+                  required
+                />
+              </label>
+              {slots.length > 1 && (
+                <button
+                  type="button"
+                  class="button-secondary"
+                  onClick={() => setSlots(slots.filter((_, j) => j !== i))}
+                >
+                  Remove slot {i + 1}
+                </button>
+              )}
+            </div>
+          ))}
+          <button
+            type="button"
+            class="button-secondary"
+            onClick={() => setSlots([...slots, { day: 'thu', time: '18:00' }])}
+          >
+            Add a weekly slot
+          </button>
+        </fieldset>
+      )}
       <div class="two">
         <label>
-          Time zone
+          {prefix}Time zone
           <input value={timeZone} onInput={(e) => setTimeZone(e.currentTarget.value)} required />
         </label>
         <label>
-          First day
+          {prefix}First day
           <input type="date" value={startDate} onInput={(e) => setStartDate(e.currentTarget.value)} required />
         </label>
+        {until ? (
+          <p class="hint">Last day: {until}</p>
+        ) : (
+          <label>
+            {prefix}Number of posts
+            <input
+              type="number"
+              min={1}
+              max={10000}
+              value={count}
+              onInput={(e) => setCount(Number(e.currentTarget.value))}
+              required
+            />
+          </label>
+        )}
         <label>
-          Number of posts
-          <input
-            type="number"
-            min={1}
-            max={10000}
-            value={count}
-            onInput={(e) => setCount(Number(e.currentTarget.value))}
-            required
-          />
-        </label>
-        <label>
-          Review
+          {prefix}Review
           <select value={review} onChange={(e) => setReview(e.currentTarget.value as 'manual' | 'auto')}>
             <option value="manual">I review each draft</option>
             <option value="auto">Publish without review</option>
@@ -190,21 +263,86 @@ function NewCampaign({ onCreated }: { onCreated: () => void }) {
         )}
       </div>
       <Alert>{action.error}</Alert>
-      <button type="submit" disabled={action.busy || targets.length === 0}>
-        Create campaign
-      </button>
+      <div class="actions">
+        <button type="submit" disabled={action.busy || targetList().length === 0}>
+          {editing ? 'Save changes' : 'Create campaign'}
+        </button>
+        {editing && (
+          <button type="button" class="button-secondary" onClick={onDone}>
+            Close without saving
+          </button>
+        )}
+      </div>
     </form>
+  );
+}
+
+/** One coming slot: skip it, or move it to another local time. */
+function SlotRow({
+  slot,
+  busy,
+  onSkip,
+  onMove,
+}: {
+  slot: Campaign['nextSlots'][number];
+  busy: boolean;
+  onSkip: () => void;
+  onMove: (to: string) => void;
+}) {
+  const [moving, setMoving] = useState(false);
+  const [to, setTo] = useState(slot.local);
+  const text = slotText(slot.local);
+  return (
+    <li class="slot">
+      <span class="grow">
+        {text}
+        {slot.local !== slot.slot && <span class="muted"> (moved from {slotText(slot.slot)})</span>}
+      </span>
+      {moving ? (
+        <form
+          class="slot-move"
+          onSubmit={(e) => {
+            e.preventDefault();
+            onMove(to);
+          }}
+        >
+          <label>
+            Move the post of {text} to
+            <input type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} required />
+          </label>
+          <button type="submit" disabled={busy}>
+            Move
+          </button>
+          <button type="button" class="button-secondary" onClick={() => setMoving(false)}>
+            Keep it
+          </button>
+        </form>
+      ) : (
+        <>
+          <button type="button" class="button-secondary small" disabled={busy} onClick={() => setMoving(true)}>
+            Move {text}
+          </button>
+          <button type="button" class="button-secondary small" disabled={busy} onClick={onSkip}>
+            Skip {text}
+          </button>
+        </>
+      )}
+    </li>
   );
 }
 
 function CampaignRow({ id, onChange }: { id: string; onChange: () => void }) {
   const view = useApi<Campaign>(`/api/v1/campaigns/${id}`, 10000);
   const action = useAction();
-  const c = view.data;
+  const [editing, setEditing] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  // An edit's new name lands in the saved settings; the row's own name column is not updated by it.
+  const c = view.data && { ...view.data, name: view.data.settings?.name || view.data.name };
   if (!c) return <li class="row">{view.error ? <Alert>{view.error}</Alert> : <Loading />}</li>;
-  const act = (name: string) =>
+  const act = (name: string, body: Record<string, unknown> = {}, said?: string) =>
     void action.run(async () => {
-      await api('POST', `/api/v1/campaigns/${id}/${name}`, {});
+      await api('POST', `/api/v1/campaigns/${id}/${name}`, body);
+      setDone(said ?? null);
       await view.reload();
       onChange();
     });
@@ -243,6 +381,11 @@ function CampaignRow({ id, onChange }: { id: string; onChange: () => void }) {
         </button>
       )}
       {live && (
+        <button type="button" class="button-secondary" aria-expanded={editing} onClick={() => setEditing(!editing)}>
+          Edit {c.name}
+        </button>
+      )}
+      {live && (
         <Confirm
           label={`Cancel ${c.name}`}
           question={`Cancel ${c.name}? No more posts will be created; posts already made stay.`}
@@ -252,6 +395,35 @@ function CampaignRow({ id, onChange }: { id: string; onChange: () => void }) {
         />
       )}
       <Alert>{action.error}</Alert>
+      <Alert kind="success">{done}</Alert>
+      {live && c.nextSlots.length > 0 && (
+        <details class="slots">
+          <summary>Coming posts of {c.name}</summary>
+          <ul class="list">
+            {c.nextSlots.slice(0, 8).map((s) => (
+              <SlotRow
+                key={s.slot}
+                slot={s}
+                busy={action.busy}
+                onSkip={() => act('skip', { slot: s.slot }, `Skipped ${slotText(s.local)}.`)}
+                onMove={(to) => act('move', { slot: s.slot, to }, `Moved ${slotText(s.local)} to ${slotText(to)}.`)}
+              />
+            ))}
+          </ul>
+        </details>
+      )}
+      {editing && (
+        <div class="edit-campaign">
+          <CampaignForm
+            editing={c}
+            onDone={() => {
+              setEditing(false);
+              void view.reload();
+              onChange();
+            }}
+          />
+        </div>
+      )}
     </li>
   );
 }
@@ -260,7 +432,7 @@ export function CampaignsScreen() {
   const list = useApi<{ items: CampaignSummary[] }>('/api/v1/campaigns', 15000);
   return (
     <Page title="Campaigns">
-      <NewCampaign onCreated={() => void list.reload()} />
+      <CampaignForm onDone={() => void list.reload()} />
       <h2>Your campaigns</h2>
       <Alert>{list.error}</Alert>
       {!list.data && list.loading && <Loading />}

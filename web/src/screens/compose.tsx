@@ -2,10 +2,58 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, upload } from '../api';
 import { useAction, useApi } from '../hooks';
 import { navigate } from '../router';
-import { type MediaItem, type PlatformRules, platformName, type TextLimit } from '../types';
+import {
+  type Connection,
+  type ConnectionList,
+  type CreatorInfo,
+  type MediaItem,
+  type PlatformRules,
+  platformName,
+  type TextLimit,
+} from '../types';
 import { Alert, Empty, Page, Progress } from '../ui';
+import { Previews, type PreviewTarget } from './previews';
+import {
+  NEW_TIKTOK_CHOICES,
+  type TikTokChoices,
+  TikTokConsent,
+  TikTokSettings,
+  tiktokBlockers,
+  tiktokTarget,
+} from './tiktok-settings';
 
 const FORMATS = ['generic', 'youtube', 'tiktok', 'instagram', 'facebook'] as const;
+
+/** Per-account options of the other platforms, in the API's target shape. */
+interface AccountOptions {
+  privacy?: 'public' | 'private' | 'unlisted';
+  madeForKids?: boolean;
+  notifySubscribers?: boolean;
+  containsSyntheticMedia?: boolean;
+  placement?: string;
+  link?: string;
+}
+
+const PLACEMENT_CHOICES: Record<string, [string, string][]> = {
+  youtube: [
+    ['video', 'Video'],
+    ['short', 'Short'],
+  ],
+  instagram: [
+    ['feed_image', 'Feed image'],
+    ['carousel_item', 'Carousel'],
+    ['reel', 'Reel'],
+    ['story', 'Story'],
+  ],
+  facebook: [
+    ['feed_image', 'Photo'],
+    ['video', 'Page video'],
+    ['reel', 'Reel'],
+    ['story', 'Story'],
+  ],
+};
+
+const accountKey = (c: Connection) => `${c.platform}-${c.id.slice(0, 8)}`;
 
 interface Problem {
   message: string;
@@ -35,7 +83,12 @@ export function ComposeScreen() {
   const [uploads, setUploads] = useState<{ name: string; fraction: number; error?: string }[]>([]);
   const [dragging, setDragging] = useState(false);
   const [showLibrary, setShowLibrary] = useState(false);
+  const connections = useApi<ConnectionList>('/api/v1/connections');
   const [targets, setTargets] = useState<string[]>(['generic']);
+  const [accounts, setAccounts] = useState<string[]>([]);
+  const [tiktok, setTikTok] = useState<Record<string, TikTokChoices>>({});
+  const [creators, setCreators] = useState<Record<string, CreatorInfo | undefined>>({});
+  const [options, setOptions] = useState<Record<string, AccountOptions>>({});
   const [mode, setMode] = useState<'write' | 'ai'>('write');
   const [caption, setCaption] = useState('');
   const [topic, setTopic] = useState('');
@@ -52,12 +105,40 @@ export function ComposeScreen() {
 
   useEffect(() => setReview(mode === 'ai' ? 'manual' : 'auto'), [mode]);
 
+  const isVideo = media.some((m) => m.mimeType.startsWith('video/'));
+  const durations = media.flatMap((m) => (m.mimeType.startsWith('video/') && m.durationSec ? [m.durationSec] : []));
+  const longestVideoSec = durations.length ? Math.max(...durations) : null;
+  const chosen = (connections.data?.items ?? []).filter((c) => accounts.includes(c.id));
+  const accountTarget = (c: Connection) => {
+    const key = accountKey(c);
+    if (c.platform === 'tiktok') return tiktokTarget(key, c.id, tiktok[c.id] ?? NEW_TIKTOK_CHOICES, isVideo);
+    const o = options[c.id] ?? {};
+    const placement = o.placement ? { placement: o.placement } : {};
+    if (c.platform === 'youtube')
+      return {
+        type: 'youtube',
+        key,
+        connectionId: c.id,
+        privacy: o.privacy ?? 'public',
+        madeForKids: o.madeForKids ?? false,
+        notifySubscribers: o.notifySubscribers ?? true,
+        containsSyntheticMedia: o.containsSyntheticMedia ?? false,
+        ...placement,
+      };
+    if (c.platform === 'facebook')
+      return { type: 'facebook', key, connectionId: c.id, ...(o.link ? { link: o.link } : {}), ...placement };
+    return { type: c.platform, key, connectionId: c.id, ...placement };
+  };
+
   const body = () => ({
     ...(mode === 'write'
       ? { caption }
       : { brief: { topic, ...(tone ? { tone } : {}), ...(audience ? { audience } : {}) } }),
     mediaIds: media.map((m) => m.id),
-    targets: targets.map((platform) => ({ type: 'local_export', key: platform, platform })),
+    targets: [
+      ...chosen.map(accountTarget),
+      ...targets.map((platform) => ({ type: 'local_export', key: platform, platform })),
+    ],
     ...(when === 'later' && local ? { publishAt: { local, timeZone } } : {}),
     review:
       review === 'auto'
@@ -68,7 +149,7 @@ export function ComposeScreen() {
   // Media problems as you go: the server checks the chosen media against every chosen target.
   const mediaKey = media.map((m) => m.id).join(',');
   useEffect(() => {
-    if (media.length === 0 || targets.length === 0) {
+    if (media.length === 0 || targets.length + accounts.length === 0) {
       setReport(null);
       return;
     }
@@ -78,7 +159,7 @@ export function ComposeScreen() {
         .catch(() => setReport(null));
     }, 300);
     return () => clearTimeout(timer);
-  }, [mediaKey, targets.join(',')]);
+  }, [mediaKey, targets.join(','), accounts.join(',')]);
 
   const addFiles = (files: FileList | null) => {
     for (const file of Array.from(files ?? [])) {
@@ -104,6 +185,30 @@ export function ComposeScreen() {
   };
 
   const rules = platforms.data?.platforms ?? [];
+  const chosenTikTok = chosen.filter((c) => c.platform === 'tiktok');
+  const blockers = chosenTikTok.flatMap((c) =>
+    tiktokBlockers(c.displayName, creators[c.id], tiktok[c.id] ?? NEW_TIKTOK_CHOICES, isVideo ? longestVideoSec : null),
+  );
+  const branded = chosenTikTok.some((c) => {
+    const t = tiktok[c.id];
+    return !!t && t.mode === 'direct' && t.disclose && t.brandedContent;
+  });
+  const platformsChosen = [...new Set([...chosen.map((c) => c.platform), ...targets])];
+  const previewTargets: PreviewTarget[] = [
+    ...chosen.map((c) => ({
+      key: accountKey(c),
+      platform: c.platform,
+      account: c.displayName,
+      placement: options[c.id]?.placement,
+    })),
+    ...targets.map((t) => ({ key: t, platform: t })),
+  ];
+  const labelOf = (key: string) => {
+    const t = previewTargets.find((x) => x.key === key);
+    return t ? `${platformName(t.platform)}${t.account ? ` (${t.account})` : ''}` : key;
+  };
+  const setOption = (id: string, patch: AccountOptions) =>
+    setOptions((o) => ({ ...o, [id]: { ...(o[id] ?? {}), ...patch } }));
   return (
     <Page title="Compose">
       <form onSubmit={submit} class="compose">
@@ -185,7 +290,115 @@ export function ComposeScreen() {
 
         <fieldset>
           <legend>Where to post</legend>
-          <p class="hint">Each target exports a ready-to-post folder shaped for that platform.</p>
+          <h2 class="sub">Your accounts</h2>
+          {connections.data && connections.data.items.length === 0 && (
+            <p class="hint">
+              No accounts connected yet. <a href="/accounts">Connect one</a> to post directly.
+            </p>
+          )}
+          <div class="chips">
+            {(connections.data?.items ?? []).map((c) => (
+              <label key={c.id} class="check">
+                <input
+                  type="checkbox"
+                  checked={accounts.includes(c.id)}
+                  disabled={c.status === 'needs_reconnect'}
+                  onChange={(e) =>
+                    setAccounts(e.currentTarget.checked ? [...accounts, c.id] : accounts.filter((a) => a !== c.id))
+                  }
+                />
+                {c.displayName} on {platformName(c.platform)}
+                {c.status === 'needs_reconnect' && <span class="muted"> (reconnect it first)</span>}
+              </label>
+            ))}
+          </div>
+          {chosen.map((c) =>
+            c.platform === 'tiktok' ? (
+              <TikTokSettings
+                key={c.id}
+                connection={c}
+                isVideo={isVideo}
+                choices={tiktok[c.id] ?? NEW_TIKTOK_CHOICES}
+                onChange={(v) => setTikTok((t) => ({ ...t, [c.id]: v }))}
+                onInfo={(info) => setCreators((x) => (x[c.id] === info ? x : { ...x, [c.id]: info }))}
+              />
+            ) : (
+              <fieldset key={c.id} class="account-options">
+                <legend>
+                  {platformName(c.platform)}: {c.displayName}
+                </legend>
+                {c.platform === 'youtube' && (
+                  <div class="two">
+                    <label>
+                      Visibility on YouTube
+                      <select
+                        value={options[c.id]?.privacy ?? 'public'}
+                        onChange={(e) =>
+                          setOption(c.id, { privacy: e.currentTarget.value as AccountOptions['privacy'] })
+                        }
+                      >
+                        <option value="public">Public</option>
+                        <option value="unlisted">Unlisted</option>
+                        <option value="private">Private</option>
+                      </select>
+                    </label>
+                    <label class="check">
+                      <input
+                        type="checkbox"
+                        checked={options[c.id]?.madeForKids ?? false}
+                        onChange={(e) => setOption(c.id, { madeForKids: e.currentTarget.checked })}
+                      />
+                      Made for kids
+                    </label>
+                    <label class="check">
+                      <input
+                        type="checkbox"
+                        checked={options[c.id]?.notifySubscribers ?? true}
+                        onChange={(e) => setOption(c.id, { notifySubscribers: e.currentTarget.checked })}
+                      />
+                      Notify subscribers
+                    </label>
+                    <label class="check">
+                      <input
+                        type="checkbox"
+                        checked={options[c.id]?.containsSyntheticMedia ?? false}
+                        onChange={(e) => setOption(c.id, { containsSyntheticMedia: e.currentTarget.checked })}
+                      />
+                      Contains realistic altered or synthetic media
+                    </label>
+                  </div>
+                )}
+                {c.platform === 'facebook' && (
+                  <label>
+                    Link to share (optional)
+                    <input
+                      type="url"
+                      value={options[c.id]?.link ?? ''}
+                      onInput={(e) => setOption(c.id, { link: e.currentTarget.value })}
+                    />
+                  </label>
+                )}
+                {PLACEMENT_CHOICES[c.platform] && (
+                  <label>
+                    Post as
+                    <select
+                      value={options[c.id]?.placement ?? ''}
+                      onChange={(e) => setOption(c.id, { placement: e.currentTarget.value || undefined })}
+                    >
+                      <option value="">Chosen from the media</option>
+                      {PLACEMENT_CHOICES[c.platform]!.map(([value, label]) => (
+                        <option key={value} value={value}>
+                          {label}
+                        </option>
+                      ))}
+                    </select>
+                  </label>
+                )}
+              </fieldset>
+            ),
+          )}
+          <h2 class="sub">Export for posting by hand</h2>
+          <p class="hint">Each export is a ready-to-post folder shaped for that platform.</p>
           <div class="chips">
             {FORMATS.map((f) => (
               <label key={f} class="check">
@@ -207,7 +420,7 @@ export function ComposeScreen() {
                 if (problems.length === 0) return null;
                 return (
                   <div key={t.key} class="problems">
-                    <p class="row-title">{platformName(t.key)}</p>
+                    <p class="row-title">{labelOf(t.key)}</p>
                     <ul>
                       {problems.map((p) => (
                         <li key={p.message}>
@@ -242,16 +455,29 @@ export function ComposeScreen() {
                 <textarea rows={5} value={caption} onInput={(e) => setCaption(e.currentTarget.value)} required />
               </label>
               <ul class="counters" aria-live="polite">
-                {targets.map((t) => {
-                  const limit = rules.find((r) => r.platform === t)?.text[0];
-                  if (!limit) return null;
-                  const used = measure(caption, limit.unit);
-                  return (
-                    <li key={t} class={used > limit.max ? 'over' : ''}>
-                      {platformName(t)}: {used} / {limit.max} {limit.unit === 'bytes' ? 'bytes' : 'characters'} (
-                      {limit.field}){used > limit.max ? ' — too long' : ''}
-                    </li>
-                  );
+                {platformsChosen.flatMap((t) => {
+                  const limits = rules.find((r) => r.platform === t)?.text ?? [];
+                  // YouTube takes the first line as the title and the rest as the description (as the API splits it).
+                  const parts: [TextLimit | undefined, string][] =
+                    t === 'youtube'
+                      ? [
+                          [limits.find((l) => l.field === 'title'), caption.split('\n')[0] ?? ''],
+                          [
+                            limits.find((l) => l.field === 'description'),
+                            caption.split('\n').slice(1).join('\n').trim() || caption,
+                          ],
+                        ]
+                      : [[limits[0], caption]];
+                  return parts.map(([limit, text]) => {
+                    if (!limit) return null;
+                    const used = measure(text, limit.unit);
+                    return (
+                      <li key={`${t}-${limit.field}`} class={used > limit.max ? 'over' : ''}>
+                        {platformName(t)}: {used} / {limit.max} {limit.unit === 'bytes' ? 'bytes' : 'characters'} (
+                        {limit.field}){used > limit.max ? ' — too long' : ''}
+                      </li>
+                    );
+                  });
                 })}
               </ul>
             </>
@@ -275,6 +501,13 @@ export function ComposeScreen() {
             </>
           )}
         </fieldset>
+
+        {previewTargets.length > 0 && (
+          <fieldset>
+            <legend>Preview</legend>
+            <Previews targets={previewTargets} text={mode === 'write' ? caption : null} media={media} rules={rules} />
+          </fieldset>
+        )}
 
         <fieldset>
           <legend>When</legend>
@@ -323,7 +556,18 @@ export function ComposeScreen() {
         </fieldset>
 
         <Alert>{action.error}</Alert>
-        <button type="submit" disabled={action.busy || targets.length === 0}>
+        {blockers.length > 0 && (
+          <div class="blockers" aria-live="polite">
+            <p class="row-title">Before you can post:</p>
+            <ul>
+              {blockers.map((b) => (
+                <li key={b}>{b}</li>
+              ))}
+            </ul>
+          </div>
+        )}
+        {chosenTikTok.length > 0 && <TikTokConsent branded={branded} />}
+        <button type="submit" disabled={action.busy || targets.length + accounts.length === 0 || blockers.length > 0}>
           {mode === 'ai' ? 'Draft with AI' : when === 'later' ? 'Schedule post' : 'Create post'}
         </button>
       </form>

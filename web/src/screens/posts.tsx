@@ -1,7 +1,10 @@
 import { api } from '../api';
 import { useAction, useApi } from '../hooks';
-import { type Attempt, type Post, platformName } from '../types';
+import { type Attempt, type Post, platformName, type Target } from '../types';
 import { Alert, Confirm, Empty, Loading, Page, Progress, Status, when } from '../ui';
+
+/** A local export is named by the platform it is shaped for, an account target by its platform. */
+const targetLabel = (t: Target) => platformName(t.type === 'local_export' ? t.key : t.type);
 
 const FINAL = new Set(['published', 'partially_published', 'failed', 'cancelled']);
 
@@ -78,9 +81,16 @@ export function PostScreen({ id }: { id: string }) {
             {p.targets.map((t) => (
               <li key={t.key} class="row target">
                 <div class="grow">
-                  <p class="row-title">{platformName(t.key)}</p>
+                  <p class="row-title">{targetLabel(t)}</p>
+                  {t.status === 'unknown' && (
+                    <p class="error-text">
+                      Outcome unknown: check the account. {platformName(t.type)} may or may not have published it (its
+                      answer was lost and it cannot be asked); look on the account before retrying, so it is not posted
+                      twice.
+                    </p>
+                  )}
                   {t.renderProgress && !t.renderProgress.done && typeof t.renderProgress.fraction === 'number' && (
-                    <Progress value={t.renderProgress.fraction} label={`Preparing media for ${platformName(t.key)}`} />
+                    <Progress value={t.renderProgress.fraction} label={`Preparing media for ${targetLabel(t)}`} />
                   )}
                   {t.error && <p class="error-text">{t.error}</p>}
                   {t.publishedAt && <p class="muted">Published {when(t.publishedAt)}</p>}
@@ -107,7 +117,7 @@ export function PostScreen({ id }: { id: string }) {
                       })
                     }
                   >
-                    Retry {platformName(t.key)}
+                    Retry {targetLabel(t)}
                   </button>
                 )}
               </li>

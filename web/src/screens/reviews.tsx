@@ -28,6 +28,8 @@ export function ReviewsScreen() {
   );
 }
 
+const targetName = (t: Post['targets'][number]) => platformName(t.type === 'local_export' ? t.key : t.type);
+
 function fieldsOf(draft: Record<string, unknown> | null): [string, string][] {
   return Object.entries(draft ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]);
 }
@@ -96,8 +98,8 @@ export function ReviewCard({ post, rules, onDone }: { post: Post; rules: Platfor
         ))}
       <div class="drafts">
         {post.targets.map((t) => (
-          <section key={t.key} class="draft" aria-label={`Draft for ${platformName(t.key)}`}>
-            <h3>{platformName(t.key)}</h3>
+          <section key={t.key} class="draft" aria-label={`Draft for ${targetName(t)}`}>
+            <h3>{targetName(t)}</h3>
             {fieldsOf(t.draft).map(([field, value]) => (
               <label key={field}>
                 {field}
