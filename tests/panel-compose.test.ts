@@ -353,7 +353,22 @@ describe('the compose screen for TikTok, previews, week view, campaign editing, 
     await tt.getByRole('radio', { name: /^Send to my TikTok inbox/ }).check();
     expect(await tt.getByLabel('Who can see this photo').count()).toBe(0);
     await expect.poll(() => page.getByText('Emulated Creator: choose who can see the TikTok post.').count()).toBe(0);
-    await switches(tiktok.url, { commentDisabled: false, privateAccount: false });
+
+    // A video longer than the creator may post stops the post before anything is sent.
+    await switches(tiktok.url, { maxVideoPostDurationSec: 1 });
+    await page.goto(`${api.url}/compose`);
+    await page.getByRole('checkbox', { name: 'Emulated Creator on TikTok' }).check();
+    await page.getByRole('button', { name: 'Pick from library' }).click();
+    await page.getByRole('button', { name: 'larches.mp4' }).click();
+    await expect
+      .poll(() =>
+        page
+          .getByText(/^Emulated Creator: the video is \d+ s long; this account may post videos up to 1 s\.$/)
+          .isVisible(),
+      )
+      .toBe(true);
+    expect(await page.getByRole('button', { name: 'Create post' }).isDisabled()).toBe(true);
+    await switches(tiktok.url, { commentDisabled: false, privateAccount: false, maxVideoPostDurationSec: 300 });
   });
 
   it('shows a week and moves a post in it by keyboard and by drag and drop', async () => {
@@ -468,6 +483,7 @@ describe('the compose screen for TikTok, previews, week view, campaign editing, 
       )
       .toBe(to);
     await expect.poll(() => edited.getByText(`(moved from ${words(second!.slot)})`).isVisible()).toBe(true);
+    expect(await edited.getByLabel(/^Move the post of/).count()).toBe(0);
     await checkScreen('campaign-edit', ['Hut news weekly', 'Coming posts of Hut news weekly', 'moved from']);
   });
 

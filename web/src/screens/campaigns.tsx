@@ -287,7 +287,7 @@ function SlotRow({
   slot: Campaign['nextSlots'][number];
   busy: boolean;
   onSkip: () => void;
-  onMove: (to: string) => void;
+  onMove: (to: string) => Promise<boolean>;
 }) {
   const [moving, setMoving] = useState(false);
   const [to, setTo] = useState(slot.local);
@@ -303,7 +303,7 @@ function SlotRow({
           class="slot-move"
           onSubmit={(e) => {
             e.preventDefault();
-            onMove(to);
+            void onMove(to).then((ok) => ok && setMoving(false));
           }}
         >
           <label>
@@ -340,7 +340,7 @@ function CampaignRow({ id, onChange }: { id: string; onChange: () => void }) {
   const c = view.data && { ...view.data, name: view.data.settings?.name || view.data.name };
   if (!c) return <li class="row">{view.error ? <Alert>{view.error}</Alert> : <Loading />}</li>;
   const act = (name: string, body: Record<string, unknown> = {}, said?: string) =>
-    void action.run(async () => {
+    action.run(async () => {
       await api('POST', `/api/v1/campaigns/${id}/${name}`, body);
       setDone(said ?? null);
       await view.reload();
