@@ -3,6 +3,7 @@ import { ValidationError } from '../domain/errors.js';
 import {
   createSlotPost,
   recordSlot,
+  SlotConnectionUnusableError,
   type SlotPostRequest,
   saveCampaignState,
 } from '../use-cases/campaigns/slot-post.js';
@@ -19,6 +20,10 @@ export function createCampaignActivities(deps: ActivityDeps) {
       } catch (err) {
         // Settings that no longer make a valid post (media gone, a target refused) will not get
         // better by retrying: the slot fails in words and the campaign goes on.
+        // The campaign pauses on this (it names the account and what to do) rather than failing slot after slot.
+        if (err instanceof SlotConnectionUnusableError) {
+          throw ApplicationFailure.nonRetryable(err.message, 'ConnectionNeedsReconnect');
+        }
         if (err instanceof ValidationError) {
           const reason = err.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
           throw ApplicationFailure.nonRetryable(reason, 'SlotPostInvalid');

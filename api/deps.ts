@@ -41,5 +41,10 @@ export interface ApiDeps {
   retryWindowDays: number;
   pingDatabase(): Promise<void>;
   /** Connected accounts: the vault (sealing only, here), connectors, and the secrets platform notices are signed with. */
-  connections: ConnectionDeps & { noticeSecrets: NoticeSecrets; publicUrl(): string };
+  connections: ConnectionDeps & {
+    noticeSecrets: NoticeSecrets;
+    publicUrl(): string;
+    /** TIKTOK_API_URL, for creator_info. */
+    tiktokApiUrl: string;
+  };
 }

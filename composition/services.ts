@@ -182,6 +182,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         connections: {
           ...connections,
           publicUrl,
+          tiktokApiUrl: config.TIKTOK_API_URL,
           noticeSecrets: {
             tiktok: config.TIKTOK_CLIENT_SECRET,
             facebook: config.FACEBOOK_APP_SECRET,

@@ -1,13 +1,10 @@
 import { mkdir, readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../api/app.js';
 import { posts, publications } from '../db/schema.js';
 import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
@@ -30,7 +27,7 @@ const PHONE = { width: 390, height: 844 };
 let app: TestApp;
 let tiktok: TikTokEmulator;
 let google: GoogleEmulator;
-let api: { url: string; server: Server };
+let api: { url: string };
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
@@ -46,16 +43,7 @@ beforeAll(async () => {
   await ensureWebBuilt();
   [tiktok, google] = await Promise.all([startTikTokEmulator(), startGoogleEmulator()]);
   app = await startTestApp({ env: { ...tiktok.env, ...google.env } });
-  // The API as the composition root is asked to build it: with TIKTOK_API_URL passed to the
-  // creator-info route (connections.tiktokApiUrl), here the emulator's.
-  const base = app.services.apiDeps!;
-  const connections = Object.assign({}, base.connections, { tiktokApiUrl: tiktok.url });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = createApp({ ...base, connections }).listen(0, '127.0.0.1', (err?: Error) =>
-      err ? reject(err) : resolve(s),
-    );
-  });
-  api = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  api = { url: app.baseUrl };
   // Redirect URIs and the consent flow go through the harness's API; sessions are rows, shared by both.
   user = await signUp(app.baseUrl, 'Cleo Compose');
   tiktokId = await connectOne('tiktok');
@@ -88,7 +76,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((r) => api?.server.close(r));
   await app?.stop();
   await Promise.all([tiktok?.stop(), google?.stop()]);
   await cleanupClip?.();

@@ -298,6 +298,15 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
         state.counts = { ...state.counts, created: state.counts.created + 1 };
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
+        if (err.cause instanceof ApplicationFailure && err.cause.type === 'ConnectionNeedsReconnect') {
+          // Paused with the reason; the slot is not done, so a resume reaches it again (late within
+          // the catch-up window, or missed).
+          state.status = 'paused';
+          state.statusReason = err.cause.message;
+          version++;
+          await save(false);
+          return;
+        }
         await recordSlot({ campaignId, slotLocal: slot.local, at: slot.at, outcome: 'failed' });
         state.counts = { ...state.counts, failed: state.counts.failed + 1 };
       }

@@ -364,7 +364,7 @@ export function connectionRoutes(deps: ApiDeps): Router {
     const view = await tiktokCreatorInfo(
       {
         ...deps.connections,
-        tiktokApiUrl: tiktokApiUrlOf(deps),
+        tiktokApiUrl: deps.connections.tiktokApiUrl,
         requestRenewal: (connectionId, request) => requestRenewal(access, connectionId, request),
       },
       callerOf(req).userId,
@@ -444,15 +444,6 @@ export function connectionRoutes(deps: ApiDeps): Router {
 export function hideOAuthQuery<R extends { url?: string; query?: unknown }>(req: R): R {
   if (!req.url || !/^\/api\/v1\/connections\/[^/?]+\/callback(\?|$)/.test(req.url)) return req;
   return { ...req, url: req.url.replace(/\?.*$/, '?[redacted]'), query: '[redacted]' };
-}
-
-/**
- * TIKTOK_API_URL as the composition root passes it (`connections.tiktokApiUrl`); until it does,
- * TikTok's own address, which is that variable's default.
- */
-function tiktokApiUrlOf(deps: ApiDeps): string {
-  const passed = (deps.connections as { tiktokApiUrl?: unknown }).tiktokApiUrl;
-  return typeof passed === 'string' && passed ? passed : 'https://open.tiktokapis.com';
 }
 
 function escapeHtml(value: string): string {

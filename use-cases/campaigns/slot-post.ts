@@ -1,6 +1,6 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { campaignSlots, campaigns, posts, publications } from '../../db/schema.js';
+import { campaignSlots, campaigns, connections, posts, publications } from '../../db/schema.js';
 import type { CampaignSettings } from '../../domain/campaign-schedule.js';
 import { isFinalStatus } from '../../domain/pipeline.js';
 import { createPost, type NewPost, pipelineOf } from '../posts/create-post.js';
@@ -63,6 +63,7 @@ export async function createSlotPost(
     return { postId: existing.id, pipeline: pipelineStartOptions(pipeline, postDefaults.searchAttributes) };
   }
 
+  await assertConnectionsUsable(db, ownerId, settings.targets);
   const earlier = await earlierPosts(db, campaignId, slot.at);
   const post: NewPost = {
     brief: { ...settings.brief, ...(earlier.length > 0 ? { earlierInSeries: earlier } : {}) },
@@ -157,4 +158,40 @@ export async function saveCampaignState(
       updatedAt: new Date(),
     })
     .where(eq(campaigns.id, state.campaignId));
+}
+
+/** A slot's account must be connected again: the campaign waits (paused, with this reason) instead of failing its slots. */
+export class SlotConnectionUnusableError extends Error {
+  override name = 'SlotConnectionUnusableError';
+}
+
+async function assertConnectionsUsable(
+  db: Database,
+  ownerId: string,
+  targets: readonly Record<string, unknown>[],
+): Promise<void> {
+  const ids = [...new Set(targets.flatMap((t) => (typeof t.connectionId === 'string' ? [t.connectionId] : [])))];
+  if (ids.length === 0) return;
+  const rows = await db
+    .select({
+      id: connections.id,
+      name: connections.displayName,
+      status: connections.status,
+      reason: connections.statusReason,
+    })
+    .from(connections)
+    .where(and(inArray(connections.id, ids), eq(connections.ownerId, ownerId)));
+  for (const id of ids) {
+    const row = rows.find((r) => r.id === id);
+    if (!row) {
+      throw new SlotConnectionUnusableError(
+        `An account this campaign publishes to was disconnected (${id}); connect it again, edit the campaign's targets, then resume`,
+      );
+    }
+    if (row.status === 'needs_reconnect') {
+      throw new SlotConnectionUnusableError(
+        `${row.name} must be connected again${row.reason ? ` (${row.reason})` : ''}; reconnect it, then resume the campaign`,
+      );
+    }
+  }
 }

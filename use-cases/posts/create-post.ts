@@ -90,6 +90,7 @@ export async function createPost(
   // Every target's media against its platform's rules: refused now (422), not at publish time.
   await assertTargetsUsable(deps.db, ownerId, input.targets, input.mediaIds, {
     tiktokAudited: deps.tiktokAudited ?? false,
+    generatesImage: input.brief?.generateImage === true,
   });
   await assertPublishableMedia(deps.db, ownerId, input.mediaIds, input.targets);
   const values = newPostRows(deps, ownerId, input, requestHash, idempotencyKey);

@@ -16,6 +16,8 @@ export interface RequestedTarget {
 export interface TargetRules {
   /** TIKTOK_APP_AUDITED: an unaudited app may only post privately (platform-apis.md 1.6). */
   tiktokAudited: boolean;
+  /** The brief asks the AI for a picture, which joins the post's media before rendering. */
+  generatesImage?: boolean;
 }
 
 const PLATFORM_NAMES = { tiktok: 'TikTok', youtube: 'YouTube', instagram: 'Instagram', facebook: 'Facebook' } as const;
@@ -55,7 +57,7 @@ export async function assertTargetsUsable(
           .where(and(inArray(media.id, [...mediaIds]), eq(media.ownerId, ownerId))),
   ]);
   const videos = files.filter((f) => f.kind === 'video').length;
-  const images = files.length - videos;
+  const images = files.length - videos + (rules.generatesImage ? 1 : 0);
   const errors: FieldError[] = [];
   targets.forEach((target, i) => {
     const platform = connectedPlatformOf(target.type);
@@ -82,7 +84,7 @@ export async function assertTargetsUsable(
     if (platform === 'youtube' && videos === 0) {
       errors.push({ field: field('type'), message: 'YouTube publishes videos: add a video to mediaIds' });
     }
-    if ((platform === 'instagram' || platform === 'tiktok') && files.length === 0) {
+    if ((platform === 'instagram' || platform === 'tiktok') && videos + images === 0) {
       errors.push({ field: field('type'), message: `${name} needs a picture or a video: add one to mediaIds` });
     }
     if (platform === 'tiktok' && videos > 0 && images > 0) {
@@ -91,7 +93,7 @@ export async function assertTargetsUsable(
     if (platform === 'instagram' && target.placement === 'story' && files.length > 1) {
       errors.push({ field: field('placement'), message: 'an Instagram Story takes one picture or video' });
     }
-    if (platform === 'instagram' && files.length > 10) {
+    if (platform === 'instagram' && videos + images > 10) {
       errors.push({ field: field('type'), message: 'an Instagram carousel takes at most 10 items' });
     }
     if (platform === 'tiktok' && (target.mode ?? 'direct') === 'direct') {
