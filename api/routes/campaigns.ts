@@ -37,6 +37,7 @@ export function campaignDepsOf(deps: ApiDeps): CampaignDeps {
     temporal: deps.temporal,
     callTimeoutMs: deps.temporalCallTimeoutMs,
     taskQueue: deps.taskQueue,
+    tiktokAudited: deps.tiktokAudited ?? false,
     postDefaults: {
       reviewMaxRounds: deps.reviewMaxRounds,
       retryWindowDays: deps.retryWindowDays,

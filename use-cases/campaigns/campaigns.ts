@@ -29,6 +29,7 @@ import {
   resumeCampaignUpdate,
   skipSlotUpdate,
 } from '../../workflows/campaign-messages.js';
+import { assertTargetsUsable, type RequestedTarget } from '../posts/validate-targets.js';
 import { type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
 
 export type CampaignRow = typeof campaigns.$inferSelect;
@@ -43,6 +44,8 @@ export interface CampaignDeps extends TemporalAccess {
     searchAttributes: boolean;
     uploadTaskQueue?: string;
   };
+  /** TIKTOK_APP_AUDITED, for checking TikTok targets. */
+  tiktokAudited?: boolean;
 }
 
 export function workflowIdForCampaign(id: string): string {
@@ -116,6 +119,11 @@ export async function createCampaign(
   }
   checkSchedule(settings);
   await assertOwnMedia(deps.db, ownerId, settings.brief.sourceMediaIds ?? []);
+  // The same checks a slot's post gets, now rather than at the first slot.
+  await assertTargetsUsable(deps.db, ownerId, settings.targets as RequestedTarget[], [], {
+    tiktokAudited: deps.tiktokAudited ?? false,
+    generatesImage: settings.brief.generateImage === true,
+  });
   const id = randomUUID();
   const [row] = await deps.db
     .insert(campaigns)
@@ -334,5 +342,11 @@ export const moveSlot = (deps: CampaignDeps, target: CampaignTarget, input: { sl
 export async function editCampaign(deps: CampaignDeps, target: CampaignTarget, edit: Partial<CampaignSettings>) {
   const row = await ownCampaign(deps.db, target.ownerId, target.campaignId);
   const settings = mergeEdit(row, edit);
+  if (edit.targets) {
+    await assertTargetsUsable(deps.db, target.ownerId, settings.targets as RequestedTarget[], [], {
+      tiktokAudited: deps.tiktokAudited ?? false,
+      generatesImage: settings.brief.generateImage === true,
+    });
+  }
   return sendCampaignUpdate(deps, target, editCampaignUpdate, [{ settings }]);
 }
