@@ -157,8 +157,12 @@ export class PublishRun {
         signal: AbortSignal.timeout(this.ctx.timeoutMs ?? 60_000),
       });
       text = await response.text();
-    } catch {
+    } catch (err) {
       // The URL may carry a token: never echo it.
+      if (neverSent(err)) {
+        // No connection was made, so the platform cannot have acted on it: safe to send again.
+        throw new PublishError(this.platform, 'transient', `${req.what}: could not reach ${url.host}`);
+      }
       throw new PublishError(this.platform, 'lost', `${req.what}: the connection failed before an answer came`);
     }
     let parsed: unknown = null;
@@ -270,3 +274,14 @@ export function recordedResult(journal: Journal): PublishResult | undefined {
 }
 
 export const UNKNOWN_CHECK = 'check the account: if the post is not there, retry it';
+
+/** Failures before any byte reached the platform (no such host, refused, unreachable). */
+const NOT_SENT = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+function neverSent(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_SENT.has(code)) return true;
+  }
+  return false;
+}

@@ -405,6 +405,30 @@ describe('Facebook', () => {
     return { credentials, state, publisher };
   }
 
+  it('a post that never reached Facebook (connection refused) is retried, never "outcome unknown"', async () => {
+    const { credentials } = await setup();
+    // A port that was free a moment ago: nothing listens there.
+    const closed = await mediaServer({});
+    await closed.stop();
+    const unreachable = facebookPublisher({
+      graphUrl: closed.url,
+      graphVideoUrl: closed.url,
+      version: 'v26.0',
+      pageId: '1000000000001',
+      appId: '2000000000002',
+      userToken: async () => 'unused',
+    });
+    const journal = memoryJournal();
+    const failure = await publish(
+      unreachable,
+      { kind: 'text', message: 'hello' },
+      context(journal, credentials, { attempts: 2 }),
+    ).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(PublishError);
+    expect((failure as PublishError).kind).toBe('transient');
+    expect(journal.state.outcome).toBeUndefined();
+  });
+
   it('publishes text, one photo, several photos via attached_media, a video by file handle and a Reel; bytes match', async () => {
     const { credentials, publisher } = await setup();
     const run = (input: FacebookInput) => publish(publisher, input, context(memoryJournal(), credentials));
