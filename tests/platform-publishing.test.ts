@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { workflowMetadataQuery } from '@temporalio/workflow';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publications, renditions } from '../db/schema.js';
@@ -128,6 +129,9 @@ describe('publishing through the pipeline', () => {
     expect(tiktok.kit.requests.filter((r) => r.method === 'PUT').length).toBeGreaterThanOrEqual(2);
     const [row] = await app.db.select().from(publications).where(eq(publications.postId, id));
     expect(row?.uploadProgress).toMatchObject({ sent: sent.length, total: sent.length });
+    // The operator's view in the Temporal UI names where it went.
+    const metadata = await app.temporal.workflow.getHandle(`post-${id}`).query(workflowMetadataQuery);
+    expect(metadata.currentDetails).toBe(`published; tiktok -> ${target.url}`);
   });
 
   it('YouTube: a resumable upload in 256 KiB multiples, with title and tags from the draft', async () => {

@@ -140,6 +140,8 @@ async function pipeline(
   const outcomes: TargetOutcome[] = targets.map((t) => ({ key: t.key, ok: false }));
   const retryQueue: string[] = [];
   const confirmQueue: ConfirmTargetInput[] = [];
+  /** The public URL of each published target, for the words the Temporal UI shows. */
+  const links = new Map<string, string>();
   /** Everything before publishing: a cancel Update cancels it, as an external cancellation does. */
   const beforePublishing = new CancellationScope();
 
@@ -557,6 +559,7 @@ async function pipeline(
         const outcome = outcomes.find((o) => o.key === targetKey)!;
         outcome.ok = true;
         delete outcome.error;
+        if (url) links.set(targetKey, url);
         progress.targets[targetKey] = 'published';
         confirmQueue.shift();
         result = await finish(outcomes, {}, true);
@@ -593,7 +596,14 @@ async function pipeline(
     const outcome = outcomes.find((o) => o.key === target.key)!;
     progress.targets[target.key] = 'publishing';
     try {
-      await activities.publishTarget(target)({ postId, targetKey: target.key, ...(retry ? { retry } : {}) });
+      const receipt = await activities.publishTarget(target)({
+        postId,
+        targetKey: target.key,
+        ...(retry ? { retry } : {}),
+      });
+      // Where it went, for the operator's summary (the receipt is in the history already).
+      const url = receipt && typeof receipt.url === 'string' ? receipt.url : undefined;
+      if (url) links.set(target.key, url);
       progress.targets[target.key] = 'published';
       outcome.ok = true;
       delete outcome.error;
@@ -622,7 +632,11 @@ async function pipeline(
 
   function endWords(status: PostStatus): string {
     const failed = outcomes.filter((o) => !o.ok).map((o) => `${o.key}: ${o.error ?? 'failed'}`);
-    return failed.length > 0 ? `${words(status)} (${failed.join('; ')})` : words(status);
+    const published = [...links].map(([key, url]) => `${key} -> ${url}`);
+    return [
+      failed.length > 0 ? `${words(status)} (${failed.join('; ')})` : words(status),
+      ...(published.length > 0 ? [published.join(', ')] : []),
+    ].join('; ');
   }
 
   /** Ends the post as cancelled; `recorded` when the cancel Update already wrote it down. */
