@@ -40,6 +40,9 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
       await run.unknown(`Facebook may have published the ${what}, but its answer was lost; ${UNKNOWN_CHECK}`);
       return null;
     }
+    // Facebook answered (5xx, throttled, token refused...): nothing went out, so the announcement
+    // is withdrawn and the next attempt may send it, as this one already did between its own tries.
+    if (err instanceof PublishError) await run.record({ postSent: false });
     throw err;
   };
 
