@@ -18,6 +18,7 @@ import {
   signUp,
   type TestUser,
   upload,
+  uploadPhoto,
   waitForPost,
 } from './helpers/api.js';
 import { connectAccount } from './helpers/connect.js';
@@ -304,6 +305,108 @@ describe('through the pipeline, on an audited installation', () => {
     expect((await publishAttempts(user, id, 'youtube')).map((a) => a.outcome)).toEqual(['succeeded']);
     expect(await violations(google.url)).toEqual([]);
   }, 120_000);
+
+  it('dropped connections and lost answers on every platform are asked about, never sent twice', async () => {
+    // TikTok and Facebook lose a chunk half way; YouTube's session answer and Instagram's
+    // media_publish answer are lost after the platform acted on them.
+    await Promise.all([
+      fault(tiktok.url, [{ kind: 'drop', on: 'upload' }]),
+      fault(google.url, [{ kind: 'drop', on: 'insert' }]),
+      fault(instagram.url, [{ kind: 'drop', on: 'publish' }]),
+      fault(facebook.url, [{ kind: 'drop', on: 'upload_file' }]),
+    ]);
+    const bases = { tiktok: tiktok.url, youtube: google.url, instagram: instagram.url, facebook: facebook.url };
+    const before: Record<string, number> = {};
+    for (const [key, base] of Object.entries(bases)) before[key] = (await published(base)).length;
+    const id = await createPost(user, {
+      caption: 'Bad line\nEvery connection drops once.',
+      mediaIds: [videoId],
+      targets: [
+        { type: 'tiktok', connectionId: accounts.tiktok, privacyLevel: 'PUBLIC_TO_EVERYONE' },
+        { type: 'youtube', connectionId: accounts.youtube, privacy: 'unlisted' },
+        { type: 'instagram', connectionId: accounts.instagram },
+        { type: 'facebook', connectionId: accounts.facebook, placement: 'video' },
+      ],
+    });
+    const post = await waitForPost(user.api, id, isFinished, 120_000);
+    expect(post.status, JSON.stringify(post.targets)).toBe('published');
+    for (const [key, base] of Object.entries(bases)) {
+      const items = await publishedSince(base, before[key]!);
+      expect(items, key).toHaveLength(1);
+      expect(sha(await mediaBytes(base, items[0]!.id)), key).toBe(sha(await renditionBytes(app, id, key)));
+      expect(await violations(base), key).toEqual([]);
+    }
+  }, 150_000);
+
+  it('a TikTok token that expires mid-publish is renewed by the connection (its version moves on) and the post goes on', async () => {
+    const { version } = await connectionRow(app, accounts.tiktok!);
+    await fault(tiktok.url, [{ kind: 'token_expired', on: 'status' }]);
+    const before = (await published(tiktok.url)).length;
+    const id = await createPost(user, {
+      caption: 'Short-lived token',
+      mediaIds: [videoId],
+      targets: [{ type: 'tiktok', connectionId: accounts.tiktok, privacyLevel: 'PUBLIC_TO_EVERYONE' }],
+    });
+    const post = await waitForPost(user.api, id, isFinished, 120_000);
+    expect(post.status, JSON.stringify(post.targets)).toBe('published');
+    expect(await publishedSince(tiktok.url, before)).toHaveLength(1);
+    const row = await connectionRow(app, accounts.tiktok!);
+    expect(row.status).toBe('active');
+    expect(row.version).toBe(version + 1);
+    expect((await publishAttempts(user, id, 'tiktok')).map((a) => a.outcome)).toEqual(['succeeded']);
+    expect(await violations(tiktok.url)).toEqual([]);
+  }, 150_000);
+
+  it('an Instagram token refused mid-publish and not renewable fails the target at once, saying to connect again', async () => {
+    // An Instagram Login token is refreshed only after 24 hours; one refused before then is dead.
+    const other = await signUp(app.baseUrl, 'Instagram Expired');
+    const connectionId = (await connectAccount(other, 'instagram'))[0]!;
+    const otherVideo = await uploadVideo(other);
+    await fault(instagram.url, [{ kind: 'token_expired', on: 'status' }]);
+    const before = (await published(instagram.url)).length;
+    const id = await createPost(other, {
+      caption: 'Expired',
+      mediaIds: [otherVideo],
+      targets: [{ type: 'instagram', connectionId }],
+    });
+    const post = await waitForPost(other.api, id, isFinished, 120_000);
+    expect(post.status).toBe('failed');
+    expect(targetOf(post, 'instagram').error).toMatch(/Session has expired.*must be connected again/);
+    expect((await publishAttempts(other, id, 'instagram')).map((a) => a.outcome)).toEqual(['failed']);
+    expect(await publishedSince(instagram.url, before)).toHaveLength(0);
+    expect(await violations(instagram.url)).toEqual([]);
+  }, 150_000);
+
+  it('Facebook answers 5xx and 429 to the publishing call itself: the next attempt sends it again (nothing was published), once', async () => {
+    const photo = await uploadPhoto(user.api, 1080, 1080);
+    await fault(facebook.url, [
+      ...Array.from({ length: 5 }, () => ({ kind: 'server_error', on: 'photos' })),
+      ...Array.from({ length: 5 }, () => ({ kind: 'rate_limit', on: 'video_publish', retryAfterSeconds: 1 })),
+    ]);
+    const before = (await published(facebook.url)).length;
+    const photoPost = await createPost(user, {
+      caption: 'Photo through a storm',
+      mediaIds: [photo],
+      targets: [{ type: 'facebook', connectionId: accounts.facebook }],
+    });
+    const videoPost = await createPost(user, {
+      caption: 'Video through a storm',
+      mediaIds: [videoId],
+      targets: [{ type: 'facebook', connectionId: accounts.facebook, placement: 'video' }],
+    });
+    for (const [id, words] of [
+      [photoPost, /Please retry your request later\. \(code 2\)/],
+      [videoPost, /Page request limit reached \(code 32\)/],
+    ] as const) {
+      const post = await waitForPost(user.api, id, isFinished, 120_000);
+      expect(post.status, JSON.stringify(post.targets)).toBe('published');
+      const attempts = await publishAttempts(user, id, 'facebook');
+      expect(attempts.map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
+      expect(attempts[0]!.error).toMatch(words);
+    }
+    expect(await publishedSince(facebook.url, before)).toHaveLength(2);
+    expect(await violations(facebook.url)).toEqual([]);
+  }, 150_000);
 
   it('a refresh Google refuses fails the target with "connect the account again" and the connection needs reconnecting', async () => {
     // Another person's connection, so the first user's stays usable.
