@@ -23,6 +23,7 @@ import {
   waitForPost,
 } from './helpers/api.js';
 import { connectAccount } from './helpers/connect.js';
+import { captureHistory } from './helpers/histories.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 import { makeVideo, tempDir } from './helpers/media-files.js';
 import { fault, mediaBytes, published, violations } from './helpers/publishing.js';
@@ -132,6 +133,9 @@ describe('publishing through the pipeline', () => {
     // The operator's view in the Temporal UI names where it went.
     const metadata = await app.temporal.workflow.getHandle(`post-${id}`).query(workflowMetadataQuery);
     expect(metadata.currentDetails).toBe(`published; tiktok -> ${target.url}`);
+    const handle = app.temporal.workflow.getHandle(`post-${id}`);
+    await handle.result();
+    await captureHistory(handle, 'post-pipeline-v3-tiktok-upload-queue');
   });
 
   it('YouTube: a resumable upload in 256 KiB multiples, with title and tags from the draft', async () => {
@@ -244,6 +248,9 @@ describe('faults', () => {
     });
     // Nothing was sent a second time.
     expect((await published(facebook.url)).length).toBe(before);
+    const handle = app.temporal.workflow.getHandle(`post-${id}`);
+    await handle.result();
+    await captureHistory(handle, 'post-pipeline-v3-outcome-unknown-confirmed');
     void callControl;
   });
 });
