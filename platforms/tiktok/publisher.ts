@@ -378,6 +378,9 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
                   );
                   return null;
                 }
+                // TikTok answered (5xx, throttled, refused): no publish_id exists, so the next
+                // attempt may send the init again, as this one did between its own tries.
+                if (err instanceof PublishError) await run.record({ pullInitSent: false });
                 throw err;
               });
             if (data === null) return;
