@@ -408,6 +408,29 @@ describe('through the pipeline, on an audited installation', () => {
     expect(await violations(facebook.url)).toEqual([]);
   }, 150_000);
 
+  it('TikTok answers 5xx to a photo post it would pull: the next attempt sends it again, once', async () => {
+    const photo = await uploadPhoto(user.api, 1080, 1350);
+    await fault(
+      tiktok.url,
+      Array.from({ length: 5 }, () => ({ kind: 'server_error', on: 'init' })),
+    );
+    const before = (await published(tiktok.url)).length;
+    const id = await createPost(user, {
+      caption: 'Pulled through a storm',
+      mediaIds: [photo],
+      targets: [{ type: 'tiktok', connectionId: accounts.tiktok, privacyLevel: 'PUBLIC_TO_EVERYONE' }],
+    });
+    const post = await waitForPost(user.api, id, isFinished, 120_000);
+    expect(post.status, JSON.stringify(post.targets)).toBe('published');
+    const attempts = await publishAttempts(user, id, 'tiktok');
+    expect(attempts.map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
+    expect(attempts[0]!.error).toMatch(/TikTok photo init: TikTok server or network error.*internal_error/);
+    const items = await publishedSince(tiktok.url, before);
+    expect(items).toHaveLength(1);
+    expect(items[0]!.kind).toBe('photo');
+    expect(await violations(tiktok.url)).toEqual([]);
+  }, 150_000);
+
   it('a refresh Google refuses fails the target with "connect the account again" and the connection needs reconnecting', async () => {
     // Another person's connection, so the first user's stays usable.
     const other = await signUp(app.baseUrl, 'Refused Publisher');
