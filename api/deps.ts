@@ -3,6 +3,7 @@ import type { AuthKeys } from '../auth/secrets.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
+import type { QuotaSettings } from '../domain/quotas.js';
 import type { ConnectionDeps } from '../use-cases/connections/deps.js';
 import type { NoticeSecrets } from '../use-cases/connections/notices.js';
 import type { MediaServices } from '../use-cases/media/media-services.js';
@@ -35,6 +36,8 @@ export interface ApiDeps {
   reviewMaxRounds: number;
   /** TIKTOK_APP_AUDITED: until the app is audited TikTok takes only private posts. */
   tiktokAudited?: boolean;
+  /** The publishing budgets. */
+  quotas?: QuotaSettings;
   /** TEMPORAL_UPLOAD_TASK_QUEUE (resolved). */
   uploadTaskQueue?: string;
   /** Days failed targets stay retryable from the API. */

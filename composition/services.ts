@@ -177,6 +177,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         reviewMaxRounds: config.REVIEW_MAX_ROUNDS,
         tiktokAudited: config.TIKTOK_APP_AUDITED,
         uploadTaskQueue: uploadTaskQueue(config),
+        quotas: config,
         retryWindowDays: config.RETRY_WINDOW_DAYS,
         pingDatabase: () => database.ping(),
         connections: {

@@ -5,11 +5,14 @@ import { workflowMetadataQuery } from '@temporalio/workflow';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publications, renditions } from '../db/schema.js';
+import { ValidationError } from '../domain/errors.js';
+import { QUOTA_DEFAULTS } from '../domain/quotas.js';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
 import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js';
 import { type InstagramEmulator, startInstagramEmulator } from '../emulators/instagram.js';
 import { callControl } from '../emulators/oauth-kit.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
+import { createPost as createPostUseCase } from '../use-cases/posts/create-post.js';
 import {
   call,
   expectProblem,
@@ -23,8 +26,8 @@ import {
   waitForPost,
 } from './helpers/api.js';
 import { connectAccount } from './helpers/connect.js';
-import { captureHistory } from './helpers/histories.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
+import { captureHistory } from './helpers/histories.js';
 import { makeVideo, tempDir } from './helpers/media-files.js';
 import { fault, mediaBytes, published, violations } from './helpers/publishing.js';
 
@@ -208,6 +211,30 @@ describe('refused at creation, in words', () => {
       422,
       'targets[0].connectionId',
     );
+    // A budget one post can never fit (a YouTube project with fewer units a day than an upload costs).
+    const refused = await createPostUseCase(
+      {
+        db: app.db,
+        reviewMaxRounds: 3,
+        retryWindowDays: 7,
+        quotas: { ...QUOTA_DEFAULTS, YOUTUBE_UNITS_PER_DAY: 1000 },
+      },
+      {
+        ownerId: user.id,
+        post: {
+          caption: 'x',
+          mediaIds: [videoId],
+          targets: [{ type: 'youtube', connectionId: accounts.youtube, platform: 'youtube' }],
+        },
+      },
+    ).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect((refused as ValidationError).errors).toEqual([
+      {
+        field: 'targets[0].type',
+        message: expect.stringMatching(/^YouTube API units: one upload needs more than the daily 1000/),
+      },
+    ]);
     const platforms = await call(user.api, '/api/v1/platforms');
     const tiktokOptions = (platforms.body.targets as Json[]).find((t) => t.type === 'tiktok')!;
     expect(tiktokOptions.connected).toBe('tiktok');

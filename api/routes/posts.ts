@@ -33,6 +33,7 @@ export function postRoutes(deps: ApiDeps): Router {
         retryWindowDays: deps.retryWindowDays,
         tiktokAudited: deps.tiktokAudited ?? false,
         uploadTaskQueue: deps.uploadTaskQueue,
+        ...(deps.quotas ? { quotas: deps.quotas } : {}),
       },
       { ownerId: userId, post, idempotencyKey },
     );

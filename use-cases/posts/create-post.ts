@@ -5,6 +5,7 @@ import type { Database } from '../../db/client.js';
 import { media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
 import type { Brief, Draft, DraftFormat, ReviewPolicy } from '../../domain/drafts.js';
 import { type FieldError, ValidationError } from '../../domain/errors.js';
+import type { QuotaSettings } from '../../domain/quotas.js';
 import {
   isFinalStatus,
   type PostPipelineInput,
@@ -45,6 +46,8 @@ export interface CreatePostDeps {
   retryWindowDays: number;
   /** TIKTOK_APP_AUDITED (default false: TikTok then allows only private posts). */
   tiktokAudited?: boolean;
+  /** The publishing budgets (YOUTUBE_UNITS_PER_DAY...), to refuse a post that could never fit one. */
+  quotas?: QuotaSettings;
   /** TEMPORAL_UPLOAD_TASK_QUEUE, for the pipeline's platform uploads. */
   uploadTaskQueue?: string | undefined;
 }
@@ -91,6 +94,7 @@ export async function createPost(
   await assertTargetsUsable(deps.db, ownerId, input.targets, input.mediaIds, {
     tiktokAudited: deps.tiktokAudited ?? false,
     generatesImage: input.brief?.generateImage === true,
+    ...(deps.quotas ? { quotas: deps.quotas } : {}),
   });
   await assertPublishableMedia(deps.db, ownerId, input.mediaIds, input.targets);
   const values = newPostRows(deps, ownerId, input, requestHash, idempotencyKey);

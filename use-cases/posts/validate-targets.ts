@@ -4,6 +4,14 @@ import { connections, media } from '../../db/schema.js';
 import type { FieldError } from '../../domain/errors.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { TargetType } from '../../domain/pipeline.js';
+import {
+  facebookReelSlot,
+  instagramSlot,
+  type QuotaSettings,
+  tiktokSlot,
+  youtubeUploadSlot,
+} from '../../domain/quotas.js';
+import type { Platform } from '../../platforms/connector.js';
 import { connectedPlatformOf } from '../../platforms/registry.js';
 
 /** A target as the create request gave it: its type, the account, and its options. */
@@ -18,6 +26,24 @@ export interface TargetRules {
   tiktokAudited: boolean;
   /** The brief asks the AI for a picture, which joins the post's media before rendering. */
   generatesImage?: boolean;
+  /** The publishing budgets: a post that could never fit one is refused now, not left waiting. */
+  quotas?: QuotaSettings;
+}
+
+/** What one post of this target needs from its budgets with nothing else spent: its time can never come when this fails. */
+function neverFits(platform: Platform, target: RequestedTarget, videos: number, images: number, quotas: QuotaSettings) {
+  const now = new Date();
+  const verdict =
+    platform === 'youtube'
+      ? youtubeUploadSlot({ units: [], inserts: [] }, quotas, now, images > 0)
+      : platform === 'instagram'
+        ? instagramSlot([], quotas, now)
+        : platform === 'tiktok'
+          ? tiktokSlot([], [], quotas, now, (target.mode ?? 'direct') === 'direct')
+          : videos > 0 && target.placement === 'reel'
+            ? facebookReelSlot([], quotas, now)
+            : ({ ok: true } as const);
+  return verdict.ok ? undefined : verdict.reason;
 }
 
 const PLATFORM_NAMES = { tiktok: 'TikTok', youtube: 'YouTube', instagram: 'Instagram', facebook: 'Facebook' } as const;
@@ -80,6 +106,10 @@ export async function assertTargetsUsable(
         field: field('connectionId'),
         message: `${account.name} must be connected again before it can publish${account.reason ? `: ${account.reason}` : ''}`,
       });
+    }
+    const impossible = rules.quotas && neverFits(platform, target, videos, images, rules.quotas);
+    if (impossible) {
+      errors.push({ field: field('type'), message: `${impossible}; raise the setting or leave ${name} out` });
     }
     if (platform === 'youtube' && videos === 0) {
       errors.push({ field: field('type'), message: 'YouTube publishes videos: add a video to mediaIds' });
