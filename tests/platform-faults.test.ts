@@ -431,6 +431,85 @@ describe('through the pipeline, on an audited installation', () => {
     expect(await violations(tiktok.url)).toEqual([]);
   }, 150_000);
 
+  it('a YouTube upload session that expired (404) is replaced by a new one and the file goes up whole, once', async () => {
+    await switches(google.url, { sessionsExpired: true });
+    const before = (await published(google.url)).length;
+    const inserts = requestsOf(google.kit, 'POST', '/upload/youtube/v3/videos');
+    const id = await createPost(user, {
+      caption: 'Expired session\nA new session takes over.',
+      mediaIds: [videoId],
+      targets: [{ type: 'youtube', connectionId: accounts.youtube, privacy: 'unlisted' }],
+    });
+    const post = await waitForPost(user.api, id, isFinished, 90_000);
+    expect(post.status, JSON.stringify(post.targets)).toBe('published');
+    expect(requestsOf(google.kit, 'POST', '/upload/youtube/v3/videos') - inserts).toBe(2);
+    const items = await publishedSince(google.url, before);
+    expect(items).toHaveLength(1);
+    expect(sha(await mediaBytes(google.url, items[0]!.id))).toBe(sha(await renditionBytes(app, id, 'youtube')));
+    expect(await violations(google.url)).toEqual([]);
+  }, 120_000);
+
+  it("Instagram's own count says the account's 24 hours are full: the post waits in words and media_publish is never sent", async () => {
+    const account = (await connectionRow(app, accounts.instagram!)).platformAccountId;
+    const used = (await published(instagram.url)).filter((i) => i.account === account).length;
+    await switches(instagram.url, { quotaTotal: used });
+    try {
+      const publishes = () => instagram.kit.requests.filter((r) => r.path.endsWith('/media_publish')).length;
+      const sent = publishes();
+      const photo = await uploadPhoto(user.api, 1080, 1080);
+      const id = await createPost(user, {
+        caption: 'Over the limit',
+        mediaIds: [photo],
+        targets: [{ type: 'instagram', connectionId: accounts.instagram }],
+      });
+      const post = await waitForPost(user.api, id, (p) => typeof targetOf(p, 'instagram').error === 'string', 60_000);
+      const target = targetOf(post, 'instagram');
+      expect(target.status).toBe('retrying');
+      expect(target.error).toContain(
+        `Instagram: ${used} of ${used} API posts in the last 24 hours are used; this post waits until one leaves the window`,
+      );
+      expect(publishes()).toBe(sent);
+      expect(await publishAttempts(user, id, 'instagram')).toHaveLength(1);
+      expect(await violations(instagram.url)).toEqual([]);
+    } finally {
+      await switches(instagram.url, { quotaTotal: 50 });
+    }
+  }, 120_000);
+
+  it('a Facebook Page token that dies before the video is published: the connection needs reconnecting; after a reconnect the retry publishes it once', async () => {
+    const other = await signUp(app.baseUrl, 'Page Reconnect');
+    const connectionId = (await connectAccount(other, 'facebook', {}, 1))[0]!;
+    const video = await uploadVideo(other);
+    await fault(facebook.url, [{ kind: 'token_expired', on: 'video_publish' }]);
+    const before = (await published(facebook.url)).length;
+    const id = await createPost(other, {
+      caption: 'Dead Page token',
+      mediaIds: [video],
+      targets: [{ type: 'facebook', connectionId, placement: 'video' }],
+    });
+    const failed = await waitForPost(other.api, id, isFinished, 120_000);
+    expect(failed.status).toBe('failed');
+    expect(targetOf(failed, 'facebook').error).toMatch(/connect the account again/);
+    expect((await connectionRow(app, connectionId)).status).toBe('needs_reconnect');
+    expect(await publishedSince(facebook.url, before)).toHaveLength(0);
+
+    expect(await connectAccount(other, 'facebook', {}, 1)).toEqual([connectionId]);
+    expect((await connectionRow(app, connectionId)).status).toBe('active');
+    const retry = () => postJson(other.api, `/api/v1/posts/${id}/targets/facebook/retry`, {});
+    let retried = await retry();
+    for (let i = 0; i < 50 && retried.status === 409; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      retried = await retry();
+    }
+    expect(retried.status, JSON.stringify(retried.body)).toBe(202);
+    const done = await waitForPost(other.api, id, (p) => p.status === 'published', 120_000);
+    expect(targetOf(done, 'facebook').status).toBe('published');
+    const items = await publishedSince(facebook.url, before);
+    expect(items).toHaveLength(1);
+    expect(sha(await mediaBytes(facebook.url, items[0]!.id))).toBe(sha(await renditionBytes(app, id, 'facebook')));
+    expect(await violations(facebook.url)).toEqual([]);
+  }, 180_000);
+
   it('a refresh Google refuses fails the target with "connect the account again" and the connection needs reconnecting', async () => {
     // Another person's connection, so the first user's stays usable.
     const other = await signUp(app.baseUrl, 'Refused Publisher');
