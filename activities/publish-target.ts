@@ -175,11 +175,15 @@ export function createPublishTarget(deps: ActivityDeps) {
     ).then(
       ({ receipt }) => receipt,
       async (err: unknown) => {
+        const where = and(eq(publications.postId, postId), eq(publications.targetKey, targetKey));
         if (err instanceof ApplicationFailure && err.type === 'OutcomeUnknown') {
-          await db
-            .update(publications)
-            .set({ status: 'unknown', updatedAt: new Date() })
-            .where(and(eq(publications.postId, postId), eq(publications.targetKey, targetKey)));
+          await db.update(publications).set({ status: 'unknown', updatedAt: new Date() }).where(where);
+        }
+        if (platform && err instanceof ApplicationFailure && err.type === 'PublishRefused') {
+          // The platform said no to this content: nothing of it is in flight, so a person's retry
+          // (after fixing what was refused) starts afresh instead of asking about a refused upload.
+          // Any other failure keeps the journal: a retry resumes, and never posts a second time.
+          await db.update(publications).set({ journal: null }).where(where);
         }
         throw err;
       },

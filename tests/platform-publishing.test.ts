@@ -29,7 +29,7 @@ import { connectAccount } from './helpers/connect.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 import { captureHistory } from './helpers/histories.js';
 import { makeVideo, tempDir } from './helpers/media-files.js';
-import { fault, mediaBytes, published, violations } from './helpers/publishing.js';
+import { fault, mediaBytes, published, switches, violations } from './helpers/publishing.js';
 
 /**
  * The whole pipeline to each emulated platform: a real video (several MB, several chunks) and
@@ -179,6 +179,37 @@ describe('publishing through the pipeline', () => {
     });
     const done = await publishedOnce(facebook.url, photo, 'facebook');
     expect(sha(await mediaBytes(facebook.url, done.item.id))).toBe(sha(await renditionBytes(photo, 'facebook')));
+  });
+});
+
+describe('refused by the platform, then retried', () => {
+  it('TikTok refuses the video (spam risk) in its words; after a fix, retryTarget publishes it once', async () => {
+    await switches(tiktok.url, { failReason: 'spam_risk_text' });
+    const before = (await published(tiktok.url)).length;
+    const inits = () => tiktok.kit.requests.filter((r) => r.path.endsWith('/video/init/')).length;
+    const initsBefore = inits();
+    const id = await createPost({
+      caption: 'Buy now buy now',
+      mediaIds: [videoId],
+      targets: [{ type: 'tiktok', connectionId: accounts.tiktok, privacyLevel: 'SELF_ONLY' }],
+    });
+    const failed = await waitForPost(user.api, id, (p) => p.status === 'failed', 60_000);
+    const target = (failed.targets as Json[])[0]!;
+    expect(target.error).toMatch(/TikTok could not publish: .*\(spam_risk_text\)/);
+    expect(inits() - initsBefore).toBe(1);
+
+    await switches(tiktok.url, { failReason: null });
+    let retried = await postJson(user.api, `/api/v1/posts/${id}/targets/tiktok/retry`, {});
+    for (let i = 0; i < 50 && retried.status === 409; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      retried = await postJson(user.api, `/api/v1/posts/${id}/targets/tiktok/retry`, {});
+    }
+    expect(retried.status, JSON.stringify(retried.body)).toBe(202);
+    await waitForPost(user.api, id, (p) => p.status === 'published', 60_000);
+    // A fresh start (a new init), not a poll of the refused publish; one post on TikTok.
+    expect(inits() - initsBefore).toBe(2);
+    expect((await published(tiktok.url)).length).toBe(before + 1);
+    expect(await violations(tiktok.url)).toEqual([]);
   });
 });
 
