@@ -129,6 +129,7 @@ describe('through the pipeline, on an audited installation', () => {
         TIKTOK_APP_AUDITED: 'true',
         // These tests are about faults, not budgets: the whole file's uploads fit.
         YOUTUBE_UNITS_PER_DAY: '1000000',
+        TIKTOK_INITS_PER_MINUTE: '100',
       },
     });
     user = await signUp(app.baseUrl, 'Fault Publisher');
@@ -456,7 +457,7 @@ describe('through the pipeline, on an audited installation', () => {
     try {
       const publishes = () => instagram.kit.requests.filter((r) => r.path.endsWith('/media_publish')).length;
       const sent = publishes();
-      const photo = await uploadPhoto(user.api, 1080, 1080);
+      const photo = await uploadPhoto(user.api, 1080, 1000);
       const id = await createPost(user, {
         caption: 'Over the limit',
         mediaIds: [photo],
@@ -509,6 +510,33 @@ describe('through the pipeline, on an audited installation', () => {
     expect(sha(await mediaBytes(facebook.url, items[0]!.id))).toBe(sha(await renditionBytes(app, id, 'facebook')));
     expect(await violations(facebook.url)).toEqual([]);
   }, 180_000);
+
+  it("TikTok's own daily cap (shared with other apps) refuses a Direct Post: it waits for the window, in TikTok's words", async () => {
+    const account = (await connectionRow(app, accounts.tiktok!)).platformAccountId;
+    const today = (await published(tiktok.url)).filter((i) => i.account === account && i.params.mode === 'direct');
+    await switches(tiktok.url, { dailyPostCap: today.length });
+    try {
+      const before = (await published(tiktok.url)).length;
+      const id = await createPost(user, {
+        caption: 'Another app used the day',
+        mediaIds: [videoId],
+        targets: [{ type: 'tiktok', connectionId: accounts.tiktok, privacyLevel: 'PUBLIC_TO_EVERYONE' }],
+      });
+      const post = await waitForPost(user.api, id, (p) => typeof targetOf(p, 'tiktok').error === 'string', 60_000);
+      const target = targetOf(post, 'tiktok');
+      expect(target.status).toBe('retrying');
+      expect(target.error).toMatch(
+        /the daily post limit for this creator has been reached \(shared by every app\) \(spam_risk_too_many_posts\)/,
+      );
+      // Waits for the window instead of asking again at once.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await publishAttempts(user, id, 'tiktok')).toHaveLength(1);
+      expect(await publishedSince(tiktok.url, before)).toHaveLength(0);
+      expect(await violations(tiktok.url)).toEqual([]);
+    } finally {
+      await switches(tiktok.url, { dailyPostCap: 15 });
+    }
+  }, 120_000);
 
   it('a refresh Google refuses fails the target with "connect the account again" and the connection needs reconnecting', async () => {
     // Another person's connection, so the first user's stays usable.
