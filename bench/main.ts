@@ -1,4 +1,5 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { campaignsBench } from './campaigns.js';
 import { createLatencyBench, pipelineBench } from './pipeline.js';
 import { renderBench } from './render.js';
 import { scaleBench } from './scale.js';
@@ -9,7 +10,7 @@ import { uploadTranscodeMemoryBench } from './upload-transcode-memory.js';
 
 /**
  * `npm run bench [scenario...]`: every scenario by default, or the ones named. Scenarios that need
- * the running system share one (`pipeline`, `create`); `scale` starts a fresh one of its own.
+ * the running system share one (`pipeline`, `create`); `scale` and `campaigns` start fresh ones of their own.
  */
 const SCENARIOS = [
   'render',
@@ -19,6 +20,7 @@ const SCENARIOS = [
   'scale',
   'upload-memory',
   'upload-transcode-memory',
+  'campaigns',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -54,6 +56,11 @@ try {
     }
     if (scenario === 'upload-memory') await uploadMemoryBench();
     if (scenario === 'upload-transcode-memory') await uploadTranscodeMemoryBench();
+    if (scenario === 'campaigns') {
+      await system?.stop();
+      system = undefined;
+      await campaignsBench();
+    }
     console.error(`bench: ${scenario} took ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
 } finally {
