@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { type BenchUser, createPost, FOUR_PLATFORMS, signUpBenchUser, uploadImage } from './api-client.js';
 import { startBareEngine } from './bare-engine.js';
@@ -22,15 +23,23 @@ const WIDTH = Number(process.env.BENCH_CONCURRENCY ?? 16);
  */
 async function cpuPerRun(system: RunningSystem, count: number, bare: boolean, run: () => Promise<number>) {
   const before = await system.cpu();
+  const threadsBefore = await system.appThreads();
   const own = process.cpuUsage();
   const rate = await run();
   const after = await system.cpu();
+  const threadsAfter = await system.appThreads();
+  // Threads that ended during the run take their CPU with them; the split is for the app only.
+  const perRun = (key: 'main' | 'otherNode' | 'core') =>
+    round(((threadsAfter[key] - threadsBefore[key]) * 1000) / count, 1);
   const ownSeconds = (process.cpuUsage(own).user + process.cpuUsage(own).system) / 1e6;
   const workerSeconds = bare ? ownSeconds : after.app - before.app;
   return {
     rate,
     cpuMsPerRun: round(((workerSeconds + after.devServer - before.devServer) * 1000) / count, 1),
     workerCpuMsPerRun: round((workerSeconds * 1000) / count, 1),
+    appThreadsMsPerRun: bare
+      ? undefined
+      : { main: perRun('main'), otherNode: perRun('otherNode'), core: perRun('core') },
   };
 }
 
@@ -67,6 +76,8 @@ export async function pipelineBench(system: RunningSystem): Promise<void> {
       cpuRatio: round(bareRun.cpuMsPerRun / e2eRun.cpuMsPerRun),
       workerCpuMsPerPost: e2eRun.workerCpuMsPerRun,
       workerCpuMsPerBareWorkflow: bareRun.workerCpuMsPerRun,
+      appThreadsMsPerPost: e2eRun.appThreadsMsPerRun,
+      loadAverage: loadavg().map((l) => round(l, 1)),
     });
     const e2eLarge = await postsRate(user, client, [large], FOUR_PLATFORMS, POSTS_12MP);
     report('pipeline', {
@@ -90,6 +101,8 @@ export async function pipelineBench(system: RunningSystem): Promise<void> {
       textOnlyPostsPerSecond: round(e2eText),
       textOnlyRatio: round(e2eText / bareRate),
       textOnlyCpuMsPerPost: textRun.cpuMsPerRun,
+      textOnlyAppCpuMsPerPost: textRun.workerCpuMsPerRun,
+      textOnlyAppThreadsMsPerPost: textRun.appThreadsMsPerRun,
       bareWithStatusUpsertsPerSecond: round(indexed),
       upsertsRatio: round(indexed / bareRate),
     });

@@ -19,6 +19,12 @@ export interface RunningSystem {
   memory(): Promise<{ appMB: number; devServerMB: number }>;
   /** CPU seconds used so far (user + system): the worker+API process and the dev server, apart. */
   cpu(): Promise<{ app: number; devServer: number }>;
+  /**
+   * CPU seconds of the worker+API process by thread: the main thread (JS of the API, activities,
+   * the SDK's worker loop), the other Node threads (workflow thread, libuv pool where sharp and
+   * fs work, V8's GC helpers) and the SDK's Rust core (tokio and Temporal's own threads).
+   */
+  appThreads(): Promise<{ main: number; otherNode: number; core: number }>;
   stop(): Promise<void>;
 }
 
@@ -27,14 +33,18 @@ export interface RunningSystem {
  * database, the worker and the API) on a fresh data dir and free ports. Run as `node --import tsx`
  * so worker+API is one process whose memory can be read apart from the dev server's.
  */
-export async function startSystem(env: Record<string, string> = {}): Promise<RunningSystem> {
+export async function startSystem(
+  env: Record<string, string> = {},
+  options: { root?: string; nodeArgs?: string[] } = {},
+): Promise<RunningSystem> {
+  const root = options.root ?? ROOT;
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-system-'));
   const database = await freshDatabase();
   const port = await freePort();
   // BENCH_APP_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the app process.
-  const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'start.ts')], {
-    cwd: ROOT,
+  const nodeArgs = options.nodeArgs ?? (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'start.ts')], {
+    cwd: root,
     env: {
       ...process.env,
       DATA_DIR: dataDir,
@@ -80,6 +90,7 @@ export async function startSystem(env: Record<string, string> = {}): Promise<Run
     pid: child.pid!,
     memory: () => memoryOf(child.pid!),
     cpu: () => cpuOf(child.pid!),
+    appThreads: () => threadsOf(child.pid!),
     async stop() {
       await stopChild(child);
       await database?.drop();
@@ -145,12 +156,31 @@ async function memoryOf(pid: number): Promise<{ appMB: number; devServerMB: numb
   return { appMB, devServerMB };
 }
 
-/** utime + stime of one process, in seconds (Linux reports clock ticks of 1/100 s). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+/** utime + stime of one process or thread, in seconds (Linux reports clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number, statPath = `/proc/${pid}/stat`): Promise<number> {
+  return (await statOf(statPath)).seconds;
+}
+
+async function statOf(path: string): Promise<{ name: string; seconds: number }> {
+  const stat = await readFile(path, 'utf8').catch(() => '');
   // Fields after the command name, which is in parentheses and may contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    seconds: (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100,
+  };
+}
+
+async function threadsOf(pid: number): Promise<{ main: number; otherNode: number; core: number }> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const totals = { main: 0, otherNode: 0, core: 0 };
+  for (const task of tasks) {
+    const { name, seconds } = await statOf(`/proc/${pid}/task/${task}/stat`);
+    if (Number(task) === pid) totals.main += seconds;
+    else if (name === 'node') totals.otherNode += seconds;
+    else totals.core += seconds;
+  }
+  return totals;
 }
 
 async function cpuOf(pid: number): Promise<{ app: number; devServer: number }> {
