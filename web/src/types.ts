@@ -99,8 +99,16 @@ export interface Target {
   attempts: number;
   error: string | null;
   result: Record<string, unknown> | null;
+  /** The platform's id and public address of the published post (null for exports and until published). */
+  platformPostId: string | null;
+  url: string | null;
+  connectionId: string | null;
   publishedAt: string | null;
   renderProgress: { fraction?: number | null; done?: boolean } | null;
+  /** Bytes of the whole file sent so far while a platform upload runs. */
+  uploadProgress: { sent: number; total: number; at: string } | null;
+  /** Present while the status is `unknown`: why, and where a person confirms it or sends it again. */
+  outcomeUnknown?: { reason: string | null; confirm: string; retry: string };
 }
 
 export interface Post {

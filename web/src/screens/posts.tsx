@@ -1,10 +1,8 @@
 import { api } from '../api';
 import { useAction, useApi } from '../hooks';
-import { type Attempt, type Post, platformName, type Target } from '../types';
-import { Alert, Confirm, Empty, Loading, Page, Progress, Status, when } from '../ui';
-
-/** A local export is named by the platform it is shaped for, an account target by its platform. */
-const targetLabel = (t: Target) => platformName(t.type === 'local_export' ? t.key : t.type);
+import { type Attempt, type ConnectionList, type Post, platformName } from '../types';
+import { Alert, Confirm, Empty, Loading, Page, Status, when } from '../ui';
+import { TargetRow, targetLabel } from './post-target';
 
 const FINAL = new Set(['published', 'partially_published', 'failed', 'cancelled']);
 
@@ -47,18 +45,18 @@ export function PostsScreen() {
   );
 }
 
-function resultLinks(result: Record<string, unknown> | null): [string, string][] {
-  if (!result) return [];
-  return Object.entries(result).filter(
-    (e): e is [string, string] => typeof e[1] === 'string' && /^https?:\/\//.test(e[1]),
-  );
-}
-
 export function PostScreen({ id }: { id: string }) {
   const post = useApi<Post>(`/api/v1/posts/${id}`, 2000);
   const attempts = useApi<{ items: Attempt[]; workflowUrl: string | null }>(`/api/v1/posts/${id}/attempts`, 4000);
+  const connections = useApi<ConnectionList>('/api/v1/connections');
   const action = useAction();
   const p = post.data;
+  const accountName = (connectionId: string | null) =>
+    connectionId ? connections.data?.items.find((c) => c.id === connectionId)?.displayName : undefined;
+  const stepTarget = (key: string) => {
+    const t = p?.targets.find((x) => x.key === key);
+    return t ? targetLabel(t) : platformName(key);
+  };
   return (
     <Page title={p ? (p.caption ?? p.brief?.topic ?? 'Post') : 'Post'}>
       <Alert>{post.error ?? action.error}</Alert>
@@ -79,48 +77,13 @@ export function PostScreen({ id }: { id: string }) {
           <h2>Targets</h2>
           <ul class="list">
             {p.targets.map((t) => (
-              <li key={t.key} class="row target">
-                <div class="grow">
-                  <p class="row-title">{targetLabel(t)}</p>
-                  {t.status === 'unknown' && (
-                    <p class="error-text">
-                      Outcome unknown: check the account. {platformName(t.type)} may or may not have published it (its
-                      answer was lost and it cannot be asked); look on the account before retrying, so it is not posted
-                      twice.
-                    </p>
-                  )}
-                  {t.renderProgress && !t.renderProgress.done && typeof t.renderProgress.fraction === 'number' && (
-                    <Progress value={t.renderProgress.fraction} label={`Preparing media for ${targetLabel(t)}`} />
-                  )}
-                  {t.error && <p class="error-text">{t.error}</p>}
-                  {t.publishedAt && <p class="muted">Published {when(t.publishedAt)}</p>}
-                  {typeof t.result?.location === 'string' && (
-                    <p class="muted">
-                      Exported to <code>{t.result.location}</code>
-                    </p>
-                  )}
-                  {resultLinks(t.result).map(([k, url]) => (
-                    <a key={k} href={url} target="_blank" rel="noreferrer">
-                      Open on {platformName(t.platform)}
-                    </a>
-                  ))}
-                </div>
-                <Status value={t.status} />
-                {t.status === 'failed' && (
-                  <button
-                    type="button"
-                    disabled={action.busy}
-                    onClick={() =>
-                      void action.run(async () => {
-                        await api('POST', `/api/v1/posts/${id}/targets/${t.key}/retry`);
-                        await post.reload();
-                      })
-                    }
-                  >
-                    Retry {targetLabel(t)}
-                  </button>
-                )}
-              </li>
+              <TargetRow
+                key={t.key}
+                postId={id}
+                target={t}
+                account={accountName(t.connectionId)}
+                onChanged={post.reload}
+              />
             ))}
           </ul>
           {p.media.length > 0 && (
@@ -154,7 +117,7 @@ export function PostScreen({ id }: { id: string }) {
                   <tr key={`${a.step}-${a.targetKey}-${a.attempt}`}>
                     <td>
                       {a.step.replace(/_/g, ' ')}
-                      {a.targetKey ? ` (${platformName(a.targetKey)})` : ''}
+                      {a.targetKey ? ` (${stepTarget(a.targetKey)})` : ''}
                     </td>
                     <td>{a.attempt}</td>
                     <td>
