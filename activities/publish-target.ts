@@ -121,6 +121,14 @@ export function createPublishTarget(deps: ActivityDeps) {
                 'the account this target publishes through was disconnected; connect it again, then retry this target',
               );
             }
+            if (connection.status === 'needs_reconnect') {
+              // Said before reserving: a post that cannot go must not hold a budget others wait for.
+              throw new PublishError(
+                platform,
+                'needs_reconnect',
+                `the account must be connected again${connection.statusReason ? `: ${connection.statusReason}` : ''}`,
+              );
+            }
             const fence = await claimJournal(deps, publication, {
               fresh: retry === true && publication.status === 'unknown',
             });
