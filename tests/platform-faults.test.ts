@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connections, renditions } from '../db/schema.js';
+import { connections, publishingUsage, renditions } from '../db/schema.js';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
 import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js';
 import { type InstagramEmulator, startInstagramEmulator } from '../emulators/instagram.js';
@@ -544,6 +544,12 @@ describe('through the pipeline, on an audited installation', () => {
     const connectionId = (await connectAccount(other, 'youtube'))[0]!;
     const otherVideo = await uploadVideo(other);
     const before = (await published(google.url)).length;
+    const next = await createPost(other, {
+      caption: 'Scheduled\nDue after the grant is gone.',
+      mediaIds: [otherVideo],
+      publishAt: new Date(Date.now() + 30_000).toISOString(),
+      targets: [{ type: 'youtube', connectionId, privacy: 'unlisted' }],
+    });
     await callControl(google.url, 'POST', 'faults', [{ kind: 'invalid_grant', on: 'refresh' }]);
     await fault(google.url, [{ kind: 'token_expired', on: 'upload' }]);
     const id = await createPost(other, {
@@ -561,6 +567,18 @@ describe('through the pipeline, on an audited installation', () => {
     const row = await connectionRow(app, connectionId);
     expect(row.status).toBe('needs_reconnect');
     expect(row.statusReason).toBeTruthy();
+
+    // A post scheduled before the refusal fails when its time comes, asks YouTube nothing and
+    // spends no budget.
+    const inserts = requestsOf(google.kit, 'POST', '/upload/youtube/v3/videos');
+    const refused = await waitForPost(other.api, next, isFinished, 90_000);
+    expect(refused.status).toBe('failed');
+    // The stored reason: it went when the connection was already marked.
+    expect(targetOf(refused, 'youtube').error).toMatch(/must be connected again: .*invalid_grant/);
+    expect((await publishAttempts(other, next, 'youtube')).map((a) => a.outcome)).toEqual(['failed']);
+    expect(await app.db.select().from(publishingUsage).where(eq(publishingUsage.postId, next))).toEqual([]);
+    expect(requestsOf(google.kit, 'POST', '/upload/youtube/v3/videos')).toBe(inserts);
+
     expect(await publishedSince(google.url, before)).toHaveLength(0);
     expect(await violations(google.url)).toEqual([]);
   }, 120_000);
