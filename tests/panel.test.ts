@@ -1,5 +1,8 @@
+import { once } from 'node:events';
 import { mkdir, readFile } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
@@ -11,9 +14,11 @@ import { ensureWebBuilt } from '../scripts/build-web.mjs';
 import { launchBrowser } from './helpers/browser.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 import { makeVideo, tempDir } from './helpers/media-files.js';
+import { published } from './helpers/publishing.js';
 
 // The panel, driven in Debian's Chromium against the whole running system: API, worker, Temporal,
-// PostgreSQL, and emulated TikTok, Google/YouTube and OpenAI.
+// PostgreSQL, and emulated TikTok, Google/YouTube and OpenAI. The journey publishes to the emulated
+// TikTok and YouTube accounts it connects, over a slow link so the upload can be watched.
 
 const ARTIFACTS = new URL('../test-artifacts/panel/', import.meta.url).pathname;
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -25,6 +30,8 @@ let app: TestApp;
 let tiktok: TikTokEmulator;
 let google: GoogleEmulator;
 let openai: OpenAiEmulator;
+let tiktokLink: SlowLink;
+let youtubeLink: SlowLink;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
@@ -36,10 +43,18 @@ const consoleErrors: string[] = [];
 beforeAll(async () => {
   await ensureWebBuilt();
   [tiktok, google, openai] = await Promise.all([startTikTokEmulator(), startGoogleEmulator(), startOpenAiEmulator()]);
+  // 3 MB/s: the 20 MB video takes some seconds to reach each platform.
+  [tiktokLink, youtubeLink] = await Promise.all([slowLink(tiktok.url, 3_000_000), slowLink(google.url, 3_000_000)]);
   app = await startTestApp({
     env: {
       ...tiktok.env,
       ...google.env,
+      // The platforms' APIs (and so their upload addresses) behind the slow links; consent pages direct.
+      TIKTOK_API_URL: tiktokLink.url,
+      YOUTUBE_API_URL: youtubeLink.url,
+      // A public TikTok post needs an audited app; only a public post gets a public link.
+      TIKTOK_APP_AUDITED: 'true',
+      PUBLISH_POLL_INTERVAL_MS: '50',
       OPENAI_BASE_URL: openai.url,
       OPENAI_API_KEY: 'sk-test',
       OPENAI_MODEL: EMULATOR_MODEL,
@@ -47,7 +62,8 @@ beforeAll(async () => {
   });
   const dir = await tempDir('panel-clip-');
   cleanupClip = dir.cleanup;
-  clip = await makeVideo(join(dir.dir, 'hike.mp4'), { width: 180, height: 320, seconds: 2 });
+  // About 20 MB: several times what the sockets buffer, so the bytes sent move with the link.
+  clip = await makeVideo(join(dir.dir, 'hike.mp4'), { width: 360, height: 640, seconds: 6, bitrate: '24M' });
   axeSource = await readFile(AXE, 'utf8');
   await mkdir(ARTIFACTS, { recursive: true });
   browser = await launchBrowser();
@@ -58,6 +74,15 @@ beforeAll(async () => {
     .toBuffer();
   await context.route(/^https:\/\/[^/]+\.example\//, (route) =>
     route.fulfill({ status: 200, contentType: 'image/png', body: avatar }),
+  );
+  // The published posts' pages on tiktok.com and youtube.com, which this offline machine cannot reach:
+  // a stand-in page, so opening a link shows where the browser went without leaving the machine.
+  await context.route(/^https:\/\/www\.(tiktok|youtube)\.com\//, (route) =>
+    route.fulfill({
+      status: 200,
+      contentType: 'text/html',
+      body: `<!doctype html><title>Stand-in for ${new URL(route.request().url()).hostname}</title><p>offline</p>`,
+    }),
   );
   page = await context.newPage();
   page.on('console', (msg) => {
@@ -72,9 +97,57 @@ afterAll(async () => {
     for (const l of app?.logLines ?? []) if (/"level":50/.test(l)) console.log(l.slice(0, 1500));
   await browser?.close();
   await app?.stop();
-  await Promise.all([tiktok?.stop(), google?.stop(), openai?.stop()]);
+  await Promise.all([tiktok?.stop(), google?.stop(), openai?.stop(), tiktokLink?.stop(), youtubeLink?.stop()]);
   await cleanupClip?.();
 });
+
+interface SlowLink {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * A slow network in front of an emulator: bodies over 1 MB pass at about `bytesPerSec`, everything
+ * else at once. The Host header goes through unchanged, so the upload addresses the emulator hands
+ * out point back through the link.
+ */
+async function slowLink(target: string, bytesPerSec: number): Promise<SlowLink> {
+  const to = new URL(target);
+  const server = createServer((req, res) => {
+    const out = request(
+      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    out.on('error', () => res.destroy());
+    if (Number(req.headers['content-length'] ?? 0) <= 1_000_000) {
+      req.pipe(out);
+      return;
+    }
+    void (async () => {
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        for (let i = 0; i < chunk.length; i += 64 * 1024) {
+          const piece = chunk.subarray(i, i + 64 * 1024);
+          if (!out.write(piece)) await once(out, 'drain');
+          await new Promise((r) => setTimeout(r, (piece.length / bytesPerSec) * 1000));
+        }
+      }
+      out.end();
+    })().catch((err: Error) => out.destroy(err));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
 
 const heading = (name: string) => page.getByRole('heading', { level: 1, name });
 const nav = (name: string | RegExp) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
@@ -164,18 +237,23 @@ describe('the panel in a real browser', () => {
     await expect.poll(() => page.locator('li.connection img.avatar').count()).toBe(2);
     await checkScreen('accounts', ['Connected accounts', 'TikTok ·', 'YouTube ·', 'Active']);
 
-    // Compose: upload by the file picker (the drop zone's input), target TikTok and YouTube, draft with AI.
+    // Compose: upload by the file picker (the drop zone's input), target the connected TikTok and
+    // YouTube accounts (and keep the generic export), draft with AI.
     await nav('Compose').click();
     await expect.poll(() => heading('Compose').isVisible()).toBe(true);
     await page.getByLabel('Choose photos or videos to upload').setInputFiles(clip);
     await expect
-      .poll(() => page.getByRole('button', { name: 'Remove hike.mp4' }).isVisible(), { timeout: 20_000 })
+      .poll(() => page.getByRole('button', { name: 'Remove hike.mp4' }).isVisible(), { timeout: 30_000 })
       .toBe(true);
     expect(await page.getByRole('progressbar', { name: 'Uploading hike.mp4' }).getAttribute('value')).toBe('100');
-    // The exports by their platform's name (the connected accounts are listed as "<name> on <platform>").
-    await page.getByRole('checkbox', { name: 'Generic', exact: true }).uncheck();
-    await page.getByRole('checkbox', { name: 'TikTok', exact: true }).check();
-    await page.getByRole('checkbox', { name: 'YouTube', exact: true }).check();
+    expect(await page.getByRole('checkbox', { name: 'Generic', exact: true }).isChecked()).toBe(true);
+    await page.getByRole('checkbox', { name: 'Emulated Creator on TikTok' }).check();
+    await page.getByRole('checkbox', { name: /on YouTube$/ }).check();
+    // TikTok's posting screen: the creator named, privacy left for the person to choose.
+    const tt = page.getByRole('group', { name: 'TikTok: Emulated Creator' });
+    await expect.poll(() => tt.getByText('Posting to Emulated Creator @emulated.creator').isVisible()).toBe(true);
+    const privacy = tt.getByLabel('Who can see this video');
+    expect(await privacy.inputValue()).toBe('');
     await page.getByRole('radio', { name: 'Write it myself' }).check();
     await page.getByLabel('Caption').fill('x'.repeat(2300));
     await expect.poll(() => page.getByText(/TikTok: 2300 \/ 2200 characters .* too long/).isVisible()).toBe(true);
@@ -183,8 +261,26 @@ describe('the panel in a real browser', () => {
     await page.getByLabel('Brief: what is the post about?').fill('Autumn hiking in the Alps');
     await page.getByLabel('Tone (optional)').fill('warm');
     expect(await page.getByRole('radio', { name: 'I review the drafts first' }).isChecked()).toBe(true);
-    await checkScreen('compose', ['Where to post', 'Draft with AI from a brief', 'hike.mp4']);
-    await page.getByRole('button', { name: 'Draft with AI' }).click();
+    const draft = page.getByRole('button', { name: 'Draft with AI' });
+    expect(await draft.isDisabled()).toBe(true);
+    await expect
+      .poll(() => page.getByText('Emulated Creator: choose who can see the TikTok post.').isVisible())
+      .toBe(true);
+    await privacy.selectOption({ label: 'Everyone' });
+    // Allowing comments is the person's choice too; it is off until they turn it on.
+    await tt.getByRole('checkbox', { name: 'Comment', exact: true }).check();
+    await expect.poll(() => draft.isDisabled()).toBe(false);
+    expect(await page.locator('p.consent').textContent()).toBe(
+      "By posting, you agree to TikTok's Music Usage Confirmation.",
+    );
+    await checkScreen('compose', [
+      'Where to post',
+      'Draft with AI from a brief',
+      'hike.mp4',
+      'Posting to Emulated Creator',
+      'Music Usage Confirmation',
+    ]);
+    await draft.click();
     await page.waitForURL(/\/posts\/[0-9a-f-]{36}$/);
     postId = page.url().split('/').pop()!;
 
@@ -203,11 +299,12 @@ describe('the panel in a real browser', () => {
     await expect.poll(() => card.locator('.review-head .muted').textContent(), { timeout: 45_000 }).toMatch(/^Round 1/);
     await expect.poll(() => card.getByRole('region', { name: 'Draft for YouTube' }).isVisible()).toBe(true);
     await expect.poll(() => card.getByRole('region', { name: 'Draft for TikTok' }).isVisible()).toBe(true);
+    await expect.poll(() => card.getByRole('region', { name: 'Draft for Generic' }).isVisible()).toBe(true);
     await checkScreen('review', ['Review queue', 'Round 1', 'no deadline', 'Reject with feedback']);
     await card.getByRole('button', { name: 'Reject with feedback' }).click();
     await card.getByLabel('What should change?').fill('Mention the cable car');
     await card.getByRole('button', { name: 'Send feedback' }).click();
-    await expect.poll(() => card.getByText(/Sent back with your feedback/).isVisible()).toBe(true);
+    await expect.poll(() => card.getByText(/Sent back with your feedback/).isVisible(), { timeout: 20_000 }).toBe(true);
     await expect.poll(() => card.locator('.review-head .muted').textContent(), { timeout: 45_000 }).toMatch(/^Round 2/);
     await expect.poll(() => card.getByText('You asked for changes: “Mention the cable car”').isVisible()).toBe(true);
     const caption = card.getByRole('region', { name: 'Draft for TikTok' }).getByLabel('caption');
@@ -216,36 +313,121 @@ describe('the panel in a real browser', () => {
       .poll(() => card.getByRole('region', { name: 'Draft for TikTok' }).getByText('48 / 2200 characters').isVisible())
       .toBe(true);
     await card.getByRole('button', { name: 'Approve' }).click();
-    await expect.poll(() => card.getByText(/Approved/).isVisible()).toBe(true);
+    await expect.poll(() => card.getByText(/Approved/).isVisible(), { timeout: 20_000 }).toBe(true);
 
-    // The post page follows it to the end without reloading.
+    // The post page follows it to the end without reloading: the upload to each account moves.
     await page.goto(`${app.baseUrl}/posts/${postId}`);
+    const seen: Record<string, { value: number; text: string }[]> = { TikTok: [], YouTube: [] };
+    let shot = false;
+    const midway = (name: string) => seen[name]!.some((s) => s.value > 0 && s.value < 100);
+    await expect
+      .poll(
+        async () => {
+          for (const name of Object.keys(seen)) {
+            const bars = await page.locator(`progress[aria-label="Uploading to ${name}"]`).evaluateAll((els) =>
+              els.map((e) => ({
+                value: Number(e.getAttribute('value')),
+                text: e.closest('.upload-progress')?.textContent ?? '',
+              })),
+            );
+            seen[name]!.push(...bars);
+            if (!shot && bars.some((b) => b.value > 0 && b.value < 100)) {
+              // The screen mid-upload, as a person watching it sees it.
+              shot = true;
+              expect(await axeViolations(), 'post while uploading').toEqual([]);
+              await page.screenshot({ path: join(ARTIFACTS, 'post-uploading-desktop-light.png'), fullPage: true });
+            }
+          }
+          return midway('TikTok') && midway('YouTube');
+        },
+        { timeout: 90_000, interval: 100 },
+      )
+      .toBe(true);
+    for (const name of Object.keys(seen)) {
+      const partway = seen[name]!.find((s) => s.value > 0 && s.value < 100)!;
+      expect(partway.text).toMatch(new RegExp(`^${partway.value}%\\d+\\.\\d MB of 2\\d\\.\\d MB sent to ${name}\\.$`));
+    }
     await expect.poll(() => page.locator('.summary .badge').textContent(), { timeout: 90_000 }).toBe('Published');
-    await checkScreen('post', ['Targets', 'History', 'Open the workflow in Temporal', 'Exported to']);
+    // Once published, the bars give way to the links.
+    expect(await page.locator('progress[aria-label^="Uploading to"]').count()).toBe(0);
+    await checkScreen('post', [
+      'Targets',
+      'History',
+      'Open the workflow in Temporal',
+      'Exported to',
+      'Open on TikTok',
+      'Open on YouTube',
+    ]);
     const workflowLink = await page.getByRole('link', { name: 'Open the workflow in Temporal' }).getAttribute('href');
     const media = page.locator('.media-strip a').first();
     const content = await page.request.get(new URL((await media.getAttribute('href'))!, app.baseUrl).toString());
     expect(content.status()).toBe(200);
     expect(content.headers()['content-type']).toMatch(/^video\//);
 
+    interface StoredTarget {
+      key: string;
+      type: string;
+      status: string;
+      url: string | null;
+      platformPostId: string | null;
+      draft: { caption?: string; title?: string };
+      renditions: { sizeBytes: number }[];
+      result: { location?: string } | null;
+    }
     const stored = (await (await page.request.get(`${app.baseUrl}/api/v1/posts/${postId}`)).json()) as {
       status: string;
       workflow: { id: string; url: string };
-      targets: { key: string; draft: { caption?: string } }[];
+      targets: StoredTarget[];
     };
     expect(stored.status).toBe('published');
     expect(workflowLink).toBe(stored.workflow.url);
     expect(workflowLink).toContain(encodeURIComponent(stored.workflow.id));
-    expect(stored.targets.find((t) => t.key === 'tiktok')?.draft.caption).toBe(
-      'Golden larches and the cable car up to the ridge',
-    );
+    const of = (type: string) => stored.targets.find((t) => t.type === type)!;
+    expect(of('tiktok').draft.caption).toBe('Golden larches and the cable car up to the ridge');
+    expect(of('local_export').result?.location).toBeTruthy();
+
+    // The links are the API's, and each names what the emulated platform published.
+    const tiktokHref = await page.getByRole('link', { name: 'Open on TikTok' }).getAttribute('href');
+    const youtubeHref = await page.getByRole('link', { name: 'Open on YouTube' }).getAttribute('href');
+    expect(tiktokHref).toBe(of('tiktok').url);
+    expect(youtubeHref).toBe(of('youtube').url);
+    const tiktokItem = (await published(tiktok.url)).find((i) => i.id === of('tiktok').platformPostId);
+    expect(tiktokItem, JSON.stringify(of('tiktok'))).toBeDefined();
+    expect(tiktokHref).toBe(`https://www.tiktok.com/@emulated.creator/video/${tiktokItem!.id}`);
+    const postInfo = tiktokItem!.params.post_info as Record<string, unknown>;
+    expect(postInfo).toMatchObject({
+      title: 'Golden larches and the cable car up to the ridge',
+      privacy_level: 'PUBLIC_TO_EVERYONE',
+      disable_comment: false,
+    });
+    expect(tiktokItem!.media[0]!.bytes).toBe(of('tiktok').renditions[0]!.sizeBytes);
+    const youtubeItem = (await published(google.url)).find((i) => i.id === of('youtube').platformPostId);
+    expect(youtubeItem, JSON.stringify(of('youtube'))).toBeDefined();
+    expect(youtubeHref).toBe(`https://www.youtube.com/watch?v=${youtubeItem!.id}`);
+    expect((youtubeItem!.params.snippet as Record<string, unknown>).title).toBe(of('youtube').draft.title);
+    expect(youtubeItem!.media[0]!.bytes).toBe(of('youtube').renditions[0]!.sizeBytes);
+
+    // Each link opens in a new tab at that address (a stand-in page: this machine is offline).
+    for (const [name, href] of [
+      ['TikTok', tiktokHref],
+      ['YouTube', youtubeHref],
+    ] as const) {
+      const [tab] = await Promise.all([
+        context.waitForEvent('page'),
+        page.getByRole('link', { name: `Open on ${name}` }).click(),
+      ]);
+      await tab.waitForLoadState();
+      expect(tab.url()).toBe(href);
+      expect(await tab.title()).toBe(`Stand-in for ${new URL(href!).hostname}`);
+      await tab.close();
+    }
 
     await nav('Posts').click();
     await checkScreen('posts', ['Published']);
     await nav('Notifications').click();
     await checkScreen('notifications', ['All caught up']);
     expect(consoleErrors.join('\n')).toBe('');
-  }, 150_000);
+  }, 300_000);
 
   it('schedules a post and moves it on the calendar by keyboard and by drag and drop', async () => {
     const tomorrow = new Date(Date.now() + 86_400_000);

@@ -4,6 +4,7 @@ import { type Attempt, type ConnectionList, type Post, platformName } from '../t
 import { Alert, Confirm, Empty, Loading, Page, Status, when } from '../ui';
 import { TargetRow, targetLabel } from './post-target';
 
+// Cancel is taken only before publishing starts; past that the API answers 409 with the reason.
 const FINAL = new Set(['published', 'partially_published', 'failed', 'cancelled']);
 
 export function PostsScreen() {
@@ -139,7 +140,7 @@ export function PostScreen({ id }: { id: string }) {
               </a>
             )}
           </p>
-          {!FINAL.has(p.status) && (
+          {!FINAL.has(p.status) && p.status !== 'publishing' && (
             <Confirm
               label="Cancel this post"
               question="Cancel this post? Nothing more will be published; targets already published stay published."
