@@ -76,7 +76,8 @@ it('a worker restart between slots loses no slot and publishes none twice', { ti
     'the first slot published',
     async () => {
       const rows = await slotRows();
-      return rows[0]?.postId && (await postOf(rows[0].postId))?.status === 'published' && rows;
+      const postId = rows[0]?.postId;
+      return postId && (await postOf(postId))?.status === 'published' ? rows : false;
     },
     times[1]! - Date.now() - 5000,
   );
