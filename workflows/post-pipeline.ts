@@ -139,6 +139,7 @@ async function pipeline(
   );
   const outcomes: TargetOutcome[] = targets.map((t) => ({ key: t.key, ok: false }));
   const retryQueue: string[] = [];
+  let firstRoundDone = false;
   const confirmQueue: ConfirmTargetInput[] = [];
   /** The public URL of each published target, for the words the Temporal UI shows. */
   const links = new Map<string, string>();
@@ -329,8 +330,7 @@ async function pipeline(
     },
     {
       validator: ({ targetKey }) => {
-        if (state.stage !== 'retry_window')
-          throw new Error('Only a target that failed after publishing can be retried');
+        if (!retryWindowOpen()) throw new Error('Only a target that failed after publishing can be retried');
         const outcome = outcomes.find((o) => o.key === targetKey);
         if (!outcome) throw new Error(`targetKey: this post has no target "${targetKey}"`);
         if (outcome.ok) throw new Error(`Target "${targetKey}" is already published`);
@@ -349,7 +349,7 @@ async function pipeline(
     },
     {
       validator: ({ targetKey, url }) => {
-        if (state.stage !== 'retry_window')
+        if (!retryWindowOpen())
           throw new Error('Only a target that failed or whose outcome is unknown can be confirmed');
         const outcome = outcomes.find((o) => o.key === targetKey);
         if (!outcome) throw new Error(`targetKey: this post has no target "${targetKey}"`);
@@ -366,6 +366,16 @@ async function pipeline(
       },
     },
   );
+
+  /**
+   * Retries and confirmations are taken once every target's first try has ended: the post shows
+   * its failures a moment before the window's own stage begins, and a person acting on them then
+   * is queued rather than refused.
+   */
+  function retryWindowOpen(): boolean {
+    if (state.stage === 'retry_window') return true;
+    return state.stage === 'publishing' && firstRoundDone && (input.retryWindowDays ?? 0) > 0;
+  }
 
   function tooLate(): string {
     if (state.stage === 'publishing') return 'publishing has started';
@@ -389,6 +399,7 @@ async function pipeline(
   setStatus('publishing');
   setCurrentDetails(`publishing to ${targets.map((t) => t.key).join(', ')}`);
   await CancellationScope.nonCancellable(() => Promise.all(targets.map((t) => publishOne(t))));
+  firstRoundDone = true;
   let result = await finish(outcomes);
   if (outcomes.some((o) => !o.ok) && (input.retryWindowDays ?? 0) > 0) result = await retryWindow(result);
   state.stage = 'done';
