@@ -51,6 +51,7 @@ export async function campaignsBench(): Promise<void> {
       }
     });
     const createSeconds = (performance.now() - created) / 1000;
+    console.error(`campaigns: ${CAMPAIGNS - failures} created in ${createSeconds.toFixed(0)} s`);
     const cpuAfterCreate = await system.cpu();
     const memoryAfterCreate = await system.memory();
 
@@ -62,6 +63,7 @@ export async function campaignsBench(): Promise<void> {
 
     await sleep(10_000);
     const idleAfter = await idleSpan(system, IDLE_SECONDS);
+    console.error(`campaigns: idle span done; ${CALENDAR_REQUESTS} calendar requests next`);
     const memoryWaiting = await system.memory();
 
     // The month view from the first slot's day: most of every campaign's slots fall in it.
