@@ -95,10 +95,12 @@ function connectionCredentials(deps: ActivityDeps, platform: Platform, connectio
         throw new PublishError(platform, 'needs_reconnect', 'the token was refused and cannot be renewed here');
       const outcome = await deps.requestRenewal(connectionId, row ? { seenVersion: row.version } : {});
       if (outcome.outcome === 'needs_reconnect' || outcome.outcome === 'gone') {
+        // The platform's own words, as the owner stored them with the connection's new state.
+        const after = await connectionById(deps.db, connectionId);
         throw new PublishError(
           platform,
           'needs_reconnect',
-          `${platform} no longer accepts this connection; connect the account again`,
+          `${after?.statusReason ?? `${platform} no longer accepts this connection`}; connect the account again`,
         );
       }
       const current = await load();

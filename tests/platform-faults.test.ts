@@ -372,8 +372,11 @@ describe('through the pipeline, on an audited installation', () => {
     });
     const post = await waitForPost(other.api, id, isFinished, 120_000);
     expect(post.status).toBe('failed');
-    expect(targetOf(post, 'instagram').error).toMatch(/Session has expired.*must be connected again/);
+    expect(targetOf(post, 'instagram').error).toMatch(/Session has expired.*connect the account again/);
     expect((await publishAttempts(other, id, 'instagram')).map((a) => a.outcome)).toEqual(['failed']);
+    // The owner asked Instagram whether the token it could not renew yet still works: it is marked.
+    const connection = await call(other.api, `/api/v1/connections/${connectionId}`);
+    expect(connection.body).toMatchObject({ status: 'needs_reconnect' });
     expect(await publishedSince(instagram.url, before)).toHaveLength(0);
     expect(await violations(instagram.url)).toEqual([]);
   }, 150_000);

@@ -42,6 +42,7 @@ export async function renewConnection(deps: ConnectionDeps, request: RenewReques
   const account = accountRefOf(row);
   const credentials = openCredentials(deps.vault, row.id, row);
   const plan = connector.renewalPlan(account, credentials, clock(deps));
+  let verifying = false;
   try {
     if (plan.action === 'check') {
       const profile = await connector.readProfile(account, credentials);
@@ -58,13 +59,19 @@ export async function renewConnection(deps: ConnectionDeps, request: RenewReques
     }
     const fresh = await connector.refresh(account, credentials);
     if (fresh.accessToken === credentials.accessToken && fresh.refreshToken === credentials.refreshToken) {
+      if (request.trigger === 'on_demand') {
+        // Someone was refused this token and the platform will not renew it yet (Instagram under
+        // 24 h): ask whether it still works, so a dead one is marked instead of failing post after post.
+        verifying = true;
+        await connector.readProfile(account, credentials);
+      }
       return { outcome: 'not_due', version: row.version };
     }
     return await storeRenewed(deps, row, fresh);
   } catch (err) {
     if (!(err instanceof ConnectorError)) throw err;
     // A token without a refresh that stopped working is as final as a refused refresh.
-    if (err.kind === 'needs_reconnect' || (plan.action === 'check' && err.kind === 'access_expired')) {
+    if (err.kind === 'needs_reconnect' || ((plan.action === 'check' || verifying) && err.kind === 'access_expired')) {
       await markNeedsReconnect(deps, row, err.message);
       return { outcome: 'needs_reconnect', version: row.version };
     }
