@@ -42,11 +42,14 @@ export function createPublishTarget(deps: ActivityDeps) {
     postId,
     targetKey,
     retry,
+    scheduledFor,
   }: {
     postId: string;
     targetKey: string;
     /** A retry of a failed target in the post's open retry window. */
     retry?: boolean;
+    /** Uploaded ahead on the platform's own schedule for this instant (YouTube `scheduleOn: youtube`). */
+    scheduledFor?: string;
   }): Promise<PublishReceipt> {
     // One read for the target, the post and whether it may still publish (three before).
     const [row] = await db
@@ -85,7 +88,8 @@ export function createPublishTarget(deps: ActivityDeps) {
             .from(renditions)
             .where(and(eq(renditions.postId, postId), eq(renditions.targetKey, targetKey)))
             .orderBy(asc(renditions.position)),
-          row.status === 'publishing' ? undefined : startPublishing(postId),
+          // Uploaded ahead, the post itself is still scheduled: it starts publishing at its time.
+          row.status === 'publishing' || scheduledFor ? undefined : startPublishing(postId),
         ]);
         // Taken right before the platform call: it is the time the post went out.
         const publishedAt = new Date();
@@ -100,6 +104,7 @@ export function createPublishTarget(deps: ActivityDeps) {
             caption: publication.draft ? draftText(publication.draft) : (row.caption ?? ''),
             draft: (publication.draft as Record<string, unknown> | null) ?? null,
             publishedAt,
+            ...(scheduledFor ? { scheduledFor: new Date(scheduledFor) } : {}),
             renditions: files.map((r) => ({
               position: r.position,
               path: store.pathOf(r.storageKey),

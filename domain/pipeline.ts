@@ -35,6 +35,11 @@ export interface PipelineTarget {
   key: string;
   type: TargetType;
   format?: DraftFormat;
+  /**
+   * Uploaded once its media is rendered, ahead of publishAt, with the platform's own schedule
+   * (YouTube: private until its `publishAt`), so processing is done when the time comes.
+   */
+  early?: boolean;
 }
 
 /** Only ids travel through Temporal: media bytes stay in storage. */

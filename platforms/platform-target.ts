@@ -60,6 +60,7 @@ export function connectedPublisher<Input>(
         platform: type,
         platformPostId: result.postId,
         url: result.url,
+        ...(request.scheduledFor ? { scheduledFor: request.scheduledFor.toISOString(), clock: type } : {}),
         ...(result.note ? { note: result.note } : {}),
       };
     },

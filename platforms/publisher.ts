@@ -31,6 +31,8 @@ export interface PublishRequest {
   draft: Record<string, unknown> | null;
   renditions: RenditionFile[];
   publishedAt: Date;
+  /** Uploaded ahead, to go public at this instant by the platform's own schedule. */
+  scheduledFor?: Date;
   /** For targets on a connected account: the account, its credentials and the journal. */
   connected?: ConnectedTarget;
 }

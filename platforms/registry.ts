@@ -168,6 +168,12 @@ export const TARGET_REGISTRY = {
         .describe('Made for kids (COPPA): required by YouTube, default false'),
       containsSyntheticMedia: bool('Altered or synthetic content that looks real'),
       notifySubscribers: bool('Notify subscribers (default true)'),
+      scheduleOn: z
+        .enum(['app', 'youtube'], { error: 'expected app or youtube' })
+        .default('app')
+        .describe(
+          "Whose clock publishes a scheduled video. app (default): uploaded at the post's time. youtube: uploaded when its media is ready (the render lead time before) as private with YouTube's own publishAt, so YouTube has processed it by then; once uploaded, YouTube holds the schedule and the post can no longer be moved or cancelled here",
+        ),
       placement: placementOf(['video', 'short'] as const, 'video or short (vertical, up to 3 minutes)'),
       fit,
     },

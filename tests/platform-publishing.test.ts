@@ -182,6 +182,46 @@ describe('publishing through the pipeline', () => {
   });
 });
 
+describe("YouTube's own clock", () => {
+  it('uploads ahead as private with YouTube publishAt; the post stays scheduled, cannot be moved, then ends published', async () => {
+    const publishAt = new Date(Date.now() + 30_000).toISOString();
+    const id = await createPost({
+      caption: 'Premiere at noon\nOur bakery film.',
+      mediaIds: [videoId],
+      publishAt,
+      targets: [{ type: 'youtube', connectionId: accounts.youtube, scheduleOn: 'youtube' }],
+    });
+    // Uploaded and waiting for its time (YouTube's): the post is scheduled, its target is up.
+    const ahead = await waitForPost(
+      user.api,
+      id,
+      (p) => p.status === 'scheduled' && (p.targets as Json[])[0]?.status === 'published',
+      25_000,
+    );
+    const target = (ahead.targets as Json[])[0]!;
+    expect(target).toMatchObject({ clock: 'youtube', result: { scheduledFor: publishAt, clock: 'youtube' } });
+    const item = (await published(google.url)).find((i) => String(target.platformPostId) === i.id)!;
+    expect(JSON.stringify(item.params)).toContain(publishAt.replace(/\.\d{3}Z$/, ''));
+    expect(JSON.stringify(item.params)).toContain('"privacyStatus":"private"');
+    const cancel = await postJson(user.api, `/api/v1/posts/${id}/cancel`, {});
+    expect(cancel.status).toBe(409);
+    expect(JSON.stringify(cancel.body)).toMatch(/scheduled by the platform itself/);
+    const done = await waitForPost(user.api, id, isFinished, 60_000);
+    expect(done.status).toBe('published');
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(publishAt));
+    expectProblem(
+      await postJson(user.api, '/api/v1/posts', {
+        caption: 'x',
+        mediaIds: [videoId],
+        publishAt,
+        targets: [{ type: 'youtube', connectionId: accounts.youtube, scheduleOn: 'youtube', privacy: 'unlisted' }],
+      }),
+      422,
+      'targets[0].privacy',
+    );
+  });
+});
+
 describe('refused by the platform, then retried', () => {
   it('TikTok refuses the video (spam risk) in its words; after a fix, retryTarget publishes it once', async () => {
     await switches(tiktok.url, { failReason: 'spam_risk_text' });

@@ -140,6 +140,9 @@ async function pipeline(
   const outcomes: TargetOutcome[] = targets.map((t) => ({ key: t.key, ok: false }));
   const retryQueue: string[] = [];
   let firstRoundDone = false;
+  /** Set once a target went up ahead with the platform's own schedule: why the time is no longer ours to change. */
+  let scheduledByPlatform: string | undefined;
+  const uploadedEarly = new Set<string>();
   const confirmQueue: ConfirmTargetInput[] = [];
   /** The public URL of each published target, for the words the Temporal UI shows. */
   const links = new Map<string, string>();
@@ -276,6 +279,7 @@ async function pipeline(
     {
       validator: ({ publishAt: next, timeZone }) => {
         if (!BEFORE_PUBLISHING.includes(state.stage)) throw new Error(`Too late to reschedule: ${tooLate()}`);
+        if (scheduledByPlatform) throw new Error(`Too late to reschedule: ${scheduledByPlatform}`);
         if (typeof next !== 'string' || !Number.isFinite(Date.parse(next))) {
           throw new Error('publishAt: expected an ISO-8601 instant');
         }
@@ -317,6 +321,7 @@ async function pipeline(
     {
       validator: ({ reason } = {}) => {
         if (!BEFORE_PUBLISHING.includes(state.stage)) throw new Error(`Too late to cancel: ${tooLate()}`);
+        if (scheduledByPlatform) throw new Error(`Too late to cancel: ${scheduledByPlatform}`);
         if (reason !== undefined && typeof reason !== 'string') throw new Error('reason: expected text');
         storable('reason', reason);
       },
@@ -398,7 +403,9 @@ async function pipeline(
   // From here on a cancellation cannot interrupt: half a publish is worse than none.
   setStatus('publishing');
   setCurrentDetails(`publishing to ${targets.map((t) => t.key).join(', ')}`);
-  await CancellationScope.nonCancellable(() => Promise.all(targets.map((t) => publishOne(t))));
+  await CancellationScope.nonCancellable(() =>
+    Promise.all(targets.filter((t) => !uploadedEarly.has(t.key)).map((t) => publishOne(t))),
+  );
   firstRoundDone = true;
   let result = await finish(outcomes);
   if (outcomes.some((o) => !o.ok) && (input.retryWindowDays ?? 0) > 0) result = await retryWindow(result);
@@ -432,6 +439,7 @@ async function pipeline(
         { renderError },
       );
     }
+    await uploadAhead();
     for (;;) {
       await waitUntil(0, 'publish');
       await settle();
@@ -544,6 +552,24 @@ async function pipeline(
     }
   }
 
+  /**
+   * Targets on the platform's clock (YouTube `scheduleOn: youtube`) go up as soon as their media is
+   * ready, private until the post's time by the platform's own schedule, so its processing is done
+   * by then. From that moment the time belongs to the platform: reschedule and cancel are refused
+   * with the reason. Only posts created with such targets take this path.
+   */
+  async function uploadAhead(): Promise<void> {
+    const early = targets.filter((t) => t.early);
+    const at = state.publishAt;
+    if (early.length === 0 || !at || Date.parse(at) <= Date.now()) return;
+    await settle();
+    const keys = early.map((t) => t.key).join(', ');
+    scheduledByPlatform = `${keys} is uploaded and scheduled by the platform itself for ${when(at)}; change or delete it there`;
+    setCurrentDetails(`uploading ${keys} ahead, scheduled by the platform for ${when(at)}`);
+    for (const t of early) uploadedEarly.add(t.key);
+    await CancellationScope.nonCancellable(() => Promise.all(early.map((t) => publishOne(t, false, at))));
+  }
+
   /** Accepted reschedules and cancels land before the pipeline commits to anything. */
   async function settle(): Promise<void> {
     await condition(() => state.pending === 0);
@@ -603,7 +629,7 @@ async function pipeline(
     return result;
   }
 
-  async function publishOne(target: PipelineTarget, retry = false): Promise<void> {
+  async function publishOne(target: PipelineTarget, retry = false, scheduledFor?: string): Promise<void> {
     const outcome = outcomes.find((o) => o.key === target.key)!;
     progress.targets[target.key] = 'publishing';
     try {
@@ -611,6 +637,7 @@ async function pipeline(
         postId,
         targetKey: target.key,
         ...(retry ? { retry } : {}),
+        ...(scheduledFor ? { scheduledFor } : {}),
       });
       // Where it went, for the operator's summary (the receipt is in the history already).
       const url = receipt && typeof receipt.url === 'string' ? receipt.url : undefined;

@@ -222,6 +222,11 @@ export const postView = postSummaryView.extend({
       platformPostId: z.string().nullable().describe("The platform's id of the published post"),
       url: z.string().nullable().describe('The public URL of the published post'),
       connectionId: z.uuid().nullable().describe('The connected account a platform target publishes through'),
+      clock: z
+        .enum(['app', 'youtube'])
+        .describe(
+          "Whose clock publishes it: app (at the post's time) or youtube (uploaded ahead, YouTube's own schedule)",
+        ),
       options: z.record(z.string(), z.unknown()).nullable().describe("The target's platform options"),
       uploadProgress: z
         .object({ sent: z.number().int(), total: z.number().int(), at: instant })

@@ -15,7 +15,10 @@ export function createYouTubeTarget(config: { apiUrl: string }): Publisher {
       description: draftField(request, 'description') ?? (draftField(request, 'title') ? undefined : request.caption),
       tags: option<string[]>(target, 'tags') ?? draftTags(request),
       categoryId: option<string>(target, 'categoryId'),
-      privacy: option<'public' | 'private' | 'unlisted'>(target, 'privacy'),
+      // On YouTube's clock: private until publishAt, when YouTube makes it public by itself.
+      ...(request.scheduledFor && request.scheduledFor.getTime() > Date.now()
+        ? { publishAt: request.scheduledFor }
+        : { privacy: option<'public' | 'private' | 'unlisted'>(target, 'privacy') }),
       madeForKids: option<boolean>(target, 'madeForKids'),
       containsSyntheticMedia: option<boolean>(target, 'containsSyntheticMedia'),
       notifySubscribers: option<boolean>(target, 'notifySubscribers'),

@@ -5,7 +5,6 @@ import type { Database } from '../../db/client.js';
 import { media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
 import type { Brief, Draft, DraftFormat, ReviewPolicy } from '../../domain/drafts.js';
 import { type FieldError, ValidationError } from '../../domain/errors.js';
-import type { QuotaSettings } from '../../domain/quotas.js';
 import {
   isFinalStatus,
   type PostPipelineInput,
@@ -13,6 +12,7 @@ import {
   type TargetType,
   workflowIdForPost,
 } from '../../domain/pipeline.js';
+import type { QuotaSettings } from '../../domain/quotas.js';
 import type { PostRow } from './ownership.js';
 import { type PublishAtInput, resolvePublishAt } from './publish-at.js';
 import { assertPublishableMedia, type MediaTarget } from './validate-media.js';
@@ -106,7 +106,12 @@ export async function createPost(
       await tx.insert(postSteps).values(values.steps);
       return row!;
     });
-    const targets = values.publications.map((p) => ({ key: p.targetKey, type: p.targetType, format: p.format }));
+    const targets = values.publications.map((p) => ({
+      key: p.targetKey,
+      type: p.targetType,
+      format: p.format,
+      ...(p.options?.scheduleOn === 'youtube' && values.post.publishAt ? { early: true } : {}),
+    }));
     return { post, created: true, pipeline: pipelineOf(deps, post, targets) };
   } catch (err) {
     if (idempotencyKey && isUniqueViolation(err)) {
@@ -145,10 +150,19 @@ async function replay(deps: CreatePostDeps, post: PostRow): Promise<CreatedPost>
   // A confirmed start, or a post that has ended, is never started again: after the namespace's
   // retention Temporal would accept a second run and publish a post that was cancelled.
   if (post.pipelineStartedAt !== null || isFinalStatus(post.status)) return { post, created: false, pipeline: null };
-  const targets = await deps.db
-    .select({ key: publications.targetKey, type: publications.targetType, format: publications.format })
+  const rows = await deps.db
+    .select({
+      key: publications.targetKey,
+      type: publications.targetType,
+      format: publications.format,
+      options: publications.options,
+    })
     .from(publications)
     .where(eq(publications.postId, post.id));
+  const targets = rows.map(({ options, ...t }) => ({
+    ...t,
+    ...(options?.scheduleOn === 'youtube' && post.publishAt ? { early: true } : {}),
+  }));
   return { post, created: false, pipeline: pipelineOf(deps, post, targets) };
 }
 

@@ -111,6 +111,13 @@ export async function assertTargetsUsable(
     if (impossible) {
       errors.push({ field: field('type'), message: `${impossible}; raise the setting or leave ${name} out` });
     }
+    if (platform === 'youtube' && target.scheduleOn === 'youtube' && (target.privacy ?? 'public') !== 'public') {
+      errors.push({
+        field: field('privacy'),
+        message:
+          "YouTube's own schedule makes a video public at its time: with scheduleOn youtube, privacy must be public",
+      });
+    }
     if (platform === 'youtube' && videos === 0) {
       errors.push({ field: field('type'), message: 'YouTube publishes videos: add a video to mediaIds' });
     }

@@ -103,6 +103,8 @@ export async function viewOf(db: Database, post: PostRow, link: WorkflowLink) {
       platformPostId: (t.result?.platformPostId as string | null | undefined) ?? null,
       url: (t.result?.url as string | null | undefined) ?? null,
       connectionId: t.connectionId,
+      // Whose clock publishes it: ours at the post's time, or the platform's own schedule.
+      clock: t.options?.scheduleOn === 'youtube' ? ('youtube' as const) : ('app' as const),
       options: t.options,
       // Bytes sent of the whole file while a platform upload runs (a progress bar).
       uploadProgress: t.uploadProgress,
