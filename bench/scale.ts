@@ -1,8 +1,56 @@
+import { loadavg } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time.js';
+import proto from '@temporalio/proto';
 import { createPost, getPost, signUpBenchUser, uploadImage } from './api-client.js';
 import { smallPhoto } from './images.js';
 import { inPool, percentile, report, round, sleep } from './stats.js';
 import { startSystem } from './system.js';
+
+const EventType = proto.temporal.api.enums.v1.EventType;
+
+interface Stages {
+  /** The publish timer fired after publishAt (the dev server's timer queue). */
+  timer: number;
+  /** From the timer to the worker starting the workflow task it caused (queueing, polling). */
+  workflowTask: number;
+  /** From that task's start to the publish activity being scheduled (the worker's own work). */
+  decision: number;
+  /** From the activity being scheduled to a worker starting it (priority, slots). */
+  dispatch: number;
+  /** From the activity's start to the publication's publishedAt (its work before the platform call). */
+  publish: number;
+}
+
+/** Splits one post's lateness into the stages of its history, in seconds. */
+async function stagesOf(client: Client, workflowId: string, publishAt: number, publishedAt: number) {
+  const { events } = await client.workflow.getHandle(workflowId).fetchHistory();
+  const all = events ?? [];
+  const scheduled = all.find(
+    (e) =>
+      e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED &&
+      e.activityTaskScheduledEventAttributes?.activityType?.name === 'publishTarget',
+  );
+  if (!scheduled) return undefined;
+  const before = all.filter((e) => Number(e.eventId) < Number(scheduled.eventId));
+  const timer = before.findLast((e) => e.eventType === EventType.EVENT_TYPE_TIMER_FIRED);
+  const taskStarted = before.findLast((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+  const started = all.find(
+    (e) =>
+      e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED &&
+      Number(e.activityTaskStartedEventAttributes?.scheduledEventId) === Number(scheduled.eventId),
+  );
+  if (!timer || !taskStarted || !started) return undefined;
+  const at = (e: typeof timer) => tsToMs(e.eventTime);
+  const s = (ms: number) => ms / 1000;
+  return {
+    timer: s(at(timer) - publishAt),
+    workflowTask: s(at(taskStarted) - at(timer)),
+    decision: s(at(scheduled) - at(taskStarted)),
+    dispatch: s(at(started) - at(scheduled)),
+    publish: s(publishedAt - at(started)),
+  } satisfies Stages;
+}
 
 const WAITING = Number(process.env.BENCH_SCALE_N ?? 10_000);
 const DUE = Number(process.env.BENCH_SCALE_DUE ?? 300);
@@ -65,6 +113,13 @@ export async function scaleBench(): Promise<void> {
       await Promise.race([handle.result(), sleep(Math.max(0, lastDue - Date.now()) + 600_000)]);
     });
     const lateness: number[] = [];
+    const stages: Record<keyof Stages, number[]> = {
+      timer: [],
+      workflowTask: [],
+      decision: [],
+      dispatch: [],
+      publish: [],
+    };
     let unpublished = 0;
     await inPool(near.length, 8, async (i) => {
       const post = await getPost(user, near[i]!.id);
@@ -75,6 +130,8 @@ export async function scaleBench(): Promise<void> {
       }
       const last = Math.max(...targets.map((t) => Date.parse(t.publishedAt!)));
       lateness.push((last - Date.parse(near[i]!.publishAt)) / 1000);
+      const split = await stagesOf(client, near[i]!.workflowId, Date.parse(near[i]!.publishAt), last);
+      if (split) for (const key of Object.keys(stages) as (keyof Stages)[]) stages[key].push(split[key]);
     });
     const waiting = await system.memory();
     report('scale', {
@@ -91,6 +148,11 @@ export async function scaleBench(): Promise<void> {
         max: round(Math.max(...lateness)),
       },
       latenessGoal: 'p99 < 1 s',
+      // Where the lateness goes, each stage's p50 / p99 in seconds (see stagesOf).
+      latenessStagesP50P99: Object.fromEntries(
+        Object.entries(stages).map(([k, v]) => [k, [round(percentile(v, 50)), round(percentile(v, 99))]]),
+      ),
+      loadAverage: loadavg().map((l) => round(l, 1)),
       memoryMB: {
         workerAndApiIdle: round(idle.appMB, 0),
         workerAndApiAfterBurst: round(afterBurst.appMB, 0),

@@ -37,7 +37,8 @@ export async function startSystem(
   env: Record<string, string> = {},
   options: { root?: string; nodeArgs?: string[] } = {},
 ): Promise<RunningSystem> {
-  const root = options.root ?? ROOT;
+  // BENCH_APP_ROOT runs another checkout of the app (e.g. a worktree of the commit before a change).
+  const root = options.root ?? process.env.BENCH_APP_ROOT ?? ROOT;
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-system-'));
   const database = await freshDatabase();
   const port = await freePort();
