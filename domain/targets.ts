@@ -14,8 +14,8 @@ export const publishRetry: Record<TargetType, RetryRules> = {
   // Platforms: the publisher already retries short failures inside an attempt; these attempts
   // cover a dead worker, a longer outage, and quota or rate-limit waits the activity asks for with
   // its own delay (nextRetryDelay). Each resumes from the journal, so many are safe.
-  tiktok: { maximumAttempts: 30, initialInterval: '10s', maximumInterval: '10 minutes' },
-  youtube: { maximumAttempts: 30, initialInterval: '10s', maximumInterval: '10 minutes' },
-  instagram: { maximumAttempts: 30, initialInterval: '10s', maximumInterval: '10 minutes' },
-  facebook: { maximumAttempts: 30, initialInterval: '10s', maximumInterval: '10 minutes' },
+  tiktok: { maximumAttempts: 30, initialInterval: '2s', maximumInterval: '10 minutes' },
+  youtube: { maximumAttempts: 30, initialInterval: '2s', maximumInterval: '10 minutes' },
+  instagram: { maximumAttempts: 30, initialInterval: '2s', maximumInterval: '10 minutes' },
+  facebook: { maximumAttempts: 30, initialInterval: '2s', maximumInterval: '10 minutes' },
 };

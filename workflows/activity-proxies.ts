@@ -43,8 +43,9 @@ function publishing(target: PipelineTarget, uploadTaskQueue?: string): ActivityO
     // Platform uploads run on the upload queue's own slots; the local export stays with the rest.
     ...(uploadTaskQueue && target.type !== 'local_export' ? { taskQueue: uploadTaskQueue } : {}),
     startToCloseTimeout: '30 minutes',
-    // A worker that dies mid-upload is noticed in a minute, not after the whole timeout.
-    heartbeatTimeout: '1 minute',
+    // A worker that dies mid-upload is noticed within the heartbeat timeout, not after the whole
+    // timeout; platform uploads beat every 10 s (and on progress), so 30 s is three missed beats.
+    heartbeatTimeout: target.type === 'local_export' ? '1 minute' : '30 seconds',
     retry: { backoffCoefficient: 2, ...publishRetry[target.type] },
   };
 }
