@@ -1,4 +1,5 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { calendarRenderBench } from './calendar-render.js';
 import { campaignsBench } from './campaigns.js';
 import { createLatencyBench, pipelineBench } from './pipeline.js';
 import { renderBench } from './render.js';
@@ -21,6 +22,7 @@ const SCENARIOS = [
   'upload-memory',
   'upload-transcode-memory',
   'campaigns',
+  'calendar-render',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -60,6 +62,10 @@ try {
       await system?.stop();
       system = undefined;
       await campaignsBench();
+    }
+    if (scenario === 'calendar-render') {
+      const figures = await calendarRenderBench();
+      console.log(`calendar-render (month view, 1,000 items, built panel in Chromium): ${JSON.stringify(figures)}`);
     }
     console.error(`bench: ${scenario} took ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
