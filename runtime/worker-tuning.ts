@@ -9,13 +9,14 @@ import type { WorkerOptions } from '@temporalio/worker';
 // short history in milliseconds. 500 holds every post moving through the pipeline at once with
 // room to spare, for about 50 MB.
 //
-// Workflow tasks at once: 8, not the SDK's 40. All workflow code runs on one thread; a task the
+// Workflow tasks at once: 4, not the SDK's 40. All workflow code runs on one thread; a task the
 // worker has taken waits there behind the others, in arrival order, so a post due now queues
 // behind far ones and Temporal's task priorities (which order only the server's backlog) cannot
 // help. Worse, a timer set in such a task starts only when the task completes, so its wait is
 // added to the publish time. With 2,000 posts waiting and 100 due (BENCHMARKS.md, scale), the
-// publish timer fired 0.8 s (p50) / 2.1 s (p99) late and the task after it took up to 1.4 s to
-// schedule the publish. 8 still keeps the thread fed while the main thread decodes the next one.
+// publish timer fired 0.8 s (p50) / 2.1 s (p99) late with 40, 0.9 s (p99) with 8, 0.4 s with 4
+// (lateness p99 3.5 / 1.5 / 1.0 s). 4 still keeps the thread fed while the main thread decodes the
+// next task; the pipeline's throughput did not drop.
 //
 // Everything else stays at the SDK's defaults, which measured no worse here: 100 activities at
 // once (rendering limits itself to one source per core, see activities/render-media.ts), sticky
@@ -23,6 +24,6 @@ import type { WorkerOptions } from '@temporalio/worker';
 export function workerTuning(): Partial<WorkerOptions> {
   return {
     maxCachedWorkflows: 500,
-    maxConcurrentWorkflowTaskExecutions: 8,
+    maxConcurrentWorkflowTaskExecutions: 4,
   };
 }
