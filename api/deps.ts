@@ -1,9 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { AuthKeys } from '../auth/secrets.js';
 import type { Database } from '../db/client.js';
+import type { QuotaSettings } from '../domain/quotas.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
-import type { QuotaSettings } from '../domain/quotas.js';
 import type { ConnectionDeps } from '../use-cases/connections/deps.js';
 import type { NoticeSecrets } from '../use-cases/connections/notices.js';
 import type { MediaServices } from '../use-cases/media/media-services.js';
