@@ -91,42 +91,49 @@ afterAll(async () => {
 describe('Schemathesis against the live OpenAPI document', () => {
   it('finds no server error, no undocumented answer and no refused valid request', async () => {
     const report = join(dir, 'report.xml');
-    const { code, output } = await run(
-      venvTool('schemathesis'),
-      [
-        '--config-file',
-        join(dir, 'schemathesis.toml'),
-        '--no-color',
-        'run',
-        `${app.baseUrl}/api/v1/openapi.json`,
-        '--url',
-        app.baseUrl,
-        '--checks',
-        'all',
-        '--max-examples',
-        String(EXAMPLES_PER_OPERATION),
-        '--header',
-        `Authorization: Bearer ${user.apiKey}`,
-        ...EXCLUDED.flatMap((id) => ['--exclude-operation-id', id]),
-        '--workers',
-        '2',
-        '--seed',
-        process.env.SCHEMATHESIS_SEED ?? '1',
-        '--generation-database',
-        'none',
-        '--request-timeout',
-        '20',
-        '--report',
-        'junit',
-        '--report-junit-path',
-        report,
-      ],
-      dir,
-    );
+    const fuzz = () =>
+      run(
+        venvTool('schemathesis'),
+        [
+          '--config-file',
+          join(dir, 'schemathesis.toml'),
+          '--no-color',
+          'run',
+          `${app.baseUrl}/api/v1/openapi.json`,
+          '--url',
+          app.baseUrl,
+          '--checks',
+          'all',
+          '--max-examples',
+          String(EXAMPLES_PER_OPERATION),
+          '--header',
+          `Authorization: Bearer ${user.apiKey}`,
+          ...EXCLUDED.flatMap((id) => ['--exclude-operation-id', id]),
+          '--workers',
+          '2',
+          '--seed',
+          process.env.SCHEMATHESIS_SEED ?? '1',
+          '--generation-database',
+          'none',
+          '--request-timeout',
+          '20',
+          '--report',
+          'junit',
+          '--report-junit-path',
+          report,
+        ],
+        dir,
+      );
+    let { code, output } = await fuzz();
+    // CPython 3.11 can raise this inside the fuzzer's own code when its threads parse Python at
+    // once (gh-106905): a crash of the tool, not an answer of ours. Such a run is repeated once.
+    if (code !== 0 && /AST constructor recursion depth mismatch/.test(output) && !/\d+ failed/.test(output)) {
+      ({ code, output } = await fuzz());
+    }
     const failures = code === 0 ? '' : await readFile(report, 'utf8').catch(() => '');
     expect(code, `${output}\n${failures}`).toBe(0);
     // The run really exercised the API, signed in.
     expect(output).toMatch(/passed/i);
     expect(app.logLines.filter((l) => l.includes('"unhandled error"'))).toEqual([]);
-  }, 240_000);
+  }, 420_000);
 });
