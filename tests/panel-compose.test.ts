@@ -1,5 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -10,7 +9,7 @@ import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
 import { ensureWebBuilt } from '../scripts/build-web.mjs';
 import { call, type Json, postJson, signUp, type TestUser, waitForPost } from './helpers/api.js';
-import { launchBrowser } from './helpers/browser.js';
+import { checkScreen as checkPanelScreen, DESKTOP, launchBrowser, PANEL_ARTIFACTS } from './helpers/browser.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 import { makeVideo, tempDir } from './helpers/media-files.js';
 import { fault, switches } from './helpers/publishing.js';
@@ -19,10 +18,7 @@ import { fault, switches } from './helpers/publishing.js';
 // editing with one slot skipped and one moved, and the "outcome unknown" notice, in Debian's
 // Chromium against the running system with emulated TikTok and Google/YouTube.
 
-const ARTIFACTS = new URL('../test-artifacts/panel/', import.meta.url).pathname;
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const DESKTOP = { width: 1280, height: 860 };
-const PHONE = { width: 390, height: 844 };
+const ARTIFACTS = PANEL_ARTIFACTS;
 
 let app: TestApp;
 let tiktok: TikTokEmulator;
@@ -31,7 +27,6 @@ let api: { url: string };
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
-let axeSource: string;
 let clip: string;
 let cleanupClip: () => Promise<void>;
 let user: TestUser;
@@ -52,7 +47,6 @@ beforeAll(async () => {
   const dir = await tempDir('panel-compose-');
   cleanupClip = dir.cleanup;
   clip = await makeVideo(join(dir.dir, 'larches.mp4'), { width: 180, height: 320, seconds: 2 });
-  axeSource = await readFile(AXE, 'utf8');
   await mkdir(ARTIFACTS, { recursive: true });
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: DESKTOP });
@@ -102,34 +96,7 @@ const nav = (name: string | RegExp) => page.getByRole('navigation', { name: 'Mai
 const day = (d: Date) =>
   `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 
-async function axeViolations(): Promise<string[]> {
-  await page.evaluate(axeSource);
-  const result = (await page.evaluate(() =>
-    (globalThis as unknown as { axe: { run: () => Promise<unknown> } }).axe.run(),
-  )) as { violations: { id: string; help: string; nodes: { target: string[] }[] }[] };
-  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
-
-/** axe in light and dark, screenshots at desktop and phone width in both, and the text a person must see. */
-async function checkScreen(name: string, mustSee: (string | RegExp)[]) {
-  for (const text of mustSee) await expect.poll(() => page.getByText(text).first().isVisible()).toBe(true);
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    expect(await axeViolations(), `${name} (${scheme})`).toEqual([]);
-    for (const [size, viewport] of [
-      ['desktop', DESKTOP],
-      ['phone', PHONE],
-    ] as const) {
-      await page.setViewportSize(viewport);
-      expect(await page.evaluate('document.documentElement.scrollWidth'), `${name} ${size}`).toBeLessThanOrEqual(
-        viewport.width,
-      );
-      await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}-${scheme}.png`), fullPage: true });
-    }
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  await page.setViewportSize(DESKTOP);
-}
+const checkScreen = (name: string, mustSee: (string | RegExp)[]) => checkPanelScreen(page, name, mustSee);
 
 describe('TikTok creator info', () => {
   it("answers the creator's current options, 404 for another user's connection, 409 for a YouTube one", async () => {

@@ -1,13 +1,11 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { workflowMetadataQuery } from '@temporalio/workflow';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
 import { ensureWebBuilt } from '../scripts/build-web.mjs';
 import { call, type Json, postJson, signUp, type TestUser, uploadPhoto } from './helpers/api.js';
-import { launchBrowser } from './helpers/browser.js';
+import { checkScreen as checkPanelScreen, DESKTOP, launchBrowser, PANEL_ARTIFACTS } from './helpers/browser.js';
 import { connectAccount } from './helpers/connect.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 import { fault, published } from './helpers/publishing.js';
@@ -16,17 +14,13 @@ import { fault, published } from './helpers/publishing.js';
 // a Facebook photo post whose answer the emulated Graph API drops is really unknown, and the
 // person confirms it (with or without its address) or sends it again from the panel.
 
-const ARTIFACTS = new URL('../test-artifacts/panel/', import.meta.url).pathname;
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const DESKTOP = { width: 1280, height: 860 };
-const PHONE = { width: 390, height: 844 };
+const ARTIFACTS = PANEL_ARTIFACTS;
 
 let app: TestApp;
 let facebook: FacebookEmulator;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
-let axeSource: string;
 let user: TestUser;
 let pageId: string;
 let photoId: string;
@@ -40,7 +34,6 @@ beforeAll(async () => {
   pageId = (await connectAccount(user, 'facebook', {}, 1))[0]!;
   photoId = await uploadPhoto(user.api, 1080, 1080);
 
-  axeSource = await readFile(AXE, 'utf8');
   await mkdir(ARTIFACTS, { recursive: true });
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: DESKTOP });
@@ -64,34 +57,7 @@ afterAll(async () => {
   await facebook?.stop();
 });
 
-async function axeViolations(): Promise<string[]> {
-  await page.evaluate(axeSource);
-  const result = (await page.evaluate(() =>
-    (globalThis as unknown as { axe: { run: () => Promise<unknown> } }).axe.run(),
-  )) as { violations: { id: string; help: string; nodes: { target: string[] }[] }[] };
-  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
-
-/** axe in light and dark, screenshots at desktop and phone width in both, and the text a person must see. */
-async function checkScreen(name: string, mustSee: (string | RegExp)[]) {
-  for (const text of mustSee) await expect.poll(() => page.getByText(text).first().isVisible()).toBe(true);
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    expect(await axeViolations(), `${name} (${scheme})`).toEqual([]);
-    for (const [size, viewport] of [
-      ['desktop', DESKTOP],
-      ['phone', PHONE],
-    ] as const) {
-      await page.setViewportSize(viewport);
-      expect(await page.evaluate('document.documentElement.scrollWidth'), `${name} ${size}`).toBeLessThanOrEqual(
-        viewport.width,
-      );
-      await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}-${scheme}.png`), fullPage: true });
-    }
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  await page.setViewportSize(DESKTOP);
-}
+const checkScreen = (name: string, mustSee: (string | RegExp)[]) => checkPanelScreen(page, name, mustSee);
 
 /** A photo post to the Page whose answer Facebook drops: it may or may not be on the Page. */
 async function lostAnswer(caption: string): Promise<string> {

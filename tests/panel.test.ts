@@ -1,7 +1,6 @@
 import { once } from 'node:events';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -11,7 +10,13 @@ import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js
 import { EMULATOR_MODEL, type OpenAiEmulator, startOpenAiEmulator } from '../emulators/openai.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
 import { ensureWebBuilt } from '../scripts/build-web.mjs';
-import { launchBrowser } from './helpers/browser.js';
+import {
+  axeViolations,
+  checkScreen as checkPanelScreen,
+  DESKTOP,
+  launchBrowser,
+  PANEL_ARTIFACTS,
+} from './helpers/browser.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 import { makeVideo, tempDir } from './helpers/media-files.js';
 import { published } from './helpers/publishing.js';
@@ -20,10 +25,7 @@ import { published } from './helpers/publishing.js';
 // PostgreSQL, and emulated TikTok, Google/YouTube and OpenAI. The journey publishes to the emulated
 // TikTok and YouTube accounts it connects, over a slow link so the upload can be watched.
 
-const ARTIFACTS = new URL('../test-artifacts/panel/', import.meta.url).pathname;
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const DESKTOP = { width: 1280, height: 860 };
-const PHONE = { width: 390, height: 844 };
+const ARTIFACTS = PANEL_ARTIFACTS;
 const PASSWORD = 'correct horse battery';
 
 let app: TestApp;
@@ -35,7 +37,6 @@ let youtubeLink: SlowLink;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
-let axeSource: string;
 let clip: string;
 let cleanupClip: () => Promise<void>;
 const consoleErrors: string[] = [];
@@ -64,7 +65,6 @@ beforeAll(async () => {
   cleanupClip = dir.cleanup;
   // About 20 MB: several times what the sockets buffer, so the bytes sent move with the link.
   clip = await makeVideo(join(dir.dir, 'hike.mp4'), { width: 360, height: 640, seconds: 6, bitrate: '24M' });
-  axeSource = await readFile(AXE, 'utf8');
   await mkdir(ARTIFACTS, { recursive: true });
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: DESKTOP });
@@ -152,38 +152,7 @@ async function slowLink(target: string, bytesPerSec: number): Promise<SlowLink> 
 const heading = (name: string) => page.getByRole('heading', { level: 1, name });
 const nav = (name: string | RegExp) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
 
-async function axeViolations(): Promise<string[]> {
-  await page.evaluate(axeSource);
-  const result = (await page.evaluate(() =>
-    (globalThis as unknown as { axe: { run: () => Promise<unknown> } }).axe.run(),
-  )) as { violations: { id: string; help: string; nodes: { target: string[] }[] }[] };
-  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
-
-/**
- * Every main screen: axe in light and dark, screenshots at desktop and phone width in both themes,
- * and the text a person must see.
- */
-async function checkScreen(name: string, mustSee: (string | RegExp)[]) {
-  for (const text of mustSee) await expect.poll(() => page.getByText(text).first().isVisible()).toBe(true);
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    expect(await axeViolations(), `${name} (${scheme})`).toEqual([]);
-    for (const [size, viewport] of [
-      ['desktop', DESKTOP],
-      ['phone', PHONE],
-    ] as const) {
-      await page.setViewportSize(viewport);
-      // Nothing wider than the screen: no sideways scrolling at phone width.
-      expect(await page.evaluate('document.documentElement.scrollWidth'), `${name} ${size}`).toBeLessThanOrEqual(
-        viewport.width,
-      );
-      await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}-${scheme}.png`), fullPage: true });
-    }
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  await page.setViewportSize(DESKTOP);
-}
+const checkScreen = (name: string, mustSee: (string | RegExp)[]) => checkPanelScreen(page, name, mustSee);
 
 describe('the panel in a real browser', () => {
   let postId = '';
@@ -334,7 +303,7 @@ describe('the panel in a real browser', () => {
             if (!shot && bars.some((b) => b.value > 0 && b.value < 100)) {
               // The screen mid-upload, as a person watching it sees it.
               shot = true;
-              expect(await axeViolations(), 'post while uploading').toEqual([]);
+              expect(await axeViolations(page), 'post while uploading').toEqual([]);
               await page.screenshot({ path: join(ARTIFACTS, 'post-uploading-desktop-light.png'), fullPage: true });
             }
           }
