@@ -283,6 +283,9 @@ describe('the panel in a real browser', () => {
       .toBe(true);
     await card.getByRole('button', { name: 'Approve' }).click();
     await expect.poll(() => card.getByText(/Approved/).isVisible(), { timeout: 20_000 }).toBe(true);
+    // The decision stays on screen after the queue's next poll drops the post, with the way to follow it.
+    await expect.poll(() => card.locator('.review-head .muted').textContent()).toMatch(/decided$/);
+    await expect.poll(() => card.getByRole('link', { name: 'Follow the post' }).isVisible()).toBe(true);
 
     // The post page follows it to the end without reloading: the upload to each account moves.
     await page.goto(`${app.baseUrl}/posts/${postId}`);

@@ -4,27 +4,69 @@ import { useAction, useApi } from '../hooks';
 import { type PlatformRules, type Post, platformName, type TextLimit } from '../types';
 import { Alert, Empty, Loading, Page, when } from '../ui';
 
+/** A decision the reviewer made here: it stays on screen until a new round of that post replaces it. */
+type Decided = { post: Post; message: string };
+
 export function ReviewsScreen() {
   const queue = useApi<{ items: Post[] }>('/api/v1/reviews', 3000);
   const platforms = useApi<{ platforms: PlatformRules[] }>('/api/v1/platforms');
+  const [decided, setDecided] = useState<Record<string, Decided>>({});
+  const items = queue.data?.items ?? [];
+  // The queue's next poll drops a decided post (or shows it again while its new round is written);
+  // the reviewer still sees what they decided, with a link to follow the post.
+  const stillDecided = (id: string) => {
+    const d = decided[id];
+    const live = items.find((p) => p.id === id);
+    return d && (!live || live.review.round <= d.post.review.round) ? d : undefined;
+  };
+  const gone = Object.values(decided).filter((d) => !items.some((p) => p.id === d.post.id));
   return (
     <Page title="Review queue">
       <Alert>{queue.error}</Alert>
       {!queue.data && queue.loading && <Loading />}
-      {queue.data?.items.length === 0 && (
+      {gone.map((d) => (
+        <DecidedCard key={d.post.id} {...d} />
+      ))}
+      {queue.data && items.length === 0 && gone.length === 0 && (
         <Empty title="Nothing to review">
           <p>Drafts the AI writes for posts with review appear here.</p>
         </Empty>
       )}
-      {queue.data?.items.map((post) => (
-        <ReviewCard
-          key={`${post.id}-${post.review.round}`}
-          post={post}
-          rules={platforms.data?.platforms ?? []}
-          onDone={() => void queue.reload()}
-        />
-      ))}
+      {items.map((post) => {
+        const d = stillDecided(post.id);
+        return d ? (
+          <DecidedCard key={`${post.id}-${d.post.review.round}`} {...d} />
+        ) : (
+          <ReviewCard
+            key={`${post.id}-${post.review.round}`}
+            post={post}
+            rules={platforms.data?.platforms ?? []}
+            onDecided={(message) => {
+              setDecided((all) => ({ ...all, [post.id]: { post, message } }));
+              void queue.reload();
+            }}
+          />
+        );
+      })}
     </Page>
+  );
+}
+
+const titleOf = (post: Post) => post.brief?.topic ?? post.caption ?? 'Untitled post';
+
+function DecidedCard({ post, message }: Decided) {
+  return (
+    <article class="card review" aria-label={`Review: ${titleOf(post)}`}>
+      <header class="review-head">
+        <h2>
+          <a href={`/posts/${post.id}`}>{titleOf(post)}</a>
+        </h2>
+        <p class="muted">Round {post.review.round + 1} · decided</p>
+      </header>
+      <Alert kind="success">
+        {message} <a href={`/posts/${post.id}`}>Follow the post</a>
+      </Alert>
+    </article>
   );
 }
 
@@ -52,12 +94,19 @@ function Counter({ text, limit }: { text: string; limit: TextLimit | undefined }
   );
 }
 
-export function ReviewCard({ post, rules, onDone }: { post: Post; rules: PlatformRules[]; onDone: () => void }) {
+export function ReviewCard({
+  post,
+  rules,
+  onDecided,
+}: {
+  post: Post;
+  rules: PlatformRules[];
+  onDecided: (message: string) => void;
+}) {
   const [edits, setEdits] = useState<Record<string, Record<string, string>>>({});
   const [feedback, setFeedback] = useState('');
   const [rejecting, setRejecting] = useState(false);
   const action = useAction();
-  const [done, setDone] = useState<string | null>(null);
 
   const changed = () => {
     const out: Record<string, Record<string, unknown>> = {};
@@ -77,7 +126,7 @@ export function ReviewCard({ post, rules, onDone }: { post: Post; rules: Platfor
     return out;
   };
 
-  const title = post.brief?.topic ?? post.caption ?? 'Untitled post';
+  const title = titleOf(post);
   return (
     <article class="card review" aria-label={`Review: ${title}`}>
       <header class="review-head">
@@ -117,42 +166,36 @@ export function ReviewCard({ post, rules, onDone }: { post: Post; rules: Platfor
           </section>
         ))}
       </div>
-      {done ? (
-        <Alert kind="success">{done}</Alert>
-      ) : (
-        <div class="actions">
-          <button
-            type="button"
-            disabled={action.busy}
-            onClick={() =>
-              void action.run(async () => {
-                const e = changed();
-                await api('POST', `/api/v1/posts/${post.id}/review/approve`, Object.keys(e).length ? { edits: e } : {});
-                setDone('Approved. It will be published as planned.');
-                setTimeout(onDone, 1500);
-              })
-            }
-          >
-            Approve
-          </button>
-          <button
-            type="button"
-            class="button-secondary"
-            onClick={() => setRejecting(!rejecting)}
-            aria-expanded={rejecting}
-          >
-            Reject with feedback
-          </button>
-        </div>
-      )}
-      {rejecting && !done && (
+      <div class="actions">
+        <button
+          type="button"
+          disabled={action.busy}
+          onClick={() =>
+            void action.run(async () => {
+              const e = changed();
+              await api('POST', `/api/v1/posts/${post.id}/review/approve`, Object.keys(e).length ? { edits: e } : {});
+              onDecided('Approved. It will be published as planned.');
+            })
+          }
+        >
+          Approve
+        </button>
+        <button
+          type="button"
+          class="button-secondary"
+          onClick={() => setRejecting(!rejecting)}
+          aria-expanded={rejecting}
+        >
+          Reject with feedback
+        </button>
+      </div>
+      {rejecting && (
         <form
           onSubmit={(e) => {
             e.preventDefault();
             void action.run(async () => {
               await api('POST', `/api/v1/posts/${post.id}/review/reject`, { feedback });
-              setDone('Sent back with your feedback. A new round of drafts is being written.');
-              setTimeout(onDone, 1500);
+              onDecided('Sent back with your feedback. A new round of drafts is being written.');
             });
           }}
         >
