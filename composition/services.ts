@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { type ActivityDeps, createActivities } from '../activities/index.js';
 import { createApp } from '../api/app.js';
@@ -22,7 +23,7 @@ import { createTokenVault, loadKeyring } from '../vault/token-vault.js';
 import { createDraftGenerator } from './draft-generator.js';
 import { ensureHousekeepingSchedule } from './housekeeping-schedule.js';
 import { mediaServicesOf } from './media-services.js';
-import { WORKFLOWS_PATH } from './workflows-path.js';
+import { prepareWorkflowBundle } from './workflow-bundle.js';
 
 // The composition root: the one place that builds the database, Temporal client, worker and API
 // from configuration and hands each its dependencies.
@@ -122,9 +123,12 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         activities,
         // Bounded workflow cache and the rest of the measured settings (BENCHMARKS.md).
         ...workerTuning(),
-        ...(options.workflowBundlePath
-          ? { workflowBundle: { codePath: options.workflowBundlePath } }
-          : { workflowsPath: WORKFLOWS_PATH }),
+        workflowBundle: {
+          codePath:
+            options.workflowBundlePath ??
+            config.WORKFLOW_BUNDLE_PATH ??
+            (await prepareWorkflowBundle(join(config.DATA_DIR, 'worker'), logger)),
+        },
       });
       // Uploads have their own queue and slots: a long upload never holds back database work.
       const uploadWorker = await Worker.create({

@@ -52,6 +52,7 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('autopostpanel'),
   TEMPORAL_UI_URL: optionalText.pipe(z.url('expected an http(s) URL').optional()),
   TEMPORAL_CLI_PATH: optionalText,
+  WORKFLOW_BUNDLE_PATH: optionalText,
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_DEV_UI_PORT: port(8233),
   APP_SECRET: optionalText.pipe(z.string().min(32, 'expected at least 32 characters of random text').optional()),

@@ -34,6 +34,8 @@ function write(level: LogLevel, message: string, meta?: LogMetadata) {
   // Workflow code logs business steps at info; the SDK's own info lines are chatter.
   const fromWorkflow = meta !== undefined && 'workflowId' in meta;
   if (quiet && !fromWorkflow && (level === 'INFO' || level === 'DEBUG' || level === 'TRACE')) return;
+  // The upload worker runs activities only, by design; the SDK warns about that at every start.
+  if (level === 'WARN' && message.startsWith('No workflows registered')) level = 'DEBUG';
   const method =
     level === 'TRACE'
       ? 'trace'
