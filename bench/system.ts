@@ -55,6 +55,8 @@ export async function startSystem(
       TEMPORAL_ADDRESS: '',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       DATABASE_URL: database?.url ?? '',
+      // As `npm start` runs it (scripts/bootstrap.mjs).
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

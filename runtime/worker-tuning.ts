@@ -2,12 +2,13 @@ import type { WorkerOptions } from '@temporalio/worker';
 
 // Worker options chosen from `npm run bench` (figures and method in BENCHMARKS.md).
 //
-// Cache: a cached workflow costs about 0.1 MB of the worker's memory (2,000 posts waiting: 805 MB
-// with every one cached, 618 MB with 100). The SDK's default size grows with the heap limit
-// (about 2,300 workflows on a 4 GB heap), so memory would grow with the number of posts waiting.
+// Cache: 100 workflows. A cached workflow costs the workflow thread's heap about 0.3 MB while it
+// moves (3,000 posts created in a burst: that heap peaked at 338 MB with 500 cached, 173 MB with
+// 100; worker+API with all waiting 441 -> 361 MB, BENCHMARKS.md). The SDK's default grows with the
+// heap limit (about 2,300 on a 4 GB heap), so memory would grow with the number of posts waiting.
 // A sleeping post needs no memory: when its timer fires, an evicted workflow is replayed from its
-// short history in milliseconds. 500 holds every post moving through the pipeline at once with
-// room to spare, for about 50 MB.
+// short history in milliseconds, and campaigns keep theirs short by continuing as new. 100 is six
+// times the posts the pipeline benchmark moves at once.
 //
 // Workflow tasks at once: 4, not the SDK's 40. All workflow code runs on one thread; a task the
 // worker has taken waits there behind the others, in arrival order, so a post due now queues
@@ -23,7 +24,7 @@ import type { WorkerOptions } from '@temporalio/worker';
 // queue timeout 10 s.
 export function workerTuning(): Partial<WorkerOptions> {
   return {
-    maxCachedWorkflows: 500,
+    maxCachedWorkflows: 100,
     maxConcurrentWorkflowTaskExecutions: 4,
   };
 }

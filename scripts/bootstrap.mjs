@@ -142,8 +142,14 @@ function ensurePanel() {
   }
 }
 
+// glibc gives each thread that allocates its own malloc arena (up to 8 per core); the worker's many
+// threads (libuv pool, the SDK's Rust core, the workflow thread) then keep hundreds of MB of freed
+// memory resident. Two arenas held worker+API 430-440 MB instead of 560 with 3,000 posts waiting
+// (BENCHMARKS.md, scale). An operator's own setting wins.
+const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
+
 function handOver(command, args) {
-  const child = spawn(command, args, { stdio: 'inherit', cwd: root });
+  const child = spawn(command, args, { stdio: 'inherit', cwd: root, env: { ...process.env, MALLOC_ARENA_MAX } });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
