@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { useAction, useApi } from '../hooks';
 import { type PlatformRules, type Post, platformName, type TextLimit } from '../types';
@@ -19,6 +19,16 @@ export function ReviewsScreen() {
     const live = items.find((p) => p.id === id);
     return d && (!live || live.review.round <= d.post.review.round) ? d : undefined;
   };
+  // A decision a later round has replaced is forgotten, so it never comes back once that round leaves.
+  useEffect(() => {
+    const replaced = Object.values(decided).filter((d) =>
+      items.some((p) => p.id === d.post.id && p.review.round > d.post.review.round),
+    );
+    if (replaced.length === 0) return;
+    setDecided((all) =>
+      Object.fromEntries(Object.entries(all).filter(([id]) => !replaced.some((d) => d.post.id === id))),
+    );
+  }, [items, decided]);
   const gone = Object.values(decided).filter((d) => !items.some((p) => p.id === d.post.id));
   return (
     <Page title="Review queue">
