@@ -2,7 +2,7 @@ import { loadavg } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { type BenchUser, signUpBenchUser } from './api-client.js';
 import { inPool, percentile, report, round, sleep } from './stats.js';
-import { startSystem } from './system.js';
+import { peakMemory, startSystem } from './system.js';
 
 const CAMPAIGNS = Number(process.env.BENCH_CAMPAIGNS ?? 1000);
 const SLOTS_EACH = Number(process.env.BENCH_CAMPAIGN_SLOTS ?? 10);
@@ -23,12 +23,8 @@ export async function campaignsBench(): Promise<void> {
   const system = await startSystem();
   const connection = await Connection.connect({ address: system.temporalAddress });
   const client = new Client({ connection });
-  const peak = { appMB: 0, devServerMB: 0 };
-  const sampler = setInterval(async () => {
-    const m = await system.memory();
-    peak.appMB = Math.max(peak.appMB, m.appMB);
-    peak.devServerMB = Math.max(peak.devServerMB, m.devServerMB);
-  }, 1000);
+  const sampler = peakMemory(system);
+  const { peak } = sampler;
   try {
     const user = await signUpBenchUser(system.apiUrl);
     await sleep(5000);
@@ -115,7 +111,7 @@ export async function campaignsBench(): Promise<void> {
       loadAverage: loadavg().map((l) => round(l)),
     });
   } finally {
-    clearInterval(sampler);
+    sampler.stop();
     await connection.close();
     await system.stop();
   }

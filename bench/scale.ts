@@ -5,7 +5,7 @@ import proto from '@temporalio/proto';
 import { createPost, getPost, signUpBenchUser, uploadImage } from './api-client.js';
 import { smallPhoto } from './images.js';
 import { inPool, percentile, report, round, sleep } from './stats.js';
-import { startSystem } from './system.js';
+import { peakMemory, startSystem } from './system.js';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 
@@ -66,12 +66,8 @@ export async function scaleBench(): Promise<void> {
   const system = await startSystem();
   const connection = await Connection.connect({ address: system.temporalAddress });
   const client = new Client({ connection });
-  const peak = { appMB: 0, devServerMB: 0 };
-  const sampler = setInterval(async () => {
-    const m = await system.memory();
-    peak.appMB = Math.max(peak.appMB, m.appMB);
-    peak.devServerMB = Math.max(peak.devServerMB, m.devServerMB);
-  }, 1000);
+  const sampler = peakMemory(system);
+  const { peak } = sampler;
   try {
     const user = await signUpBenchUser(system.apiUrl);
     const media = await uploadImage(user, await smallPhoto());
@@ -164,7 +160,7 @@ export async function scaleBench(): Promise<void> {
       memoryGoal: 'worker+API < 400 MB',
     });
   } finally {
-    clearInterval(sampler);
+    sampler.stop();
     await connection.close();
     await system.stop();
   }

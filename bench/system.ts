@@ -147,6 +147,21 @@ async function childrenOf(pid: number): Promise<number[]> {
 }
 
 /** RSS of the process itself (worker+API) and of everything it started (the dev server). */
+/** Samples the system's memory every second; `peak` holds the highest seen until `stop()`. */
+export function peakMemory(system: Pick<RunningSystem, 'memory'>) {
+  const peak = { appMB: 0, devServerMB: 0 };
+  const timer = setInterval(() => {
+    system.memory().then(
+      (m) => {
+        peak.appMB = Math.max(peak.appMB, m.appMB);
+        peak.devServerMB = Math.max(peak.devServerMB, m.devServerMB);
+      },
+      () => {}, // a process that just exited has no /proc entry to read
+    );
+  }, 1000);
+  return { peak, stop: () => clearInterval(timer) };
+}
+
 async function memoryOf(pid: number): Promise<{ appMB: number; devServerMB: number }> {
   const appMB = await rssMB(pid);
   let devServerMB = 0;

@@ -5,6 +5,7 @@ import { connections } from '../db/schema.js';
 import { sealCredentials } from '../use-cases/connections/credentials.js';
 import { call, expectProblem, postJson, signUp } from './helpers/api.js';
 import { campaignBody, HOUR, startCampaignSystem } from './helpers/campaign-system.js';
+import { until } from './helpers/until.js';
 
 // A campaign whose account must be reconnected pauses with the reason instead of failing its
 // slots one after another; after the reconnect, resuming reaches the slot again.
@@ -15,16 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await system?.stop();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 it('pauses the campaign when its Facebook Page must be reconnected, and reaches the slot again after resume', {
   timeout: 180_000,

@@ -7,6 +7,7 @@ import { WEEKDAYS } from '../domain/cadence.js';
 import { localTimeOf } from '../domain/campaign-schedule.js';
 import { call, type Json, postJson, signUp } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
+import { until } from './helpers/until.js';
 
 // A campaign through a restart on the real dev server: the whole app (worker, API, connections)
 // stops between two slots and comes back on the same database, files and task queue after the
@@ -21,16 +22,6 @@ afterAll(async () => {
   if (second) await second.stop();
   else await first?.stop();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 const sleepUntil = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
 
@@ -80,6 +71,7 @@ it('a worker restart between slots loses no slot and publishes none twice', { ti
       return postId && (await postOf(postId))?.status === 'published' ? rows : false;
     },
     times[1]! - Date.now() - 5000,
+    500,
   );
   expect(Date.now()).toBeLessThan(times[1]! - 2000);
   await first.services.stop();
@@ -102,6 +94,7 @@ it('a worker restart between slots loses no slot and publishes none twice', { ti
       return view.body.status === 'completed' && view.body.summary.published === 3 && view.body;
     },
     times[2]! - Date.now() + 120_000,
+    500,
   );
   expect(done.summary).toMatchObject({ published: 3, failed: 0, missed: 0, skipped: 0 });
 

@@ -8,15 +8,16 @@ import { afterEach, beforeEach, expect, inject, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import { createDraftGenerator } from '../composition/draft-generator.js';
 import { type Services, startServices } from '../composition/services.js';
-import { campaignSlots, posts } from '../db/schema.js';
+import { posts } from '../db/schema.js';
 import { createPublishers } from '../platforms/registry.js';
 import { type Config, loadConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { requireBinary } from '../runtime/temporal-binary.js';
 import { MediaStore } from '../storage/media-store.js';
 import { postJson, signUp } from './helpers/api.js';
-import { campaignBody, HOUR } from './helpers/campaign-system.js';
+import { campaignBody, campaignSlotsOf, finishCampaign, HOUR } from './helpers/campaign-system.js';
 import { createTestDatabase } from './helpers/database.js';
+import { until } from './helpers/until.js';
 
 // An outage on the time-skipping test server: the worker stops (the API and Temporal stay up), the
 // server's clock moves on past slots, and a new worker comes back. What the campaign does with the
@@ -92,43 +93,9 @@ afterEach(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function slotsOf(campaignId: string) {
-  return api.database.db
-    .select({
-      slot: campaignSlots.slotLocal,
-      outcome: campaignSlots.outcome,
-      postId: campaignSlots.postId,
-      publishAt: posts.publishAt,
-    })
-    .from(campaignSlots)
-    .leftJoin(posts, eq(posts.id, campaignSlots.postId))
-    .where(eq(campaignSlots.campaignId, campaignId))
-    .orderBy(campaignSlots.slotLocal);
-}
-
-/** Skips the server's clock slot by slot until the campaign closes (as the campaign helper does). */
-async function finish(campaignId: string) {
-  const handle = env.client.workflow.getHandle(`campaign-${campaignId}`);
-  for (let i = 0; i < 100; i++) {
-    const { status } = await handle.describe();
-    if (status.name !== 'RUNNING') return handle.result();
-    const progress = await handle.query<{ nextSlots: { at: string }[] }>('campaignProgress').catch(() => undefined);
-    const next = progress?.nextSlots[0] ? Date.parse(progress.nextSlots[0].at) : undefined;
-    const now = await env.currentTimeMs();
-    await env.sleep(next ? Math.max(60_000, next - now + 60_000) : 12 * HOUR);
-  }
-  throw new Error('the campaign did not finish');
-}
+const slotsOf = (campaignId: string) => campaignSlotsOf(api.database.db, campaignId);
+const finish = (campaignId: string) =>
+  finishCampaign(env, env.client.workflow.getHandle(`campaign-${campaignId}`), 100);
 
 const published = (postId: string) => env.client.workflow.getHandle(`post-${postId}`).result();
 

@@ -4,6 +4,7 @@ import type { Services } from '../composition/services.js';
 import { localTimeOf } from '../domain/campaign-schedule.js';
 import { call, postJson, signUp } from './helpers/api.js';
 import { campaignBody, HOUR, startCampaignSystem } from './helpers/campaign-system.js';
+import { until } from './helpers/until.js';
 
 // Campaign Updates on the time-skipping test server (its own server: see the six-week test's file).
 // Campaigns of weeks, proven in seconds: the time-skipping test server jumps over each campaign's
@@ -23,16 +24,6 @@ const DAY = 24 * HOUR;
 
 const slotsOf = (campaignId: string) => system.slotsOf(campaignId);
 const finish = (handle: Parameters<typeof system.finish>[0]) => system.finish(handle);
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const utcDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 

@@ -5,6 +5,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { eq } from 'drizzle-orm';
 import { inject } from 'vitest';
 import { type Services, startServices } from '../../composition/services.js';
+import type { Database } from '../../db/client.js';
 import { campaignSlots, posts } from '../../db/schema.js';
 import { loadConfig } from '../../runtime/config.js';
 import { createLogger } from '../../runtime/logger.js';
@@ -43,38 +44,8 @@ export async function startCampaignSystem(name: string) {
   const running = services;
   const db = running.database.db;
 
-  /** Every reached slot of a campaign with its post's time and status, oldest first. */
-  async function slotsOf(campaignId: string) {
-    return db
-      .select({
-        slot: campaignSlots.slotLocal,
-        outcome: campaignSlots.outcome,
-        postId: campaignSlots.postId,
-        publishAt: posts.publishAt,
-        status: posts.status,
-      })
-      .from(campaignSlots)
-      .leftJoin(posts, eq(posts.id, campaignSlots.postId))
-      .where(eq(campaignSlots.campaignId, campaignId))
-      .orderBy(campaignSlots.slotLocal);
-  }
-
-  /**
-   * Skips the server's clock until a campaign closes. Waiting on result() alone stops skipping once
-   * a run has continued as new, so time is moved on explicitly, half a day at a time.
-   */
-  async function finish(handle: ReturnType<typeof env.client.workflow.getHandle>) {
-    for (let i = 0; i < 200; i++) {
-      const { status } = await handle.describe();
-      if (status.name !== 'RUNNING') return handle.result();
-      // To just after the next slot (its post publishes then), or half a day when none is planned.
-      const progress = await handle.query<{ nextSlots: { at: string }[] }>('campaignProgress').catch(() => undefined);
-      const next = progress?.nextSlots[0] ? Date.parse(progress.nextSlots[0].at) : undefined;
-      const now = await env.currentTimeMs();
-      await env.sleep(next ? Math.max(60_000, next - now + 60_000) : 12 * HOUR);
-    }
-    throw new Error('the campaign did not finish');
-  }
+  const slotsOf = (campaignId: string) => campaignSlotsOf(db, campaignId);
+  const finish = (handle: CampaignHandle) => finishCampaign(env, handle);
 
   return {
     env,
@@ -89,6 +60,41 @@ export async function startCampaignSystem(name: string) {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+type CampaignHandle = ReturnType<TestWorkflowEnvironment['client']['workflow']['getHandle']>;
+
+/** Every reached slot of a campaign with its post's time and status, oldest first. */
+export function campaignSlotsOf(db: Database, campaignId: string) {
+  return db
+    .select({
+      slot: campaignSlots.slotLocal,
+      outcome: campaignSlots.outcome,
+      postId: campaignSlots.postId,
+      publishAt: posts.publishAt,
+      status: posts.status,
+    })
+    .from(campaignSlots)
+    .leftJoin(posts, eq(posts.id, campaignSlots.postId))
+    .where(eq(campaignSlots.campaignId, campaignId))
+    .orderBy(campaignSlots.slotLocal);
+}
+
+/**
+ * Skips the server's clock until a campaign closes. Waiting on result() alone stops skipping once
+ * a run has continued as new, so time is moved on explicitly, half a day at a time.
+ */
+export async function finishCampaign(env: TestWorkflowEnvironment, handle: CampaignHandle, maxSteps = 200) {
+  for (let i = 0; i < maxSteps; i++) {
+    const { status } = await handle.describe();
+    if (status.name !== 'RUNNING') return handle.result();
+    // To just after the next slot (its post publishes then), or half a day when none is planned.
+    const progress = await handle.query<{ nextSlots: { at: string }[] }>('campaignProgress').catch(() => undefined);
+    const next = progress?.nextSlots[0] ? Date.parse(progress.nextSlots[0].at) : undefined;
+    const now = await env.currentTimeMs();
+    await env.sleep(next ? Math.max(60_000, next - now + 60_000) : 12 * HOUR);
+  }
+  throw new Error('the campaign did not finish');
 }
 
 export function campaignBody(overrides: Record<string, unknown>) {
