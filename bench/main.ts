@@ -72,3 +72,6 @@ try {
 } finally {
   await system?.stop();
 }
+// The SDK's native runtime (the bare-engine worker) can keep the event loop alive after the last
+// scenario; every figure is printed by now.
+process.exit(process.exitCode ?? 0);

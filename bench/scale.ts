@@ -55,6 +55,7 @@ async function stagesOf(client: Client, workflowId: string, publishAt: number, p
 const WAITING = Number(process.env.BENCH_SCALE_N ?? 10_000);
 const DUE = Number(process.env.BENCH_SCALE_DUE ?? 300);
 const WIDTH = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const SETTLE_SECONDS = Number(process.env.BENCH_SCALE_SETTLE_SECONDS ?? 30);
 const TARGETS = [{ type: 'local_export', key: 'instagram', platform: 'instagram' }];
 
 /**
@@ -130,6 +131,10 @@ export async function scaleBench(): Promise<void> {
       if (split) for (const key of Object.keys(stages) as (keyof Stages)[]) stages[key].push(split[key]);
     });
     const waiting = await system.memory();
+    // The same, once the system has been idle a while with all of them waiting (its steady state:
+    // V8 shrinks a heap that stopped growing when the process goes quiet).
+    await sleep(SETTLE_SECONDS * 1000);
+    const settled = await system.memory();
     report('scale', {
       waitingPosts: WAITING,
       createFailures: failures,
@@ -153,6 +158,7 @@ export async function scaleBench(): Promise<void> {
         workerAndApiIdle: round(idle.appMB, 0),
         workerAndApiAfterBurst: round(afterBurst.appMB, 0),
         workerAndApiWithAllWaiting: round(waiting.appMB, 0),
+        [`workerAndApiAllWaitingIdle${SETTLE_SECONDS}s`]: round(settled.appMB, 0),
         workerAndApiPeak: round(peak.appMB, 0),
         devServerWithAllWaiting: round(waiting.devServerMB, 0),
         devServerPeak: round(peak.devServerMB, 0),
