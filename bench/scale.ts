@@ -131,8 +131,8 @@ export async function scaleBench(): Promise<void> {
       if (split) for (const key of Object.keys(stages) as (keyof Stages)[]) stages[key].push(split[key]);
     });
     const waiting = await system.memory();
-    // The same, once the system has been idle a while with all of them waiting (its steady state:
-    // V8 shrinks a heap that stopped growing when the process goes quiet).
+    // The same once the system has idled a while with all of them waiting: the goal is about that
+    // steady state, not about the moment the burst ends.
     await sleep(SETTLE_SECONDS * 1000);
     const settled = await system.memory();
     report('scale', {
