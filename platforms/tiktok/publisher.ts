@@ -69,6 +69,39 @@ export class CreatorInfoCache {
   }
 }
 
+/** TikTok allows 30 status fetches a minute per token; two fewer leave room for clock and network skew. */
+export const STATUS_FETCHES_PER_MINUTE = 28;
+
+/**
+ * Keeps one endpoint's calls under a per-account limit over a sliding window: a call that would be
+ * one too many waits until the oldest in the window leaves it. One pacer serves every publish in
+ * the process, so posts for one creator that process at the same time cannot add up past TikTok's
+ * limit (a 429 would be handled, but only after the limit was broken).
+ */
+export class CallPacer {
+  private readonly calls = new Map<string, number[]>();
+  constructor(
+    readonly limit: number,
+    readonly windowMs = 60_000,
+    private readonly clock: { now: () => number; sleep: (ms: number) => Promise<void> } = {
+      now: Date.now,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    },
+  ) {}
+  async take(account: string): Promise<void> {
+    for (;;) {
+      const now = this.clock.now();
+      const recent = (this.calls.get(account) ?? []).filter((at) => now - at < this.windowMs);
+      this.calls.set(account, recent);
+      if (recent.length < this.limit) {
+        recent.push(now);
+        return;
+      }
+      await this.clock.sleep(recent[0]! + this.windowMs - now);
+    }
+  }
+}
+
 interface Common {
   /** Direct Post (scope video.publish) or the creator's inbox as a draft (video.upload). */
   mode: 'direct' | 'inbox';
@@ -109,9 +142,11 @@ export interface TikTokPublisherConfig {
   apiUrl: string;
   /** TIKTOK_APP_AUDITED: no API reports it. */
   audited: boolean;
-  /** Key of the creator_info cache (the connection id). */
+  /** Key of the creator_info cache and of the status pacer (the connection id). */
   account: string;
   cache: CreatorInfoCache;
+  /** Status fetches, paced per account across every publish (STATUS_FETCHES_PER_MINUTE). */
+  statusPacer: CallPacer;
 }
 
 const PRIVATE_MARKER = 'FOLLOWER_OF_CREATOR';
@@ -254,7 +289,10 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
 
   async function status(run: PublishRun): Promise<Record<string, unknown>> {
     return run.retrying(
-      () => envelope(run, 'publish status', '/v2/post/publish/status/fetch/', { publish_id: run.journal.publishId }),
+      async () => {
+        await config.statusPacer.take(config.account);
+        return envelope(run, 'publish status', '/v2/post/publish/status/fetch/', { publish_id: run.journal.publishId });
+      },
       { idempotent: true },
     );
   }
