@@ -146,7 +146,6 @@ async function childrenOf(pid: number): Promise<number[]> {
   return lists.flatMap((l) => l.split(' ').filter(Boolean).map(Number));
 }
 
-/** RSS of the process itself (worker+API) and of everything it started (the dev server). */
 /** Samples the system's memory every second; `peak` holds the highest seen until `stop()`. */
 export function peakMemory(system: Pick<RunningSystem, 'memory'>) {
   const peak = { appMB: 0, devServerMB: 0 };
@@ -162,6 +161,7 @@ export function peakMemory(system: Pick<RunningSystem, 'memory'>) {
   return { peak, stop: () => clearInterval(timer) };
 }
 
+/** RSS of the process itself (worker+API) and of everything it started (the dev server). */
 async function memoryOf(pid: number): Promise<{ appMB: number; devServerMB: number }> {
   const appMB = await rssMB(pid);
   let devServerMB = 0;
