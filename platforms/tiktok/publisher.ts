@@ -1,3 +1,4 @@
+import { movingWindow } from '../../domain/quotas.js';
 import { type HttpAnswer, PublishError, tiktokError, tiktokFailReason } from '../publish-errors.js';
 import { type PlatformPublisher, type PublishRun, type PublishStep, UNKNOWN_CHECK } from '../publishing.js';
 import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
@@ -73,8 +74,8 @@ export class CreatorInfoCache {
 export const STATUS_FETCHES_PER_MINUTE = 28;
 
 /**
- * Keeps one endpoint's calls under a per-account limit over a sliding window: a call that would be
- * one too many waits until the oldest in the window leaves it. One pacer serves every publish in
+ * Keeps one endpoint's calls under a per-account limit over a sliding window (the same rule as the
+ * publishing budgets, domain/quotas.ts): a call that would be one too many waits until it fits. One pacer serves every publish in
  * the process, so posts for one creator that process at the same time cannot add up past TikTok's
  * limit (a 429 would be handled, but only after the limit was broken).
  */
@@ -91,13 +92,20 @@ export class CallPacer {
   async take(account: string): Promise<void> {
     for (;;) {
       const now = this.clock.now();
+      // Calls that left the window are dropped, so the record stays as small as the limit.
       const recent = (this.calls.get(account) ?? []).filter((at) => now - at < this.windowMs);
       this.calls.set(account, recent);
-      if (recent.length < this.limit) {
+      const verdict = movingWindow(
+        recent.map((at) => ({ at: new Date(at), amount: 1 })),
+        this.limit,
+        this.windowMs,
+        new Date(now),
+      );
+      if (verdict.ok) {
         recent.push(now);
         return;
       }
-      await this.clock.sleep(recent[0]! + this.windowMs - now);
+      await this.clock.sleep(verdict.at.getTime() - now);
     }
   }
 }
