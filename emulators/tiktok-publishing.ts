@@ -69,6 +69,8 @@ export function createTikTokPublishing(): PublishingModule {
       pub.kit.violate(call.endpoint, 'access token not sent as Authorization: Bearer');
       return fail(401, 'access_token_invalid', 'The access token is invalid or not found in the request.');
     }
+    if (!call.header('content-type')?.startsWith('application/json'))
+      pub.kit.violate(call.endpoint, 'Content-Type: application/json; charset=UTF-8 not sent');
     const checked = pub.check(call.token, ['access']);
     if (!checked.ok)
       return fail(401, 'access_token_invalid', 'The access token is invalid or not found in the request.');

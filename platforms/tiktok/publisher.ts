@@ -206,7 +206,16 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
     body: unknown,
   ): Promise<Record<string, unknown>> {
     return run.authed(async (token) => {
-      const answer = await run.send({ what, method: 'POST', url: api(path), json: body, auth: 'bearer', token });
+      // Every Content Posting call names its JSON type, creator_info too though it has no body (1.3).
+      const answer = await run.send({
+        what,
+        method: 'POST',
+        url: api(path),
+        json: body,
+        headers: { 'content-type': 'application/json; charset=UTF-8' },
+        auth: 'bearer',
+        token,
+      });
       const error = tiktokError(answer, what);
       if (error) throw error;
       const data = (answer.body as { data?: unknown }).data;
