@@ -10,12 +10,16 @@ RUN npm run build:web
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
-# Fewer malloc arenas: far less freed memory kept resident by the worker's threads (BENCHMARKS.md).
-ENV MALLOC_ARENA_MAX=2
 # ffmpeg/ffprobe check and transcode videos (FFMPEG_PATH and FFPROBE_PATH find them on PATH).
+# jemalloc hands freed memory of the worker's threads back to the system, where glibc's malloc keeps
+# it resident (scripts/allocator.mjs, BENCHMARKS.md); linked under one path for every architecture.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends ffmpeg \
+  && apt-get install -y --no-install-recommends ffmpeg libjemalloc2 \
+  && ln -s "$(find /usr/lib -name libjemalloc.so.2 | head -n 1)" /usr/local/lib/libjemalloc.so.2 \
   && rm -rf /var/lib/apt/lists/*
+ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
+  MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0 \
+  MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

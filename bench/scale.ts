@@ -154,6 +154,7 @@ export async function scaleBench(): Promise<void> {
         Object.entries(stages).map(([k, v]) => [k, [round(percentile(v, 50)), round(percentile(v, 99))]]),
       ),
       loadAverage: loadavg().map((l) => round(l, 1)),
+      allocator: await system.allocator(),
       memoryMB: {
         workerAndApiIdle: round(idle.appMB, 0),
         workerAndApiAfterBurst: round(afterBurst.appMB, 0),

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { freePort } from '../runtime/temporal-dev-server.js';
+import { allocatorEnv } from '../scripts/allocator.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
@@ -25,6 +26,8 @@ export interface RunningSystem {
    * fs work, V8's GC helpers) and the SDK's Rust core (tokio and Temporal's own threads).
    */
   appThreads(): Promise<{ main: number; otherNode: number; core: number }>;
+  /** The malloc the worker+API process runs on, read from its mapped libraries. */
+  allocator(): Promise<'jemalloc' | 'glibc'>;
   stop(): Promise<void>;
 }
 
@@ -55,8 +58,8 @@ export async function startSystem(
       TEMPORAL_ADDRESS: '',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       DATABASE_URL: database?.url ?? '',
-      // As `npm start` runs it (scripts/bootstrap.mjs).
-      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+      // As `npm start` runs it (scripts/bootstrap.mjs): jemalloc when installed.
+      ...allocatorEnv(process.env),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,6 +97,10 @@ export async function startSystem(
     memory: () => memoryOf(child.pid!),
     cpu: () => cpuOf(child.pid!),
     appThreads: () => threadsOf(child.pid!),
+    allocator: async () =>
+      (await readFile(`/proc/${child.pid!}/maps`, 'utf8').catch(() => '')).includes('libjemalloc')
+        ? 'jemalloc'
+        : 'glibc',
     async stop() {
       await stopChild(child);
       await database?.drop();

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { allocatorEnv, findJemalloc, JEMALLOC_PACKAGE } from './allocator.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const venv = join(root, '.tools', 'venv');
@@ -108,29 +109,41 @@ function ensureChromium() {
 
 // Video checks and transcoding run the system's ffmpeg and ffprobe (Debian's "ffmpeg" package).
 // Tests need them; the app starts without them (images work) and says how to add them.
-function ensureFfmpeg(required) {
+// Debian packages: ffmpeg and ffprobe check and transcode videos; jemalloc keeps the app process
+// small (scripts/allocator.mjs). Installed with apt-get when this runs as root or with sudo.
+function ensureDebianPackages(ffmpegRequired) {
   const found = (configured, name) =>
     configured ? (configured.includes('/') ? executable(configured) : onPath(configured)) : onPath(name);
-  if (found(process.env.FFMPEG_PATH, 'ffmpeg') && found(process.env.FFPROBE_PATH, 'ffprobe')) return;
-  const advice =
-    'Video needs ffmpeg and ffprobe: install Debian\'s "ffmpeg" package (sudo apt-get install ffmpeg), or set FFMPEG_PATH and FFPROBE_PATH to the binaries.';
+  const hasFfmpeg = found(process.env.FFMPEG_PATH, 'ffmpeg') && found(process.env.FFPROBE_PATH, 'ffprobe');
+  const wanted = [...(hasFfmpeg ? [] : ['ffmpeg']), ...(findJemalloc() ? [] : [JEMALLOC_PACKAGE])];
+  if (wanted.length === 0) return;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const sudo = !isRoot && spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : [];
   if ((isRoot || sudo.length > 0) && onPath('apt-get')) {
-    step('Installing ffmpeg for video checks and transcoding (apt-get, first run only)…');
+    step(`Installing ${wanted.join(' and ')} (apt-get, first run only)…`);
     const apt = (...args) =>
       run(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], {
         env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       });
     apt('update', '-q');
-    apt('install', '-y', '-q', '--no-install-recommends', 'ffmpeg');
+    apt('install', '-y', '-q', '--no-install-recommends', ...wanted);
     return;
   }
-  if (required) {
-    console.error(advice);
-    process.exit(1);
+  const warn = (message) => console.warn(`\x1b[33m[autopostpanel]\x1b[0m ${message}`);
+  if (!hasFfmpeg) {
+    const advice =
+      'Video needs ffmpeg and ffprobe: install Debian\'s "ffmpeg" package (sudo apt-get install ffmpeg), or set FFMPEG_PATH and FFPROBE_PATH to the binaries.';
+    if (ffmpegRequired) {
+      console.error(advice);
+      process.exit(1);
+    }
+    warn(`${advice} Until then video uploads are refused; images work.`);
   }
-  console.warn(`\x1b[33m[autopostpanel]\x1b[0m ${advice} Until then video uploads are refused; images work.`);
+  if (wanted.includes(JEMALLOC_PACKAGE)) {
+    warn(
+      `For a smaller app process install jemalloc (sudo apt-get install ${JEMALLOC_PACKAGE}); using glibc's malloc.`,
+    );
+  }
 }
 
 // The panel is served from web/dist; build it when missing or older than its sources.
@@ -142,14 +155,8 @@ function ensurePanel() {
   }
 }
 
-// glibc gives each thread that allocates its own malloc arena (up to 8 per core); the worker's many
-// threads (libuv pool, the SDK's Rust core, the workflow thread) then keep hundreds of MB of freed
-// memory resident. Two arenas held worker+API 430-440 MB instead of 560 with 3,000 posts waiting
-// (BENCHMARKS.md, scale). An operator's own setting wins.
-const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
-
-function handOver(command, args) {
-  const child = spawn(command, args, { stdio: 'inherit', cwd: root, env: { ...process.env, MALLOC_ARENA_MAX } });
+function handOver(command, args, extraEnv = {}) {
+  const child = spawn(command, args, { stdio: 'inherit', cwd: root, env: { ...process.env, ...extraEnv } });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
@@ -160,16 +167,16 @@ const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 switch (mode) {
   case 'start':
     if (!process.env.TEMPORAL_ADDRESS) ensureTemporal(['temporal']);
-    ensureFfmpeg(false);
+    ensureDebianPackages(false);
     ensurePanel();
     step('Starting AutoPostPanel…');
-    handOver(process.execPath, [tsx, join(root, 'start.ts'), ...rest]);
+    handOver(process.execPath, [tsx, join(root, 'start.ts'), ...rest], allocatorEnv());
     break;
   case 'test':
     ensureTemporal(['temporal', 'temporal-test-server']);
     ensureTestTools();
     ensureChromium();
-    ensureFfmpeg(true);
+    ensureDebianPackages(true);
     ensurePanel();
     handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...rest]);
     break;
@@ -177,7 +184,7 @@ switch (mode) {
     ensureTemporal(['temporal', 'temporal-test-server']);
     ensureTestTools();
     ensureChromium();
-    ensureFfmpeg(true);
+    ensureDebianPackages(true);
     step('Ready.');
     break;
   default:
