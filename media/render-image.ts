@@ -1,4 +1,6 @@
-import sharp, { type OutputInfo } from 'sharp';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { stripJpegMetadata } from './jpeg-metadata.js';
 
 // One source image rendered for several targets with a single decode. Each target may reframe the
 // picture to another aspect ratio: cropped around what draws the eye (attention), cropped around
@@ -53,9 +55,36 @@ function outputSize(frame: { width: number; height: number }, target: ImageTarge
 }
 
 /**
+ * What a rendition the source already meets is: the source file itself, its metadata removed.
+ * Only for a JPEG that needs no turning, reframing, resizing or colour conversion, and whose
+ * encoding carries nothing to drop but metadata segments; re-encoding it would only lose quality.
+ */
+function keepsSource(header: Metadata, plan: Plan, rules: ImageTarget): boolean {
+  return (
+    rules.format === 'jpeg' &&
+    header.format === 'jpeg' &&
+    (header.orientation ?? 1) === 1 &&
+    header.space === 'srgb' &&
+    header.channels === 3 &&
+    !header.icc &&
+    plan.frame.width === header.width &&
+    plan.frame.height === header.height &&
+    plan.size.width === header.width &&
+    plan.size.height === header.height
+  );
+}
+
+interface Plan {
+  frame: { width: number; height: number };
+  size: { width: number; height: number };
+  scale: number;
+}
+
+/**
  * Decodes the source once (auto-rotated by its EXIF orientation, converted to sRGB, shrunk to the
- * largest scale any target needs) and encodes every rendition from those pixels. Nothing of the
- * source's metadata (EXIF, GPS, XMP, ICC) is written out.
+ * largest scale any target needs) and encodes every rendition from those pixels; targets that ask
+ * for the same thing share one encode, and a target the source already meets gets the source
+ * (keepsSource). Nothing of the source's metadata (EXIF, GPS, XMP, ICC) is written out.
  */
 export async function renderImage(sourcePath: string, requests: ImageRendition[]): Promise<OutputInfo[]> {
   const header = await sharp(sourcePath, { failOn: 'error' }).metadata();
@@ -63,13 +92,41 @@ export async function renderImage(sourcePath: string, requests: ImageRendition[]
   const height = header.autoOrient?.height ?? header.height;
   if (!width || !height) throw new Error('the image has no dimensions');
 
-  const plans = requests.map((r) => {
+  const plans: Plan[] = requests.map((r) => {
     const frame = frameOf(width, height, r.rules);
     const size = outputSize(frame, r.rules);
     return { frame, size, scale: size.width / frame.width };
   });
-  const scale = Math.min(1, Math.max(...plans.map((p) => p.scale)));
-  const allJpeg = requests.every((r) => r.rules.format !== 'png');
+
+  const results: Promise<OutputInfo>[] = new Array(requests.length);
+  const original = requests.some((r, i) => keepsSource(header, plans[i]!, r.rules))
+    ? stripJpegMetadata(await readFile(sourcePath))
+    : undefined;
+  const toEncode: number[] = [];
+  const firstAlike = new Map<string, number>();
+  for (const [i, request] of requests.entries()) {
+    const plan = plans[i]!;
+    const { maxBytes } = request.rules;
+    if (original && keepsSource(header, plan, request.rules) && (!maxBytes || original.length <= maxBytes)) {
+      results[i] = writeFile(request.path, original).then(() => sourceInfo(header, original.length));
+      continue;
+    }
+    const alike = JSON.stringify([request.rules, plan.size]);
+    const first = firstAlike.get(alike);
+    if (first === undefined) {
+      firstAlike.set(alike, i);
+      toEncode.push(i);
+    } else {
+      results[i] = results[first]!.then(async (info) => {
+        await copyFile(requests[first]!.path, request.path);
+        return info;
+      });
+    }
+  }
+  if (toEncode.length === 0) return Promise.all(results);
+
+  const scale = Math.min(1, Math.max(...toEncode.map((i) => plans[i]!.scale)));
+  const allJpeg = toEncode.every((i) => requests[i]!.rules.format !== 'png');
 
   let decoder = sharp(sourcePath, { failOn: 'error' }).autoOrient();
   if (scale < 1) {
@@ -80,16 +137,29 @@ export async function renderImage(sourcePath: string, requests: ImageRendition[]
     });
   }
   if (allJpeg) decoder = decoder.flatten({ background: '#ffffff' });
-  const { data, info } = await decoder.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  const raw = { width: info.width, height: info.height, channels: info.channels };
+  const decoded = decoder.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  for (const i of toEncode) {
+    const request = requests[i]!;
+    const { size } = plans[i]!;
+    results[i] = decoded.then(async ({ data, info }) => {
+      const raw = { width: info.width, height: info.height, channels: info.channels };
+      return encode(await framed(data, raw, size, request.rules), size, request);
+    });
+  }
+  return Promise.all(results);
+}
 
-  return Promise.all(
-    requests.map(async (request, i) => {
-      const { size } = plans[i]!;
-      const pixels = await framed(data, raw, size, request.rules);
-      return encode(pixels, size, request);
-    }),
-  );
+/** The OutputInfo sharp would give for the source written as it is. */
+function sourceInfo(header: Metadata, size: number): OutputInfo {
+  return {
+    format: 'jpeg',
+    width: header.width,
+    height: header.height,
+    channels: 3,
+    hasAlpha: false,
+    premultiplied: false,
+    size,
+  };
 }
 
 type Raw = { width: number; height: number; channels: 1 | 2 | 3 | 4 };

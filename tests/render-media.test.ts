@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderSource } from '../activities/render-media.js';
+import { renderImage } from '../media/render-image.js';
 import type { MediaRules } from '../platforms/publisher.js';
 import { isFinished, type Json, postJson, signUp, type TestUser, upload, waitForPost } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
@@ -108,6 +109,54 @@ describe('renderSource', () => {
       expect(r2).toBeLessThan(60);
       expect(b2).toBeGreaterThan(200);
     }
+  });
+
+  it('passes a JPEG a target already fits through with only its metadata removed, and re-encodes for the rest', async () => {
+    const source = join(dir, 'fits.jpg');
+    // 1200x900, upright, sRGB, no profile: within Facebook's box, too wide for TikTok's.
+    const bytes = await sharp({ create: { width: 1200, height: 900, channels: 3, background: '#3366cc' } })
+      .withExif({ IFD0: { Make: 'TestCam', Copyright: 'exif-marker-123' } })
+      .withXmp('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>')
+      .jpeg({ quality: 75 })
+      .toBuffer();
+    await writeFile(source, bytes);
+    expect((await sharp(bytes).metadata()).xmp).toBeDefined();
+
+    const infos = await renderSource(source, [
+      { rules: { ...PLATFORM_BOXES.facebook!, format: 'jpeg', quality: 90 }, path: join(dir, 'fits-facebook.out') },
+      { rules: { ...PLATFORM_BOXES.tiktok!, format: 'jpeg', quality: 90 }, path: join(dir, 'fits-tiktok.out') },
+    ]);
+    const kept = await inspect(join(dir, 'fits-facebook.out'));
+    expectNoMetadata(kept);
+    expect(infos[0]).toMatchObject({ width: 1200, height: 900, format: 'jpeg', size: kept.bytes.length });
+    // The compressed pixels are the source's, byte for byte, from the first scan to the end.
+    const scan = (b: Buffer) => b.subarray(b.indexOf(Buffer.from([0xff, 0xda])));
+    expect(scan(kept.bytes).equals(scan(bytes))).toBe(true);
+    expect(kept.bytes.length).toBeLessThan(bytes.length);
+
+    const resized = await inspect(join(dir, 'fits-tiktok.out'));
+    expect(infos[1]).toMatchObject({ width: 1080, height: 810 });
+    expect(scan(resized.bytes).equals(scan(bytes))).toBe(false);
+    expectNoMetadata(resized);
+  });
+
+  it('re-encodes a JPEG that fits but would be over the byte limit as it is', async () => {
+    const source = join(dir, 'heavy.jpg');
+    const noise = Buffer.alloc(800 * 600 * 3);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
+    await writeFile(
+      source,
+      await sharp(noise, { raw: { width: 800, height: 600, channels: 3 } })
+        .jpeg({ quality: 100 })
+        .toBuffer(),
+    );
+    const [info] = await renderImage(source, [
+      {
+        rules: { maxWidth: 2048, maxHeight: 2048, format: 'jpeg', quality: 90, maxBytes: 300_000 },
+        path: join(dir, 'heavy.out'),
+      },
+    ]);
+    expect(info!.size).toBeLessThanOrEqual(300_000);
   });
 
   it('converts CMYK and wide-gamut sources to sRGB and drops their profiles', async () => {

@@ -1,0 +1,51 @@
+// A JPEG's metadata lives in marker segments before its first scan: EXIF (with GPS) and XMP in
+// APP1, ICC profiles and FlashPix in APP2, Photoshop/IPTC in APP13, comments in COM. Dropping
+// those segments removes the metadata and leaves the compressed pixels as they were.
+
+const SOI = 0xd8;
+const EOI = 0xd9;
+const SOS = 0xda;
+const COM = 0xfe;
+/** Adobe's APP14 says how the colour channels are coded; a decoder needs it. */
+const APP14_ADOBE = 0xee;
+
+function isStandalone(marker: number): boolean {
+  return marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7);
+}
+
+function isMetadata(marker: number): boolean {
+  return marker === COM || (marker >= 0xe1 && marker <= 0xef && marker !== APP14_ADOBE);
+}
+
+/**
+ * The JPEG without its metadata segments (APP1-APP15 except Adobe's APP14, and comments), the
+ * frame, tables and scans byte for byte. Undefined when the bytes are not a JPEG this can read to
+ * its first scan.
+ */
+export function stripJpegMetadata(bytes: Buffer): Buffer | undefined {
+  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== SOI) return undefined;
+  const kept: Buffer[] = [bytes.subarray(0, 2)];
+  let pos = 2;
+  while (pos + 1 < bytes.length) {
+    if (bytes[pos] !== 0xff) return undefined;
+    // Any number of 0xFF fill bytes may precede a marker.
+    while (pos + 1 < bytes.length && bytes[pos + 1] === 0xff) pos++;
+    const marker = bytes[pos + 1]!;
+    if (marker === SOS) {
+      kept.push(bytes.subarray(pos));
+      return Buffer.concat(kept);
+    }
+    if (marker === EOI) return undefined;
+    if (isStandalone(marker)) {
+      kept.push(bytes.subarray(pos, pos + 2));
+      pos += 2;
+      continue;
+    }
+    if (pos + 4 > bytes.length) return undefined;
+    const end = pos + 2 + bytes.readUInt16BE(pos + 2);
+    if (end > bytes.length || end < pos + 4) return undefined;
+    if (!isMetadata(marker)) kept.push(bytes.subarray(pos, end));
+    pos = end;
+  }
+  return undefined;
+}
