@@ -13,6 +13,16 @@ function isStandalone(marker: number): boolean {
   return marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7);
 }
 
+/** Start-of-frame markers: C0-CF except DHT (C4), JPG (C8) and DAC (CC). */
+function isFrame(marker: number): boolean {
+  return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+}
+
+/** Baseline, extended or progressive Huffman coding at 8 bits: what every platform and browser reads. */
+function isCommonFrame(marker: number, precision: number | undefined): boolean {
+  return (marker === 0xc0 || marker === 0xc1 || marker === 0xc2) && precision === 8;
+}
+
 function isMetadata(marker: number): boolean {
   return marker === COM || (marker >= 0xe1 && marker <= 0xef && marker !== APP14_ADOBE);
 }
@@ -20,7 +30,8 @@ function isMetadata(marker: number): boolean {
 /**
  * The JPEG without its metadata segments (APP1-APP15 except Adobe's APP14, and comments), the
  * frame, tables and scans byte for byte. Undefined when the bytes are not a JPEG this can read to
- * its first scan.
+ * its first scan, or one coded in a way few readers take (arithmetic, lossless, 12-bit): those are
+ * re-encoded.
  */
 export function stripJpegMetadata(bytes: Buffer): Buffer | undefined {
   if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== SOI) return undefined;
@@ -44,6 +55,7 @@ export function stripJpegMetadata(bytes: Buffer): Buffer | undefined {
     if (pos + 4 > bytes.length) return undefined;
     const end = pos + 2 + bytes.readUInt16BE(pos + 2);
     if (end > bytes.length || end < pos + 4) return undefined;
+    if (isFrame(marker) && !isCommonFrame(marker, bytes[pos + 4])) return undefined;
     if (!isMetadata(marker)) kept.push(bytes.subarray(pos, end));
     pos = end;
   }

@@ -28,7 +28,7 @@ describe('stripJpegMetadata', () => {
     expect((await pixels(stripped)).equals(await pixels(source))).toBe(true);
   });
 
-  it('answers undefined for anything it cannot read to the first scan', async () => {
+  it('answers undefined for anything it cannot read to the first scan or that is coded unusually', async () => {
     const jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
       .jpeg()
       .toBuffer();
@@ -38,5 +38,14 @@ describe('stripJpegMetadata', () => {
     expect(stripJpegMetadata(Buffer.from([0xff, 0xd8, 0xff, 0xe1, 0xff, 0xff]))).toBeUndefined();
     expect(stripJpegMetadata(Buffer.from([0xff, 0xd8, 0xff, 0xd9]))).toBeUndefined();
     expect(stripJpegMetadata(Buffer.from([0xff, 0xd8, 0x00, 0x00]))).toBeUndefined();
+    // The same picture declared 12-bit, and declared arithmetic-coded (SOF9): not passed on.
+    const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+    const twelveBit = Buffer.from(jpeg);
+    twelveBit[sof + 4] = 12;
+    expect(stripJpegMetadata(twelveBit)).toBeUndefined();
+    const arithmetic = Buffer.from(jpeg);
+    arithmetic[sof + 1] = 0xc9;
+    expect(stripJpegMetadata(arithmetic)).toBeUndefined();
+    expect(stripJpegMetadata(jpeg)).toBeDefined();
   });
 });
