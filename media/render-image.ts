@@ -98,55 +98,84 @@ export async function renderImage(sourcePath: string, requests: ImageRendition[]
     return { frame, size, scale: size.width / frame.width };
   });
 
-  const results: Promise<OutputInfo>[] = new Array(requests.length);
   const original = requests.some((r, i) => keepsSource(header, plans[i]!, r.rules))
     ? stripJpegMetadata(await readFile(sourcePath))
     : undefined;
-  const toEncode: number[] = [];
+  const kept = requests.map(
+    (r, i) =>
+      original !== undefined &&
+      keepsSource(header, plans[i]!, r.rules) &&
+      (!r.rules.maxBytes || original.length <= r.rules.maxBytes),
+  );
+  const encoded = requests.map((_, i) => i).filter((i) => !kept[i]);
+  const scale = Math.min(1, Math.max(0, ...encoded.map((i) => plans[i]!.scale)));
+  const allJpeg = encoded.every((i) => requests[i]!.rules.format !== 'png');
+  // Decoded once, and only when some rendition is encoded.
+  let decoded: Promise<{ data: Buffer; info: OutputInfo }> | undefined;
+  const pixels = () => {
+    decoded ??= decode(sourcePath, { width, height, scale, flatten: allJpeg });
+    return decoded;
+  };
+  const encodeOne = async (i: number) => {
+    const { data, info } = await pixels();
+    const raw = { width: info.width, height: info.height, channels: info.channels as Raw['channels'] };
+    return encode(await framed(data, raw, plans[i]!.size, requests[i]!.rules), plans[i]!.size, requests[i]!);
+  };
+
+  const results: Promise<Encoded>[] = [];
   const firstAlike = new Map<string, number>();
   for (const [i, request] of requests.entries()) {
-    const plan = plans[i]!;
-    const { maxBytes } = request.rules;
-    if (original && keepsSource(header, plan, request.rules) && (!maxBytes || original.length <= maxBytes)) {
-      results[i] = writeFile(request.path, original).then(() => sourceInfo(header, original.length));
+    const { rules } = request;
+    if (kept[i]) {
+      results.push(
+        writeFile(request.path, original!).then(() => ({
+          info: sourceInfo(header, original!.length),
+          steppedDown: false,
+        })),
+      );
       continue;
     }
-    const alike = JSON.stringify([request.rules, plan.size]);
+    // Targets whose pictures come out the same share an encode; byte limits may differ, so one
+    // takes the shared file only if it was not made smaller for another's limit and fits its own.
+    const alike = JSON.stringify([
+      plans[i]!.frame,
+      plans[i]!.size,
+      rules.format,
+      rules.quality,
+      rules.aspect,
+      rules.fit,
+    ]);
     const first = firstAlike.get(alike);
     if (first === undefined) {
       firstAlike.set(alike, i);
-      toEncode.push(i);
-    } else {
-      results[i] = results[first]!.then(async (info) => {
-        await copyFile(requests[first]!.path, request.path);
-        return info;
-      });
+      results.push(encodeOne(i));
+      continue;
     }
+    results.push(
+      results[first]!.then(async (shared) => {
+        if (shared.steppedDown || (rules.maxBytes && shared.info.size > rules.maxBytes)) return encodeOne(i);
+        await copyFile(requests[first]!.path, request.path);
+        return shared;
+      }),
+    );
   }
-  if (toEncode.length === 0) return Promise.all(results);
+  return (await Promise.all(results)).map((r) => r.info);
+}
 
-  const scale = Math.min(1, Math.max(...toEncode.map((i) => plans[i]!.scale)));
-  const allJpeg = toEncode.every((i) => requests[i]!.rules.format !== 'png');
-
+async function decode(
+  sourcePath: string,
+  how: { width: number; height: number; scale: number; flatten: boolean },
+): Promise<{ data: Buffer; info: OutputInfo }> {
   let decoder = sharp(sourcePath, { failOn: 'error' }).autoOrient();
-  if (scale < 1) {
+  if (how.scale < 1) {
     decoder = decoder.resize({
-      width: Math.max(1, Math.round(width * scale)),
-      height: Math.max(1, Math.round(height * scale)),
+      width: Math.max(1, Math.round(how.width * how.scale)),
+      height: Math.max(1, Math.round(how.height * how.scale)),
       fit: 'fill',
     });
   }
-  if (allJpeg) decoder = decoder.flatten({ background: '#ffffff' });
-  const decoded = decoder.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  for (const i of toEncode) {
-    const request = requests[i]!;
-    const { size } = plans[i]!;
-    results[i] = decoded.then(async ({ data, info }) => {
-      const raw = { width: info.width, height: info.height, channels: info.channels };
-      return encode(await framed(data, raw, size, request.rules), size, request);
-    });
-  }
-  return Promise.all(results);
+  if (how.flatten) decoder = decoder.flatten({ background: '#ffffff' });
+  return decoder.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
 }
 
 /** The OutputInfo sharp would give for the source written as it is. */
@@ -160,6 +189,12 @@ function sourceInfo(header: Metadata, size: number): OutputInfo {
     premultiplied: false,
     size,
   };
+}
+
+/** An encoded rendition, and whether it was made smaller than asked to fit its byte limit. */
+interface Encoded {
+  info: OutputInfo;
+  steppedDown: boolean;
 }
 
 type Raw = { width: number; height: number; channels: 1 | 2 | 3 | 4 };
@@ -202,7 +237,7 @@ async function encode(
   pixels: { data: Buffer; info: { width: number; height: number; channels: number } },
   size: { width: number; height: number },
   request: ImageRendition,
-): Promise<OutputInfo> {
+): Promise<Encoded> {
   const raw = {
     width: pixels.info.width,
     height: pixels.info.height,
@@ -223,7 +258,9 @@ async function encode(
         ? image.png()
         : image.flatten({ background: '#ffffff' }).jpeg({ quality, optimiseCoding: true });
     const info = await encoded.toFile(request.path);
-    if (!rules.maxBytes || info.size <= rules.maxBytes || (quality <= 50 && scale <= 0.3)) return info;
+    if (!rules.maxBytes || info.size <= rules.maxBytes || (quality <= 50 && scale <= 0.3)) {
+      return { info, steppedDown: quality !== rules.quality || scale !== 1 };
+    }
     if (rules.format === 'jpeg' && quality > 50) quality -= 10;
     else scale *= 0.8;
   }

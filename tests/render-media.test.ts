@@ -159,6 +159,41 @@ describe('renderSource', () => {
     expect(info!.size).toBeLessThanOrEqual(300_000);
   });
 
+  it('shares an encode between targets asking the same picture, unless a byte limit makes them differ', async () => {
+    const source = join(dir, 'noisy.png');
+    const noise = Buffer.alloc(1600 * 1200 * 3);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
+    await writeFile(
+      source,
+      await sharp(noise, { raw: { width: 1600, height: 1200, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
+    const box = { maxWidth: 1080, maxHeight: 1080, format: 'jpeg' as const, quality: 90 };
+    const out = (name: string) => join(dir, `shared-${name}.jpg`);
+    const infos = await renderImage(source, [
+      { rules: { ...box, maxBytes: 150_000 }, path: out('tight-first') },
+      { rules: box, path: out('free') },
+      { rules: box, path: out('free-again') },
+      { rules: { ...box, maxBytes: 100_000 }, path: out('tighter') },
+    ]);
+    const [tight, free, freeAgain, tighter] = infos;
+    // The first had to step down for its limit; the unlimited one still gets the full picture.
+    expect(tight!.size).toBeLessThanOrEqual(150_000);
+    expect(free).toMatchObject({ width: 1080, height: 810 });
+    expect(free!.size).toBeGreaterThan(150_000);
+    // Alike with nothing between them: one encode, the same file.
+    expect((await readFile(out('free-again'))).equals(await readFile(out('free')))).toBe(true);
+    expect(freeAgain!.size).toBe(free!.size);
+    // A tighter limit than the shared file meets: encoded for its own limit.
+    expect(tighter!.size).toBeLessThanOrEqual(100_000);
+    for (const name of ['tight-first', 'free', 'free-again', 'tighter']) {
+      expect((await readFile(out(name))).length).toBe(
+        infos[['tight-first', 'free', 'free-again', 'tighter'].indexOf(name)]!.size,
+      );
+    }
+  });
+
   it('converts CMYK and wide-gamut sources to sRGB and drops their profiles', async () => {
     const cmyk = join(dir, 'cmyk.jpg');
     await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3080c0' } })
