@@ -34,6 +34,8 @@ export function createFacebookPublishing(): PublishingModule {
   const switches: Record<string, unknown> = {
     reelsPerDay: 30,
     processingPolls: 1,
+    /** Processing succeeds, then publishing fails (publishing_phase error). */
+    publishingFails: false,
     /** Usage header sent with every answer (X-Business-Use-Case-Usage), e.g. to announce a wait. */
     regainAccessMinutes: 0,
   };
@@ -282,11 +284,14 @@ export function createFacebookPublishing(): PublishingModule {
               source_file_size: v.size ?? 0,
             },
             processing_phase: { status: done ? 'complete' : v.finished ? 'in_progress' : 'not_started' },
-            publishing_phase: {
-              status: done ? 'complete' : 'not_started',
-              publish_status: done ? 'published' : v.finished ? 'scheduled' : 'draft',
-              ...(done ? { publish_time: Math.floor(pub.kit.now() / 1000) } : {}),
-            },
+            publishing_phase:
+              done && switches.publishingFails
+                ? { status: 'error', publish_status: 'error' }
+                : {
+                    status: done ? 'complete' : 'not_started',
+                    publish_status: done ? 'published' : v.finished ? 'scheduled' : 'draft',
+                    ...(done ? { publish_time: Math.floor(pub.kit.now() / 1000) } : {}),
+                  },
           },
         });
       }

@@ -33,7 +33,10 @@ export function createYouTubePublishing(): PublishingModule {
     insertsPerDay: 100,
     unitsPerDay: 10_000,
     processingPolls: 1,
-    /** `failed` or `rejected` makes processing end that way. */
+    /**
+     * `failed` or `rejected` makes the upload end that way; `deleted` as if the owner deleted it;
+     * `terminated` or `processingFailed` leave it uploaded with processing ended that way.
+     */
     processingOutcome: null,
     /** The sessions that exist when the next upload request arrives expire (404); new ones live. */
     sessionsExpired: false,
@@ -221,12 +224,13 @@ export function createYouTubePublishing(): PublishingModule {
       .map((v) => {
         const done = v.pollsLeft-- <= 0;
         const outcome = switches.processingOutcome;
+        const processingEnded = outcome === 'terminated' || outcome === 'processingFailed';
         const uploadStatus = !done
           ? 'uploaded'
-          : outcome === 'failed'
-            ? 'failed'
-            : outcome === 'rejected'
-              ? 'rejected'
+          : outcome === 'failed' || outcome === 'rejected' || outcome === 'deleted'
+            ? outcome
+            : processingEnded
+              ? 'uploaded'
               : 'processed';
         return {
           id: v.id,
@@ -237,7 +241,14 @@ export function createYouTubePublishing(): PublishingModule {
             ...(uploadStatus === 'rejected' ? { rejectionReason: 'duplicate' } : {}),
           },
           processingDetails: {
-            processingStatus: !done ? 'processing' : uploadStatus === 'processed' ? 'succeeded' : 'failed',
+            processingStatus: !done
+              ? 'processing'
+              : uploadStatus === 'processed'
+                ? 'succeeded'
+                : outcome === 'terminated' || outcome === 'deleted'
+                  ? 'terminated'
+                  : 'failed',
+            ...(done && outcome === 'processingFailed' ? { processingFailureReason: 'transcodeFailed' } : {}),
           },
         };
       });

@@ -208,6 +208,16 @@ export function googleError(answer: HttpAnswer, what: string, nextPacificMidnigh
 const GRAPH_RATE_CODES = new Set([4, 17, 32, 341, 613, 80001, 80002]);
 const GRAPH_TRANSIENT_CODES = new Set([1, 2]);
 const IG_RETRY_SUBCODES = new Set([2207001, 2207003, 2207032]);
+/**
+ * Instagram subcodes 3.6 marks "no", "fix" or "user action": final whatever their code's general
+ * class says (2207051 comes with code 4, a rate code; 2207057 with code 1, a transient one).
+ */
+const IG_FINAL_SUBCODES = new Set([
+  2207004, 2207005, 2207009, 2207010, 2207023, 2207026, 2207028, 2207035, 2207036, 2207037, 2207040, 2207050, 2207051,
+  2207052, 2207057,
+]);
+/** 368: temporarily blocked for policy violations, "wait and retry" (4.8). */
+const GRAPH_BLOCKED_CODE = 368;
 const IG_WORDS: Record<number, string> = {
   2207003: 'Instagram timed out downloading the media',
   2207020: 'the media container expired',
@@ -222,6 +232,9 @@ const IG_WORDS: Record<number, string> = {
   2207009: 'the aspect ratio is outside 4:5 to 1.91:1',
   2207010: 'the caption is too long (2200 characters, 30 hashtags, 20 @tags)',
   2207028: 'a carousel needs 2 to 10 items',
+  2207023: 'the media type is not known',
+  2207040: 'the caption tags too many accounts (at most 20)',
+  2207057: 'the thumbnail offset is outside the video',
 };
 
 /** A Graph error body (Facebook or Instagram) classified per 4.8 and 3.6. */
@@ -244,7 +257,8 @@ export function graphError(platform: 'facebook' | 'instagram', answer: HttpAnswe
   if (subcode === 2207042) {
     return new PublishError(platform, 'quota', words, { ...details, waitUntil: new Date(Date.now() + 24 * 3600_000) });
   }
-  if (GRAPH_RATE_CODES.has(code) || answer.status === 429) {
+  if (IG_FINAL_SUBCODES.has(subcode)) return new PublishError(platform, 'rejected', words, details);
+  if (GRAPH_RATE_CODES.has(code) || code === GRAPH_BLOCKED_CODE || answer.status === 429) {
     return new PublishError(platform, 'rate_limited', words, {
       ...details,
       retryAfterMs: waitFromHeaders(answer.headers) ?? DEFAULT_RATE_WAIT_MS,

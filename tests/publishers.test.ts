@@ -315,6 +315,25 @@ describe('YouTube', () => {
     expect((await mediaBytes(google.url, item?.id as string)).equals(video.bytes)).toBe(true);
     expect(await violations(google.url)).toEqual([]);
   });
+
+  it('every end state of processing stops the wait in words: failed or terminated processing, a deleted upload', async () => {
+    const { credentials } = await emulatorCredentials(google.url);
+    const input = { source: await fileSource(video.path, 'video/mp4'), title: 'Ends', chunkSize: 8 * MIB };
+    for (const [outcome, words] of [
+      ['processingFailed', /could not process the video \(transcodeFailed\)/],
+      ['terminated', /could not process the video \(terminated\)/],
+      ['deleted', /deleted on YouTube/],
+    ] as const) {
+      await switches(google.url, { processingOutcome: outcome });
+      const failure = await publish(publisher(), input, context(memoryJournal(), credentials)).catch((e: unknown) => e);
+      expect(failure, outcome).toBeInstanceOf(PublishError);
+      expect((failure as PublishError).kind).toBe('rejected');
+      expect((failure as PublishError).message).toMatch(words);
+    }
+    // Each stopped at the first answer that said so, not at the poll limit.
+    const lists = google.kit.requests.filter((r) => r.method === 'GET' && r.path === '/youtube/v3/videos');
+    expect(lists.length).toBeLessThanOrEqual(6);
+  });
 });
 
 describe('Instagram', () => {
@@ -499,6 +518,17 @@ describe('Facebook', () => {
     expect((await mediaBytes(facebook.url, items[3]?.id as string)).equals(video.bytes)).toBe(true);
     expect((await mediaBytes(facebook.url, items[4]?.id as string)).equals(video.bytes)).toBe(true);
     expect(await violations(facebook.url)).toEqual([]);
+  });
+
+  it('a Reel processed but not published (publishing_phase error) ends rejected, not published', async () => {
+    const { credentials, publisher } = await setup();
+    await switches(facebook.url, { publishingFails: true });
+    const source = await fileSource(video.path, 'video/mp4');
+    const failure = await publish(publisher, { kind: 'reel', source }, context(memoryJournal(), credentials)).catch(
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(PublishError);
+    expect(failure).toMatchObject({ kind: 'rejected', message: expect.stringMatching(/could not publish it/) });
   });
 
   it('a Reel upload dropped mid-way resumes from bytes_transfered; a lost finish is asked about, not repeated', async () => {

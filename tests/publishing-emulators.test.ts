@@ -229,3 +229,24 @@ describe('Instagram and Facebook publishing emulators', () => {
     expect(graphError('facebook', limited, 'post')).toMatchObject({ kind: 'rate_limited', retryAfterMs: 300_000 });
   });
 });
+
+describe('Graph error classes (3.6, 4.8)', () => {
+  const answer = (error: Record<string, unknown>, status = 400) => ({
+    status,
+    headers: new Headers(),
+    body: { error },
+  });
+  it('an Instagram subcode marked "no" is final even when its code is a rate or transient one', () => {
+    expect(graphError('instagram', answer({ code: 4, error_subcode: 2207051 }), 'publish').kind).toBe('rejected');
+    expect(graphError('instagram', answer({ code: 1, error_subcode: 2207057 }), 'publish').kind).toBe('rejected');
+    expect(graphError('instagram', answer({ code: 1, error_subcode: 2207057 }), 'publish').message).toMatch(
+      /thumbnail offset/,
+    );
+    expect(graphError('instagram', answer({ code: 4 }), 'publish').kind).toBe('rate_limited');
+    expect(graphError('instagram', answer({ code: 1 }), 'publish').kind).toBe('transient');
+    expect(graphError('instagram', answer({ code: -1, error_subcode: 2207001 }), 'publish').kind).toBe('transient');
+  });
+  it('368, temporarily blocked for policy violations, is waited out and tried again', () => {
+    expect(graphError('facebook', answer({ code: 368 }), 'post').kind).toBe('rate_limited');
+  });
+});

@@ -245,7 +245,13 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
       }
       if (video === 'expired')
         throw new PublishError(name, 'rejected', 'Facebook says the upload expired; upload it again');
-      if (video === 'ready' || publishing.publish_status === 'published') return true;
+      // Processed is not published: after the finish call publishing goes on by itself (4.6).
+      if (publishing.status === 'error' || publishing.publish_status === 'error') {
+        throw new PublishError(name, 'rejected', 'Facebook processed the video but could not publish it');
+      }
+      if (publishing.publish_status === 'published' || publishing.status === 'complete') return true;
+      // A status without a publishing phase says no more than that processing is done.
+      if (video === 'ready' && s.publishing_phase === undefined) return true;
       return undefined;
     });
   }

@@ -281,7 +281,16 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
                     const item = ((a.body as { items?: Record<string, unknown>[] })?.items ?? [])[0];
                     const s = (item?.status ?? {}) as Record<string, unknown>;
                     const p = (item?.processingDetails ?? {}) as Record<string, unknown>;
-                    if (s.uploadStatus === 'failed' || s.uploadStatus === 'rejected') return s;
+                    // Every end state of 2.3: processed, failed, rejected or deleted uploads, and
+                    // processing that failed or was terminated.
+                    if (['failed', 'rejected', 'deleted'].includes(String(s.uploadStatus))) return s;
+                    if (p.processingStatus === 'failed' || p.processingStatus === 'terminated') {
+                      return {
+                        ...s,
+                        processingStatus: p.processingStatus,
+                        processingFailureReason: p.processingFailureReason,
+                      };
+                    }
                     if (s.uploadStatus === 'processed' || p.processingStatus === 'succeeded') return s;
                     return undefined;
                   }),
@@ -301,6 +310,13 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
                 'rejected',
                 `YouTube rejected the video (${String(status.rejectionReason)})`,
               );
+            }
+            if (status.uploadStatus === 'deleted') {
+              throw new PublishError('youtube', 'rejected', 'The video was deleted on YouTube before it was processed');
+            }
+            if (status.processingStatus === 'failed' || status.processingStatus === 'terminated') {
+              const reason = status.processingFailureReason ?? status.processingStatus;
+              throw new PublishError('youtube', 'rejected', `YouTube could not process the video (${String(reason)})`);
             }
             const notes = [
               input.publishAt
