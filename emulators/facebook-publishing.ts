@@ -36,6 +36,7 @@ export function createFacebookPublishing(): PublishingModule {
     processingPolls: 1,
     /** Processing succeeds, then publishing fails (publishing_phase error). */
     publishingFails: false,
+    uploadAnswersWithoutHandle: false,
     /** Usage header sent with every answer (X-Business-Use-Case-Usage), e.g. to announce a wait. */
     regainAccessMinutes: 0,
   };
@@ -182,6 +183,8 @@ export function createFacebookPublishing(): PublishingModule {
         if (s.bytes.length !== s.length) return json(200, { id: `upload:${s.id}`, file_offset: s.bytes.length });
         s.handle = `2:${randomBytes(12).toString('base64url')}`;
         handles.set(s.handle, s.id);
+        // A Facebook that took the bytes but answered without the handle (the publisher must not loop).
+        if (switches.uploadAnswersWithoutHandle) return json(200, {});
         return json(200, { h: s.handle });
       }
       case 'video_publish': {

@@ -520,6 +520,19 @@ describe('Facebook', () => {
     expect(await violations(facebook.url)).toEqual([]);
   });
 
+  it('a video upload answered without its file handle is tried a few times, then fails in words instead of looping', async () => {
+    const { credentials, publisher } = await setup();
+    await switches(facebook.url, { uploadAnswersWithoutHandle: true });
+    const source = await fileSource(video.path, 'video/mp4');
+    const failure = await publish(
+      publisher,
+      { kind: 'video', source, title: 'v' },
+      context(memoryJournal(), credentials),
+    ).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ kind: 'transient', message: expect.stringMatching(/without its file handle/) });
+    expect(await published(facebook.url)).toEqual([]);
+  });
+
   it('a Reel processed but not published (publishing_phase error) ends rejected, not published', async () => {
     const { credentials, publisher } = await setup();
     await switches(facebook.url, { publishingFails: true });

@@ -187,7 +187,15 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
         );
         if (answer.status !== 200) throw graphError(name, answer, 'video upload');
         const handle = (answer.body as { h?: unknown })?.h;
-        if (typeof handle === 'string') await run.record({ fileHandle: handle });
+        // Without the handle the loop would send the whole file again and again.
+        if (typeof handle !== 'string' || handle === '') {
+          throw new PublishError(
+            name,
+            'transient',
+            'Facebook took the video upload but answered without its file handle',
+          );
+        }
+        await run.record({ fileHandle: handle });
       } catch (err) {
         if (!(err instanceof PublishError) || err.kind !== 'transient' || attempt >= 5) throw err;
         await run.sleep(Math.min(2 ** attempt * 250, 8000));
