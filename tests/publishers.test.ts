@@ -316,6 +316,27 @@ describe('YouTube', () => {
     expect(await violations(google.url)).toEqual([]);
   });
 
+  it('a thumbnail refused for its rate limit leaves the published video published, with a note', async () => {
+    const { credentials } = await emulatorCredentials(google.url);
+    const dir = await mkdtemp(join(tmpdir(), 'thumb-'));
+    await writeFile(join(dir, 't.jpg'), thumbBytes);
+    // Longer than a publish may wait in place: before, the whole publication failed with it.
+    await fault(google.url, { kind: 'rate_limit', on: 'thumbnail', retryAfterSeconds: 3600 });
+    const result = await publish(
+      publisher(),
+      {
+        source: await fileSource(video.path, 'video/mp4'),
+        title: 'Thumbnail later',
+        thumbnail: await fileSource(join(dir, 't.jpg'), 'image/jpeg'),
+        chunkSize: 8 * MIB,
+      },
+      context(memoryJournal(), credentials),
+    );
+    expect(result).toMatchObject({ status: 'published' });
+    expect(result.status === 'published' && result.note).toMatch(/thumbnail not set/);
+    expect(await published(google.url)).toHaveLength(1);
+  });
+
   it('every end state of processing stops the wait in words: failed or terminated processing, a deleted upload', async () => {
     const { credentials } = await emulatorCredentials(google.url);
     const input = { source: await fileSource(video.path, 'video/mp4'), title: 'Ends', chunkSize: 8 * MIB };

@@ -233,32 +233,39 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
           async run(run) {
             if (!input.thumbnail || run.journal.thumbnail) return;
             const thumb = input.thumbnail;
-            const answer = await run.retrying(
-              () =>
-                run.authed(async (token) => {
-                  const a = await sendBytes({
-                    method: 'POST',
-                    url: `${config.apiUrl}/upload/youtube/v3/thumbnails/set?videoId=${encodeURIComponent(String(run.journal.videoId))}&uploadType=media`,
-                    headers: { authorization: `Bearer ${token}`, 'content-type': thumb.mimeType },
-                    source: thumb,
-                    start: 0,
-                    end: thumb.size - 1,
-                  }).catch((err) => {
-                    throw err instanceof ConnectionLost ? new PublishError('youtube', 'lost', err.message) : err;
-                  });
-                  if (a.status >= 400) {
-                    const e = fail(a, 'thumbnail');
-                    if (e.kind !== 'rejected') throw e;
-                  }
-                  return a;
-                }),
-              // Setting the same thumbnail twice changes nothing.
-              { idempotent: true },
-            );
-            // A refused thumbnail (unverified channel, bad image) does not undo the published video.
-            await run.record({
-              thumbnail: answer.status < 400 ? 'set' : fail(answer, 'thumbnail').message,
-            });
+            let outcome: string;
+            try {
+              const answer = await run.retrying(
+                () =>
+                  run.authed(async (token) => {
+                    const a = await sendBytes({
+                      method: 'POST',
+                      url: `${config.apiUrl}/upload/youtube/v3/thumbnails/set?videoId=${encodeURIComponent(String(run.journal.videoId))}&uploadType=media`,
+                      headers: { authorization: `Bearer ${token}`, 'content-type': thumb.mimeType },
+                      source: thumb,
+                      start: 0,
+                      end: thumb.size - 1,
+                    }).catch((err) => {
+                      throw err instanceof ConnectionLost ? new PublishError('youtube', 'lost', err.message) : err;
+                    });
+                    if (a.status >= 400) {
+                      const e = fail(a, 'thumbnail');
+                      if (e.kind !== 'rejected') throw e;
+                    }
+                    return a;
+                  }),
+                // Setting the same thumbnail twice changes nothing.
+                { idempotent: true },
+              );
+              outcome = answer.status < 400 ? 'set' : fail(answer, 'thumbnail').message;
+            } catch (err) {
+              if (!(err instanceof PublishError)) throw err;
+              outcome = err.message;
+            }
+            // The video is live by now: a thumbnail refused (unverified channel, bad image), out of
+            // quota or of its 24-hour limit (2.4), or unreachable is a note on the published
+            // video, never the post's failure or a wait for tomorrow's quota.
+            await run.record({ thumbnail: outcome });
           },
         },
         {
