@@ -47,6 +47,12 @@ export interface Credentials {
   refresh(): Promise<string>;
 }
 
+/** A platform's own pace of status checks, where its contract names one. */
+export interface PollPace {
+  intervalMs?: number;
+  maxPolls?: number;
+}
+
 export interface PublishContext {
   journal: PublishJournal;
   credentials: Credentials;
@@ -225,13 +231,24 @@ export class PublishRun {
     }
   }
 
-  /** Asks `check` until it returns a value; each answer of undefined waits one poll interval. */
-  async poll<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-    const max = this.ctx.maxPolls ?? 60;
+  /**
+   * Asks `check` until it returns a value; each answer of undefined waits one poll interval. A
+   * platform with its own pace (`intervalMs`, `maxPolls`) passes it; else the context's applies.
+   */
+  async poll<T>(what: string, check: () => Promise<T | undefined>): Promise<T>;
+  async poll<T>(what: string, pace: PollPace, check: () => Promise<T | undefined>): Promise<T>;
+  async poll<T>(
+    what: string,
+    paceOrCheck: PollPace | (() => Promise<T | undefined>),
+    maybeCheck?: () => Promise<T | undefined>,
+  ): Promise<T> {
+    const pace = typeof paceOrCheck === 'function' ? {} : paceOrCheck;
+    const check = typeof paceOrCheck === 'function' ? paceOrCheck : maybeCheck!;
+    const max = pace.maxPolls ?? this.ctx.maxPolls ?? 60;
     for (let i = 0; i < max; i++) {
       const value = await check();
       if (value !== undefined) return value;
-      await this.sleep(this.ctx.pollIntervalMs ?? 5000);
+      await this.sleep(pace.intervalMs ?? this.ctx.pollIntervalMs ?? 5000);
     }
     throw new PublishError(this.platform, 'transient', `${what} was still processing after ${max} checks`);
   }

@@ -22,6 +22,8 @@ export interface PlatformEndpoints {
   FACEBOOK_RUPLOAD_URL: string;
   FACEBOOK_GRAPH_VERSION: string;
   FACEBOOK_APP_ID?: string | undefined;
+  /** Between checks of an Instagram container still processing (3.4: once a minute). */
+  INSTAGRAM_POLL_INTERVAL_MS?: number;
 }
 
 export const OFFICIAL_ENDPOINTS: PlatformEndpoints = {
@@ -33,6 +35,7 @@ export const OFFICIAL_ENDPOINTS: PlatformEndpoints = {
   FACEBOOK_GRAPH_VIDEO_URL: 'https://graph-video.facebook.com',
   FACEBOOK_RUPLOAD_URL: 'https://rupload.facebook.com',
   FACEBOOK_GRAPH_VERSION: 'v26.0',
+  INSTAGRAM_POLL_INTERVAL_MS: 60_000,
 };
 
 /** Everything a publisher may need from the composition root. */
@@ -201,6 +204,7 @@ export const TARGET_REGISTRY = {
         facebookGraphUrl: p.FACEBOOK_GRAPH_URL,
         ruploadUrl: p.FACEBOOK_RUPLOAD_URL,
         version: p.FACEBOOK_GRAPH_VERSION,
+        pollIntervalMs: p.INSTAGRAM_POLL_INTERVAL_MS ?? OFFICIAL_ENDPOINTS.INSTAGRAM_POLL_INTERVAL_MS,
       });
     },
   },

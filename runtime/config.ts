@@ -151,13 +151,20 @@ const envSchema = z.object({
     .transform((v) => v === 'true' || v === '1'),
   // Unset: the main queue's name plus "-uploads" (see uploadTaskQueue).
   TEMPORAL_UPLOAD_TASK_QUEUE: optionalText,
-  // Between status checks of a platform still processing an upload (TikTok publish_id, Instagram container, YouTube).
+  // Between status checks of a platform still processing an upload (TikTok publish_id, YouTube).
   PUBLISH_POLL_INTERVAL_MS: z.coerce
     .number({ error: 'expected milliseconds' })
     .int('expected whole milliseconds')
     .min(10, 'expected at least 10 ms')
     .max(600_000, 'expected at most 600000 ms')
     .default(5000),
+  // Between status checks of an Instagram container: Instagram asks for once a minute (3.4).
+  INSTAGRAM_POLL_INTERVAL_MS: z.coerce
+    .number({ error: 'expected milliseconds' })
+    .int('expected whole milliseconds')
+    .min(10, 'expected at least 10 ms')
+    .max(600_000, 'expected at most 600000 ms')
+    .default(60_000),
   // Uploads running at once on one worker's upload queue.
   UPLOAD_WORKER_SLOTS: z.coerce
     .number({ error: 'expected a number of uploads' })

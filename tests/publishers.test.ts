@@ -412,6 +412,30 @@ describe('Instagram', () => {
     expect(await violations(instagram.url)).toEqual([]);
   });
 
+  it('checks a processing container once a minute, for at most five minutes an attempt (3.4)', async () => {
+    const { credentials } = await emulatorCredentials(instagram.url);
+    await switches(instagram.url, { processingPolls: 10 });
+    const waits: number[] = [];
+    const paced = instagramPublisher({
+      graphUrl: instagram.url,
+      version: 'v26.0',
+      login: 'instagram',
+      ruploadUrl: instagram.url,
+      igUserId: '17841400000000001',
+      pollIntervalMs: 60_000,
+    });
+    const failure = await publish(
+      paced,
+      { kind: 'reel', videoUrl: `${media.url}/v.mp4` },
+      context(memoryJournal(), credentials, { sleep: async (ms) => void waits.push(ms) }),
+    ).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ kind: 'transient', message: expect.stringMatching(/after 5 checks/) });
+    expect(waits).toEqual([60_000, 60_000, 60_000, 60_000, 60_000]);
+    const checks = instagram.kit.requests.filter((r) => r.method === 'GET' && /\/v26\.0\/\d+$/.test(r.path));
+    expect(checks).toHaveLength(5);
+    expect(await published(instagram.url)).toEqual([]);
+  });
+
   it('a container stuck IN_PROGRESS then ERROR ends rejected with Instagram’s words, nothing published', async () => {
     const { credentials } = await emulatorCredentials(instagram.url);
     await switches(instagram.url, { containerFailsAfterPolls: 3 });

@@ -32,7 +32,16 @@ export interface InstagramPublisherConfig {
   /** FACEBOOK_RUPLOAD_URL, for resumable Reels with Facebook Login. */
   ruploadUrl: string;
   igUserId: string;
+  /**
+   * Between status checks of a container (INSTAGRAM_POLL_INTERVAL_MS). 3.4 and 3.5 ask for once a
+   * minute for at most five minutes; the checks of one attempt stay inside those five minutes.
+   * Absent: the publish context's interval and count.
+   */
+  pollIntervalMs?: number | undefined;
 }
+
+/** How long one attempt checks a container before handing back to Temporal's retries (3.4). */
+const CONTAINER_CHECKS_MS = 5 * 60_000;
 
 export function instagramPreflight(input: InstagramInput, login: 'instagram' | 'facebook'): string[] {
   const problems: string[] = [];
@@ -128,7 +137,9 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
     id: string,
     what: string,
   ): Promise<'FINISHED' | 'PUBLISHED' | 'EXPIRED'> {
-    return run.poll(`Instagram ${what}`, async () => {
+    const every = config.pollIntervalMs;
+    const pace = every ? { intervalMs: every, maxPolls: Math.max(1, Math.floor(CONTAINER_CHECKS_MS / every)) } : {};
+    return run.poll(`Instagram ${what}`, pace, async () => {
       const s = await containerStatus(run, id);
       if (s.code === 'ERROR')
         throw new PublishError(name, 'rejected', `Instagram could not process the ${what}: ${s.text || 'ERROR'}`);

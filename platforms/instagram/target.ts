@@ -9,6 +9,7 @@ export interface InstagramTargetConfig {
   facebookGraphUrl: string;
   ruploadUrl: string;
   version: string;
+  pollIntervalMs?: number | undefined;
 }
 
 /**
@@ -51,6 +52,7 @@ export function createInstagramTarget(config: InstagramTargetConfig): Publisher 
         version: config.version,
         login,
         ruploadUrl: config.ruploadUrl,
+        pollIntervalMs: config.pollIntervalMs,
         igUserId: target.accountId,
       }),
       input,

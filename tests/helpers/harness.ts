@@ -54,6 +54,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     HOST: '127.0.0.1',
     // Every test user registers from 127.0.0.1; the throttling test sets its own limits.
     AUTH_IP_LIMIT: '100000',
+    // Instagram's once-a-minute container checks would make every test that publishes there wait.
+    INSTAGRAM_POLL_INTERVAL_MS: '50',
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...options.env,
   });
