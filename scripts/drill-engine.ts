@@ -251,6 +251,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       PUBLIC_URL: publicUrl,
       TIKTOK_APP_AUDITED: 'true',
       PUBLISH_POLL_INTERVAL_MS: '50',
+      INSTAGRAM_POLL_INTERVAL_MS: '50',
       AUTH_IP_LIMIT: '100000',
       // The emulator counts each insert in the 100-a-day bucket, not in units.
       YOUTUBE_INSERT_UNITS: '0',
