@@ -23,7 +23,8 @@ export interface RunningSystem {
   /**
    * CPU seconds of the worker+API process by thread: the main thread (JS of the API, activities,
    * the SDK's worker loop), the other Node threads (workflow thread, libuv pool where sharp and
-   * fs work, V8's GC helpers) and the SDK's Rust core (tokio and Temporal's own threads).
+   * fs work, V8's GC helpers) and the rest: the SDK's Rust core (tokio and Temporal's own
+   * threads) and threads that have exited.
    */
   appThreads(): Promise<{ main: number; otherNode: number; core: number }>;
   /** The malloc the worker+API process runs on, read from its mapped libraries. */
@@ -203,8 +204,11 @@ async function threadsOf(pid: number): Promise<{ main: number; otherNode: number
     const { name, seconds } = await statOf(`/proc/${pid}/task/${task}/stat`);
     if (Number(task) === pid) totals.main += seconds;
     else if (name === 'node') totals.otherNode += seconds;
-    else totals.core += seconds;
   }
+  // The rest of the process's time: the Rust core's threads, and threads that have exited since
+  // (their time stays in the process's total but leaves /proc/PID/task; summing the live ones
+  // made "core" negative when the SDK's runtime let threads go between two readings).
+  totals.core = (await cpuSeconds(pid)) - totals.main - totals.otherNode;
   return totals;
 }
 
