@@ -107,30 +107,31 @@ function ensureChromium() {
   apt('install', '-y', '-q', '--no-install-recommends', 'chromium');
 }
 
-// Video checks and transcoding run the system's ffmpeg and ffprobe (Debian's "ffmpeg" package).
-// Tests need them; the app starts without them (images work) and says how to add them.
-// Debian packages: ffmpeg and ffprobe check and transcode videos; jemalloc keeps the app process
-// small (scripts/allocator.mjs). Installed with apt-get when this runs as root or with sudo.
+// Debian packages, installed with apt-get when this runs as root or with sudo: ffmpeg and ffprobe
+// check and transcode videos (tests need them; the app starts without them, images work, and says
+// how to add them); jemalloc keeps the app process small (scripts/allocator.mjs), and its absence
+// or a failed install never stops anything.
 function ensureDebianPackages(ffmpegRequired) {
   const found = (configured, name) =>
     configured ? (configured.includes('/') ? executable(configured) : onPath(configured)) : onPath(name);
-  const hasFfmpeg = found(process.env.FFMPEG_PATH, 'ffmpeg') && found(process.env.FFPROBE_PATH, 'ffprobe');
-  const wanted = [...(hasFfmpeg ? [] : ['ffmpeg']), ...(findJemalloc() ? [] : [JEMALLOC_PACKAGE])];
+  const hasFfmpeg = () => found(process.env.FFMPEG_PATH, 'ffmpeg') && found(process.env.FFPROBE_PATH, 'ffprobe');
+  const wanted = [...(hasFfmpeg() ? [] : ['ffmpeg']), ...(findJemalloc() ? [] : [JEMALLOC_PACKAGE])];
   if (wanted.length === 0) return;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const sudo = !isRoot && spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : [];
   if ((isRoot || sudo.length > 0) && onPath('apt-get')) {
     step(`Installing ${wanted.join(' and ')} (apt-get, first run only)…`);
     const apt = (...args) =>
-      run(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], {
+      spawnSync(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], {
+        stdio: 'inherit',
+        cwd: root,
         env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    apt('update', '-q');
-    apt('install', '-y', '-q', '--no-install-recommends', ...wanted);
-    return;
+      }).status === 0;
+    // One package at a time: a repository without one of them must not cost the other.
+    if (apt('update', '-q')) for (const name of wanted) apt('install', '-y', '-q', '--no-install-recommends', name);
   }
   const warn = (message) => console.warn(`\x1b[33m[autopostpanel]\x1b[0m ${message}`);
-  if (!hasFfmpeg) {
+  if (!hasFfmpeg()) {
     const advice =
       'Video needs ffmpeg and ffprobe: install Debian\'s "ffmpeg" package (sudo apt-get install ffmpeg), or set FFMPEG_PATH and FFPROBE_PATH to the binaries.';
     if (ffmpegRequired) {
@@ -139,7 +140,7 @@ function ensureDebianPackages(ffmpegRequired) {
     }
     warn(`${advice} Until then video uploads are refused; images work.`);
   }
-  if (wanted.includes(JEMALLOC_PACKAGE)) {
+  if (!findJemalloc()) {
     warn(
       `For a smaller app process install jemalloc (sudo apt-get install ${JEMALLOC_PACKAGE}); using glibc's malloc.`,
     );
