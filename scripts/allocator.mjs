@@ -1,9 +1,9 @@
 // The memory allocator the long-running app process uses. glibc's malloc keeps freed memory of the
 // worker's many threads (libuv pool with sharp, the Temporal SDK's Rust core, the workflow thread)
 // resident in per-thread arenas; jemalloc hands it back to the system after a second of disuse.
-// With 10,000 posts waiting the worker+API held 389 MB with jemalloc against 538 MB with glibc and
-// two arenas, and 353 against 466 MB after 30 s idle (BENCHMARKS.md, scale). sharp's own docs
-// recommend jemalloc on glibc systems for the same reason.
+// With 10,000 posts waiting the worker+API held 359 MB with jemalloc against 415 MB with glibc and
+// two arenas, and 290 against 399 MB over a minute idle (medians; BENCHMARKS.md, scale). sharp's
+// own docs recommend jemalloc on glibc systems for the same reason.
 import { existsSync } from 'node:fs';
 
 /** Debian's libjemalloc2 (`apt-get install libjemalloc2`), for this machine's architecture. */
