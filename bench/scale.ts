@@ -131,10 +131,9 @@ export async function scaleBench(): Promise<void> {
       if (split) for (const key of Object.keys(stages) as (keyof Stages)[]) stages[key].push(split[key]);
     });
     const waiting = await system.memory();
-    // The same once the system has idled a while with all of them waiting: the goal is about that
-    // steady state, not about the moment the burst ends.
-    // One reading moves with when V8 last collected, so it is read every 2 s through the idle
-    // time: the median is the steady state, the range shows how far single readings stray.
+    // The goal is about the steady state once the system idles with all of them waiting, and one
+    // reading moves with when V8 last collected: read every 2 s through the idle time, the median
+    // is the steady state and the range shows how far single readings stray.
     const idleReadings: number[] = [];
     for (let t = 0; t < SETTLE_SECONDS; t += 2) {
       await sleep(2000);

@@ -98,14 +98,10 @@ export async function renderImage(sourcePath: string, requests: ImageRendition[]
     return { frame, size, scale: size.width / frame.width };
   });
 
-  const original = requests.some((r, i) => keepsSource(header, plans[i]!, r.rules))
-    ? stripJpegMetadata(await readFile(sourcePath))
-    : undefined;
+  const fits = requests.map((r, i) => keepsSource(header, plans[i]!, r.rules));
+  const original = fits.some(Boolean) ? stripJpegMetadata(await readFile(sourcePath)) : undefined;
   const kept = requests.map(
-    (r, i) =>
-      original !== undefined &&
-      keepsSource(header, plans[i]!, r.rules) &&
-      (!r.rules.maxBytes || original.length <= r.rules.maxBytes),
+    (r, i) => fits[i]! && original !== undefined && (!r.rules.maxBytes || original.length <= r.rules.maxBytes),
   );
   const encoded = requests.map((_, i) => i).filter((i) => !kept[i]);
   const scale = Math.min(1, Math.max(0, ...encoded.map((i) => plans[i]!.scale)));

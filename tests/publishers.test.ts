@@ -237,11 +237,14 @@ describe('YouTube', () => {
   });
   const publisher = () => youtubePublisher({ apiUrl: google.url });
   const thumbBytes = Buffer.concat([Buffer.from('ffd8ffe000104a464946', 'hex'), Buffer.alloc(2000, 7)]);
+  const thumbnailFile = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'thumb-'));
+    await writeFile(join(dir, 't.jpg'), thumbBytes);
+    return fileSource(join(dir, 't.jpg'), 'image/jpeg');
+  };
 
   it('uploads in 256 KiB multiples, sets the thumbnail, schedules with publishAt as private; bytes match', async () => {
     const { credentials } = await emulatorCredentials(google.url);
-    const dir = await mkdtemp(join(tmpdir(), 'thumb-'));
-    await writeFile(join(dir, 't.jpg'), thumbBytes);
     const publishAt = new Date(Date.now() + 3 * 86_400_000);
     const result = await publish(
       publisher(),
@@ -253,7 +256,7 @@ describe('YouTube', () => {
         categoryId: '22',
         publishAt,
         madeForKids: false,
-        thumbnail: await fileSource(join(dir, 't.jpg'), 'image/jpeg'),
+        thumbnail: await thumbnailFile(),
         chunkSize: 3 * MIB,
       },
       context(memoryJournal(), credentials),
@@ -318,8 +321,6 @@ describe('YouTube', () => {
 
   it('a thumbnail refused for its rate limit leaves the published video published, with a note', async () => {
     const { credentials } = await emulatorCredentials(google.url);
-    const dir = await mkdtemp(join(tmpdir(), 'thumb-'));
-    await writeFile(join(dir, 't.jpg'), thumbBytes);
     // Longer than a publish may wait in place: before, the whole publication failed with it.
     await fault(google.url, { kind: 'rate_limit', on: 'thumbnail', retryAfterSeconds: 3600 });
     const result = await publish(
@@ -327,7 +328,7 @@ describe('YouTube', () => {
       {
         source: await fileSource(video.path, 'video/mp4'),
         title: 'Thumbnail later',
-        thumbnail: await fileSource(join(dir, 't.jpg'), 'image/jpeg'),
+        thumbnail: await thumbnailFile(),
         chunkSize: 8 * MIB,
       },
       context(memoryJournal(), credentials),
@@ -374,13 +375,14 @@ describe('Instagram', () => {
   beforeEach(async () => {
     await callControl(instagram.url, 'POST', 'reset');
   });
-  const publisher = () =>
+  const publisher = (pollIntervalMs?: number) =>
     instagramPublisher({
       graphUrl: instagram.url,
       version: 'v26.0',
       login: 'instagram',
       ruploadUrl: instagram.url,
       igUserId: '17841400000000001',
+      pollIntervalMs,
     });
 
   it('publishes an image, a carousel with a video child, a Reel and a Story; bytes match', async () => {
@@ -416,16 +418,8 @@ describe('Instagram', () => {
     const { credentials } = await emulatorCredentials(instagram.url);
     await switches(instagram.url, { processingPolls: 10 });
     const waits: number[] = [];
-    const paced = instagramPublisher({
-      graphUrl: instagram.url,
-      version: 'v26.0',
-      login: 'instagram',
-      ruploadUrl: instagram.url,
-      igUserId: '17841400000000001',
-      pollIntervalMs: 60_000,
-    });
     const failure = await publish(
-      paced,
+      publisher(60_000),
       { kind: 'reel', videoUrl: `${media.url}/v.mp4` },
       context(memoryJournal(), credentials, { sleep: async (ms) => void waits.push(ms) }),
     ).catch((e: unknown) => e);

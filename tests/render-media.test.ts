@@ -36,6 +36,13 @@ async function sidewaysPhotoWithGps(): Promise<Buffer> {
     .toBuffer();
 }
 
+/** A width x height picture of pseudo-random pixels: it compresses badly, so byte limits bite. */
+function noise(width: number, height: number) {
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
+  return sharp(pixels, { raw: { width, height, channels: 3 } });
+}
+
 /** What a rendition file holds, read back from its bytes. */
 async function inspect(file: string) {
   const bytes = await readFile(file);
@@ -142,14 +149,7 @@ describe('renderSource', () => {
 
   it('re-encodes a JPEG that fits but would be over the byte limit as it is', async () => {
     const source = join(dir, 'heavy.jpg');
-    const noise = Buffer.alloc(800 * 600 * 3);
-    for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
-    await writeFile(
-      source,
-      await sharp(noise, { raw: { width: 800, height: 600, channels: 3 } })
-        .jpeg({ quality: 100 })
-        .toBuffer(),
-    );
+    await writeFile(source, await noise(800, 600).jpeg({ quality: 100 }).toBuffer());
     const [info] = await renderImage(source, [
       {
         rules: { maxWidth: 2048, maxHeight: 2048, format: 'jpeg', quality: 90, maxBytes: 300_000 },
@@ -161,16 +161,10 @@ describe('renderSource', () => {
 
   it('shares an encode between targets asking the same picture, unless a byte limit makes them differ', async () => {
     const source = join(dir, 'noisy.png');
-    const noise = Buffer.alloc(1600 * 1200 * 3);
-    for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
-    await writeFile(
-      source,
-      await sharp(noise, { raw: { width: 1600, height: 1200, channels: 3 } })
-        .png()
-        .toBuffer(),
-    );
+    await writeFile(source, await noise(1600, 1200).png().toBuffer());
     const box = { maxWidth: 1080, maxHeight: 1080, format: 'jpeg' as const, quality: 90 };
     const out = (name: string) => join(dir, `shared-${name}.jpg`);
+    const names = ['tight-first', 'free', 'free-again', 'tighter'];
     const infos = await renderImage(source, [
       { rules: { ...box, maxBytes: 150_000 }, path: out('tight-first') },
       { rules: box, path: out('free') },
@@ -187,11 +181,7 @@ describe('renderSource', () => {
     expect(freeAgain!.size).toBe(free!.size);
     // A tighter limit than the shared file meets: encoded for its own limit.
     expect(tighter!.size).toBeLessThanOrEqual(100_000);
-    for (const name of ['tight-first', 'free', 'free-again', 'tighter']) {
-      expect((await readFile(out(name))).length).toBe(
-        infos[['tight-first', 'free', 'free-again', 'tighter'].indexOf(name)]!.size,
-      );
-    }
+    for (const [i, name] of names.entries()) expect((await readFile(out(name))).length).toBe(infos[i]!.size);
   });
 
   it('converts CMYK and wide-gamut sources to sRGB and drops their profiles', async () => {
