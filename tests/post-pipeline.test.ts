@@ -1,5 +1,6 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import proto from '@temporalio/proto';
 import { count, eq } from 'drizzle-orm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,8 @@ import {
 } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 import { captureHistory } from './helpers/histories.js';
+
+const EventType = proto.temporal.api.enums.v1.EventType;
 
 let app: TestApp;
 let user: TestUser;
@@ -102,7 +105,15 @@ describe('post pipeline to the local export target', () => {
     // Temporal has the workflow, completed, findable by the project's search attributes.
     const handle = app.temporal.workflow.getHandle(`post-${postId}`);
     expect(await handle.result()).toMatchObject({ postId, status: 'published' });
-    await captureHistory(handle, 'post-pipeline-v3-published-with-media');
+    await captureHistory(handle, 'post-pipeline-v3-by-input-published-with-media');
+    // The version is in the input, so the history holds no patch markers and the run was never
+    // indexed by TemporalChangeVersion: only PostStatus changes are upserted.
+    const { events } = await handle.fetchHistory();
+    expect((events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED)).toEqual([]);
+    const upserted = (events ?? []).flatMap((e) =>
+      Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+    );
+    expect(new Set(upserted)).toEqual(new Set(['PostStatus']));
     const description = await handle.describe();
     expect(description.status.name).toBe('COMPLETED');
     expect(description.typedSearchAttributes.get(PostIdAttribute)).toBe(postId);
@@ -128,7 +139,7 @@ describe('post pipeline to the local export target', () => {
     ]);
     const root = join(app.dataDir, 'exports', created.body.id);
     expect((await readdir(root)).sort()).toEqual(['archive', 'local_export']);
-    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-two-targets');
+    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-by-input-two-targets');
   });
 
   it('reports a step that cannot succeed as failed, with the reason in words', async () => {
@@ -150,7 +161,7 @@ describe('post pipeline to the local export target', () => {
     expect(render.error).toMatch(/missing from storage/);
     expect(post.targets[0]).toMatchObject({ status: 'failed' });
     expect(post.targets[0].error).toMatch(/missing from storage/);
-    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-render-failed');
+    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-by-input-render-failed');
   });
 
   it('waits until publishAt before publishing', async () => {
@@ -169,7 +180,7 @@ describe('post pipeline to the local export target', () => {
     expect(post.status).toBe('published');
     expect(Date.parse(post.targets[0].publishedAt)).toBeGreaterThanOrEqual(Date.parse(publishAt));
     expect(post.steps.find((s: { name: string }) => s.name === 'schedule')).toMatchObject({ status: 'succeeded' });
-    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-scheduled');
+    await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-by-input-scheduled');
   });
 });
 
