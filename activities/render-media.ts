@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { OutputInfo } from 'sharp';
 import { media, postMedia, postSteps, posts, publications, renditions } from '../db/schema.js';
 import {
@@ -59,11 +59,14 @@ export function createRenderMedia(deps: ActivityDeps) {
       const [post] = await db.select().from(posts).where(eq(posts.id, postId));
       if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
       if (['queued', 'scheduled', 'generating', 'awaiting_review'].includes(post.status)) {
-        await db.update(posts).set({ status: 'rendering', updatedAt: new Date() }).where(livePost(postId));
-        await db
-          .update(postSteps)
-          .set({ status: 'succeeded', finishedAt: new Date() })
-          .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'schedule'), eq(postSteps.status, 'running')));
+        // The post starts rendering and its wait, if it had one, is over: one statement.
+        const now = new Date().toISOString();
+        await db.execute(sql`
+          with post as (
+            update ${posts} set status = 'rendering', updated_at = ${now}::timestamptz where ${livePost(postId)}
+          )
+          update ${postSteps} set status = 'succeeded', finished_at = ${now}::timestamptz
+          where post_id = ${postId}::uuid and step = 'schedule' and status = 'running'`);
       }
 
       const items = await db
@@ -230,7 +233,7 @@ async function renderImages(
     );
   }
 
-  for (const [i, { m, image, key }] of requests.entries()) {
+  const rows = requests.map(({ m, image, key }, i): RenditionValues => {
     const info = infos[i]!;
     const changes = [
       ...m.problems.filter((p) => p.fixable).map((p) => p.fix),
@@ -244,7 +247,7 @@ async function renderImages(
         : []),
       ...(facts.hasExif ? ['Camera metadata (EXIF, including any GPS position) removed.'] : []),
     ];
-    await saveRendition(db, {
+    return {
       postId,
       targetKey: m.target.targetKey,
       position: item.position,
@@ -258,8 +261,9 @@ async function renderImages(
       placement: m.placement.placement,
       durationSec: null,
       coverKey: null,
-    });
-  }
+    };
+  });
+  await saveRenditions(db, rows);
 }
 
 async function renderVideo(
@@ -365,21 +369,23 @@ async function renderVideo(
     throw err;
   }
 
-  await saveRendition(db, {
-    postId,
-    targetKey: m.target.targetKey,
-    position: item.position,
-    mediaId: item.media.id,
-    storageKey: key,
-    mimeType: plan.action === 'none' ? item.media.mimeType : 'video/mp4',
-    width: output.width,
-    height: output.height,
-    sizeBytes: output.bytes,
-    changes: plan.action === 'none' ? [] : [...new Set(plan.changes)],
-    placement: m.placement.placement,
-    durationSec: output.durationSec,
-    coverKey,
-  });
+  await saveRenditions(db, [
+    {
+      postId,
+      targetKey: m.target.targetKey,
+      position: item.position,
+      mediaId: item.media.id,
+      storageKey: key,
+      mimeType: plan.action === 'none' ? item.media.mimeType : 'video/mp4',
+      width: output.width,
+      height: output.height,
+      sizeBytes: output.bytes,
+      changes: plan.action === 'none' ? [] : [...new Set(plan.changes)],
+      placement: m.placement.placement,
+      durationSec: output.durationSec,
+      coverKey,
+    },
+  ]);
 }
 
 const MUXERS: Record<string, string> = { mp4: 'mp4', mov: 'mov', webm: 'webm', mkv: 'matroska' };
@@ -403,14 +409,18 @@ async function copyWithoutMetadata(ffmpeg: string, input: string, output: string
 
 type RenditionValues = Omit<typeof renditions.$inferInsert, 'publicId' | 'createdAt'>;
 
-async function saveRendition(db: ActivityDeps['db'], values: RenditionValues) {
-  const { postId: _p, targetKey: _t, position: _n, ...rest } = values;
+/** Records renditions in one statement; one made again (a retry) replaces its row and gets a new public id. */
+async function saveRenditions(db: ActivityDeps['db'], rows: RenditionValues[]) {
+  if (rows.length === 0) return;
+  const key: string[] = ['postId', 'targetKey', 'position'];
+  const replaced = [...Object.keys(rows[0]!).filter((k) => !key.includes(k)), 'publicId'] as (keyof RenditionValues &
+    keyof typeof renditions.$inferInsert)[];
   await db
     .insert(renditions)
-    .values({ ...values, publicId: publicId() })
+    .values(rows.map((values) => ({ ...values, publicId: publicId() })))
     .onConflictDoUpdate({
       target: [renditions.postId, renditions.targetKey, renditions.position],
-      set: { ...rest, publicId: publicId() },
+      set: Object.fromEntries(replaced.map((k) => [k, sql.raw(`excluded.${renditions[k].name}`)])),
     });
 }
 

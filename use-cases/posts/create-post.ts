@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { draftFromCaption, draftSchemaFor } from '../../ai/draft-schemas.js';
 import type { Database } from '../../db/client.js';
-import { media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
+import { postMedia, postSteps, posts, publications } from '../../db/schema.js';
 import type { Brief, Draft, DraftFormat, ReviewPolicy } from '../../domain/drafts.js';
 import { type FieldError, ValidationError } from '../../domain/errors.js';
 import {
@@ -16,7 +16,7 @@ import {
 import type { QuotaSettings } from '../../domain/quotas.js';
 import type { PostRow } from './ownership.js';
 import { type PublishAtInput, resolvePublishAt } from './publish-at.js';
-import { assertPublishableMedia, type MediaTarget } from './validate-media.js';
+import { assertPublishableMedia, type MediaTarget, ownMedia } from './validate-media.js';
 import { assertTargetsUsable } from './validate-targets.js';
 
 /** A post as asked for (the API's validated body, or a campaign's slot). */
@@ -87,17 +87,20 @@ export async function createPost(
     const earlier = await findByKey(deps.db, ownerId, idempotencyKey, requestHash);
     if (earlier) return replay(deps, earlier);
   }
-  await assertOwnMedia(deps.db, ownerId, [
+  const refs = [
     ...input.mediaIds.map((id, i) => ({ id, field: `mediaIds[${i}]` })),
     ...(input.brief?.sourceMediaIds ?? []).map((id, i) => ({ id, field: `brief.sourceMediaIds[${i}]` })),
-  ]);
+  ];
+  const owned = await ownMedia(deps.db, ownerId, [...new Set(refs.map((r) => r.id))]);
+  assertOwnMedia(owned, refs);
   // Every target's media against its platform's rules: refused now (422), not at publish time.
-  await assertTargetsUsable(deps.db, ownerId, input.targets, input.mediaIds, {
+  const files = owned.filter((row) => input.mediaIds.includes(row.id));
+  await assertTargetsUsable(deps.db, ownerId, input.targets, files, {
     tiktokAudited: deps.tiktokAudited ?? false,
     generatesImage: input.brief?.generateImage === true,
     ...(deps.quotas ? { quotas: deps.quotas } : {}),
   });
-  await assertPublishableMedia(deps.db, ownerId, input.mediaIds, input.targets);
+  assertPublishableMedia(files, input.mediaIds, input.targets);
   const values = newPostRows(deps, ownerId, input, requestHash, idempotencyKey);
   try {
     const post = await deps.db.transaction(async (tx) => {
@@ -183,13 +186,8 @@ async function findByKey(db: Database, ownerId: string, key: string, requestHash
 }
 
 /** Another user's media is reported exactly like media that does not exist. */
-async function assertOwnMedia(db: Database, ownerId: string, refs: { id: string; field: string }[]) {
-  if (refs.length === 0) return;
-  const found = await db
-    .select({ id: media.id })
-    .from(media)
-    .where(and(inArray(media.id, [...new Set(refs.map((r) => r.id))]), eq(media.ownerId, ownerId)));
-  const known = new Set(found.map((m) => m.id));
+function assertOwnMedia(owned: readonly { id: string }[], refs: { id: string; field: string }[]) {
+  const known = new Set(owned.map((m) => m.id));
   const errors = refs.flatMap(({ id, field }) =>
     known.has(id) ? [] : [{ field, message: `no media with id ${id}; upload it first` }],
   );

@@ -32,7 +32,7 @@ export class MediaRefusedError extends ValidationError {
   }
 }
 
-type MediaRow = typeof media.$inferSelect;
+export type MediaRow = typeof media.$inferSelect;
 
 /** What a media row is; rows from before facts were recorded are images known by their size. */
 export function factsOfRow(row: MediaRow): MediaFacts {
@@ -50,23 +50,25 @@ export function factsOfRow(row: MediaRow): MediaFacts {
   return facts;
 }
 
+/** The owner's rows among `ids`, in one read; another user's media is simply not among them. */
+export async function ownMedia(db: Database, ownerId: string, ids: readonly string[]): Promise<MediaRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .select()
+    .from(media)
+    .where(and(inArray(media.id, [...new Set(ids)]), eq(media.ownerId, ownerId)));
+}
+
 /**
  * Every target's media checked against its platform's rules, per target and file, with whether
- * the render step will fix each problem. Media not the owner's is left to the caller to refuse.
+ * the render step will fix each problem. Media not among `rows` (not the owner's) is left to the
+ * caller to refuse.
  */
-export async function checkPostMedia(
-  db: Database,
-  ownerId: string,
+export function mediaReport(
+  rows: readonly MediaRow[],
   mediaIds: readonly string[],
   targets: readonly MediaTarget[],
-): Promise<MediaValidation> {
-  const rows =
-    mediaIds.length === 0
-      ? []
-      : await db
-          .select()
-          .from(media)
-          .where(and(inArray(media.id, [...mediaIds]), eq(media.ownerId, ownerId)));
+): MediaValidation {
   const files = mediaIds.flatMap((id) => {
     const row = rows.find((r) => r.id === id);
     return row ? [{ mediaId: id, facts: factsOfRow(row) }] : [];
@@ -80,6 +82,16 @@ export async function checkPostMedia(
     })),
     files,
   );
+}
+
+/** mediaReport for a post's media, read from the database. */
+export async function checkPostMedia(
+  db: Database,
+  ownerId: string,
+  mediaIds: readonly string[],
+  targets: readonly MediaTarget[],
+): Promise<MediaValidation> {
+  return mediaReport(await ownMedia(db, ownerId, mediaIds), mediaIds, targets);
 }
 
 /** The field errors of a validation: one per refused problem, naming the target or the file. */
@@ -100,12 +112,11 @@ export function fieldErrorsOf(validation: MediaValidation, mediaIds: readonly st
 }
 
 /** Refuses (422) a post whose media some target cannot take even after the render step's fixes. */
-export async function assertPublishableMedia(
-  db: Database,
-  ownerId: string,
+export function assertPublishableMedia(
+  rows: readonly MediaRow[],
   mediaIds: readonly string[],
   targets: readonly MediaTarget[],
-): Promise<void> {
-  const validation = await checkPostMedia(db, ownerId, mediaIds, targets);
+): void {
+  const validation = mediaReport(rows, mediaIds, targets);
   if (!validation.ok) throw new MediaRefusedError(fieldErrorsOf(validation, mediaIds), validation);
 }

@@ -1,6 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { connections, media } from '../../db/schema.js';
+import { connections } from '../../db/schema.js';
 import type { FieldError } from '../../domain/errors.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { TargetType } from '../../domain/pipeline.js';
@@ -58,14 +58,15 @@ export async function assertTargetsUsable(
   db: Database,
   ownerId: string,
   targets: readonly RequestedTarget[],
-  mediaIds: readonly string[],
+  /** The post's media, as the owner's rows (ownMedia). */
+  files: readonly { kind: string }[],
   rules: TargetRules,
 ): Promise<void> {
   const ids = [...new Set(targets.flatMap((t) => (t.connectionId ? [t.connectionId] : [])))];
-  const [accounts, files] = await Promise.all([
+  const accounts =
     ids.length === 0
       ? []
-      : db
+      : await db
           .select({
             id: connections.id,
             platform: connections.platform,
@@ -74,14 +75,7 @@ export async function assertTargetsUsable(
             name: connections.displayName,
           })
           .from(connections)
-          .where(and(inArray(connections.id, ids), eq(connections.ownerId, ownerId))),
-    mediaIds.length === 0
-      ? []
-      : db
-          .select({ kind: media.kind })
-          .from(media)
-          .where(and(inArray(media.id, [...mediaIds]), eq(media.ownerId, ownerId))),
-  ]);
+          .where(and(inArray(connections.id, ids), eq(connections.ownerId, ownerId)));
   const videos = files.filter((f) => f.kind === 'video').length;
   const images = files.length - videos + (rules.generatesImage ? 1 : 0);
   const errors: FieldError[] = [];
