@@ -117,6 +117,19 @@ export async function renderImage(sourcePath: string, requests: ImageRendition[]
     const raw = { width: info.width, height: info.height, channels: info.channels as Raw['channels'] };
     return encode(await framed(data, raw, plans[i]!.size, requests[i]!.rules), plans[i]!.size, requests[i]!);
   };
+  // Targets whose pictures come out the same share an encode; byte limits may differ, so one
+  // takes the shared file only if it was not made smaller for another's limit and fits its own.
+  const alike = requests.map((r, i) =>
+    JSON.stringify([plans[i]!.frame, plans[i]!.size, r.rules.format, r.rules.quality, r.rules.aspect, r.rules.fit]),
+  );
+  // One picture to encode, of the whole frame: a single pipeline from the file costs about half
+  // the decode-once path's raw hand-offs (BENCHMARKS.md). Over its byte limit, that path steps down.
+  const single =
+    allJpeg &&
+    new Set(encoded.map((i) => alike[i])).size === 1 &&
+    encoded.every((i) => plans[i]!.frame.width === width && plans[i]!.frame.height === height);
+  const encodeFirst = async (i: number) =>
+    (single && (await encodeWhole(sourcePath, { width, height }, plans[i]!.size, requests[i]!))) || encodeOne(i);
 
   const results: Promise<Encoded>[] = [];
   const firstAlike = new Map<string, number>();
@@ -131,20 +144,10 @@ export async function renderImage(sourcePath: string, requests: ImageRendition[]
       );
       continue;
     }
-    // Targets whose pictures come out the same share an encode; byte limits may differ, so one
-    // takes the shared file only if it was not made smaller for another's limit and fits its own.
-    const alike = JSON.stringify([
-      plans[i]!.frame,
-      plans[i]!.size,
-      rules.format,
-      rules.quality,
-      rules.aspect,
-      rules.fit,
-    ]);
-    const first = firstAlike.get(alike);
+    const first = firstAlike.get(alike[i]!);
     if (first === undefined) {
-      firstAlike.set(alike, i);
-      results.push(encodeOne(i));
+      firstAlike.set(alike[i]!, i);
+      results.push(encodeFirst(i));
       continue;
     }
     results.push(
@@ -156,6 +159,28 @@ export async function renderImage(sourcePath: string, requests: ImageRendition[]
     );
   }
   return (await Promise.all(results)).map((r) => r.info);
+}
+
+/**
+ * One rendition straight from the file in a single pipeline: upright, sized, on white, sRGB, no
+ * metadata. Undefined when it is over the target's byte limit: the caller steps down from pixels.
+ */
+async function encodeWhole(
+  sourcePath: string,
+  upright: { width: number; height: number },
+  size: { width: number; height: number },
+  { rules, path }: ImageRendition,
+): Promise<Encoded | undefined> {
+  let image = sharp(sourcePath, { failOn: 'error' }).autoOrient();
+  if (size.width !== upright.width || size.height !== upright.height) {
+    image = image.resize({ width: size.width, height: size.height, fit: 'fill' });
+  }
+  const info = await image
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .jpeg({ quality: rules.quality, optimiseCoding: true })
+    .toFile(path);
+  return rules.maxBytes && info.size > rules.maxBytes ? undefined : { info, steppedDown: false };
 }
 
 async function decode(

@@ -69,6 +69,32 @@ function expectNoMetadata(file: Awaited<ReturnType<typeof inspect>>) {
   expect(file.bytes.includes('Exif\0')).toBe(false);
 }
 
+/** The upright sizes of sidewaysPhotoWithGps (1600x2400 upright) in each platform's box. */
+const SIDEWAYS_SIZES: Record<string, [number, number]> = {
+  youtube: [480, 720],
+  tiktok: [1080, 1620],
+  instagram: [900, 1350],
+  facebook: [1365, 2048],
+};
+
+/** A rendition of sidewaysPhotoWithGps: the size asked, JPEG, sRGB, no metadata, turned upright. */
+async function expectUpright(path: string, info: { width: number; height: number }, [width, height]: [number, number]) {
+  const out = await inspect(path);
+  expect({ path, width: out.meta.width, height: out.meta.height }).toEqual({ path, width, height });
+  expect(info).toMatchObject({ width, height, format: 'jpeg' });
+  expect(out.meta.format).toBe('jpeg');
+  expect(out.meta.space).toBe('srgb');
+  expect(out.meta.channels).toBe(3);
+  expectNoMetadata(out);
+  // Upright: the stored top-left (red) is now the top-right corner; the top-left is blue.
+  const [r1, , b1] = out.pixel(width - 5, 5);
+  expect(r1).toBeGreaterThan(200);
+  expect(b1).toBeLessThan(60);
+  const [r2, , b2] = out.pixel(5, 5);
+  expect(r2).toBeLessThan(60);
+  expect(b2).toBeGreaterThan(200);
+}
+
 describe('renderSource', () => {
   let dir: string;
   beforeAll(async () => {
@@ -93,28 +119,21 @@ describe('renderSource', () => {
         path: join(dir, `${name}.out`),
       })),
     );
-    const expected: Record<string, [number, number]> = {
-      youtube: [480, 720],
-      tiktok: [1080, 1620],
-      instagram: [900, 1350],
-      facebook: [1365, 2048],
-    };
     for (const [i, name] of names.entries()) {
-      const out = await inspect(join(dir, `${name}.out`));
-      const [width, height] = expected[name]!;
-      expect({ name, width: out.meta.width, height: out.meta.height }).toEqual({ name, width, height });
-      expect(infos[i]).toMatchObject({ width, height, format: 'jpeg' });
-      expect(out.meta.format).toBe('jpeg');
-      expect(out.meta.space).toBe('srgb');
-      expect(out.meta.channels).toBe(3);
-      expectNoMetadata(out);
-      // Upright: the stored top-left (red) is now the top-right corner; the top-left is blue.
-      const [r1, , b1] = out.pixel(width - 5, 5);
-      expect(r1).toBeGreaterThan(200);
-      expect(b1).toBeLessThan(60);
-      const [r2, , b2] = out.pixel(5, 5);
-      expect(r2).toBeLessThan(60);
-      expect(b2).toBeGreaterThan(200);
+      await expectUpright(join(dir, `${name}.out`), infos[i]!, SIDEWAYS_SIZES[name]!);
+    }
+  });
+
+  it('makes a single size straight from the file, upright, sRGB, without EXIF or GPS', async () => {
+    // One picture to encode takes the single-pipeline path; it keeps every promise of the other.
+    const source = join(dir, 'sideways-single.jpg');
+    await writeFile(source, await sidewaysPhotoWithGps());
+    for (const name of Object.keys(PLATFORM_BOXES)) {
+      const path = join(dir, `single-${name}.out`);
+      const [info] = await renderSource(source, [
+        { rules: { ...PLATFORM_BOXES[name]!, format: 'jpeg', quality: 90 }, path },
+      ]);
+      await expectUpright(path, info!, SIDEWAYS_SIZES[name]!);
     }
   });
 
