@@ -10,6 +10,7 @@ import {
   call,
   expectProblem,
   isFinished,
+  type Json,
   postJson,
   signUp,
   type TestUser,
@@ -140,6 +141,34 @@ describe('post pipeline to the local export target', () => {
     const root = join(app.dataDir, 'exports', created.body.id);
     expect((await readdir(root)).sort()).toEqual(['archive', 'local_export']);
     await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-by-input-two-targets');
+  });
+
+  it('answers a create with the view GET gives, built from the rows it wrote', async () => {
+    const [first, second] = [await uploadPhoto(user.api, 1000, 750), await uploadPhoto(user.api, 1000, 800)];
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Two pictures, three folders',
+      mediaIds: [second, first],
+      targets: [
+        { type: 'local_export', key: 'zz-last' },
+        { type: 'local_export', key: 'a_b', platform: 'instagram' },
+        { type: 'local_export', key: 'ab' },
+      ],
+      publishAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const read = await call(user.api, `/api/v1/posts/${created.body.id}`);
+    // What moved since (the pipeline marks the post scheduled) aside, the two agree field by field.
+    const still = (view: Json) => ({
+      ...view,
+      status: undefined,
+      updatedAt: undefined,
+      steps: view.steps.map((s: Json) => ({ name: s.name })),
+      targets: view.targets.map((t: Json) => ({ ...t, status: undefined, attempts: undefined })),
+    });
+    expect(still(created.body)).toEqual(still(read.body));
+    expect(created.body.media.map((m: Json) => m.id)).toEqual([second, first]);
+    expect(created.body.targets.map((t: Json) => t.key)).toEqual(['a_b', 'ab', 'zz-last']);
+    expect((await postJson(user.api, `/api/v1/posts/${created.body.id}/cancel`, {})).status).toBe(200);
   });
 
   it('reports a step that cannot succeed as failed, with the reason in words', async () => {

@@ -2,7 +2,7 @@ import express, { type Request, Router } from 'express';
 import { createPost } from '../../use-cases/posts/create-post.js';
 import { listPosts } from '../../use-cases/posts/list-posts.js';
 import { startPipeline } from '../../use-cases/posts/start-pipeline.js';
-import { viewOf, viewPost } from '../../use-cases/posts/view-post.js';
+import { viewFrom, viewOf, viewPost } from '../../use-cases/posts/view-post.js';
 import { callerOf } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
@@ -44,11 +44,11 @@ export function postRoutes(deps: ApiDeps): Router {
       );
     }
     if (result.created) {
-      // The row just written is the post's state: no need to read it back.
+      // The rows just written are the post's state: no need to read them back.
       res
         .status(201)
         .location(`/api/v1/posts/${result.post.id}`)
-        .json(await viewOf(db, result.post, link));
+        .json(result.parts ? viewFrom(result.post, result.parts, link) : await viewOf(db, result.post, link));
       return;
     }
     res.json(await viewPost(db, userId, result.post.id, link));

@@ -18,6 +18,7 @@ import type { PostRow } from './ownership.js';
 import { type PublishAtInput, resolvePublishAt } from './publish-at.js';
 import { assertPublishableMedia, type MediaTarget, ownMedia } from './validate-media.js';
 import { assertTargetsUsable } from './validate-targets.js';
+import { byTargetKey, type PostParts } from './view-post.js';
 
 /** A post as asked for (the API's validated body, or a campaign's slot). */
 export interface NewPost {
@@ -69,6 +70,8 @@ export interface CreatedPost {
    * confirmed and the post has not ended. Null means there is nothing to start, ever.
    */
   pipeline: PipelineToStart | null;
+  /** The rows just written, for the new post's view without reading them back; absent for a repeat. */
+  parts?: PostParts;
 }
 
 /**
@@ -103,12 +106,14 @@ export async function createPost(
   assertPublishableMedia(files, input.mediaIds, input.targets);
   const values = newPostRows(deps, ownerId, input, requestHash, idempotencyKey);
   try {
-    const post = await deps.db.transaction(async (tx) => {
+    const { post, written, steps } = await deps.db.transaction(async (tx) => {
       const [row] = await tx.insert(posts).values(values.post).returning();
       if (values.media.length > 0) await tx.insert(postMedia).values(values.media);
-      await tx.insert(publications).values(values.publications);
-      await tx.insert(postSteps).values(values.steps);
-      return row!;
+      return {
+        post: row!,
+        written: await tx.insert(publications).values(values.publications).returning(),
+        steps: await tx.insert(postSteps).values(values.steps).returning(),
+      };
     });
     const targets = values.publications.map((p) => ({
       key: p.targetKey,
@@ -116,7 +121,14 @@ export async function createPost(
       format: p.format,
       ...(p.options?.scheduleOn === 'youtube' && values.post.publishAt ? { early: true } : {}),
     }));
-    return { post, created: true, pipeline: pipelineOf(deps, post, targets) };
+    const parts: PostParts = {
+      media: input.mediaIds.map((id) => files.find((row) => row.id === id)!),
+      steps,
+      targets: written,
+      rounds: [],
+      renditions: [],
+    };
+    return { post, created: true, pipeline: pipelineOf(deps, post, targets), parts };
   } catch (err) {
     if (idempotencyKey && isUniqueViolation(err)) {
       // Lost a race with an identical request carrying the same key: answer as its repeat.
@@ -139,7 +151,7 @@ export function pipelineOf(
     input: {
       postId: post.id,
       ownerId: post.ownerId ?? undefined,
-      targets: [...targets].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+      targets: [...targets].sort((a, b) => byTargetKey({ targetKey: a.key }, { targetKey: b.key })),
       publishAt: post.publishAt?.toISOString() ?? null,
       generate: post.brief !== null,
       review: post.reviewPolicy,

@@ -36,6 +36,15 @@ export async function viewPost(db: Database, ownerId: string, postId: string, li
   return viewOf(db, await ownPost(db, ownerId, postId), link);
 }
 
+/** What a post's view is made of besides its row: media in position order, rounds in order. */
+export interface PostParts {
+  media: (typeof media.$inferSelect)[];
+  steps: (typeof postSteps.$inferSelect)[];
+  targets: (typeof publications.$inferSelect)[];
+  rounds: (typeof generations.$inferSelect)[];
+  renditions: (typeof renditions.$inferSelect)[];
+}
+
 /** The same for a row already loaded (and already checked to be the caller's). */
 export async function viewOf(db: Database, post: PostRow, link: WorkflowLink) {
   const postId = post.id;
@@ -47,10 +56,21 @@ export async function viewOf(db: Database, post: PostRow, link: WorkflowLink) {
       .where(eq(postMedia.postId, postId))
       .orderBy(asc(postMedia.position)),
     db.select().from(postSteps).where(eq(postSteps.postId, postId)),
-    db.select().from(publications).where(eq(publications.postId, postId)).orderBy(asc(publications.targetKey)),
+    db.select().from(publications).where(eq(publications.postId, postId)),
     db.select().from(generations).where(eq(generations.postId, postId)).orderBy(asc(generations.round)),
     db.select().from(renditions).where(eq(renditions.postId, postId)).orderBy(asc(renditions.position)),
   ]);
+  return viewFrom(post, { media: items.map((i) => i.media), steps, targets, rounds, renditions: made }, link);
+}
+
+/** Targets in key order by code point, as the workflow has them, whatever the database's collation. */
+export const byTargetKey = (a: { targetKey: string }, b: { targetKey: string }) =>
+  a.targetKey < b.targetKey ? -1 : a.targetKey > b.targetKey ? 1 : 0;
+
+/** The view of a post from rows in hand (a post just created holds them already). */
+export function viewFrom(post: PostRow, parts: PostParts, link: WorkflowLink) {
+  const { steps, rounds, renditions: made } = parts;
+  const targets = [...parts.targets].sort(byTargetKey);
   const latest = rounds.at(-1);
   return {
     ...postSummary(post),
@@ -74,7 +94,7 @@ export async function viewOf(db: Database, post: PostRow, link: WorkflowLink) {
           })),
         }
       : null,
-    media: items.map((i) => mediaView(i.media)),
+    media: parts.media.map(mediaView),
     steps: STEP_NAMES.flatMap((name) => {
       const s = steps.find((row) => row.step === name);
       return s
