@@ -1,4 +1,5 @@
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
+import { queryRows } from '../db/client.js';
 import { postSteps, posts, publications } from '../db/schema.js';
 import { finalStatus, type PostStatus, type TargetOutcome } from '../domain/pipeline.js';
 import type { ActivityDeps } from './deps.js';
@@ -34,56 +35,37 @@ export function createRecordResults(deps: ActivityDeps) {
           : null;
     const now = new Date();
 
-    // The post's own update comes first: it takes the row's lock and, guarded by
-    // livePostOrRetrying, says whether the post has ended already (then nothing is written).
-    const ended = await db.transaction(async (tx) => {
-      const [live] = await tx
-        .update(posts)
-        .set({ status, error, updatedAt: now })
-        .where(livePostOrRetrying(postId, retry))
-        .returning({ id: posts.id });
-      if (!live) {
-        // The post has ended already: it keeps its recorded end, whatever this run says.
-        const [row] = await tx.select({ status: posts.status }).from(posts).where(eq(posts.id, postId));
-        return row?.status ?? status;
-      }
-      for (const failure of failures) {
-        await tx
-          .update(publications)
-          .set({ status: 'failed', lastError: failure.error ?? renderError ?? 'failed', updatedAt: now })
-          .where(
-            and(
-              eq(publications.postId, postId),
-              eq(publications.targetKey, failure.key),
-              ne(publications.status, 'published'),
-              // "Outcome unknown" stays until a person confirms or retries it.
-              ne(publications.status, 'unknown'),
-            ),
-          );
-      }
-      const record: StepChange = { step: 'record', status: 'succeeded' };
-      if (generateError) {
-        await setSteps(tx, postId, now, [
+    const record: StepChange = { step: 'record', status: 'succeeded' };
+    const steps: StepChange[] = generateError
+      ? [
           { step: 'generate', status: 'failed', lastError: generateError },
           ...(['review', 'schedule', 'render', 'publish'] as const).map(
             (step): StepChange => ({ step, status: 'skipped' }),
           ),
           record,
-        ]);
-      } else if (renderError) {
-        await setSteps(tx, postId, now, [
-          { step: 'render', status: 'failed', lastError: renderError },
-          { step: 'publish', status: 'skipped' },
-          record,
-        ]);
-      } else {
-        await setSteps(tx, postId, now, [
-          { step: 'publish', status: status === 'failed' ? 'failed' : 'succeeded', lastError: error },
-          record,
-        ]);
-      }
-      return undefined;
-    });
+        ]
+      : renderError
+        ? [{ step: 'render', status: 'failed', lastError: renderError }, { step: 'publish', status: 'skipped' }, record]
+        : [{ step: 'publish', status: status === 'failed' ? 'failed' : 'succeeded', lastError: error }, record];
+
+    // One statement: the post's own update takes the row's lock and, guarded by
+    // livePostOrRetrying, says whether the post has ended already (then nothing else is written).
+    const at = sql`${now.toISOString()}::timestamptz`;
+    const live = db
+      .update(posts)
+      .set({ status, error, updatedAt: now })
+      .where(livePostOrRetrying(postId, retry))
+      .returning({ id: posts.id });
+    const [row] = await queryRows<{ live: number }>(
+      db,
+      sql`
+      with live as (${live.getSQL()}),
+      steps as (${stepsUpdate(postId, at, steps)} and exists (select 1 from live))
+      ${failures.length > 0 ? sql`, failed as (${failedTargets(postId, at, failures, renderError)} and exists (select 1 from live))` : sql``}
+      select count(*)::int as live from live`,
+    );
+    // The post has ended already: it keeps its recorded end, whatever this run says.
+    const ended = Number(row?.live ?? 0) > 0 ? undefined : await endedStatus(db, postId, status);
     if (ended) {
       logger.warn({ postId, status: ended, ignored: status }, 'results for a post that has ended were not recorded');
       return ended;
@@ -100,13 +82,8 @@ interface StepChange {
   lastError?: string | null;
 }
 
-/** Ends several steps of the post in one statement (one round trip, not one per step). */
-async function setSteps(
-  tx: Parameters<Parameters<ActivityDeps['db']['transaction']>[0]>[0],
-  postId: string,
-  now: Date,
-  changes: StepChange[],
-) {
+/** Ends several steps of the post (an update, for the statement recordResults makes). */
+function stepsUpdate(postId: string, at: SQL, changes: StepChange[]): SQL {
   const statusCase = sql.join(
     changes.map((c) => sql`when ${c.step}::text then ${c.status}::text`),
     sql` `,
@@ -123,10 +100,32 @@ async function setSteps(
     changes.map((c) => sql`${c.step}::text`),
     sql`, `,
   );
-  await tx.execute(sql`
+  return sql`
     update ${postSteps}
-    set status = case step ${statusCase} end,
-        finished_at = ${now.toISOString()}::timestamptz,
-        last_error = case step ${errorCase} end
-    where post_id = ${postId}::uuid and step in (${steps})`);
+    set status = case step ${statusCase} end, finished_at = ${at}, last_error = case step ${errorCase} end
+    where post_id = ${postId}::uuid and step in (${steps})`;
+}
+
+/**
+ * Marks the failed targets failed with their errors (an update, for the same statement). A target
+ * published meanwhile stays published; "outcome unknown" stays until a person confirms or retries it.
+ */
+function failedTargets(postId: string, at: SQL, failures: TargetOutcome[], renderError: string | undefined): SQL {
+  const errorCase = sql.join(
+    failures.map((f) => sql`when ${f.key}::text then ${f.error ?? renderError ?? 'failed'}::text`),
+    sql` `,
+  );
+  const keys = sql.join(
+    failures.map((f) => sql`${f.key}::text`),
+    sql`, `,
+  );
+  return sql`
+    update ${publications}
+    set status = 'failed', last_error = case target_key ${errorCase} end, updated_at = ${at}
+    where post_id = ${postId}::uuid and target_key in (${keys}) and status not in ('published', 'unknown')`;
+}
+
+async function endedStatus(db: ActivityDeps['db'], postId: string, fallback: PostStatus): Promise<PostStatus> {
+  const [row] = await db.select({ status: posts.status }).from(posts).where(eq(posts.id, postId));
+  return row?.status ?? fallback;
 }

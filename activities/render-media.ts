@@ -55,97 +55,106 @@ export function createRenderMedia(deps: ActivityDeps) {
   const { db, store, publishers } = deps;
 
   return async function renderMedia({ postId }: { postId: string }): Promise<RenderMediaResult> {
-    return trackAttempt(deps, { postId, step: 'render' }, async () => {
-      const [post] = await db.select().from(posts).where(eq(posts.id, postId));
-      if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
-      if (['queued', 'scheduled', 'generating', 'awaiting_review'].includes(post.status)) {
-        // The post starts rendering and its wait, if it had one, is over: one statement.
-        const now = new Date().toISOString();
-        await db.execute(sql`
+    return trackAttempt(
+      deps,
+      { postId, step: 'render' },
+      async () => {
+        const [post] = await db.select().from(posts).where(eq(posts.id, postId));
+        if (!post) throw ApplicationFailure.nonRetryable(`Post ${postId} no longer exists`, 'PostMissing');
+        if (['queued', 'scheduled', 'generating', 'awaiting_review'].includes(post.status)) {
+          // The post starts rendering and its wait, if it had one, is over: one statement.
+          const now = new Date().toISOString();
+          await db.execute(sql`
           with post as (
             update ${posts} set status = 'rendering', updated_at = ${now}::timestamptz where ${livePost(postId)}
           )
           update ${postSteps} set status = 'succeeded', finished_at = ${now}::timestamptz
           where post_id = ${postId}::uuid and step = 'schedule' and status = 'running'`);
-      }
-
-      const items = await db
-        .select({ position: postMedia.position, media })
-        .from(postMedia)
-        .innerJoin(media, eq(media.id, postMedia.mediaId))
-        .where(eq(postMedia.postId, postId))
-        .orderBy(asc(postMedia.position));
-      const targets = await db.select().from(publications).where(eq(publications.postId, postId));
-      const done = await db.select().from(renditions).where(eq(renditions.postId, postId));
-
-      for (const item of items) {
-        if (!(await store.exists(item.media.storageKey))) {
-          throw ApplicationFailure.nonRetryable(
-            `The uploaded file for media ${item.media.id} is missing from storage`,
-            'MediaMissing',
-          );
         }
-      }
-      const facts = await Promise.all(items.map((i) => factsOf(deps, i.media)));
-      const files = items.map((i, n) => ({ mediaId: i.media.id, facts: facts[n]! }));
-      const reports = validateMedia(
-        targets.map((t) => ({
-          key: t.targetKey,
-          platform: t.format as MediaPlatform,
-          placement: (t.placement ?? undefined) as Placement | undefined,
-          fit: videoFit(t.fit),
-        })),
-        files,
-      ).targets;
-      const refused = reports.flatMap((r) => refusals(r));
-      if (refused.length > 0) {
-        // Checked when the post was created; this catches rules that changed since.
-        throw ApplicationFailure.nonRetryable(`The media cannot be published: ${refused.join(' ')}`, 'MediaRefused');
-      }
 
-      // Heartbeats on a timer, not only between renditions: one large source can take a while,
-      // and sharp and ffmpeg work off the event loop, so the timer keeps firing meanwhile.
-      const context = Context.current();
-      const state: { rendered: number; transcoding?: Record<string, unknown> } = { rendered: 0 };
-      const beat = setInterval(() => context.heartbeat(state), HEARTBEAT_EVERY_MS);
-      try {
-        for (const [n, item] of items.entries()) {
-          const missing: { target: Publication; placement: PlacementRules; problems: MediaProblem[] }[] = [];
-          for (const target of targets) {
-            const already = done.find((r) => r.targetKey === target.targetKey && r.position === item.position);
-            if (already && (await store.exists(already.storageKey))) {
-              state.rendered += 1;
-              continue;
-            }
-            const file = reports.find((r) => r.key === target.targetKey)!.files[n]!;
-            const rules = placementRules(target.format as MediaPlatform, file.placement)!;
-            missing.push({ target, placement: rules, problems: file.problems });
+        const items = await db
+          .select({ position: postMedia.position, media })
+          .from(postMedia)
+          .innerJoin(media, eq(media.id, postMedia.mediaId))
+          .where(eq(postMedia.postId, postId))
+          .orderBy(asc(postMedia.position));
+        const targets = await db.select().from(publications).where(eq(publications.postId, postId));
+        const done = await db.select().from(renditions).where(eq(renditions.postId, postId));
+
+        for (const item of items) {
+          if (!(await store.exists(item.media.storageKey))) {
+            throw ApplicationFailure.nonRetryable(
+              `The uploaded file for media ${item.media.id} is missing from storage`,
+              'MediaMissing',
+            );
           }
-          if (missing.length === 0) continue;
-          const itemFacts = facts[n]!;
-          if (itemFacts.kind === 'image') {
-            await renderImages(deps, postId, item, itemFacts, missing, publishers);
-            state.rendered += missing.length;
-          } else {
-            for (const m of missing) {
-              await renderVideo(deps, postId, item, itemFacts, m, context.cancellationSignal, (progress) => {
-                state.transcoding = progress;
-              });
-              state.rendered += 1;
-              state.transcoding = undefined;
-            }
-          }
-          context.heartbeat(state);
         }
-      } finally {
-        clearInterval(beat);
-      }
-      await db
-        .update(postSteps)
-        .set({ status: 'succeeded', lastError: null, finishedAt: new Date() })
-        .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'render')));
-      return { renditions: targets.length * items.length };
-    });
+        const facts = await Promise.all(items.map((i) => factsOf(deps, i.media)));
+        const files = items.map((i, n) => ({ mediaId: i.media.id, facts: facts[n]! }));
+        const reports = validateMedia(
+          targets.map((t) => ({
+            key: t.targetKey,
+            platform: t.format as MediaPlatform,
+            placement: (t.placement ?? undefined) as Placement | undefined,
+            fit: videoFit(t.fit),
+          })),
+          files,
+        ).targets;
+        const refused = reports.flatMap((r) => refusals(r));
+        if (refused.length > 0) {
+          // Checked when the post was created; this catches rules that changed since.
+          throw ApplicationFailure.nonRetryable(`The media cannot be published: ${refused.join(' ')}`, 'MediaRefused');
+        }
+
+        // Heartbeats on a timer, not only between renditions: one large source can take a while,
+        // and sharp and ffmpeg work off the event loop, so the timer keeps firing meanwhile.
+        const context = Context.current();
+        const state: { rendered: number; transcoding?: Record<string, unknown> } = { rendered: 0 };
+        const beat = setInterval(() => context.heartbeat(state), HEARTBEAT_EVERY_MS);
+        try {
+          for (const [n, item] of items.entries()) {
+            const missing: { target: Publication; placement: PlacementRules; problems: MediaProblem[] }[] = [];
+            for (const target of targets) {
+              const already = done.find((r) => r.targetKey === target.targetKey && r.position === item.position);
+              if (already && (await store.exists(already.storageKey))) {
+                state.rendered += 1;
+                continue;
+              }
+              const file = reports.find((r) => r.key === target.targetKey)!.files[n]!;
+              const rules = placementRules(target.format as MediaPlatform, file.placement)!;
+              missing.push({ target, placement: rules, problems: file.problems });
+            }
+            if (missing.length === 0) continue;
+            const itemFacts = facts[n]!;
+            if (itemFacts.kind === 'image') {
+              await renderImages(deps, postId, item, itemFacts, missing, publishers);
+              state.rendered += missing.length;
+            } else {
+              for (const m of missing) {
+                await renderVideo(deps, postId, item, itemFacts, m, context.cancellationSignal, (progress) => {
+                  state.transcoding = progress;
+                });
+                state.rendered += 1;
+                state.transcoding = undefined;
+              }
+            }
+            context.heartbeat(state);
+          }
+        } finally {
+          clearInterval(beat);
+        }
+        return { renditions: targets.length * items.length };
+      },
+      {
+        // The step's success, written with the attempt's finish.
+        onSuccess: () =>
+          db
+            .update(postSteps)
+            .set({ status: 'succeeded', lastError: null, finishedAt: new Date() })
+            .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'render')))
+            .getSQL(),
+      },
+    );
   };
 }
 

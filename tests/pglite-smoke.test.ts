@@ -1,6 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { queryRows } from '../db/client.js';
 import { call, isFinished, postJson, signUp, uploadPhoto, waitForPost } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 
@@ -39,4 +41,9 @@ it('runs the whole slice on the embedded database', async () => {
   expect(post.status).toBe('published');
   expect(await readdir(join(app.dataDir, 'exports', post.id, 'local_export'))).toContain('media-01.jpg');
   expect((await call(user.api, '/api/v1/posts')).body.items.map((p: { id: string }) => p.id)).toEqual([post.id]);
+});
+
+it('reads the rows of a raw statement like PostgreSQL does', async () => {
+  // recordResults learns from such a row whether the post was still live.
+  expect(await queryRows(app.db, sql`select 1::int as one union all select 2`)).toEqual([{ one: 1 }, { one: 2 }]);
 });

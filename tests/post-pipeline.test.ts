@@ -1,9 +1,10 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
-import { count, eq } from 'drizzle-orm';
+import { count, eq, sql } from 'drizzle-orm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../db/client.js';
 import { attempts, media, posts } from '../db/schema.js';
 import { PostIdAttribute, PostStatusAttribute } from '../domain/search-attributes.js';
 import {
@@ -141,6 +142,11 @@ describe('post pipeline to the local export target', () => {
     const root = join(app.dataDir, 'exports', created.body.id);
     expect((await readdir(root)).sort()).toEqual(['archive', 'local_export']);
     await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-by-input-two-targets');
+  });
+
+  it('reads the rows of a raw statement like PGlite does', async () => {
+    // recordResults learns from such a row whether the post was still live.
+    expect(await queryRows(app.db, sql`select 1::int as one union all select 2`)).toEqual([{ one: 1 }, { one: 2 }]);
   });
 
   it('answers a create with the view GET gives, built from the rows it wrote', async () => {
