@@ -66,17 +66,11 @@ export interface PostPipelineInput {
   /** Where platform uploads run (TEMPORAL_UPLOAD_TASK_QUEUE); the workflow's queue plus "-uploads" when absent. */
   uploadTaskQueue?: string;
   /**
-   * The pipeline version the run was started for (PIPELINE_VERSION). Absent in histories that
-   * chose theirs with `patched()` markers (workflows/post-pipeline.ts).
+   * 3 in the histories `post-pipeline-v3-by-input-*` only: runs that took the v3 pipeline without
+   * `patched()` calls. New runs are not started with it (ARCHITECTURE.md, versioning).
    */
   pipelineVersion?: number;
 }
-
-/**
- * The pipeline version new runs start with. A change that would break the histories of this
- * version raises it and keeps the code for the older ones (workflows/post-pipeline.ts).
- */
-export const PIPELINE_VERSION = 3;
 
 export const DEFAULT_RENDER_LEAD_MINUTES = 15;
 

@@ -138,7 +138,7 @@ describe('publishing through the pipeline', () => {
     expect(metadata.currentDetails).toBe(`published; tiktok -> ${target.url}`);
     const handle = app.temporal.workflow.getHandle(`post-${id}`);
     await handle.result();
-    await captureHistory(handle, 'post-pipeline-v3-by-input-tiktok-upload-queue');
+    await captureHistory(handle, 'post-pipeline-v3-tiktok-upload-queue');
   });
 
   it('YouTube: a resumable upload in 256 KiB multiples, with title and tags from the draft', async () => {
@@ -338,7 +338,7 @@ describe('faults', () => {
     expect((await published(facebook.url)).length).toBe(before);
     const handle = app.temporal.workflow.getHandle(`post-${id}`);
     await handle.result();
-    await captureHistory(handle, 'post-pipeline-v3-by-input-outcome-unknown-confirmed');
+    await captureHistory(handle, 'post-pipeline-v3-outcome-unknown-confirmed');
     void callControl;
   });
 });

@@ -14,7 +14,7 @@ describe('replay of committed workflow histories', () => {
     expect(files.filter((f) => f.startsWith('post-pipeline-v1-')).length).toBeGreaterThanOrEqual(4);
     expect(files.filter((f) => f.startsWith('post-pipeline-v2-')).length).toBeGreaterThanOrEqual(6);
     expect(files.filter((f) => f.startsWith('post-pipeline-v3-')).length).toBeGreaterThanOrEqual(8);
-    // v3 runs that name their version in the input instead of patched() markers.
+    // v3 runs that named their version in the input instead of asking patched() (no longer started so).
     expect(files.filter((f) => f.startsWith('post-pipeline-v3-by-input-')).length).toBeGreaterThanOrEqual(8);
   });
 

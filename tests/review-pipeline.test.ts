@@ -96,7 +96,7 @@ describe('drafting with AI', () => {
     expect(await readdir(folder)).toEqual(expect.arrayContaining(['caption.txt', 'metadata.json', 'script.txt']));
     const metadata = JSON.parse(await readFile(join(folder, 'metadata.json'), 'utf8'));
     expect(metadata).toMatchObject({ format: 'youtube', draft: { title: yt.draft.title } });
-    await captureHistory(handle(post), 'post-pipeline-v3-by-input-auto');
+    await captureHistory(handle(post), 'post-pipeline-v3-auto');
   });
 
   it('labels offline drafting when no endpoint is configured', async () => {
@@ -257,7 +257,7 @@ describe('human review', () => {
     expect(post.steps.find((s: Json) => s.name === 'review')).toMatchObject({ status: 'succeeded' });
     // Decided already: a second decision is refused.
     expectProblem(await postJson(user.api, `/api/v1/posts/${post.id}/review/approve`, {}), 409);
-    await captureHistory(handle(post), 'post-pipeline-v3-by-input-approved-with-edits');
+    await captureHistory(handle(post), 'post-pipeline-v3-approved-with-edits');
   });
 
   it('regenerates with the feedback in the prompt, for as many rounds as allowed', async () => {
@@ -290,7 +290,7 @@ describe('human review', () => {
     expect(tooMany.body.detail).toMatch(/No revision rounds left \(1 used\)/);
     expect((await postJson(user.api, `/api/v1/posts/${created.body.id}/review/approve`, {})).status).toBe(200);
     expect((await waitForPost(user.api, created.body.id, isFinished)).status).toBe('published');
-    await captureHistory(app.temporal.workflow.getHandle(second.workflow.id), 'post-pipeline-v3-by-input-revised');
+    await captureHistory(app.temporal.workflow.getHandle(second.workflow.id), 'post-pipeline-v3-revised');
   });
 
   it('refuses to send a hand-written post back for AI drafting', async () => {
@@ -362,7 +362,7 @@ describe('scheduling', () => {
     expect(post.status).toBe('published');
     expect(Date.parse(post.targets[0].publishedAt)).toBeGreaterThanOrEqual(Date.parse(soon));
     expectProblem(await postJson(user.api, `/api/v1/posts/${post.id}/reschedule`, { publishAt: soon }), 409);
-    await captureHistory(handle(post), 'post-pipeline-v3-by-input-rescheduled');
+    await captureHistory(handle(post), 'post-pipeline-v3-rescheduled');
   });
 
   it('cancels a waiting post: nothing is published and the database says so', async () => {
@@ -383,7 +383,7 @@ describe('scheduling', () => {
     expect(await readdir(join(app.dataDir, 'exports')).then((d) => d.includes(post.id))).toBe(false);
     expect((await handle(post).result()).status).toBe('cancelled');
     expectProblem(await postJson(user.api, `/api/v1/posts/${post.id}/cancel`, {}), 409);
-    await captureHistory(handle(post), 'post-pipeline-v3-by-input-cancelled');
+    await captureHistory(handle(post), 'post-pipeline-v3-cancelled');
   });
 
   it('refuses a local time that is not a real date, naming the field', async () => {
@@ -454,6 +454,6 @@ describe('partial success', () => {
     ]);
     // Everything is published: the pipeline closes.
     expect((await handle(post).result()).status).toBe('published');
-    await captureHistory(handle(post), 'post-pipeline-v3-by-input-retried-target');
+    await captureHistory(handle(post), 'post-pipeline-v3-retried-target');
   });
 });

@@ -73,7 +73,7 @@ it('holds a post scheduled three days ahead until then, then publishes it', asyn
   expect(at(rendered!)).toBeGreaterThanOrEqual(publishAt.getTime() - lead - 1000);
   expect(at(rendered!)).toBeLessThan(publishAt.getTime());
   expect(at(fired[1]!)).toBeGreaterThanOrEqual(publishAt.getTime() - 1000);
-  await captureHistory(handle, 'post-pipeline-v3-by-input-render-lead-time');
+  await captureHistory(handle, 'post-pipeline-v3-render-lead-time');
 });
 
 it.each([

@@ -55,12 +55,7 @@ const REVIEW_PIPELINE = 'review-pipeline';
  */
 const PIPELINE_V3 = 'pipeline-v3';
 
-/**
- * One post's pipeline, in whichever version its history began with. Runs started since pipeline
- * versions travel in the input name theirs there; earlier ones asked `patched()`, which records a
- * marker and a `TemporalChangeVersion` search attribute upsert per id in every new history (two
- * more visibility writes per post on the server, BENCHMARKS.md), and still do on replay.
- */
+/** One post's pipeline, in whichever version its history began with. */
 export async function postPipeline(input: PostPipelineInput): Promise<PipelineResult> {
   const progress: PipelineProgress = {
     postId: input.postId,
@@ -76,11 +71,8 @@ export async function postPipeline(input: PostPipelineInput): Promise<PipelineRe
     progress.status = status;
     if (indexed) upsertSearchAttributes([{ key: PostStatusAttribute, value: status }]);
   };
-  if (input.pipelineVersion !== undefined && input.pipelineVersion !== 3) {
-    // Started by a newer API than this worker: failing the task leaves it for a worker that knows it.
-    throw new Error(`Pipeline version ${input.pipelineVersion} is newer than this worker's code`);
-  }
   const result =
+    // Only committed histories carry this (ARCHITECTURE.md, versioning): they never asked patched().
     input.pipelineVersion === 3
       ? await pipeline(input, progress, setStatus, indexed)
       : !patched(REVIEW_PIPELINE)

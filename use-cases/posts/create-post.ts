@@ -7,7 +7,6 @@ import type { Brief, Draft, DraftFormat, ReviewPolicy } from '../../domain/draft
 import { type FieldError, ValidationError } from '../../domain/errors.js';
 import {
   isFinalStatus,
-  PIPELINE_VERSION,
   type PostPipelineInput,
   STEP_NAMES,
   type TargetType,
@@ -158,7 +157,6 @@ export function pipelineOf(
       retryWindowDays: deps.retryWindowDays,
       ...(post.timeZone ? { timeZone: post.timeZone } : {}),
       ...(deps.uploadTaskQueue ? { uploadTaskQueue: deps.uploadTaskQueue } : {}),
-      pipelineVersion: PIPELINE_VERSION,
     },
   };
 }
