@@ -51,17 +51,25 @@ export function createPublishTarget(deps: ActivityDeps) {
     /** Uploaded ahead on the platform's own schedule for this instant (YouTube `scheduleOn: youtube`). */
     scheduledFor?: string;
   }): Promise<PublishReceipt> {
-    // One read for the target, the post and whether it may still publish (three before).
-    const [row] = await db
+    // One read for the target, the post, whether it may still publish and the target's
+    // renditions (one row per rendition, the rest repeated).
+    const rows = await db
       .select({
         publication: publications,
         caption: posts.caption,
         status: posts.status,
         live: sql<boolean>`${livePostOrRetrying(postId, retry)}`,
+        rendition: renditions,
       })
       .from(publications)
       .innerJoin(posts, eq(posts.id, publications.postId))
-      .where(and(eq(publications.postId, postId), eq(publications.targetKey, targetKey)));
+      .leftJoin(
+        renditions,
+        and(eq(renditions.postId, publications.postId), eq(renditions.targetKey, publications.targetKey)),
+      )
+      .where(and(eq(publications.postId, postId), eq(publications.targetKey, targetKey)))
+      .orderBy(asc(renditions.position));
+    const row = rows[0];
     if (!row) {
       throw ApplicationFailure.nonRetryable(`Post ${postId} has no target "${targetKey}"`, 'TargetMissing');
     }
@@ -82,15 +90,9 @@ export function createPublishTarget(deps: ActivityDeps) {
       deps,
       { postId, step: 'publish', targetKey },
       async () => {
-        const [files] = await Promise.all([
-          db
-            .select()
-            .from(renditions)
-            .where(and(eq(renditions.postId, postId), eq(renditions.targetKey, targetKey)))
-            .orderBy(asc(renditions.position)),
-          // Uploaded ahead, the post itself is still scheduled: it starts publishing at its time.
-          row.status === 'publishing' || scheduledFor ? undefined : startPublishing(postId),
-        ]);
+        const files = rows.flatMap((r) => (r.rendition ? [r.rendition] : []));
+        // Uploaded ahead, the post itself is still scheduled: it starts publishing at its time.
+        if (row.status !== 'publishing' && !scheduledFor) await startPublishing(postId);
         // Taken right before the platform call: it is the time the post went out.
         const publishedAt = new Date();
         let receipt: PublishReceipt;

@@ -32,7 +32,7 @@ export class MediaRefusedError extends ValidationError {
   }
 }
 
-export type MediaRow = typeof media.$inferSelect;
+type MediaRow = typeof media.$inferSelect;
 
 /** What a media row is; rows from before facts were recorded are images known by their size. */
 export function factsOfRow(row: MediaRow): MediaFacts {
