@@ -43,7 +43,7 @@ it('runs the whole slice on the embedded database', async () => {
   expect((await call(user.api, '/api/v1/posts')).body.items.map((p: { id: string }) => p.id)).toEqual([post.id]);
 });
 
-it('reads the rows of a raw statement like PostgreSQL does', async () => {
+it('reads the rows of a raw statement on PGlite (queryRows)', async () => {
   // recordResults learns from such a row whether the post was still live.
   expect(await queryRows(app.db, sql`select 1::int as one union all select 2`)).toEqual([{ one: 1 }, { one: 2 }]);
 });

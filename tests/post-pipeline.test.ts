@@ -133,7 +133,7 @@ describe('post pipeline to the local export target', () => {
     await captureHistory(app.temporal.workflow.getHandle(post.workflow.id), 'post-pipeline-v3-two-targets');
   });
 
-  it('reads the rows of a raw statement like PGlite does', async () => {
+  it('reads the rows of a raw statement on PostgreSQL (queryRows)', async () => {
     // recordResults learns from such a row whether the post was still live.
     expect(await queryRows(app.db, sql`select 1::int as one union all select 2`)).toEqual([{ one: 1 }, { one: 2 }]);
   });
