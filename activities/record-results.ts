@@ -82,28 +82,32 @@ interface StepChange {
   lastError?: string | null;
 }
 
+/** `when k then v ...` for a `case` over a text column, one branch per key. */
+function whenText(branches: [key: string, value: SQL][]): SQL {
+  return sql.join(
+    branches.map(([key, value]) => sql`when ${key}::text then ${value}`),
+    sql` `,
+  );
+}
+
+/** The keys as a list of text values, for `in (...)`. */
+function textList(keys: string[]): SQL {
+  return sql.join(
+    keys.map((key) => sql`${key}::text`),
+    sql`, `,
+  );
+}
+
 /** Ends several steps of the post (an update, for the statement recordResults makes). */
 function stepsUpdate(postId: string, at: SQL, changes: StepChange[]): SQL {
-  const statusCase = sql.join(
-    changes.map((c) => sql`when ${c.step}::text then ${c.status}::text`),
-    sql` `,
-  );
-  const errorCase = sql.join(
-    changes.map((c) =>
-      c.lastError !== undefined
-        ? sql`when ${c.step}::text then ${c.lastError}::text`
-        : sql`when ${c.step}::text then last_error`,
-    ),
-    sql` `,
-  );
-  const steps = sql.join(
-    changes.map((c) => sql`${c.step}::text`),
-    sql`, `,
+  const statusCase = whenText(changes.map((c) => [c.step, sql`${c.status}::text`]));
+  const errorCase = whenText(
+    changes.map((c) => [c.step, c.lastError !== undefined ? sql`${c.lastError}::text` : sql`last_error`]),
   );
   return sql`
     update ${postSteps}
     set status = case step ${statusCase} end, finished_at = ${at}, last_error = case step ${errorCase} end
-    where post_id = ${postId}::uuid and step in (${steps})`;
+    where post_id = ${postId}::uuid and step in (${textList(changes.map((c) => c.step))})`;
 }
 
 /**
@@ -111,18 +115,11 @@ function stepsUpdate(postId: string, at: SQL, changes: StepChange[]): SQL {
  * published meanwhile stays published; "outcome unknown" stays until a person confirms or retries it.
  */
 function failedTargets(postId: string, at: SQL, failures: TargetOutcome[], renderError: string | undefined): SQL {
-  const errorCase = sql.join(
-    failures.map((f) => sql`when ${f.key}::text then ${f.error ?? renderError ?? 'failed'}::text`),
-    sql` `,
-  );
-  const keys = sql.join(
-    failures.map((f) => sql`${f.key}::text`),
-    sql`, `,
-  );
+  const errorCase = whenText(failures.map((f) => [f.key, sql`${f.error ?? renderError ?? 'failed'}::text`]));
   return sql`
     update ${publications}
     set status = 'failed', last_error = case target_key ${errorCase} end, updated_at = ${at}
-    where post_id = ${postId}::uuid and target_key in (${keys}) and status not in ('published', 'unknown')`;
+    where post_id = ${postId}::uuid and target_key in (${textList(failures.map((f) => f.key))}) and status not in ('published', 'unknown')`;
 }
 
 async function endedStatus(db: ActivityDeps['db'], postId: string, fallback: PostStatus): Promise<PostStatus> {

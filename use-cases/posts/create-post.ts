@@ -93,7 +93,11 @@ export async function createPost(
     ...input.mediaIds.map((id, i) => ({ id, field: `mediaIds[${i}]` })),
     ...(input.brief?.sourceMediaIds ?? []).map((id, i) => ({ id, field: `brief.sourceMediaIds[${i}]` })),
   ];
-  const owned = await ownMedia(deps.db, ownerId, [...new Set(refs.map((r) => r.id))]);
+  const owned = await ownMedia(
+    deps.db,
+    ownerId,
+    refs.map((r) => r.id),
+  );
   assertOwnMedia(owned, refs);
   // Every target's media against its platform's rules: refused now (422), not at publish time.
   const files = owned.filter((row) => input.mediaIds.includes(row.id));
