@@ -9,6 +9,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { withPreparedStatements } from './pglite-statements.js';
 import * as schema from './schema.js';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -68,7 +69,11 @@ async function openPglite(dir: string): Promise<DatabaseHandle> {
   await mkdir(dir, { recursive: true });
   const client = new PGlite(dir);
   await client.waitReady;
-  const db = drizzlePglite(client, { schema }) as unknown as Database;
+  // Statements run prepared (pglite-statements.ts); migrations keep PGlite's own query.
+  const db = drizzlePglite({
+    client: withPreparedStatements(client) as unknown as PGlite,
+    schema,
+  }) as unknown as Database;
   return {
     db,
     kind: 'pglite',

@@ -41,7 +41,11 @@ beforeAll(async () => {
   ]);
   emulators = [tiktok, google, instagram, facebook];
   // PUBLIC_URL is left unset: redirect URIs name the API's own URL.
-  app = await startTestApp({ env: { ...tiktok.env, ...google.env, ...instagram.env, ...facebook.env } });
+  // Reads rows over a connection of its own: PostgreSQL, also under TEST_DATABASE.
+  app = await startTestApp({
+    database: 'postgres',
+    env: { ...tiktok.env, ...google.env, ...instagram.env, ...facebook.env },
+  });
   user = await signUp(app.baseUrl, 'Connector');
 });
 

@@ -26,7 +26,8 @@ let via: { url: string; headers: Record<string, string> };
 let post: Json;
 
 beforeAll(async () => {
-  app = await startTestApp();
+  // The outage is a TCP proxy in front of PostgreSQL, also under TEST_DATABASE.
+  app = await startTestApp({ database: 'postgres' });
   user = await signUp(app.baseUrl);
   const url = new URL(app.database!.url);
   proxy = await startTcpProxy(`${url.hostname}:${url.port || 5432}`);

@@ -23,7 +23,8 @@ let app: TestApp;
 let user: TestUser;
 
 beforeAll(async () => {
-  app = await startTestApp();
+  // Counts the files held open under the data dir, where PGlite keeps its own: PostgreSQL, also under TEST_DATABASE.
+  app = await startTestApp({ database: 'postgres' });
   user = await signUp(app.baseUrl);
 });
 afterAll(async () => {

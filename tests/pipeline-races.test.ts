@@ -37,7 +37,9 @@ let sql: postgres.Sql;
 
 beforeAll(async () => {
   emulator = await startOpenAiEmulator();
+  // A second connection holds rows locked to open race windows: PostgreSQL, also under TEST_DATABASE.
   app = await startTestApp({
+    database: 'postgres',
     env: { OPENAI_BASE_URL: emulator.url, OPENAI_API_KEY: 'sk-test', OPENAI_MODEL: EMULATOR_MODEL },
   });
   sql = postgres(app.database!.url, { max: 2, onnotice: () => {} });

@@ -6,6 +6,7 @@ import { createGunzip } from 'node:zlib';
 import { sql } from 'drizzle-orm';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../db/client.js';
 import { users } from '../db/schema.js';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
@@ -73,16 +74,16 @@ async function readArchive(res: Response): Promise<Map<string, Buffer>> {
 
 /** Every row of every table in the database, as text, that mentions one of `needles`. */
 async function rowsMentioning(needles: string[]): Promise<string[]> {
-  const tables = (await app.db.execute(
+  const tables = await queryRows<{ table_name: string }>(
+    app.db,
     sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
-  )) as unknown as { table_name: string }[];
+  );
   const found: string[] = [];
   for (const { table_name } of tables) {
-    const rows = (await app.db.execute(
+    const rows = await queryRows<{ row: string }>(
+      app.db,
       sql.raw(`select row_to_json(t)::text as row from "${table_name}" t`),
-    )) as unknown as {
-      row: string;
-    }[];
+    );
     for (const { row } of rows) if (needles.some((n) => row.includes(n))) found.push(`${table_name}: ${row}`);
   }
   return found;

@@ -29,6 +29,7 @@ export interface TestApp {
 }
 
 export interface TestAppOptions {
+  /** PostgreSQL unless `TEST_DATABASE=pglite` runs the files that do not choose on the embedded one. */
   database?: 'postgres' | 'pglite';
   env?: Record<string, string>;
   /** Start again on the database, files and task queue of an app whose processes were stopped. */
@@ -44,7 +45,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const dataDir = previous?.dataDir ?? (await mkdtemp(join(tmpdir(), 'autopostpanel-test-')));
   const database = previous
     ? previous.database
-    : options.database === 'pglite'
+    : (options.database ?? process.env.TEST_DATABASE) === 'pglite'
       ? undefined
       : await createTestDatabase();
   const taskQueue = previous?.taskQueue ?? `test-${randomUUID()}`;
