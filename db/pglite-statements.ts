@@ -1,6 +1,10 @@
 import { type PGlite, parse, protocol, type QueryOptions, type Results, type Transaction } from '@electric-sql/pglite';
 
 type BackendMessage = Awaited<ReturnType<PGlite['execProtocolStream']>>[number];
+// The three answers read here, by the fields used (pg-protocol's message classes).
+type RowDescriptionMessage = { fields: { name: string; dataTypeID: number }[] };
+type DataRowMessage = { fields: (string | null)[] };
+type CommandCompleteMessage = { text: string };
 
 /** What drizzle's PGlite driver calls on its client. */
 export interface StatementClient {
@@ -12,7 +16,7 @@ interface Prepared {
   name: string;
   paramTypes: number[];
   /** The statement's columns; bind and execute do not send them again. */
-  columns: BackendMessage | undefined;
+  fields: { name: string; dataTypeID: number }[];
 }
 
 /** Statements a prepared statement no longer fits (the schema changed under it), or that is gone. */
@@ -55,7 +59,11 @@ export function withPreparedStatements(client: PGlite, capacity = 200): Statemen
     const statement: Prepared = {
       name,
       paramTypes: parse.parseDescribeStatementResults(described),
-      columns: described.find((m) => m.name === 'rowDescription'),
+      fields: described.flatMap((m) =>
+        m.name === 'rowDescription'
+          ? (m as unknown as RowDescriptionMessage).fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID }))
+          : [],
+      ),
     };
     prepared.set(text, statement);
     return statement;
@@ -80,8 +88,12 @@ export function withPreparedStatements(client: PGlite, capacity = 200): Statemen
       if (STALE_STATEMENT.has((err as { code?: string }).code ?? '')) prepared.delete(text);
       throw err;
     }
-    const messages = statement.columns ? [statement.columns, ...answer] : answer;
-    return parse.parseResults(messages, client.parsers, options)[0] as Results<T>;
+    return resultOf<T>(
+      answer,
+      statement.fields,
+      (type) => options?.parsers?.[type] ?? client.parsers[type],
+      options?.rowMode,
+    );
   }
 
   return {
@@ -105,6 +117,54 @@ export function withPreparedStatements(client: PGlite, capacity = 200): Statemen
       ),
   };
 }
+
+/**
+ * The answer in the shape PGlite's own query gives. Its parser merges the caller's parsers into
+ * the whole type table on every call; the columns here are known, so each gets its parser once.
+ */
+function resultOf<T>(
+  answer: BackendMessage[],
+  fields: Prepared['fields'],
+  parserOf: (type: number) => ((value: string, type: number) => unknown) | undefined,
+  rowMode: QueryOptions['rowMode'],
+): Results<T> {
+  const parsers = fields.map((f) => parserOf(f.dataTypeID));
+  const value = (raw: string | null, i: number) => {
+    if (raw === null) return null;
+    const parser = parsers[i];
+    return parser ? parser(raw, fields[i]!.dataTypeID) : raw;
+  };
+  const rows: unknown[] = [];
+  for (const message of answer) {
+    if (message.name === 'dataRow') {
+      const values = (message as unknown as DataRowMessage).fields;
+      if (rowMode === 'array') rows.push(values.map(value));
+      else {
+        const row: Record<string, unknown> = {};
+        values.forEach((raw, i) => {
+          row[fields[i]!.name] = value(raw, i);
+        });
+        rows.push(row);
+      }
+    } else if (message.name === 'commandComplete') {
+      // "SELECT 2", "UPDATE 3", "INSERT 0 5"; other tags end in a word.
+      const words = (message as unknown as CommandCompleteMessage).text.split(' ');
+      const command = words[0]!;
+      const rowCount = Number.parseInt(words[words.length - 1]!, 10);
+      const affectedRows = WRITES.has(command) ? rowCount : 0;
+      return {
+        rows: rows as T[],
+        fields,
+        command,
+        affectedRows,
+        ...(Number.isNaN(rowCount) ? {} : { rowCount }),
+      } as Results<T>;
+    }
+  }
+  return { rows: [], fields: [], affectedRows: 0 };
+}
+
+const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'COPY', 'MERGE']);
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
