@@ -97,14 +97,17 @@ export function withPreparedStatements(client: PGlite, capacity = 200): Statemen
   }
 
   return {
-    query: <T>(text: string, params?: unknown[], options?: QueryOptions) =>
-      client._runExclusiveTransaction(() =>
+    query: async <T>(text: string, params?: unknown[], options?: QueryOptions) => {
+      // "PGlite is closed" in words, as its own query says it, rather than a failure inside it.
+      await client._checkReady();
+      return client._runExclusiveTransaction(() =>
         client._runExclusiveQuery(async () => {
           const result = await run<T>(text, params, options);
           await client.syncToFs();
           return result;
         }),
-      ),
+      );
+    },
     // The transaction holds PGlite's transaction lock; each statement in it takes the query lock.
     transaction: (callback) =>
       client.transaction((tx) =>

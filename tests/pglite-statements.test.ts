@@ -153,3 +153,11 @@ it('runs drizzle transactions through it: a failure rolls back, and other querie
   await client.query('delete from items where id = $1', [id]);
   await deallocateAll();
 });
+
+it('refuses in words once the database is closed', async () => {
+  const closing = new PGlite();
+  const fast = withPreparedStatements(closing);
+  expect((await fast.query<{ one: number }>('select 1 as one', [])).rows).toEqual([{ one: 1 }]);
+  await closing.close();
+  await expect(fast.query('select 1 as one', [])).rejects.toThrow('PGlite is closed');
+});
