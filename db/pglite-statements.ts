@@ -19,7 +19,7 @@ interface Prepared {
   fields: { name: string; dataTypeID: number }[];
 }
 
-/** Statements a prepared statement no longer fits (the schema changed under it), or that is gone. */
+/** Errors that mean a prepared statement is stale (the schema changed under it) or gone: it is prepared again next time. */
 const STALE_STATEMENT = new Set(['0A000', '26000']);
 
 /**
