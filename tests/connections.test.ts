@@ -41,7 +41,7 @@ beforeAll(async () => {
   ]);
   emulators = [tiktok, google, instagram, facebook];
   // PUBLIC_URL is left unset: redirect URIs name the API's own URL.
-  // Reads rows over a connection of its own: PostgreSQL, also under TEST_DATABASE.
+  // The key-rotation script runs in a process of its own on the same database: PostgreSQL, also under TEST_DATABASE.
   app = await startTestApp({
     database: 'postgres',
     env: { ...tiktok.env, ...google.env, ...instagram.env, ...facebook.env },
