@@ -2,7 +2,7 @@ import express, { type Request, Router } from 'express';
 import { createPost } from '../../use-cases/posts/create-post.js';
 import { listPosts } from '../../use-cases/posts/list-posts.js';
 import { startPipeline } from '../../use-cases/posts/start-pipeline.js';
-import { viewFrom, viewOf, viewPost } from '../../use-cases/posts/view-post.js';
+import { viewFrom, viewPost } from '../../use-cases/posts/view-post.js';
 import { callerOf } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
@@ -48,7 +48,7 @@ export function postRoutes(deps: ApiDeps): Router {
       res
         .status(201)
         .location(`/api/v1/posts/${result.post.id}`)
-        .json(result.parts ? viewFrom(result.post, result.parts, link) : await viewOf(db, result.post, link));
+        .json(viewFrom(result.post, result.parts, link));
       return;
     }
     res.json(await viewPost(db, userId, result.post.id, link));

@@ -60,18 +60,22 @@ export interface PipelineToStart {
   post: PostRow;
 }
 
-export interface CreatedPost {
+export type CreatedPost = {
   post: PostRow;
-  /** False when the Idempotency-Key named an earlier post: the answer comes from that post. */
-  created: boolean;
   /**
    * The pipeline to start: always for a new post; for a repeat only when its first start was never
    * confirmed and the post has not ended. Null means there is nothing to start, ever.
    */
   pipeline: PipelineToStart | null;
-  /** The rows just written, for the new post's view without reading them back; absent for a repeat. */
-  parts?: PostParts;
-}
+} & (
+  | {
+      created: true;
+      /** The rows just written, for the new post's view without reading them back. */
+      parts: PostParts;
+    }
+  /** The Idempotency-Key named an earlier post: the answer comes from that post. */
+  | { created: false }
+);
 
 /**
  * Validates and saves a post (one transaction), returning its pipeline's input. Starting the
