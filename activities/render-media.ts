@@ -138,7 +138,8 @@ export function createRenderMedia(deps: ActivityDeps) {
                 state.transcoding = undefined;
               }
             }
-            context.heartbeat(state);
+            // Between items only: after the last one the attempt completes, which says as much.
+            if (n + 1 < items.length) context.heartbeat(state);
           }
         } finally {
           clearInterval(beat);
