@@ -8,7 +8,7 @@ import { PublishError } from '../platforms/publish-errors.js';
 import { OutcomeUnknownError, PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
 import { connectedPlatformOf } from '../platforms/registry.js';
 import { connectionById } from '../use-cases/connections/rows.js';
-import { reserveQuota } from '../use-cases/publishing/quota-budget.js';
+import { releaseUnpublished, reserveQuota } from '../use-cases/publishing/quota-budget.js';
 import { claimJournal, connectedTarget, SupersededAttempt } from './connected-target.js';
 import type { ActivityDeps } from './deps.js';
 import { livePost, livePostOrRetrying } from './live-post.js';
@@ -195,6 +195,8 @@ export function createPublishTarget(deps: ActivityDeps) {
           await db.update(publications).set({ status: 'unknown', updatedAt: new Date() }).where(where);
         }
         if (platform && err instanceof ApplicationFailure && err.type === 'PublishRefused') {
+          const [refused] = await db.select({ journal: publications.journal }).from(publications).where(where);
+          await releaseUnpublished(db, { platform, postId, targetKey, journal: refused?.journal ?? null });
           // The platform said no to this content: nothing of it is in flight, so a person's retry
           // (after fixing what was refused) starts afresh instead of asking about a refused upload.
           // Any other failure keeps the journal: a retry resumes, and never posts a second time.

@@ -277,6 +277,9 @@ describe('through the pipeline, on an audited installation', () => {
       expect(attempts[0]!.error).toMatch(/2207053/);
       expect(await publishedSince(instagram.url, before)).toHaveLength(0);
       expect(publishCalls()).toBe(publishes);
+      // Instagram counts what media_publish publishes: the refused post gives its share of the
+      // account's 24 hours back.
+      expect(await app.db.select().from(publishingUsage).where(eq(publishingUsage.postId, id))).toEqual([]);
       expect(await violations(instagram.url)).toEqual([]);
     } finally {
       await switches(instagram.url, { containerFailsAfterPolls: null });

@@ -1,4 +1,4 @@
-import { and, eq, gte, inArray, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, like, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { publishingUsage } from '../../db/schema.js';
 import {
@@ -105,9 +105,26 @@ export async function reserveQuota(
   });
 }
 
-/** Gives a target's reservation back (it was refused before the platform counted it). */
-export async function releaseQuota(db: Database, postId: string, targetKey: string): Promise<void> {
+/**
+ * Gives back what a target the platform refused had reserved from a budget the platform counts
+ * only when it publishes: Instagram's limit is enforced on media_publish, so a refusal before that
+ * call (a container Instagram would not make or process) cost nothing there. Without this, a batch
+ * of refused posts would hold a day's budget that the account's next posts wait for. Budgets
+ * counted per request, or where the platform does not say what a refusal costs, stay spent:
+ * YouTube's units, TikTok's starts and daily posts, Facebook's Reel starts.
+ */
+export async function releaseUnpublished(
+  db: Database,
+  target: { platform: Platform; postId: string; targetKey: string; journal: Record<string, unknown> | null },
+): Promise<void> {
+  if (target.platform !== 'instagram' || target.journal?.publishSent) return;
   await db
     .delete(publishingUsage)
-    .where(and(eq(publishingUsage.postId, postId), eq(publishingUsage.targetKey, targetKey)));
+    .where(
+      and(
+        eq(publishingUsage.postId, target.postId),
+        eq(publishingUsage.targetKey, target.targetKey),
+        like(publishingUsage.budget, 'instagram:%'),
+      ),
+    );
 }
