@@ -231,6 +231,12 @@ describe('cancel', () => {
     await writeFile(blocked, 'somebody else');
     await postJson(user.api, `/api/v1/posts/${post.id}/review/approve`, {});
     expect((await waitForPost(user.api, post.id, isFinished)).status).toBe('partially_published');
+    // The row says so as the activity writes it, a moment before the workflow takes that answer and
+    // opens its retry window; until then a cancel is refused as "publishing has started".
+    await until(
+      'the retry window',
+      async () => (await handleOf(post).query(progressQuery)).status === 'partially_published',
+    );
 
     const message = await refusal(handleOf(post).executeUpdate(cancelUpdate, { args: [{}] }));
     expect(message).toBe('Too late to cancel: the post is published in part; failed targets can still be retried');
