@@ -19,6 +19,23 @@ afterAll(async () => {
   await system?.stop();
 });
 
+const DAY = 86_400_000;
+const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const at = (ms: number, utc: string) => `${date(ms)}T${utc}:00.000Z`;
+/**
+ * Midnight UTC of the next Sunday Berlin's clocks go forward (the last Sunday of March) with three
+ * weeks to spare before it, so the campaigns below always lie ahead: fixed dates would make this
+ * file fail once they had passed.
+ */
+function nextSpringChange(now = Date.now()): number {
+  for (let year = new Date(now).getUTCFullYear(); ; year++) {
+    const lastOfMarch = Date.UTC(year, 2, 31);
+    const sunday = lastOfMarch - new Date(lastOfMarch).getUTCDay() * DAY;
+    if (sunday - 28 * DAY > now) return sunday;
+  }
+}
+const CHANGE = nextSpringChange();
+
 const slotsOf = (campaignId: string) => system.slotsOf(campaignId);
 const finish = (handle: Parameters<typeof system.finish>[0]) => system.finish(handle);
 
@@ -30,7 +47,7 @@ it('refuses a cadence that cannot run, naming the field, and previews slots in l
     campaignBody({
       cadence: { kind: 'rrule', rule: 'FREQ=HOURLY;BYHOUR=9' },
       timeZone: 'Europe/Berlin',
-      startDate: '2027-03-01',
+      startDate: date(CHANGE - 27 * DAY),
       end: { count: 3 },
     }),
   );
@@ -39,14 +56,15 @@ it('refuses a cadence that cannot run, naming the field, and previews slots in l
   const preview = await postJson(user.api, '/api/v1/campaigns/preview', {
     cadence: { kind: 'weekly', slots: [{ day: 'sun', time: '18:00' }] },
     timeZone: 'Europe/Berlin',
-    startDate: '2027-03-20',
+    startDate: date(CHANGE - 8 * DAY),
     limit: 3,
   });
   expect(preview.status, JSON.stringify(preview.body)).toBe(200);
+  // 18:00 Berlin is 17:00 UTC the Sunday before the change, 16:00 UTC from the change on.
   expect(preview.body.slots).toEqual([
-    { local: '2027-03-21T18:00', at: '2027-03-21T17:00:00.000Z' },
-    { local: '2027-03-28T18:00', at: '2027-03-28T16:00:00.000Z' },
-    { local: '2027-04-04T18:00', at: '2027-04-04T16:00:00.000Z' },
+    { local: `${date(CHANGE - 7 * DAY)}T18:00`, at: at(CHANGE - 7 * DAY, '17:00') },
+    { local: `${date(CHANGE)}T18:00`, at: at(CHANGE, '16:00') },
+    { local: `${date(CHANGE + 7 * DAY)}T18:00`, at: at(CHANGE + 7 * DAY, '16:00') },
   ]);
 });
 
@@ -63,14 +81,17 @@ it('runs a six-week campaign across a DST change: every slot published once at 1
       ],
     },
     timeZone: 'Europe/Berlin',
-    // Clocks go forward on 2027-03-28: three weeks each side.
-    startDate: '2027-03-08',
-    end: { until: '2027-04-18' },
+    // Three weeks each side of the change: from the Monday 20 days before to the Sunday 21 after.
+    startDate: date(CHANGE - 20 * DAY),
+    end: { until: date(CHANGE + 21 * DAY) },
     leadMinutes: 120,
   });
   const created = await postJson(user.api, '/api/v1/campaigns', body, { 'Idempotency-Key': 'six-weeks' });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
-  expect(created.body.nextSlots[0]).toMatchObject({ slot: '2027-03-08T18:00', at: '2027-03-08T17:00:00.000Z' });
+  expect(created.body.nextSlots[0]).toMatchObject({
+    slot: `${date(CHANGE - 20 * DAY)}T18:00`,
+    at: at(CHANGE - 20 * DAY, '17:00'),
+  });
   const id = created.body.id as string;
   const handle = env.client.workflow.getHandle(`campaign-${id}`);
   const firstRun = (await handle.describe()).runId;
@@ -96,17 +117,17 @@ it('runs a six-week campaign across a DST change: every slot published once at 1
     expect(localTimeOf(s.publishAt!.getTime(), 'Europe/Berlin')).toBe(s.slot);
     expect(s.slot.endsWith('T18:00')).toBe(true);
     // 17:00 UTC in winter time, 16:00 UTC in summer time.
-    expect(s.publishAt!.getUTCHours()).toBe(s.slot < '2027-03-28' ? 17 : 16);
+    expect(s.publishAt!.getUTCHours()).toBe(s.slot < date(CHANGE) ? 17 : 16);
     const pipeline = env.client.workflow.getHandle(`post-${s.postId}`);
     expect((await pipeline.result()).status).toBe('published');
   }
   // After the change, by the pipeline's own clock: published at the slot, not an hour off.
-  const afterChange = slots.find((s) => s.slot === '2027-03-29T18:00')!;
+  const afterChange = slots.find((s) => s.slot === `${date(CHANGE + DAY)}T18:00`)!;
   const events = (await env.client.workflow.getHandle(`post-${afterChange.postId}`).fetchHistory()).events ?? [];
   const publish = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'publishTarget');
   const publishedAt = Number(publish!.eventTime!.seconds) * 1000;
-  expect(publishedAt).toBeGreaterThanOrEqual(Date.parse('2027-03-29T16:00:00Z') - 1000);
-  expect(publishedAt).toBeLessThan(Date.parse('2027-03-29T16:10:00Z'));
+  expect(publishedAt).toBeGreaterThanOrEqual(Date.parse(at(CHANGE + DAY, '16:00')) - 1000);
+  expect(publishedAt).toBeLessThan(Date.parse(at(CHANGE + DAY, '16:10')));
 
   // A repeat of the create answers the same campaign; its posts are the only ones.
   const repeat = await postJson(user.api, '/api/v1/campaigns', body, { 'Idempotency-Key': 'six-weeks' });
