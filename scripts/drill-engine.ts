@@ -18,6 +18,7 @@ import { startFacebookEmulator } from '../emulators/facebook.js';
 import { startGoogleEmulator } from '../emulators/google.js';
 import { startInstagramEmulator } from '../emulators/instagram.js';
 import { callControl } from '../emulators/oauth-kit.js';
+import type { PublishingFaultKind } from '../emulators/publishing-kit.js';
 import { startTikTokEmulator } from '../emulators/tiktok.js';
 import { loadConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
@@ -55,7 +56,7 @@ export interface DrillOptions {
   /** Keep the worker logs and data directory (their path is in the report). */
   keep?: boolean;
   /** Faults set on the emulators before the posts, e.g. an answer lost after the call took effect. */
-  faults?: Partial<Record<Platform, { kind: 'server_error' | 'rate_limit' | 'drop' | 'token_expired'; on: string }[]>>;
+  faults?: Partial<Record<Platform, { kind: PublishingFaultKind; on: string }[]>>;
 }
 
 export interface KillRecord {
