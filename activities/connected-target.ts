@@ -8,6 +8,7 @@ import type { Credentials, Journal, PublishContext, PublishJournal } from '../pl
 import { openCredentials } from '../use-cases/connections/credentials.js';
 import { type ConnectionRow, connectionById } from '../use-cases/connections/rows.js';
 import { publicLinkOf } from '../use-cases/media/public-links.js';
+import { takeCallSlot } from '../use-cases/publishing/quota-budget.js';
 import type { ActivityDeps } from './deps.js';
 
 type Publication = typeof publications.$inferSelect;
@@ -147,6 +148,15 @@ export function connectedTarget(
       .catch(() => undefined);
   };
   const publishing = deps.publishing ?? {};
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      // Keep the heartbeat going through waits, so a wait is never taken for a dead worker.
+      const beat = setInterval(() => context.heartbeat({ targetKey, waiting: true }), 10_000);
+      setTimeout(() => {
+        clearInterval(beat);
+        resolve();
+      }, ms);
+    });
   const ctx: PublishContext = {
     journal: rowJournal(deps, postId, targetKey, fence),
     credentials,
@@ -155,15 +165,15 @@ export function connectedTarget(
     maxWaitMs: publishing.maxWaitMs ?? 60_000,
     ...(publishing.pollIntervalMs !== undefined ? { pollIntervalMs: publishing.pollIntervalMs } : {}),
     ...(publishing.maxPolls !== undefined ? { maxPolls: publishing.maxPolls } : {}),
-    sleep: (ms) =>
-      new Promise<void>((resolve) => {
-        // Keep the heartbeat going through waits, so a wait is never taken for a dead worker.
-        const beat = setInterval(() => context.heartbeat({ targetKey, waiting: true }), 10_000);
-        setTimeout(() => {
-          clearInterval(beat);
-          resolve();
-        }, ms);
-      }),
+    sleep,
+    async pace(budget, perMinute) {
+      for (;;) {
+        // A second more than the platform's minute: a request reaches it a little after it is counted here.
+        const slot = await takeCallSlot(deps.db, budget, perMinute, 61_000);
+        if ('takenAt' in slot) return;
+        await sleep(Math.max(50, slot.fitsAt.getTime() - Date.now()));
+      }
+    },
   };
   return {
     options: publication.options ?? {},

@@ -58,6 +58,11 @@ export interface PublishContext {
   credentials: Credentials;
   onProgress?: Progress;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Waits until one more call to a per-token limited endpoint fits (`budget` names the endpoint and
+   * the token), counted across every worker. Without it a publisher paces within its process only.
+   */
+  pace?: (budget: string, perMinute: number) => Promise<void>;
   /** Longest wait a run takes by itself; longer ones are thrown for the caller to schedule. */
   maxWaitMs?: number;
   /** Pause between status polls. */

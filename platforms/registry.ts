@@ -24,6 +24,8 @@ export interface PlatformEndpoints {
   FACEBOOK_APP_ID?: string | undefined;
   /** Between checks of an Instagram container still processing (3.4: once a minute). */
   INSTAGRAM_POLL_INTERVAL_MS?: number;
+  /** TikTok video and photo inits per token per minute (1.6: 6). */
+  TIKTOK_INITS_PER_MINUTE?: number;
 }
 
 export const OFFICIAL_ENDPOINTS: PlatformEndpoints = {
@@ -144,6 +146,7 @@ export const TARGET_REGISTRY = {
       createTikTokTarget({
         apiUrl: (deps.platforms ?? OFFICIAL_ENDPOINTS).TIKTOK_API_URL,
         audited: (deps.platforms ?? OFFICIAL_ENDPOINTS).TIKTOK_APP_AUDITED,
+        initsPerMinute: deps.platforms?.TIKTOK_INITS_PER_MINUTE,
       }),
   },
   youtube: {

@@ -153,8 +153,10 @@ export interface TikTokPublisherConfig {
   /** Key of the creator_info cache and of the status pacer (the connection id). */
   account: string;
   cache: CreatorInfoCache;
-  /** Status fetches, paced per account across every publish (STATUS_FETCHES_PER_MINUTE). */
+  /** Status fetches, paced per account across every publish (STATUS_FETCHES_PER_MINUTE), when the run has no shared pace. */
   statusPacer: CallPacer;
+  /** Video and photo inits per token per minute (TIKTOK_INITS_PER_MINUTE; TikTok allows 6). */
+  initsPerMinute?: number;
 }
 
 const PRIVATE_MARKER = 'FOLLOWER_OF_CREATOR';
@@ -281,13 +283,15 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
     const direct = input.mode === 'direct';
     // An init whose answer is lost publishes nothing: no bytes reached its upload_url. Asking again is safe.
     const data = await run.retrying(
-      () =>
-        envelope(
+      async () => {
+        await paceInit(run);
+        return envelope(
           run,
           direct ? 'video init' : 'inbox video init',
           direct ? '/v2/post/publish/video/init/' : '/v2/post/publish/inbox/video/init/',
           direct ? { post_info: postInfo(input, info), source_info: sourceInfo } : { source_info: sourceInfo },
-        ),
+        );
+      },
       { idempotent: true },
     );
     const publishId = String(data.publish_id ?? '');
@@ -304,10 +308,17 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
     });
   }
 
+  /** Every init counts, a retried or repeated one too: TikTok counts requests, not posts. */
+  async function paceInit(run: PublishRun): Promise<void> {
+    await run.ctx.pace?.(`tiktok-init-call:${config.account}`, config.initsPerMinute ?? 6);
+  }
+
   async function status(run: PublishRun): Promise<Record<string, unknown>> {
     return run.retrying(
       async () => {
-        await config.statusPacer.take(config.account);
+        await (run.ctx.pace
+          ? run.ctx.pace(`tiktok-status:${config.account}`, STATUS_FETCHES_PER_MINUTE)
+          : config.statusPacer.take(config.account));
         return envelope(run, 'publish status', '/v2/post/publish/status/fetch/', { publish_id: run.journal.publishId });
       },
       { idempotent: true },
@@ -410,6 +421,8 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
               await initVideo(run, input, found);
               return;
             }
+            // Paced before it is journaled as sent: a worker killed while waiting sent nothing.
+            await paceInit(run);
             await run.record({ pullInitSent: true });
             const data = await run
               .retrying(

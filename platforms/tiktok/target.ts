@@ -12,6 +12,8 @@ export interface TikTokTargetConfig {
   apiUrl: string;
   /** TIKTOK_APP_AUDITED. */
   audited: boolean;
+  /** TIKTOK_INITS_PER_MINUTE. */
+  initsPerMinute?: number | undefined;
 }
 
 /**
@@ -60,6 +62,7 @@ export function createTikTokTarget(config: TikTokTargetConfig): Publisher {
         account: target.connectionId,
         cache,
         statusPacer,
+        ...(config.initsPerMinute ? { initsPerMinute: config.initsPerMinute } : {}),
       }),
       input,
     };

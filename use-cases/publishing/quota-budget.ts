@@ -1,9 +1,10 @@
-import { and, eq, gte, inArray, like, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, isNull, like, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { publishingUsage } from '../../db/schema.js';
 import {
   facebookReelSlot,
   instagramSlot,
+  movingWindow,
   type QuotaSettings,
   quotaDayStart,
   type Spend,
@@ -127,4 +128,40 @@ export async function releaseUnpublished(
         like(publishingUsage.budget, 'instagram:%'),
       ),
     );
+}
+
+/**
+ * One call to an endpoint a platform limits per token over a sliding window (TikTok's inits and
+ * status fetches): recorded when it fits (`takenAt`), or else the time it will fit (`fitsAt`). Every worker, and the
+ * worker that replaces a killed one, reads the same record: counted per process, a replacement
+ * started from nothing and went past TikTok's limits (the kill drill, seed 972075).
+ */
+export async function takeCallSlot(
+  db: Database,
+  budget: string,
+  limit: number,
+  windowMs: number,
+  at?: Date,
+): Promise<{ takenAt: Date } | { fitsAt: Date }> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${budget}))`);
+    // Read after the lock: a time taken before it could be older than a call granted meanwhile,
+    // which the window would then not see.
+    const now = at ?? new Date();
+    const since = new Date(now.getTime() - windowMs);
+    const calls = and(eq(publishingUsage.budget, budget), isNull(publishingUsage.postId));
+    // Calls that left the window count for nothing any more.
+    await tx.delete(publishingUsage).where(and(calls, lt(publishingUsage.at, since)));
+    const recent = await tx.select({ at: publishingUsage.at }).from(publishingUsage).where(calls);
+    const verdict = movingWindow(
+      // Another worker's clock a little ahead still counts its call as made now.
+      recent.map((r) => ({ at: r.at > now ? now : r.at, amount: 1 })),
+      limit,
+      windowMs,
+      now,
+    );
+    if (!verdict.ok) return { fitsAt: verdict.at };
+    await tx.insert(publishingUsage).values({ budget, amount: 1, at: now, postId: null, targetKey: 'call' });
+    return { takenAt: now };
+  });
 }

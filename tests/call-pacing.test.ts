@@ -1,0 +1,70 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type DatabaseHandle, openDatabase } from '../db/client.js';
+import { publishingUsage } from '../db/schema.js';
+import { takeCallSlot } from '../use-cases/publishing/quota-budget.js';
+import { createTestDatabase } from './helpers/database.js';
+
+// TikTok limits some endpoints per token per minute (platform-apis.md 1.6). The record of calls
+// lives in the database, so workers, and a worker that replaces a killed one, share it.
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let handle: DatabaseHandle;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  handle = await openDatabase({ url: database.url, dataDir: '/nonexistent' });
+  await handle.migrate();
+});
+afterAll(async () => {
+  await handle?.close();
+  await database?.drop();
+});
+
+const callRows = (budget: string) =>
+  handle.db
+    .select({ at: publishingUsage.at })
+    .from(publishingUsage)
+    .where(and(eq(publishingUsage.budget, budget), isNull(publishingUsage.postId)));
+
+it('a call over the limit is told when the oldest leaves the window; calls that left it are dropped', async () => {
+  const t0 = Date.parse('2026-11-26T10:00:00Z');
+  const take = (ms: number) => takeCallSlot(handle.db, 'tiktok-init-call:a', 3, 1000, new Date(t0 + ms));
+  const taken = (ms: number) => ({ takenAt: new Date(t0 + ms) });
+  expect(await take(0)).toEqual(taken(0));
+  expect(await take(10)).toEqual(taken(10));
+  expect(await take(20)).toEqual(taken(20));
+  expect(await take(30)).toEqual({ fitsAt: new Date(t0 + 1000) });
+  // Another token has a window of its own.
+  expect(await takeCallSlot(handle.db, 'tiktok-init-call:b', 3, 1000, new Date(t0 + 30))).toEqual(
+    expect.objectContaining({ takenAt: expect.any(Date) }),
+  );
+  expect(await take(1001)).toEqual(taken(1001));
+  expect((await callRows('tiktok-init-call:a')).map((r) => r.at.getTime() - t0)).toEqual([10, 20, 1001]);
+});
+
+it('four workers taking calls at once never go past the limit in any window', async () => {
+  const budget = 'tiktok-status:shared';
+  const limit = 4;
+  const windowMs = 600;
+  const granted: number[] = [];
+  // Each worker paces itself only through the database, as connected-target's `pace` does.
+  const worker = async () => {
+    for (let calls = 0; calls < 6; ) {
+      const slot = await takeCallSlot(handle.db, budget, limit, windowMs);
+      if ('takenAt' in slot) {
+        granted.push(slot.takenAt.getTime());
+        calls++;
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(5, slot.fitsAt.getTime() - Date.now())));
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  expect(granted).toHaveLength(24);
+  for (const t of granted) {
+    const inWindow = granted.filter((other) => other > t - windowMs && other <= t);
+    expect(inWindow.length, `calls in the ${windowMs} ms up to ${t}`).toBeLessThanOrEqual(limit);
+  }
+  // Twenty-four calls at four per window need at least five windows.
+  expect(Math.max(...granted) - Math.min(...granted)).toBeGreaterThanOrEqual(5 * windowMs);
+});
