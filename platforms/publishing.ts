@@ -60,7 +60,7 @@ export interface PublishContext {
   sleep?: (ms: number) => Promise<void>;
   /**
    * Waits until one more call to a per-token limited endpoint fits (`budget` names the endpoint and
-   * the token), counted across every worker. Without it a publisher paces within its process only.
+   * the token), counted across every worker. Without it such calls are not paced.
    */
   pace?: (budget: string, perMinute: number) => Promise<void>;
   /** Longest wait a run takes by itself; longer ones are thrown for the caller to schedule. */

@@ -10,14 +10,8 @@ import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js
 import { type FacebookInput, facebookPublisher } from '../platforms/facebook/publisher.js';
 import { type InstagramInput, instagramPublisher } from '../platforms/instagram/publisher.js';
 import { PublishError } from '../platforms/publish-errors.js';
-import { memoryJournal, type PublishResult, publish } from '../platforms/publishing.js';
-import {
-  CallPacer,
-  CreatorInfoCache,
-  MIB,
-  STATUS_FETCHES_PER_MINUTE,
-  tiktokPublisher,
-} from '../platforms/tiktok/publisher.js';
+import { memoryJournal, type PublishContext, type PublishResult, publish } from '../platforms/publishing.js';
+import { CreatorInfoCache, MIB, tiktokPublisher } from '../platforms/tiktok/publisher.js';
 import { fileSource } from '../platforms/upload-source.js';
 import { youtubePublisher } from '../platforms/youtube/publisher.js';
 import {
@@ -26,6 +20,7 @@ import {
   fault,
   mediaBytes,
   mediaServer,
+  memoryPace,
   published,
   removeVideoFiles,
   switches,
@@ -49,29 +44,29 @@ describe('TikTok', () => {
   beforeEach(async () => {
     await callControl(tiktok.url, 'POST', 'reset');
   });
-  const publisher = (audited = true, statusPacer = new CallPacer(STATUS_FETCHES_PER_MINUTE)) =>
-    tiktokPublisher({ apiUrl: tiktok.url, audited, account: 'conn-1', cache: new CreatorInfoCache(), statusPacer });
+  const publisher = (audited = true) =>
+    tiktokPublisher({ apiUrl: tiktok.url, audited, account: 'conn-1', cache: new CreatorInfoCache() });
 
   it('keeps status fetches for one creator under 30 a minute while several posts process at once', async () => {
     // Three videos for one creator, each "processing" for 15 status answers: 45 fetches. Without a
     // pacer shared by the publishes TikTok's per-token limit is broken; with it the calls past the
     // limit wait for the window (on the emulator's clock, moved forward instead of slept).
     await switches(tiktok.url, { processingPolls: 15 });
-    const threeAtOnce = async (pacer: CallPacer) => {
+    const threeAtOnce = async (pace?: PublishContext['pace']) => {
       const { credentials } = await emulatorCredentials(tiktok.url);
       const source = await fileSource(video.path, 'video/mp4');
-      const shared = publisher(true, pacer);
+      const shared = publisher(true);
       return Promise.all(
         [1, 2, 3].map((n) =>
           publish(
             shared,
             { kind: 'video', mode: 'direct', source, caption: `post ${n}`, privacyLevel: 'SELF_ONLY' },
-            context(memoryJournal(), credentials),
+            context(memoryJournal(), credentials, pace ? { pace } : {}),
           ).catch((err: unknown) => err),
         ),
       );
     };
-    await threeAtOnce(new CallPacer(Number.POSITIVE_INFINITY));
+    await threeAtOnce();
     expect((await violations(tiktok.url)).map((v) => v.problem)).toContain(
       'more than 30 requests in a minute for one token',
     );
@@ -79,7 +74,7 @@ describe('TikTok', () => {
     await callControl(tiktok.url, 'POST', 'reset');
     await switches(tiktok.url, { processingPolls: 15 });
     const results = await threeAtOnce(
-      new CallPacer(STATUS_FETCHES_PER_MINUTE, 60_000, {
+      memoryPace({
         now: () => tiktok.kit.now(),
         sleep: async (ms) => {
           tiktok.kit.clockOffsetMs += ms;
@@ -726,7 +721,6 @@ describe('a kill at every journal write, then a resumed run: each post exactly o
           audited: true,
           account: 'a',
           cache: new CreatorInfoCache(),
-          statusPacer: new CallPacer(STATUS_FETCHES_PER_MINUTE),
         }),
         { kind: 'video', mode: 'direct', source: await fileSource(small.path, 'video/mp4'), privacyLevel: 'SELF_ONLY' },
         ctx,

@@ -1,4 +1,3 @@
-import { movingWindow } from '../../domain/quotas.js';
 import { type HttpAnswer, PublishError, tiktokError, tiktokFailReason } from '../publish-errors.js';
 import { type PlatformPublisher, type PublishRun, type PublishStep, UNKNOWN_CHECK } from '../publishing.js';
 import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
@@ -71,44 +70,7 @@ export class CreatorInfoCache {
 }
 
 /** TikTok allows 30 status fetches a minute per token; two fewer leave room for clock and network skew. */
-export const STATUS_FETCHES_PER_MINUTE = 28;
-
-/**
- * Keeps one endpoint's calls under a per-account limit over a sliding window (the same rule as the
- * publishing budgets, domain/quotas.ts): a call that would be one too many waits until it fits. One pacer serves every publish in
- * the process, so posts for one creator that process at the same time cannot add up past TikTok's
- * limit (a 429 would be handled, but only after the limit was broken).
- */
-export class CallPacer {
-  private readonly calls = new Map<string, number[]>();
-  constructor(
-    readonly limit: number,
-    readonly windowMs = 60_000,
-    private readonly clock: { now: () => number; sleep: (ms: number) => Promise<void> } = {
-      now: Date.now,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    },
-  ) {}
-  async take(account: string): Promise<void> {
-    for (;;) {
-      const now = this.clock.now();
-      // Calls that left the window are dropped, so the record stays as small as the limit.
-      const recent = (this.calls.get(account) ?? []).filter((at) => now - at < this.windowMs);
-      this.calls.set(account, recent);
-      const verdict = movingWindow(
-        recent.map((at) => ({ at: new Date(at), amount: 1 })),
-        this.limit,
-        this.windowMs,
-        new Date(now),
-      );
-      if (verdict.ok) {
-        recent.push(now);
-        return;
-      }
-      await this.clock.sleep(verdict.at.getTime() - now);
-    }
-  }
-}
+const STATUS_FETCHES_PER_MINUTE = 28;
 
 interface Common {
   /** Direct Post (scope video.publish) or the creator's inbox as a draft (video.upload). */
@@ -150,11 +112,9 @@ export interface TikTokPublisherConfig {
   apiUrl: string;
   /** TIKTOK_APP_AUDITED: no API reports it. */
   audited: boolean;
-  /** Key of the creator_info cache and of the status pacer (the connection id). */
+  /** Key of the creator_info cache and of the paced calls (the connection id). */
   account: string;
   cache: CreatorInfoCache;
-  /** Status fetches, paced per account across every publish (STATUS_FETCHES_PER_MINUTE), when the run has no shared pace. */
-  statusPacer: CallPacer;
   /** Video and photo inits per token per minute (TIKTOK_INITS_PER_MINUTE; TikTok allows 6). */
   initsPerMinute?: number;
 }
@@ -316,9 +276,7 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
   async function status(run: PublishRun): Promise<Record<string, unknown>> {
     return run.retrying(
       async () => {
-        await (run.ctx.pace
-          ? run.ctx.pace(`tiktok-status:${config.account}`, STATUS_FETCHES_PER_MINUTE)
-          : config.statusPacer.take(config.account));
+        await run.ctx.pace?.(`tiktok-status:${config.account}`, STATUS_FETCHES_PER_MINUTE);
         return envelope(run, 'publish status', '/v2/post/publish/status/fetch/', { publish_id: run.journal.publishId });
       },
       { idempotent: true },

@@ -1,12 +1,6 @@
 import { connectedPublisher, draftField, isVideo, option, sourceOf } from '../platform-target.js';
 import type { Publisher } from '../publisher.js';
-import {
-  CallPacer,
-  CreatorInfoCache,
-  STATUS_FETCHES_PER_MINUTE,
-  type TikTokInput,
-  tiktokPublisher,
-} from './publisher.js';
+import { CreatorInfoCache, type TikTokInput, tiktokPublisher } from './publisher.js';
 
 export interface TikTokTargetConfig {
   apiUrl: string;
@@ -21,10 +15,9 @@ export interface TikTokTargetConfig {
  * signed public links (PULL_FROM_URL, which needs the domain verified with TikTok).
  */
 export function createTikTokTarget(config: TikTokTargetConfig): Publisher {
-  // creator_info is asked at most once per few minutes per account, and status fetches are paced
-  // per account, across posts.
+  // creator_info is asked at most once per few minutes per account, across posts. Inits and status
+  // fetches are paced per account by the run's `pace`, shared by every worker.
   const cache = new CreatorInfoCache();
-  const statusPacer = new CallPacer(STATUS_FETCHES_PER_MINUTE);
   return connectedPublisher('tiktok', async (request, target) => {
     const common = {
       mode: option<'direct' | 'inbox'>(target, 'mode') ?? 'direct',
@@ -61,7 +54,6 @@ export function createTikTokTarget(config: TikTokTargetConfig): Publisher {
         audited: config.audited,
         account: target.connectionId,
         cache,
-        statusPacer,
         ...(config.initsPerMinute ? { initsPerMinute: config.initsPerMinute } : {}),
       }),
       input,

@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { movingWindow } from '../../domain/quotas.js';
 import { callControl } from '../../emulators/oauth-kit.js';
 import type { Credentials, PublishContext, PublishJournal } from '../../platforms/publishing.js';
 
@@ -90,3 +91,35 @@ export const fault = (base: string, faults: unknown) => callControl(base, 'POST'
 export const switches = (base: string, values: Record<string, unknown>) =>
   callControl(base, 'POST', 'publishing/switches', values);
 export { readFile };
+
+/**
+ * An in-process `PublishContext.pace`: the same sliding-window rule as the database's
+ * `takeCallSlot`, on a clock of the test's choosing (the emulator's, moved forward instead of slept).
+ */
+export function memoryPace(
+  clock: { now: () => number; sleep: (ms: number) => Promise<void> } = {
+    now: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  },
+  windowMs = 60_000,
+): NonNullable<PublishContext['pace']> {
+  const calls = new Map<string, number[]>();
+  return async (budget, perMinute) => {
+    for (;;) {
+      const now = clock.now();
+      const recent = (calls.get(budget) ?? []).filter((at) => now - at < windowMs);
+      calls.set(budget, recent);
+      const verdict = movingWindow(
+        recent.map((at) => ({ at: new Date(at), amount: 1 })),
+        perMinute,
+        windowMs,
+        new Date(now),
+      );
+      if (verdict.ok) {
+        recent.push(now);
+        return;
+      }
+      await clock.sleep(verdict.at.getTime() - now);
+    }
+  };
+}
