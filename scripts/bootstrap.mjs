@@ -99,12 +99,26 @@ function ensureChromium() {
     process.exit(1);
   }
   step('Installing Chromium for the browser tests (apt-get, first run only)…');
-  const apt = (...args) =>
-    run(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], {
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-  apt('update', '-q');
-  apt('install', '-y', '-q', '--no-install-recommends', 'chromium');
+  for (const args of [
+    ['update', '-q'],
+    ['install', '-y', '-q', '--no-install-recommends', 'chromium'],
+  ]) {
+    const { command, commandArgs, env } = aptGet(sudo, args);
+    run(command, commandArgs, { env });
+  }
+}
+
+/**
+ * apt-get as root or through sudo. It waits up to five minutes for dpkg's lock instead of failing
+ * at once: on a fresh machine unattended upgrades, or another first run, may hold it for a while.
+ */
+function aptGet(sudo, args) {
+  const aptArgs = ['-o', 'DPkg::Lock::Timeout=300', ...args];
+  return {
+    command: sudo[0] ?? 'apt-get',
+    commandArgs: [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...aptArgs],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  };
 }
 
 // Debian packages, installed with apt-get when this runs as root or with sudo: ffmpeg and ffprobe
@@ -121,12 +135,10 @@ function ensureDebianPackages(ffmpegRequired) {
   const sudo = !isRoot && spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : [];
   if ((isRoot || sudo.length > 0) && onPath('apt-get')) {
     step(`Installing ${wanted.join(' and ')} (apt-get, first run only)…`);
-    const apt = (...args) =>
-      spawnSync(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], {
-        stdio: 'inherit',
-        cwd: root,
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      }).status === 0;
+    const apt = (...args) => {
+      const { command, commandArgs, env } = aptGet(sudo, args);
+      return spawnSync(command, commandArgs, { stdio: 'inherit', cwd: root, env }).status === 0;
+    };
     // One package at a time: a repository without one of them must not cost the other.
     if (apt('update', '-q')) for (const name of wanted) apt('install', '-y', '-q', '--no-install-recommends', name);
   }
