@@ -16,11 +16,11 @@ import { fileSource } from '../platforms/upload-source.js';
 import { youtubePublisher } from '../platforms/youtube/publisher.js';
 import {
   context,
+  emulatorClockPace,
   emulatorCredentials,
   fault,
   mediaBytes,
   mediaServer,
-  memoryPace,
   published,
   removeVideoFiles,
   switches,
@@ -74,12 +74,7 @@ describe('TikTok', () => {
     await callControl(tiktok.url, 'POST', 'reset');
     await switches(tiktok.url, { processingPolls: 15 });
     const results = await threeAtOnce(
-      memoryPace({
-        now: () => tiktok.kit.now(),
-        sleep: async (ms) => {
-          tiktok.kit.clockOffsetMs += ms;
-        },
-      }),
+      emulatorClockPace(tiktok.kit, (path) => path.endsWith('/init/') || path.endsWith('/status/fetch/')),
     );
     expect(results.map((r) => (r as { status?: string }).status)).toEqual(['published', 'published', 'published']);
     expect(await violations(tiktok.url)).toEqual([]);

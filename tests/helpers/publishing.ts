@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { movingWindow } from '../../domain/quotas.js';
-import { callControl } from '../../emulators/oauth-kit.js';
+import { callControl, type Kit } from '../../emulators/oauth-kit.js';
 import type { Credentials, PublishContext, PublishJournal } from '../../platforms/publishing.js';
 
 const made: string[] = [];
@@ -121,5 +121,35 @@ export function memoryPace(
       }
       await clock.sleep(verdict.at.getTime() - now);
     }
+  };
+}
+
+/**
+ * `memoryPace` on an emulator's clock, moved forward instead of slept, with the margin production
+ * uses (61 s against the platform's minute, activities/connected-target.ts). Before the clock
+ * moves, every call the pace has let through must have reached the emulator (`isPaced` picks those
+ * requests out of its log): real time never jumps between a slot and its request, but a jump made
+ * for one waiting caller while another's request is on the wire would stamp that request up to a
+ * minute later than the pace counted it, and the emulator would see 31 calls in one of its minutes.
+ */
+export function emulatorClockPace(kit: Kit, isPaced: (path: string) => boolean): NonNullable<PublishContext['pace']> {
+  let granted = 0;
+  const arrived = () => kit.requests.filter((r) => isPaced(r.path)).length;
+  const pace = memoryPace(
+    {
+      now: () => kit.now(),
+      sleep: async (ms) => {
+        for (let waited = 0; arrived() < granted; waited += 5) {
+          if (waited > 10_000) throw new Error(`${granted - arrived()} paced calls never reached the emulator`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        kit.clockOffsetMs += ms;
+      },
+    },
+    61_000,
+  );
+  return async (budget, perMinute) => {
+    await pace(budget, perMinute);
+    granted += 1;
   };
 }
