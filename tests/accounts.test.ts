@@ -1,7 +1,7 @@
 import { and, eq, lt } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { housekeepingScheduleId } from '../composition/housekeeping-schedule.js';
-import { auditEvents, postActionKeys } from '../db/schema.js';
+import { auditEvents, postActionKeys, publishingUsage } from '../db/schema.js';
 import { call, expectProblem, postJson, signUp } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 
@@ -410,5 +410,30 @@ describe('audit log', () => {
     const deadline = Date.now() + 20_000;
     while ((await keys()).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect((await keys()).map((k) => k.key)).toEqual(['recent']);
+  });
+
+  it('forgets publishing spends and paced calls once no budget window can count them', async () => {
+    const user = await signUp(app.baseUrl);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Spends are kept while a window can count them',
+      targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    expect(created.status).toBe(201);
+    const postId = created.body.id as string;
+    const budget = `tiktok-post:${postId}`;
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3600_000);
+    await app.db.insert(publishingUsage).values([
+      // A spend older than any window (a day; YouTube's Pacific day at most 25 hours) and one inside it.
+      { budget, amount: 1, at: hoursAgo(72), postId, targetKey: 'old' },
+      { budget, amount: 1, at: hoursAgo(20), postId, targetKey: 'recent' },
+      // Paced calls (no post) of a connection that never called again.
+      { budget, amount: 1, at: hoursAgo(72), postId: null, targetKey: 'call' },
+    ]);
+    await app.temporal.schedule.getHandle(housekeepingScheduleId(app.taskQueue)).trigger();
+    const rows = () => app.db.select().from(publishingUsage).where(eq(publishingUsage.budget, budget));
+    const deadline = Date.now() + 20_000;
+    while ((await rows()).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect((await rows()).map((r) => r.targetKey)).toEqual(['recent']);
   });
 });

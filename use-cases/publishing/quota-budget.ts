@@ -59,7 +59,8 @@ function spendsOf(request: QuotaRequest, settings: QuotaSettings): { budget: str
  * Reserves this target's share of every budget it spends from, or says when it fits. Budgets are
  * locked (transaction-scoped advisory locks, in a fixed order) while they are read and spent, so
  * two workers can never both take the last unit. A retried attempt finds its own spend and goes on:
- * one row per (post, target, budget).
+ * one row per (post, target, budget). A spend that has left the window no longer covers the target:
+ * a person's retry days later calls the platform again, so it is spent again, in place of the old row.
  */
 export async function reserveQuota(
   db: Database,
@@ -101,7 +102,12 @@ export async function reserveQuota(
     await tx
       .insert(publishingUsage)
       .values(wanted.map((w) => ({ ...w, at: now, postId: request.postId, targetKey: request.targetKey })))
-      .onConflictDoNothing();
+      .onConflictDoUpdate({
+        target: [publishingUsage.postId, publishingUsage.targetKey, publishingUsage.budget],
+        set: { at: now, amount: sql`excluded.amount` },
+        // Only a spend the window no longer sees: one inside it is this target's and still counts.
+        setWhere: lt(publishingUsage.at, since),
+      });
     return verdict;
   });
 }
