@@ -161,6 +161,26 @@ describe('TikTok', () => {
     expect(await violations(tiktok.url)).toEqual([]);
   });
 
+  it('a publish TikTok ends FAILED with a retryable reason is retried as a new post, once', async () => {
+    // platform-apis.md 1.7: fail_reason `internal` is retried; the failed publish_id never posts.
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    const source = await fileSource(video.path, 'video/mp4');
+    const journal = memoryJournal();
+    const input = { kind: 'video', mode: 'direct', source, privacyLevel: 'SELF_ONLY' } as const;
+    await switches(tiktok.url, { failReason: 'internal' });
+    const failed = await publish(publisher(), input, context(journal, credentials)).catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(PublishError);
+    expect((failed as PublishError).kind).toBe('transient');
+    expect((failed as PublishError).message).toMatch(/\(internal\)/);
+    await switches(tiktok.url, { failReason: null });
+    // The next attempt (Temporal's retry) runs over the same journal.
+    const retried = await publish(publisher(), input, context(journal, credentials));
+    expect(retried.status).toBe('published');
+    expect(tiktok.kit.requests.filter((r) => r.path === '/v2/post/publish/video/init/')).toHaveLength(2);
+    expect(await published(tiktok.url)).toHaveLength(1);
+    expect(await violations(tiktok.url)).toEqual([]);
+  });
+
   it('token expiring mid-upload is refreshed once and the upload continues; 429 and 5xx bursts are waited out', async () => {
     const { credentials, state } = await emulatorCredentials(tiktok.url);
     await fault(tiktok.url, [

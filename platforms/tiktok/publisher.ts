@@ -158,6 +158,16 @@ export function tiktokPreflight(input: TikTokInput, info: CreatorInfo, audited: 
   return problems;
 }
 
+/** What a publish that TikTok ended as FAILED leaves in the journal: nothing, so the next attempt inits anew. */
+const START_AFRESH = {
+  publishId: null,
+  uploadUrl: null,
+  uploadedBytes: 0,
+  uploadDone: false,
+  resumed: false,
+  pullInitSent: false,
+};
+
 export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublisher<TikTokInput> {
   const api = (path: string) => `${config.apiUrl}${path}`;
 
@@ -437,7 +447,13 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
             const done = await run.poll('TikTok processing', async () => {
               const s = await status(run);
               const state = String(s.status ?? '');
-              if (state === 'FAILED') throw tiktokFailReason(String(s.fail_reason ?? 'internal'));
+              if (state === 'FAILED') {
+                const failure = tiktokFailReason(String(s.fail_reason ?? 'internal'));
+                // A failed publish_id never posts: the retry TikTok asks for (platform-apis.md 1.7)
+                // is a new post from the start, not more polls of the dead one.
+                if (failure.kind === 'transient') await run.record(START_AFRESH);
+                throw failure;
+              }
               if (state === 'SEND_TO_USER_INBOX' && input.mode === 'inbox') return s;
               if (state === 'PUBLISH_COMPLETE') return s;
               return undefined;
