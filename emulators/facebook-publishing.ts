@@ -37,6 +37,11 @@ export function createFacebookPublishing(): PublishingModule {
     /** Processing succeeds, then publishing fails (publishing_phase error). */
     publishingFails: false,
     uploadAnswersWithoutHandle: false,
+    /**
+     * A Reel's status as the field table spells it (platform-apis.md section 5): finished phases
+     * say `completed` instead of the examples' `complete`, and publishing_phase has no publish_status.
+     */
+    fieldTableStatus: false,
     /** Usage header sent with every answer (X-Business-Use-Case-Usage), e.g. to announce a wait. */
     regainAccessMinutes: 0,
   };
@@ -277,22 +282,24 @@ export function createFacebookPublishing(): PublishingModule {
         const v = videos.get(page) as Reel;
         const uploaded = v.size !== null && v.received.length === v.size;
         const done = v.finished && v.pollsLeft-- <= 0;
+        const table = switches.fieldTableStatus === true;
+        const complete = table ? 'completed' : 'complete';
         return json(200, {
           id: v.id,
           status: {
             video_status: !uploaded ? 'uploading' : done ? 'ready' : v.finished ? 'processing' : 'upload_complete',
             uploading_phase: {
-              status: uploaded ? 'complete' : v.received.length ? 'in_progress' : 'not_started',
+              status: uploaded ? complete : v.received.length ? 'in_progress' : 'not_started',
               bytes_transfered: v.received.length,
               source_file_size: v.size ?? 0,
             },
-            processing_phase: { status: done ? 'complete' : v.finished ? 'in_progress' : 'not_started' },
+            processing_phase: { status: done ? complete : v.finished ? 'in_progress' : 'not_started' },
             publishing_phase:
               done && switches.publishingFails
                 ? { status: 'error', publish_status: 'error' }
                 : {
-                    status: done ? 'complete' : 'not_started',
-                    publish_status: done ? 'published' : v.finished ? 'scheduled' : 'draft',
+                    status: done ? complete : 'not_started',
+                    ...(table ? {} : { publish_status: done ? 'published' : v.finished ? 'scheduled' : 'draft' }),
                     ...(done ? { publish_time: Math.floor(pub.kit.now() / 1000) } : {}),
                   },
           },

@@ -582,6 +582,20 @@ describe('Facebook', () => {
     expect(await published(facebook.url)).toEqual([]);
   });
 
+  it("a Reel whose status follows the field table's spelling (completed, no publish_status) is published", async () => {
+    // platform-apis.md section 5: the examples say `complete`, the field table `completed`.
+    const { credentials, publisher } = await setup();
+    await switches(facebook.url, { fieldTableStatus: true });
+    const source = await fileSource(video.path, 'video/mp4');
+    const result = await publish(
+      publisher,
+      { kind: 'reel', source, description: 'spelled the other way' },
+      context(memoryJournal(), credentials, { maxPolls: 5 }),
+    );
+    expect(result).toMatchObject({ status: 'published', url: expect.stringMatching(/\/reel\//) });
+    expect(await published(facebook.url)).toHaveLength(1);
+  });
+
   it('a Reel processed but not published (publishing_phase error) ends rejected, not published', async () => {
     const { credentials, publisher } = await setup();
     await switches(facebook.url, { publishingFails: true });

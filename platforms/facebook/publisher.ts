@@ -32,6 +32,9 @@ export function facebookPreflight(input: FacebookInput): string[] {
   return [];
 }
 
+/** A finished phase, in either spelling the contract shows. */
+const PHASE_DONE = new Set(['complete', 'completed']);
+
 export function facebookPublisher(config: FacebookPublisherConfig): PlatformPublisher<FacebookInput> {
   const name = 'facebook' as const;
   const graph = `${config.graphUrl}/${config.version}`;
@@ -257,7 +260,8 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
       if (publishing.status === 'error' || publishing.publish_status === 'error') {
         throw new PublishError(name, 'rejected', 'Facebook processed the video but could not publish it');
       }
-      if (publishing.publish_status === 'published' || publishing.status === 'complete') return true;
+      // The examples spell a finished phase `complete`, the field table `completed` (platform-apis.md 5).
+      if (publishing.publish_status === 'published' || PHASE_DONE.has(String(publishing.status))) return true;
       // A status without a publishing phase says no more than that processing is done.
       if (video === 'ready' && s.publishing_phase === undefined) return true;
       return undefined;
@@ -356,8 +360,11 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
                 // A finish whose answer was lost: Facebook's status says whether it took.
                 const s = await status(run, videoId);
                 const publishing = s.publishing_phase ?? {};
+                // Only a phase that says it began counts: a status without one proves nothing.
+                const began = (phase: unknown) => typeof phase === 'string' && phase !== 'not_started';
                 const taken =
-                  s.processing_phase?.status !== 'not_started' ||
+                  began(s.processing_phase?.status) ||
+                  began(publishing.status) ||
                   ['published', 'scheduled'].includes(String(publishing.publish_status));
                 if (taken) return;
               }
