@@ -1,6 +1,7 @@
 import { and, eq, lt, or, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { isUuid } from '../domain/ids.js';
+import { FIRST_YEAR, LAST_YEAR } from '../domain/zoned-time.js';
 import { Problem } from './problem.js';
 
 export { isUuid };
@@ -14,7 +15,8 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
     const date = new Date(createdAt);
-    if (Number.isNaN(date.getTime()) || !isUuid(id)) throw new Error('bad cursor');
+    const year = date.getUTCFullYear();
+    if (Number.isNaN(year) || year < FIRST_YEAR || year > LAST_YEAR || !isUuid(id)) throw new Error('bad cursor');
     return { createdAt: date, id };
   } catch {
     throw Problem.validation([{ field: 'cursor', message: 'not a cursor this API returned; start without one' }]);

@@ -1,4 +1,4 @@
-import { zonedTimeToInstant } from './zoned-time.js';
+import { isSupportedYear, LAST_YEAR, YEAR_RULE, zonedTimeToInstant } from './zoned-time.js';
 
 // When a campaign's slots fall. Slots are computed on the campaign's wall clock, then turned into
 // instants one by one, so an 18:00 slot stays 18:00 local across daylight-saving changes. A slot's
@@ -43,6 +43,8 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DAY_MS = 86_400_000;
 /** Far enough for any campaign; bounds the walk so a rule that never matches cannot spin. */
 const HORIZON_DAYS = 366 * 10;
+/** A series ends with the last year a time may name, whatever its rule says. */
+const LAST_DAY = Date.UTC(LAST_YEAR, 11, 31) / 86_400_000;
 
 /** A parsed rule: which local dates match, and at which local times. */
 interface Rule {
@@ -62,6 +64,7 @@ const RRULE_DAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
 function dayNumber(date: string, field: string): number {
   const m = DATE.exec(date);
   if (!m) throw new CadenceError(field, 'expected a date like 2026-12-01');
+  if (!isSupportedYear(date)) throw new CadenceError(field, YEAR_RULE);
   const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!);
   const check = new Date(ms);
   if (check.getUTCMonth() !== +m[2]! - 1) throw new CadenceError(field, 'not a real calendar date');
@@ -239,7 +242,7 @@ export function listSlots(query: SlotQuery): Slot[] {
   const after = query.after === undefined ? Number.NEGATIVE_INFINITY : new Date(query.after).getTime();
   const slots: Slot[] = [];
   let index = 0;
-  for (let day = startDay; day <= Math.min(endDay, startDay + HORIZON_DAYS); day++) {
+  for (let day = startDay; day <= Math.min(endDay, startDay + HORIZON_DAYS, LAST_DAY); day++) {
     const times = rules
       .filter((rule) => matches(rule, day, startDay))
       .flatMap((rule) => rule.times)

@@ -13,21 +13,26 @@ export function isStorableText(value: string): boolean {
   return !UNSTORABLE.test(value);
 }
 
-/** The first string inside `value` (any depth) that is not storable, with its JSON path. */
+/**
+ * The first string inside `value` (any depth) that is not storable, with its JSON path. Walked
+ * with a stack of its own, not by recursion: a body nested thousands deep (10 KB of brackets)
+ * would otherwise overflow the call stack before any schema could refuse it.
+ */
 export function findUnstorableText(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return isStorableText(value) ? undefined : path || '(value)';
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findUnstorableText(value[i], `${path}[${i}]`);
-      if (found) return found;
-    }
-    return undefined;
-  }
-  if (value && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
-      if (!isStorableText(key)) return path ? `${path}.${key}` : key;
-      const found = findUnstorableText(inner, path ? `${path}.${key}` : key);
-      if (found) return found;
+  const pending: [unknown, string][] = [[value, path]];
+  while (pending.length > 0) {
+    const [current, at] = pending.pop()!;
+    if (typeof current === 'string') {
+      if (!isStorableText(current)) return at || '(value)';
+    } else if (Array.isArray(current)) {
+      for (let i = current.length - 1; i >= 0; i--) pending.push([current[i], `${at}[${i}]`]);
+    } else if (current && typeof current === 'object') {
+      const entries = Object.entries(current);
+      for (const [key] of entries) if (!isStorableText(key)) return at ? `${at}.${key}` : key;
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, inner] = entries[i]!;
+        pending.push([inner, at ? `${at}.${key}` : key]);
+      }
     }
   }
   return undefined;

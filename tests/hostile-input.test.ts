@@ -313,6 +313,41 @@ describe('client errors are client errors', () => {
     expect(app.logLines.filter((l) => l.includes('"unhandled error"'))).toEqual([]);
   });
 
+  it('answers bodies nested thousands deep and dates outside the years 2000-2999 with 422, never 500', async () => {
+    // 10 KB of brackets: small enough for the body limit, deep enough to overflow a recursive walk.
+    const deep = `{"name":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    expectProblem(await postJson(user.api, '/api/v1/me', deep, {}, 'PATCH'), 422, 'name');
+    expectProblem(await postJson(app.baseUrl, '/api/v1/auth/sign-in', deep.replace('name', 'email')), 422, 'email');
+    const post = (publishAt: unknown) =>
+      postJson(user.api, '/api/v1/posts', { caption: 'when?', targets: [{ type: 'local_export' }], publishAt });
+    // Year 10000 in UTC, years JavaScript reads as 1900-1999, and a second that does not exist.
+    expectProblem(await post('9999-12-31T23:59:59-23:59'), 422, 'publishAt');
+    expectProblem(await post('0001-01-01T00:00:00Z'), 422, 'publishAt');
+    expectProblem(await post({ local: '0050-06-01T09:00', timeZone: 'UTC' }), 422, 'publishAt.local');
+    expectProblem(await post({ local: '2030-12-01T09:00:99', timeZone: 'UTC' }), 422, 'publishAt.local');
+    expectProblem(
+      await call(user.api, '/api/v1/calendar?from=9999-12-31T00:00:00Z&to=9999-12-31T23:59:59-23:59'),
+      422,
+      'from',
+    );
+    const farCursor = Buffer.from(
+      JSON.stringify(['+275760-09-13T00:00:00Z', '00000000-0000-0000-0000-000000000000']),
+    ).toString('base64url');
+    expectProblem(await call(user.api, `/api/v1/posts?cursor=${farCursor}`), 422, 'cursor');
+    // A campaign starting where ten years of slots would run past 9999.
+    const campaign = (startDate: string) =>
+      postJson(user.api, '/api/v1/campaigns/preview', {
+        cadence: { kind: 'weekly', slots: [{ day: 'mon', time: '18:00' }] },
+        timeZone: 'Europe/Berlin',
+        startDate,
+        end: { count: 3 },
+      });
+    expectProblem(await campaign('9999-12-27'), 422, 'startDate');
+    expectProblem(await campaign('0999-01-01'), 422, 'startDate');
+    expect((await campaign('2999-12-27')).status).toBe(200);
+    expect(app.logLines.filter((l) => l.includes('"unhandled error"'))).toEqual([]);
+  });
+
   it('answers headers over the limit with a problem+json 431', async () => {
     const raw = await rawRequest(
       port(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { WEEKDAYS } from '../../domain/cadence.js';
-import { isTimeZone } from '../../domain/zoned-time.js';
+import { isTimeZone, SUPPORTED_YEAR, YEAR_RULE, zonedTimeToInstant } from '../../domain/zoned-time.js';
 import { briefSchema, targetSchema } from './posts.js';
 import { storableText } from './text.js';
 
@@ -46,7 +46,7 @@ export const cadenceSchema = z.discriminatedUnion(
   { error: 'expected { "kind": "weekly", "slots": [...] } or { "kind": "rrule", "rule": "..." }' },
 );
 
-const dateSchema = z.string().regex(DATE, 'expected a date like 2026-12-01');
+const dateSchema = z.string().regex(DATE, 'expected a date like 2026-12-01').regex(SUPPORTED_YEAR, YEAR_RULE);
 
 export const endSchema = z.union(
   [
@@ -148,13 +148,29 @@ export const previewSchema = z.strictObject({
 export const reasonSchema = z.strictObject({
   reason: storableText().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
 });
-const slotSchema = z.string().regex(LOCAL, 'expected a slot local time like 2026-12-01T18:00');
+/** A real wall-clock time (no 30 February, no 25:00) in a year the product accepts. */
+const isRealLocalTime = (value: string) => {
+  try {
+    zonedTimeToInstant(value, 'UTC');
+    return true;
+  } catch {
+    return false;
+  }
+};
+const slotSchema = z
+  .string()
+  .regex(LOCAL, 'expected a slot local time like 2026-12-01T18:00')
+  .refine(isRealLocalTime, `expected a real date and time like 2026-12-01T18:00; the year ${YEAR_RULE}`);
 export const skipSlotSchema = z.strictObject({ slot: slotSchema });
 export const moveSlotSchema = z.strictObject({ slot: slotSchema, to: slotSchema });
 
 export const calendarQuery = z.strictObject({
-  from: z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date-time, e.g. 2026-12-01T00:00:00Z' }),
-  to: z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date-time, e.g. 2027-01-01T00:00:00Z' }),
+  from: z.iso
+    .datetime({ offset: true, error: 'expected an ISO-8601 date-time, e.g. 2026-12-01T00:00:00Z' })
+    .regex(SUPPORTED_YEAR, YEAR_RULE),
+  to: z.iso
+    .datetime({ offset: true, error: 'expected an ISO-8601 date-time, e.g. 2027-01-01T00:00:00Z' })
+    .regex(SUPPORTED_YEAR, YEAR_RULE),
   timeZone: timeZoneSchema.optional(),
 });
 
