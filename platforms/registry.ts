@@ -216,7 +216,10 @@ export const TARGET_REGISTRY = {
     options: {
       connectionId,
       platform: ownPlatform('facebook'),
-      link: z.url('expected an http(s) URL').optional().describe('A link to share (text posts)'),
+      link: z
+        .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+        .optional()
+        .describe('A link to share (text posts)'),
       placement: placementOf(
         ['feed_image', 'carousel_item', 'video', 'reel'] as const,
         'feed_image, carousel_item (several photos), video or reel; by the media when absent',

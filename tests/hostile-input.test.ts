@@ -348,6 +348,26 @@ describe('client errors are client errors', () => {
     expect(app.logLines.filter((l) => l.includes('"unhandled error"'))).toEqual([]);
   });
 
+  it('takes only http(s) addresses where a URL is asked for (the panel links to them)', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'links',
+      targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    expect(created.status).toBe(201);
+    for (const url of ['javascript:alert(1)', 'data:text/html,<b>x</b>', 'ftp://example.com/post']) {
+      const confirm = await postJson(user.api, `/api/v1/posts/${created.body.id}/targets/local_export/confirm`, {
+        url,
+      });
+      expectProblem(confirm, 422, 'url');
+      const facebook = await postJson(user.api, '/api/v1/posts', {
+        caption: 'link',
+        targets: [{ type: 'facebook', connectionId: '00000000-0000-4000-8000-000000000000', link: url }],
+      });
+      expectProblem(facebook, 422, 'targets[0].link');
+    }
+  });
+
   it('answers headers over the limit with a problem+json 431', async () => {
     const raw = await rawRequest(
       port(),

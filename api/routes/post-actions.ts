@@ -24,7 +24,7 @@ import { idempotencyKeyOf } from './posts.js';
 
 const confirmSchema = z.strictObject({
   url: z
-    .url('expected the http(s) address of the post on the platform')
+    .url({ protocol: /^https?$/, error: 'expected the http(s) address of the post on the platform' })
     .max(2000)
     .optional()
     .describe('Where you found the post on the platform'),

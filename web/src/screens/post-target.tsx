@@ -94,7 +94,8 @@ export function TargetRow({
         )}
         {t.url && (
           <p class="published-link">
-            <a href={t.url} target="_blank" rel="noreferrer">
+            {/* Only a web address becomes a link: a javascript: URL in a record must never run. */}
+            <a href={/^https?:\/\//i.test(t.url) ? t.url : undefined} target="_blank" rel="noreferrer">
               Open on {platform}
             </a>{' '}
             <span class="muted url">{t.url}</span>
