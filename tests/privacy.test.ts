@@ -6,6 +6,7 @@ import { createGunzip } from 'node:zlib';
 import { sql } from 'drizzle-orm';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hideOAuthQuery } from '../api/routes/connections.js';
 import { queryRows } from '../db/client.js';
 import { users } from '../db/schema.js';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
@@ -349,4 +350,17 @@ describe('privacy rights', () => {
     // Nor any query text: errors are logged with the database's reason only (runtime/errors.ts).
     expect(log).not.toMatch(/Failed query|params:/);
   });
+});
+
+it('keeps the OAuth callback query out of the request log however the path is spelled', () => {
+  // Express matches routes case-insensitively and with a trailing slash: so must the redaction.
+  for (const url of [
+    '/api/v1/connections/tiktok/callback?code=SECRET&state=S',
+    '/api/v1/connections/tiktok/CALLBACK?code=SECRET&state=S',
+    '/api/v1/connections/tiktok/callback/?code=SECRET&state=S',
+  ]) {
+    const logged = hideOAuthQuery({ url, query: { code: 'SECRET', state: 'S' } });
+    expect(JSON.stringify(logged)).not.toContain('SECRET');
+  }
+  expect(hideOAuthQuery({ url: '/api/v1/posts?limit=5', query: { limit: '5' } }).url).toBe('/api/v1/posts?limit=5');
 });
