@@ -39,13 +39,16 @@ export class Problem extends Error {
 }
 
 export function fieldErrorsFromZod(error: z.ZodError, prefix?: string): FieldError[] {
-  return error.issues.map((issue) => {
-    const path = issue.path
-      .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
-      .join('');
-    const field = [prefix, path].filter(Boolean).join('.') || '(body)';
-    return { field, message: issue.message };
-  });
+  const fieldOf = (path: PropertyKey[]) =>
+    [prefix, path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('')]
+      .filter(Boolean)
+      .join('.') || '(body)';
+  return error.issues.flatMap((issue) =>
+    // An unknown key is named itself, not the object that holds it.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: fieldOf([...issue.path, key]), message: 'unknown field' }))
+      : [{ field: fieldOf(issue.path), message: issue.message }],
+  );
 }
 
 export function sendProblem(res: Response, problem: Problem): void {

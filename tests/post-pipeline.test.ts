@@ -288,7 +288,7 @@ describe('bad input', () => {
       name: 'unknown field',
       body: { caption: 'x', targets: [{ type: 'local_export' }], colour: 'red' },
       status: 422,
-      field: '(body)',
+      field: 'colour',
     },
     {
       name: 'duplicate target keys',
