@@ -400,8 +400,10 @@ export const PLATFORM_RULES: Record<MediaPlatform, PlatformRules> = {
         placement: 'video',
         label: 'Page video',
         video: {
-          containers: ['mp4', 'mov', 'webm', 'mkv', 'avi'],
-          videoCodecs: ['h264', 'hevc', 'vp8', 'vp9', 'av1'],
+          // The documented upload (Resumable Upload API, platform-apis.md 4.4 B) takes file_type
+          // video/mp4 and no other video type: anything else is transcoded to MP4 first.
+          containers: ['mp4'],
+          videoCodecs: ['h264', 'hevc', 'vp9', 'av1'],
           audioCodecs: ['aac'],
           // Not stated by the current docs; older docs: 10 GB and 240 minutes with resumable upload.
           maxBytes: 10 * GB,

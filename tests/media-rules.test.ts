@@ -146,6 +146,12 @@ describe('the documented limits (shared/platform-apis.md 1.8, 2.7, 3.7, 4.6, 4.9
     });
     expect(rules('facebook', 'story').video!.durationSec.max).toBe(60);
     expect(rules('facebook', 'feed_image').image!.maxBytes).toBe(4_000_000);
+    // 4.4 (B): the upload session takes file_type video/mp4 and no other video type.
+    const webm = checkMedia(
+      video({ container: 'webm', formatName: 'matroska,webm', videoCodec: 'vp9', width: 1920, height: 1080 }),
+      rules('facebook', 'video'),
+    );
+    expect(webm).toEqual([expect.objectContaining({ fixable: true })]);
   });
 });
 
