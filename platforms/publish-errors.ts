@@ -136,8 +136,9 @@ export function tiktokError(answer: HttpAnswer, what: string): PublishError | nu
     return new PublishError('tiktok', 'needs_reconnect', words, details);
   }
   if (code === 'spam_risk_too_many_posts') {
-    // The creator's daily cap is shared with every other app: wait for the 24-hour window.
-    return new PublishError('tiktok', 'quota', words, { ...details, waitUntil: new Date(Date.now() + 24 * 3600_000) });
+    // spam_risk_* is "do not retry" (platform-apis.md 1.7): the cap is shared with every other app,
+    // and only the person can tell when to try again.
+    return new PublishError('tiktok', 'rejected', `${words}; retry this target tomorrow`, details);
   }
   if (code === 'rate_limit_exceeded' || answer.status === 429) {
     const retryAfterMs = waitFromHeaders(answer.headers) ?? DEFAULT_RATE_WAIT_MS;

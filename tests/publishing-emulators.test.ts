@@ -83,7 +83,7 @@ describe('TikTok publishing emulator', () => {
     ]);
   });
 
-  it('says spam_risk_too_many_posts at the daily cap, which waits for the window', async () => {
+  it('says spam_risk_too_many_posts at the daily cap, which is final (do not retry)', async () => {
     const { credentials } = await emulatorCredentials(tiktok.url);
     await switches(tiktok.url, { dailyPostCap: 0 });
     const res = await fetch(`${tiktok.url}/v2/post/publish/video/init/`, {
@@ -96,8 +96,8 @@ describe('TikTok publishing emulator', () => {
     }).then(answer);
     expect(res.status).toBe(403);
     const err = tiktokError(res, 'init');
-    expect(err?.kind).toBe('quota');
-    expect(err?.message).toMatch(/daily post limit/);
+    expect(err?.kind).toBe('rejected');
+    expect(err?.message).toMatch(/daily post limit.*retry this target tomorrow/);
   });
 });
 
