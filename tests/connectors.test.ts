@@ -464,7 +464,7 @@ describe('Facebook connector', () => {
     const start = connector.buildAuthorizeUrl({ state: 'fb-1', redirectUri: registry.redirectUri('facebook') });
     const q = params(start.url);
     expect(start.url.startsWith(`${facebook.url}/v26.0/dialog/oauth?`)).toBe(true);
-    expect(q.get('scope')).toBe('pages_show_list,pages_read_engagement,pages_manage_posts');
+    expect(q.get('scope')).toBe('pages_show_list,pages_read_engagement,pages_manage_posts,publish_video');
     expect(q.get('state')).toBe('fb-1');
     expect(q.get('client_id')).toBe(facebook.env.FACEBOOK_APP_ID);
 
@@ -531,6 +531,11 @@ describe('Facebook connector', () => {
     const missing = await connectorFailure(connect(connector));
     expect(missing.kind).toBe('denied');
     expect(missing.message).toMatch(/without pages_manage_posts/);
+    // publish_video is asked for, not required: declining it still connects.
+    await callControl(facebook.url, 'POST', 'consent', {
+      permissions: ['pages_show_list', 'pages_read_engagement', 'pages_manage_posts'],
+    });
+    expect((await connect(connector)).accounts.length).toBeGreaterThan(0);
 
     await callControl(facebook.url, 'POST', 'consent', {
       permissions: null,

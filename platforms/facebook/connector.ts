@@ -12,6 +12,12 @@ import { createMetaLogin, type MetaAppSettings, missingPermissions, type PageEnt
 export type FacebookSettings = MetaAppSettings;
 
 const SCOPES = ['pages_show_list', 'pages_read_engagement', 'pages_manage_posts'];
+/**
+ * Asked for, not required: the Posts guide requires `publish_video` for Page videos, the video
+ * publishing guide does not list it (platform-apis.md section 5). Asking covers the first reading;
+ * a person who declines it can still post text, photos and Reels.
+ */
+const REQUESTED = [...SCOPES, 'publish_video'];
 const COMMA = /,/;
 /** Page tokens have no expiry by time; a daily look notices a revoked grant or a lost Page role. */
 const CHECK_EVERY_MS = DAY_MS;
@@ -35,9 +41,9 @@ export function createFacebookConnector(settings: FacebookSettings, deps: Connec
 
   return {
     platform: 'facebook',
-    scopes: () => [...SCOPES],
+    scopes: () => [...REQUESTED],
     buildAuthorizeUrl: ({ state, redirectUri }) => ({
-      url: login.authorizeUrl(SCOPES, state, redirectUri),
+      url: login.authorizeUrl(REQUESTED, state, redirectUri),
       codeVerifier: null,
     }),
     parseCallback: (query) => parseStandardCallback('facebook', query, COMMA),
