@@ -8,7 +8,7 @@ import { type Answer, isRecord, json, type Kit, type TokenRecord } from './oauth
  * published item with the bytes received, and answer the /__control/publishing/ API tests use.
  */
 
-export const PUBLISHING_FAULTS = ['server_error', 'rate_limit', 'drop', 'token_expired'] as const;
+export const PUBLISHING_FAULTS = ['server_error', 'rate_limit', 'drop', 'token_expired', 'answer'] as const;
 export type PublishingFaultKind = (typeof PUBLISHING_FAULTS)[number];
 
 export interface PublishingFault {
@@ -16,6 +16,9 @@ export interface PublishingFault {
   /** Endpoint name as the platform module names it ("upload", "init", ...); `any` hits the next one. */
   on: string;
   retryAfterSeconds?: number;
+  /** `answer`: the platform's reply in full, instead of carrying the request out (an error from its table). */
+  status?: number;
+  body?: unknown;
 }
 
 export interface PublishedItem {
@@ -199,6 +202,8 @@ function control(
         kind: f.kind as PublishingFaultKind,
         on: typeof f.on === 'string' ? f.on : 'any',
         ...(typeof f.retryAfterSeconds === 'number' ? { retryAfterSeconds: f.retryAfterSeconds } : {}),
+        ...(typeof f.status === 'number' ? { status: f.status } : {}),
+        ...('body' in f ? { body: f.body } : {}),
       });
     }
     return { status: 204 };
@@ -309,8 +314,9 @@ export interface FaultWords {
 
 /** Applies a queued server_error / rate_limit / token_expired fault for this endpoint, if any. */
 export function injected(call: Call, pub: PublishingState, words: FaultWords): Answer | undefined {
-  const fault = pub.takeFault(call.endpoint, ['server_error', 'rate_limit', 'token_expired']);
+  const fault = pub.takeFault(call.endpoint, ['server_error', 'rate_limit', 'token_expired', 'answer']);
   if (!fault) return undefined;
+  if (fault.kind === 'answer') return json(fault.status ?? 400, fault.body ?? {});
   if (fault.kind === 'server_error') return words.serverError();
   if (fault.kind === 'rate_limit') return words.rateLimited(fault.retryAfterSeconds ?? 1);
   pub.expire(call.token);

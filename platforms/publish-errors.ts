@@ -28,7 +28,15 @@ export class PublishError extends Error {
     readonly platform: Platform,
     readonly kind: PublishErrorKind,
     message: string,
-    readonly details: { status?: number; code?: string; retryAfterMs?: number; waitUntil?: Date } = {},
+    readonly details: {
+      status?: number;
+      code?: string;
+      subcode?: number;
+      retryAfterMs?: number;
+      waitUntil?: Date;
+      /** Transient, but sending the same request again cannot help: the next attempt changes it first. */
+      notAsIs?: boolean;
+    } = {},
   ) {
     super(message);
   }
@@ -208,7 +216,14 @@ export function googleError(answer: HttpAnswer, what: string, nextPacificMidnigh
 
 const GRAPH_RATE_CODES = new Set([4, 17, 32, 341, 613, 80001, 80002]);
 const GRAPH_TRANSIENT_CODES = new Set([1, 2]);
-const IG_RETRY_SUBCODES = new Set([2207001, 2207003, 2207032]);
+/**
+ * Instagram subcodes after which the container cannot be published (3.6: "new container"; 2207008
+ * after one or two retries): the publisher makes a new one, nothing was posted.
+ */
+export const IG_NEW_CONTAINER_SUBCODES = new Set([2207006, 2207008, 2207020, 2207053]);
+/** 2207027: the container is not ready yet, "wait for FINISHED". */
+export const IG_NOT_READY_SUBCODE = 2207027;
+const IG_RETRY_SUBCODES = new Set([2207001, 2207003, 2207032, IG_NOT_READY_SUBCODE, ...IG_NEW_CONTAINER_SUBCODES]);
 /**
  * Instagram subcodes 3.6 marks "no", "fix" or "user action": final whatever their code's general
  * class says (2207051 comes with code 4, a rate code; 2207057 with code 1, a transient one).
@@ -246,7 +261,11 @@ export function graphError(platform: 'facebook' | 'instagram', answer: HttpAnswe
   const name = platform === 'facebook' ? 'Facebook' : 'Instagram';
   const message = str(error.error_user_msg) ?? IG_WORDS[subcode] ?? str(error.message) ?? `HTTP ${answer.status}`;
   const words = `${name} ${what}: ${message}${Number.isFinite(code) ? ` (code ${code}${Number.isFinite(subcode) ? `/${subcode}` : ''})` : ''}`;
-  const details = { status: answer.status, code: Number.isFinite(code) ? String(code) : undefined };
+  const details = {
+    status: answer.status,
+    code: Number.isFinite(code) ? String(code) : undefined,
+    ...(Number.isFinite(subcode) ? { subcode } : {}),
+  };
   if (code === 190 || code === 102 || (str(error.type) === 'OAuthException' && answer.status === 401)) {
     // 458/459/460/464 need the person; 463/467 and no subcode are a token to renew.
     const person = [458, 459, 460, 464].includes(subcode);
@@ -271,7 +290,8 @@ export function graphError(platform: 'facebook' | 'instagram', answer: HttpAnswe
     error.is_transient === true ||
     answer.status >= 500
   ) {
-    return new PublishError(platform, 'transient', words, details);
+    const notAsIs = subcode === IG_NOT_READY_SUBCODE || IG_NEW_CONTAINER_SUBCODES.has(subcode);
+    return new PublishError(platform, 'transient', words, notAsIs ? { ...details, notAsIs } : details);
   }
   return new PublishError(platform, 'rejected', words, details);
 }

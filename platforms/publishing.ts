@@ -229,7 +229,9 @@ export class PublishRun {
           await this.sleep(wait);
           continue;
         }
-        const again = (err instanceof PublishError && err.kind === 'transient') || (lost && options.idempotent);
+        const again =
+          (err instanceof PublishError && err.kind === 'transient' && !err.details.notAsIs) ||
+          (lost && options.idempotent);
         if (!again) throw err;
         await this.sleep(Math.min(2 ** (attempt - 1) * 250, 8000) * (0.5 + Math.random() / 2));
       }

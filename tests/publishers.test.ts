@@ -395,6 +395,40 @@ describe('Instagram', () => {
       pollIntervalMs,
     });
 
+  it('media_publish errors that a retry overcomes (3.6): wait for FINISHED, or a new container; posted once', async () => {
+    const { credentials } = await emulatorCredentials(instagram.url);
+    const graphAnswer = (code: number, subcode: number) => ({
+      kind: 'answer',
+      on: 'publish',
+      status: 400,
+      body: { error: { message: 'Fatal', type: 'OAuthException', code, error_subcode: subcode, is_transient: false } },
+    });
+    const containers = () => instagram.kit.requests.filter((r) => r.method === 'POST' && /\/media$/.test(r.path));
+    const input: InstagramInput = { kind: 'image', imageUrl: `${media.url}/1.jpg`, caption: 'again' };
+    // Each case: the error(s) media_publish answers first, then how many containers the post took.
+    for (const [errors, expectedContainers] of [
+      [[graphAnswer(9007, 2207027)], 1],
+      [[graphAnswer(-2, 2207020)], 2],
+      [[graphAnswer(24, 2207008), graphAnswer(24, 2207008), graphAnswer(24, 2207008)], 2],
+    ] as const) {
+      await callControl(instagram.url, 'POST', 'reset');
+      await fault(instagram.url, errors);
+      const journal = memoryJournal();
+      let result: PublishResult | undefined;
+      // Temporal's retries: each attempt runs over the same journal.
+      for (let attempt = 0; attempt < 5 && !result; attempt++) {
+        result = await publish(publisher(), input, context(journal, credentials)).catch((err: unknown) => {
+          expect(err).toMatchObject({ kind: 'transient' });
+          return undefined;
+        });
+      }
+      expect(result, JSON.stringify(errors)).toMatchObject({ status: 'published' });
+      expect(containers(), JSON.stringify(errors)).toHaveLength(expectedContainers);
+      expect(await published(instagram.url)).toHaveLength(1);
+      expect(await violations(instagram.url)).toEqual([]);
+    }
+  });
+
   it('publishes an image, a carousel with a video child, a Reel and a Story; bytes match', async () => {
     const { credentials } = await emulatorCredentials(instagram.url);
     const run = (input: InstagramInput) => publish(publisher(), input, context(memoryJournal(), credentials));

@@ -1,4 +1,10 @@
-import { graphError, type HttpAnswer, PublishError } from '../publish-errors.js';
+import {
+  graphError,
+  type HttpAnswer,
+  IG_NEW_CONTAINER_SUBCODES,
+  IG_NOT_READY_SUBCODE,
+  PublishError,
+} from '../publish-errors.js';
 import type { PlatformPublisher, PublishRun } from '../publishing.js';
 import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
 
@@ -125,6 +131,26 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
     if (typeof body.id !== 'string')
       throw new PublishError(name, 'transient', 'Instagram created a container without an id');
     return { id: body.id, ...(typeof body.uri === 'string' ? { uri: body.uri } : {}) };
+  }
+
+  /**
+   * media_publish answered with an error from 3.6 that a retry overcomes: nothing was posted. Not
+   * ready yet: wait for FINISHED again. A container that can no longer be published (2207008 after
+   * two retries): the next attempt makes a new one.
+   */
+  async function afterRefusedPublish(run: PublishRun, err: PublishError): Promise<void> {
+    const subcode = err.details.subcode;
+    if (subcode === IG_NOT_READY_SUBCODE) {
+      await run.record({ publishSent: false });
+      return;
+    }
+    if (subcode === undefined || !IG_NEW_CONTAINER_SUBCODES.has(subcode)) return;
+    const tries = Number(run.journal.builderRetries ?? 0);
+    if (subcode === 2207008 && tries < 2) {
+      await run.record({ publishSent: false, builderRetries: tries + 1 });
+      return;
+    }
+    await run.record({ containerId: null, childIds: [], uploaded: false, publishSent: false, builderRetries: 0 });
   }
 
   async function containerStatus(run: PublishRun, id: string): Promise<{ code: string; text: string }> {
@@ -316,6 +342,7 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
                   const s = await containerStatus(run, id);
                   if (s.code === 'PUBLISHED') return { id: null };
                 }
+                if (err instanceof PublishError) await afterRefusedPublish(run, err);
                 throw err;
               });
               if (body.id === null) {
