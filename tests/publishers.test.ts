@@ -424,6 +424,9 @@ describe('Instagram', () => {
       }
       expect(result, JSON.stringify(errors)).toMatchObject({ status: 'published' });
       expect(containers(), JSON.stringify(errors)).toHaveLength(expectedContainers);
+      // 3.4 step 3: media_publish?creation_id=<container-id>, in the URL as the contract shows it.
+      const publishes = instagram.kit.requests.filter((r) => r.path.endsWith('/media_publish'));
+      expect(publishes.every((r) => typeof r.query.creation_id === 'string')).toBe(true);
       expect(await published(instagram.url)).toHaveLength(1);
       expect(await violations(instagram.url)).toEqual([]);
     }
@@ -628,6 +631,9 @@ describe('Facebook', () => {
     );
     expect(result).toMatchObject({ status: 'published', url: expect.stringMatching(/\/reel\//) });
     expect(await published(facebook.url)).toHaveLength(1);
+    // 4.6 step 4: the finish's parameters in the URL, as the contract shows them.
+    const finish = facebook.kit.requests.find((r) => r.path.endsWith('/video_reels') && r.query.upload_phase);
+    expect(finish?.query).toMatchObject({ upload_phase: 'finish', video_state: 'PUBLISHED' });
   });
 
   it('a Reel processed but not published (publishing_phase error) ends rejected, not published', async () => {

@@ -55,7 +55,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
     method: 'GET' | 'POST',
     url: string,
     params: Record<string, string | undefined>,
-    /** `inQuery`: parameters in the URL even on a POST, as the Resumable Upload API documents them. */
+    /** `inQuery`: parameters in the URL even on a POST, where the contract shows them there (4.4 B, 4.6 step 4). */
     options: { idempotent: boolean; user?: boolean; inQuery?: boolean },
   ): Promise<Record<string, unknown>> {
     return run.retrying(
@@ -381,7 +381,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
                   description: input.description,
                   title: input.title,
                 },
-                { idempotent: false },
+                { idempotent: false, inQuery: true },
               ).catch((err) => {
                 if (err instanceof PublishError && err.kind === 'lost') return null;
                 throw err;

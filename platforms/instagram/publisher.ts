@@ -77,6 +77,8 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
     path: string,
     params: Record<string, string | undefined>,
     idempotent: boolean,
+    /** Parameters in the URL on a POST, where the contract shows them there (3.4 step 3). */
+    inQuery = false,
   ): Promise<Record<string, unknown>> {
     return run.retrying(
       () =>
@@ -85,7 +87,7 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
             what,
             method,
             url: `${base}${path}`,
-            ...(method === 'GET' ? { query: params } : { form: params }),
+            ...(method === 'GET' || inQuery ? { query: params } : { form: params }),
             auth: 'param',
             token,
           });
@@ -337,6 +339,7 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
                 `/${config.igUserId}/media_publish`,
                 { creation_id: id },
                 false,
+                true,
               ).catch(async (err) => {
                 if (err instanceof PublishError && err.kind === 'lost') {
                   const s = await containerStatus(run, id);
