@@ -26,6 +26,8 @@ interface Reel {
   params: Record<string, string>;
   startedAt: number;
   kind: 'reel' | 'video';
+  /** The video_status a Reel ended in instead of being published (the `reelFails` switch). */
+  failedAs?: string;
 }
 
 const V = '/v\\d+\\.\\d+';
@@ -42,6 +44,8 @@ export function createFacebookPublishing(): PublishingModule {
      * say `completed` instead of the examples' `complete`, and publishing_phase has no publish_status.
      */
     fieldTableStatus: false,
+    /** The next finished Reel is not published: its status says this instead ('upload_failed' or 'expired'). */
+    reelFails: null,
     /** Usage header sent with every answer (X-Business-Use-Case-Usage), e.g. to announce a wait. */
     regainAccessMinutes: 0,
   };
@@ -250,6 +254,11 @@ export function createFacebookPublishing(): PublishingModule {
             return bad('video_state must be DRAFT, SCHEDULED or PUBLISHED');
           v.finished = true;
           v.params = p;
+          if (typeof switches.reelFails === 'string') {
+            v.failedAs = switches.reelFails;
+            switches.reelFails = null;
+            return json(200, { success: true });
+          }
           pub.publish('reel', page, p, [v.received], v.id);
           return json(200, { success: true });
         }
@@ -284,6 +293,17 @@ export function createFacebookPublishing(): PublishingModule {
         const done = v.finished && v.pollsLeft-- <= 0;
         const table = switches.fieldTableStatus === true;
         const complete = table ? 'completed' : 'complete';
+        if (v.failedAs) {
+          return json(200, {
+            id: v.id,
+            status: {
+              video_status: v.failedAs,
+              uploading_phase: { status: v.failedAs === 'upload_failed' ? 'error' : complete },
+              processing_phase: { status: 'not_started' },
+              publishing_phase: { status: 'not_started' },
+            },
+          });
+        }
         return json(200, {
           id: v.id,
           status: {

@@ -636,6 +636,28 @@ describe('Facebook', () => {
     expect(finish?.query).toMatchObject({ upload_phase: 'finish', video_state: 'PUBLISHED' });
   });
 
+  it('a Reel whose upload failed or expired after the finish is uploaded again from the start, posted once', async () => {
+    // platform-apis.md 4.6: upload_failed "retry upload", expired "re-upload"; neither was published.
+    const { credentials, publisher } = await setup();
+    const source = await fileSource(video.path, 'video/mp4');
+    for (const status of ['upload_failed', 'expired']) {
+      await callControl(facebook.url, 'POST', 'reset');
+      await switches(facebook.url, { reelFails: status });
+      const journal = memoryJournal();
+      const input: FacebookInput = { kind: 'reel', source, description: status };
+      const first = await publish(publisher, input, context(journal, credentials)).catch((e: unknown) => e);
+      expect(first, status).toMatchObject({ kind: 'transient' });
+      expect(await publish(publisher, input, context(journal, credentials))).toMatchObject({ status: 'published' });
+      // Two Reels were finished: the failed one, then the one uploaded again.
+      const finished = facebook.kit.requests
+        .filter((r) => r.query.upload_phase === 'finish')
+        .map((r) => r.query.video_id);
+      expect(new Set(finished).size, status).toBe(2);
+      expect(await published(facebook.url)).toHaveLength(1);
+      expect(await violations(facebook.url)).toEqual([]);
+    }
+  });
+
   it('a Reel processed but not published (publishing_phase error) ends rejected, not published', async () => {
     const { credentials, publisher } = await setup();
     await switches(facebook.url, { publishingFails: true });

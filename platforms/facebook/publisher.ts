@@ -32,6 +32,8 @@ export function facebookPreflight(input: FacebookInput): string[] {
   return [];
 }
 
+const words = (status: string) => (status === 'expired' ? 'expired' : 'failed');
+
 /** A finished phase, in either spelling the contract shows. */
 const PHASE_DONE = new Set(['complete', 'completed']);
 
@@ -240,7 +242,11 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
     }
   }
 
-  async function waitProcessed(run: PublishRun, videoId: string): Promise<void> {
+  /**
+   * `startOver`: a Reel whose upload failed or expired (4.6: "retry upload", "re-upload") was never
+   * published, so the next attempt starts a new one from step 1 instead of failing the post.
+   */
+  async function waitProcessed(run: PublishRun, videoId: string, startOver = false): Promise<void> {
     await run.poll('Facebook video processing', async () => {
       const s = await status(run, videoId);
       const video = String((s as unknown as { video_status?: string }).video_status ?? '');
@@ -252,6 +258,14 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
           name,
           'rejected',
           `Facebook could not process the video${message ? `: ${message}` : ''}`,
+        );
+      }
+      if (startOver && (video === 'expired' || video === 'upload_failed')) {
+        await run.record({ videoId: null, uploadUrl: null, uploaded: false, finishSent: false });
+        throw new PublishError(
+          name,
+          'transient',
+          `Facebook says the Reel upload ${words(video)}; it is uploaded again`,
         );
       }
       if (video === 'expired')
@@ -395,7 +409,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
           name: 'poll',
           async run(run) {
             const videoId = String(run.journal.videoId);
-            await waitProcessed(run, videoId);
+            await waitProcessed(run, videoId, input.kind === 'reel');
             await run.published(
               videoId,
               input.kind === 'reel'
