@@ -1,12 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type DatabaseHandle, openDatabase } from '../db/client.js';
-import { publishingUsage } from '../db/schema.js';
-import { takeCallSlot } from '../use-cases/publishing/quota-budget.js';
+import { posts, publishingUsage } from '../db/schema.js';
+import { QUOTA_DEFAULTS } from '../domain/quotas.js';
+import { reserveQuota, takeCallSlot } from '../use-cases/publishing/quota-budget.js';
 import { createTestDatabase } from './helpers/database.js';
 
-// TikTok limits some endpoints per token per minute (platform-apis.md 1.6). The record of calls
-// lives in the database, so workers, and a worker that replaces a killed one, share it.
+// The publishing budgets as the database keeps them (use-cases/publishing/quota-budget.ts), read
+// by every worker under an advisory lock. TikTok limits some endpoints per token per minute
+// (platform-apis.md 1.6): that record of calls lives there too, so workers, and a worker that
+// replaces a killed one, share it. Spends are one row per (post, target, budget).
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let handle: DatabaseHandle;
@@ -67,4 +71,47 @@ it('four workers taking calls at once never go past the limit in any window', as
   }
   // Twenty-four calls at four per window need at least five windows.
   expect(Math.max(...granted) - Math.min(...granted)).toBeGreaterThanOrEqual(5 * windowMs);
+});
+
+async function post(): Promise<string> {
+  const id = randomUUID();
+  await handle.db
+    .insert(posts)
+    .values({ id, status: 'publishing', requestHash: id, workflowId: `post-${id}`, caption: 'budget' });
+  return id;
+}
+
+const DAY_MS = 86_400_000;
+const settings = { ...QUOTA_DEFAULTS, TIKTOK_POSTS_PER_DAY: 2 };
+const directPost = (postId: string, at: Date) =>
+  reserveQuota(
+    handle.db,
+    settings,
+    { platform: 'tiktok', accountId: 'creator', postId, targetKey: 'tt', direct: true },
+    at,
+  );
+
+it('a retried attempt keeps its spend; a retry after the window spends again and counts', async () => {
+  const t0 = new Date('2026-11-20T12:00:00Z');
+  const first = await post();
+  expect(await directPost(first, t0)).toEqual({ ok: true });
+  // The activity's own retry a minute later finds its spend: it neither waits nor counts twice.
+  expect(await directPost(first, new Date(t0.getTime() + 60_000))).toEqual({ ok: true });
+  const spends = () =>
+    handle.db
+      .select({ at: publishingUsage.at })
+      .from(publishingUsage)
+      .where(and(eq(publishingUsage.postId, first), eq(publishingUsage.budget, 'tiktok-post:creator')));
+  expect((await spends()).map((s) => s.at)).toEqual([t0]);
+
+  // Three days later a person retries the failed target: TikTok is asked again, so it counts.
+  const later = new Date(t0.getTime() + 3 * DAY_MS);
+  expect(await directPost(first, later)).toEqual({ ok: true });
+  expect((await spends()).map((s) => s.at)).toEqual([later]);
+  expect(await directPost(await post(), new Date(later.getTime() + 60_000))).toEqual({ ok: true });
+  // Two Direct Posts in the last 24 hours: the third waits for the retry's spend to leave the window.
+  expect(await directPost(await post(), new Date(later.getTime() + 120_000))).toMatchObject({
+    ok: false,
+    at: new Date(later.getTime() + DAY_MS),
+  });
 });
