@@ -51,8 +51,6 @@ const LOCAL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
 export const FIRST_YEAR = 2000;
 export const LAST_YEAR = 2999;
 export const YEAR_RULE = `must be in the years ${FIRST_YEAR} to ${LAST_YEAR}`;
-/** The same years as a pattern on the text, so the OpenAPI document states the rule too. */
-export const SUPPORTED_YEAR = /^2\d{3}-/;
 
 /** True when an ISO-8601 date or date-time (`2026-12-01...`) names a year the product accepts. */
 export function isSupportedYear(iso: string): boolean {

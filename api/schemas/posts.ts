@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { POST_STATUSES } from '../../domain/pipeline.js';
-import { isTimeZone, SUPPORTED_YEAR, YEAR_RULE } from '../../domain/zoned-time.js';
+import { isSupportedYear, isTimeZone, YEAR_RULE } from '../../domain/zoned-time.js';
 import { targetKeySchema, targetSchema } from '../../platforms/registry.js';
 import { pageQuery } from './paging.js';
 import { storableText } from './text.js';
@@ -13,7 +13,7 @@ const isoInstant = z.iso
     offset: true,
     error: 'expected an ISO-8601 date-time with a UTC offset, e.g. 2026-12-01T09:00:00+01:00',
   })
-  .regex(SUPPORTED_YEAR, YEAR_RULE);
+  .refine(isSupportedYear, YEAR_RULE);
 
 /** A moment given either with its UTC offset, or as wall-clock time in an IANA time zone. */
 export const publishAtSchema = z.union(
