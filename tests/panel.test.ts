@@ -486,7 +486,9 @@ describe('the panel in a real browser', () => {
     await expect.poll(() => page.locator('.danger-zone [role=alert]').textContent()).toMatch(/password/i);
     await page.getByLabel('Your password, to confirm').fill(PASSWORD);
     await page.getByRole('button', { name: 'Delete my account and all its data' }).click();
-    await expect.poll(() => heading('Sign in').isVisible()).toBe(true);
+    // Deletion revokes each connection at its platform, ends running workflows and removes files:
+    // seconds on a loaded machine, not the default second of polling (failed once in fresh CI).
+    await expect.poll(() => heading('Sign in').isVisible(), { timeout: 30_000 }).toBe(true);
 
     const signIn = await fetch(`${app.baseUrl}/api/v1/auth/sign-in`, {
       method: 'POST',
