@@ -8,7 +8,7 @@ import type { Credentials, Journal, PublishContext, PublishJournal } from '../pl
 import { openCredentials } from '../use-cases/connections/credentials.js';
 import { type ConnectionRow, connectionById } from '../use-cases/connections/rows.js';
 import { publicLinkOf } from '../use-cases/media/public-links.js';
-import { takeCallSlot } from '../use-cases/publishing/quota-budget.js';
+import { CALL_WINDOW_MS, takeCallSlot } from '../use-cases/publishing/quota-budget.js';
 import type { ActivityDeps } from './deps.js';
 
 type Publication = typeof publications.$inferSelect;
@@ -168,8 +168,7 @@ export function connectedTarget(
     sleep,
     async pace(budget, perMinute) {
       for (;;) {
-        // A second more than the platform's minute: a request reaches it a little after it is counted here.
-        const slot = await takeCallSlot(deps.db, budget, perMinute, 61_000);
+        const slot = await takeCallSlot(deps.db, budget, perMinute, CALL_WINDOW_MS);
         if ('takenAt' in slot) return;
         await sleep(Math.max(50, slot.fitsAt.getTime() - Date.now()));
       }

@@ -32,8 +32,6 @@ export function facebookPreflight(input: FacebookInput): string[] {
   return [];
 }
 
-const words = (status: string) => (status === 'expired' ? 'expired' : 'failed');
-
 /** A finished phase, in either spelling the contract shows. */
 const PHASE_DONE = new Set(['complete', 'completed']);
 
@@ -265,7 +263,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
         throw new PublishError(
           name,
           'transient',
-          `Facebook says the Reel upload ${words(video)}; it is uploaded again`,
+          `Facebook says the Reel upload ${video === 'expired' ? 'expired' : 'failed'}; it is uploaded again`,
         );
       }
       if (video === 'expired')

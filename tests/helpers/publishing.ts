@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { movingWindow } from '../../domain/quotas.js';
 import { callControl, type Kit } from '../../emulators/oauth-kit.js';
 import type { Credentials, PublishContext, PublishJournal } from '../../platforms/publishing.js';
+import { CALL_WINDOW_MS } from '../../use-cases/publishing/quota-budget.js';
 
 const made: string[] = [];
 
@@ -126,7 +127,7 @@ export function memoryPace(
 
 /**
  * `memoryPace` on an emulator's clock, moved forward instead of slept, with the margin production
- * uses (61 s against the platform's minute, activities/connected-target.ts). Before the clock
+ * uses (CALL_WINDOW_MS, 61 s against the platform's minute). Before the clock
  * moves, every call the pace has let through must have reached the emulator (`isPaced` picks those
  * requests out of its log): real time never jumps between a slot and its request, but a jump made
  * for one waiting caller while another's request is on the wire would stamp that request up to a
@@ -146,7 +147,7 @@ export function emulatorClockPace(kit: Kit, isPaced: (path: string) => boolean):
         kit.clockOffsetMs += ms;
       },
     },
-    61_000,
+    CALL_WINDOW_MS,
   );
   return async (budget, perMinute) => {
     await pace(budget, perMinute);

@@ -137,6 +137,12 @@ export async function releaseUnpublished(
 }
 
 /**
+ * The window paced calls are counted over: a second more than the platform's minute, because a
+ * request reaches the platform a little after it is counted here.
+ */
+export const CALL_WINDOW_MS = 61_000;
+
+/**
  * One call to an endpoint a platform limits per token over a sliding window (TikTok's inits and
  * status fetches): recorded when it fits (`takenAt`), or else the time it will fit (`fitsAt`). Every worker, and the
  * worker that replaces a killed one, reads the same record: counted per process, a replacement
