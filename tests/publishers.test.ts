@@ -658,6 +658,44 @@ describe('Facebook', () => {
     }
   });
 
+  it('a Reel upload answered ProcessingFailedError (even "not retriable") is retried, then uploaded in a new session', async () => {
+    // platform-apis.md 4.6: ProcessingFailedError "retry; else start a new session".
+    const { credentials, publisher } = await setup();
+    const source = await fileSource(video.path, 'video/mp4');
+    const processingFailed = {
+      kind: 'answer',
+      on: 'upload_reel',
+      status: 400,
+      body: { debug_info: { retriable: false, type: 'ProcessingFailedError', message: 'upload failed' } },
+    };
+    for (const [failures, sessions] of [
+      [2, 1],
+      [3, 2],
+    ] as const) {
+      await callControl(facebook.url, 'POST', 'reset');
+      await fault(
+        facebook.url,
+        Array.from({ length: failures }, () => processingFailed),
+      );
+      const journal = memoryJournal();
+      const input: FacebookInput = { kind: 'reel', source, description: `${failures} failures` };
+      let result = await publish(publisher, input, context(journal, credentials)).catch((e: unknown) => e);
+      if (sessions > 1) {
+        expect(result).toMatchObject({ kind: 'transient', message: expect.stringMatching(/new session/) });
+        result = await publish(publisher, input, context(journal, credentials));
+      }
+      expect(result).toMatchObject({ status: 'published' });
+      const uploads = facebook.kit.requests.filter((r) => /\/video-upload\//.test(r.path));
+      const videos = new Set(uploads.map((r) => r.path.split('/').at(-1)));
+      expect(videos.size, `${failures} failures`).toBe(sessions);
+      expect(uploads).toHaveLength(failures + 1);
+      const items = await published(facebook.url);
+      expect(items).toHaveLength(1);
+      expect((await mediaBytes(facebook.url, items[0]?.id as string)).equals(video.bytes)).toBe(true);
+      expect(await violations(facebook.url)).toEqual([]);
+    }
+  });
+
   it('a Reel processed but not published (publishing_phase error) ends rejected, not published', async () => {
     const { credentials, publisher } = await setup();
     await switches(facebook.url, { publishingFails: true });

@@ -34,6 +34,8 @@ export function facebookPreflight(input: FacebookInput): string[] {
 
 /** A finished phase, in either spelling the contract shows. */
 const PHASE_DONE = new Set(['complete', 'completed']);
+/** Tries of a Reel upload that Facebook answers ProcessingFailedError before a new session (4.6). */
+const REEL_UPLOAD_RETRIES = 2;
 
 export function facebookPublisher(config: FacebookPublisherConfig): PlatformPublisher<FacebookInput> {
   const name = 'facebook' as const;
@@ -207,6 +209,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
   }
 
   async function uploadReel(run: PublishRun, source: UploadSource): Promise<void> {
+    let processingFailures = 0;
     for (let attempt = 0; !run.journal.uploaded; attempt++) {
       // Resume from what Facebook says it holds (bytes_transfered), never from our own count.
       const s = await status(run, String(run.journal.videoId));
@@ -227,14 +230,26 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
         const info = (answer.body as { debug_info?: { retriable?: boolean; type?: string; message?: string } })
           ?.debug_info;
         if (info) {
-          if (info.type === 'OffsetInvalidError' || info.retriable)
-            throw new PublishError(name, 'transient', `Facebook upload: ${info.message ?? info.type}`);
-          throw new PublishError(name, 'rejected', `Facebook upload: ${info.message ?? info.type}`);
+          const said = info.message ?? info.type;
+          // 4.6: ProcessingFailedError is retried whatever `retriable` says, then the Reel starts
+          // over from step 1 with a new session; a Reel without all its bytes publishes nothing.
+          if (info.type === 'ProcessingFailedError' && ++processingFailures > REEL_UPLOAD_RETRIES) {
+            await run.record({ videoId: null, uploadUrl: null, uploaded: false, finishSent: false });
+            throw new PublishError(
+              name,
+              'transient',
+              `Facebook upload failed ${processingFailures} times (${said}); the Reel is uploaded again in a new session`,
+            );
+          }
+          if (info.type === 'OffsetInvalidError' || info.type === 'ProcessingFailedError' || info.retriable)
+            throw new PublishError(name, 'transient', `Facebook upload: ${said}`);
+          throw new PublishError(name, 'rejected', `Facebook upload: ${said}`);
         }
         if (answer.status !== 200) throw graphError(name, answer, 'Reel upload');
         await run.record({ uploaded: true });
       } catch (err) {
-        if (!(err instanceof PublishError) || err.kind !== 'transient' || attempt >= 5) throw err;
+        const restarting = processingFailures > REEL_UPLOAD_RETRIES;
+        if (restarting || !(err instanceof PublishError) || err.kind !== 'transient' || attempt >= 5) throw err;
         await run.sleep(Math.min(2 ** attempt * 250, 8000));
       }
     }
