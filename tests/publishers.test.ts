@@ -138,6 +138,28 @@ describe('TikTok', () => {
     expect(await violations(tiktok.url)).toEqual([]);
   });
 
+  it('a chunk refused 416 without the progress header starts a new upload instead of failing, posted once', async () => {
+    // platform-apis.md 1.7: 416 = wrong range, re-send the correct one; without Content-Range the
+    // answer does not say which, and an upload that never completes cannot post.
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    const source = await fileSource(video.path, 'video/mp4');
+    const input = {
+      kind: 'video' as const,
+      mode: 'direct' as const,
+      source,
+      privacyLevel: 'SELF_ONLY',
+      chunkSize: 5 * MIB,
+    };
+    await fault(tiktok.url, { kind: 'answer', on: 'upload', status: 416 });
+    const result = await publish(publisher(), input, context(memoryJournal(), credentials));
+    expect(result.status).toBe('published');
+    expect(tiktok.kit.requests.filter((r) => r.path.endsWith('/init/'))).toHaveLength(2);
+    const items = await published(tiktok.url);
+    expect(items).toHaveLength(1);
+    expect((await mediaBytes(tiktok.url, items[0]?.id as string)).equals(video.bytes)).toBe(true);
+    expect(await violations(tiktok.url)).toEqual([]);
+  });
+
   it('an unaudited app is told before publishing that only SELF_ONLY on a private account works', async () => {
     const { credentials } = await emulatorCredentials(tiktok.url);
     await switches(tiktok.url, { audited: false });

@@ -337,21 +337,20 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
           throw new PublishError('tiktok', 'transient', err.message);
         throw err;
       }
+      const received = progressFrom(answer.headers.get('content-range'));
       if (answer.status === 201) {
         run.progress(size, size);
         await run.record({ uploadedBytes: size, uploadDone: true });
-      } else if (answer.status === 206 || answer.status === 416) {
-        const received = progressFrom(answer.headers.get('content-range'));
-        const next = received ?? (answer.status === 206 ? end + 1 : offset);
-        if (answer.status === 416 && received === undefined) {
-          throw new PublishError('tiktok', 'rejected', 'TikTok refused the chunk range and did not say what it has');
-        }
+      } else if (answer.status === 206 || (answer.status === 416 && received !== undefined)) {
+        const next = received ?? end + 1;
         if (next >= size) await run.record({ uploadedBytes: size, uploadDone: true });
         else await run.record({ uploadedBytes: next });
-      } else if (answer.status === 403 || answer.status === 404) {
-        // upload_url expired or unknown: that publish_id can never post, so a new init is safe.
+      } else if (answer.status === 403 || answer.status === 404 || answer.status === 416) {
+        // upload_url expired or unknown, or a wrong range without the progress that would say the
+        // right one (1.7 documents no call to ask): an upload that never completes can never post,
+        // so a new init with the whole file is safe.
         if (++restarts > 2)
-          throw new PublishError('tiktok', 'transient', `TikTok upload URL refused (HTTP ${answer.status}) again`);
+          throw new PublishError('tiktok', 'transient', `TikTok upload refused (HTTP ${answer.status}) again`);
         await run.record({ publishId: null, uploadUrl: null, uploadedBytes: 0 });
         await initVideo(run, input, info);
       } else {
