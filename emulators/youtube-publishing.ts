@@ -109,6 +109,10 @@ export function createYouTubePublishing(): PublishingModule {
     if (!/^video\/|^application\/octet-stream$/.test(type))
       return bad('badRequest', `X-Upload-Content-Type ${type} is not video/*`);
     const body = call.json ?? {};
+    // videos.insert sets only the parts `part` names (2.2): a body part it leaves out is dropped.
+    const parts = (call.query.get('part') ?? '').split(',');
+    const unnamed = Object.keys(body).filter((k) => !parts.includes(k));
+    if (unnamed.length > 0) return bad('badRequest', `part does not name ${unnamed.join(', ')}`);
     const snippet = (body.snippet ?? {}) as Record<string, unknown>;
     const status = (body.status ?? {}) as Record<string, unknown>;
     const title = String(snippet.title ?? '');
@@ -143,7 +147,7 @@ export function createYouTubePublishing(): PublishingModule {
     return {
       status: 200,
       headers: {
-        location: `http://${host}/upload/youtube/v3/videos?uploadType=resumable&upload_id=${id}&part=${call.query.get('part') ?? 'snippet,status'}`,
+        location: `http://${host}/upload/youtube/v3/videos?uploadType=resumable&upload_id=${id}&part=${call.query.get('part')}`,
       },
     };
   }

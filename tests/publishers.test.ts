@@ -295,6 +295,8 @@ describe('YouTube', () => {
     );
     expect(result).toMatchObject({ status: 'published', url: expect.stringMatching(/watch\?v=/) });
     expect(result.status === 'published' && result.note).toMatch(/private until/);
+    const session = google.kit.requests.find((r) => r.method === 'POST' && r.path === '/upload/youtube/v3/videos');
+    expect(session?.query).toMatchObject({ uploadType: 'resumable', part: 'snippet,status,contentDetails' });
     const [item] = await published(google.url);
     expect(item?.params).toMatchObject({
       status: { privacyStatus: 'private', publishAt: publishAt.toISOString(), selfDeclaredMadeForKids: false },

@@ -102,6 +102,24 @@ describe('TikTok publishing emulator', () => {
 });
 
 describe('YouTube publishing emulator', () => {
+  it('refuses a session whose part parameter leaves out a part the body sets', async () => {
+    const { credentials } = await emulatorCredentials(google.url);
+    const start = await fetch(`${google.url}/upload/youtube/v3/videos?uploadType=resumable&part=snippet`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await credentials.accessToken()}`,
+        'content-type': 'application/json',
+        'x-upload-content-length': String(MIB),
+        'x-upload-content-type': 'video/mp4',
+      },
+      body: JSON.stringify({ snippet: { title: 't' }, status: { privacyStatus: 'public' } }),
+    });
+    expect(start.status).toBe(400);
+    expect((await violations(google.url)).map((v) => v.problem)).toEqual([
+      expect.stringMatching(/part does not name status/),
+    ]);
+  });
+
   it('answers 308 without Range when nothing arrived, and flags a middle chunk that is not 256 KiB aligned', async () => {
     const { credentials } = await emulatorCredentials(google.url);
     const token = await credentials.accessToken();

@@ -76,7 +76,8 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
             url: `${config.apiUrl}/upload/youtube/v3/videos`,
             query: {
               uploadType: 'resumable',
-              part: 'snippet,status',
+              // The parts of platform-apis.md 2.2's session request, word for word.
+              part: 'snippet,status,contentDetails',
               ...(input.notifySubscribers === false ? { notifySubscribers: 'false' } : {}),
             },
             headers: {
