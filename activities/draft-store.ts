@@ -2,30 +2,29 @@ import { and, eq } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { Database } from '../db/client.js';
 import { publications } from '../db/schema.js';
-import type { Draft, DraftFormat } from '../domain/drafts.js';
+import type { Draft, DraftFormat, DraftProblem } from '../domain/drafts.js';
 
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
-/**
- * Checks proposed drafts (by target key) against each target's platform schema. Problems come
- * back in words, each naming the target and field ("ig.caption: must have at most 30 hashtags").
- */
+/** Checks proposed drafts (by target key) against each target's platform schema. */
 export function checkDrafts(
   targets: { targetKey: string; format: DraftFormat }[],
   proposed: Record<string, unknown>,
   schemaFor: (format: DraftFormat) => z.ZodType,
-): { accepted: Record<string, Draft>; problems: string[] } {
+): { accepted: Record<string, Draft>; problems: DraftProblem[] } {
   const accepted: Record<string, Draft> = {};
-  const problems: string[] = [];
+  const problems: DraftProblem[] = [];
   for (const [key, value] of Object.entries(proposed)) {
     const target = targets.find((t) => t.targetKey === key);
     if (!target) {
-      problems.push(`${key}: this post has no such target`);
+      problems.push({ target: key, path: '', message: 'this post has no such target' });
       continue;
     }
     const parsed = schemaFor(target.format).safeParse(value);
     if (parsed.success) accepted[key] = parsed.data as Draft;
-    else for (const issue of parsed.error.issues) problems.push(`${[key, ...issue.path].join('.')}: ${issue.message}`);
+    else
+      for (const issue of parsed.error.issues)
+        problems.push({ target: key, path: issue.path.map(String).join('.'), message: issue.message });
   }
   return { accepted, problems };
 }

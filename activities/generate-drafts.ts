@@ -5,7 +5,7 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import { aiDraftSchemaFor } from '../ai/draft-schemas.js';
 import { AiRequestError, MalformedAiOutput } from '../ai/openai-generator.js';
 import { generations, media, postMedia, postSteps, posts, publications } from '../db/schema.js';
-import type { Draft } from '../domain/drafts.js';
+import { type Draft, describeDraftProblem } from '../domain/drafts.js';
 import { ValidationError } from '../domain/errors.js';
 import { ingestMediaBytes, type MediaRow, UnsupportedMediaError } from '../use-cases/media/ingest-media.js';
 import type { ActivityDeps } from './deps.js';
@@ -87,7 +87,7 @@ export function createGenerateDrafts(deps: ActivityDeps) {
         );
         if (problems.length > 0) {
           throw ApplicationFailure.retryable(
-            `The AI returned drafts that break the platform rules: ${problems.slice(0, 5).join('; ')}`,
+            `The AI returned drafts that break the platform rules: ${problems.slice(0, 5).map(describeDraftProblem).join('; ')}`,
             'MalformedAiOutput',
           );
         }

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, inArray, ne } from 'drizzle-orm';
 import { draftSchemaFor } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications } from '../db/schema.js';
+import { describeDraftProblem } from '../domain/drafts.js';
 import type { StepName } from '../domain/pipeline.js';
 import type { ActivityDeps } from './deps.js';
 import { checkDrafts, saveDrafts } from './draft-store.js';
@@ -57,7 +58,13 @@ export function createReviewActivities(deps: ActivityDeps) {
         .where(and(eq(publications.postId, postId), inArray(publications.targetKey, Object.keys(edits))));
       const { accepted, problems } = checkDrafts(targets, edits, draftSchemaFor);
       if (problems.length > 0)
-        throw ApplicationFailure.nonRetryable(`The edited draft does not fit: ${problems.join('; ')}`, 'InvalidDraft');
+        throw ApplicationFailure.create({
+          message: `The edited draft does not fit: ${problems.map(describeDraftProblem).join('; ')}`,
+          type: 'InvalidDraft',
+          nonRetryable: true,
+          // The API names each refused field from these (edits.<target>.<field> or draft.<field>).
+          details: [problems],
+        });
       await db.transaction((tx) => saveDrafts(tx, postId, accepted));
     },
 

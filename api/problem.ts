@@ -88,9 +88,12 @@ function clientProblem(err: FrameworkError): Problem | undefined {
         { field: '(body)', message: 'too large' },
       ]);
     case 'encoding.unsupported':
-    case 'charset.unsupported':
       return new Problem(415, 'Unsupported encoding', err.message, [
         { field: 'content-encoding', message: 'expected identity, gzip, deflate or br' },
+      ]);
+    case 'charset.unsupported':
+      return new Problem(415, 'Unsupported charset', err.message, [
+        { field: 'content-type', message: 'expected JSON in utf-8 (charset=utf-8 or none)' },
       ]);
     case 'request.aborted':
       return new Problem(400, 'Request aborted', 'The client stopped sending the body before its end');

@@ -63,3 +63,15 @@ export type ReviewPolicy =
       /** How many times a reviewer may send drafts back for another round. */
       maxRounds: number;
     };
+
+/** One way a proposed draft breaks its platform's rules: `target` is its target key, `path` the field in the draft. */
+export interface DraftProblem {
+  target: string;
+  path: string;
+  message: string;
+}
+
+/** "ig.caption: must have at most 30 hashtags" */
+export function describeDraftProblem(problem: DraftProblem): string {
+  return `${[problem.target, problem.path].filter(Boolean).join('.')}: ${problem.message}`;
+}

@@ -286,6 +286,15 @@ describe('client errors are client errors', () => {
     expectProblem(
       await call(user.api, '/api/v1/me', {
         method: 'PATCH',
+        headers: { 'content-type': 'application/json; charset=latin1' },
+        body: '{"name":"x"}',
+      }),
+      415,
+      'content-type',
+    );
+    expectProblem(
+      await call(user.api, '/api/v1/me', {
+        method: 'PATCH',
         headers: { 'content-type': 'text/plain' },
         body: 'name=x',
       }),

@@ -322,8 +322,14 @@ describe('human review', () => {
       {},
       'PUT',
     );
-    expectProblem(bad, 422, 'draft');
-    expect(bad.body.errors[0].message).toMatch(/ig\.caption: must have at most 30 hashtags/);
+    expectProblem(bad, 422, 'draft.caption');
+    expect(bad.body.errors[0].message).toMatch(/must have at most 30 hashtags/);
+    // An approval with edits names the refused field by its place in the approval's body.
+    const approval = await postJson(user.api, `/api/v1/posts/${created.body.id}/review/approve`, {
+      edits: { ig: { caption: tooManyTags } },
+    });
+    expectProblem(approval, 422, 'edits.ig.caption');
+    expect(approval.body.errors[0].message).toMatch(/must have at most 30 hashtags/);
     expectProblem(
       await postJson(user.api, `/api/v1/posts/${created.body.id}/drafts/nope`, { draft: { caption: 'x' } }, {}, 'PUT'),
       422,

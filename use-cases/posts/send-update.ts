@@ -2,6 +2,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import type { UpdateDefinition } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { Database } from '../../db/client.js';
+import type { DraftProblem } from '../../domain/drafts.js';
 import { ConflictError, UnavailableError, ValidationError } from '../../domain/errors.js';
 import { type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
 import { actionRequestHash, claimActionKey, markActionSucceeded, updateIdFor } from './action-keys.js';
@@ -61,7 +62,7 @@ export async function sendPostUpdate<Ret, Args extends [unknown]>(
           .catch(() => undefined);
         if (first !== undefined) return first;
       }
-      throw refusal(err);
+      throw refusal(err, action.name);
     }
   });
   if (key) await markActionSucceeded(deps.db, request.ownerId, key);
@@ -76,7 +77,7 @@ function isClosedOrMissing(err: unknown): boolean {
 }
 
 /** The workflow's refusal of an Update, in words a person can act on. */
-function refusal(err: unknown): unknown {
+function refusal(err: unknown, action: string): unknown {
   if (isClosedOrMissing(err)) {
     return new ConflictError('Pipeline finished', "This post's pipeline has finished; it can no longer be changed");
   }
@@ -85,7 +86,17 @@ function refusal(err: unknown): unknown {
   while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
   const message = cause instanceof Error ? cause.message : 'The request was refused';
   if (cause instanceof ApplicationFailure && cause.type === 'InvalidDraft') {
-    return new ValidationError([{ field: 'draft', message }]);
+    const problems = (cause.details?.[0] ?? []) as DraftProblem[];
+    // approve sends drafts by target (edits.<target>.<field>); editDraft one target's (draft.<field>).
+    const fieldOf = (p: DraftProblem) =>
+      action === 'approve'
+        ? ['edits', p.target, p.path].filter(Boolean).join('.')
+        : ['draft', p.path].filter(Boolean).join('.');
+    return new ValidationError(
+      problems.length > 0
+        ? problems.map((p) => ({ field: fieldOf(p), message: p.message }))
+        : [{ field: 'draft', message }],
+    );
   }
   // The workflow could not record the action in time (its database write gave up): nothing
   // changed, and the same request may simply be sent again.
