@@ -167,7 +167,7 @@ export async function takeCallSlot(
     const recent = await tx.select({ at: publishingUsage.at }).from(publishingUsage).where(calls);
     const verdict = movingWindow(
       // Another worker's clock a little ahead still counts its call as made now.
-      recent.map((r) => ({ at: r.at > now ? now : r.at, amount: 1 })),
+      recent.map((r) => ({ at: new Date(Math.min(r.at.getTime(), now.getTime())), amount: 1 })),
       limit,
       windowMs,
       now,
