@@ -12,7 +12,7 @@ import { type InstagramInput, instagramPublisher } from '../platforms/instagram/
 import { PublishError } from '../platforms/publish-errors.js';
 import { memoryJournal, type PublishContext, type PublishResult, publish } from '../platforms/publishing.js';
 import { CreatorInfoCache, MIB, tiktokPublisher } from '../platforms/tiktok/publisher.js';
-import { fileSource } from '../platforms/upload-source.js';
+import { fileSource, type UploadSource } from '../platforms/upload-source.js';
 import { youtubePublisher } from '../platforms/youtube/publisher.js';
 import {
   context,
@@ -81,6 +81,14 @@ describe('TikTok', () => {
     expect(tiktok.kit.requests.filter((r) => r.path.endsWith('/status/fetch/')).length).toBeGreaterThanOrEqual(45);
   });
 
+  const privateChunkedVideo = (source: UploadSource) => ({
+    kind: 'video' as const,
+    mode: 'direct' as const,
+    source,
+    privacyLevel: 'SELF_ONLY',
+    chunkSize: 5 * MIB,
+  });
+
   it('posts a video in 5 MiB chunks (the last one with the trailing bytes) and TikTok receives it byte for byte', async () => {
     const { credentials } = await emulatorCredentials(tiktok.url);
     const journal = memoryJournal();
@@ -116,13 +124,7 @@ describe('TikTok', () => {
     const { credentials } = await emulatorCredentials(tiktok.url);
     const journal = memoryJournal();
     const source = await fileSource(video.path, 'video/mp4');
-    const input = {
-      kind: 'video' as const,
-      mode: 'direct' as const,
-      source,
-      privacyLevel: 'SELF_ONLY',
-      chunkSize: 5 * MIB,
-    };
+    const input = privateChunkedVideo(source);
     // the first chunk arrives, its progress is never recorded (the worker died)
     journal.crashOn = (patch) => Number(patch.uploadedBytes) > 0;
     await expect(publish(publisher(), input, context(journal, credentials))).rejects.toThrow(/simulated crash/);
@@ -143,13 +145,7 @@ describe('TikTok', () => {
     // answer does not say which, and an upload that never completes cannot post.
     const { credentials } = await emulatorCredentials(tiktok.url);
     const source = await fileSource(video.path, 'video/mp4');
-    const input = {
-      kind: 'video' as const,
-      mode: 'direct' as const,
-      source,
-      privacyLevel: 'SELF_ONLY',
-      chunkSize: 5 * MIB,
-    };
+    const input = privateChunkedVideo(source);
     await fault(tiktok.url, { kind: 'answer', on: 'upload', status: 416 });
     const result = await publish(publisher(), input, context(memoryJournal(), credentials));
     expect(result.status).toBe('published');
