@@ -11,6 +11,8 @@ const MIB = 1024 * 1024;
 const PUBLIC_OPTIONS = ['PUBLIC_TO_EVERYONE', 'MUTUAL_FOLLOW_FRIENDS', 'SELF_ONLY'];
 const PRIVATE_OPTIONS = ['FOLLOWER_OF_CREATOR', 'MUTUAL_FOLLOW_FRIENDS', 'SELF_ONLY'];
 const LIMITS: Record<string, number> = { creator_info: 20, init: 6, status: 30 };
+/** Stands for an int64 in the status answer until the JSON text is written. */
+const INT64_MARK = 'int64:';
 
 interface Publish {
   id: string;
@@ -105,14 +107,17 @@ export function createTikTokPublishing(): PublishingModule {
       if (p.account !== account)
         return fail(400, 'token_not_authorized_for_specified_publish_id', 'not your publish_id');
       advance(p, pub);
-      return ok({
+      const answer = ok({
         status: p.state,
         ...(p.failReason ? { fail_reason: p.failReason } : {}),
-        publicaly_available_post_id: p.postId ? [Number(p.postId)] : [],
+        publicaly_available_post_id: p.postId ? [INT64_MARK + p.postId] : [],
         ...(p.kind === 'video'
           ? { uploaded_bytes: p.receivedBytes }
           : { downloaded_bytes: p.images.reduce((n, b) => n + b.length, 0) }),
       });
+      // Post ids are int64 numbers in JSON (1.3), 19 digits long: more than a double holds.
+      const text = JSON.stringify(answer.body).replace(new RegExp(`"${INT64_MARK}(\\d+)"`, 'g'), '$1');
+      return { ...answer, body: Buffer.from(text) };
     }
     return init(call, pub, account);
   }
@@ -137,6 +142,8 @@ export function createTikTokPublishing(): PublishingModule {
       p.account,
       { publishId: p.id, mode: p.mode, ...p.params },
       p.kind === 'video' ? [Buffer.concat(p.received)] : p.images,
+      // TikTok's ids look like 7234567890123456789.
+      `7${String(Math.floor(Math.random() * 10 ** 9)).padStart(9, '0')}${String(Math.floor(Math.random() * 10 ** 9)).padStart(9, '0')}`,
     );
     if (p.mode === 'direct' && (p.params.post_info as Record<string, unknown>)?.privacy_level === 'PUBLIC_TO_EVERYONE')
       p.postId = item.id;

@@ -1,4 +1,5 @@
 import { ConnectorError, PLATFORM_NAMES, type Platform } from './connector.js';
+import { parsePlatformJson } from './platform-json.js';
 
 /** What connectors need from the outside world; tests pass nothing and talk to emulators on loopback. */
 export interface ConnectorDeps {
@@ -86,7 +87,7 @@ function networkReason(err: unknown): string {
 function parseJson(text: string): unknown {
   if (text.trim() === '') return null;
   try {
-    return JSON.parse(text);
+    return parsePlatformJson(text);
   } catch {
     return null;
   }

@@ -1,4 +1,5 @@
 import type { Platform } from './connector.js';
+import { parsePlatformJson } from './platform-json.js';
 import { type HttpAnswer, PublishError } from './publish-errors.js';
 import { ConnectionLost, type Progress } from './upload-source.js';
 
@@ -178,7 +179,7 @@ export class PublishRun {
     }
     let parsed: unknown = null;
     try {
-      parsed = text.trim() === '' ? null : JSON.parse(text);
+      parsed = text.trim() === '' ? null : parsePlatformJson(text);
     } catch {
       parsed = text;
     }

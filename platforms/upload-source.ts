@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { parsePlatformJson } from './platform-json.js';
 
 /**
  * Media read from storage in ranges and streamed to a platform: no buffer holds more than the
@@ -72,7 +73,7 @@ export function sendBytes(req: BytesRequest): Promise<BytesAnswer> {
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown = null;
           try {
-            body = text.trim() === '' ? null : JSON.parse(text);
+            body = text.trim() === '' ? null : parsePlatformJson(text);
           } catch {
             body = text;
           }

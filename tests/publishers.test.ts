@@ -9,6 +9,7 @@ import { callControl } from '../emulators/oauth-kit.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
 import { type FacebookInput, facebookPublisher } from '../platforms/facebook/publisher.js';
 import { type InstagramInput, instagramPublisher } from '../platforms/instagram/publisher.js';
+import { parsePlatformJson } from '../platforms/platform-json.js';
 import { PublishError } from '../platforms/publish-errors.js';
 import { memoryJournal, type PublishContext, type PublishResult, publish } from '../platforms/publishing.js';
 import { CreatorInfoCache, MIB, tiktokPublisher } from '../platforms/tiktok/publisher.js';
@@ -112,6 +113,9 @@ describe('TikTok', () => {
     );
     const items = await published(tiktok.url);
     expect(items).toHaveLength(1);
+    // The post id is an int64 in the status answer, 19 digits: kept exactly, not rounded by a double.
+    expect(items[0]?.id).toMatch(/^\d{19}$/);
+    expect(result.status === 'published' && result.postId).toBe(items[0]?.id);
     expect((await mediaBytes(tiktok.url, items[0]?.id as string)).equals(video.bytes)).toBe(true);
     const puts = tiktok.kit.requests.filter((r) => r.method === 'PUT');
     expect(puts).toHaveLength(2);
@@ -939,5 +943,20 @@ describe('a kill at every journal write, then a resumed run: each post exactly o
       publish(facebookPublisher(config), { kind: 'reel', source: await fileSource(small.path, 'video/mp4') }, ctx),
     );
     expect(reel.every((s) => s === 'published')).toBe(true);
+  });
+});
+
+describe('platform answers', () => {
+  it('keep int64 ids exactly (as digits) and leave strings, small numbers and fractions as they are', () => {
+    const text =
+      '{"ids":[7234567890123456789, 12],"user_id":17841400008460056,"s":"a \\" 12345678901234567890 ,","f":12345678901234567.5,"n":-9234567890123456789}';
+    expect(parsePlatformJson(text)).toEqual({
+      ids: ['7234567890123456789', 12],
+      user_id: '17841400008460056',
+      s: 'a " 12345678901234567890 ,',
+      f: 12345678901234568,
+      n: '-9234567890123456789',
+    });
+    expect(parsePlatformJson('[9007199254740991, 9007199254740993]')).toEqual([9007199254740991, '9007199254740993']);
   });
 });
