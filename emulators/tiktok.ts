@@ -65,6 +65,8 @@ interface Settings {
   /** Scopes the next consent grants (intersected with those asked); null = all asked. */
   grantScopes: string[] | null;
   webhookUrl: string | undefined;
+  /** The newer docs' rotation (section 5); off, a refresh hands back the refresh token it was sent (1.1: "may be different"). */
+  rotateRefresh: boolean;
 }
 
 const defaultUser = (): Identity => ({
@@ -83,6 +85,7 @@ export async function startTikTokEmulator(options: TikTokEmulatorOptions = {}): 
     user: defaultUser(),
     grantScopes: null,
     webhookUrl: options.webhookUrl,
+    rotateRefresh: true,
   });
   let settings = initial();
 
@@ -116,6 +119,11 @@ export async function startTikTokEmulator(options: TikTokEmulatorOptions = {}): 
         for (const v of [access, refresh]) if (typeof v === 'string') return json(400, { error: v });
         if (typeof access === 'number') settings.accessSeconds = access;
         if (typeof refresh === 'number') settings.refreshSeconds = refresh;
+        return { status: 204 };
+      }
+      if (route === 'POST /__control/refresh-rotation') {
+        if (typeof body.rotate !== 'boolean') return json(400, { error: 'rotate must be true or false' });
+        settings.rotateRefresh = body.rotate;
         return { status: 204 };
       }
       if (route === 'POST /__control/oauth-error-status') {
@@ -214,9 +222,11 @@ export async function startTikTokEmulator(options: TikTokEmulatorOptions = {}): 
         kit.revokeGrant(old.grantId);
         return oauthError('invalid_grant', 'Refresh token is invalid or expired (injected fault)');
       }
+      const pair = issuePair(kit, old.grantId, old.data.user as Identity, old.data.scopes as string[]);
+      if (!settings.rotateRefresh) return json(200, { ...pair, refresh_token: form.get('refresh_token') });
       // Rotation: the previous refresh token stops working once a new one is issued.
       old.state = 'rotated';
-      return json(200, issuePair(kit, old.grantId, old.data.user as Identity, old.data.scopes as string[]));
+      return json(200, pair);
     }
     kit.violate(endpoint, `unsupported grant_type ${grantType}`);
     return oauthError('unsupported_grant_type', 'grant_type is not supported');

@@ -66,7 +66,7 @@ export function createHttp(deps: ConnectorDeps = {}) {
       );
     }
     const text = await response.text().catch(() => '');
-    return { status: response.status, body: parseJson(scrub(text, request.secrets)), headers: response.headers };
+    return { status: response.status, body: scrubBody(parseJson(text), request.secrets), headers: response.headers };
   };
 }
 
@@ -103,6 +103,21 @@ export function scrub(text: string, secrets: (string | null | undefined)[]): str
     }
   }
   return out;
+}
+
+/** Fields that carry the tokens an answer hands over: a platform may hand back the very token it was sent. */
+const TOKEN_FIELDS = new Set(['access_token', 'refresh_token']);
+
+/**
+ * The answer with every secret the request carried removed from its text, except in token fields:
+ * a refresh that returns the same refresh token, or an exchange that returns the token it was
+ * given (platform-apis.md 1.1, 4.1, section 5), must store that token, not "[redacted]".
+ */
+function scrubBody(value: unknown, secrets: (string | null | undefined)[], key?: string): unknown {
+  if (typeof value === 'string') return key !== undefined && TOKEN_FIELDS.has(key) ? value : scrub(value, secrets);
+  if (Array.isArray(value)) return value.map((v) => scrubBody(v, secrets));
+  if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubBody(v, secrets, k)]));
+  return value;
 }
 
 export const isRecord = (value: unknown): value is Record<string, unknown> =>

@@ -211,6 +211,19 @@ describe('TikTok connector', () => {
     expect(await connector.revoke(ref, refreshed)).toBe('already_invalid');
   });
 
+  it('keeps a refresh token that the refresh hands back unchanged (the older docs: "may be different")', async () => {
+    const connector = registry.get('tiktok');
+    const { ref, credentials } = refOf(await connect(connector));
+    await callControl(tiktok.url, 'POST', 'refresh-rotation', { rotate: false });
+    const refreshed = await connector.refresh(ref, credentials);
+    // The same token the request carried, stored as itself: the next refresh needs it.
+    expect(refreshed.refreshToken).toBe(credentials.refreshToken);
+    expect(refreshed.accessToken).not.toBe(credentials.accessToken);
+    const again = await connector.refresh(ref, refreshed);
+    expect(await connector.readProfile(ref, again)).toMatchObject({ platformAccountId: 'tt-open-0001' });
+    expect(tiktok.kit.violations).toEqual([]);
+  });
+
   it('reads OAuth errors from the body whether they come with HTTP 200 or 400', async () => {
     const connector = registry.get('tiktok');
     for (const status of [200, 400] as const) {
