@@ -1,5 +1,6 @@
 import { ConnectorError, PLATFORM_NAMES, type Platform } from './connector.js';
 import { parsePlatformJson } from './platform-json.js';
+import { waitFromHeaders } from './publish-errors.js';
 
 /** What connectors need from the outside world; tests pass nothing and talk to emulators on loopback. */
 export interface ConnectorDeps {
@@ -126,10 +127,14 @@ export const isRecord = (value: unknown): value is Record<string, unknown> =>
 export const text = (value: unknown): string | undefined =>
   typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
 
-/** Seconds from a Retry-After header, when it is a number. */
+/**
+ * The wait an answer asks for, in seconds: Retry-After (seconds or a date), or Meta's
+ * estimated_time_to_regain_access in its usage headers. Undefined when it names none, so the
+ * caller's own backoff applies (a missing header is not a request to retry at once).
+ */
 export function retryAfter(headers: Headers): number | undefined {
-  const value = Number(headers.get('retry-after'));
-  return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const ms = waitFromHeaders(headers);
+  return ms === undefined ? undefined : Math.ceil(ms / 1000);
 }
 
 /** Generic classification by status, for answers that carry no recognisable error body. */

@@ -23,6 +23,7 @@ import {
   createConnectorRegistry,
   PlatformNotConfiguredError,
 } from '../platforms/connectors.js';
+import { retryAfter } from '../platforms/http.js';
 import { createTikTokConnector } from '../platforms/tiktok/connector.js';
 import { createYouTubeConnector } from '../platforms/youtube/connector.js';
 import { loadConfig } from '../runtime/config.js';
@@ -379,7 +380,10 @@ describe('YouTube connector', () => {
     const connector = registry.get('youtube');
     const { ref, credentials } = refOf(await connect(connector));
     await callControl(google.url, 'POST', 'faults', [{ kind: 'server_error', on: 'refresh' }]);
-    expect((await connectorFailure(connector.refresh(ref, credentials))).kind).toBe('transient');
+    const failed = await connectorFailure(connector.refresh(ref, credentials));
+    expect(failed.kind).toBe('transient');
+    // No Retry-After: no wait of its own, so the activity's backoff applies (not a retry at once).
+    expect(failed.details.retryAfterSeconds).toBeUndefined();
     await callControl(google.url, 'POST', 'faults', [{ kind: 'invalid_grant', on: 'refresh' }]);
     expect((await connectorFailure(connector.refresh(ref, credentials))).kind).toBe('needs_reconnect');
   });
@@ -615,6 +619,17 @@ describe('Instagram connector through a Facebook Page', () => {
     const error = await connectorFailure(connect(registry.get('instagram'), 'facebook'));
     expect(error.kind).toBe('denied');
     expect(error.message).toMatch(/Instagram professional account linked/);
+  });
+});
+
+describe('waits a platform asks for', () => {
+  it('reads Retry-After in seconds or as a date, and Meta usage headers in minutes; nothing when none is sent', () => {
+    expect(retryAfter(new Headers())).toBeUndefined();
+    expect(retryAfter(new Headers({ 'retry-after': '30' }))).toBe(30);
+    const soon = new Date(Date.now() + 90_000).toUTCString();
+    expect(retryAfter(new Headers({ 'retry-after': soon }))).toBeGreaterThanOrEqual(88);
+    const usage = JSON.stringify({ '1234': [{ type: 'pages', call_count: 100, estimated_time_to_regain_access: 5 }] });
+    expect(retryAfter(new Headers({ 'x-business-use-case-usage': usage }))).toBe(300);
   });
 });
 
