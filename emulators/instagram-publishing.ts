@@ -33,6 +33,12 @@ const VERSION = '(?:/v\\d+\\.\\d+)?';
 export function createInstagramPublishing(variant: 'instagram-login' | 'facebook-login'): PublishingModule {
   const switches: Record<string, unknown> = {
     quotaTotal: 50,
+    /**
+     * The field content_publishing_limit names its limit with: `config` (the sample answer) or
+     * `rate_limit_settings` (the sample request, platform-apis.md 3.4); asking for the other one is
+     * refused as Graph refuses an unknown field.
+     */
+    limitField: 'config',
     processingPolls: 1,
     /** When a number: new video containers stay IN_PROGRESS for that many polls, then ERROR. */
     containerFailsAfterPolls: null,
@@ -81,10 +87,13 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
     if (call.endpoint === 'status') return status(call, pub, parts[0] as string);
     const account = parts[0] as string;
     if (call.endpoint === 'limit') {
+      const known = String(switches.limitField);
+      const fields = (call.query.get('fields') ?? 'quota_usage').split(',');
+      const unknown = fields.find((f) => f !== 'quota_usage' && f !== known);
+      if (unknown) return graphFail(400, `(#100) Tried accessing nonexisting field (${unknown})`, 100);
+      const limit = { quota_total: switches.quotaTotal, quota_duration: 86400 };
       return json(200, {
-        data: [
-          { quota_usage: usage(pub, account), config: { quota_total: switches.quotaTotal, quota_duration: 86400 } },
-        ],
+        data: [{ quota_usage: usage(pub, account), ...(fields.includes(known) ? { [known]: limit } : {}) }],
       });
     }
     if (call.endpoint === 'publish') return publish(call, pub, account);

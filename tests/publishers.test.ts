@@ -546,6 +546,15 @@ describe('Instagram', () => {
     expect(err.message).toMatch(/2 of 2/);
     expect(await published(instagram.url)).toHaveLength(2);
     expect(await violations(instagram.url)).toEqual([]);
+    // A server that names the limit rate_limit_settings (3.4's sample request) is read as well.
+    await switches(instagram.url, { limitField: 'rate_limit_settings' });
+    const other = await publish(
+      publisher(),
+      { kind: 'image', imageUrl: `${media.url}/3.jpg` },
+      context(memoryJournal(), credentials),
+    ).catch((e) => e);
+    expect(other).toMatchObject({ kind: 'quota', message: expect.stringMatching(/2 of 2/) });
+    expect(await published(instagram.url)).toHaveLength(2);
   });
 });
 
