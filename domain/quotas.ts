@@ -23,6 +23,11 @@ export const QUOTA_DEFAULTS = {
   TIKTOK_INITS_PER_MINUTE: 6,
   /** TikTok: Direct Posts per creator per 24 h ("typically around 15"), shared with other apps. */
   TIKTOK_POSTS_PER_DAY: 15,
+  /**
+   * TikTok: drafts sent to a creator's inbox per 24 h ("at most 5 pending shares"). A draft stays
+   * pending until the creator acts on it in the app, which nothing tells us, so each counts a day.
+   */
+  TIKTOK_INBOX_SHARES_PER_DAY: 5,
   /** Facebook: API-published Reels per Page per moving 24 h. */
   FACEBOOK_REELS_PER_DAY: 30,
 } as const;
@@ -177,14 +182,11 @@ export function instagramSlot(
   );
 }
 
-/** TikTok: the per-minute init limit of the token and the creator's daily post cap. */
-export function tiktokSlot(
-  inits: Date[],
-  directPosts: Date[],
-  settings: QuotaSettings,
-  now: Date,
-  direct: boolean,
-): Verdict {
+/**
+ * TikTok: the per-minute init limit of the token, and the creator's daily cap of the post's kind:
+ * `daily` holds the creator's Direct Posts when `direct`, else the drafts shared to their inbox.
+ */
+export function tiktokSlot(inits: Date[], daily: Date[], settings: QuotaSettings, now: Date, direct: boolean): Verdict {
   const perMinute = movingWindow(
     inits.map((at) => ({ at, amount: 1 })),
     settings.TIKTOK_INITS_PER_MINUTE,
@@ -193,16 +195,15 @@ export function tiktokSlot(
     1,
     'TikTok post starts',
   );
-  if (!direct) return perMinute;
   return later(
     perMinute,
     movingWindow(
-      directPosts.map((at) => ({ at, amount: 1 })),
-      settings.TIKTOK_POSTS_PER_DAY,
+      daily.map((at) => ({ at, amount: 1 })),
+      direct ? settings.TIKTOK_POSTS_PER_DAY : settings.TIKTOK_INBOX_SHARES_PER_DAY,
       DAY_MS,
       now,
       1,
-      'TikTok posts',
+      direct ? 'TikTok posts' : 'TikTok inbox drafts',
     ),
   );
 }

@@ -48,6 +48,7 @@ export function createTikTokPublishing(): PublishingModule {
     /** When set, processing ends FAILED with this fail_reason. */
     failReason: null,
     dailyPostCap: 15,
+    pendingShareCap: 5,
     username: 'emulated.creator',
   };
   const defaults = { ...switches };
@@ -191,6 +192,21 @@ export function createTikTokPublishing(): PublishingModule {
         ).length;
         if (today >= Number(switches.dailyPostCap))
           return fail(403, 'spam_risk_too_many_posts', 'The daily post cap from the API is reached for this creator');
+      }
+    }
+    if (inbox) {
+      // 1.4: at most 5 pending shares within any 24 hours; the emulated creator never acts on one.
+      const dayAgo = pub.kit.now() - 86_400_000;
+      const pending = pub.published.filter(
+        (p) => p.account === account && p.params.mode === 'inbox' && Date.parse(p.at) > dayAgo,
+      ).length;
+      if (pending >= Number(switches.pendingShareCap)) {
+        pub.kit.violate(e, 'more than 5 pending inbox shares in 24 hours');
+        return fail(
+          403,
+          'spam_risk_too_many_pending_share',
+          'There may be at most 5 pending shares within any 24-hour period',
+        );
       }
     }
     const publishId = `${kind === 'photo' ? 'p' : 'v'}_${inbox ? 'inbox' : 'pub'}_${kind === 'photo' ? 'url' : 'file'}~v2.${newId()}`;

@@ -179,6 +179,7 @@ const envSchema = z.object({
   INSTAGRAM_POSTS_PER_DAY: quota(50),
   TIKTOK_INITS_PER_MINUTE: quota(6),
   TIKTOK_POSTS_PER_DAY: quota(15),
+  TIKTOK_INBOX_SHARES_PER_DAY: quota(5),
   FACEBOOK_REELS_PER_DAY: quota(30),
   FACEBOOK_GRAPH_VERSION: z
     .string()

@@ -264,6 +264,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       YOUTUBE_INSERT_UNITS: '0',
       YOUTUBE_INSERTS_PER_DAY: String(switches.youtube.insertsPerDay),
       TIKTOK_POSTS_PER_DAY: String(room),
+      TIKTOK_INBOX_SHARES_PER_DAY: String(room),
       INSTAGRAM_POSTS_PER_DAY: String(switches.instagram.quotaTotal),
       FACEBOOK_REELS_PER_DAY: String(switches.facebook.reelsPerDay),
     };

@@ -83,13 +83,22 @@ async function post(): Promise<string> {
 
 const DAY_MS = 86_400_000;
 const settings = { ...QUOTA_DEFAULTS, TIKTOK_POSTS_PER_DAY: 2 };
-const directPost = (postId: string, at: Date) =>
-  reserveQuota(
-    handle.db,
-    settings,
-    { platform: 'tiktok', accountId: 'creator', postId, targetKey: 'tt', direct: true },
-    at,
-  );
+const tiktokPost = (postId: string, at: Date, direct = true) =>
+  reserveQuota(handle.db, settings, { platform: 'tiktok', accountId: 'creator', postId, targetKey: 'tt', direct }, at);
+const directPost = (postId: string, at: Date) => tiktokPost(postId, at);
+
+it('TikTok inbox drafts have a daily budget of their own: 5 pending shares a day (1.4), apart from Direct Posts', async () => {
+  const t0 = new Date('2026-11-21T12:00:00Z');
+  const minutes = (n: number) => new Date(t0.getTime() + n * 60_000);
+  for (let i = 0; i < 5; i++) expect(await tiktokPost(await post(), minutes(i), false)).toEqual({ ok: true });
+  expect(await tiktokPost(await post(), minutes(5), false)).toMatchObject({
+    ok: false,
+    at: new Date(t0.getTime() + DAY_MS),
+    reason: expect.stringMatching(/TikTok inbox drafts/),
+  });
+  // Direct Posts count apart: the creator's inbox being full does not hold them.
+  expect(await directPost(await post(), minutes(6))).toEqual({ ok: true });
+});
 
 it('a retried attempt keeps its spend; a retry after the window spends again and counts', async () => {
   const t0 = new Date('2026-11-20T12:00:00Z');

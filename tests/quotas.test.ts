@@ -76,7 +76,7 @@ describe('moving windows', () => {
     });
   });
 
-  it('TikTok: 6 inits per minute, 15 Direct Posts per day; drafts only count against the minute', () => {
+  it('TikTok: 6 inits per minute, 15 Direct Posts per day, 5 inbox drafts per day', () => {
     const now = at('2026-05-01T12:00:00Z');
     const inits = Array.from({ length: 6 }, (_, i) => new Date(now.getTime() - (i + 1) * 5000));
     expect(tiktokSlot(inits, [], settings, now, false)).toMatchObject({
@@ -84,10 +84,16 @@ describe('moving windows', () => {
       at: new Date(inits[5]!.getTime() + 60_000),
     });
     const posts = Array.from({ length: 15 }, (_, i) => new Date(now.getTime() - (i + 1) * 3600_000));
-    expect(tiktokSlot([], posts, settings, now, false)).toEqual({ ok: true });
+    expect(tiktokSlot([], posts.slice(1), settings, now, true)).toEqual({ ok: true });
     expect(tiktokSlot([], posts, settings, now, true)).toMatchObject({
       ok: false,
       reason: expect.stringMatching(/TikTok posts/),
+    });
+    expect(tiktokSlot([], posts.slice(0, 4), settings, now, false)).toEqual({ ok: true });
+    expect(tiktokSlot([], posts.slice(0, 5), settings, now, false)).toMatchObject({
+      ok: false,
+      at: new Date(posts[4]!.getTime() + 86_400_000),
+      reason: expect.stringMatching(/TikTok inbox drafts/),
     });
   });
 

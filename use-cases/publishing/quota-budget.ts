@@ -48,7 +48,7 @@ function spendsOf(request: QuotaRequest, settings: QuotaSettings): { budget: str
     case 'tiktok':
       return [
         { budget: `tiktok-init:${a}`, amount: 1 },
-        ...(request.direct ? [{ budget: `tiktok-post:${a}`, amount: 1 }] : []),
+        { budget: `${request.direct ? 'tiktok-post' : 'tiktok-inbox'}:${a}`, amount: 1 },
       ];
     case 'facebook':
       return request.reel ? [{ budget: `facebook-reels:${a}`, amount: 1 }] : [];
@@ -96,7 +96,13 @@ export async function reserveQuota(
         : request.platform === 'instagram'
           ? instagramSlot(dates(`instagram:${a}`), settings, now)
           : request.platform === 'tiktok'
-            ? tiktokSlot(dates(`tiktok-init:${a}`), dates(`tiktok-post:${a}`), settings, now, request.direct === true)
+            ? tiktokSlot(
+                dates(`tiktok-init:${a}`),
+                dates(`${request.direct ? 'tiktok-post' : 'tiktok-inbox'}:${a}`),
+                settings,
+                now,
+                request.direct === true,
+              )
             : facebookReelSlot(dates(`facebook-reels:${a}`), settings, now);
     if (!verdict.ok) return verdict;
     await tx
