@@ -46,6 +46,8 @@ export function createFacebookPublishing(): PublishingModule {
     fieldTableStatus: false,
     /** The next finished Reel is not published: its status says this instead ('upload_failed' or 'expired'). */
     reelFails: null,
+    /** A processed Page video says `ready` while its publishing phase still reads in_progress (4.4: ready is done). */
+    videoReadyBeforePublishing: false,
     /** Usage header sent with every answer (X-Business-Use-Case-Usage), e.g. to announce a wait. */
     regainAccessMinutes: 0,
   };
@@ -317,11 +319,13 @@ export function createFacebookPublishing(): PublishingModule {
             publishing_phase:
               done && switches.publishingFails
                 ? { status: 'error', publish_status: 'error' }
-                : {
-                    status: done ? complete : 'not_started',
-                    ...(table ? {} : { publish_status: done ? 'published' : v.finished ? 'scheduled' : 'draft' }),
-                    ...(done ? { publish_time: Math.floor(pub.kit.now() / 1000) } : {}),
-                  },
+                : done && v.kind === 'video' && switches.videoReadyBeforePublishing === true
+                  ? { status: 'in_progress' }
+                  : {
+                      status: done ? complete : 'not_started',
+                      ...(table ? {} : { publish_status: done ? 'published' : v.finished ? 'scheduled' : 'draft' }),
+                      ...(done ? { publish_time: Math.floor(pub.kit.now() / 1000) } : {}),
+                    },
           },
         });
       }

@@ -729,6 +729,20 @@ describe('Facebook', () => {
     }
   });
 
+  it('a Page video is done when its status says ready, even while its publishing phase reads in progress (4.4)', async () => {
+    const { credentials, publisher } = await setup();
+    await switches(facebook.url, { videoReadyBeforePublishing: true });
+    const source = await fileSource(video.path, 'video/mp4');
+    const result = await publish(
+      publisher,
+      { kind: 'video', source, title: 'ready is done' },
+      context(memoryJournal(), credentials, { maxPolls: 5 }),
+    );
+    expect(result).toMatchObject({ status: 'published' });
+    expect(await published(facebook.url)).toHaveLength(1);
+    expect(await violations(facebook.url)).toEqual([]);
+  });
+
   it('a Reel processed but not published (publishing_phase error) ends rejected, not published', async () => {
     const { credentials, publisher } = await setup();
     await switches(facebook.url, { publishingFails: true });

@@ -256,10 +256,11 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
   }
 
   /**
-   * `startOver`: a Reel whose upload failed or expired (4.6: "retry upload", "re-upload") was never
-   * published, so the next attempt starts a new one from step 1 instead of failing the post.
+   * Waits until the video is done: a Page video when ready (4.4), a Reel when published (4.6). A Reel
+   * whose upload failed or expired ("retry upload", "re-upload") was never published, so the next
+   * attempt starts a new one from step 1 instead of failing the post.
    */
-  async function waitProcessed(run: PublishRun, videoId: string, startOver = false): Promise<void> {
+  async function waitProcessed(run: PublishRun, videoId: string, reel: boolean): Promise<void> {
     await run.poll('Facebook video processing', async () => {
       const s = await status(run, videoId);
       const video = String((s as unknown as { video_status?: string }).video_status ?? '');
@@ -273,7 +274,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
           `Facebook could not process the video${message ? `: ${message}` : ''}`,
         );
       }
-      if (startOver && (video === 'expired' || video === 'upload_failed')) {
+      if (reel && (video === 'expired' || video === 'upload_failed')) {
         await run.record({ videoId: null, uploadUrl: null, uploaded: false, finishSent: false });
         throw new PublishError(
           name,
@@ -287,6 +288,8 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
       if (publishing.status === 'error' || publishing.publish_status === 'error') {
         throw new PublishError(name, 'rejected', 'Facebook processed the video but could not publish it');
       }
+      // A Page video is done when its video_status is ready (4.4), whatever its phases say.
+      if (!reel && video === 'ready') return true;
       // The examples spell a finished phase `complete`, the field table `completed` (platform-apis.md 5).
       if (publishing.publish_status === 'published' || PHASE_DONE.has(String(publishing.status))) return true;
       // A status without a publishing phase says no more than that processing is done.
