@@ -41,6 +41,8 @@ export function createYouTubePublishing(): PublishingModule {
     /** The sessions that exist when the next upload request arrives expire (404); new ones live. */
     sessionsExpired: false,
     channelId: 'UCemulatorChannel000000001',
+    /** An API project YouTube has not audited: every upload is kept private (2.3). */
+    unverifiedProject: false,
   };
   const defaults = { ...switches };
   const sessions = new Map<string, Session>();
@@ -212,7 +214,11 @@ export function createYouTubePublishing(): PublishingModule {
       etag: newId('etag'),
       id: videoId,
       snippet: { ...md.snippet, publishedAt: new Date(pub.kit.now()).toISOString(), channelId: session.account },
-      status: { uploadStatus: 'uploaded', privacyStatus: md.status?.privacyStatus ?? 'public', ...md.status },
+      status: {
+        uploadStatus: 'uploaded',
+        ...md.status,
+        privacyStatus: switches.unverifiedProject === true ? 'private' : (md.status?.privacyStatus ?? 'public'),
+      },
     };
     videos.set(videoId, { id: videoId, resource, pollsLeft: Number(switches.processingPolls), itemId: item.id });
     return json(201, resource);

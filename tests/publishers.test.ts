@@ -15,6 +15,7 @@ import { memoryJournal, type PublishContext, type PublishResult, publish } from 
 import { CreatorInfoCache, MIB, tiktokPublisher } from '../platforms/tiktok/publisher.js';
 import { fileSource, type UploadSource } from '../platforms/upload-source.js';
 import { youtubePublisher } from '../platforms/youtube/publisher.js';
+import { titleFromCaption } from '../platforms/youtube/target.js';
 import {
   context,
   emulatorClockPace,
@@ -353,10 +354,22 @@ describe('YouTube', () => {
     expect(await violations(google.url)).toEqual([]);
   });
 
-  it('a thumbnail refused for its rate limit leaves the published video published, with a note', async () => {
+  it('a thumbnail refused for its 24-hour limit is not tried again; the video stays published, with a note', async () => {
     const { credentials } = await emulatorCredentials(google.url);
-    // Longer than a publish may wait in place: before, the whole publication failed with it.
-    await fault(google.url, { kind: 'rate_limit', on: 'thumbnail', retryAfterSeconds: 3600 });
+    // 2.4: 429 uploadRateLimitExceeded, too many thumbnails in 24 h. Each try costs about 50 units.
+    const message = 'The user has exceeded the number of thumbnails they may set';
+    await fault(google.url, {
+      kind: 'answer',
+      on: 'thumbnail',
+      status: 429,
+      body: {
+        error: {
+          code: 429,
+          message,
+          errors: [{ message, domain: 'youtube.thumbnail', reason: 'uploadRateLimitExceeded' }],
+        },
+      },
+    });
     const result = await publish(
       publisher(),
       {
@@ -370,6 +383,18 @@ describe('YouTube', () => {
     expect(result).toMatchObject({ status: 'published' });
     expect(result.status === 'published' && result.note).toMatch(/thumbnail not set/);
     expect(await published(google.url)).toHaveLength(1);
+    expect(google.kit.requests.filter((r) => r.path.endsWith('/thumbnails/set'))).toHaveLength(1);
+  });
+
+  it('says so when YouTube keeps a video private that was meant to be public (an API project not yet audited)', async () => {
+    const { credentials } = await emulatorCredentials(google.url);
+    await switches(google.url, { unverifiedProject: true });
+    const result = await publish(
+      publisher(),
+      { source: await fileSource(video.path, 'video/mp4'), title: 'Kept private', chunkSize: 8 * MIB },
+      context(memoryJournal(), credentials),
+    );
+    expect(result).toMatchObject({ status: 'published', note: expect.stringMatching(/keeps this video private/) });
   });
 
   it('every end state of processing stops the wait in words: failed or terminated processing, a deleted upload', async () => {
@@ -966,6 +991,14 @@ describe('a kill at every journal write, then a resumed run: each post exactly o
       publish(facebookPublisher(config), { kind: 'reel', source: await fileSource(small.path, 'video/mp4') }, ctx),
     );
     expect(reel.every((s) => s === 'published')).toBe(true);
+  });
+});
+
+describe('YouTube titles', () => {
+  it("take the caption's first line up to 100 characters, never half an emoji", () => {
+    const line = `${'a'.repeat(99)}🎉🎉`;
+    expect(titleFromCaption(`${line}\nrest`)).toBe(`${'a'.repeat(99)}🎉`);
+    expect(titleFromCaption('Short\nand more')).toBe('Short');
   });
 });
 

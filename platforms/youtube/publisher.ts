@@ -251,7 +251,8 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
                     });
                     if (a.status >= 400) {
                       const e = fail(a, 'thumbnail');
-                      if (e.kind !== 'rejected') throw e;
+                      // A 429 here is the 24-hour thumbnail limit (2.4): waiting minutes cannot lift it.
+                      if (e.kind !== 'rejected' && a.status !== 429) throw e;
                     }
                     return a;
                   }),
@@ -326,9 +327,14 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
               const reason = status.processingFailureReason ?? status.processingStatus;
               throw new PublishError('youtube', 'rejected', `YouTube could not process the video (${String(reason)})`);
             }
+            // 2.3: uploads from an unverified API project are kept private until it passes YouTube's audit.
+            const keptPrivate = !input.publishAt && input.privacy !== 'private' && status.privacyStatus === 'private';
             const notes = [
               input.publishAt
                 ? `private until ${input.publishAt.toISOString()}, when YouTube publishes it by its own clock`
+                : '',
+              keptPrivate
+                ? `YouTube keeps this video private (asked: ${input.privacy ?? 'public'}); uploads from an API project YouTube has not audited stay private`
                 : '',
               typeof run.journal.thumbnail === 'string' && run.journal.thumbnail !== 'set'
                 ? `thumbnail not set: ${run.journal.thumbnail}`

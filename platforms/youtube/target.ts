@@ -8,7 +8,7 @@ export function createYouTubeTarget(config: { apiUrl: string }): Publisher {
     const video = request.renditions.find(isVideo);
     if (!video) throw new Error('a YouTube target needs a video');
     const thumbnail = request.renditions.find((file) => !isVideo(file));
-    const title = draftField(request, 'title') ?? request.caption.split('\n')[0]?.slice(0, 100) ?? '';
+    const title = draftField(request, 'title') ?? titleFromCaption(request.caption);
     const input: YouTubeInput = {
       source: await sourceOf(video),
       title,
@@ -27,4 +27,11 @@ export function createYouTubeTarget(config: { apiUrl: string }): Publisher {
     };
     return { publisher: youtubePublisher({ apiUrl: config.apiUrl }), input };
   });
+}
+
+/** The caption's first line, cut at 100 characters, not UTF-16 units: a cut through an emoji would leave invalid UTF-8. */
+export function titleFromCaption(caption: string): string {
+  return Array.from(caption.split('\n')[0] ?? '')
+    .slice(0, 100)
+    .join('');
 }
