@@ -620,6 +620,15 @@ describe('Instagram connector through a Facebook Page', () => {
     expect(error.kind).toBe('denied');
     expect(error.message).toMatch(/Instagram professional account linked/);
   });
+
+  it('names pages_read_engagement when the person declined it (3.1: publishing needs it)', async () => {
+    await callControl(facebook.url, 'POST', 'consent', {
+      permissions: ['instagram_basic', 'instagram_content_publish', 'pages_show_list', 'business_management'],
+    });
+    const error = await connectorFailure(connect(registry.get('instagram'), 'facebook'));
+    expect(error.kind).toBe('denied');
+    expect(error.message).toMatch(/pages_read_engagement/);
+  });
 });
 
 describe('waits a platform asks for', () => {
@@ -630,6 +639,49 @@ describe('waits a platform asks for', () => {
     expect(retryAfter(new Headers({ 'retry-after': soon }))).toBeGreaterThanOrEqual(88);
     const usage = JSON.stringify({ '1234': [{ type: 'pages', call_count: 100, estimated_time_to_regain_access: 5 }] });
     expect(retryAfter(new Headers({ 'x-business-use-case-usage': usage }))).toBe(300);
+  });
+});
+
+describe('YouTube channel refusals (2.6)', () => {
+  it('waits out every rate limit and treats forbidden as final, not as a reason to connect again', async () => {
+    let reason = '';
+    const server = createServer((_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 403, message: reason, errors: [{ reason, domain: 'youtube.api' }] } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const connector = createYouTubeConnector({
+        clientId: 'id',
+        clientSecret: 's',
+        authUrl: url,
+        tokenUrl: url,
+        apiUrl: url,
+      });
+      const credentials: Credentials = {
+        accessToken: 'ya29.a',
+        accessTokenExpiresAt: null,
+        refreshToken: null,
+        refreshTokenExpiresAt: null,
+        userToken: null,
+        userTokenExpiresAt: null,
+        scopes: [],
+        issuedAt: new Date(),
+      };
+      const ref = { platformAccountId: 'UC1', via: null };
+      for (const [r, kind] of [
+        ['rateLimitExceeded', 'transient'],
+        ['userRateLimitExceeded', 'transient'],
+        ['insufficientPermissions', 'needs_reconnect'],
+        ['forbidden', 'rejected'],
+      ]) {
+        reason = r as string;
+        expect((await connectorFailure(connector.readProfile(ref, credentials))).kind, reason).toBe(kind);
+      }
+    } finally {
+      server.close();
+    }
   });
 });
 

@@ -36,7 +36,8 @@ const FACEBOOK_SCOPES = [
   'pages_read_engagement',
   'business_management',
 ];
-const FACEBOOK_REQUIRED = ['instagram_basic', 'instagram_content_publish', 'pages_show_list'];
+// 3.1: publishing through a Page needs pages_read_engagement too.
+const FACEBOOK_REQUIRED = ['instagram_basic', 'instagram_content_publish', 'pages_show_list', 'pages_read_engagement'];
 const COMMA_OR_SPACE = /[,\s]+/;
 /** Instagram refuses to refresh a token under 24 hours old (3.2). */
 const MIN_REFRESH_AGE_MS = 24 * HOUR_MS;

@@ -235,7 +235,7 @@ function apiError(response: PlatformResponse): ConnectorError {
   if (response.status === 401) {
     return new ConnectorError('youtube', 'access_expired', 'Google no longer accepts the access token.', details);
   }
-  if (response.status === 403 && (reason === 'insufficientPermissions' || reason === 'forbidden')) {
+  if (response.status === 403 && reason === 'insufficientPermissions') {
     return new ConnectorError(
       'youtube',
       'needs_reconnect',
@@ -243,9 +243,12 @@ function apiError(response: PlatformResponse): ConnectorError {
       details,
     );
   }
+  // 2.6: quota and every rate limit are waited out; `forbidden` is permanent (statusError: rejected).
   if (
     reason === 'quotaExceeded' ||
     reason === 'rateLimitExceeded' ||
+    reason === 'userRateLimitExceeded' ||
+    reason === 'uploadRateLimitExceeded' ||
     response.status === 429 ||
     response.status >= 500
   ) {
