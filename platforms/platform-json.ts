@@ -5,7 +5,8 @@
  */
 export function parsePlatformJson(text: string): unknown {
   return JSON.parse(
-    text.replace(/"(?:[^"\\]|\\.)*"|-?\d{16,}(?=\s*[,\]}])/g, (token) =>
+    // A whole integer only: not the digits of a fraction or an exponent (0.30000000000000004).
+    text.replace(/"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?\d{16,}(?=\s*[,\]}])/g, (token) =>
       token.startsWith('"') || Number.isSafeInteger(Number(token)) ? token : `"${token}"`,
     ),
   );

@@ -1014,5 +1014,11 @@ describe('platform answers', () => {
       n: '-9234567890123456789',
     });
     expect(parsePlatformJson('[9007199254740991, 9007199254740993]')).toEqual([9007199254740991, '9007199254740993']);
+    // Long fractions and exponents are numbers, not ids.
+    expect(parsePlatformJson('{"p":0.30000000000000004,"q":-0.12345678901234567,"e":1e-12345678901234567}')).toEqual({
+      p: 0.30000000000000004,
+      q: -0.12345678901234566,
+      e: 0,
+    });
   });
 });
