@@ -66,6 +66,8 @@ export interface Answer {
   /** A redirect target; status should be 302. */
   location?: string;
   headers?: Record<string, string>;
+  /** Publishing emulators: the request was carried out, then the connection is cut before the answer. */
+  hangUp?: boolean;
 }
 
 export const json = (status: number, body: unknown, headers?: Record<string, string>): Answer => ({

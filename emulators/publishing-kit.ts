@@ -294,6 +294,10 @@ async function readAll(
 
 function reply(res: ServerResponse, answer: Answer): void {
   if (res.destroyed || res.writableEnded) return;
+  if (answer.hangUp) {
+    res.socket?.destroy();
+    return;
+  }
   const headers: Record<string, string | number> = { ...(answer.headers ?? {}) };
   if (answer.location) headers.location = answer.location;
   if (answer.body === undefined) {

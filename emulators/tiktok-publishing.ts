@@ -48,6 +48,10 @@ export function createTikTokPublishing(): PublishingModule {
     /** When set, processing ends FAILED with this fail_reason. */
     failReason: null,
     dailyPostCap: 15,
+    /** The last chunk is stored, then its answer is lost (the connection is cut). */
+    loseLastChunkAnswer: false,
+    /** 416 answers leave out Content-Range, so they do not say what arrived. */
+    rangeless416: false,
     pendingShareCap: 5,
     username: 'emulated.creator',
   };
@@ -299,7 +303,8 @@ export function createTikTokPublishing(): PublishingModule {
     if (faulted) return faulted;
     if (pub.kit.now() > p.urlExpiresAt) return json(403, { error: 'upload_url expired' });
     const m = call.header('content-range')?.match(/^bytes (\d+)-(\d+)\/(\d+)$/);
-    const progress = { 'content-range': `bytes 0-${p.receivedBytes - 1}/${p.size}` };
+    const progress: Record<string, string> =
+      switches.rangeless416 === true ? {} : { 'content-range': `bytes 0-${p.receivedBytes - 1}/${p.size}` };
     if (!m) {
       pub.kit.violate(e, 'Content-Range missing or malformed');
       return json(400, { error: 'Content-Range required' });
@@ -320,6 +325,10 @@ export function createTikTokPublishing(): PublishingModule {
     p.received.push(call.body);
     p.receivedBytes += call.body.length;
     const after = { 'content-range': `bytes 0-${p.receivedBytes - 1}/${p.size}` };
+    if (p.receivedBytes === p.size && switches.loseLastChunkAnswer === true) {
+      switches.loseLastChunkAnswer = false;
+      return { status: 201, hangUp: true };
+    }
     return p.receivedBytes === p.size ? json(201, {}, after) : json(206, {}, after);
   }
 

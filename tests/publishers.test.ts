@@ -154,10 +154,32 @@ describe('TikTok', () => {
     await fault(tiktok.url, { kind: 'answer', on: 'upload', status: 416 });
     const result = await publish(publisher(), input, context(memoryJournal(), credentials));
     expect(result.status).toBe('published');
-    expect(tiktok.kit.requests.filter((r) => r.path.endsWith('/init/'))).toHaveLength(2);
+    const inits = () => tiktok.kit.requests.filter((r) => r.path.endsWith('/init/'));
+    expect(inits()).toHaveLength(2);
     const items = await published(tiktok.url);
     expect(items).toHaveLength(1);
     expect((await mediaBytes(tiktok.url, items[0]?.id as string)).equals(video.bytes)).toBe(true);
+    expect(await violations(tiktok.url)).toEqual([]);
+    // Refused in every session: three sessions, then the target fails in words (not sessions without end).
+    await fault(
+      tiktok.url,
+      Array.from({ length: 3 }, () => ({ kind: 'answer', on: 'upload', status: 416 })),
+    );
+    const refused = await publish(publisher(), input, context(memoryJournal(), credentials)).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ kind: 'rejected', message: expect.stringMatching(/three upload sessions/) });
+    expect(inits()).toHaveLength(5);
+  });
+
+  it('a resent last chunk refused 416 without Content-Range asks TikTok what arrived, and posts once', async () => {
+    // The last chunk landed and its 201 was lost; the resend is a wrong range. TikTok's status says
+    // the upload is complete: a new init here would post the video a second time.
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    await switches(tiktok.url, { loseLastChunkAnswer: true, rangeless416: true });
+    const source = await fileSource(video.path, 'video/mp4');
+    const result = await publish(publisher(), privateChunkedVideo(source), context(memoryJournal(), credentials));
+    expect(result.status).toBe('published');
+    expect(tiktok.kit.requests.filter((r) => r.path.endsWith('/init/'))).toHaveLength(1);
+    expect(await published(tiktok.url)).toHaveLength(1);
     expect(await violations(tiktok.url)).toEqual([]);
   });
 

@@ -295,7 +295,7 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
 
   async function uploadVideo(run: PublishRun, input: TikTokVideoInput, info: CreatorInfo): Promise<void> {
     const size = input.source.size;
-    for (let restarts = 0; !run.journal.uploadDone; ) {
+    while (!run.journal.uploadDone) {
       const plan = { chunkSize: Number(run.journal.chunkSize), count: Number(run.journal.chunkCount) };
       const offset = Number(run.journal.uploadedBytes ?? 0);
       if (offset >= size) {
@@ -346,12 +346,32 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
         if (next >= size) await run.record({ uploadedBytes: size, uploadDone: true });
         else await run.record({ uploadedBytes: next });
       } else if (answer.status === 403 || answer.status === 404 || answer.status === 416) {
-        // upload_url expired or unknown, or a wrong range without the progress that would say the
-        // right one (1.7 documents no call to ask): an upload that never completes can never post,
-        // so a new init with the whole file is safe.
-        if (++restarts > 2)
-          throw new PublishError('tiktok', 'transient', `TikTok upload refused (HTTP ${answer.status}) again`);
-        await run.record({ publishId: null, uploadUrl: null, uploadedBytes: 0 });
+        if (answer.status === 416) {
+          // A wrong range without Content-Range: TikTok's status says what arrived (uploaded_bytes).
+          // A resent last chunk whose 201 was lost lands here, and that upload is complete.
+          const s = await status(run);
+          const arrived = typeof s.uploaded_bytes === 'number' ? s.uploaded_bytes : undefined;
+          if (s.status !== 'PROCESSING_UPLOAD' || (arrived ?? 0) >= size) {
+            await run.record({ uploadedBytes: size, uploadDone: true });
+            continue;
+          }
+          if (arrived !== undefined && alignDown(arrived, run) !== offset) {
+            await run.record({ uploadedBytes: alignDown(arrived, run) });
+            continue;
+          }
+        }
+        // upload_url expired or unknown, or a range refused where TikTok's own progress agrees with
+        // ours: that publish_id can never post, so a new init with the whole file is safe. Counted
+        // in the journal, so attempts after this one do not start sessions without end.
+        const restarts = Number(run.journal.uploadRestarts ?? 0);
+        if (restarts >= 2) {
+          throw new PublishError(
+            'tiktok',
+            'rejected',
+            `TikTok refused the upload (HTTP ${answer.status}) in three upload sessions; retry this target to start again`,
+          );
+        }
+        await run.record({ uploadRestarts: restarts + 1, publishId: null, uploadUrl: null, uploadedBytes: 0 });
         await initVideo(run, input, info);
       } else {
         throw new PublishError('tiktok', 'rejected', `TikTok chunk upload refused: HTTP ${answer.status}`, {
