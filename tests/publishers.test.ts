@@ -774,6 +774,21 @@ describe('Facebook', () => {
       expect((await mediaBytes(facebook.url, items[0]?.id as string)).equals(video.bytes)).toBe(true);
       expect(await violations(facebook.url)).toEqual([]);
     }
+    // A Reel Facebook keeps failing: three sessions, then the target fails in words (each start
+    // counts against the Page's 30 Reels a day), not a new session on every attempt.
+    await callControl(facebook.url, 'POST', 'reset');
+    await fault(
+      facebook.url,
+      Array.from({ length: 9 }, () => processingFailed),
+    );
+    const journal = memoryJournal();
+    const input: FacebookInput = { kind: 'reel', source, description: 'keeps failing' };
+    const outcomes: unknown[] = [];
+    for (let attempt = 0; attempt < 3; attempt++)
+      outcomes.push(await publish(publisher, input, context(journal, credentials)).catch((e: unknown) => e));
+    expect(outcomes).toMatchObject([{ kind: 'transient' }, { kind: 'transient' }, { kind: 'rejected' }]);
+    expect((outcomes[2] as Error).message).toMatch(/in 3 upload sessions/);
+    expect(await published(facebook.url)).toEqual([]);
   });
 
   it('a Page video is done when its status says ready, even while its publishing phase reads in progress (4.4)', async () => {

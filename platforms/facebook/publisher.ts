@@ -36,6 +36,8 @@ export function facebookPreflight(input: FacebookInput): string[] {
 const PHASE_DONE = new Set(['complete', 'completed']);
 /** Tries of a Reel upload that Facebook answers ProcessingFailedError before a new session (4.6). */
 const REEL_UPLOAD_RETRIES = 2;
+/** New sessions one Reel target may start after its first (each start counts against the Page's day). */
+const REEL_RESTARTS = 2;
 
 export function facebookPublisher(config: FacebookPublisherConfig): PlatformPublisher<FacebookInput> {
   const name = 'facebook' as const;
@@ -234,12 +236,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
           // 4.6: ProcessingFailedError is retried whatever `retriable` says, then the Reel starts
           // over from step 1 with a new session; a Reel without all its bytes publishes nothing.
           if (info.type === 'ProcessingFailedError' && ++processingFailures > REEL_UPLOAD_RETRIES) {
-            await run.record({ videoId: null, uploadUrl: null, uploaded: false, finishSent: false });
-            throw new PublishError(
-              name,
-              'transient',
-              `Facebook upload failed ${processingFailures} times (${said}); the Reel is uploaded again in a new session`,
-            );
+            await startReelAgain(run, `Facebook upload failed ${processingFailures} times (${said})`);
           }
           if (info.type === 'OffsetInvalidError' || info.type === 'ProcessingFailedError' || info.retriable)
             throw new PublishError(name, 'transient', `Facebook upload: ${said}`);
@@ -253,6 +250,30 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
         await run.sleep(Math.min(2 ** attempt * 250, 8000));
       }
     }
+  }
+
+  /**
+   * Ends this attempt so the next one starts the Reel from step 1 (4.6), at most twice per target:
+   * each start counts against the Page's 30 Reels a day, so a Reel Facebook keeps failing ends in
+   * words instead. Counted in the journal, which outlives attempts.
+   */
+  async function startReelAgain(run: PublishRun, why: string): Promise<never> {
+    const restarts = Number(run.journal.reelRestarts ?? 0);
+    if (restarts >= REEL_RESTARTS) {
+      throw new PublishError(
+        name,
+        'rejected',
+        `${why}, in ${restarts + 1} upload sessions; retry this target to try again`,
+      );
+    }
+    await run.record({
+      reelRestarts: restarts + 1,
+      videoId: null,
+      uploadUrl: null,
+      uploaded: false,
+      finishSent: false,
+    });
+    throw new PublishError(name, 'transient', `${why}; the Reel is uploaded again in a new session`);
   }
 
   /**
@@ -275,12 +296,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
         );
       }
       if (reel && (video === 'expired' || video === 'upload_failed')) {
-        await run.record({ videoId: null, uploadUrl: null, uploaded: false, finishSent: false });
-        throw new PublishError(
-          name,
-          'transient',
-          `Facebook says the Reel upload ${video === 'expired' ? 'expired' : 'failed'}; it is uploaded again`,
-        );
+        await startReelAgain(run, `Facebook says the Reel upload ${video === 'expired' ? 'expired' : 'failed'}`);
       }
       if (video === 'expired')
         throw new PublishError(name, 'rejected', 'Facebook says the upload expired; upload it again');
