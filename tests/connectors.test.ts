@@ -673,6 +673,8 @@ describe('YouTube channel refusals (2.6)', () => {
       for (const [r, kind] of [
         ['rateLimitExceeded', 'transient'],
         ['userRateLimitExceeded', 'transient'],
+        ['uploadRateLimitExceeded', 'transient'],
+        ['quotaExceeded', 'transient'],
         ['insufficientPermissions', 'needs_reconnect'],
         ['forbidden', 'rejected'],
       ]) {

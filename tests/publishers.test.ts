@@ -1035,6 +1035,9 @@ describe('YouTube titles', () => {
   it("take the caption's first line up to 100 characters, never half an emoji", () => {
     const line = `${'a'.repeat(99)}🎉🎉`;
     expect(titleFromCaption(`${line}\nrest`)).toBe(`${'a'.repeat(99)}🎉`);
+    // A flag is two code points and a family emoji several: each is kept whole or left out.
+    expect(titleFromCaption(`${'a'.repeat(99)}🇩🇪🇩🇪`)).toBe(`${'a'.repeat(99)}🇩🇪`);
+    expect(titleFromCaption(`${'a'.repeat(99)}👨‍👩‍👧x`)).toBe(`${'a'.repeat(99)}👨‍👩‍👧`);
     expect(titleFromCaption('Short\nand more')).toBe('Short');
   });
 });

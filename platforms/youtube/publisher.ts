@@ -251,8 +251,8 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
                     });
                     if (a.status >= 400) {
                       const e = fail(a, 'thumbnail');
-                      // A 429 here is the 24-hour thumbnail limit (2.4): waiting minutes cannot lift it.
-                      if (e.kind !== 'rejected' && a.status !== 429) throw e;
+                      // uploadRateLimitExceeded is the 24-hour thumbnail limit (2.4): waiting minutes cannot lift it.
+                      if (e.kind !== 'rejected' && e.details.code !== 'uploadRateLimitExceeded') throw e;
                     }
                     return a;
                   }),

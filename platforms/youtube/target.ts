@@ -29,9 +29,14 @@ export function createYouTubeTarget(config: { apiUrl: string }): Publisher {
   });
 }
 
-/** The caption's first line, cut at 100 characters, not UTF-16 units: a cut through an emoji would leave invalid UTF-8. */
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * The caption's first line, cut at 100 characters as a reader counts them: a cut through a UTF-16
+ * pair would leave invalid UTF-8, one through a flag or a family emoji half a picture.
+ */
 export function titleFromCaption(caption: string): string {
-  return Array.from(caption.split('\n')[0] ?? '')
+  return Array.from(graphemes.segment(caption.split('\n')[0] ?? ''), (g) => g.segment)
     .slice(0, 100)
     .join('');
 }
