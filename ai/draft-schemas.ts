@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type DraftFormat, LIMITS } from '../domain/drafts.js';
+import { cutText } from '../domain/text.js';
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 const hashtagCount = (text: string) => (text.match(/(^|\s)#[\p{L}\p{N}_]+/gu) ?? []).length;
@@ -51,7 +52,7 @@ export function draftFromCaption(format: DraftFormat, caption: string): Record<s
   switch (format) {
     case 'youtube': {
       const [first = '', ...rest] = caption.split('\n');
-      return { title: first.slice(0, 100), description: rest.join('\n').trim() || caption, tags: [] };
+      return { title: cutText(first, 100), description: rest.join('\n').trim() || caption, tags: [] };
     }
     case 'facebook':
       return { message: caption };

@@ -1035,9 +1035,12 @@ describe('YouTube titles', () => {
   it("take the caption's first line up to 100 characters, never half an emoji", () => {
     const line = `${'a'.repeat(99)}🎉🎉`;
     expect(titleFromCaption(`${line}\nrest`)).toBe(`${'a'.repeat(99)}🎉`);
-    // A flag is two code points and a family emoji several: each is kept whole or left out.
-    expect(titleFromCaption(`${'a'.repeat(99)}🇩🇪🇩🇪`)).toBe(`${'a'.repeat(99)}🇩🇪`);
-    expect(titleFromCaption(`${'a'.repeat(99)}👨‍👩‍👧x`)).toBe(`${'a'.repeat(99)}👨‍👩‍👧`);
+    // A flag is two code points and a family emoji five: each is kept whole or left out, within
+    // the 100 code points the preflight counts.
+    expect(titleFromCaption(`${'a'.repeat(98)}🇩🇪🇩🇪`)).toBe(`${'a'.repeat(98)}🇩🇪`);
+    expect(titleFromCaption(`${'a'.repeat(99)}🇩🇪`)).toBe('a'.repeat(99));
+    expect(titleFromCaption(`${'a'.repeat(95)}👨‍👩‍👧x`)).toBe(`${'a'.repeat(95)}👨‍👩‍👧`);
+    expect(titleFromCaption(`${'a'.repeat(96)}👨‍👩‍👧`)).toBe('a'.repeat(96));
     expect(titleFromCaption('Short\nand more')).toBe('Short');
   });
 });

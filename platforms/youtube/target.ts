@@ -1,3 +1,4 @@
+import { cutText } from '../../domain/text.js';
 import { connectedPublisher, draftField, draftTags, isVideo, option, sourceOf } from '../platform-target.js';
 import type { Publisher } from '../publisher.js';
 import { type YouTubeInput, youtubePublisher } from './publisher.js';
@@ -29,14 +30,7 @@ export function createYouTubeTarget(config: { apiUrl: string }): Publisher {
   });
 }
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
-
-/**
- * The caption's first line, cut at 100 characters as a reader counts them: a cut through a UTF-16
- * pair would leave invalid UTF-8, one through a flag or a family emoji half a picture.
- */
+/** The caption's first line, cut to YouTube's 100 characters (2.3) without splitting a character. */
 export function titleFromCaption(caption: string): string {
-  return Array.from(graphemes.segment(caption.split('\n')[0] ?? ''), (g) => g.segment)
-    .slice(0, 100)
-    .join('');
+  return cutText(caption.split('\n')[0] ?? '', 100);
 }
