@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { cutText } from '../domain/cut-text.js';
 import { type DraftFormat, LIMITS } from '../domain/drafts.js';
-import { cutText } from '../domain/text.js';
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 const hashtagCount = (text: string) => (text.match(/(^|\s)#[\p{L}\p{N}_]+/gu) ?? []).length;

@@ -37,19 +37,3 @@ export function findUnstorableText(value: unknown, path = ''): string | undefine
   }
   return undefined;
 }
-
-/**
- * `value` cut to at most `max` code points (how the platforms' "characters" limits are counted
- * here) without splitting what a reader sees as one character: a cut inside a UTF-16 pair would
- * leave invalid UTF-8, one inside a flag or a family emoji half a picture.
- */
-export function cutText(value: string, max: number): string {
-  let kept = '';
-  let count = 0;
-  for (const { segment } of new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(value)) {
-    count += [...segment].length;
-    if (count > max) break;
-    kept += segment;
-  }
-  return kept;
-}

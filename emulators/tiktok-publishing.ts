@@ -48,8 +48,8 @@ export function createTikTokPublishing(): PublishingModule {
     /** When set, processing ends FAILED with this fail_reason. */
     failReason: null,
     dailyPostCap: 15,
-    /** The last chunk is stored, then its answer is lost (the connection is cut). */
-    loseLastChunkAnswer: false,
+    /** The last chunk is stored, then its answer is lost (the connection is cut); `expire` also ends the upload_url's hour. */
+    loseLastChunkAnswer: false as boolean | 'expire',
     /** 416 answers leave out Content-Range, so they do not say what arrived. */
     rangeless416: false,
     pendingShareCap: 5,
@@ -325,7 +325,8 @@ export function createTikTokPublishing(): PublishingModule {
     p.received.push(call.body);
     p.receivedBytes += call.body.length;
     const after = { 'content-range': `bytes 0-${p.receivedBytes - 1}/${p.size}` };
-    if (p.receivedBytes === p.size && switches.loseLastChunkAnswer === true) {
+    if (p.receivedBytes === p.size && switches.loseLastChunkAnswer) {
+      if (switches.loseLastChunkAnswer === 'expire') p.urlExpiresAt = 0;
       switches.loseLastChunkAnswer = false;
       return { status: 201, hangUp: true };
     }

@@ -160,6 +160,7 @@ export function tiktokPreflight(input: TikTokInput, info: CreatorInfo, audited: 
 
 /** What a publish that TikTok ended as FAILED leaves in the journal: nothing, so the next attempt inits anew. */
 const START_AFRESH = {
+  uploadRestarts: 0,
   publishId: null,
   uploadUrl: null,
   uploadedBytes: 0,
@@ -295,6 +296,7 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
 
   async function uploadVideo(run: PublishRun, input: TikTokVideoInput, info: CreatorInfo): Promise<void> {
     const size = input.source.size;
+    let jumps = 0;
     while (!run.journal.uploadDone) {
       const plan = { chunkSize: Number(run.journal.chunkSize), count: Number(run.journal.chunkCount) };
       const offset = Number(run.journal.uploadedBytes ?? 0);
@@ -343,32 +345,39 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
         await run.record({ uploadedBytes: size, uploadDone: true });
       } else if (answer.status === 206 || (answer.status === 416 && received !== undefined)) {
         const next = received ?? end + 1;
-        if (next >= size) await run.record({ uploadedBytes: size, uploadDone: true });
-        else await run.record({ uploadedBytes: next });
+        if (answer.status === 206) jumps = 0;
+        const progressed =
+          answer.status === 206 && Number(run.journal.uploadRestarts ?? 0) > 0 ? { uploadRestarts: 0 } : {};
+        if (next >= size) await run.record({ uploadedBytes: size, uploadDone: true, ...progressed });
+        else await run.record({ uploadedBytes: next, ...progressed });
       } else if (answer.status === 403 || answer.status === 404 || answer.status === 416) {
-        if (answer.status === 416) {
-          // A wrong range without Content-Range: TikTok's status says what arrived (uploaded_bytes).
-          // A resent last chunk whose 201 was lost lands here, and that upload is complete.
-          const s = await status(run);
-          const arrived = typeof s.uploaded_bytes === 'number' ? s.uploaded_bytes : undefined;
-          if (s.status !== 'PROCESSING_UPLOAD' || (arrived ?? 0) >= size) {
-            await run.record({ uploadedBytes: size, uploadDone: true });
-            continue;
-          }
-          if (arrived !== undefined && alignDown(arrived, run) !== offset) {
-            await run.record({ uploadedBytes: alignDown(arrived, run) });
-            continue;
-          }
+        // An expired or unknown upload_url, or a wrong range without Content-Range: TikTok's status
+        // says what arrived (uploaded_bytes) before anything is started again. A resent last chunk
+        // whose 201 was lost is answered this way, and that upload is complete: a new init would
+        // post the video twice.
+        const s = await status(run).catch((err: unknown) => {
+          if (err instanceof PublishError && err.kind === 'rejected') return undefined; // no such publish
+          throw err;
+        });
+        const arrived = typeof s?.uploaded_bytes === 'number' ? s.uploaded_bytes : undefined;
+        if (s && (s.status !== 'PROCESSING_UPLOAD' || (arrived ?? 0) >= size)) {
+          await run.record({ uploadedBytes: size, uploadDone: true });
+          continue;
         }
-        // upload_url expired or unknown, or a range refused where TikTok's own progress agrees with
-        // ours: that publish_id can never post, so a new init with the whole file is safe. Counted
-        // in the journal, so attempts after this one do not start sessions without end.
+        // TikTok holds another amount than we thought: go on from there, once between accepted chunks.
+        if (answer.status === 416 && arrived !== undefined && alignDown(arrived, run) !== offset && jumps++ === 0) {
+          await run.record({ uploadedBytes: alignDown(arrived, run) });
+          continue;
+        }
+        // That publish_id can never post, so a new init with the whole file is safe. Sessions that
+        // took no chunk are counted in the journal, so attempts after this one do not start more
+        // without end; a slow upload that keeps making progress is never stopped by the count.
         const restarts = Number(run.journal.uploadRestarts ?? 0);
         if (restarts >= 2) {
           throw new PublishError(
             'tiktok',
             'rejected',
-            `TikTok refused the upload (HTTP ${answer.status}) in three upload sessions; retry this target to start again`,
+            `TikTok refused the upload (HTTP ${answer.status}) in three upload sessions in a row without taking a chunk; retry this target to start again`,
           );
         }
         await run.record({ uploadRestarts: restarts + 1, publishId: null, uploadUrl: null, uploadedBytes: 0 });
@@ -503,7 +512,9 @@ function progressFrom(header: string | null): number | undefined {
   return m ? Number(m[1]) + 1 : undefined;
 }
 
+/** The start of the chunk holding byte `bytes`; the last chunk carries the trailing bytes, so never past it. */
 function alignDown(bytes: number, run: PublishRun): number {
   const chunk = Number(run.journal.chunkSize);
-  return Math.floor(bytes / chunk) * chunk;
+  const last = Number(run.journal.chunkCount) - 1;
+  return Math.min(Math.floor(bytes / chunk), last) * chunk;
 }

@@ -1,4 +1,4 @@
-import { cutText } from '../../domain/text.js';
+import { cutText } from '../../domain/cut-text.js';
 import { connectedPublisher, draftField, draftTags, isVideo, option, sourceOf } from '../platform-target.js';
 import type { Publisher } from '../publisher.js';
 import { type YouTubeInput, youtubePublisher } from './publisher.js';
