@@ -263,7 +263,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
       throw new PublishError(
         name,
         'rejected',
-        `${why}, in ${restarts + 1} upload sessions; retry this target to try again`,
+        `The Reel upload kept failing, in ${restarts + 1} upload sessions (last: ${why}); retry this target to try again`,
       );
     }
     await run.record({
