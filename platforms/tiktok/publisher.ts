@@ -343,7 +343,8 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
       if (answer.status === 201) {
         run.progress(size, size);
         await run.record({ uploadedBytes: size, uploadDone: true });
-      } else if (answer.status === 206 || (answer.status === 416 && received !== undefined)) {
+      } else if (answer.status === 206 || (answer.status === 416 && received !== undefined && received !== offset)) {
+        // (A 416 whose progress is where this chunk starts says nothing new: asked about below.)
         const next = received ?? end + 1;
         if (answer.status === 206) jumps = 0;
         const progressed =
