@@ -216,11 +216,13 @@ export function googleError(answer: HttpAnswer, what: string, nextPacificMidnigh
 
 const GRAPH_RATE_CODES = new Set([4, 17, 32, 341, 613, 80001, 80002]);
 const GRAPH_TRANSIENT_CODES = new Set([1, 2]);
+/** 2207008: retried twice as it is before the container is given up (3.6). */
+export const IG_RETRY_TWICE_SUBCODE = 2207008;
 /**
  * Instagram subcodes after which the container cannot be published (3.6: "new container"; 2207008
  * after one or two retries): the publisher makes a new one, nothing was posted.
  */
-export const IG_NEW_CONTAINER_SUBCODES = new Set([2207006, 2207008, 2207020, 2207053]);
+export const IG_NEW_CONTAINER_SUBCODES = new Set([2207006, IG_RETRY_TWICE_SUBCODE, 2207020, 2207053]);
 /** 2207027: the container is not ready yet, "wait for FINISHED". */
 export const IG_NOT_READY_SUBCODE = 2207027;
 const IG_RETRY_SUBCODES = new Set([2207001, 2207003, 2207032, IG_NOT_READY_SUBCODE, ...IG_NEW_CONTAINER_SUBCODES]);

@@ -3,6 +3,7 @@ import {
   type HttpAnswer,
   IG_NEW_CONTAINER_SUBCODES,
   IG_NOT_READY_SUBCODE,
+  IG_RETRY_TWICE_SUBCODE,
   PublishError,
 } from '../publish-errors.js';
 import type { PlatformPublisher, PublishRun } from '../publishing.js';
@@ -161,7 +162,7 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
     }
     if (subcode === undefined || !IG_NEW_CONTAINER_SUBCODES.has(subcode)) return;
     const tries = Number(run.journal.builderRetries ?? 0);
-    if (subcode === 2207008 && tries < 2) {
+    if (subcode === IG_RETRY_TWICE_SUBCODE && tries < 2) {
       await run.record({ publishSent: false, builderRetries: tries + 1 });
       return;
     }

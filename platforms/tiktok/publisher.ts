@@ -294,6 +294,17 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
     );
   }
 
+  /**
+   * What TikTok's status says of the upload: `done` (all bytes arrived, or it moved past uploading),
+   * the start of the chunk to go on from, or undefined when it names no uploaded_bytes.
+   */
+  async function arrived(run: PublishRun, size: number): Promise<'done' | number | undefined> {
+    const s = await status(run);
+    if (s.status !== 'PROCESSING_UPLOAD') return 'done';
+    if (typeof s.uploaded_bytes !== 'number') return undefined;
+    return s.uploaded_bytes >= size ? 'done' : alignDown(s.uploaded_bytes, run);
+  }
+
   async function uploadVideo(run: PublishRun, input: TikTokVideoInput, info: CreatorInfo): Promise<void> {
     const size = input.source.size;
     let jumps = 0;
@@ -356,18 +367,17 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
         // says what arrived (uploaded_bytes) before anything is started again. A resent last chunk
         // whose 201 was lost is answered this way, and that upload is complete: a new init would
         // post the video twice.
-        const s = await status(run).catch((err: unknown) => {
+        const at = await arrived(run, size).catch((err: unknown) => {
           if (err instanceof PublishError && err.kind === 'rejected') return undefined; // no such publish
           throw err;
         });
-        const arrived = typeof s?.uploaded_bytes === 'number' ? s.uploaded_bytes : undefined;
-        if (s && (s.status !== 'PROCESSING_UPLOAD' || (arrived ?? 0) >= size)) {
+        if (at === 'done') {
           await run.record({ uploadedBytes: size, uploadDone: true });
           continue;
         }
         // TikTok holds another amount than we thought: go on from there, once between accepted chunks.
-        if (answer.status === 416 && arrived !== undefined && alignDown(arrived, run) !== offset && jumps++ === 0) {
-          await run.record({ uploadedBytes: alignDown(arrived, run) });
+        if (answer.status === 416 && at !== undefined && at !== offset && jumps++ === 0) {
+          await run.record({ uploadedBytes: at });
           continue;
         }
         // That publish_id can never post, so a new init with the whole file is safe. Sessions that
@@ -458,12 +468,9 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
             if (input.kind !== 'video' || run.journal.uploadDone) return;
             if (Number(run.journal.uploadedBytes ?? 0) > 0 || run.journal.resumed) {
               // Resumed: the journal may lag one chunk behind; TikTok's status says what arrived.
-              const s = await status(run);
-              const arrived = typeof s.uploaded_bytes === 'number' ? s.uploaded_bytes : 0;
-              if (s.status !== 'PROCESSING_UPLOAD' || arrived >= input.source.size)
-                await run.record({ uploadDone: true });
-              else if (typeof s.uploaded_bytes === 'number')
-                await run.record({ uploadedBytes: alignDown(s.uploaded_bytes, run) });
+              const at = await arrived(run, input.source.size);
+              if (at === 'done') await run.record({ uploadDone: true });
+              else if (at !== undefined) await run.record({ uploadedBytes: at });
             }
             await run.record({ resumed: true });
             await uploadVideo(run, input, await creator(run));

@@ -31,6 +31,10 @@ export interface QuotaRequest {
 
 const DAY_MS = 86_400_000;
 
+/** A TikTok creator's daily cap this request counts against: Direct Posts, or drafts sent to the inbox. */
+const tiktokDailyBudget = (request: QuotaRequest) =>
+  `${request.direct ? 'tiktok-post' : 'tiktok-inbox'}:${request.accountId}`;
+
 /** The budgets a request spends from, and how much of each. */
 function spendsOf(request: QuotaRequest, settings: QuotaSettings): { budget: string; amount: number }[] {
   const a = request.accountId;
@@ -48,7 +52,7 @@ function spendsOf(request: QuotaRequest, settings: QuotaSettings): { budget: str
     case 'tiktok':
       return [
         { budget: `tiktok-init:${a}`, amount: 1 },
-        { budget: `${request.direct ? 'tiktok-post' : 'tiktok-inbox'}:${a}`, amount: 1 },
+        { budget: tiktokDailyBudget(request), amount: 1 },
       ];
     case 'facebook':
       return request.reel ? [{ budget: `facebook-reels:${a}`, amount: 1 }] : [];
@@ -98,7 +102,7 @@ export async function reserveQuota(
           : request.platform === 'tiktok'
             ? tiktokSlot(
                 dates(`tiktok-init:${a}`),
-                dates(`${request.direct ? 'tiktok-post' : 'tiktok-inbox'}:${a}`),
+                dates(tiktokDailyBudget(request)),
                 settings,
                 now,
                 request.direct === true,
