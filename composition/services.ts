@@ -23,6 +23,7 @@ import { createTokenVault, loadKeyring } from '../vault/token-vault.js';
 import { createDraftGenerator } from './draft-generator.js';
 import { ensureHousekeepingSchedule } from './housekeeping-schedule.js';
 import { mediaServicesOf } from './media-services.js';
+import { PIPELINE_SWEEP, type PipelineSweepTiming, runPipelineSweep } from './pipeline-sweep.js';
 import { prepareWorkflowBundle } from './workflow-bundle.js';
 
 // The composition root: the one place that builds the database, Temporal client, worker and API
@@ -43,6 +44,8 @@ export interface ServicesOptions {
   workflowBundlePath?: string;
   /** Deadline of each API call to Temporal; TEMPORAL_CALL_TIMEOUT_MS unless a test needs it shorter. */
   temporalCallTimeoutMs?: number;
+  /** How the API starts pipelines Temporal never confirmed; PIPELINE_SWEEP unless a test needs it sooner. */
+  pipelineSweep?: PipelineSweepTiming;
 }
 
 export interface Services {
@@ -202,6 +205,20 @@ export async function startServices(options: ServicesOptions): Promise<Services>
       const { port } = server.address() as AddressInfo;
       const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
       services.apiUrl = `http://${host}:${port}`;
+      const stopSweep = runPipelineSweep(
+        {
+          db: database.db,
+          temporal: client,
+          callTimeoutMs: apiDeps.temporalCallTimeoutMs,
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          searchAttributes,
+          retryWindowDays: config.RETRY_WINDOW_DAYS,
+          uploadTaskQueue: uploadTaskQueue(config),
+        },
+        logger,
+        options.pipelineSweep ?? PIPELINE_SWEEP,
+      );
+      cleanups.push(stopSweep);
       ownUrl = services.apiUrl;
       for (const status of connections.connectors.status()) {
         if (!status.configured) continue;

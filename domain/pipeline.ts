@@ -120,6 +120,12 @@ export const CANCELLABLE_STATUSES: readonly PostStatus[] = [
   'rendering',
 ];
 
+/**
+ * Begins the Idempotency-Key of every post a campaign makes for a slot; reserved, so a person's own
+ * keys never start with it (the campaign, not the person, starts such a post).
+ */
+export const SLOT_KEY_PREFIX = 'campaign:';
+
 export function workflowIdForPost(postId: string): string {
   return `post-${postId}`;
 }

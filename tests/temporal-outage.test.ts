@@ -30,7 +30,8 @@ let viaSilent: { url: string; headers: Record<string, string> };
 let viaRefused: { url: string; headers: Record<string, string> };
 
 beforeAll(async () => {
-  app = await startTestApp();
+  // The API's sweep for unconfirmed starts looks often here; in production once a minute.
+  app = await startTestApp({ pipelineSweep: { intervalMs: 250, olderThanMs: 3 * DEADLINE_MS } });
   user = await signUp(app.baseUrl);
   tarpit = await startTarpit();
   silent = await startApiAgainst(app, { temporalAddress: tarpit.address, temporalCallTimeoutMs: DEADLINE_MS });
@@ -111,6 +112,41 @@ describe('a Temporal outage', () => {
     expect(repeat.body.id).toBe(saved!.id);
     const done = await waitForPost(user.api, saved!.id, isFinished);
     expect(done).toMatchObject({ status: 'published', error: null });
+  });
+
+  it('starts a post saved during the outage by itself once Temporal answers, without a repeat', async () => {
+    const created = await postJson(viaSilent, '/api/v1/posts', {
+      caption: 'Created during an outage, never repeated',
+      targets: [{ type: 'local_export' }],
+    });
+    expectUnavailable(created);
+    expect(created.body.detail).toMatch(/starts by itself/);
+    const id = String(created.body.detail).match(/Post ([0-9a-f-]{36})/)?.[1];
+    expect(id).toBeDefined();
+    expect((await call(user.api, `/api/v1/posts/${id}`)).body).toMatchObject({
+      status: 'queued',
+      error: expect.stringMatching(/may not have started/),
+    });
+    // The real API's sweep starts it: published once, the note gone.
+    const done = await waitForPost(user.api, id!, isFinished);
+    expect(done).toMatchObject({ status: 'published', error: null });
+    const [row] = await app.db.select().from(posts).where(eq(posts.id, id!));
+    expect(row!.pipelineStartedAt).not.toBeNull();
+    const runs = await app.temporal.workflow.list({ query: `WorkflowId = '${row!.workflowId}'` });
+    let count = 0;
+    for await (const _ of runs) count++;
+    expect(count).toBe(1);
+  });
+
+  it("reserves the campaign slots' key prefix", async () => {
+    const res = await postJson(
+      user.api,
+      '/api/v1/posts',
+      { caption: 'A key like a campaign slot', targets: [{ type: 'local_export' }] },
+      { 'Idempotency-Key': 'campaign:mine:2030-01-01T09:00' },
+    );
+    expectProblem(res, 422);
+    expect(res.body.errors).toEqual([expect.objectContaining({ field: 'Idempotency-Key' })]);
   });
 
   it('takes nothing away when an account deletion meets the outage', async () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { POST_STATUSES } from '../../domain/pipeline.js';
+import { POST_STATUSES, SLOT_KEY_PREFIX } from '../../domain/pipeline.js';
 import { isSupportedYear, isTimeZone, YEAR_RULE } from '../../domain/zoned-time.js';
 import { targetKeySchema, targetSchema } from '../../platforms/registry.js';
 import { pageQuery } from './paging.js';
@@ -122,8 +122,12 @@ export const listPostsQuery = pageQuery(20).extend({
 export const idempotencyKeySchema = z
   .string()
   .regex(/^[\x21-\x7e]{1,255}$/, 'expected 1-255 visible ASCII characters')
+  .refine(
+    (key) => !key.startsWith(SLOT_KEY_PREFIX),
+    `keys starting with "${SLOT_KEY_PREFIX}" are reserved for campaigns`,
+  )
   .describe(
-    'Makes a retry safe: 1-255 visible ASCII characters (no spaces). The same key with the same body answers the first result again; with a different body it is refused with 422.',
+    `Makes a retry safe: 1-255 visible ASCII characters (no spaces), not starting with "${SLOT_KEY_PREFIX}". The same key with the same body answers the first result again; with a different body it is refused with 422.`,
   );
 
 export const approveSchema = z.strictObject({

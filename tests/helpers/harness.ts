@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { createTemporalClient } from '../../client.js';
+import type { PipelineSweepTiming } from '../../composition/pipeline-sweep.js';
 import { type Services, startServices } from '../../composition/services.js';
 import type { Database } from '../../db/client.js';
 import { loadConfig } from '../../runtime/config.js';
@@ -34,6 +35,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Start again on the database, files and task queue of an app whose processes were stopped. */
   restartOf?: TestApp;
+  /** How soon the API starts pipelines Temporal never confirmed (production: once a minute). */
+  pipelineSweep?: PipelineSweepTiming;
 }
 
 /**
@@ -78,6 +81,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     api: true,
     port: 0,
     workflowBundlePath: inject('workflowBundlePath'),
+    ...(options.pipelineSweep ? { pipelineSweep: options.pipelineSweep } : {}),
   });
   const temporal = await createTemporalClient({ address: temporalAddress, namespace: config.TEMPORAL_NAMESPACE });
   return {

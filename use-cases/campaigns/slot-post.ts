@@ -2,8 +2,8 @@ import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { campaignSlots, campaigns, connections, posts, publications } from '../../db/schema.js';
 import type { CampaignSettings } from '../../domain/campaign-schedule.js';
-import { isFinalStatus } from '../../domain/pipeline.js';
-import { createPost, type NewPost, pipelineOf } from '../posts/create-post.js';
+import { isFinalStatus, SLOT_KEY_PREFIX } from '../../domain/pipeline.js';
+import { createPost, type NewPost, savedPipeline } from '../posts/create-post.js';
 import { pipelineStartOptions } from '../posts/start-pipeline.js';
 
 export interface SlotPostDeps {
@@ -31,7 +31,7 @@ const EARLIER_POSTS = 5;
 
 /** The key that makes a slot produce at most one post, whatever retries and restarts happen. */
 export function slotIdempotencyKey(campaignId: string, slotLocal: string): string {
-  return `campaign:${campaignId}:${slotLocal}`;
+  return `${SLOT_KEY_PREFIX}${campaignId}:${slotLocal}`;
 }
 
 /**
@@ -55,11 +55,7 @@ export async function createSlotPost(
     if (existing.pipelineStartedAt !== null || isFinalStatus(existing.status)) {
       return { postId: existing.id, pipeline: null };
     }
-    const targets = await db
-      .select({ key: publications.targetKey, type: publications.targetType, format: publications.format })
-      .from(publications)
-      .where(eq(publications.postId, existing.id));
-    const pipeline = pipelineOf(postDefaults, existing, targets);
+    const pipeline = await savedPipeline({ db, ...postDefaults }, existing);
     return { postId: existing.id, pipeline: pipelineStartOptions(pipeline, postDefaults.searchAttributes) };
   }
 

@@ -173,6 +173,14 @@ async function replay(deps: CreatePostDeps, post: PostRow): Promise<CreatedPost>
   // A confirmed start, or a post that has ended, is never started again: after the namespace's
   // retention Temporal would accept a second run and publish a post that was cancelled.
   if (post.pipelineStartedAt !== null || isFinalStatus(post.status)) return { post, created: false, pipeline: null };
+  return { post, created: false, pipeline: await savedPipeline(deps, post) };
+}
+
+/** A saved post's pipeline input, rebuilt from its rows, for a start Temporal never confirmed. */
+export async function savedPipeline(
+  deps: Pick<CreatePostDeps, 'db' | 'retryWindowDays' | 'uploadTaskQueue'>,
+  post: PostRow,
+): Promise<PipelineToStart> {
   const rows = await deps.db
     .select({
       key: publications.targetKey,
@@ -186,7 +194,7 @@ async function replay(deps: CreatePostDeps, post: PostRow): Promise<CreatedPost>
     ...t,
     ...(options?.scheduleOn === 'youtube' && post.publishAt ? { early: true } : {}),
   }));
-  return { post, created: false, pipeline: pipelineOf(deps, post, targets) };
+  return pipelineOf(deps, post, targets);
 }
 
 async function findByKey(db: Database, ownerId: string, key: string, requestHash: string) {

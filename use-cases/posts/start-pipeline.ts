@@ -68,31 +68,39 @@ export function pipelineStartOptions(pipeline: PipelineToStart, searchAttributes
 /**
  * Starts a saved post's pipeline as a top-level workflow and records that Temporal confirmed it.
  * When Temporal does not answer, the start may or may not have happened: the post stays, marked
- * unconfirmed, so a repeat with the same Idempotency-Key (and only that) can start it.
+ * unconfirmed, and is started by the API's sweep (start-unconfirmed.ts) or a repeat with the same
+ * Idempotency-Key, whichever comes first.
  */
 export async function startPipeline(deps: StartPipelineDeps, pipeline: PipelineToStart): Promise<void> {
   try {
-    await withTemporalDeadline(deps, async () => {
-      try {
-        await deps.temporal.workflow.start<typeof postPipeline>('postPipeline', {
-          taskQueue: deps.taskQueue,
-          ...pipelineStartOptions(pipeline, deps.searchAttributes),
-          // A repeat joins the running pipeline or is refused, never a second one.
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        });
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
-    });
+    await launchPipeline(deps, pipeline);
   } catch (err) {
     await settleFailedStart(deps, pipeline, err);
   }
   await markPipelineStarted(deps.db, pipeline.post.id);
 }
 
+/**
+ * Asks Temporal for the post's pipeline, within the call deadline. Starting it again is harmless:
+ * a repeat joins the running pipeline or finds the ended one, never a second run.
+ */
+export async function launchPipeline(deps: StartPipelineDeps, pipeline: PipelineToStart): Promise<void> {
+  await withTemporalDeadline(deps, async () => {
+    try {
+      await deps.temporal.workflow.start<typeof postPipeline>('postPipeline', {
+        taskQueue: deps.taskQueue,
+        ...pipelineStartOptions(pipeline, deps.searchAttributes),
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  });
+}
+
 const UNCONFIRMED =
-  'The pipeline may not have started: Temporal did not answer. Repeat the request with the same Idempotency-Key to make sure.';
+  'The pipeline may not have started: Temporal did not answer. It is started as soon as Temporal answers again.';
 
 /** Records that the post's pipeline exists; a campaign calls this after starting it as a child. */
 export async function markPipelineStarted(db: Database, postId: string): Promise<void> {
@@ -125,7 +133,7 @@ async function settleFailedStart(deps: StartPipelineDeps, pipeline: PipelineToSt
   await deps.db.update(posts).set({ error: UNCONFIRMED, updatedAt: new Date() }).where(eq(posts.id, post.id));
   throw new UnavailableError(
     'Workflow engine unavailable',
-    `Post ${post.id} was saved but its pipeline may not have started; repeat the request with the same Idempotency-Key to start it`,
+    `Post ${post.id} was saved, but Temporal did not confirm its pipeline in time; it starts by itself once Temporal answers. Repeating the request with the same Idempotency-Key is safe.`,
     TEMPORAL_RETRY_AFTER_SECONDS,
   );
 }
