@@ -224,6 +224,12 @@ export interface SlotQuery {
   after?: string | number;
   /** At most this many slots. */
   limit: number;
+  /**
+   * A day's slots in the order they happen rather than by wall-clock time. They differ only where
+   * a local time does not exist (moved forward by the clocks' jump, so 02:30 can fall after 03:15
+   * on that day); a campaign that waits for one slot at a time needs the order they happen in.
+   */
+  inTimeOrder?: boolean;
 }
 
 /** The campaign's slots in order, on its own wall clock. */
@@ -248,10 +254,13 @@ export function listSlots(query: SlotQuery): Slot[] {
       .flatMap((rule) => rule.times)
       .sort((a, b) => a.hour - b.hour || a.minute - b.minute)
       .filter((t, i, all) => i === 0 || t.hour !== all[i - 1]!.hour || t.minute !== all[i - 1]!.minute);
-    for (const { hour, minute } of times) {
-      if (index >= count) return slots;
+    const timed = times.map(({ hour, minute }) => {
       const local = localString(day, hour, minute);
-      const at = zonedTimeToInstant(local, query.timeZone).getTime();
+      return { local, at: zonedTimeToInstant(local, query.timeZone).getTime() };
+    });
+    if (query.inTimeOrder) timed.sort((a, b) => a.at - b.at);
+    for (const { local, at } of timed) {
+      if (index >= count) return slots;
       if (at > after) {
         slots.push({ local, at: new Date(at).toISOString(), index });
         if (slots.length >= query.limit) return slots;

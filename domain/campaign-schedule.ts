@@ -35,6 +35,8 @@ export interface SchedulePlan {
   cursor: string | null;
   /** Slots after the cursor already done (a slot moved earlier than others). */
   done: string[];
+  /** Slots in the order they happen (cadence.ts `inTimeOrder`); false only for runs started before it. */
+  inTimeOrder?: boolean;
 }
 
 export interface PlannedSlot extends Slot {
@@ -64,6 +66,7 @@ export function upcomingSlots(plan: SchedulePlan, limit: number): PlannedSlot[] 
     end: settings.end,
     ...(plan.cursor ? { after: plan.cursor } : {}),
     limit: limit + extra,
+    inTimeOrder: plan.inTimeOrder ?? false,
   });
   return originals
     .filter((s) => !skipped.has(s.local) && !done.has(s.local))
@@ -92,10 +95,16 @@ export function markDone(plan: SchedulePlan, local: string): SchedulePlan {
     startDate: plan.settings.startDate,
     end: plan.settings.end,
     ...(cursor ? { after: cursor } : {}),
-    limit: done.size + skipped.size + 1,
+    // One more: the slot after the last done one may share its instant.
+    limit: done.size + skipped.size + 2,
+    inTimeOrder: plan.inTimeOrder ?? false,
   });
-  for (const s of originals) {
-    if (!done.has(s.local) && !skipped.has(s.local)) break;
+  const finished = (s: { local: string }) => done.has(s.local) || skipped.has(s.local);
+  for (const [i, s] of originals.entries()) {
+    if (!finished(s)) break;
+    // Two slots can share an instant (a local time that does not exist moved onto a real one);
+    // the cursor passes that instant only once both are done, or the other would be lost.
+    if (plan.inTimeOrder && originals.slice(i + 1).some((o) => o.at === s.at && !finished(o))) break;
     cursor = s.at;
     done.delete(s.local);
     skipped.delete(s.local);
@@ -116,7 +125,8 @@ export function catchUpDecision(settings: ScheduleSettings, at: string, now: num
 /**
  * The schedule an edit leaves in effect from `now`, or null when the edit does not touch it: the
  * series restarts on today's local date (a campaign not yet started keeps its date), and a campaign
- * that ends after a number of posts keeps only what the slots reached so far leave.
+ * that ends after a number of posts keeps only what the slots reached so far leave. Runs started
+ * before `rebaseSeries` keep this on replay.
  */
 export function rebaseSchedule(
   next: ScheduleSettings,
@@ -135,6 +145,39 @@ export function rebaseSchedule(
     return { ...next, startDate, end: { count: left } };
   }
   return { ...next, startDate };
+}
+
+/**
+ * The schedule an edit leaves in effect (null when the edit does not touch it), and whether the
+ * series restarts. An edit of the end or the zone keeps the series: the same rule from the same
+ * first date, so a monthly rule keeps its day and a fortnightly one its weeks, and an end given as
+ * a number of posts still counts the whole series. A new cadence or first date starts a new series
+ * on today's local date (a campaign not yet started keeps its date), whose count is what the slots
+ * reached so far leave; its slots earlier today than `cutoff` never run and are not counted.
+ */
+export function rebaseSeries(
+  next: ScheduleSettings,
+  previous: ScheduleSettings,
+  reached: number,
+  cutoff: number,
+): { settings: ScheduleSettings; restart: boolean } | null {
+  const key = (s: ScheduleSettings) => JSON.stringify([s.cadence, s.timeZone, s.startDate, s.end]);
+  if (key(next) === key(previous)) return null;
+  const tooFew = () => new CadenceError('end.count', `the campaign has already reached ${reached} slots`);
+  if (JSON.stringify([next.cadence, next.startDate]) === JSON.stringify([previous.cadence, previous.startDate])) {
+    if ('count' in next.end && next.end.count <= reached) throw tooFew();
+    return { settings: next, restart: false };
+  }
+  const today = localTimeOf(cutoff, next.timeZone).slice(0, 10);
+  // ISO dates order as strings: the later of the two.
+  const startDate = [next.startDate, today].sort()[1]!;
+  if (!('count' in next.end)) return { settings: { ...next, startDate }, restart: true };
+  const left = next.end.count - reached;
+  if (left < 1) throw tooFew();
+  const gone = listSlots({ ...next, startDate, end: { count: 1_000 }, limit: 1_000, inTimeOrder: true }).filter(
+    (slot) => Date.parse(slot.at) <= cutoff,
+  ).length;
+  return { settings: { ...next, startDate, end: { count: left + gone } }, restart: true };
 }
 
 /** A campaign's whole settings as saved and run (validated by api/schemas/campaigns.ts). */

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { CadenceError, listSlots, parseRRule } from '../domain/cadence.js';
+import {
+  markDone,
+  rebaseSeries,
+  type SchedulePlan,
+  type ScheduleSettings,
+  upcomingSlots,
+} from '../domain/campaign-schedule.js';
 
 const berlin = 'Europe/Berlin';
 
@@ -149,5 +156,123 @@ describe('campaign slots', () => {
       }),
     );
     expect(ends.field).toBe('end.until');
+  });
+});
+
+/** What the campaign workflow does: wait for the next slot, reach it, mark it done; until none is left. */
+function reachAll(settings: ScheduleSettings, inTimeOrder = true): string[] {
+  let plan: SchedulePlan = { settings, overrides: { skipped: [], moved: {} }, cursor: null, done: [], inTimeOrder };
+  const reached: string[] = [];
+  for (let [slot] = upcomingSlots(plan, 1); slot; [slot] = upcomingSlots(plan, 1)) {
+    reached.push(slot.local);
+    plan = markDone(plan, slot.local);
+  }
+  return reached;
+}
+
+function schedule(cadence: ScheduleSettings['cadence'], startDate: string, end: ScheduleSettings['end']) {
+  return { cadence, timeZone: berlin, startDate, end, leadMinutes: 0, catchUp: { mode: 'skip' as const } };
+}
+
+describe('a campaign across the spring-forward gap', () => {
+  it('reaches a slot whose time falls before a gap slot moved forward by the jump', () => {
+    // Sunday 29 March 2026: 02:30 does not exist and means 03:30 (01:30Z); 03:15 is 01:15Z, earlier.
+    const settings = schedule(
+      {
+        kind: 'weekly',
+        slots: [
+          { day: 'sun', time: '02:30' },
+          { day: 'sun', time: '03:15' },
+        ],
+      },
+      '2026-03-28',
+      { until: '2026-03-30' },
+    );
+    expect(reachAll(settings).sort()).toEqual(['2026-03-29T02:30', '2026-03-29T03:15']);
+  });
+
+  it('reaches both slots that the jump puts at the same instant', () => {
+    const settings = schedule({ kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=2,3;BYMINUTE=30' }, '2026-03-28', {
+      until: '2026-03-30',
+    });
+    const reached = reachAll(settings);
+    expect(reached).toEqual([
+      '2026-03-28T02:30',
+      '2026-03-28T03:30',
+      '2026-03-29T02:30',
+      '2026-03-29T03:30',
+      '2026-03-30T02:30',
+      '2026-03-30T03:30',
+    ]);
+    // The calendar lists the same slots the campaign reaches.
+    expect(listSlots({ ...settings, limit: 100, inTimeOrder: true }).map((s) => s.local)).toEqual(reached);
+  });
+
+  it('keeps every other day exactly as before', () => {
+    const settings = schedule({ kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9,18;BYMINUTE=0' }, '2026-03-01', {
+      until: '2026-04-30',
+    });
+    expect(reachAll(settings)).toEqual(reachAll(settings, false));
+  });
+});
+
+describe('an edit of a running campaign', () => {
+  const june10 = Date.parse('2026-06-10T10:00:00Z');
+
+  it('keeps the series when only its end changes: same day of the month, weekday and fortnight', () => {
+    for (const [rule, next] of [
+      ['FREQ=MONTHLY;BYHOUR=10', '2026-07-01T10:00'],
+      ['FREQ=WEEKLY;BYHOUR=18', '2026-06-15T18:00'],
+      ['FREQ=WEEKLY;INTERVAL=2;BYDAY=MO;BYHOUR=9', '2026-06-15T09:00'],
+    ] as const) {
+      const before = schedule({ kind: 'rrule', rule }, '2026-06-01', { count: 6 });
+      const edited = rebaseSeries({ ...before, end: { count: 8 } }, before, 1, june10);
+      expect(edited, rule).toEqual({ settings: { ...before, end: { count: 8 } }, restart: false });
+      const [slot] = upcomingSlots(
+        {
+          settings: edited!.settings,
+          overrides: { skipped: [], moved: {} },
+          cursor: '2026-06-10T10:00:00.000Z',
+          done: [],
+        },
+        1,
+      );
+      expect(slot?.local, rule).toBe(next);
+    }
+  });
+
+  it('counts a new series from the edit, not from the start of the day it is made on', () => {
+    // Mondays 09:00 and 18:00, from Monday 1 June, five posts; 09:00 was reached, and at 12:00 the
+    // cadence gains Tuesdays. Four more posts are due, the first at 18:00 today.
+    const before = schedule(
+      {
+        kind: 'weekly',
+        slots: [
+          { day: 'mon', time: '09:00' },
+          { day: 'mon', time: '18:00' },
+        ],
+      },
+      '2026-06-01',
+      { count: 5 },
+    );
+    const cadence = {
+      kind: 'weekly' as const,
+      slots: [...before.cadence.slots, { day: 'tue' as const, time: '09:00' }],
+    };
+    const noon = Date.parse('2026-06-01T10:00:00Z');
+    const edited = rebaseSeries({ ...before, cadence }, before, 1, noon);
+    expect(edited?.restart).toBe(true);
+    const slots = listSlots({ ...edited!.settings, after: noon, limit: 100, inTimeOrder: true });
+    expect(slots.map((s) => s.local)).toEqual([
+      '2026-06-01T18:00',
+      '2026-06-02T09:00',
+      '2026-06-08T09:00',
+      '2026-06-08T18:00',
+    ]);
+  });
+
+  it('refuses a count the campaign has already reached', () => {
+    const before = schedule({ kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' }, '2026-06-01', { count: 10 });
+    expect(() => rebaseSeries({ ...before, end: { count: 3 } }, before, 3, june10)).toThrow(/already reached 3/);
   });
 });

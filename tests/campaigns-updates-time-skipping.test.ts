@@ -143,3 +143,34 @@ it('pause, resume, a mid-way cadence edit, skip, move and cancel act on future s
   }
   expect((await act('resume')).status).toBe(409);
 });
+
+it('an edit of only the end keeps the series: a monthly campaign keeps its day of the month', {
+  timeout: 120_000,
+}, async () => {
+  const user = await signUp(services.apiUrl!);
+  const toNoon = (12 * HOUR - ((await env.currentTimeMs()) % DAY) + DAY) % DAY;
+  if (toNoon > 0) await env.sleep(toNoon);
+  const startDate = utcDate((await env.currentTimeMs()) + DAY);
+  const created = await postJson(
+    user.api,
+    '/api/v1/campaigns',
+    campaignBody({
+      cadence: { kind: 'rrule', rule: 'FREQ=MONTHLY;BYHOUR=10' },
+      timeZone: 'UTC',
+      startDate,
+      end: { count: 3 },
+      leadMinutes: 30,
+    }),
+  );
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const id = created.body.id as string;
+  await env.sleep(4 * DAY);
+  await until('the first slot created', async () => (await slotsOf(id)).some((r) => r.outcome === 'created'));
+
+  const edited = await postJson(user.api, `/api/v1/campaigns/${id}`, { end: { count: 4 } }, {}, 'PATCH');
+  expect(edited.status, JSON.stringify(edited.body)).toBe(200);
+  // The same day of each month as the first slot; before, the edit's own day became the series' day.
+  const days = edited.body.nextSlots.map((s: { local: string }) => s.local.slice(8, 16));
+  expect(days).toEqual(Array(3).fill(`${startDate.slice(8)}T10:00`));
+  expect((await postJson(user.api, `/api/v1/campaigns/${id}/cancel`, {})).status).toBe(200);
+});

@@ -6,6 +6,7 @@ import {
   condition,
   continueAsNew,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -19,6 +20,7 @@ import {
   markDone,
   type PlannedSlot,
   rebaseSchedule,
+  rebaseSeries,
   type SchedulePlan,
   upcomingSlots,
 } from '../domain/campaign-schedule.js';
@@ -72,6 +74,9 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     runs: 0,
   };
   const state = { ...carried, runs: carried.runs + 1 };
+  // Slots in the order they happen (a slot in the clocks' spring-forward gap was lost), and edits
+  // of the end or zone that keep the series. Runs without the marker keep the old rules on replay.
+  const scheduleV2 = patched('campaign-schedule-v2');
   /** Bumped by every Update that changes what to wait for, so a sleep wakes and re-plans. */
   let version = 0;
 
@@ -80,6 +85,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     overrides: state.overrides,
     cursor: state.cursor,
     done: state.done,
+    inTimeOrder: scheduleV2,
   });
   const next = (limit: number) => (state.status === 'cancelled' ? [] : upcomingSlots(plan(), limit));
   const progress = (): CampaignProgress => ({
@@ -109,6 +115,8 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     if (inFlight === slot) throw ApplicationFailure.nonRetryable(`${slot} is being created now`, 'SlotStarted');
     return found;
   };
+  /** Where a new series would start: now, or past the last slot reached if that is later. */
+  const editCutoff = () => Math.max(Date.now(), Date.parse(state.cursor ?? '1970-01-01T00:00:00Z'));
   /** The slot whose post is being created right now: no longer "future" for skip and move. */
   let inFlight: string | null = null;
 
@@ -152,6 +160,21 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
   setHandler(
     editCampaignUpdate,
     async ({ settings: edited }) => {
+      if (scheduleV2) {
+        const cutoff = editCutoff();
+        const rebased = rebaseSeries(edited, settings, state.reached, cutoff);
+        settings = rebased ? { ...edited, ...rebased.settings } : edited;
+        if (rebased?.restart) {
+          // A new series starts now: what was reached stays, per-slot changes of the old one go.
+          state.cursor = new Date(cutoff).toISOString();
+          state.done = [];
+          state.overrides = { skipped: [], moved: {} };
+          state.reached = 0;
+        }
+        version++;
+        await save(true);
+        return progress();
+      }
       const rebased = rebaseSchedule(edited, settings, state.reached, Date.now());
       if (rebased) {
         // A new schedule starts now: what was reached stays, per-slot changes of the old one go,
@@ -172,6 +195,11 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       validator: ({ settings: edited }) => {
         assertOpen();
         // Throws CadenceError (field and reason) for a schedule that cannot run.
+        if (scheduleV2) {
+          const rebased = rebaseSeries(edited, settings, state.reached, editCutoff());
+          if (rebased) listSlots({ ...rebased.settings, limit: 1 });
+          return;
+        }
         const rebased = rebaseSchedule(edited, settings, state.reached, Date.now());
         if (rebased) listSlots({ ...rebased, limit: 1 });
       },

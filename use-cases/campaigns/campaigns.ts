@@ -72,7 +72,7 @@ export function previewSlots(request: {
 }) {
   const startDate = request.startDate ?? localTimeOf(Date.now(), request.timeZone).slice(0, 10);
   try {
-    const slots = listSlots({ ...request, startDate, after: Date.now(), limit: request.limit });
+    const slots = listSlots({ ...request, startDate, after: Date.now(), limit: request.limit, inTimeOrder: true });
     return { timeZone: request.timeZone, startDate, slots: slots.map((s) => ({ local: s.local, at: s.at })) };
   } catch (err) {
     if (err instanceof CadenceError) throw new ValidationError([{ field: err.field, message: err.message }]);
@@ -300,6 +300,7 @@ export function computedNextSlots(row: CampaignRow, reached: string[], limit = N
       overrides: { skipped: overrides.skipped ?? [], moved: overrides.moved ?? {} },
       cursor: new Date(after).toISOString(),
       done: reached,
+      inTimeOrder: true,
     },
     limit,
   );
