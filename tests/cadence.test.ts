@@ -244,21 +244,12 @@ describe('an edit of a running campaign', () => {
   it('counts a new series from the edit, not from the start of the day it is made on', () => {
     // Mondays 09:00 and 18:00, from Monday 1 June, five posts; 09:00 was reached, and at 12:00 the
     // cadence gains Tuesdays. Four more posts are due, the first at 18:00 today.
-    const before = schedule(
-      {
-        kind: 'weekly',
-        slots: [
-          { day: 'mon', time: '09:00' },
-          { day: 'mon', time: '18:00' },
-        ],
-      },
-      '2026-06-01',
-      { count: 5 },
-    );
-    const cadence = {
-      kind: 'weekly' as const,
-      slots: [...before.cadence.slots, { day: 'tue' as const, time: '09:00' }],
-    };
+    const mondays = [
+      { day: 'mon' as const, time: '09:00' },
+      { day: 'mon' as const, time: '18:00' },
+    ];
+    const before = schedule({ kind: 'weekly', slots: mondays }, '2026-06-01', { count: 5 });
+    const cadence = { kind: 'weekly' as const, slots: [...mondays, { day: 'tue' as const, time: '09:00' }] };
     const noon = Date.parse('2026-06-01T10:00:00Z');
     const edited = rebaseSeries({ ...before, cadence }, before, 1, noon);
     expect(edited?.restart).toBe(true);
