@@ -41,8 +41,18 @@ async function problemOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, title, fields);
 }
 
-export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+export interface ApiOptions {
+  /** Extra request headers (such as `Idempotency-Key`); they cannot replace the CSRF or JSON ones. */
+  headers?: Record<string, string>;
+}
+
+export async function api<T = unknown>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: ApiOptions = {},
+): Promise<T> {
+  const headers: Record<string, string> = { ...options.headers, accept: 'application/json' };
   if (method !== 'GET') headers['x-csrf-token'] = csrf();
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;

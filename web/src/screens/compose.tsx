@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, upload } from '../api';
 import { useAction, useApi } from '../hooks';
 import { navigate } from '../router';
@@ -71,6 +71,19 @@ function measure(text: string, unit: TextLimit['unit']): number {
   return [...text].length;
 }
 
+/**
+ * A fresh Idempotency-Key: a random UUID. `crypto.randomUUID` exists only in secure contexts, and
+ * the panel may be served over plain HTTP on a LAN address, so the same from `getRandomValues`.
+ */
+function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 const zones = (): string[] => {
   const intl = Intl as unknown as { supportedValuesOf?: (k: string) => string[] };
   return intl.supportedValuesOf?.('timeZone') ?? [Intl.DateTimeFormat().resolvedOptions().timeZone];
@@ -101,6 +114,11 @@ export function ComposeScreen() {
   const [deadline, setDeadline] = useState('');
   const [report, setReport] = useState<Report | null>(null);
   const action = useAction();
+  // The Idempotency-Key each body was sent with: sending the same body again (after a lost answer
+  // or a 503) gets the post the server already made; a changed body is a new post under a new key.
+  const createKeys = useRef(new Map<string, string>());
+  // Set at once, before the button redraws as disabled: a second submit meanwhile sends nothing.
+  const creating = useRef(false);
   const allZones = useMemo(zones, []);
 
   useEffect(() => setReview(mode === 'ai' ? 'manual' : 'auto'), [mode]);
@@ -178,10 +196,24 @@ export function ComposeScreen() {
 
   const submit = (e: Event) => {
     e.preventDefault();
-    void action.run(async () => {
-      const post = await api<{ id: string }>('POST', '/api/v1/posts', body());
-      navigate(`/posts/${post.id}`);
-    });
+    if (creating.current) return;
+    const payload = body();
+    const sent = JSON.stringify(payload);
+    let key = createKeys.current.get(sent);
+    if (!key) {
+      key = newIdempotencyKey();
+      createKeys.current.set(sent, key);
+    }
+    const headers = { 'Idempotency-Key': key };
+    creating.current = true;
+    void action
+      .run(async () => {
+        const post = await api<{ id: string }>('POST', '/api/v1/posts', payload, { headers });
+        navigate(`/posts/${post.id}`);
+      })
+      .finally(() => {
+        creating.current = false;
+      });
   };
 
   const rules = platforms.data?.platforms ?? [];
