@@ -15,7 +15,7 @@ import {
 import { type FitMode, type MediaProblem, targetAspect } from '../media/check.js';
 import { type MediaFacts, probeImage, probeVideo, type VideoFacts } from '../media/probe.js';
 import { type ImageFit, type ImageRendition, renderImage } from '../media/render-image.js';
-import { runTool } from '../media/tools.js';
+import { MediaToolError, runTool, withoutPaths } from '../media/tools.js';
 import { extractFrame, planTranscode, runTranscode, type TranscodeProgress } from '../media/transcode.js';
 import { type TargetReport, validateMedia } from '../media/validate.js';
 import type { MediaRules } from '../platforms/publisher.js';
@@ -209,13 +209,22 @@ async function renderImages(
             rules.aspect,
           )
         : undefined;
+    // A change of shape under half a percent is not worth a reframe, unless the source is outside
+    // what the platform accepts: then even the smallest one is what makes the rendition acceptable.
+    const outside =
+      (rules.aspect?.min !== undefined && sourceAspect < rules.aspect.min) ||
+      (rules.aspect?.max !== undefined && sourceAspect > rules.aspect.max);
     const image: ImageRendition['rules'] = {
       maxWidth: Math.min(manual.maxWidth, rules.width?.max ?? rules.box.long, rules.box.long),
       maxHeight: Math.min(manual.maxHeight, rules.height?.max ?? rules.box.long, rules.box.long),
       minWidth: rules.width?.min,
       format: rules.formats.includes('jpeg') ? 'jpeg' : manual.format,
       quality: manual.quality,
-      aspect: aspect !== undefined && Math.abs(aspect - sourceAspect) / sourceAspect > 0.005 ? aspect : undefined,
+      aspect:
+        aspect !== undefined && (outside || Math.abs(aspect - sourceAspect) / sourceAspect > 0.005)
+          ? aspect
+          : undefined,
+      aspectRange: rules.aspect,
       fit: (m.target.fit ?? 'pad') as ImageFit,
       maxBytes: rules.maxBytes,
     };
@@ -236,9 +245,10 @@ async function renderImages(
   } catch (err) {
     await Promise.all(staged.map((s) => s.abort()));
     // File system trouble (disk full, permissions) may pass; a picture sharp cannot decode won't.
-    if ((err as NodeJS.ErrnoException).code?.startsWith('E')) throw err;
+    if (isFileSystemError(err)) throw err;
+    const paths = [store.pathOf(item.media.storageKey), ...staged.map((s) => s.path)];
     throw ApplicationFailure.nonRetryable(
-      `Could not render the image: ${err instanceof Error ? err.message : String(err)}`,
+      `Could not render the image: ${withoutPaths(err instanceof Error ? err.message : String(err), paths)}`,
       'RenderFailed',
     );
   }
@@ -342,11 +352,7 @@ async function renderVideo(
   } catch (err) {
     await staged.abort();
     if (signal.aborted) throw err;
-    if ((err as NodeJS.ErrnoException).code?.startsWith('E')) throw err;
-    throw ApplicationFailure.nonRetryable(
-      `Could not convert the video: ${err instanceof Error ? err.message : String(err)}`,
-      'RenderFailed',
-    );
+    throw videoRenderFailure(err);
   }
   const output = await probeVideo(store.pathOf(key), mediaTools.ffprobe);
   await db
@@ -396,6 +402,25 @@ async function renderVideo(
       coverKey,
     },
   ]);
+}
+
+/**
+ * What a failed conversion throws. The machine's trouble passes, so it is thrown as it is and
+ * Temporal tries again: a file system error, or ffmpeg killed by a signal (the OOM killer's
+ * SIGKILL) or out of disk space, which arrive with an exit status, not an error code. Anything
+ * else is ffmpeg refusing the input, and final.
+ */
+export function videoRenderFailure(err: unknown): unknown {
+  if (isFileSystemError(err) || (err instanceof MediaToolError && err.passing)) return err;
+  return ApplicationFailure.nonRetryable(
+    `Could not convert the video: ${err instanceof Error ? err.message : String(err)}`,
+    'RenderFailed',
+  );
+}
+
+function isFileSystemError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('E');
 }
 
 const MUXERS: Record<string, string> = { mp4: 'mp4', mov: 'mov', webm: 'webm', mkv: 'matroska' };

@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import type { VideoContainer } from '../domain/media-rules.js';
-import { runTool } from './tools.js';
+import { runTool, withoutPaths } from './tools.js';
 
 // The facts about a media file that the platform rules speak of, read from the file itself
 // (ffprobe for video, sharp for images), never from its name or the client's claims.
@@ -260,7 +260,7 @@ export async function probeVideo(path: string, ffprobe: string, signal?: AbortSi
     json = JSON.parse(out) as ProbeJson;
   } catch (error) {
     if (signal?.aborted) throw error;
-    throw new ProbeError(`the file could not be read as a video (${(error as Error).message})`);
+    throw new ProbeError(`the file could not be read as a video (${withoutPaths((error as Error).message, [path])})`);
   }
   const hasVideo = json.streams?.some((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   const formatName = json.format?.format_name ?? '';
@@ -308,7 +308,7 @@ export async function probeImage(path: string): Promise<ImageFacts> {
   try {
     meta = await sharp(path).metadata();
   } catch (error) {
-    throw new ProbeError(`the file could not be read as an image (${(error as Error).message})`);
+    throw new ProbeError(`the file could not be read as an image (${withoutPaths((error as Error).message, [path])})`);
   }
   if (!meta.format || !meta.width || !meta.height) throw new ProbeError('the file could not be read as an image');
   const orientation = meta.orientation ?? 1;

@@ -15,6 +15,11 @@ export interface ImageTarget {
   quality: number;
   /** Width / height the rendition must have; absent: the source's. */
   aspect?: number | undefined;
+  /**
+   * Width / height the rendition must stay within, whatever the shortcuts: a reframe too small to
+   * bother with is made all the same when the source is outside, and whole pixels never round out.
+   */
+  aspectRange?: { min?: number | undefined; max?: number | undefined } | undefined;
   fit?: ImageFit | undefined;
   /** Encoded at lower quality, then smaller, until it fits. */
   maxBytes?: number | undefined;
@@ -34,10 +39,14 @@ export function fitInside(width: number, height: number, rules: Pick<ImageTarget
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
+const inRange = (aspect: number, range: ImageTarget['aspectRange']) =>
+  !range || ((range.min === undefined || aspect >= range.min) && (range.max === undefined || aspect <= range.max));
+
 /** The frame (in source pixels) a target shows: a crop of the source, or a canvas around it. */
 function frameOf(width: number, height: number, target: ImageTarget) {
   const aspect = target.aspect;
-  if (!aspect || Math.abs(width / height - aspect) / aspect < 0.005) return { width, height };
+  const nearly = aspect !== undefined && Math.abs(width / height - aspect) / aspect < 0.005;
+  if (!aspect || (nearly && inRange(width / height, target.aspectRange))) return { width, height };
   const wider = width / height > aspect;
   if (target.fit === 'pad') {
     return wider ? { width, height: Math.round(width / aspect) } : { width: Math.round(height * aspect), height };
@@ -49,15 +58,39 @@ function outputSize(frame: { width: number; height: number }, target: ImageTarge
   const size = fitInside(frame.width, frame.height, target);
   if (target.minWidth && size.width < target.minWidth) {
     const up = target.minWidth / size.width;
-    return { width: target.minWidth, height: Math.round(size.height * up) };
+    return intoRange({ width: target.minWidth, height: Math.round(size.height * up) }, target);
   }
-  return size;
+  return intoRange(size, target);
 }
 
 /**
- * What a rendition the source already meets is: the source file itself, its metadata removed.
- * Only for a JPEG that needs no turning, reframing, resizing or colour conversion, and whose
- * encoding carries nothing to drop but metadata segments; re-encoding it would only lose quality.
+ * The size moved into the target's aspect range by shaving whole pixels (the source's own shape
+ * within half a percent, or rounding, can leave it a pixel or so outside); only ever smaller,
+ * except a side held at its minimum width, which grows the height instead.
+ */
+function intoRange(size: { width: number; height: number }, { aspectRange: range, minWidth }: ImageTarget) {
+  let { width, height } = size;
+  if (range?.min !== undefined) {
+    height = Math.max(1, Math.min(height, Math.floor(width / range.min)));
+    // Division rounds; the comparison the rules make is the one that counts.
+    while (width / height < range.min && height > 1) height -= 1;
+  }
+  if (range?.max !== undefined && width / height > range.max) {
+    const least = Math.max(1, minWidth ?? 1);
+    width = Math.max(least, Math.floor(height * range.max));
+    while (width / height > range.max) {
+      if (width > least) width -= 1;
+      else height += 1;
+    }
+  }
+  return { width, height };
+}
+
+/**
+ * What a rendition the source already meets is: the source file itself, its metadata removed and
+ * ending at its picture's EOI. Only for a JPEG that needs no turning, reframing, resizing or colour
+ * conversion, and whose structure stripJpegMetadata can follow to that end; re-encoding it would
+ * only lose quality.
  */
 function keepsSource(header: Metadata, plan: Plan, rules: ImageTarget): boolean {
   return (

@@ -59,10 +59,47 @@ export class MediaToolError extends Error {
     message: string,
     readonly exitCode: number | null,
     readonly stderrTail: string,
+    /** The signal that ended the process, if one did. */
+    readonly signal: NodeJS.Signals | null = null,
   ) {
     super(message);
     this.name = 'MediaToolError';
   }
+
+  /**
+   * The machine's trouble, not the input's, so another try may succeed: the process was killed
+   * (the kernel's OOM killer sends SIGKILL, a stopping machine SIGTERM) or the disk was full. A
+   * crash (SIGSEGV, SIGABRT) is the input's doing and would only crash again.
+   */
+  get passing(): boolean {
+    return this.signal === 'SIGKILL' || this.signal === 'SIGTERM' || DISK_FULL.test(this.stderrTail);
+  }
+}
+
+const DISK_FULL = /No space left on device|Disk quota exceeded/i;
+
+/** What stands for a path of ours in a tool's words: users and the database never see the data directory. */
+const NEUTRAL = 'the file';
+
+/**
+ * `text` with every one of `paths` replaced by a neutral word. ffmpeg and ffprobe name their input
+ * and output in their messages ("/data/media/.incoming/<id>: Invalid data found when processing
+ * input"), and those messages reach the person who uploaded the file and the post's record.
+ */
+export function withoutPaths(text: string, paths: readonly string[]): string {
+  let clean = text;
+  // Longest first: an output named after its input ("<input>.partial") goes as a whole.
+  for (const path of [...new Set(paths)].filter(Boolean).sort((a, b) => b.length - a.length)) {
+    clean = clean.replaceAll(path, NEUTRAL);
+  }
+  return clean;
+}
+
+/** The arguments that name files: absolute paths, each `-i` input and the last (the output, or ffprobe's input). */
+function pathsIn(args: readonly string[]): string[] {
+  return args.filter(
+    (arg, i) => isAbsolute(arg) || args[i - 1] === '-i' || (i === args.length - 1 && !arg.startsWith('-')),
+  );
 }
 
 export interface RunOptions {
@@ -107,6 +144,7 @@ export function runTool(command: string, args: string[], options: RunOptions = {
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL);
     });
+    const paths = pathsIn(args);
     const onAbort = () => child.kill('SIGKILL');
     options.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error) => {
@@ -120,13 +158,17 @@ export function runTool(command: string, args: string[], options: RunOptions = {
         reject(options.signal.reason ?? new Error('aborted'));
         return;
       }
+      // A tail cut mid-line may start with the end of a path, which no replacement would match.
+      const whole = stderr.length < STDERR_TAIL ? stderr : stderr.slice(stderr.indexOf('\n') + 1);
+      const tail = withoutPaths(whole, paths);
       if (code !== 0) {
-        const reason = lastMeaningfulLine(stderr) ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
-        reject(new MediaToolError(reason, code, stderr));
+        // Killed, its last words are whatever it was doing at the time, not why it stopped.
+        const reason = signal ? `killed by ${signal}` : (lastMeaningfulLine(tail) ?? `exit code ${code}`);
+        reject(new MediaToolError(reason, code, tail, signal));
         return;
       }
       if (overflow) {
-        reject(new MediaToolError(`${command} wrote more than ${maxStdout} bytes`, code, stderr));
+        reject(new MediaToolError(`${command} wrote more than ${maxStdout} bytes`, code, tail));
         return;
       }
       resolve(Buffer.concat(chunks).toString('utf8'));

@@ -175,3 +175,17 @@ async function noisyPng(bytes: number): Promise<Buffer> {
   expect(png.length).toBeGreaterThan(LIMIT);
   return png;
 }
+
+describe('a file that looks like a video but is not one', () => {
+  it('is refused saying why, without the server paths ffprobe names', async () => {
+    const random = Buffer.alloc(4000);
+    for (let i = 0; i < random.length; i++) random[i] = (i * 2654435761) >>> 24;
+    const fake = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypisom'), random]);
+    const res = await upload(user.api, fake, 'clip.mp4');
+    expectProblem(res as never, 422, 'file');
+    const body = JSON.stringify(res.body);
+    expect(body).toContain('Invalid data found when processing input');
+    expect(body).not.toContain('.incoming');
+    expect(body).not.toContain(app.dataDir);
+  });
+});
