@@ -7,6 +7,7 @@ import {
   type ScheduleSettings,
   upcomingSlots,
 } from '../domain/campaign-schedule.js';
+import { type CampaignRow, computedNextSlots } from '../use-cases/campaigns/campaigns.js';
 
 const berlin = 'Europe/Berlin';
 
@@ -265,5 +266,44 @@ describe('an edit of a running campaign', () => {
   it('refuses a count the campaign has already reached', () => {
     const before = schedule({ kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' }, '2026-06-01', { count: 10 });
     expect(() => rebaseSeries({ ...before, end: { count: 3 } }, before, 3, june10)).toThrow(/already reached 3/);
+  });
+});
+
+describe("the calendar's coming slots of a campaign", () => {
+  const row = (cadence: ScheduleSettings['cadence'], moved: Record<string, string>) =>
+    ({
+      settings: { ...schedule(cadence, '2026-06-01', { until: '2026-12-31' }), timeZone: 'UTC' },
+      overrides: { skipped: [], moved },
+    }) as unknown as CampaignRow;
+
+  it('shows a slot moved later although its own time has passed', () => {
+    const campaign = row(
+      {
+        kind: 'weekly',
+        slots: [
+          { day: 'mon', time: '18:00' },
+          { day: 'wed', time: '18:00' },
+        ],
+      },
+      { '2026-06-01T18:00': '2026-06-03T20:00' },
+    );
+    const tuesday = Date.parse('2026-06-02T12:00:00Z');
+    expect(computedNextSlots(campaign, [], 3, tuesday).map((s) => [s.local, s.localAt])).toEqual([
+      ['2026-06-03T18:00', '2026-06-03T18:00'],
+      ['2026-06-01T18:00', '2026-06-03T20:00'],
+      ['2026-06-08T18:00', '2026-06-08T18:00'],
+    ]);
+  });
+
+  it('keeps every slot of a long range, one moved far ahead included', () => {
+    const campaign = row(
+      { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9,13,18' },
+      { '2026-06-02T09:00': '2026-07-20T10:00' },
+    );
+    const from = Date.parse('2026-06-01T00:00:00Z');
+    const slots = computedNextSlots(campaign, [], 100_000, from, from + 60 * 86_400_000);
+    expect(slots).toHaveLength(180);
+    expect(slots.find((s) => s.local === '2026-06-02T09:00')?.at).toBe('2026-07-20T10:00:00.000Z');
+    expect(slots.map((s) => s.at)).toEqual(slots.map((s) => s.at).sort());
   });
 });

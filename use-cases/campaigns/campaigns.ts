@@ -13,11 +13,12 @@ import { CadenceError, listSlots } from '../../domain/cadence.js';
 import {
   type CampaignSettings,
   localTimeOf,
+  type PlannedSlot,
   type SlotOverrides,
-  upcomingSlots,
 } from '../../domain/campaign-schedule.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { isUuid } from '../../domain/ids.js';
+import { zonedTimeToInstant } from '../../domain/zoned-time.js';
 import type { campaign } from '../../workflows/campaign.js';
 import type { CampaignProgress } from '../../workflows/campaign-messages.js';
 import {
@@ -290,20 +291,56 @@ export async function viewOf(deps: CampaignDeps, row: CampaignRow) {
   };
 }
 
-/** Slots not yet reached, from the saved settings: those after now without a recorded outcome. */
-export function computedNextSlots(row: CampaignRow, reached: string[], limit = NEXT_SLOTS, after = Date.now()) {
+/**
+ * Slots not yet reached, from the saved settings, in the order they happen: those after `after`
+ * (a moved slot by its new time, whenever its original time was) and before `before`, without a
+ * recorded outcome, skips left out.
+ */
+export function computedNextSlots(
+  row: CampaignRow,
+  reached: string[],
+  limit = NEXT_SLOTS,
+  after = Date.now(),
+  before = Number.POSITIVE_INFINITY,
+): PlannedSlot[] {
   const settings = row.settings as unknown as CampaignSettings;
-  const overrides = row.overrides as unknown as SlotOverrides;
-  return upcomingSlots(
-    {
-      settings,
-      overrides: { skipped: overrides.skipped ?? [], moved: overrides.moved ?? {} },
-      cursor: new Date(after).toISOString(),
-      done: reached,
+  const overrides = row.overrides as unknown as Partial<SlotOverrides>;
+  const gone = new Set([...reached, ...(overrides.skipped ?? [])]);
+  const moved = overrides.moved ?? {};
+  const series = (from: number, count: number) =>
+    listSlots({
+      cadence: settings.cadence,
+      timeZone: settings.timeZone,
+      startDate: settings.startDate,
+      end: settings.end,
+      after: from,
+      limit: count,
       inTimeOrder: true,
-    },
-    limit,
-  );
+    });
+  const slots: PlannedSlot[] = [];
+  for (const [local, localAt] of Object.entries(moved)) {
+    if (gone.has(local)) continue;
+    // Still one of the series' slots (an edit of the end may have dropped it), with its index.
+    const [original] = series(zonedTimeToInstant(local, settings.timeZone).getTime() - 1, 1);
+    if (original?.local !== local) continue;
+    const at = zonedTimeToInstant(localAt, settings.timeZone).getTime();
+    if (at > after && at < before) slots.push({ ...original, at: new Date(at).toISOString(), localAt });
+  }
+  // The others by their own time, a page at a time: paging by a moved slot's time would skip some.
+  let cursor = after;
+  for (let taken = 0; taken < limit; ) {
+    const page = series(cursor, 100);
+    for (const slot of page) {
+      if (Date.parse(slot.at) >= before || taken >= limit) break;
+      if (gone.has(slot.local) || slot.local in moved) continue;
+      slots.push({ ...slot, localAt: slot.local });
+      taken++;
+    }
+    const last = page.at(-1);
+    if (page.length < 100 || !last || Date.parse(last.at) >= before) break;
+    cursor = Date.parse(last.at);
+  }
+  return slots.sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.index - b.index).slice(0, limit);
 }
 
 export async function listCampaigns(db: Database, ownerId: string) {
