@@ -3,12 +3,12 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import { accountThrottleKey, pairThrottleKey, registerThrottleKey } from '../auth/rate-limit.js';
 import type { Database } from '../db/client.js';
-import { apiKeys, media, posts, rateLimits, sessions, users } from '../db/schema.js';
+import { apiKeys, campaigns, media, posts, rateLimits, sessions, users } from '../db/schema.js';
 import { exportFolderOf } from '../platforms/local-export.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
 import { removeAccountConnections } from '../use-cases/connections/remove-all.js';
-import { withTemporalDeadline } from '../use-cases/temporal-calls.js';
+import { type TemporalAccess, withTemporalDeadline } from '../use-cases/temporal-calls.js';
 
 export interface DeleteAccountDeps {
   db: Database;
@@ -23,8 +23,9 @@ export interface DeleteAccountDeps {
 }
 
 /**
- * Removes everything of one user: stops their running pipelines, deletes every row (the schema
- * cascades from `users`) and every file. Safe to run again if it stopped half-way.
+ * Removes everything of one user: stops their running campaigns and pipelines and deletes their
+ * histories, deletes every row (the schema cascades from `users`) and every file. Safe to run
+ * again if it stopped half-way.
  */
 export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Promise<{ workflowsClosed: number }> {
   const { db, store, temporal, logger } = deps;
@@ -35,8 +36,23 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
   // Signed out everywhere first, so nothing new can start while the rest goes.
   await db.delete(sessions).where(eq(sessions.userId, userId));
   await db.delete(apiKeys).where(eq(apiKeys.userId, userId));
+  // Campaigns before posts: a running campaign makes its next slot's post and starts that post's
+  // pipeline (a child that outlives it); stopped first, none can do so after the posts are read
+  // below. Their histories hold the owner's id, the campaign's name and brief.
+  const userCampaigns = await db
+    .select({ workflowId: campaigns.workflowId })
+    .from(campaigns)
+    .where(eq(campaigns.ownerId, userId));
+  let workflowsClosed = 0;
+  for (const campaign of userCampaigns) {
+    // Every run: each one continued as new still holds the settings it carried.
+    if (await closeWorkflow(access, campaign.workflowId, { everyRun: true })) workflowsClosed += 1;
+  }
   // Connected accounts: revoked where the platform offers it, tokens and profiles deleted, owners gone.
   await removeAccountConnections({ db, owner: { ...access, taskQueue: deps.taskQueue } }, userId);
+  // Read only now, so every post whose pipeline a campaign started is among them. A slot's post an
+  // activity still in flight writes later never gets a pipeline (its campaign is gone and the sweep
+  // leaves slot posts to their campaign); its row goes with the others below.
   const userPosts = await db
     .select({ id: posts.id, workflowId: posts.workflowId })
     .from(posts)
@@ -45,27 +61,10 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
     .select({ storageKey: media.storageKey, thumbnailKey: media.thumbnailKey })
     .from(media)
     .where(eq(media.ownerId, userId));
-
   // Stop pipelines so none publishes or writes files while the account disappears, then delete
   // their histories too: they hold drafts, feedback and the owner's id.
-  let workflowsClosed = 0;
   for (const post of userPosts) {
-    const handle = temporal.workflow.getHandle(post.workflowId);
-    try {
-      await withTemporalDeadline(access, async () => {
-        const { status } = await handle.describe();
-        if (status.name === 'RUNNING') {
-          await handle.terminate('The owner deleted their account');
-          workflowsClosed += 1;
-        }
-        await temporal.workflowService.deleteWorkflowExecution({
-          namespace: temporal.options.namespace,
-          workflowExecution: { workflowId: post.workflowId },
-        });
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError) && !isNotFound(err)) throw err;
-    }
+    if (await closeWorkflow(access, post.workflowId)) workflowsClosed += 1;
   }
 
   const removeFiles = async () => {
@@ -108,6 +107,53 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
   await removeFiles();
   logger.info({ posts: userPosts.length, media: userMedia.length, workflowsClosed }, 'account deleted');
   return { workflowsClosed };
+}
+
+/**
+ * Stops the workflow if it runs and deletes its history. True when it was running. A workflow
+ * already gone is no error; no answer in time is UnavailableError, and the deletion can simply be
+ * asked again.
+ */
+async function closeWorkflow(
+  access: TemporalAccess,
+  workflowId: string,
+  options: { everyRun?: boolean } = {},
+): Promise<boolean> {
+  const { temporal } = access;
+  const remove = (runId?: string) =>
+    temporal.workflowService.deleteWorkflowExecution({
+      namespace: temporal.options.namespace,
+      workflowExecution: { workflowId, ...(runId ? { runId } : {}) },
+    });
+  let wasRunning = false;
+  const earlierRuns: string[] = [];
+  try {
+    await withTemporalDeadline(access, async () => {
+      const { status, runId: latest } = await temporal.workflow.getHandle(workflowId).describe();
+      wasRunning = status.name === 'RUNNING';
+      // Without a run id only the latest run is deleted; earlier ones are found through visibility.
+      if (options.everyRun) {
+        for await (const run of temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+          if (run.runId !== latest) earlierRuns.push(run.runId);
+        }
+      }
+      // Deleting a running workflow terminates it and deletes it once closed, in one step. A
+      // terminate first would leave a closed run, whose deletion Temporal holds back until its
+      // close is acknowledged in the queue (tens of seconds, with backoff).
+      await remove();
+    });
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError || isNotFound(err)) return false;
+    throw err;
+  }
+  for (const runId of earlierRuns) {
+    try {
+      await withTemporalDeadline(access, () => remove(runId));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  return wasRunning;
 }
 
 function isNotFound(err: unknown): boolean {

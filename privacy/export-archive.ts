@@ -4,7 +4,18 @@ import { createGzip } from 'node:zlib';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { pack as createPack, type Pack } from 'tar-stream';
 import type { Database } from '../db/client.js';
-import { apiKeys, attempts, auditEvents, connections, media, posts, sessions, users } from '../db/schema.js';
+import {
+  apiKeys,
+  attempts,
+  auditEvents,
+  campaignSlots,
+  campaigns,
+  connections,
+  media,
+  posts,
+  sessions,
+  users,
+} from '../db/schema.js';
 import type { MediaStore } from '../storage/media-store.js';
 import { toConnectionView } from '../use-cases/connections/list-connections.js';
 import { viewOf } from '../use-cases/posts/view-post.js';
@@ -13,6 +24,8 @@ const README = `AutoPostPanel data export
 
 profile.json             your name, email and when the account was made
 posts.json               every post with its steps, targets, results and every attempt
+campaigns.json           every campaign with its settings (brief, targets, cadence, review) and what
+                         became of each slot it reached
 media.json, media/       metadata and the original files you uploaded
 api-keys.json            your API keys' names and dates (the keys themselves are never stored)
 sessions.json            sign-in sessions and when they ended
@@ -96,6 +109,7 @@ export async function writeExportArchive(
       ({ userId: _u, ...e }) => e,
     ),
   );
+  await addJson(pack, 'campaigns.json', await campaignsOf(db, userId));
   // Views only: the token columns never leave the database.
   await addJson(
     pack,
@@ -106,4 +120,30 @@ export async function writeExportArchive(
   );
   pack.finalize();
   await written;
+}
+
+/** The caller's campaigns as saved, each with what became of the slots it reached. */
+async function campaignsOf(db: Database, userId: string) {
+  const rows = await db.select().from(campaigns).where(eq(campaigns.ownerId, userId)).orderBy(asc(campaigns.createdAt));
+  const slots =
+    rows.length > 0
+      ? await db
+          .select()
+          .from(campaignSlots)
+          .where(
+            inArray(
+              campaignSlots.campaignId,
+              rows.map((r) => r.id),
+            ),
+          )
+          .orderBy(asc(campaignSlots.at))
+      : [];
+  // requestHash is bookkeeping for Idempotency-Key repeats, nothing the person gave.
+  return rows.map(({ ownerId: _owner, requestHash: _hash, workflowId, ...campaign }) => ({
+    ...campaign,
+    workflow: { id: workflowId },
+    slots: slots
+      .filter((s) => s.campaignId === campaign.id)
+      .map(({ campaignId: _c, slotLocal, ...s }) => ({ slot: slotLocal, ...s })),
+  }));
 }

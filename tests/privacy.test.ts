@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { sql } from 'drizzle-orm';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { eq, sql } from 'drizzle-orm';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hideOAuthQuery } from '../api/routes/connections.js';
 import { queryRows } from '../db/client.js';
-import { users } from '../db/schema.js';
+import { campaignSlots, users } from '../db/schema.js';
+import { WEEKDAYS } from '../domain/cadence.js';
+import { localTimeOf } from '../domain/campaign-schedule.js';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
 import { requestRenewal } from '../use-cases/connections/owner.js';
@@ -17,13 +20,16 @@ import {
   call,
   expectProblem,
   isFinished,
+  type Json,
   photoWithExif,
   postJson,
   signUp,
+  type TestUser,
   upload,
   waitForPost,
 } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
+import { until } from './helpers/until.js';
 
 let app: TestApp;
 let tiktok: TikTokEmulator;
@@ -56,6 +62,37 @@ async function connectAccount(user: Awaited<ReturnType<typeof signUp>>, platform
   }
   expect(result.get('status'), result.get('reason') ?? '').toBe('connected');
   return [result.get('connections')!];
+}
+
+/**
+ * A weekly campaign whose first slot is two days away. With a week's lead time that slot's post is
+ * made (and its pipeline started as the campaign's child) at once; with none, nothing is made yet.
+ */
+async function startCampaign(user: TestUser, name: string, leadMinutes: number): Promise<Json> {
+  const slot = localTimeOf(Date.now() + 2 * 24 * 3600_000, 'UTC');
+  const weekday = (new Date(`${slot.slice(0, 10)}T00:00:00Z`).getUTCDay() + 6) % 7;
+  const created = await postJson(user.api, '/api/v1/campaigns', {
+    name,
+    brief: { topic: `${name} brief topic` },
+    targets: [{ type: 'local_export' }],
+    review: { mode: 'manual', onExpiry: 'cancel' },
+    cadence: { kind: 'weekly', slots: [{ day: WEEKDAYS[weekday]!, time: '12:00' }] },
+    timeZone: 'UTC',
+    startDate: localTimeOf(Date.now(), 'UTC').slice(0, 10),
+    end: { count: 3 },
+    leadMinutes,
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return created.body;
+}
+
+/** The post made for the campaign's first slot, once its pipeline waits for review. */
+async function firstSlotPost(user: TestUser, campaignId: string): Promise<Json> {
+  const postId = await until('the first slot made its post', async () => {
+    const [slot] = await app.db.select().from(campaignSlots).where(eq(campaignSlots.campaignId, campaignId));
+    return slot?.postId ?? false;
+  });
+  return waitForPost(user.api, postId, (p) => p.status === 'awaiting_review');
 }
 
 async function readArchive(res: Response): Promise<Map<string, Buffer>> {
@@ -156,6 +193,7 @@ describe('privacy rights', () => {
         'README.txt',
         'api-keys.json',
         'audit-log.json',
+        'campaigns.json',
         'connected-accounts.json',
         'media.json',
         mediaFile,
@@ -184,6 +222,7 @@ describe('privacy rights', () => {
       'account.export',
     ]);
     expect(json('connected-accounts.json')).toEqual([]);
+    expect(json('campaigns.json')).toEqual([]);
 
     const everything = [...files.values()].map((b) => b.toString('latin1')).join('\n');
     const [row] = await app.db.select().from(users).where(sql`${users.id} = ${user.id}`);
@@ -264,6 +303,81 @@ describe('privacy rights', () => {
     // The other user is untouched.
     expect((await call(stays.api, `/api/v1/posts/${staysPost.body.id}`)).body.status).toBe('published');
     expect(await readdir(join(app.dataDir, 'exports', staysPost.body.id))).toEqual(['local_export']);
+  });
+
+  it("deletes the account's campaigns: their workflows, their histories and the posts their slots made", async () => {
+    const user = await signUp(app.baseUrl, 'Campaigner');
+    const reached = await startCampaign(user, 'Leaving series', 7 * 24 * 60);
+    const slotPost = await firstSlotPost(user, reached.id);
+    const waiting = await startCampaign(user, 'Waiting series', 0);
+
+    const deleted = await postJson(user.api, '/api/v1/me', { password: user.password }, {}, 'DELETE');
+    expect(deleted.status, JSON.stringify(deleted.body)).toBe(204);
+
+    for (const campaign of [reached, waiting]) {
+      const handle = app.temporal.workflow.getHandle(campaign.workflowId);
+      const status = await handle.describe().then(
+        (d) => d.status.name,
+        (err: Error) => err.name,
+      );
+      expect(status).toMatch(/TERMINATED|WorkflowNotFoundError/);
+      // Its history holds the owner's id, the name and the brief: handed to Temporal for deletion.
+      await until(
+        `the history of ${campaign.workflowId} deleted`,
+        () =>
+          handle.describe().then(
+            () => false,
+            (err) => err instanceof WorkflowNotFoundError,
+          ),
+        30_000,
+        250,
+      );
+    }
+    const pipeline = await app.temporal.workflow
+      .getHandle(slotPost.workflow.id)
+      .describe()
+      .then(
+        (d) => d.status.name,
+        () => 'DELETED',
+      );
+    expect(pipeline).toMatch(/TERMINATED|DELETED/);
+    expect(
+      await rowsMentioning([user.id, reached.id, waiting.id, slotPost.id, 'Leaving series', 'Waiting series']),
+    ).toEqual([]);
+  });
+
+  it("exports the caller's campaigns with what became of their slots", async () => {
+    const user = await signUp(app.baseUrl, 'Planner');
+    const reached = await startCampaign(user, 'Spring series', 7 * 24 * 60);
+    const slotPost = await firstSlotPost(user, reached.id);
+    const waiting = await startCampaign(user, 'Autumn series', 0);
+    await startCampaign(await signUp(app.baseUrl, 'Other planner'), 'Not your series', 0);
+
+    const res = await fetch(`${app.baseUrl}/api/v1/me/export`, { headers: user.api.headers });
+    expect(res.status).toBe(200);
+    const files = await readArchive(res);
+    const exported = JSON.parse(files.get('campaigns.json')!.toString()) as Json[];
+    expect(exported.map((c) => c.id).sort()).toEqual([reached.id, waiting.id].sort());
+    const spring = exported.find((c) => c.id === reached.id)!;
+    expect(spring).toMatchObject({
+      name: 'Spring series',
+      status: 'active',
+      settings: {
+        brief: { topic: 'Spring series brief topic' },
+        targets: [{ type: 'local_export' }],
+        cadence: { kind: 'weekly' },
+        timeZone: 'UTC',
+        leadMinutes: 7 * 24 * 60,
+        review: { mode: 'manual' },
+      },
+      workflow: { id: reached.workflowId },
+    });
+    expect(spring.slots).toEqual([expect.objectContaining({ outcome: 'created', postId: slotPost.id })]);
+    expect(exported.find((c) => c.id === waiting.id)!.slots).toEqual([]);
+    const everything = [...files.values()].map((b) => b.toString('latin1')).join('\n');
+    expect(everything).not.toContain('Not your series');
+    expect(everything).not.toContain('requestHash');
+    expect(files.get('README.txt')!.toString()).toContain('campaigns.json');
   });
 
   it('writes no password, token, cookie or key to the log across a full scenario', async () => {
