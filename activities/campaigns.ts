@@ -1,3 +1,4 @@
+import { Context, type Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ValidationError } from '../domain/errors.js';
 import {
@@ -38,7 +39,17 @@ export function createCampaignActivities(deps: ActivityDeps) {
       await recordSlot(db, row);
     },
     async saveCampaignState(state: Parameters<typeof saveCampaignState>[1]) {
-      await saveCampaignState(db, state);
+      await saveCampaignState(db, state, timeLeft(Context.current().info));
     },
   };
+}
+
+/** What is left of this try, and of all tries, less a margin for the answer to travel back. */
+function timeLeft(info: Info): number {
+  const now = Date.now();
+  const ends = [now + info.startToCloseTimeoutMs];
+  if (info.scheduleToCloseTimeoutMs > 0) ends.push(info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs);
+  const left = Math.min(...ends) - now - 500;
+  if (left <= 0) throw new Error('No time left to save the change in this try');
+  return left;
 }

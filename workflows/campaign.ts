@@ -22,6 +22,7 @@ import {
   rebaseSchedule,
   rebaseSeries,
   type SchedulePlan,
+  type SlotOverrides,
   upcomingSlots,
 } from '../domain/campaign-schedule.js';
 import {
@@ -36,6 +37,7 @@ import {
   resumeCampaignUpdate,
   skipSlotUpdate,
 } from './campaign-messages.js';
+import { FifoLock } from './fifo-lock.js';
 
 /** Database writes, idempotent: they retry until they land (a slot is never left half-made). */
 const { createSlotPost, recordSlot, markSlotPipelineStarted } = proxyActivities<Activities>({
@@ -122,58 +124,130 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
 
   setHandler(campaignProgressQuery, progress);
 
+  // What each Update asks, checked when it is accepted and again when its turn comes (v2).
+  const checkPause = () => {
+    assertOpen();
+    if (state.status === 'paused') throw ApplicationFailure.nonRetryable('The campaign is paused already', 'Paused');
+  };
+  const checkResume = () => {
+    assertOpen();
+    if (state.status !== 'paused') throw ApplicationFailure.nonRetryable('The campaign is not paused', 'NotPaused');
+  };
+  /** The edited schedule (null: unchanged); throws CadenceError (field and reason) for one that cannot run. */
+  const checkEdit = (edited: CampaignSettings) => {
+    assertOpen();
+    const rebased = rebaseSeries(edited, settings, state.reached, editCutoff());
+    if (rebased) listSlots({ ...rebased.settings, limit: 1 });
+    return rebased;
+  };
+  const withSkip = (overrides: SlotOverrides, slot: string) => ({
+    ...overrides,
+    skipped: [...overrides.skipped, slot],
+  });
+  const withMove = (overrides: SlotOverrides, slot: string, to: string) => ({
+    ...overrides,
+    moved: { ...overrides.moved, [slot]: to },
+  });
+  const checkMove = (slot: string, to: string) => {
+    assertOpen();
+    findFuture(slot);
+    // The new time must be a real local time in the future (the API checks its shape).
+    const moved = upcomingSlots({ ...plan(), overrides: withMove(state.overrides, slot, to) }, 500).find(
+      (s) => s.local === slot,
+    );
+    if (!moved || Date.parse(moved.at) <= Date.now()) {
+      throw ApplicationFailure.nonRetryable(`${to} is not in the future`, 'MoveInPast');
+    }
+  };
+
+  /**
+   * v2: Updates take turns, and each saves its change before making it. One whose save fails
+   * (the database down past the answer's deadline) has changed nothing, so its refusal is true;
+   * before, a cancel refused that way had stopped the campaign anyway, its row left active.
+   */
+  const updates = new FifoLock();
+  const saveThen = async (
+    change: {
+      status?: CampaignCarried['status'];
+      statusReason?: string | null;
+      overrides?: SlotOverrides;
+      settings?: CampaignSettings;
+    },
+    apply: () => void,
+  ): Promise<CampaignProgress> => {
+    await saveCampaignState({
+      campaignId,
+      status: change.status ?? state.status,
+      statusReason: change.statusReason !== undefined ? change.statusReason : state.statusReason,
+      overrides: change.overrides ?? state.overrides,
+      ...(change.settings ? { settings: change.settings } : {}),
+    });
+    apply();
+    version++;
+    return progress();
+  };
+  const setStatus = (status: CampaignCarried['status'], statusReason: string | null) =>
+    saveThen({ status, statusReason }, () => {
+      state.status = status;
+      state.statusReason = statusReason;
+    });
+
   setHandler(
     pauseCampaignUpdate,
     async ({ reason }) => {
+      if (scheduleV2) {
+        return updates.run(() => {
+          checkPause();
+          return setStatus('paused', reason ?? 'Paused on request');
+        });
+      }
       state.status = 'paused';
       state.statusReason = reason ?? 'Paused on request';
       version++;
       await save(false);
       return progress();
     },
-    {
-      validator: (_input) => {
-        assertOpen();
-        if (state.status === 'paused')
-          throw ApplicationFailure.nonRetryable('The campaign is paused already', 'Paused');
-      },
-    },
+    { validator: (_input) => checkPause() },
   );
 
   setHandler(
     resumeCampaignUpdate,
     async () => {
+      if (scheduleV2) {
+        return updates.run(() => {
+          checkResume();
+          return setStatus('active', null);
+        });
+      }
       state.status = 'active';
       state.statusReason = null;
       version++;
       await save(false);
       return progress();
     },
-    {
-      validator: () => {
-        assertOpen();
-        if (state.status !== 'paused') throw ApplicationFailure.nonRetryable('The campaign is not paused', 'NotPaused');
-      },
-    },
+    { validator: () => checkResume() },
   );
 
   setHandler(
     editCampaignUpdate,
     async ({ settings: edited }) => {
       if (scheduleV2) {
-        const cutoff = editCutoff();
-        const rebased = rebaseSeries(edited, settings, state.reached, cutoff);
-        settings = rebased ? { ...edited, ...rebased.settings } : edited;
-        if (rebased?.restart) {
-          // A new series starts now: what was reached stays, per-slot changes of the old one go.
-          state.cursor = new Date(cutoff).toISOString();
-          state.done = [];
-          state.overrides = { skipped: [], moved: {} };
-          state.reached = 0;
-        }
-        version++;
-        await save(true);
-        return progress();
+        return updates.run(() => {
+          const rebased = checkEdit(edited);
+          const cutoff = editCutoff();
+          const nextSettings = rebased ? { ...edited, ...rebased.settings } : edited;
+          const restart = rebased?.restart === true;
+          const none: SlotOverrides = { skipped: [], moved: {} };
+          return saveThen({ settings: nextSettings, ...(restart ? { overrides: none } : {}) }, () => {
+            settings = nextSettings;
+            if (!restart) return;
+            // A new series starts now: what was reached stays, per-slot changes of the old one go.
+            state.cursor = new Date(cutoff).toISOString();
+            state.done = [];
+            state.overrides = none;
+            state.reached = 0;
+          });
+        });
       }
       const rebased = rebaseSchedule(edited, settings, state.reached, Date.now());
       if (rebased) {
@@ -193,13 +267,12 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     },
     {
       validator: ({ settings: edited }) => {
-        assertOpen();
-        // Throws CadenceError (field and reason) for a schedule that cannot run.
         if (scheduleV2) {
-          const rebased = rebaseSeries(edited, settings, state.reached, editCutoff());
-          if (rebased) listSlots({ ...rebased.settings, limit: 1 });
+          checkEdit(edited);
           return;
         }
+        assertOpen();
+        // Throws CadenceError (field and reason) for a schedule that cannot run.
         const rebased = rebaseSchedule(edited, settings, state.reached, Date.now());
         if (rebased) listSlots({ ...rebased, limit: 1 });
       },
@@ -209,8 +282,20 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
   setHandler(
     skipSlotUpdate,
     async ({ slot }) => {
+      if (scheduleV2) {
+        return updates.run(async () => {
+          assertOpen();
+          const { at } = findFuture(slot);
+          const answer = await saveThen({ overrides: withSkip(state.overrides, slot) }, () => {
+            state.overrides = withSkip(state.overrides, slot);
+            state.counts = { ...state.counts, skipped: state.counts.skipped + 1 };
+          });
+          await recordSlot({ campaignId, slotLocal: slot, at, outcome: 'skipped' });
+          return answer;
+        });
+      }
       const { at } = findFuture(slot);
-      state.overrides = { ...state.overrides, skipped: [...state.overrides.skipped, slot] };
+      state.overrides = withSkip(state.overrides, slot);
       state.counts = { ...state.counts, skipped: state.counts.skipped + 1 };
       version++;
       await recordSlot({ campaignId, slotLocal: slot, at, outcome: 'skipped' });
@@ -228,30 +313,31 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
   setHandler(
     moveSlotUpdate,
     async ({ slot, to }) => {
-      state.overrides = { ...state.overrides, moved: { ...state.overrides.moved, [slot]: to } };
+      if (scheduleV2) {
+        return updates.run(() => {
+          checkMove(slot, to);
+          return saveThen({ overrides: withMove(state.overrides, slot, to) }, () => {
+            state.overrides = withMove(state.overrides, slot, to);
+          });
+        });
+      }
+      state.overrides = withMove(state.overrides, slot, to);
       version++;
       await save(false);
       return progress();
     },
-    {
-      validator: ({ slot, to }) => {
-        assertOpen();
-        findFuture(slot);
-        // The new time must be a real local time in the future (the API checks its shape).
-        const moved = upcomingSlots(
-          { ...plan(), overrides: { ...state.overrides, moved: { ...state.overrides.moved, [slot]: to } } },
-          500,
-        ).find((s) => s.local === slot);
-        if (!moved || Date.parse(moved.at) <= Date.now()) {
-          throw ApplicationFailure.nonRetryable(`${to} is not in the future`, 'MoveInPast');
-        }
-      },
-    },
+    { validator: ({ slot, to }) => checkMove(slot, to) },
   );
 
   setHandler(
     cancelCampaignUpdate,
     async ({ reason }) => {
+      if (scheduleV2) {
+        return updates.run(() => {
+          assertOpen();
+          return setStatus('cancelled', reason ?? 'Cancelled on request');
+        });
+      }
       state.status = 'cancelled';
       state.statusReason = reason ?? 'Cancelled on request';
       version++;

@@ -16,7 +16,7 @@ import {
   type PlannedSlot,
   type SlotOverrides,
 } from '../../domain/campaign-schedule.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../../domain/errors.js';
 import { isUuid } from '../../domain/ids.js';
 import { zonedTimeToInstant } from '../../domain/zoned-time.js';
 import type { campaign } from '../../workflows/campaign.js';
@@ -31,7 +31,7 @@ import {
   skipSlotUpdate,
 } from '../../workflows/campaign-messages.js';
 import { assertTargetsUsable, type RequestedTarget } from '../posts/validate-targets.js';
-import { type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
+import { TEMPORAL_RETRY_AFTER_SECONDS, type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
 
 export type CampaignRow = typeof campaigns.$inferSelect;
 
@@ -207,6 +207,17 @@ function refusal(err: unknown): unknown {
     return new ConflictError('Campaign finished', 'This campaign has ended; it can no longer be changed');
   }
   if (!(err instanceof WorkflowUpdateFailedError)) return err;
+  // The campaign could not save the change (its database did not answer in time); it made none.
+  if (
+    err.cause instanceof ActivityFailure &&
+    !(err.cause.cause instanceof ApplicationFailure && err.cause.cause.nonRetryable)
+  ) {
+    return new UnavailableError(
+      'Campaign not changed',
+      'The change could not be saved just now; nothing changed. Try again shortly.',
+      TEMPORAL_RETRY_AFTER_SECONDS,
+    );
+  }
   let cause: unknown = err.cause;
   while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
   const message = cause instanceof Error ? cause.message : 'The request was refused';

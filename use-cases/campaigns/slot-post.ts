@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { campaignSlots, campaigns, connections, posts, publications } from '../../db/schema.js';
 import type { CampaignSettings } from '../../domain/campaign-schedule.js';
@@ -143,17 +143,27 @@ export async function saveCampaignState(
     settings?: CampaignSettings;
     overrides: { skipped: string[]; moved: Record<string, string> };
   },
+  /**
+   * How long the write may wait (on a lock, a busy server). An Update waits for this save and is
+   * refused as having changed nothing once its try is given up: a write still waiting then would
+   * land later and make that untrue.
+   */
+  withinMs?: number,
 ): Promise<void> {
-  await db
-    .update(campaigns)
-    .set({
-      status: state.status,
-      statusReason: state.statusReason,
-      overrides: state.overrides,
-      ...(state.settings ? { settings: state.settings as unknown as Record<string, unknown> } : {}),
-      updatedAt: new Date(),
-    })
-    .where(eq(campaigns.id, state.campaignId));
+  await db.transaction(async (tx) => {
+    if (withinMs !== undefined)
+      await tx.execute(sql`select set_config('statement_timeout', ${String(Math.max(1, Math.floor(withinMs)))}, true)`);
+    await tx
+      .update(campaigns)
+      .set({
+        status: state.status,
+        statusReason: state.statusReason,
+        overrides: state.overrides,
+        ...(state.settings ? { settings: state.settings as unknown as Record<string, unknown> } : {}),
+        updatedAt: new Date(),
+      })
+      .where(eq(campaigns.id, state.campaignId));
+  });
 }
 
 /** A slot's account must be connected again: the campaign waits (paused, with this reason) instead of failing its slots. */
