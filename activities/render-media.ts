@@ -15,8 +15,14 @@ import {
 import { type FitMode, type MediaProblem, targetAspect } from '../media/check.js';
 import { type MediaFacts, probeImage, probeVideo, type VideoFacts } from '../media/probe.js';
 import { type ImageFit, type ImageRendition, renderImage } from '../media/render-image.js';
-import { MediaToolError, runTool, withoutPaths } from '../media/tools.js';
-import { extractFrame, planTranscode, runTranscode, type TranscodeProgress } from '../media/transcode.js';
+import { MediaToolError, withoutPaths } from '../media/tools.js';
+import {
+  copyWithoutMetadata,
+  extractFrame,
+  planTranscode,
+  runTranscode,
+  type TranscodeProgress,
+} from '../media/transcode.js';
 import { type TargetReport, validateMedia } from '../media/validate.js';
 import type { MediaRules } from '../platforms/publisher.js';
 import type { ActivityDeps } from './deps.js';
@@ -421,25 +427,6 @@ export function videoRenderFailure(err: unknown): unknown {
 function isFileSystemError(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' && code.startsWith('E');
-}
-
-const MUXERS: Record<string, string> = { mp4: 'mp4', mov: 'mov', webm: 'webm', mkv: 'matroska' };
-
-/** The source's streams as they are, in the same container, with every global and stream tag dropped. */
-async function copyWithoutMetadata(ffmpeg: string, input: string, output: string, ext: string, signal: AbortSignal) {
-  const muxer = MUXERS[ext] ?? 'mp4';
-  const faststart = muxer === 'mp4' || muxer === 'mov' ? ['-movflags', '+faststart'] : [];
-  await runTool(
-    ffmpeg,
-    [
-      ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', input],
-      ...['-map', '0:v:0', '-map', '0:a:0?', '-c', 'copy'],
-      ...['-map_metadata', '-1', '-map_metadata:s:v', '-1', '-map_metadata:s:a', '-1', '-map_chapters', '-1'],
-      ...faststart,
-      ...['-f', muxer, output],
-    ],
-    { signal },
-  );
 }
 
 type RenditionValues = Omit<typeof renditions.$inferInsert, 'publicId' | 'createdAt'>;

@@ -59,8 +59,13 @@ export interface VideoRules {
   /** Bits per second. */
   maxVideoBitrate?: number;
   maxAudioBitrate?: number;
+  minAudioBitrate?: number;
   maxAudioSampleRate?: number;
+  minAudioSampleRate?: number;
   maxAudioChannels?: number;
+  minAudioChannels?: number;
+  /** AAC profiles accepted, as ffprobe names them ("LC", "HE-AAC", "HE-AACv2", "Main"); any when absent. */
+  aacProfiles?: readonly string[];
   /** The index (moov atom) must come before the media data. */
   faststart?: boolean;
   /** Progressive frames only (no interlacing). */
@@ -181,7 +186,6 @@ const facebookPhoto: ImageRules = {
 const facebookReel: VideoRules = {
   containers: ['mp4'],
   videoCodecs: ['h264', 'hevc', 'vp9', 'av1'],
-  audioCodecs: ['aac'],
   durationSec: { min: 3, max: 90 },
   frameRate: { min: 24, max: 60 },
   constantFrameRate: true,
@@ -189,8 +193,14 @@ const facebookReel: VideoRules = {
   height: { min: 960 },
   aspect: { min: NINE_SIXTEEN * 0.99, max: NINE_SIXTEEN * 1.01 },
   preferredAspect: NINE_SIXTEEN,
+  // Section 4.6, Reel specs: "AAC-LC 48 kHz stereo ≥128 kbps".
+  audioCodecs: ['aac'],
+  aacProfiles: ['LC'],
+  minAudioSampleRate: 48_000,
   maxAudioSampleRate: 48_000,
+  minAudioChannels: 2,
   maxAudioChannels: 2,
+  minAudioBitrate: 128 * kbps,
   faststart: true,
   progressive: true,
   chroma420: true,
@@ -410,7 +420,9 @@ export const PLATFORM_RULES: Record<MediaPlatform, PlatformRules> = {
           durationSec: { min: 1, max: 240 * 60 },
           aspect: { min: NINE_SIXTEEN, max: SIXTEEN_NINE },
           preferredAspect: SIXTEEN_NINE,
+          // Section 4.9, Page videos: "audio 48 kHz, stereo or mono, AAC, ≤ 256 kbps".
           maxAudioBitrate: 256 * kbps,
+          minAudioSampleRate: 48_000,
           maxAudioSampleRate: 48_000,
           maxAudioChannels: 2,
           box: FULL_HD,

@@ -29,12 +29,18 @@ export interface VideoFacts {
   /** Frame intervals vary noticeably (typical of phone recordings). */
   variableFrameRate: boolean;
   interlaced: boolean;
-  /** Bits per second, where the file says. */
+  /**
+   * Bits per second: the stream's own figure, else Matroska's statistics tags, else the container's
+   * rate less the sound's (an upper bound). Undefined when nothing tells: never read it as 0.
+   */
   videoBitrate?: number;
   hasAudio: boolean;
   audioCodec?: string;
+  /** ffprobe's profile name, e.g. "LC", "HE-AAC", "HE-AACv2", "Main" for AAC. */
+  audioProfile?: string;
   audioSampleRate?: number;
   audioChannels?: number;
+  /** Bits per second: the stream's own figure, its statistics tags, else measured over its first packets. */
   audioBitrate?: number;
   /** MP4/MOV only: the index (moov) precedes the media data (mdat). */
   faststart?: boolean;
@@ -70,6 +76,7 @@ export class ProbeError extends Error {
 interface ProbeStream {
   codec_type?: string;
   codec_name?: string;
+  profile?: string;
   width?: number;
   height?: number;
   pix_fmt?: string;
@@ -87,7 +94,13 @@ interface ProbeStream {
 
 export interface ProbeJson {
   streams?: ProbeStream[];
-  format?: { format_name?: string; duration?: string; size?: string; tags?: Record<string, string> };
+  format?: {
+    format_name?: string;
+    duration?: string;
+    size?: string;
+    bit_rate?: string;
+    tags?: Record<string, string>;
+  };
 }
 
 /** What ffprobe's JSON cannot tell, read from the file separately. */
@@ -98,6 +111,8 @@ export interface ProbeExtras {
   /** The EBML DocType of a Matroska file ("webm" or "matroska"). */
   matroskaDocType?: string;
   faststart?: boolean;
+  /** Bytes and seconds of the first audio packets, for a sound whose bit rate the file does not state. */
+  audioSample?: { bytes: number; seconds: number };
 }
 
 const parseRate = (rate: string | undefined): number => {
@@ -119,6 +134,23 @@ const parseClock = (value: string | undefined): number | undefined => {
   const m = value?.match(/^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/);
   return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
 };
+
+/** A tag by its name, or with the language suffix mkvmerge adds ("BPS-eng"). */
+const tagOf = (tags: Record<string, string> | undefined, name: string) =>
+  tags?.[name] ?? Object.entries(tags ?? {}).find(([key]) => key.startsWith(`${name}-`))?.[1];
+
+/**
+ * A stream's bit rate as the file states it. Matroska keeps none per stream; mkvmerge (and some
+ * other muxers) write statistics tags instead, which ffprobe passes on. ffmpeg's muxer writes none.
+ */
+function statedBitrate(stream: ProbeStream | undefined): number | undefined {
+  if (!stream) return undefined;
+  const stated = parseNumber(stream.bit_rate) ?? parseNumber(tagOf(stream.tags, 'BPS'));
+  if (stated !== undefined && stated > 0) return stated;
+  const bytes = parseNumber(tagOf(stream.tags, 'NUMBER_OF_BYTES'));
+  const seconds = parseNumber(stream.duration) ?? parseClock(tagOf(stream.tags, 'DURATION'));
+  return bytes !== undefined && seconds ? Math.round((bytes * 8) / seconds) : undefined;
+}
 
 function normaliseRotation(degrees: number): 0 | 90 | 180 | 270 {
   const quarter = Math.round((((degrees % 360) + 360) % 360) / 90) % 4;
@@ -168,6 +200,16 @@ export function videoFactsFromProbe(json: ProbeJson, extras: ProbeExtras): Video
   const avg = parseRate(video.avg_frame_rate);
   const frameRate = avg > 0 ? avg : parseRate(video.r_frame_rate);
 
+  const sample = extras.audioSample;
+  const audioBitrate =
+    statedBitrate(audio) ??
+    (sample && sample.seconds > 0 ? Math.round((sample.bytes * 8) / sample.seconds) : undefined);
+  // The container's rate covers every stream and its own overhead, so what is left after the sound
+  // can only overstate the video's: safe against a maximum.
+  const total = parseNumber(json.format?.bit_rate);
+  const videoBitrate =
+    statedBitrate(video) ?? (total !== undefined && total > 0 ? Math.max(0, total - (audioBitrate ?? 0)) : undefined);
+
   return {
     kind: 'video',
     bytes: extras.bytes,
@@ -184,12 +226,13 @@ export function videoFactsFromProbe(json: ProbeJson, extras: ProbeExtras): Video
     frameRate: Math.round(frameRate * 1000) / 1000,
     variableFrameRate: extras.packetTimes ? isVariableFrameRate(extras.packetTimes) : false,
     interlaced: !!video.field_order && !['progressive', 'unknown'].includes(video.field_order),
-    videoBitrate: parseNumber(video.bit_rate),
+    videoBitrate,
     hasAudio: !!audio,
     audioCodec: audio?.codec_name,
+    audioProfile: audio?.profile,
     audioSampleRate: parseNumber(audio?.sample_rate),
     audioChannels: audio?.channels,
-    audioBitrate: parseNumber(audio?.bit_rate),
+    audioBitrate,
     faststart: extras.faststart,
   };
 }
@@ -291,6 +334,10 @@ export async function probeVideo(path: string, ffprobe: string, signal?: AbortSi
     .filter((n) => Number.isFinite(n))
     .sort((a, b) => a - b);
 
+  const audio = json.streams?.find((s) => s.codec_type === 'audio');
+  const audioSample =
+    audio && statedBitrate(audio) === undefined ? await sampleAudio(path, ffprobe, signal) : undefined;
+
   const head = await readHead(path, 64);
   const isIsoBmff = head.toString('latin1', 4, 8) === 'ftyp';
   return videoFactsFromProbe(json, {
@@ -298,7 +345,36 @@ export async function probeVideo(path: string, ffprobe: string, signal?: AbortSi
     packetTimes,
     matroskaDocType: matroskaDocType(head),
     faststart: isIsoBmff ? await moovBeforeMdat(path) : undefined,
+    audioSample,
   });
+}
+
+/**
+ * Sizes and durations of the first 500 audio packets (about 10 s of AAC): enough to tell a sound's
+ * rate without reading a long file to its end.
+ */
+async function sampleAudio(
+  path: string,
+  ffprobe: string,
+  signal?: AbortSignal,
+): Promise<{ bytes: number; seconds: number } | undefined> {
+  const out = await runTool(
+    ffprobe,
+    [
+      ...['-v', 'error', '-select_streams', 'a:0', '-read_intervals', '%+#500'],
+      ...['-show_entries', 'packet=duration_time,size', '-of', 'csv=p=0', path],
+    ],
+    { signal, maxStdoutBytes: 1024 * 1024 },
+  ).catch(() => '');
+  let bytes = 0;
+  let seconds = 0;
+  for (const line of out.split('\n')) {
+    const [duration, packetSize] = line.split(',').map(Number);
+    if (!Number.isFinite(duration) || !Number.isFinite(packetSize) || duration! <= 0) continue;
+    seconds += duration!;
+    bytes += packetSize!;
+  }
+  return seconds > 0 ? { bytes, seconds } : undefined;
 }
 
 /** Reads an image's facts with sharp (header only; the pixels are not decoded). */

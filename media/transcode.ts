@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import type { PlacementRules, VideoRules } from '../domain/media-rules.js';
 import {
+  audioBitrateFor,
   checkMedia,
   type FitMode,
   formatAspect,
@@ -82,19 +83,6 @@ const AUDIO_CODES: MediaProblemCode[] = ['audio_codec_not_accepted', 'audio_not_
 // Codecs MP4 carries that every platform reads; anything else is re-encoded rather than rewrapped.
 const MP4_SAFE_VIDEO = ['h264', 'hevc'];
 const MP4_SAFE_AUDIO = ['aac'];
-const AUDIO_BITRATE = 128_000;
-
-/**
- * The AAC bit rate for a placement: 128 kbit/s, kept 5 % under a cap at or below that. ffmpeg's
- * encoder lands a little above the rate it is asked for on short clips (128,031 bit/s for 128k
- * with Debian's ffmpeg 5.1.9), which Instagram's "128 kbps" would count as too much.
- */
-function audioBitrateFor(rules: VideoRules): number {
-  const cap = rules.maxAudioBitrate;
-  if (cap === undefined || cap > AUDIO_BITRATE / 0.95) return AUDIO_BITRATE;
-  return Math.floor((cap * 0.95) / 1000) * 1000;
-}
-
 const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
 const evenDown = (n: number) => Math.max(2, Math.floor(n / 2) * 2);
 
@@ -245,6 +233,17 @@ export function filterGraph(plan: Extract<TranscodePlan, { action: 'transcode' }
   );
 }
 
+/**
+ * How every MP4/MOV is laid out: the index (moov) first, and no edit lists. Instagram refuses edit
+ * lists ("MOV or MP4 …, no edit lists, moov atom at the front", platform-apis.md 3.7); ffmpeg
+ * writes one whenever AAC's priming or B-frames put a track's first sample before zero. With edit
+ * lists off alone, ffmpeg shifts every track by that much and stretches the first video frame over
+ * the gap (a 60 fps clip then averages 58.6); negative composition offsets (ctts version 1) let
+ * each track start at zero instead, so the picture keeps its timing and only the sound's priming
+ * (about 21 ms) plays at its start.
+ */
+export const MP4_LAYOUT: readonly string[] = ['-movflags', '+faststart+negative_cts_offsets', '-use_editlist', '0'];
+
 /** ffmpeg's arguments for a remux or transcode plan. */
 export function ffmpegArgs(
   plan: Extract<TranscodePlan, { action: 'remux' | 'transcode' }>,
@@ -254,8 +253,19 @@ export function ffmpegArgs(
 ): string[] {
   const common = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-nostats', '-progress', 'pipe:1', '-y'];
   // Strip metadata: phones record the place a video was shot (a GPS "location" tag).
-  const tail = ['-map_metadata', '-1', '-map_chapters', '-1', '-movflags', '+faststart', '-f', 'mp4', output];
-  const audioEncode = (bitrate: number) => ['-c:a', 'aac', '-b:a', `${bitrate / 1000}k`, '-ar', '48000', '-ac', '2'];
+  const tail = ['-map_metadata', '-1', '-map_chapters', '-1', ...MP4_LAYOUT, '-f', 'mp4', output];
+  const audioEncode = (bitrate: number) => [
+    '-c:a',
+    'aac',
+    '-profile:a',
+    'aac_low',
+    '-b:a',
+    `${bitrate / 1000}k`,
+    '-ar',
+    '48000',
+    '-ac',
+    '2',
+  ];
   if (plan.action === 'remux') {
     const audio = plan.audio
       ? ['-map', '0:a:0', ...(plan.reencodeAudio ? audioEncode(plan.audioBitrate) : ['-c:a', 'copy'])]
@@ -295,6 +305,35 @@ export function ffmpegArgs(
     ...(shape.frameRate ? ['-fps_mode', 'cfr'] : []),
     ...tail,
   ];
+}
+
+const COPY_MUXERS: Record<string, string> = { mp4: 'mp4', mov: 'mov', webm: 'webm', mkv: 'matroska' };
+
+/**
+ * ffmpeg's arguments for keeping a file that is acceptable as it is: its streams copied into the
+ * same container (named by the extension), every global and stream tag and chapter dropped.
+ */
+export function copyWithoutMetadataArgs(input: string, output: string, ext: string): string[] {
+  const muxer = COPY_MUXERS[ext.toLowerCase()] ?? 'mp4';
+  const layout = muxer === 'mp4' || muxer === 'mov' ? MP4_LAYOUT : [];
+  return [
+    ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', input],
+    ...['-map', '0:v:0', '-map', '0:a:0?', '-c', 'copy'],
+    ...['-map_metadata', '-1', '-map_metadata:s:v', '-1', '-map_metadata:s:a', '-1', '-map_chapters', '-1'],
+    ...layout,
+    ...['-f', muxer, output],
+  ];
+}
+
+/** Runs copyWithoutMetadataArgs, for a plan of `none`: a phone's GPS position never leaves with the file. */
+export async function copyWithoutMetadata(
+  ffmpeg: string,
+  input: string,
+  output: string,
+  ext: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await runTool(ffmpeg, copyWithoutMetadataArgs(input, output, ext), { signal });
 }
 
 export interface TranscodeProgress {

@@ -175,6 +175,7 @@ const video = (over: Partial<VideoFacts> = {}): VideoFacts => ({
   videoBitrate: 2_000_000,
   hasAudio: true,
   audioCodec: 'aac',
+  audioProfile: 'LC',
   audioSampleRate: 48_000,
   audioChannels: 2,
   audioBitrate: 128_000,
