@@ -112,7 +112,8 @@ export const meDocs: RouteDoc[] = [
     method: 'delete',
     path: '/api/v1/me',
     tag: 'Account',
-    summary: 'Delete your account and all its data, files, campaigns and pipelines (their workflows stopped, their histories deleted)',
+    summary:
+      'Delete your account and all its data, files, campaigns and pipelines (their workflows stopped, their histories deleted)',
     body: deleteAccountSchema,
     responses: {
       204: { description: 'Deleted' },
