@@ -174,3 +174,45 @@ it('an edit of only the end keeps the series: a monthly campaign keeps its day o
   expect(days).toEqual(Array(3).fill(`${startDate.slice(8)}T10:00`));
   expect((await postJson(user.api, `/api/v1/campaigns/${id}/cancel`, {})).status).toBe(200);
 });
+
+it('a skipped slot that a new schedule brings back is recorded as reached, with its post', {
+  timeout: 120_000,
+}, async () => {
+  const user = await signUp(services.apiUrl!);
+  const toNoon = (12 * HOUR - ((await env.currentTimeMs()) % DAY) + DAY) % DAY;
+  if (toNoon > 0) await env.sleep(toNoon);
+  const created = await postJson(
+    user.api,
+    '/api/v1/campaigns',
+    campaignBody({
+      cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
+      timeZone: 'UTC',
+      startDate: utcDate((await env.currentTimeMs()) + DAY),
+      end: { count: 3 },
+      leadMinutes: 30,
+    }),
+  );
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const id = created.body.id as string;
+  const act = (name: string, body: unknown = {}) => postJson(user.api, `/api/v1/campaigns/${id}/${name}`, body);
+  const [, second] = created.body.nextSlots as { slot: string }[];
+  expect((await act('skip', { slot: second!.slot })).status).toBe(200);
+  // The same times, written otherwise: a new cadence, so a new series without the old skips.
+  const edited = await postJson(
+    user.api,
+    `/api/v1/campaigns/${id}`,
+    { cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9;BYMINUTE=0' } },
+    {},
+    'PATCH',
+  );
+  expect(edited.status, JSON.stringify(edited.body)).toBe(200);
+  expect(edited.body.nextSlots.map((s: { slot: string }) => s.slot)).toContain(second!.slot);
+  // Past the slot brought back, not past the last: the time-skipping server stops skipping once a
+  // child pipeline outlives its campaign.
+  await env.sleep(2 * DAY);
+  const row = await until('the slot brought back is created', async () =>
+    (await slotsOf(id)).find((r) => r.slot === second!.slot && r.outcome === 'created'),
+  );
+  expect(row.postId).not.toBeNull();
+  expect((await act('cancel')).status).toBeLessThan(500);
+});

@@ -116,7 +116,10 @@ async function earlierPosts(db: Database, campaignId: string, at: string): Promi
   return texts;
 }
 
-/** What became of a slot; the first answer stays (a slot's post is never replaced). */
+/**
+ * What became of a slot; the first answer stays (a slot's post is never replaced), except a skip:
+ * a slot skipped and brought back by a new schedule is reached after all, and says so.
+ */
 export async function recordSlot(
   db: Database,
   row: {
@@ -127,10 +130,16 @@ export async function recordSlot(
     postId?: string | null;
   },
 ): Promise<void> {
-  await db
-    .insert(campaignSlots)
-    .values({ ...row, at: new Date(row.at), postId: row.postId ?? null })
-    .onConflictDoNothing();
+  const insert = db.insert(campaignSlots).values({ ...row, at: new Date(row.at), postId: row.postId ?? null });
+  if (row.outcome === 'skipped') {
+    await insert.onConflictDoNothing();
+    return;
+  }
+  await insert.onConflictDoUpdate({
+    target: [campaignSlots.campaignId, campaignSlots.slotLocal],
+    set: { at: new Date(row.at), postId: row.postId ?? null, outcome: row.outcome },
+    setWhere: eq(campaignSlots.outcome, 'skipped'),
+  });
 }
 
 /** The campaign's row follows its workflow: status, the schedule in effect and per-slot changes. */
