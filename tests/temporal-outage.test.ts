@@ -138,6 +138,28 @@ describe('a Temporal outage', () => {
     expect(count).toBe(1);
   });
 
+  it('leaves alone a post saved before the sweep existed, whose owner was told to repeat the request', async () => {
+    const created = await postJson(viaSilent, '/api/v1/posts', {
+      caption: 'Saved before the sweep, perhaps created again since',
+      targets: [{ type: 'local_export' }],
+    });
+    expectUnavailable(created);
+    const id = String(created.body.detail).match(/Post ([0-9a-f-]{36})/)![1]!;
+    // As such a post was left: its owner may have made a second one instead, which published.
+    await app.db
+      .update(posts)
+      .set({
+        error:
+          'The pipeline may not have started: Temporal did not answer. Repeat the request with the same Idempotency-Key to make sure.',
+      })
+      .where(eq(posts.id, id));
+    // Several sweeps (every 250 ms, posts older than 3 s) pass it by.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    const [row] = await app.db.select().from(posts).where(eq(posts.id, id));
+    expect(row).toMatchObject({ pipelineStartedAt: null, status: 'queued' });
+    await expect(app.temporal.workflow.getHandle(row!.workflowId).describe()).rejects.toThrow(/not found/i);
+  });
+
   it("reserves the campaign slots' key prefix", async () => {
     const res = await postJson(
       user.api,

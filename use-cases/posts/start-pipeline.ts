@@ -99,8 +99,18 @@ export async function launchPipeline(deps: StartPipelineDeps, pipeline: Pipeline
   });
 }
 
-const UNCONFIRMED =
+/**
+ * The note on a post whose start Temporal did not confirm. Its owner was told the post starts by
+ * itself, so the API's sweep starts exactly the posts that carry it (start-unconfirmed.ts).
+ */
+export const UNCONFIRMED =
   'The pipeline may not have started: Temporal did not answer. It is started as soon as Temporal answers again.';
+/**
+ * The note before the sweep existed: its owner was told to repeat the request, and may have made
+ * a second post instead, so such a post is never started by the sweep, only by its repeat.
+ */
+const UNCONFIRMED_BEFORE_SWEEP =
+  'The pipeline may not have started: Temporal did not answer. Repeat the request with the same Idempotency-Key to make sure.';
 
 /** Records that the post's pipeline exists; a campaign calls this after starting it as a child. */
 export async function markPipelineStarted(db: Database, postId: string): Promise<void> {
@@ -109,7 +119,7 @@ export async function markPipelineStarted(db: Database, postId: string): Promise
     .set({
       pipelineStartedAt: new Date(),
       // Only our own "may not have started" note goes; an error the pipeline wrote meanwhile stays.
-      error: sql`case when ${posts.error} = ${UNCONFIRMED} then null else ${posts.error} end`,
+      error: sql`case when ${posts.error} in (${UNCONFIRMED}, ${UNCONFIRMED_BEFORE_SWEEP}) then null else ${posts.error} end`,
     })
     .where(eq(posts.id, postId));
 }

@@ -1,8 +1,8 @@
-import { and, asc, isNull, lt, notInArray, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, notInArray, sql } from 'drizzle-orm';
 import { posts } from '../../db/schema.js';
 import { FINAL_STATUSES, SLOT_KEY_PREFIX } from '../../domain/pipeline.js';
 import { type CreatePostDeps, savedPipeline } from './create-post.js';
-import { launchPipeline, markPipelineStarted, type StartPipelineDeps } from './start-pipeline.js';
+import { launchPipeline, markPipelineStarted, type StartPipelineDeps, UNCONFIRMED } from './start-pipeline.js';
 
 export type StartUnconfirmedDeps = StartPipelineDeps & Pick<CreatePostDeps, 'retryWindowDays' | 'uploadTaskQueue'>;
 
@@ -31,6 +31,8 @@ export async function startUnconfirmedPipelines(
     .where(
       and(
         isNull(posts.pipelineStartedAt),
+        // Only posts whose owner was told they start by themselves.
+        eq(posts.error, UNCONFIRMED),
         notInArray(posts.status, [...FINAL_STATUSES]),
         lt(posts.createdAt, new Date(Date.now() - options.olderThanMs)),
         // A slot's post is its campaign's to start.
