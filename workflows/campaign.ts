@@ -13,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { listSlots } from '../domain/cadence.js';
+import { CadenceError, listSlots } from '../domain/cadence.js';
 import {
   type CampaignSettings,
   catchUpDecision,
@@ -166,6 +166,16 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
    * before, a cancel refused that way had stopped the campaign anyway, its row left active.
    */
   const updates = new FifoLock();
+  /** An Update's turn; a schedule refused at its turn (checked again then) is refused, not a failed task. */
+  const inTurn = <T>(work: () => Promise<T>) =>
+    updates.run(async () => {
+      try {
+        return await work();
+      } catch (err) {
+        if (err instanceof CadenceError) throw ApplicationFailure.nonRetryable(err.message, 'CadenceError');
+        throw err;
+      }
+    });
   const saveThen = async (
     change: {
       status?: CampaignCarried['status'];
@@ -196,7 +206,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     pauseCampaignUpdate,
     async ({ reason }) => {
       if (scheduleV2) {
-        return updates.run(() => {
+        return inTurn(() => {
           checkPause();
           return setStatus('paused', reason ?? 'Paused on request');
         });
@@ -214,7 +224,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     resumeCampaignUpdate,
     async () => {
       if (scheduleV2) {
-        return updates.run(() => {
+        return inTurn(() => {
           checkResume();
           return setStatus('active', null);
         });
@@ -232,7 +242,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     editCampaignUpdate,
     async ({ settings: edited }) => {
       if (scheduleV2) {
-        return updates.run(() => {
+        return inTurn(() => {
           const rebased = checkEdit(edited);
           const cutoff = editCutoff();
           const nextSettings = rebased ? { ...edited, ...rebased.settings } : edited;
@@ -283,7 +293,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     skipSlotUpdate,
     async ({ slot }) => {
       if (scheduleV2) {
-        return updates.run(async () => {
+        return inTurn(async () => {
           assertOpen();
           const { at } = findFuture(slot);
           const answer = await saveThen({ overrides: withSkip(state.overrides, slot) }, () => {
@@ -314,7 +324,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     moveSlotUpdate,
     async ({ slot, to }) => {
       if (scheduleV2) {
-        return updates.run(() => {
+        return inTurn(() => {
           checkMove(slot, to);
           return saveThen({ overrides: withMove(state.overrides, slot, to) }, () => {
             state.overrides = withMove(state.overrides, slot, to);
@@ -333,7 +343,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     cancelCampaignUpdate,
     async ({ reason }) => {
       if (scheduleV2) {
-        return updates.run(() => {
+        return inTurn(() => {
           assertOpen();
           return setStatus('cancelled', reason ?? 'Cancelled on request');
         });
@@ -371,6 +381,12 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       // last slot's pipeline has usually finished by then, and the new run reaches this slot at once.
       await condition(allHandlersFinished);
       await continueAsNew<typeof campaign>({ campaignId, ownerId, settings, postDefaults, carried: state });
+    }
+    if (scheduleV2 && updates.busy) {
+      // An Update is between its checks and its change (its save in flight): the slot it may
+      // skip, move or cancel is not taken from under it. Plan again once it is done.
+      await condition(() => !updates.busy);
+      continue;
     }
     inFlight = slot.local;
     await reachSlot(slot);
