@@ -39,17 +39,14 @@ export function createCampaignActivities(deps: ActivityDeps) {
       await recordSlot(db, row);
     },
     async saveCampaignState(state: Parameters<typeof saveCampaignState>[1]) {
-      await saveCampaignState(db, state, timeLeft(Context.current().info));
+      await saveCampaignState(db, state, doneBy(Context.current().info));
     },
   };
 }
 
-/** What is left of this try, and of all tries, less a margin for the answer to travel back. */
-function timeLeft(info: Info): number {
-  const now = Date.now();
-  const ends = [now + info.startToCloseTimeoutMs];
+/** When this try must be done: its own deadline or that of all tries, less a margin for the answer to travel back. */
+function doneBy(info: Info): number {
+  const ends = [Date.now() + info.startToCloseTimeoutMs];
   if (info.scheduleToCloseTimeoutMs > 0) ends.push(info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs);
-  const left = Math.min(...ends) - now - 500;
-  if (left <= 0) throw new Error('No time left to save the change in this try');
-  return left;
+  return Math.min(...ends) - 500;
 }

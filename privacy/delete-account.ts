@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { accountThrottleKey, pairThrottleKey, registerThrottleKey } from '../auth/rate-limit.js';
 import type { Database } from '../db/client.js';
 import { apiKeys, campaigns, media, posts, rateLimits, sessions, users } from '../db/schema.js';
@@ -48,6 +48,11 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
     // Every run: each one continued as new still holds the settings it carried.
     if (await closeWorkflow(access, campaign.workflowId, { everyRun: true })) workflowsClosed += 1;
   }
+  // A post whose start Temporal never confirmed is not the API's sweep's to start any more.
+  await db
+    .update(posts)
+    .set({ pipelineStartedAt: new Date() })
+    .where(and(eq(posts.ownerId, userId), isNull(posts.pipelineStartedAt)));
   // Connected accounts: revoked where the platform offers it, tokens and profiles deleted, owners gone.
   await removeAccountConnections({ db, owner: { ...access, taskQueue: deps.taskQueue } }, userId);
   // Read only now, so every post whose pipeline a campaign started is among them. A slot's post an
@@ -127,24 +132,28 @@ async function closeWorkflow(
     });
   let wasRunning = false;
   const earlierRuns: string[] = [];
+  // Without a run id only the latest run is deleted; earlier ones are found through visibility,
+  // listed before anything is deleted so a repeat after a half-done deletion still finds them
+  // (the latest run may be gone by then).
+  if (options.everyRun) {
+    await withTemporalDeadline(access, async () => {
+      for await (const run of temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+        // The running one goes below, by the deletion that also stops it.
+        if (run.status.name !== 'RUNNING') earlierRuns.push(run.runId);
+      }
+    });
+  }
   try {
     await withTemporalDeadline(access, async () => {
-      const { status, runId: latest } = await temporal.workflow.getHandle(workflowId).describe();
+      const { status } = await temporal.workflow.getHandle(workflowId).describe();
       wasRunning = status.name === 'RUNNING';
-      // Without a run id only the latest run is deleted; earlier ones are found through visibility.
-      if (options.everyRun) {
-        for await (const run of temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-          if (run.runId !== latest) earlierRuns.push(run.runId);
-        }
-      }
       // Deleting a running workflow terminates it and deletes it once closed, in one step. A
       // terminate first would leave a closed run, whose deletion Temporal holds back until its
       // close is acknowledged in the queue (tens of seconds, with backoff).
       await remove();
     });
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError || isNotFound(err)) return false;
-    throw err;
+    if (!(err instanceof WorkflowNotFoundError || isNotFound(err))) throw err;
   }
   for (const runId of earlierRuns) {
     try {

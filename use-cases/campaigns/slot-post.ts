@@ -153,15 +153,19 @@ export async function saveCampaignState(
     overrides: { skipped: string[]; moved: Record<string, string> };
   },
   /**
-   * How long the write may wait (on a lock, a busy server). An Update waits for this save and is
-   * refused as having changed nothing once its try is given up: a write still waiting then would
-   * land later and make that untrue.
+   * When (epoch ms) the write must be done or abandoned, whatever it waited for (a connection, a
+   * lock). An Update waits for this save and is refused as having changed nothing once its try is
+   * given up: a write still waiting then would land later and make that untrue.
    */
-  withinMs?: number,
+  doneBy?: number,
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    if (withinMs !== undefined)
-      await tx.execute(sql`select set_config('statement_timeout', ${String(Math.max(1, Math.floor(withinMs)))}, true)`);
+    if (doneBy !== undefined) {
+      // Measured here, inside the transaction: the wait for a pooled connection is already spent.
+      const left = Math.floor(doneBy - Date.now());
+      if (left <= 0) throw new Error('No time left to save the change');
+      await tx.execute(sql`select set_config('statement_timeout', ${String(left)}, true)`);
+    }
     await tx
       .update(campaigns)
       .set({
