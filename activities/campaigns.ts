@@ -1,6 +1,7 @@
 import { Context, type Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ValidationError } from '../domain/errors.js';
+import { cancelSlotPosts } from '../use-cases/campaigns/cancel-slot-posts.js';
 import {
   createSlotPost,
   recordSlot,
@@ -37,6 +38,10 @@ export function createCampaignActivities(deps: ActivityDeps) {
     },
     async recordSlot(row: Parameters<typeof recordSlot>[1]) {
       await recordSlot(db, row);
+    },
+    async cancelSlotPosts(request: { campaignId: string; ownerId: string; reason: string }) {
+      if (!deps.temporal) throw ApplicationFailure.nonRetryable('No Temporal client to cancel posts with');
+      return cancelSlotPosts({ db, ...deps.temporal }, request);
     },
     async saveCampaignState(state: Parameters<typeof saveCampaignState>[1]) {
       await saveCampaignState(db, state, doneBy(Context.current().info));

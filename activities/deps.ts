@@ -8,6 +8,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { MediaStore } from '../storage/media-store.js';
 import type { ConnectionDeps } from '../use-cases/connections/deps.js';
 import type { MediaServices } from '../use-cases/media/media-services.js';
+import type { TemporalAccess } from '../use-cases/temporal-calls.js';
 import type { RenewalOutcome, RenewRequest } from '../workflows/connection-messages.js';
 
 export interface ActivityDeps {
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   drafts: DraftGenerator;
   /** Connected accounts: vault and connectors for the connection owners' activities. */
   connections?: ConnectionDeps;
+  /** The Temporal client, for activities that act on other workflows (a cancelled campaign's posts). */
+  temporal?: TemporalAccess;
   /** Asks a connection's owner workflow to renew its token (a platform refused it mid-publish). */
   requestRenewal?: (connectionId: string, request: RenewRequest) => Promise<RenewalOutcome>;
   /** Signed public links, for platforms that fetch media by URL. */

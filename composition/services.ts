@@ -104,6 +104,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         mediaTools: media.tools,
         drafts: createDraftGenerator(config),
         connections,
+        temporal: { temporal: client, callTimeoutMs: options.temporalCallTimeoutMs ?? TEMPORAL_CALL_TIMEOUT_MS },
         requestRenewal: (connectionId, request) =>
           requestRenewal(
             {

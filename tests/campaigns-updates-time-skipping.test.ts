@@ -216,3 +216,44 @@ it('a skipped slot that a new schedule brings back is recorded as reached, with 
   expect(row.postId).not.toBeNull();
   expect((await act('cancel')).status).toBeLessThan(500);
 });
+
+it('cancel also cancels the posts made ahead for slots still to come; published ones stay', {
+  timeout: 120_000,
+}, async () => {
+  const user = await signUp(services.apiUrl!);
+  const toNoon = (12 * HOUR - ((await env.currentTimeMs()) % DAY) + DAY) % DAY;
+  if (toNoon > 0) await env.sleep(toNoon);
+  const created = await postJson(
+    user.api,
+    '/api/v1/campaigns',
+    campaignBody({
+      cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
+      timeZone: 'UTC',
+      startDate: utcDate((await env.currentTimeMs()) + DAY),
+      end: { count: 5 },
+      // Each slot's post is made two days ahead and waits for its time.
+      leadMinutes: 2 * 24 * 60,
+    }),
+  );
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const id = created.body.id as string;
+  await env.sleep(DAY);
+  const made = await until('the first slot published and two more made ahead', async () => {
+    const rows = (await slotsOf(id)).filter((r) => r.outcome === 'created');
+    return rows.length >= 3 && rows.some((r) => r.status === 'published') && rows;
+  });
+  const published = made.filter((r) => r.status === 'published');
+  const ahead = made.filter((r) => r.status !== 'published');
+  expect(published).toHaveLength(1);
+  expect(ahead.length).toBeGreaterThanOrEqual(2);
+
+  const cancelled = await postJson(user.api, `/api/v1/campaigns/${id}/cancel`, { reason: 'Launch moved' });
+  expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
+  await finish(env.client.workflow.getHandle(`campaign-${id}`));
+  for (const row of ahead) {
+    const post = (await call(user.api, `/api/v1/posts/${row.postId}`)).body;
+    expect(post.status).toBe('cancelled');
+    expect(post.error).toMatch(/campaign was cancelled \(Launch moved\)/);
+  }
+  expect((await call(user.api, `/api/v1/posts/${published[0]!.postId}`)).body.status).toBe('published');
+});

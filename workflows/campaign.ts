@@ -44,6 +44,11 @@ const { createSlotPost, recordSlot, markSlotPipelineStarted } = proxyActivities<
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
+/** Cancels the posts a cancelled campaign made ahead for slots still to come (one Update per post). */
+const { cancelSlotPosts } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
 /** Writes an Update's answer waits for: bounded, so a person hears back instead of hanging. */
 const { saveCampaignState } = proxyActivities<Activities>({
   scheduleToCloseTimeout: '15 seconds',
@@ -392,6 +397,14 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     await reachSlot(slot);
     inFlight = null;
     slotsThisRun++;
+  }
+  if (scheduleV2 && state.status === 'cancelled') {
+    // Future slots do not publish: the posts made for them ahead of time go too; published ones stay.
+    await cancelSlotPosts({
+      campaignId,
+      ownerId,
+      reason: `The campaign was cancelled${state.statusReason ? ` (${state.statusReason})` : ''}`,
+    });
   }
   await condition(allHandlersFinished);
   return progress();

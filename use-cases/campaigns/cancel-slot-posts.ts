@@ -1,0 +1,43 @@
+import { and, eq, gt, isNotNull, notInArray } from 'drizzle-orm';
+import { campaignSlots, posts } from '../../db/schema.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
+import { FINAL_STATUSES } from '../../domain/pipeline.js';
+import { cancelPost } from '../posts/cancel-post.js';
+import type { PostActionDeps } from '../posts/send-update.js';
+
+/**
+ * Cancels the posts a cancelled campaign made for slots still to come (drafted ahead, awaiting
+ * review or scheduled): a cancelled campaign's future slots do not publish. Published posts, and
+ * posts already publishing (their pipeline refuses: too late), are kept. Idempotent: a post
+ * cancelled before is final and no longer selected.
+ */
+export async function cancelSlotPosts(
+  deps: PostActionDeps,
+  request: { campaignId: string; ownerId: string; reason: string; now?: number },
+): Promise<{ cancelled: string[]; kept: string[] }> {
+  const rows = await deps.db
+    .select({ postId: posts.id })
+    .from(campaignSlots)
+    .innerJoin(posts, eq(posts.id, campaignSlots.postId))
+    .where(
+      and(
+        eq(campaignSlots.campaignId, request.campaignId),
+        isNotNull(campaignSlots.postId),
+        gt(campaignSlots.at, new Date(request.now ?? Date.now())),
+        notInArray(posts.status, [...FINAL_STATUSES]),
+      ),
+    );
+  const cancelled: string[] = [];
+  const kept: string[] = [];
+  for (const { postId } of rows) {
+    try {
+      await cancelPost(deps, { ownerId: request.ownerId, postId }, { reason: request.reason });
+      cancelled.push(postId);
+    } catch (err) {
+      // Publishing has begun (half a publish is worse than none), or the post is gone.
+      if (err instanceof ConflictError || err instanceof NotFoundError) kept.push(postId);
+      else throw err;
+    }
+  }
+  return { cancelled, kept };
+}
