@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Services } from '../composition/services.js';
 import { localTimeOf } from '../domain/campaign-schedule.js';
 import { formatInstant } from '../domain/pipeline-summary.js';
-import { call, postJson, signUp } from './helpers/api.js';
+import { call, type Json, postJson, signUp, type TestUser } from './helpers/api.js';
 import { campaignBody, HOUR, startCampaignSystem } from './helpers/campaign-system.js';
 import { until } from './helpers/until.js';
 
@@ -28,28 +28,38 @@ const finish = (handle: Parameters<typeof system.finish>[0]) => system.finish(ha
 
 const utcDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
+/** A campaign made through the API, for the test's user. */
+async function createCampaign(user: TestUser, settings: Record<string, unknown>): Promise<Json> {
+  const created = await postJson(user.api, '/api/v1/campaigns', campaignBody(settings));
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return created.body;
+}
+
+/**
+ * On to the next 12:00 UTC (or stays there): the slots below are placed against it, whatever the
+ * hour the suite runs at. Returns the server's time then.
+ */
+async function toNoonUtc(): Promise<number> {
+  const toNoon = (12 * HOUR - ((await env.currentTimeMs()) % DAY) + DAY) % DAY;
+  if (toNoon > 0) await env.sleep(toNoon);
+  return env.currentTimeMs();
+}
+
 it('pause, resume, a mid-way cadence edit, skip, move and cancel act on future slots only', {
   timeout: 180_000,
 }, async () => {
   const user = await signUp(services.apiUrl!);
   // The slots below are placed against 12:00 UTC, whatever the hour the suite runs at: run at
   // 08:40, the resume would land inside the 09:00 slot's 30-minute lead and make its post.
-  const toNoon = (12 * HOUR - ((await env.currentTimeMs()) % DAY) + DAY) % DAY;
-  if (toNoon > 0) await env.sleep(toNoon);
-  const now = await env.currentTimeMs();
-  const created = await postJson(
-    user.api,
-    '/api/v1/campaigns',
-    campaignBody({
-      cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
-      timeZone: 'UTC',
-      startDate: utcDate(now + DAY),
-      end: { count: 30 },
-      leadMinutes: 30,
-    }),
-  );
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  const id = created.body.id as string;
+  const now = await toNoonUtc();
+  const created = await createCampaign(user, {
+    cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
+    timeZone: 'UTC',
+    startDate: utcDate(now + DAY),
+    end: { count: 30 },
+    leadMinutes: 30,
+  });
+  const id = created.id as string;
   const act = (name: string, body: unknown = {}) => postJson(user.api, `/api/v1/campaigns/${id}/${name}`, body);
 
   const paused = await act('pause', { reason: 'On holiday' });
@@ -148,22 +158,16 @@ it('an edit of only the end keeps the series: a monthly campaign keeps its day o
   timeout: 120_000,
 }, async () => {
   const user = await signUp(services.apiUrl!);
-  const toNoon = (12 * HOUR - ((await env.currentTimeMs()) % DAY) + DAY) % DAY;
-  if (toNoon > 0) await env.sleep(toNoon);
+  await toNoonUtc();
   const startDate = utcDate((await env.currentTimeMs()) + DAY);
-  const created = await postJson(
-    user.api,
-    '/api/v1/campaigns',
-    campaignBody({
-      cadence: { kind: 'rrule', rule: 'FREQ=MONTHLY;BYHOUR=10' },
-      timeZone: 'UTC',
-      startDate,
-      end: { count: 3 },
-      leadMinutes: 30,
-    }),
-  );
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  const id = created.body.id as string;
+  const created = await createCampaign(user, {
+    cadence: { kind: 'rrule', rule: 'FREQ=MONTHLY;BYHOUR=10' },
+    timeZone: 'UTC',
+    startDate,
+    end: { count: 3 },
+    leadMinutes: 30,
+  });
+  const id = created.id as string;
   await env.sleep(4 * DAY);
   await until('the first slot created', async () => (await slotsOf(id)).some((r) => r.outcome === 'created'));
 
@@ -179,23 +183,17 @@ it('a skipped slot that a new schedule brings back is recorded as reached, with 
   timeout: 120_000,
 }, async () => {
   const user = await signUp(services.apiUrl!);
-  const toNoon = (12 * HOUR - ((await env.currentTimeMs()) % DAY) + DAY) % DAY;
-  if (toNoon > 0) await env.sleep(toNoon);
-  const created = await postJson(
-    user.api,
-    '/api/v1/campaigns',
-    campaignBody({
-      cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
-      timeZone: 'UTC',
-      startDate: utcDate((await env.currentTimeMs()) + DAY),
-      end: { count: 3 },
-      leadMinutes: 30,
-    }),
-  );
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  const id = created.body.id as string;
+  await toNoonUtc();
+  const created = await createCampaign(user, {
+    cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
+    timeZone: 'UTC',
+    startDate: utcDate((await env.currentTimeMs()) + DAY),
+    end: { count: 3 },
+    leadMinutes: 30,
+  });
+  const id = created.id as string;
   const act = (name: string, body: unknown = {}) => postJson(user.api, `/api/v1/campaigns/${id}/${name}`, body);
-  const [, second] = created.body.nextSlots as { slot: string }[];
+  const [, second] = created.nextSlots as { slot: string }[];
   expect((await act('skip', { slot: second!.slot })).status).toBe(200);
   // The same times, written otherwise: a new cadence, so a new series without the old skips.
   const edited = await postJson(
@@ -221,22 +219,16 @@ it('cancel also cancels the posts made ahead for slots still to come; published 
   timeout: 120_000,
 }, async () => {
   const user = await signUp(services.apiUrl!);
-  const toNoon = (12 * HOUR - ((await env.currentTimeMs()) % DAY) + DAY) % DAY;
-  if (toNoon > 0) await env.sleep(toNoon);
-  const created = await postJson(
-    user.api,
-    '/api/v1/campaigns',
-    campaignBody({
-      cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
-      timeZone: 'UTC',
-      startDate: utcDate((await env.currentTimeMs()) + DAY),
-      end: { count: 5 },
-      // Each slot's post is made two days ahead and waits for its time.
-      leadMinutes: 2 * 24 * 60,
-    }),
-  );
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  const id = created.body.id as string;
+  await toNoonUtc();
+  const created = await createCampaign(user, {
+    cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
+    timeZone: 'UTC',
+    startDate: utcDate((await env.currentTimeMs()) + DAY),
+    end: { count: 5 },
+    // Each slot's post is made two days ahead and waits for its time.
+    leadMinutes: 2 * 24 * 60,
+  });
+  const id = created.id as string;
   await env.sleep(DAY);
   const made = await until('the first slot published and two more made ahead', async () => {
     const rows = (await slotsOf(id)).filter((r) => r.outcome === 'created');
