@@ -125,37 +125,31 @@ async function closeWorkflow(
   options: { everyRun?: boolean } = {},
 ): Promise<boolean> {
   const { temporal } = access;
-  const remove = (runId?: string) =>
+  const remove = (runId: string) =>
     temporal.workflowService.deleteWorkflowExecution({
       namespace: temporal.options.namespace,
-      workflowExecution: { workflowId, ...(runId ? { runId } : {}) },
+      workflowExecution: { workflowId, runId },
     });
   let wasRunning = false;
-  const earlierRuns: string[] = [];
-  // Without a run id only the latest run is deleted; earlier ones are found through visibility,
-  // listed before anything is deleted so a repeat after a half-done deletion still finds them
-  // (the latest run may be gone by then).
-  if (options.everyRun) {
-    await withTemporalDeadline(access, async () => {
-      for await (const run of temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-        // The running one goes below, by the deletion that also stops it.
-        if (run.status.name !== 'RUNNING') earlierRuns.push(run.runId);
-      }
-    });
-  }
+  const runs = new Set<string>();
   try {
     await withTemporalDeadline(access, async () => {
-      const { status } = await temporal.workflow.getHandle(workflowId).describe();
+      const { status, runId } = await temporal.workflow.getHandle(workflowId).describe();
       wasRunning = status.name === 'RUNNING';
-      // Deleting a running workflow terminates it and deletes it once closed, in one step. A
-      // terminate first would leave a closed run, whose deletion Temporal holds back until its
-      // close is acknowledged in the queue (tens of seconds, with backoff).
-      await remove();
+      runs.add(runId);
     });
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError || isNotFound(err))) throw err;
   }
-  for (const runId of earlierRuns) {
+  // Every run by its id, the running one included (deleting it also stops it): each run continued
+  // as new still holds what it carried. Listed whether or not the latest is still there, so a
+  // repeat after a half-done deletion still finds the rest.
+  if (options.everyRun) {
+    await withTemporalDeadline(access, async () => {
+      for await (const run of temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.add(run.runId);
+    });
+  }
+  for (const runId of runs) {
     try {
       await withTemporalDeadline(access, () => remove(runId));
     } catch (err) {

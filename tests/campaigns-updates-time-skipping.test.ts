@@ -224,7 +224,8 @@ it('cancel also cancels the posts made ahead for slots still to come; published 
     cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
     timeZone: 'UTC',
     startDate: utcDate((await env.currentTimeMs()) + DAY),
-    end: { count: 5 },
+    // Three slots: by the time the cancel comes, all three posts are made and the last two wait.
+    end: { count: 3 },
     // Each slot's post is made two days ahead and waits for its time.
     leadMinutes: 2 * 24 * 60,
   });

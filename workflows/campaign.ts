@@ -364,12 +364,26 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
 
   let slotsThisRun = 0;
   while (state.status !== 'cancelled') {
+    if (scheduleV2 && updates.busy) {
+      // An Update is between its checks and its change (its save in flight): nothing is decided
+      // from the state it is about to change. Plan again once it is done.
+      await condition(() => !updates.busy);
+      continue;
+    }
     if (state.status === 'paused') {
       await condition(() => state.status !== 'paused');
       continue;
     }
     const [slot] = next(1);
     if (!slot) {
+      const lastAt = Date.parse(state.cursor ?? '1970-01-01T00:00:00Z');
+      if (scheduleV2 && lastAt > Date.now()) {
+        // The last posts were made a lead time ahead: until they are due, the campaign stays open,
+        // so a cancel can still stop them and an edit can still add slots.
+        const seen = version;
+        await condition(() => version !== seen || updates.busy, lastAt - Date.now());
+        continue;
+      }
       state.status = 'completed';
       state.statusReason = null;
       await save(false);
@@ -388,8 +402,8 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       await continueAsNew<typeof campaign>({ campaignId, ownerId, settings, postDefaults, carried: state });
     }
     if (scheduleV2 && updates.busy) {
-      // An Update is between its checks and its change (its save in flight): the slot it may
-      // skip, move or cancel is not taken from under it. Plan again once it is done.
+      // As above, once more after the wait: the slot an Update may skip, move or cancel is not
+      // taken from under it.
       await condition(() => !updates.busy);
       continue;
     }
@@ -442,6 +456,9 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
         if (err.cause instanceof ApplicationFailure && err.cause.type === 'ConnectionNeedsReconnect') {
+          // Cancelled or paused by a person meanwhile: that stands (a cancel is not undone by a
+          // pause a resume could lift). The slot is not done either way.
+          if (scheduleV2 && state.status !== 'active') return;
           // Paused with the reason; the slot is not done, so a resume reaches it again (late within
           // the catch-up window, or missed).
           state.status = 'paused';

@@ -26,9 +26,11 @@ export async function cancelSlotPosts(
         gt(campaignSlots.at, new Date(request.now ?? Date.now())),
         notInArray(posts.status, [...FINAL_STATUSES]),
       ),
-    );
+    )
+    .orderBy(campaignSlots.at);
   const cancelled: string[] = [];
   const kept: string[] = [];
+  let unanswered: unknown;
   for (const { postId } of rows) {
     try {
       await cancelPost(deps, { ownerId: request.ownerId, postId }, { reason: request.reason });
@@ -36,8 +38,10 @@ export async function cancelSlotPosts(
     } catch (err) {
       // Publishing has begun (half a publish is worse than none), or the post is gone.
       if (err instanceof ConflictError || err instanceof NotFoundError) kept.push(postId);
-      else throw err;
+      // One pipeline not answering holds back none of the others; the retry asks it again.
+      else unanswered ??= err;
     }
   }
+  if (unanswered) throw unanswered;
   return { cancelled, kept };
 }
