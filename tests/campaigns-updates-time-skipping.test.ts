@@ -250,3 +250,27 @@ it('cancel also cancels the posts made ahead for slots still to come; published 
   }
   expect((await call(user.api, `/api/v1/posts/${published[0]!.postId}`)).body.status).toBe('published');
 });
+
+it('two edits sent at once both stand', { timeout: 60_000 }, async () => {
+  const user = await signUp(services.apiUrl!);
+  await toNoonUtc();
+  const created = await createCampaign(user, {
+    cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
+    timeZone: 'UTC',
+    startDate: utcDate((await env.currentTimeMs()) + 7 * DAY),
+    end: { count: 5 },
+  });
+  const id = created.id as string;
+  const edit = (body: unknown) => postJson(user.api, `/api/v1/campaigns/${id}`, body, {}, 'PATCH');
+  const answers = await Promise.all([
+    edit({ brief: { topic: 'Our product launch, second wave', tone: 'calm' } }),
+    edit({ end: { count: 8 } }),
+  ]);
+  for (const answer of answers) expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+  const view = (await call(user.api, `/api/v1/campaigns/${id}`)).body;
+  expect(view.settings).toMatchObject({
+    brief: { topic: 'Our product launch, second wave', tone: 'calm' },
+    end: { count: 8 },
+  });
+  expect((await postJson(user.api, `/api/v1/campaigns/${id}/cancel`, {})).status).toBe(200);
+});

@@ -54,6 +54,12 @@ export interface CampaignProgress {
 export interface EditCampaignInput {
   /** The whole new settings (the API merges a partial edit onto the current ones first). */
   settings: CampaignSettings;
+  /**
+   * Just the fields the person changed. A campaign run with `campaign-schedule-v2` merges them onto
+   * its own settings at the edit's turn, so two edits sent at once both stand; `settings` serves
+   * runs from before it.
+   */
+  changes?: Partial<CampaignSettings>;
 }
 
 export const campaignProgressQuery = defineQuery<CampaignProgress>('campaignProgress');

@@ -245,12 +245,16 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
 
   setHandler(
     editCampaignUpdate,
-    async ({ settings: edited }) => {
+    async (input) => {
+      const { settings: edited } = input;
       if (scheduleV2) {
         return inTurn(() => {
-          const rebased = checkEdit(edited);
+          // Merged onto the settings as they are now, at this edit's turn: an edit sent at the
+          // same time and saved first stands.
+          const wanted = input.changes ? { ...settings, ...input.changes } : input.settings;
+          const rebased = checkEdit(wanted);
           const cutoff = editCutoff();
-          const nextSettings = rebased ? { ...edited, ...rebased.settings } : edited;
+          const nextSettings = rebased ? { ...wanted, ...rebased.settings } : wanted;
           const restart = rebased?.restart === true;
           const none: SlotOverrides = { skipped: [], moved: {} };
           return saveThen({ settings: nextSettings, ...(restart ? { overrides: none } : {}) }, () => {
@@ -281,9 +285,9 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       return progress();
     },
     {
-      validator: ({ settings: edited }) => {
+      validator: ({ settings: edited, changes }) => {
         if (scheduleV2) {
-          checkEdit(edited);
+          checkEdit(changes ? { ...settings, ...changes } : edited);
           return;
         }
         assertOpen();

@@ -397,5 +397,6 @@ export async function editCampaign(deps: CampaignDeps, target: CampaignTarget, e
       generatesImage: settings.brief.generateImage === true,
     });
   }
-  return sendCampaignUpdate(deps, target, editCampaignUpdate, [{ settings }]);
+  const changes = Object.fromEntries(Object.entries(edit).filter(([, v]) => v !== undefined));
+  return sendCampaignUpdate(deps, target, editCampaignUpdate, [{ settings, changes }]);
 }
