@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { cutText } from '../domain/cut-text.js';
 import { type DraftFormat, LIMITS } from '../domain/drafts.js';
+import { instagramHashtags, instagramMentions, youtubeTagsLength } from '../domain/platform-text.js';
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
-const hashtagCount = (text: string) => (text.match(/(^|\s)#[\p{L}\p{N}_]+/gu) ?? []).length;
 
 const text = (max: number) =>
   z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
@@ -23,15 +23,26 @@ export const draftSchemas = {
         `must be at most ${LIMITS.youtubeDescriptionBytes} bytes`,
       )
       .refine((d) => !/[<>]/.test(d), 'must not contain "<" or ">"'),
-    tags: z.array(z.string().trim().min(1).max(100)).max(LIMITS.youtubeTags, `at most ${LIMITS.youtubeTags} tags`),
+    tags: z
+      .array(z.string().trim().min(1).max(100))
+      .max(LIMITS.youtubeTags, `at most ${LIMITS.youtubeTags} tags`)
+      .refine(
+        (tags) => youtubeTagsLength(tags) <= LIMITS.youtubeTagsTotalChars,
+        `at most ${LIMITS.youtubeTagsTotalChars} characters in all, as YouTube counts them (commas between tags, quotes around a tag with a space)`,
+      ),
     script,
   }),
   tiktok: z.strictObject({ caption: text(LIMITS.tiktokCaptionChars), script }),
   instagram: z.strictObject({
-    caption: text(LIMITS.instagramCaptionChars).refine(
-      (c) => hashtagCount(c) <= LIMITS.instagramHashtags,
-      `must have at most ${LIMITS.instagramHashtags} hashtags`,
-    ),
+    caption: text(LIMITS.instagramCaptionChars)
+      .refine(
+        (c) => instagramHashtags(c) <= LIMITS.instagramHashtags,
+        `must have at most ${LIMITS.instagramHashtags} hashtags (every "#" counts)`,
+      )
+      .refine(
+        (c) => instagramMentions(c) <= LIMITS.instagramMentions,
+        `must have at most ${LIMITS.instagramMentions} @mentions (every "@" counts)`,
+      ),
   }),
   facebook: z.strictObject({ message: text(LIMITS.facebookMessageChars) }),
 } satisfies Record<DraftFormat, z.ZodType>;

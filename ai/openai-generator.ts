@@ -85,14 +85,28 @@ export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGen
       } catch (err) {
         throw classify(err);
       }
-      const message = completion.choices[0]?.message;
+      const choice = completion.choices[0];
+      const message = choice?.message;
       if (message?.refusal)
         throw new AiRequestError(`The AI declined to write these drafts: ${message.refusal}`, false);
+      if (choice?.finish_reason === 'content_filter') {
+        // The same brief meets the same filter: final, in words.
+        throw new AiRequestError(
+          "The AI endpoint's content filter withheld the drafts; change the brief and try again",
+          false,
+        );
+      }
+      if (choice?.finish_reason === 'length') {
+        throw new MalformedAiOutput(
+          "The AI's answer was cut off at its output limit (finish_reason: length); a model with a larger output limit, or fewer targets per post, avoids it",
+        );
+      }
       const content = message?.content;
       if (!content) throw new MalformedAiOutput('The AI answered with no content');
       let drafts: Record<string, unknown>;
       try {
-        drafts = JSON.parse(content) as Record<string, unknown>;
+        // Some OpenAI-compatible servers wrap JSON in a Markdown code fence despite response_format.
+        drafts = JSON.parse(withoutCodeFence(content)) as Record<string, unknown>;
       } catch {
         throw new MalformedAiOutput(`The AI answered with text that is not JSON: ${content.slice(0, 120)}`);
       }
@@ -147,6 +161,13 @@ function classify(err: unknown): Error {
   }
   if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
     const reason = err.message.replace(/^\d{3}\s*/, '');
+    if (err.status === 429 && (err.code === 'insufficient_quota' || err.type === 'insufficient_quota')) {
+      // Not a rate: the account's credit is used up, and waiting does not bring it back.
+      return new AiRequestError(
+        `The AI endpoint's quota is used up (429 insufficient_quota): ${reason}. Add credit or raise the limit, then retry the post`,
+        false,
+      );
+    }
     if (err.status === 429) {
       return new AiRequestError(
         `The AI endpoint is rate limiting us (429): ${reason}`,
@@ -161,4 +182,10 @@ function classify(err: unknown): Error {
     return new AiRequestError(`The AI endpoint refused the request (${err.status}): ${reason}`, false);
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** The text inside a Markdown code fence (```json ... ```), or the text itself when it has none. */
+function withoutCodeFence(content: string): string {
+  const fenced = /^\s*```[a-zA-Z]*\s*\n([\s\S]*?)\n?```\s*$/.exec(content);
+  return fenced ? fenced[1]! : content;
 }

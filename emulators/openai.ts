@@ -38,7 +38,17 @@ export type Fault =
   | { kind: 'rate_limit'; retryAfterSeconds?: number }
   | { kind: 'server_error' }
   | { kind: 'bad_request'; message?: string }
-  | { kind: 'malformed' };
+  /** 429 with OpenAI's `insufficient_quota`: the account's credit is used up (no retry helps). */
+  | { kind: 'quota' }
+  | { kind: 'malformed' }
+  /** An answer cut off at the output limit (`finish_reason: length`). */
+  | { kind: 'truncated' }
+  /** An answer withheld by the content filter (`finish_reason: content_filter`, no content). */
+  | { kind: 'filtered' };
+
+/** Faults that shape the answer instead of refusing the request. */
+type AnswerShape = 'malformed' | 'truncated' | 'filtered';
+const ANSWER_SHAPES: readonly string[] = ['malformed', 'truncated', 'filtered'];
 
 export interface RecordedRequest {
   method: string;
@@ -48,7 +58,15 @@ export interface RecordedRequest {
   authorization: 'present' | 'absent';
 }
 
-const FAULT_KINDS = ['rate_limit', 'server_error', 'bad_request', 'malformed'] as const;
+const FAULT_KINDS = [
+  'rate_limit',
+  'server_error',
+  'bad_request',
+  'quota',
+  'malformed',
+  'truncated',
+  'filtered',
+] as const;
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const MAX_IMAGE_SIDE = 4096;
 const MAX_IMAGES = 10;
@@ -280,12 +298,15 @@ function parseLatency(body: unknown): number {
 // ---------------------------------------------------------------------------------------------
 // API endpoints
 
-type ApiRoute = { faulty: boolean; answer: (body: unknown, malformed: boolean, state: State) => unknown };
+type ApiRoute = { faulty: boolean; answer: (body: unknown, shape: AnswerShape | undefined, state: State) => unknown };
 
 const API_ROUTES: Record<string, ApiRoute> = {
   'GET /v1/models': { faulty: false, answer: listModels },
   'POST /v1/chat/completions': { faulty: true, answer: chatCompletion },
-  'POST /v1/images/generations': { faulty: true, answer: imageGeneration },
+  'POST /v1/images/generations': {
+    faulty: true,
+    answer: (body, shape) => imageGeneration(body, shape !== undefined),
+  },
 };
 
 async function handleApi(
@@ -302,9 +323,10 @@ async function handleApi(
   // A request without the key never reaches the "model", so it leaves the fault queue alone.
   if (options.apiKey !== undefined) checkApiKey(authorization, options.apiKey);
   const fault = route.faulty ? state.faults.shift() : undefined;
-  if (fault && fault.kind !== 'malformed') throw faultError(fault);
+  const shape = fault && ANSWER_SHAPES.includes(fault.kind) ? (fault.kind as AnswerShape) : undefined;
+  if (fault && !shape) throw faultError(fault as Exclude<Fault, { kind: AnswerShape }>);
   if (!parsed.ok) throw badRequest(`The request body is not valid JSON: ${raw.slice(0, 80)}`);
-  return route.answer(parsed.value, fault?.kind === 'malformed', state);
+  return route.answer(parsed.value, shape, state);
 }
 
 function notFound(method: string, path: string): ApiError {
@@ -319,8 +341,16 @@ function checkApiKey(authorization: string | undefined, apiKey: string): void {
   throw new ApiError(401, message, 'invalid_api_key', null, 'invalid_api_key');
 }
 
-function faultError(fault: Exclude<Fault, { kind: 'malformed' }>): ApiError {
+function faultError(fault: Exclude<Fault, { kind: AnswerShape }>): ApiError {
   switch (fault.kind) {
+    case 'quota':
+      return new ApiError(
+        429,
+        'You exceeded your current quota, please check your plan and billing details (injected fault).',
+        'insufficient_quota',
+        null,
+        'insufficient_quota',
+      );
     case 'rate_limit': {
       const seconds = fault.retryAfterSeconds ?? 1;
       return new ApiError(
@@ -364,13 +394,21 @@ interface ChatRequest {
   responseFormat: Record<string, unknown> | undefined;
 }
 
-function chatCompletion(body: unknown, malformed: boolean, state: State) {
+function chatCompletion(body: unknown, shape: AnswerShape | undefined, state: State) {
   const request = parseChatRequest(body);
   const prompt = readPrompt(request.messages);
+  const full = answerContent(request.responseFormat, prompt);
   // Valid JSON, wrong shape: what a model that ignored the schema would send.
-  const content = malformed ? JSON.stringify({ unexpected: true }) : answerContent(request.responseFormat, prompt);
+  const content =
+    shape === 'malformed'
+      ? JSON.stringify({ unexpected: true })
+      : shape === 'truncated'
+        ? full.slice(0, Math.floor(full.length / 2))
+        : shape === 'filtered'
+          ? null
+          : full;
   const promptTokens = tokens(request.messages.map((m) => messageText(m)).join('\n'));
-  const completionTokens = tokens(content);
+  const completionTokens = tokens(content ?? '');
   state.completions += 1;
   return {
     id: `chatcmpl-emu-${state.completions}`,
@@ -381,7 +419,7 @@ function chatCompletion(body: unknown, malformed: boolean, state: State) {
       {
         index: 0,
         message: { role: 'assistant', content, refusal: null },
-        finish_reason: 'stop',
+        finish_reason: shape === 'truncated' ? 'length' : shape === 'filtered' ? 'content_filter' : 'stop',
         logprobs: null,
       },
     ],

@@ -2,20 +2,20 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { draftFromCaption, draftSchemas } from '../ai/draft-schemas.js';
+import { aiDraftSchemaFor, draftFromCaption, draftSchemas } from '../ai/draft-schemas.js';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
 import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js';
 import { type InstagramEmulator, startInstagramEmulator } from '../emulators/instagram.js';
 import { callControl } from '../emulators/oauth-kit.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
 import { type FacebookInput, facebookPublisher } from '../platforms/facebook/publisher.js';
-import { type InstagramInput, instagramPublisher } from '../platforms/instagram/publisher.js';
+import { type InstagramInput, instagramPreflight, instagramPublisher } from '../platforms/instagram/publisher.js';
 import { parsePlatformJson } from '../platforms/platform-json.js';
 import { PublishError } from '../platforms/publish-errors.js';
 import { memoryJournal, type PublishContext, type PublishResult, publish } from '../platforms/publishing.js';
 import { CreatorInfoCache, MIB, tiktokPublisher } from '../platforms/tiktok/publisher.js';
 import { fileSource, type UploadSource } from '../platforms/upload-source.js';
-import { youtubePublisher } from '../platforms/youtube/publisher.js';
+import { youtubePreflight, youtubePublisher } from '../platforms/youtube/publisher.js';
 import { titleFromCaption } from '../platforms/youtube/target.js';
 import {
   context,
@@ -1076,5 +1076,24 @@ describe('platform answers', () => {
       q: -0.12345678901234566,
       e: 0,
     });
+  });
+});
+
+describe("drafts a reviewer approves pass the publishers' own checks", () => {
+  it('counts YouTube tags and Instagram hashtags and @mentions as the publishers do', () => {
+    const tags = Array.from({ length: 15 }, (_, i) => `${'x'.repeat(38)}${String(i).padStart(2, '0')}`);
+    const youtube = { title: 'A title', description: 'Words', tags, script: 'Said aloud' };
+    expect(youtubePreflight({ ...youtube, source: undefined } as never)).toContain(
+      'tags: at most 500 characters in total',
+    );
+    expect(aiDraftSchemaFor('youtube').safeParse(youtube).success).toBe(false);
+
+    const hashtags = `Autumn ${Array.from({ length: 31 }, (_, i) => `#t${i}`).join(',')}`;
+    const mentions = `Thanks ${Array.from({ length: 21 }, (_, i) => `@friend${i}`).join(' ')}`;
+    for (const caption of [hashtags, mentions]) {
+      expect(instagramPreflight({ kind: 'image', caption } as never, 'instagram').length).toBeGreaterThan(0);
+      expect(aiDraftSchemaFor('instagram').safeParse({ caption }).success, caption).toBe(false);
+      expect(draftSchemas.instagram.safeParse({ caption }).success, caption).toBe(false);
+    }
   });
 });

@@ -218,6 +218,32 @@ describe('AI endpoint failures', () => {
     );
   });
 
+  it('does not retry a 429 that says the quota is used up, and says so', async () => {
+    emulator.injectFaults([{ kind: 'quota' }]);
+    const post = await draftUnattended(20_000);
+    expect(post.status).toBe('failed');
+    expect(post.error).toMatch(/Drafting failed: The AI endpoint's quota is used up \(429 insufficient_quota\)/);
+    expect(chatRequests()).toHaveLength(1);
+  });
+
+  it('does not retry an answer withheld by the content filter, and says so', async () => {
+    emulator.injectFaults([{ kind: 'filtered' }]);
+    const post = await draftUnattended(20_000);
+    expect(post.status).toBe('failed');
+    expect(post.error).toMatch(/content filter withheld the drafts/);
+    expect(chatRequests()).toHaveLength(1);
+  });
+
+  it('says an answer was cut off at the output limit, and tries again', async () => {
+    emulator.injectFaults([{ kind: 'truncated' }]);
+    const post = await draftUnattended(20_000);
+    expect(post.status).toBe('published');
+    const attempts = (await call(user.api, `/api/v1/posts/${post.id}/attempts`)).body.items;
+    expect(attempts.find((a: Json) => a.step === 'generate' && a.outcome === 'failed').error).toMatch(
+      /cut off at its output limit/,
+    );
+  });
+
   it('does not retry a refused request (4xx other than 429), and says why', async () => {
     emulator.injectFaults([{ kind: 'bad_request', message: 'The model does not exist' }]);
     const post = await draftUnattended(20_000);

@@ -1,3 +1,4 @@
+import { instagramHashtags, instagramMentions } from '../../domain/platform-text.js';
 import {
   graphError,
   type HttpAnswer,
@@ -54,8 +55,8 @@ export function instagramPreflight(input: InstagramInput, login: 'instagram' | '
   const problems: string[] = [];
   const caption = 'caption' in input ? (input.caption ?? '') : '';
   if (caption.length > 2200) problems.push('caption: at most 2200 characters');
-  if ((caption.match(/#/g)?.length ?? 0) > 30) problems.push('caption: at most 30 hashtags');
-  if ((caption.match(/@/g)?.length ?? 0) > 20) problems.push('caption: at most 20 @mentions');
+  if (instagramHashtags(caption) > 30) problems.push('caption: at most 30 hashtags');
+  if (instagramMentions(caption) > 20) problems.push('caption: at most 20 @mentions');
   if (input.kind === 'carousel' && (input.items.length < 2 || input.items.length > 10))
     problems.push('carousel: 2 to 10 items');
   if (input.kind === 'reel' && !input.videoUrl && !input.source) problems.push('reel: a video is required');

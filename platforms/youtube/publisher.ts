@@ -1,3 +1,4 @@
+import { youtubeTagsLength } from '../../domain/platform-text.js';
 import { nextQuotaDayStart } from '../../domain/quotas.js';
 import { googleError, type HttpAnswer, PublishError } from '../publish-errors.js';
 import type { PlatformPublisher, PublishRun } from '../publishing.js';
@@ -37,9 +38,7 @@ export function youtubePreflight(input: YouTubeInput): string[] {
   const description = input.description ?? '';
   if (new TextEncoder().encode(description).length > 5000) problems.push('description: at most 5000 bytes');
   if (/[<>]/.test(description)) problems.push('description: < and > are not allowed');
-  const tags = input.tags ?? [];
-  const tagLength = tags.reduce((n, t) => n + t.length + (t.includes(' ') ? 2 : 0), 0) + Math.max(0, tags.length - 1);
-  if (tagLength > 500) problems.push('tags: at most 500 characters in total');
+  if (youtubeTagsLength(input.tags ?? []) > 500) problems.push('tags: at most 500 characters in total');
   if (input.publishAt && input.privacy && input.privacy !== 'private') {
     problems.push('publishAt: a scheduled video stays private until then; leave privacy unset or private');
   }
