@@ -2,11 +2,14 @@ import { z } from 'zod';
 import { cutText } from '../domain/cut-text.js';
 import { type DraftFormat, LIMITS } from '../domain/drafts.js';
 import { instagramHashtags, instagramMentions, youtubeTagsLength } from '../domain/platform-text.js';
+import { isStorableText, STORABLE_TEXT_RULE } from '../domain/text.js';
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 
+/** Text PostgreSQL stores as given (no NUL, no half a surrogate pair): a model can write either. */
+const storable = (schema: z.ZodString) => schema.refine(isStorableText, STORABLE_TEXT_RULE);
 const text = (max: number) =>
-  z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+  storable(z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
 // Optional for hand-written posts; the AI must always write one (see aiDraftSchemaFor).
 const script = text(LIMITS.scriptChars).optional();
 
@@ -15,16 +18,14 @@ export const draftSchemas = {
   generic: z.strictObject({ caption: text(LIMITS.genericCaptionChars) }),
   youtube: z.strictObject({
     title: text(LIMITS.youtubeTitleChars).refine((t) => !/[<>]/.test(t), 'must not contain "<" or ">"'),
-    description: z
-      .string()
-      .trim()
+    description: storable(z.string().trim())
       .refine(
         (d) => bytes(d) <= LIMITS.youtubeDescriptionBytes,
         `must be at most ${LIMITS.youtubeDescriptionBytes} bytes`,
       )
       .refine((d) => !/[<>]/.test(d), 'must not contain "<" or ">"'),
     tags: z
-      .array(z.string().trim().min(1).max(100))
+      .array(storable(z.string().trim().min(1).max(100)))
       .max(LIMITS.youtubeTags, `at most ${LIMITS.youtubeTags} tags`)
       .refine(
         (tags) => youtubeTagsLength(tags) <= LIMITS.youtubeTagsTotalChars,

@@ -1,3 +1,4 @@
+import { cutText } from '../domain/cut-text.js';
 import type { Brief, Draft, DraftFormat } from '../domain/drafts.js';
 import { LIMITS } from '../domain/drafts.js';
 import type { DraftGenerator, DraftRequest } from './generator.js';
@@ -5,7 +6,22 @@ import type { DraftGenerator, DraftRequest } from './generator.js';
 export const OFFLINE_NOTE =
   'Drafted offline from the brief: no AI endpoint is configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY).';
 
-const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`);
+/** At most `max` UTF-16 units, never splitting a character (a half emoji cannot be stored). */
+const clip = (text: string, max: number) => (text.length <= max ? text : `${cutText(text, max - 1).trimEnd()}…`);
+
+/** At most `max` bytes of UTF-8 (YouTube counts its description in bytes), never splitting a character. */
+function clipBytes(text: string, max: number): string {
+  let units = Math.min(text.length, max);
+  let clipped = clip(text, units);
+  while (Buffer.byteLength(clipped, 'utf8') > max && units > 1) {
+    units = Math.floor(units * 0.9);
+    clipped = clip(text, units);
+  }
+  return clipped;
+}
+
+/** YouTube tags from the topic's words: short enough that five stay inside its 500 characters. */
+const TAG_CHARS = 60;
 
 function hashtags(topic: string, max: number): string[] {
   const words = topic
@@ -29,8 +45,8 @@ function draftFor(format: DraftFormat, brief: Brief, feedback?: string): Draft {
     case 'youtube':
       return {
         title: clip(brief.topic.replace(/[<>]/g, ''), LIMITS.youtubeTitleChars),
-        description: clip(body.replace(/[<>]/g, ''), 4000),
-        tags: tags.map((t) => t.slice(1)),
+        description: clipBytes(body.replace(/[<>]/g, ''), LIMITS.youtubeDescriptionBytes),
+        tags: tags.map((t) => cutText(t.slice(1), TAG_CHARS)),
         script: clip(
           `Intro: ${brief.topic}. Main points about ${brief.topic}. Outro: thanks for watching.`,
           LIMITS.scriptChars,

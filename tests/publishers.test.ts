@@ -1096,4 +1096,15 @@ describe("drafts a reviewer approves pass the publishers' own checks", () => {
       expect(draftSchemas.instagram.safeParse({ caption }).success, caption).toBe(false);
     }
   });
+
+  it('refuses text PostgreSQL cannot store (a model may write NUL or half an emoji)', () => {
+    for (const message of ['a\u0000b', `cut ${'😀'.slice(0, 1)}`]) {
+      const result = aiDraftSchemaFor('facebook').safeParse({ message });
+      expect(result.success, JSON.stringify(message)).toBe(false);
+      expect(result.error?.issues[0]?.message).toMatch(/without NUL characters/);
+    }
+    expect(
+      aiDraftSchemaFor('youtube').safeParse({ title: 'T', description: 'd\u0000', tags: [], script: 's' }).success,
+    ).toBe(false);
+  });
 });

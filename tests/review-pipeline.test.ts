@@ -103,9 +103,10 @@ describe('drafting with AI', () => {
     const offline = await startTestApp();
     try {
       const someone = await signUp(offline.baseUrl);
+      const clip = await uploadClip(someone.api);
       const created = await postJson(someone.api, '/api/v1/posts', {
         brief: { topic: 'Fresh bread every morning' },
-        mediaIds: [await uploadClip(someone.api)],
+        mediaIds: [clip],
         review: { mode: 'auto' },
         targets: [{ type: 'local_export', platform: 'tiktok' }],
       });
@@ -115,6 +116,29 @@ describe('drafting with AI', () => {
       expect(post.generation.note).toMatch(/Drafted offline from the brief: no AI endpoint is configured/);
       expect(post.targets[0].draft.caption).toContain('Fresh bread every morning');
       expect(post.targets[0].draft.script).toBeTruthy();
+
+      // Briefs the offline drafter used to turn into drafts its own rules refuse: a long Japanese
+      // topic (a description over YouTube's 5000 bytes, a 150-character tag) and a title cut
+      // inside an emoji (half a surrogate pair, which PostgreSQL cannot store).
+      for (const topic of ['あ'.repeat(1700), `${'a'.repeat(98)}😀 more`]) {
+        const made = await postJson(someone.api, '/api/v1/posts', {
+          brief: { topic },
+          mediaIds: [clip],
+          review: { mode: 'manual', onExpiry: 'cancel' },
+          targets: [{ type: 'local_export', platform: 'youtube' }],
+        });
+        expect(made.status, JSON.stringify(made.body)).toBe(201);
+        const drafted = await waitForPost(
+          someone.api,
+          made.body.id,
+          (p) => p.status === 'awaiting_review' || isFinished(p),
+        );
+        expect(drafted.status, JSON.stringify(drafted.error)).toBe('awaiting_review');
+        const draft = drafted.targets[0].draft;
+        expect(Buffer.byteLength(draft.description, 'utf8')).toBeLessThanOrEqual(5000);
+        expect(draft.tags.every((t: string) => t.length <= 100)).toBe(true);
+        expect(draft.title).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+      }
     } finally {
       await offline.stop();
     }
