@@ -81,6 +81,12 @@ export function draftText(draft: object): string {
 }
 
 /**
+ * Where the prompt gives the JSON schema itself, for endpoints that take only `json_object` (many
+ * OpenAI-compatible servers refuse `json_schema`).
+ */
+export const JSON_SCHEMA_PROMPT = 'Answer with one JSON object that follows this JSON schema exactly:';
+
+/**
  * The JSON schema sent as structured output. Limits the model cannot count exactly (bytes,
  * hashtags) are in the prompt and enforced again with zod afterwards.
  */

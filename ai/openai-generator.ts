@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { LIMITS } from '../domain/drafts.js';
-import { structuredOutputSchema } from './draft-schemas.js';
+import { JSON_SCHEMA_PROMPT, structuredOutputSchema } from './draft-schemas.js';
 import type { DraftGenerator, DraftRequest } from './generator.js';
 
 /** A failure talking to the AI endpoint, already sorted into "try again" or "needs a person". */
@@ -65,23 +65,45 @@ export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGen
     timeout: options.timeoutMs ?? 120_000,
   });
 
+  /** False once the endpoint refused `json_schema`: the schema then goes in the prompt, with `json_object`. */
+  let structuredOutputs = true;
   return {
     mode: 'ai',
     async draft(request) {
       const started = Date.now();
-      let completion: OpenAI.Chat.Completions.ChatCompletion;
-      try {
-        completion = await client.chat.completions.create({
+      const schema = structuredOutputSchema(request.targets);
+      const ask = (json: 'schema' | 'object') =>
+        client.chat.completions.create({
           model: options.model,
           messages: [
             { role: 'system', content: SYSTEM_PROMPT },
-            { role: 'user', content: buildPrompt(request) },
+            {
+              role: 'user',
+              content:
+                json === 'schema'
+                  ? buildPrompt(request)
+                  : `${buildPrompt(request)}\n\n${JSON_SCHEMA_PROMPT}\n${JSON.stringify(schema)}`,
+            },
           ],
-          response_format: {
-            type: 'json_schema',
-            json_schema: { name: 'drafts', schema: structuredOutputSchema(request.targets), strict: false },
-          },
+          response_format:
+            json === 'schema'
+              ? { type: 'json_schema', json_schema: { name: 'drafts', schema, strict: false } }
+              : { type: 'json_object' },
         });
+      let completion: OpenAI.Chat.Completions.ChatCompletion;
+      try {
+        if (structuredOutputs) {
+          try {
+            completion = await ask('schema');
+          } catch (err) {
+            if (!refusesJsonSchema(err)) throw err;
+            // Remembered for this worker's life: the endpoint takes JSON, not a schema for it.
+            structuredOutputs = false;
+            completion = await ask('object');
+          }
+        } else {
+          completion = await ask('object');
+        }
       } catch (err) {
         throw classify(err);
       }
@@ -188,4 +210,13 @@ function classify(err: unknown): Error {
 function withoutCodeFence(content: string): string {
   const fenced = /^\s*```[a-zA-Z]*\s*\n([\s\S]*?)\n?```\s*$/.exec(content);
   return fenced ? fenced[1]! : content;
+}
+
+/** A 400 saying the endpoint does not take `response_format: json_schema` (structured outputs). */
+function refusesJsonSchema(err: unknown): boolean {
+  return (
+    err instanceof OpenAI.APIError &&
+    err.status === 400 &&
+    /response_format|json_schema|structured output/i.test(err.message)
+  );
 }

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
+import { JSON_SCHEMA_PROMPT } from '../ai/draft-schemas.js';
 
 /**
  * A local stand-in for an OpenAI-compatible endpoint, speaking real HTTP on loopback, so tests and
@@ -29,6 +30,12 @@ export interface OpenAiEmulator {
   /** Queued; each request to /v1/chat/completions or /v1/images/generations consumes the next one. */
   injectFaults(faults: Fault[]): void;
   setLatency(ms: number): void;
+  /**
+   * Off: like many OpenAI-compatible servers, refuses `response_format: json_schema` (400) and
+   * answers `json_object` requests from a JSON schema written in the prompt after
+   * `JSON_SCHEMA_PROMPT` (ai/draft-schemas.ts), or with `{ reply }` when there is none.
+   */
+  setStructuredOutputs(on: boolean): void;
   /** Clears requests, faults and latency. */
   reset(): void;
   stop(): Promise<void>;
@@ -80,6 +87,7 @@ interface State {
   faults: Fault[];
   latencyMs: number;
   completions: number;
+  structuredOutputs: boolean;
 }
 
 /** An answer in OpenAI's error shape, thrown from anywhere in a handler. */
@@ -101,7 +109,13 @@ const badRequest = (message: string, param: string | null = null) =>
 
 export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): Promise<OpenAiEmulator> {
   const host = options.host ?? '127.0.0.1';
-  const state: State = { requests: [], faults: [], latencyMs: options.latencyMs ?? 0, completions: 0 };
+  const state: State = {
+    requests: [],
+    faults: [],
+    latencyMs: options.latencyMs ?? 0,
+    completions: 0,
+    structuredOutputs: true,
+  };
   // Aborts latency waits on stop, so a slow answer never outlives the emulator.
   const stopping = new AbortController();
   const server = createServer((req, res) => {
@@ -118,6 +132,9 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     },
     setLatency: (ms) => {
       state.latencyMs = Math.max(0, ms);
+    },
+    setStructuredOutputs: (on) => {
+      state.structuredOutputs = on;
     },
     reset: () => resetState(state),
     stop: () => {
@@ -136,6 +153,7 @@ function resetState(state: State): void {
   state.requests.length = 0;
   state.faults.length = 0;
   state.latencyMs = 0;
+  state.structuredOutputs = true;
 }
 
 function listen(server: ReturnType<typeof createServer>, port: number, host: string): Promise<number> {
@@ -397,7 +415,10 @@ interface ChatRequest {
 function chatCompletion(body: unknown, shape: AnswerShape | undefined, state: State) {
   const request = parseChatRequest(body);
   const prompt = readPrompt(request.messages);
-  const full = answerContent(request.responseFormat, prompt);
+  if (!state.structuredOutputs && request.responseFormat?.type === 'json_schema') {
+    throw badRequest("response_format type 'json_schema' is not supported by this model", 'response_format');
+  }
+  const full = answerContent(request.responseFormat, prompt, request.messages);
   // Valid JSON, wrong shape: what a model that ignored the schema would send.
   const content =
     shape === 'malformed'
@@ -510,10 +531,25 @@ function messageText(message: Record<string, unknown>): string {
     .join('\n');
 }
 
-function answerContent(format: Record<string, unknown> | undefined, prompt: PromptFacts): string {
+function answerContent(
+  format: Record<string, unknown> | undefined,
+  prompt: PromptFacts,
+  messages: Record<string, unknown>[],
+): string {
   if (format?.type === 'json_schema') {
     const spec = format.json_schema as Record<string, unknown>;
     return JSON.stringify(valueFromSchema(spec.schema ?? { type: 'object' }, prompt));
+  }
+  if (format?.type === 'json_object') {
+    const text = messages.map((m) => messageText(m)).join('\n');
+    const at = text.lastIndexOf(JSON_SCHEMA_PROMPT);
+    if (at >= 0) {
+      try {
+        return JSON.stringify(valueFromSchema(JSON.parse(text.slice(at + JSON_SCHEMA_PROMPT.length)), prompt));
+      } catch {
+        // Not a schema after all: answer as a plain json_object request.
+      }
+    }
   }
   const reply = plainReply(prompt);
   return format?.type === 'json_object' ? JSON.stringify({ reply }) : reply;

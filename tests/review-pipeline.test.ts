@@ -513,3 +513,24 @@ describe('partial success', () => {
     await captureHistory(handle(post), 'post-pipeline-v3-retried-target');
   });
 });
+
+// Last in the file: the worker's drafter remembers, for its life, that the endpoint takes no schema.
+describe('an endpoint without structured outputs', () => {
+  it('gets the schema in the prompt and a json_object request, and the post is drafted', async () => {
+    emulator.setStructuredOutputs(false);
+    const post = await draftUnattended(20_000);
+    expect(post.status, JSON.stringify(post.error)).toBe('published');
+    const [refused, answered] = chatRequests().map((r) => r.body as { response_format: { type: string } });
+    expect(refused!.response_format.type).toBe('json_schema');
+    expect(answered!.response_format.type).toBe('json_object');
+    expect(lastPrompt()).toContain('Answer with one JSON object that follows this JSON schema exactly:');
+    // Known from then on: the next post asks for json_object straight away.
+    const next = await draftUnattended(20_000);
+    expect(next.status).toBe('published');
+    expect(chatRequests().map((r) => (r.body as { response_format: { type: string } }).response_format.type)).toEqual([
+      'json_schema',
+      'json_object',
+      'json_object',
+    ]);
+  });
+});
