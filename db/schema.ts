@@ -156,6 +156,8 @@ export const posts = pgTable(
       .where(sql`${t.idempotencyKey} is not null`),
     index('posts_created_at_id_idx').on(t.createdAt, t.id),
     index('posts_owner_created_idx').on(t.ownerId, t.createdAt),
+    // The API's once-a-minute look for starts Temporal never confirmed reads only these.
+    index('posts_unconfirmed_idx').on(t.createdAt).where(sql`${t.pipelineStartedAt} is null`),
   ],
 );
 

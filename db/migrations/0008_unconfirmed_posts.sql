@@ -1,0 +1,1 @@
+CREATE INDEX "posts_unconfirmed_idx" ON "posts" USING btree ("created_at") WHERE "posts"."pipeline_started_at" is null;
