@@ -39,7 +39,7 @@ export function createCampaignActivities(deps: ActivityDeps) {
     async recordSlot(row: Parameters<typeof recordSlot>[1]) {
       await recordSlot(db, row);
     },
-    async cancelSlotPosts(request: { campaignId: string; ownerId: string; reason: string }) {
+    async cancelSlotPosts(request: { campaignId: string; ownerId: string; reason: string; now?: number }) {
       if (!deps.temporal) throw ApplicationFailure.nonRetryable('No Temporal client to cancel posts with');
       return cancelSlotPosts({ db, ...deps.temporal }, request);
     },

@@ -58,7 +58,8 @@ function draftFor(format: DraftFormat, brief: Brief, feedback?: string): Draft {
         script: clip(`Hook: ${brief.topic}. Show it. Call to action.`, LIMITS.scriptChars),
       };
     case 'instagram':
-      return { caption: clip(`${body}\n\n${tags.join(' ')}`, LIMITS.instagramCaptionChars) };
+      // Instagram counts every "#" and "@" (30 and 20 at most): the brief's own go, ours stay.
+      return { caption: clip(`${body.replace(/[#@]/g, '')}\n\n${tags.join(' ')}`, LIMITS.instagramCaptionChars) };
     case 'facebook':
       return { message: clip(body, LIMITS.facebookMessageChars) };
     default:

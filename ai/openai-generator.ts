@@ -212,11 +212,14 @@ function withoutCodeFence(content: string): string {
   return fenced ? fenced[1]! : content;
 }
 
-/** A 400 saying the endpoint does not take `response_format: json_schema` (structured outputs). */
+/**
+ * A 400 or 422 saying the endpoint does not take `response_format: json_schema` at all. Narrow on
+ * purpose: an error about our schema itself ("Invalid schema for response_format ...") is not one,
+ * and falling back on it would drop schema enforcement for the worker's life.
+ */
 function refusesJsonSchema(err: unknown): boolean {
-  return (
-    err instanceof OpenAI.APIError &&
-    err.status === 400 &&
-    /response_format|json_schema|structured output/i.test(err.message)
-  );
+  if (!(err instanceof OpenAI.APIError) || (err.status !== 400 && err.status !== 422)) return false;
+  const subject = /response_format|json_schema|structured output/i;
+  const unsupported = /not (?:be )?supported|unsupported|unavailable|not available|does not support|doesn't support/i;
+  return subject.test(err.message) && unsupported.test(err.message);
 }

@@ -274,3 +274,33 @@ it('two edits sent at once both stand', { timeout: 60_000 }, async () => {
   });
   expect((await postJson(user.api, `/api/v1/campaigns/${id}/cancel`, {})).status).toBe(200);
 });
+
+it('a campaign whose last slot was moved later stays open until that post is due, so a cancel still stops it', {
+  timeout: 120_000,
+}, async () => {
+  const user = await signUp(services.apiUrl!);
+  const noon = await toNoonUtc();
+  const created = await createCampaign(user, {
+    cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
+    timeZone: 'UTC',
+    startDate: utcDate(noon + DAY),
+    end: { count: 2 },
+    leadMinutes: 60,
+  });
+  const id = created.id as string;
+  const second = `${utcDate(noon + 2 * DAY)}T09:00`;
+  const moved = await postJson(user.api, `/api/v1/campaigns/${id}/move`, {
+    slot: second,
+    to: `${utcDate(noon + 2 * DAY)}T18:00`,
+  });
+  expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+  // To 17:30 on the second day: the moved slot's post was made at 17:00 and waits for 18:00.
+  await env.sleep(2 * DAY + 5 * HOUR + 30 * 60_000);
+  const row = await until('the moved slot made', async () =>
+    (await slotsOf(id)).find((r) => r.slot === second && r.outcome === 'created'),
+  );
+  const cancelled = await postJson(user.api, `/api/v1/campaigns/${id}/cancel`, {});
+  expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
+  await finish(env.client.workflow.getHandle(`campaign-${id}`));
+  expect((await call(user.api, `/api/v1/posts/${row.postId}`)).body.status).toBe('cancelled');
+});

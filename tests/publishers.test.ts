@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { aiDraftSchemaFor, draftFromCaption, draftSchemas } from '../ai/draft-schemas.js';
+import { createOfflineGenerator } from '../ai/offline-generator.js';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
 import { type GoogleEmulator, startGoogleEmulator } from '../emulators/google.js';
 import { type InstagramEmulator, startInstagramEmulator } from '../emulators/instagram.js';
@@ -1095,6 +1096,16 @@ describe("drafts a reviewer approves pass the publishers' own checks", () => {
       expect(aiDraftSchemaFor('instagram').safeParse({ caption }).success, caption).toBe(false);
       expect(draftSchemas.instagram.safeParse({ caption }).success, caption).toBe(false);
     }
+  });
+
+  it('offline drafts of a brief full of # and @ fit Instagram', async () => {
+    const topic = `Launch week ${Array.from({ length: 26 }, (_, i) => `#launch${i}`).join(' ')} ${Array.from({ length: 21 }, (_, i) => `@team${i}`).join(' ')}`;
+    const { drafts } = await createOfflineGenerator().draft({
+      brief: { topic, language: 'en' },
+      targets: [{ key: 'ig', format: 'instagram' }],
+    });
+    const parsed = aiDraftSchemaFor('instagram').safeParse(drafts.ig);
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
   });
 
   it('refuses text PostgreSQL cannot store (a model may write NUL or half an emoji)', () => {

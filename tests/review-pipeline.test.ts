@@ -268,6 +268,16 @@ describe('AI endpoint failures', () => {
     );
   });
 
+  it('keeps structured outputs when a 400 is about the schema, not about json_schema itself', async () => {
+    emulator.injectFaults([{ kind: 'bad_request', message: "Invalid schema for response_format 'drafts': bad" }]);
+    const post = await draftUnattended(20_000);
+    expect(post.status).toBe('failed');
+    expect(chatRequests()).toHaveLength(1);
+    emulator.reset();
+    expect((await draftUnattended(20_000)).status).toBe('published');
+    expect((chatRequests()[0]!.body as { response_format: { type: string } }).response_format.type).toBe('json_schema');
+  });
+
   it('does not retry a refused request (4xx other than 429), and says why', async () => {
     emulator.injectFaults([{ kind: 'bad_request', message: 'The model does not exist' }]);
     const post = await draftUnattended(20_000);

@@ -33,6 +33,8 @@ export interface CampaignCarried {
   counts: CampaignCounts;
   /** Runs so far, including this one: continue-as-new made them. */
   runs: number;
+  /** When the latest post the campaign made is due (its slot's time, after a move); v2 only. */
+  lastDueAt?: string | null;
 }
 
 export interface CampaignCounts {

@@ -380,10 +380,10 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     }
     const [slot] = next(1);
     if (!slot) {
-      const lastAt = Date.parse(state.cursor ?? '1970-01-01T00:00:00Z');
+      const lastAt = Date.parse(state.lastDueAt ?? '1970-01-01T00:00:00Z');
       if (scheduleV2 && lastAt > Date.now()) {
-        // The last posts were made a lead time ahead: until they are due, the campaign stays open,
-        // so a cancel can still stop them and an edit can still add slots.
+        // The last posts were made a lead time ahead: until the latest is due, the campaign stays
+        // open, so a cancel can still stop them and an edit can still add slots.
         const seen = version;
         await condition(() => version !== seen || updates.busy, lastAt - Date.now());
         continue;
@@ -422,6 +422,9 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       campaignId,
       ownerId,
       reason: `The campaign was cancelled${state.statusReason ? ` (${state.statusReason})` : ''}`,
+      // The moment of the cancel, the same on every retry: a post whose pipeline did not answer
+      // at first is still asked once its slot's time has passed.
+      now: Date.now(),
     });
   }
   await condition(allHandlersFinished);
@@ -434,14 +437,16 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       state.counts = { ...state.counts, missed: state.counts.missed + 1 };
     } else {
       try {
+        const dueAt = new Date(Math.max(Date.parse(slot.at), Date.now())).toISOString();
         const made = await createSlotPost({
           campaignId,
           ownerId,
           settings,
           postDefaults,
           // Late within the catch-up window: publish now rather than at a time already gone.
-          slot: { local: slot.local, at: new Date(Math.max(Date.parse(slot.at), Date.now())).toISOString() },
+          slot: { local: slot.local, at: dueAt },
         });
+        if (scheduleV2 && (!state.lastDueAt || dueAt > state.lastDueAt)) state.lastDueAt = dueAt;
         if (made.pipeline) {
           const options = made.pipeline;
           try {
