@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MediaPlatform, type Placement, type PlacementRules, placementRules } from '../domain/media-rules.js';
+import type { MediaPlatform, Placement, PlacementRules } from '../domain/media-rules.js';
 import { checkMedia } from '../media/check.js';
 import { probeImage, probeVideo, type VideoFacts } from '../media/probe.js';
 import {
@@ -12,7 +12,7 @@ import {
   type TranscodeOptions,
   type TranscodeProgress,
 } from '../media/transcode.js';
-import { makeVideo, tagsOf, tempDir, tools } from './helpers/media-files.js';
+import { makeVideo, rulesOf, tagsOf, tempDir, tools } from './helpers/media-files.js';
 
 // Every output is judged by probing the file ffmpeg wrote and checking it against the target's
 // rules again: the planner's own idea of what it produced is never trusted.
@@ -27,11 +27,6 @@ afterAll(async () => {
 });
 
 const file = (name: string) => join(dir, name);
-const rulesOf = (platform: MediaPlatform, placement: Placement) => {
-  const rules = placementRules(platform, placement);
-  if (!rules) throw new Error(`no ${platform} ${placement}`);
-  return rules;
-};
 
 let outputs = 0;
 /** Plans, runs, probes the result and returns it with the plan. */

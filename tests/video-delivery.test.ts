@@ -3,11 +3,11 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MediaPlatform, type Placement, type PlacementRules, placementRules } from '../domain/media-rules.js';
+import type { PlacementRules } from '../domain/media-rules.js';
 import { checkMedia } from '../media/check.js';
 import { probeVideo, type VideoFacts, videoFactsFromProbe } from '../media/probe.js';
 import { copyWithoutMetadata, planTranscode, runTranscode } from '../media/transcode.js';
-import { makeVideo, tempDir, tools } from './helpers/media-files.js';
+import { makeVideo, rulesOf, tempDir, tools } from './helpers/media-files.js';
 
 // What a platform receives is judged from the file ffmpeg wrote, probed again and, for the MP4
 // structure, read box by box: the planner's own idea of its output is never trusted.
@@ -24,11 +24,6 @@ afterAll(async () => {
 });
 
 const file = (name: string) => join(dir, name);
-const rulesOf = (platform: MediaPlatform, placement: Placement) => {
-  const rules = placementRules(platform, placement);
-  if (!rules) throw new Error(`no ${platform} ${placement}`);
-  return rules;
-};
 
 /** A clip from ffmpeg's lavfi sources with the encoder arguments given. */
 async function lavfiClip(path: string, seconds: number, size: string, args: string[]): Promise<string> {

@@ -3,6 +3,7 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { type MediaPlatform, type Placement, type PlacementRules, placementRules } from '../../domain/media-rules.js';
 import { findMediaTools } from '../../media/tools.js';
 
 // Test media made on the spot with the system's ffmpeg: synthetic pictures and tones, tiny and
@@ -111,4 +112,11 @@ export async function tagsOf(path: string): Promise<Record<string, string>> {
 export async function tempDir(prefix: string) {
   const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A placement's rules, which the test names and therefore must exist. */
+export function rulesOf(platform: MediaPlatform, placement: Placement): PlacementRules {
+  const rules = placementRules(platform, placement);
+  if (!rules) throw new Error(`no ${platform} ${placement}`);
+  return rules;
 }
