@@ -122,6 +122,23 @@ export function catchUpDecision(settings: ScheduleSettings, at: string, now: num
   return 'missed';
 }
 
+/** What the schedule is: two settings with the same key place the same slots. */
+const scheduleKey = (s: ScheduleSettings) => JSON.stringify([s.cadence, s.timeZone, s.startDate, s.end]);
+
+/** Where a restarted series begins: today's local date at `now`, or its own first date if later. */
+function restartDate(next: ScheduleSettings, now: number): string {
+  const today = localTimeOf(now, next.timeZone).slice(0, 10);
+  // ISO dates order as strings: the later of the two.
+  return [next.startDate, today].sort()[1]!;
+}
+
+/** What an end given as a number of posts leaves once `reached` slots are done; refused at none. */
+function postsLeft(count: number, reached: number): number {
+  const left = count - reached;
+  if (left < 1) throw new CadenceError('end.count', `the campaign has already reached ${reached} slots`);
+  return left;
+}
+
 /**
  * The schedule an edit leaves in effect from `now`, or null when the edit does not touch it: the
  * series restarts on today's local date (a campaign not yet started keeps its date), and a campaign
@@ -134,16 +151,9 @@ export function rebaseSchedule(
   reached: number,
   now: number,
 ): ScheduleSettings | null {
-  const key = (s: ScheduleSettings) => JSON.stringify([s.cadence, s.timeZone, s.startDate, s.end]);
-  if (key(next) === key(previous)) return null;
-  const today = localTimeOf(now, next.timeZone).slice(0, 10);
-  // ISO dates order as strings: the later of the two.
-  const startDate = [next.startDate, today].sort()[1]!;
-  if ('count' in next.end) {
-    const left = next.end.count - reached;
-    if (left < 1) throw new CadenceError('end.count', `the campaign has already reached ${reached} slots`);
-    return { ...next, startDate, end: { count: left } };
-  }
+  if (scheduleKey(next) === scheduleKey(previous)) return null;
+  const startDate = restartDate(next, now);
+  if ('count' in next.end) return { ...next, startDate, end: { count: postsLeft(next.end.count, reached) } };
   return { ...next, startDate };
 }
 
@@ -161,19 +171,15 @@ export function rebaseSeries(
   reached: number,
   cutoff: number,
 ): { settings: ScheduleSettings; restart: boolean } | null {
-  const key = (s: ScheduleSettings) => JSON.stringify([s.cadence, s.timeZone, s.startDate, s.end]);
-  if (key(next) === key(previous)) return null;
-  const tooFew = () => new CadenceError('end.count', `the campaign has already reached ${reached} slots`);
+  if (scheduleKey(next) === scheduleKey(previous)) return null;
   if (JSON.stringify([next.cadence, next.startDate]) === JSON.stringify([previous.cadence, previous.startDate])) {
-    if ('count' in next.end && next.end.count <= reached) throw tooFew();
+    // The whole series counts, so the end must lie beyond what is reached (at least one left).
+    if ('count' in next.end) postsLeft(next.end.count, reached);
     return { settings: next, restart: false };
   }
-  const today = localTimeOf(cutoff, next.timeZone).slice(0, 10);
-  // ISO dates order as strings: the later of the two.
-  const startDate = [next.startDate, today].sort()[1]!;
+  const startDate = restartDate(next, cutoff);
   if (!('count' in next.end)) return { settings: { ...next, startDate }, restart: true };
-  const left = next.end.count - reached;
-  if (left < 1) throw tooFew();
+  const left = postsLeft(next.end.count, reached);
   const gone = listSlots({ ...next, startDate, end: { count: 1_000 }, limit: 1_000, inTimeOrder: true }).filter(
     (slot) => Date.parse(slot.at) <= cutoff,
   ).length;

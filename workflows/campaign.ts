@@ -31,6 +31,7 @@ import {
   type CampaignProgress,
   campaignProgressQuery,
   cancelCampaignUpdate,
+  type EditCampaignInput,
   editCampaignUpdate,
   moveSlotUpdate,
   pauseCampaignUpdate,
@@ -145,6 +146,12 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     if (rebased) listSlots({ ...rebased.settings, limit: 1 });
     return rebased;
   };
+  /**
+   * v2: the settings an edit asks for, its changes merged onto the settings as they are now (at the
+   * edit's turn, so an edit sent at the same time and saved first stands).
+   */
+  const editedSettings = (edit: EditCampaignInput): CampaignSettings =>
+    edit.changes ? { ...settings, ...edit.changes } : edit.settings;
   const withSkip = (overrides: SlotOverrides, slot: string) => ({
     ...overrides,
     skipped: [...overrides.skipped, slot],
@@ -249,9 +256,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       const { settings: edited } = input;
       if (scheduleV2) {
         return inTurn(() => {
-          // Merged onto the settings as they are now, at this edit's turn: an edit sent at the
-          // same time and saved first stands.
-          const wanted = input.changes ? { ...settings, ...input.changes } : input.settings;
+          const wanted = editedSettings(input);
           const rebased = checkEdit(wanted);
           const cutoff = editCutoff();
           const nextSettings = rebased ? { ...wanted, ...rebased.settings } : wanted;
@@ -287,7 +292,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     {
       validator: ({ settings: edited, changes }) => {
         if (scheduleV2) {
-          checkEdit(changes ? { ...settings, ...changes } : edited);
+          checkEdit(editedSettings({ settings: edited, changes }));
           return;
         }
         assertOpen();

@@ -1,4 +1,4 @@
-import { and, eq, gt, isNotNull, notInArray } from 'drizzle-orm';
+import { and, eq, gt, notInArray } from 'drizzle-orm';
 import { campaignSlots, posts } from '../../db/schema.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { FINAL_STATUSES } from '../../domain/pipeline.js';
@@ -22,7 +22,6 @@ export async function cancelSlotPosts(
     .where(
       and(
         eq(campaignSlots.campaignId, request.campaignId),
-        isNotNull(campaignSlots.postId),
         gt(campaignSlots.at, new Date(request.now ?? Date.now())),
         notInArray(posts.status, [...FINAL_STATUSES]),
       ),
