@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { aiDraftSchemaFor } from '../ai/draft-schemas.js';
 import { AiRequestError, MalformedAiOutput } from '../ai/openai-generator.js';
@@ -68,13 +68,17 @@ export function createGenerateDrafts(deps: ActivityDeps) {
 
         let result: Awaited<ReturnType<typeof generator.draft>>;
         try {
-          result = await generator.draft({
-            brief: post.brief,
-            targets: targets.map((t) => ({ key: t.targetKey, format: t.format })),
-            ...(feedback ? { feedback } : {}),
-            previous: Object.fromEntries(targets.filter((t) => t.draft).map((t) => [t.targetKey, t.draft as Draft])),
-            sourceMedia: sources.map((m) => `${m.mimeType} ${m.width}x${m.height} "${m.originalName ?? m.id}"`),
-          });
+          result = await generator.draft(
+            {
+              brief: post.brief,
+              targets: targets.map((t) => ({ key: t.targetKey, format: t.format })),
+              ...(feedback ? { feedback } : {}),
+              previous: Object.fromEntries(targets.filter((t) => t.draft).map((t) => [t.targetKey, t.draft as Draft])),
+              sourceMedia: sources.map((m) => `${m.mimeType} ${m.width}x${m.height} "${m.originalName ?? m.id}"`),
+            },
+            // A cancelled post closes its request: the endpoint stops writing (and billing) for nobody.
+            { signal: Context.current().cancellationSignal },
+          );
         } catch (err) {
           throw asFailure(err);
         }
@@ -153,6 +157,8 @@ async function addImageIfPossible(deps: ActivityDeps, post: { id: string; ownerI
   try {
     await addGeneratedImage(deps, post);
   } catch (err) {
+    // A cancellation ends the attempt as one; it is no reason the image is missing.
+    if (Context.current().cancellationSignal.aborted) throw err;
     const reason = asFailure(err).message;
     deps.logger.warn({ postId: post.id, err: reason }, 'image generation failed');
     await deps.db
@@ -175,6 +181,7 @@ async function addGeneratedImage(deps: ActivityDeps, post: { id: string; ownerId
   try {
     image = await generator.image(
       `An image for a social media post about: ${brief.topic}${brief.tone ? `, ${brief.tone}` : ''}`,
+      { signal: Context.current().cancellationSignal },
     );
   } catch (err) {
     throw asFailure(err);
@@ -193,7 +200,23 @@ async function addGeneratedImage(deps: ActivityDeps, post: { id: string; ownerId
   await db.insert(postMedia).values({ postId: post.id, mediaId: row.id, position: 0 }).onConflictDoNothing();
 }
 
+/**
+ * Temporal's reasons for stopping an attempt, in words for the attempt's record: a post cancelled
+ * while drafting usually ends its run before the activity hears of it, and "NOT_FOUND" says nothing.
+ */
+const STOPPED: Record<string, string> = {
+  CANCELLED: 'Stopped: the post was cancelled while the AI was writing; the request to the AI endpoint was closed',
+  NOT_FOUND:
+    "Stopped: the post's pipeline ended (the post was cancelled) while the AI was writing; the request to the AI endpoint was closed",
+  TIMED_OUT: 'Stopped: the attempt ran out of time while the AI was writing',
+  WORKER_SHUTDOWN: 'Stopped: the worker shut down while the AI was writing',
+};
+
 function asFailure(err: unknown): Error {
+  if (err instanceof CancelledFailure && Context.current().cancellationSignal.aborted) {
+    // Still a cancellation (Temporal reports the attempt cancelled, not failed), with its reason in words.
+    return new CancelledFailure(STOPPED[err.message] ?? 'Stopped while the AI was writing; its request was closed');
+  }
   if (err instanceof AiRequestError) {
     return ApplicationFailure.create({
       message: err.message,

@@ -25,9 +25,17 @@ export interface GeneratedImage {
   model: string;
 }
 
+export interface AiCallOptions {
+  /**
+   * The caller no longer wants the answer (the post was cancelled): the request to the endpoint
+   * is closed, so it stops costing tokens, and the call rejects promptly with `signal.reason`.
+   */
+  signal?: AbortSignal | undefined;
+}
+
 /** Writes drafts from a brief: an OpenAI-compatible endpoint, or the offline drafter. */
 export interface DraftGenerator {
   mode: 'ai' | 'offline';
-  draft(request: DraftRequest): Promise<DraftResult>;
-  image(prompt: string): Promise<GeneratedImage | null>;
+  draft(request: DraftRequest, options?: AiCallOptions): Promise<DraftResult>;
+  image(prompt: string, options?: AiCallOptions): Promise<GeneratedImage | null>;
 }

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { LIMITS } from '../domain/drafts.js';
 import { JSON_SCHEMA_PROMPT, structuredOutputSchema } from './draft-schemas.js';
+import { bodyInWords, capText, connectionFailureInWords, endpointHost, withoutSecrets } from './endpoint-errors.js';
 import type { DraftGenerator, DraftRequest } from './generator.js';
 
 /** A failure talking to the AI endpoint, already sorted into "try again" or "needs a person". */
@@ -10,6 +11,8 @@ export class AiRequestError extends Error {
     message: string,
     readonly retryable: boolean,
     readonly retryAfterMs?: number,
+    /** The endpoint does not take `response_format: json_schema`; the schema can go in the prompt. */
+    readonly refusesJsonSchema = false,
   ) {
     super(message);
   }
@@ -52,65 +55,124 @@ export interface OpenAiGeneratorOptions {
   baseURL?: string | undefined;
   model: string;
   imageModel: string;
+  /** For each request as a whole, its answer's body included. */
   timeoutMs?: number;
 }
 
+/** What the error texts may name of the endpoint, and what they must not. */
+interface Endpoint {
+  host: string;
+  timeoutMs: number;
+  secrets: string[];
+}
+
+/** A request of the SDK, started with our signal, whose response we read ourselves. */
+type Send = (requestOptions: { signal: AbortSignal }) => { asResponse(): Promise<Response> };
+
 export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGenerator {
+  const timeoutMs = options.timeoutMs ?? 120_000;
   const client = new OpenAI({
     // Local OpenAI-compatible servers often need no key, but the SDK insists on one.
     apiKey: options.apiKey ?? 'not-needed',
     baseURL: options.baseURL,
     // Temporal retries instead, so each try is recorded and visible.
     maxRetries: 0,
-    timeout: options.timeoutMs ?? 120_000,
+    // Covers only the wait for the response's headers; `exchange` bounds the whole request.
+    timeout: timeoutMs,
   });
+  const address = safeUrl(client.baseURL);
+  const endpoint: Endpoint = {
+    host: endpointHost(client.baseURL),
+    timeoutMs,
+    secrets: [options.apiKey, address?.password, address?.username, address?.search.slice(1)].filter(
+      (secret): secret is string => Boolean(secret),
+    ),
+  };
+
+  /**
+   * One request, ended by the caller's signal or by one deadline for all of it. The SDK stops its
+   * timer once the headers arrive, so a body that stalls (or trickles whitespace) would otherwise
+   * hold the attempt for the HTTP client's idle limit (five minutes between bytes), or for ever.
+   */
+  async function exchange(send: Send, cancel: AbortSignal | undefined): Promise<unknown> {
+    cancel?.throwIfAborted();
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = cancel ? AbortSignal.any([cancel, deadline]) : deadline;
+    let answering = false;
+    let body: string;
+    try {
+      const response = await send({ signal }).asResponse();
+      answering = true;
+      body = await response.text();
+    } catch (err) {
+      // A cancelled caller gets its own reason back: a cancellation, not an endpoint failure.
+      if (cancel?.aborted) throw cancel.reason;
+      if (deadline.aborted) throw answering ? stalled(endpoint) : unanswered(endpoint);
+      throw classify(err, endpoint);
+    }
+    if (body.trim() === '') throw new MalformedAiOutput('The AI endpoint answered with an empty body');
+    try {
+      return JSON.parse(body);
+    } catch {
+      throw new MalformedAiOutput(
+        `The AI endpoint answered with something that is not JSON: ${withoutSecrets(bodyInWords(body), endpoint.secrets)}`,
+      );
+    }
+  }
 
   /** False once the endpoint refused `json_schema`: the schema then goes in the prompt, with `json_object`. */
   let structuredOutputs = true;
   return {
     mode: 'ai',
-    async draft(request) {
+    async draft(request, call) {
       const started = Date.now();
       const schema = structuredOutputSchema(request.targets);
       const ask = (json: 'schema' | 'object') =>
-        client.chat.completions.create({
-          model: options.model,
-          messages: [
-            { role: 'system', content: SYSTEM_PROMPT },
-            {
-              role: 'user',
-              content:
-                json === 'schema'
-                  ? buildPrompt(request)
-                  : `${buildPrompt(request)}\n\n${JSON_SCHEMA_PROMPT}\n${JSON.stringify(schema)}`,
-            },
-          ],
-          response_format:
-            json === 'schema'
-              ? { type: 'json_schema', json_schema: { name: 'drafts', schema, strict: false } }
-              : { type: 'json_object' },
-        });
-      let completion: OpenAI.Chat.Completions.ChatCompletion;
-      try {
-        if (structuredOutputs) {
-          try {
-            completion = await ask('schema');
-          } catch (err) {
-            if (!refusesJsonSchema(err)) throw err;
-            // Remembered for this worker's life: the endpoint takes JSON, not a schema for it.
-            structuredOutputs = false;
-            completion = await ask('object');
-          }
-        } else {
-          completion = await ask('object');
+        exchange(
+          (requestOptions) =>
+            client.chat.completions.create(
+              {
+                model: options.model,
+                messages: [
+                  { role: 'system', content: SYSTEM_PROMPT },
+                  {
+                    role: 'user',
+                    content:
+                      json === 'schema'
+                        ? buildPrompt(request)
+                        : `${buildPrompt(request)}\n\n${JSON_SCHEMA_PROMPT}\n${JSON.stringify(schema)}`,
+                  },
+                ],
+                response_format:
+                  json === 'schema'
+                    ? { type: 'json_schema', json_schema: { name: 'drafts', schema, strict: false } }
+                    : { type: 'json_object' },
+              },
+              requestOptions,
+            ),
+          call?.signal,
+        );
+      let answer: unknown;
+      if (structuredOutputs) {
+        try {
+          answer = await ask('schema');
+        } catch (err) {
+          if (!(err instanceof AiRequestError && err.refusesJsonSchema)) throw err;
+          // Remembered for this worker's life: the endpoint takes JSON, not a schema for it.
+          structuredOutputs = false;
+          answer = await ask('object');
         }
-      } catch (err) {
-        throw classify(err);
+      } else {
+        answer = await ask('object');
       }
+      if (!isRecord(answer) || !Array.isArray(answer.choices)) {
+        throw new MalformedAiOutput('The AI endpoint answered with JSON that is not a chat completion');
+      }
+      const completion = answer as unknown as OpenAI.Chat.Completions.ChatCompletion;
       const choice = completion.choices[0];
       const message = choice?.message;
       if (message?.refusal)
-        throw new AiRequestError(`The AI declined to write these drafts: ${message.refusal}`, false);
+        throw new AiRequestError(`The AI declined to write these drafts: ${capText(message.refusal)}`, false);
       if (choice?.finish_reason === 'content_filter') {
         // The same brief meets the same filter: final, in words.
         throw new AiRequestError(
@@ -130,7 +192,7 @@ export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGen
         // Some OpenAI-compatible servers wrap JSON in a Markdown code fence despite response_format.
         drafts = JSON.parse(withoutCodeFence(content)) as Record<string, unknown>;
       } catch {
-        throw new MalformedAiOutput(`The AI answered with text that is not JSON: ${content.slice(0, 120)}`);
+        throw new MalformedAiOutput(`The AI answered with text that is not JSON: ${capText(content, 120)}`);
       }
       if (!drafts || typeof drafts !== 'object' || Array.isArray(drafts)) {
         throw new MalformedAiOutput('The AI answered with JSON that is not an object of drafts');
@@ -145,23 +207,55 @@ export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGen
         latencyMs: Date.now() - started,
       };
     },
-    async image(prompt) {
-      try {
-        const result = await client.images.generate({
-          model: options.imageModel,
-          prompt,
-          size: '1024x1024',
-          // DALL·E answers with URLs unless asked; gpt-image models always send base64.
-          ...(options.imageModel.startsWith('dall-e') ? { response_format: 'b64_json' as const } : {}),
-        });
-        const b64 = result.data?.[0]?.b64_json;
-        if (!b64) throw new MalformedAiOutput('The image endpoint returned no image data');
-        return { png: Buffer.from(b64, 'base64'), model: options.imageModel };
-      } catch (err) {
-        throw err instanceof MalformedAiOutput ? err : classify(err);
-      }
+    async image(prompt, call) {
+      const result = await exchange(
+        (requestOptions) =>
+          client.images.generate(
+            {
+              model: options.imageModel,
+              prompt,
+              size: '1024x1024',
+              // DALL·E answers with URLs unless asked; gpt-image models always send base64.
+              ...(options.imageModel.startsWith('dall-e') ? { response_format: 'b64_json' as const } : {}),
+            },
+            requestOptions,
+          ),
+        call?.signal,
+      );
+      const first = isRecord(result) && Array.isArray(result.data) ? (result.data[0] as unknown) : undefined;
+      const b64 = isRecord(first) ? first.b64_json : undefined;
+      if (typeof b64 !== 'string' || b64 === '')
+        throw new MalformedAiOutput('The image endpoint returned no image data');
+      return { png: Buffer.from(b64, 'base64'), model: options.imageModel };
     },
   };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function safeUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
+}
+
+const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
+
+function unanswered(endpoint: Endpoint): AiRequestError {
+  return new AiRequestError(
+    `The AI endpoint at ${endpoint.host} did not answer within ${seconds(endpoint.timeoutMs)}`,
+    true,
+  );
+}
+
+function stalled(endpoint: Endpoint): AiRequestError {
+  return new AiRequestError(
+    `The AI endpoint stopped answering mid-response: its answer had not arrived in full ${seconds(endpoint.timeoutMs)} after asking`,
+    true,
+  );
 }
 
 /** How long the server asked us to wait: retry-after-ms, or Retry-After in seconds or as a date. */
@@ -176,13 +270,22 @@ function retryAfterMs(headers: Headers | undefined): number | undefined {
   return Number.isFinite(until) && until > 0 ? until : undefined;
 }
 
+/** What the endpoint gave as the reason for its error status: its own message, or its body in words. */
+function statusReason(err: InstanceType<typeof OpenAI.APIError>, endpoint: Endpoint): string {
+  const said: unknown = isRecord(err.error) ? err.error.message : undefined;
+  const text = typeof said === 'string' ? said : err.message.replace(/^\d{3}\s*/, '');
+  const reason = text === 'status code (no body)' ? '' : text;
+  return withoutSecrets(bodyInWords(reason, err.headers?.get('content-type')), endpoint.secrets);
+}
+
 /** 429, 408, 409 and 5xx pass; other 4xx need a person (a wrong key, an unknown model, a refused prompt). */
-function classify(err: unknown): Error {
+function classify(err: unknown, endpoint: Endpoint): Error {
+  if (err instanceof OpenAI.APIConnectionTimeoutError) return unanswered(endpoint);
   if (err instanceof OpenAI.APIConnectionError) {
-    return new AiRequestError(`The AI endpoint could not be reached: ${err.message}`, true);
+    return new AiRequestError(connectionFailureInWords(err.cause, endpoint.host), true);
   }
   if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
-    const reason = err.message.replace(/^\d{3}\s*/, '');
+    const reason = statusReason(err, endpoint);
     if (err.status === 429 && (err.code === 'insufficient_quota' || err.type === 'insufficient_quota')) {
       // Not a rate: the account's credit is used up, and waiting does not bring it back.
       return new AiRequestError(
@@ -201,7 +304,12 @@ function classify(err: unknown): Error {
     if (err.status >= 500 || err.status === 408 || err.status === 409) {
       return new AiRequestError(`The AI endpoint failed (${err.status}): ${reason}`, true, retryAfterMs(err.headers));
     }
-    return new AiRequestError(`The AI endpoint refused the request (${err.status}): ${reason}`, false);
+    return new AiRequestError(
+      `The AI endpoint refused the request (${err.status}): ${reason}`,
+      false,
+      undefined,
+      refusesJsonSchema(err),
+    );
   }
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -51,7 +51,20 @@ export type Fault =
   /** An answer cut off at the output limit (`finish_reason: length`). */
   | { kind: 'truncated' }
   /** An answer withheld by the content filter (`finish_reason: content_filter`, no content). */
-  | { kind: 'filtered' };
+  | { kind: 'filtered' }
+  /**
+   * 200 and the start of a JSON body, then nothing more until the client gives up; with
+   * `trickleEveryMs`, a space every so often (a stream of nothing that keeps the connection busy).
+   */
+  | { kind: 'stall_after_headers'; trickleEveryMs?: number }
+  /** A long HTML error page, as a reverse proxy or gateway in front of a model server sends (502 unless given). */
+  | { kind: 'html_error'; status?: number }
+  /** The connection reset (TCP RST) instead of an answer. */
+  | { kind: 'reset' };
+
+/** Faults that break HTTP itself rather than answer in OpenAI's error shape. */
+type TransportFault = Extract<Fault, { kind: 'stall_after_headers' | 'html_error' | 'reset' }>;
+const TRANSPORT_FAULTS: readonly string[] = ['stall_after_headers', 'html_error', 'reset'];
 
 /** Faults that shape the answer instead of refusing the request. */
 type AnswerShape = 'malformed' | 'truncated' | 'filtered';
@@ -63,6 +76,11 @@ export interface RecordedRequest {
   body: unknown;
   receivedAt: string;
   authorization: 'present' | 'absent';
+  /**
+   * The client closed the connection before the whole answer was sent (a cancelled caller, a
+   * client-side deadline); the emulator then stops working on it.
+   */
+  aborted: boolean;
 }
 
 const FAULT_KINDS = [
@@ -73,6 +91,9 @@ const FAULT_KINDS = [
   'malformed',
   'truncated',
   'filtered',
+  'stall_after_headers',
+  'html_error',
+  'reset',
 ] as const;
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const MAX_IMAGE_SIDE = 4096;
@@ -101,6 +122,13 @@ class ApiError extends Error {
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
+  }
+}
+
+/** Thrown by a handler to break the exchange itself (see `misbehave`). */
+class TransportFailure extends Error {
+  constructor(readonly fault: TransportFault) {
+    super(fault.kind);
   }
 }
 
@@ -178,6 +206,11 @@ async function handle(
 ): Promise<void> {
   const method = req.method ?? 'GET';
   const path = pathOf(req.url);
+  // The client going away ends the work on its request, as stopping the emulator does.
+  const gone = new AbortController();
+  const ended = AbortSignal.any([stopping, gone.signal]);
+  /** Closed by the emulator itself (a reset), not by the client. */
+  let dropped = false;
   try {
     const raw = await readBody(req);
     if (path.startsWith('/_emulator/')) {
@@ -185,26 +218,94 @@ async function handle(
       return;
     }
     const parsed = parseJson(raw);
-    state.requests.push({
+    const record: RecordedRequest = {
       method,
       path,
       body: parsed.ok ? parsed.value : raw,
       receivedAt: new Date().toISOString(),
       authorization: req.headers.authorization ? 'present' : 'absent',
+      aborted: false,
+    };
+    state.requests.push(record);
+    res.once('close', () => {
+      if (!res.writableFinished && !dropped && !stopping.aborted) {
+        record.aborted = true;
+        options.onLog?.(`${method} ${path} → closed by the client before the answer`);
+      }
+      gone.abort();
     });
-    if (state.latencyMs > 0) await sleep(state.latencyMs, undefined, { signal: stopping });
+    if (state.latencyMs > 0) await sleep(state.latencyMs, undefined, { signal: ended });
     const answer = await handleApi(method, path, req.headers.authorization, parsed, raw, state, options);
     sendJson(res, 200, answer);
     options.onLog?.(`${method} ${path} → 200`);
   } catch (err) {
-    if (stopping.aborted) {
+    if (ended.aborted) {
       res.destroy();
+      return;
+    }
+    if (err instanceof TransportFailure) {
+      if (err.fault.kind === 'reset') dropped = true;
+      await misbehave(req, res, err.fault, ended);
+      options.onLog?.(`${method} ${path} → ${err.fault.kind} (injected fault)`);
       return;
     }
     const error = err instanceof ApiError ? err : new ApiError(500, errorMessage(err), 'server_error');
     sendJson(res, error.status, errorBody(error), error.headers);
     options.onLog?.(`${method} ${path} → ${error.status} ${error.message}`);
   }
+}
+
+/** Breaks the exchange as the fault says; a stall lasts until the client or the emulator ends it. */
+async function misbehave(req: IncomingMessage, res: ServerResponse, fault: TransportFault, ended: AbortSignal) {
+  if (fault.kind === 'reset') {
+    req.socket.resetAndDestroy();
+    return;
+  }
+  if (fault.kind === 'html_error') {
+    const page = proxyErrorPage(fault.status ?? 502);
+    res.writeHead(fault.status ?? 502, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(page),
+    });
+    res.end(page);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.write('{"id": "chatcmpl-emu-stalled", ');
+  const every = fault.trickleEveryMs;
+  try {
+    for (;;) {
+      await sleep(every ?? 2 ** 31 - 1, undefined, { signal: ended });
+      if (every !== undefined) res.write(' ');
+    }
+  } catch {
+    res.destroy();
+  }
+}
+
+/** A gateway's error page: long, styled, and nothing like OpenAI's JSON errors. */
+function proxyErrorPage(status: number): string {
+  const title = `${status} ${status === 502 ? 'Bad Gateway' : status === 503 ? 'Service Unavailable' : 'Error'}`;
+  const filler = Array.from(
+    { length: 40 },
+    (_, i) =>
+      `<p class="note">Trace line ${i + 1}: the upstream model server did not give a valid answer to the gateway.</p>`,
+  ).join('\n');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${title}</title>
+<style>body { font-family: sans-serif; margin: 4em; color: #333 } .note { color: #777; font-size: 0.8em }</style>
+</head>
+<body>
+<h1>${title}</h1>
+<p>The server encountered a temporary error and could not complete your request. Please try again in 30 seconds.</p>
+${filler}
+<hr><address>emulated-gateway/1.0 (injected fault)</address>
+</body>
+</html>
+`;
 }
 
 function pathOf(url: string | undefined): string {
@@ -298,6 +399,20 @@ function parseFault(value: unknown, where: string): Fault {
     }
     return { kind, retryAfterSeconds: seconds };
   }
+  if (kind === 'html_error' && fault.status !== undefined) {
+    const status = fault.status;
+    if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599) {
+      throw badRequest(`Fault ${where}: status must be an HTTP error status (400 to 599)`, `${where}.status`);
+    }
+    return { kind, status };
+  }
+  if (kind === 'stall_after_headers' && fault.trickleEveryMs !== undefined) {
+    const every = fault.trickleEveryMs;
+    if (typeof every !== 'number' || !Number.isFinite(every) || every <= 0) {
+      throw badRequest(`Fault ${where}: trickleEveryMs must be a number > 0`, `${where}.trickleEveryMs`);
+    }
+    return { kind, trickleEveryMs: every };
+  }
   if (kind === 'bad_request' && fault.message !== undefined) {
     if (typeof fault.message !== 'string') throw badRequest(`Fault ${where}: message must be a string`);
     return { kind, message: fault.message };
@@ -341,8 +456,9 @@ async function handleApi(
   // A request without the key never reaches the "model", so it leaves the fault queue alone.
   if (options.apiKey !== undefined) checkApiKey(authorization, options.apiKey);
   const fault = route.faulty ? state.faults.shift() : undefined;
+  if (fault && TRANSPORT_FAULTS.includes(fault.kind)) throw new TransportFailure(fault as TransportFault);
   const shape = fault && ANSWER_SHAPES.includes(fault.kind) ? (fault.kind as AnswerShape) : undefined;
-  if (fault && !shape) throw faultError(fault as Exclude<Fault, { kind: AnswerShape }>);
+  if (fault && !shape) throw faultError(fault as Exclude<Fault, { kind: AnswerShape } | TransportFault>);
   if (!parsed.ok) throw badRequest(`The request body is not valid JSON: ${raw.slice(0, 80)}`);
   return route.answer(parsed.value, shape, state);
 }
@@ -359,7 +475,7 @@ function checkApiKey(authorization: string | undefined, apiKey: string): void {
   throw new ApiError(401, message, 'invalid_api_key', null, 'invalid_api_key');
 }
 
-function faultError(fault: Exclude<Fault, { kind: AnswerShape }>): ApiError {
+function faultError(fault: Exclude<Fault, { kind: AnswerShape } | TransportFault>): ApiError {
   switch (fault.kind) {
     case 'quota':
       return new ApiError(

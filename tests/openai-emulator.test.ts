@@ -164,6 +164,23 @@ describe('OpenAI emulator: faults', () => {
     expect(recorded).toHaveLength(1);
   });
 
+  it('takes the faults that break HTTP itself over HTTP, checking their fields', async () => {
+    const control = emulator.url.replace(/\/v1$/, '/_emulator');
+    const post = (path: string, body: unknown) =>
+      fetch(`${control}/${path}`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await post('faults', [{ kind: 'html_error', status: 200 }])).status).toBe(400);
+    expect((await post('faults', [{ kind: 'stall_after_headers', trickleEveryMs: 0 }])).status).toBe(400);
+    expect((await post('faults', [{ kind: 'html_error', status: 503 }, { kind: 'reset' }])).status).toBe(204);
+    const ask = () => fetch(`${emulator.url}/chat/completions`, { method: 'POST', body: '{}' });
+    const page = await ask();
+    expect(page.status).toBe(503);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(await page.text()).toContain('<title>503 Service Unavailable</title>');
+    await expect(ask()).rejects.toThrow();
+    // Neither was closed by the client: the page was sent whole, the reset was the emulator's.
+    expect(emulator.requests.map((r) => r.aborted)).toEqual([false, false]);
+  });
+
   it('waits the configured latency before answering', async () => {
     emulator.setLatency(300);
     const started = performance.now();
