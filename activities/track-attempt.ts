@@ -19,6 +19,10 @@ export function errorInWords(err: unknown): string {
  * The start and a failure are each one statement (data-modifying CTEs): this runs for every
  * activity attempt of every post, and the round trips, not the rows, were the cost (BENCHMARKS.md).
  * Without a target the publications update matches no row (`target_key = null` is never true).
+ *
+ * A failure never takes back an end already written: an attempt stopped by the post's cancellation
+ * learns of it after `recordCancellation` marked the step skipped and the targets cancelled, and
+ * an attempt that timed out may still fail after its successor succeeded.
  */
 export async function trackAttempt<T>(
   deps: ActivityDeps,
@@ -70,10 +74,10 @@ export async function trackAttempt<T>(
         where id = ${id}::uuid
       ), step as (
         update ${postSteps} set status = ${status}, last_error = ${message}
-        where post_id = ${postId} and step = ${where.step}
+        where post_id = ${postId} and step = ${where.step} and status not in ('skipped', 'succeeded')
       )
       update ${publications} set status = ${status}, last_error = ${message}, updated_at = ${now}::timestamptz
-      where post_id = ${postId} and target_key = ${targetKey}`);
+      where post_id = ${postId} and target_key = ${targetKey} and status not in ('published', 'cancelled')`);
     log.warn({ err: message, final }, 'step attempt failed');
     // What Temporal records (and the post shows) must not carry SQL parameters either.
     throw err instanceof ApplicationFailure ? err : safeError(err);

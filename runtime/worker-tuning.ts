@@ -19,6 +19,12 @@ import type { WorkerOptions } from '@temporalio/worker';
 // (lateness p99 3.5 / 1.5 / 1.0 s). 4 still keeps the thread fed while the main thread decodes the
 // next task; the pipeline's throughput did not drop.
 //
+// Heartbeats reach the server at most every 10 s, not the SDK's 60: an activity hears of its
+// cancellation only in the answer to a heartbeat it sent, so a post cancelled while the AI writes
+// closed the endpoint's request up to a minute late (tokens billed for nobody). Only long
+// activities heartbeat (drafting, rendering, uploads), each every few seconds, so this costs at most one
+// call per 10 s per running activity.
+//
 // Everything else stays at the SDK's defaults, which measured no worse here: 100 activities at
 // once (rendering limits itself to one source per core, see activities/render-media.ts), sticky
 // queue timeout 10 s.
@@ -26,5 +32,6 @@ export function workerTuning(): Partial<WorkerOptions> {
   return {
     maxCachedWorkflows: 100,
     maxConcurrentWorkflowTaskExecutions: 4,
+    maxHeartbeatThrottleInterval: '10 seconds',
   };
 }
