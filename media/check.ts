@@ -167,6 +167,29 @@ function describeRange(range: Range, format: (n: number) => string): string {
   return `at least ${format(range.min ?? 0)}`;
 }
 
+// --- the largest video we take at all ------------------------------------------------------------
+
+/**
+ * No destination takes more than 4096 pixels on a side (TikTok's 360–4096 px is the most any
+ * platform in platform-apis.md names; Instagram reels stop at 1920 wide, our export at 3840), so
+ * anything larger is scaled down by us, and ffmpeg holds several decoded frames while it does: a
+ * 16384×16384 frame is 400 MB in 4:2:0, gigabytes with a decoder's reference and threaded frames.
+ * Twice TikTok's side still lets 8K camera and phone footage in (7680×4320, DCI 8192×4320); the
+ * area is capped at DCI 8K's, so a side of 8192 only comes with a short other side.
+ */
+export const MAX_VIDEO_SIDE = 8192;
+export const MAX_VIDEO_PIXELS = 8192 * 4320;
+
+/** Why a video is too large to be worked on at all, or undefined when it is not. */
+export function videoSizeRefusal(facts: Pick<VideoFacts, 'width' | 'height'>): string | undefined {
+  const { width, height } = facts;
+  if (width <= MAX_VIDEO_SIDE && height <= MAX_VIDEO_SIDE && width * height <= MAX_VIDEO_PIXELS) return undefined;
+  return (
+    `the video is ${width}×${height} pixels; at most ${MAX_VIDEO_SIDE} pixels on a side and ` +
+    `${Math.floor(MAX_VIDEO_PIXELS / 100_000) / 10} megapixels (8K) are accepted`
+  );
+}
+
 // --- checks ----------------------------------------------------------------------------------------
 
 /** Every problem of one file for one target; an empty list means it can be sent as it is. */
@@ -202,6 +225,17 @@ function checkVideo(facts: VideoFacts, rules: VideoRules, where: string, fit: Fi
   const problems: MediaProblem[] = [];
   const add = (code: MediaProblemCode, message: string, fixable: boolean, fix: string) =>
     problems.push({ code, message, fixable, fix });
+
+  // Refused at upload since the bound exists; files uploaded before it are refused here, before ffmpeg.
+  const oversized = videoSizeRefusal(facts);
+  if (oversized) {
+    add(
+      'dimensions_too_large',
+      `${oversized[0]!.toUpperCase()}${oversized.slice(1)}.`,
+      false,
+      'Export it at 4K (3840×2160) or smaller and upload it again.',
+    );
+  }
 
   const { durationSec } = rules;
   if (durationSec.max !== undefined && facts.durationSec > durationSec.max) {

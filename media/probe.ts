@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import type { VideoContainer } from '../domain/media-rules.js';
-import { runTool, withoutPaths } from './tools.js';
+import { formatSeconds, MediaToolTimeoutError, runTool, withoutPaths } from './tools.js';
 
 // The facts about a media file that the platform rules speak of, read from the file itself
 // (ffprobe for video, sharp for images), never from its name or the client's claims.
@@ -69,6 +69,27 @@ export class ProbeError extends Error {
     super(message);
     this.name = 'ProbeError';
   }
+}
+
+/** ffprobe did not finish reading the file in time and was killed. */
+export class ProbeTimeoutError extends ProbeError {
+  constructor(readonly timeoutMs: number) {
+    super(`could not read this video within ${formatSeconds(timeoutMs)}`);
+    this.name = 'ProbeTimeoutError';
+  }
+}
+
+/**
+ * How long reading a video's facts may take, all of ffprobe's runs together. A sound file is read
+ * in well under a second; a crafted one can make ffprobe spin or wait forever, holding an upload
+ * request (or a render) and its process.
+ */
+export const PROBE_TIMEOUT_MS = 30_000;
+
+export interface ProbeOptions {
+  signal?: AbortSignal | undefined;
+  /** Default PROBE_TIMEOUT_MS. */
+  timeoutMs?: number | undefined;
 }
 
 // --- ffprobe JSON ------------------------------------------------------------------------------
@@ -291,18 +312,32 @@ function matroskaDocType(head: Buffer): string | undefined {
 }
 
 /** Probes a video file with ffprobe (two short runs: the header, then the first few hundred packets). */
-export async function probeVideo(path: string, ffprobe: string, signal?: AbortSignal): Promise<VideoFacts> {
+export async function probeVideo(path: string, ffprobe: string, options: ProbeOptions = {}): Promise<VideoFacts> {
+  const { signal } = options;
+  const timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  // One deadline for every run: each gets what is left of it.
+  const run = (args: string[], maxStdoutBytes: number) =>
+    runTool(ffprobe, args, { signal, maxStdoutBytes, timeoutMs: Math.max(1, deadline - Date.now()) });
+  // The later runs only refine the facts (frame timing, the sound's rate): their failure is no
+  // reason to refuse the file, but running out of time is.
+  const refinement = (error: unknown): string => {
+    if (signal?.aborted) throw error;
+    if (error instanceof MediaToolTimeoutError) throw new ProbeTimeoutError(timeoutMs);
+    return '';
+  };
+
   const { size } = await stat(path);
   let json: ProbeJson;
   try {
-    const out = await runTool(
-      ffprobe,
+    const out = await run(
       ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path],
-      { signal, maxStdoutBytes: 4 * 1024 * 1024 },
+      4 * 1024 * 1024,
     );
     json = JSON.parse(out) as ProbeJson;
   } catch (error) {
     if (signal?.aborted) throw error;
+    if (error instanceof MediaToolTimeoutError) throw new ProbeTimeoutError(timeoutMs);
     throw new ProbeError(`the file could not be read as a video (${withoutPaths((error as Error).message, [path])})`);
   }
   const hasVideo = json.streams?.some((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
@@ -311,8 +346,7 @@ export async function probeVideo(path: string, ffprobe: string, signal?: AbortSi
     throw new ProbeError('the file has no video track');
   }
 
-  const packets = await runTool(
-    ffprobe,
+  const packets = await run(
     [
       '-v',
       'error',
@@ -326,8 +360,8 @@ export async function probeVideo(path: string, ffprobe: string, signal?: AbortSi
       'csv=p=0',
       path,
     ],
-    { signal, maxStdoutBytes: 1024 * 1024 },
-  ).catch(() => '');
+    1024 * 1024,
+  ).catch(refinement);
   const packetTimes = packets
     .split('\n')
     .map((l) => Number.parseFloat(l))
@@ -336,7 +370,9 @@ export async function probeVideo(path: string, ffprobe: string, signal?: AbortSi
 
   const audio = json.streams?.find((s) => s.codec_type === 'audio');
   const audioSample =
-    audio && statedBitrate(audio) === undefined ? await sampleAudio(path, ffprobe, signal) : undefined;
+    audio && statedBitrate(audio) === undefined
+      ? await sampleAudio(path, (args) => run(args, 1024 * 1024).catch(refinement))
+      : undefined;
 
   const head = await readHead(path, 64);
   const isIsoBmff = head.toString('latin1', 4, 8) === 'ftyp';
@@ -355,17 +391,12 @@ export async function probeVideo(path: string, ffprobe: string, signal?: AbortSi
  */
 async function sampleAudio(
   path: string,
-  ffprobe: string,
-  signal?: AbortSignal,
+  run: (args: string[]) => Promise<string>,
 ): Promise<{ bytes: number; seconds: number } | undefined> {
-  const out = await runTool(
-    ffprobe,
-    [
-      ...['-v', 'error', '-select_streams', 'a:0', '-read_intervals', '%+#500'],
-      ...['-show_entries', 'packet=duration_time,size', '-of', 'csv=p=0', path],
-    ],
-    { signal, maxStdoutBytes: 1024 * 1024 },
-  ).catch(() => '');
+  const out = await run([
+    ...['-v', 'error', '-select_streams', 'a:0', '-read_intervals', '%+#500'],
+    ...['-show_entries', 'packet=duration_time,size', '-of', 'csv=p=0', path],
+  ]);
   let bytes = 0;
   let seconds = 0;
   for (const line of out.split('\n')) {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { basename, delimiter, isAbsolute, join } from 'node:path';
 
 // Where ffmpeg and ffprobe live, and one way to run them. The system's binaries are used (Debian's
 // `ffmpeg` package): no download at run time, and security updates come with the OS.
@@ -78,6 +78,26 @@ export class MediaToolError extends Error {
 
 const DISK_FULL = /No space left on device|Disk quota exceeded/i;
 
+/**
+ * A tool that ran past its deadline and was killed for it. It counts as `passing` (the SIGKILL):
+ * where a file already read fine once (a render), a busy machine is the likelier cause.
+ */
+export class MediaToolTimeoutError extends MediaToolError {
+  constructor(
+    tool: string,
+    readonly timeoutMs: number,
+    stderrTail: string,
+  ) {
+    super(`${tool} did not finish within ${formatSeconds(timeoutMs)}`, null, stderrTail, 'SIGKILL');
+    this.name = 'MediaToolTimeoutError';
+  }
+}
+
+/** "30 s", or "0.5 s" for the short deadlines tests use. */
+export function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Math.round(ms / 1000)} s`;
+}
+
 /** What stands for a path of ours in a tool's words: users and the database never see the data directory. */
 const NEUTRAL = 'the file';
 
@@ -108,6 +128,11 @@ export interface RunOptions {
   /** Most stdout bytes kept when collecting (ffprobe's JSON is a few kilobytes). */
   maxStdoutBytes?: number;
   signal?: AbortSignal;
+  /**
+   * The tool is killed (SIGKILL) when it has not finished after this long, and the promise rejects
+   * with MediaToolTimeoutError: a crafted file can make ffmpeg or ffprobe spin or block forever.
+   */
+  timeoutMs?: number;
 }
 
 const STDERR_TAIL = 4096;
@@ -124,6 +149,15 @@ export function runTool(command: string, args: string[], options: RunOptions = {
       return;
     }
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tool = basename(command);
+    let timedOut = false;
+    const deadline =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, options.timeoutMs);
     const chunks: Buffer[] = [];
     let collected = 0;
     let overflow = false;
@@ -148,10 +182,12 @@ export function runTool(command: string, args: string[], options: RunOptions = {
     const onAbort = () => child.kill('SIGKILL');
     options.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error) => {
+      clearTimeout(deadline);
       options.signal?.removeEventListener('abort', onAbort);
-      reject(new MediaToolError(`${command} could not be started: ${error.message}`, null, ''));
+      reject(new MediaToolError(`${tool} could not be started: ${withoutPaths(error.message, [command])}`, null, ''));
     });
     child.on('close', (code, signal) => {
+      clearTimeout(deadline);
       options.signal?.removeEventListener('abort', onAbort);
       if (pending && options.onLine) options.onLine(pending.trimEnd());
       if (options.signal?.aborted) {
@@ -161,6 +197,10 @@ export function runTool(command: string, args: string[], options: RunOptions = {
       // A tail cut mid-line may start with the end of a path, which no replacement would match.
       const whole = stderr.length < STDERR_TAIL ? stderr : stderr.slice(stderr.indexOf('\n') + 1);
       const tail = withoutPaths(whole, paths);
+      if (timedOut) {
+        reject(new MediaToolTimeoutError(tool, options.timeoutMs!, tail));
+        return;
+      }
       if (code !== 0) {
         // Killed, its last words are whatever it was doing at the time, not why it stopped.
         const reason = signal ? `killed by ${signal}` : (lastMeaningfulLine(tail) ?? `exit code ${code}`);
@@ -168,7 +208,7 @@ export function runTool(command: string, args: string[], options: RunOptions = {
         return;
       }
       if (overflow) {
-        reject(new MediaToolError(`${command} wrote more than ${maxStdout} bytes`, code, tail));
+        reject(new MediaToolError(`${tool} wrote more than ${maxStdout} bytes`, code, tail));
         return;
       }
       resolve(Buffer.concat(chunks).toString('utf8'));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { PlacementRules, VideoRules } from '../domain/media-rules.js';
 import {
   audioBitrateFor,
@@ -410,7 +411,15 @@ export interface FrameOptions {
   /** Largest long and short side; the picture is only ever scaled down. */
   box?: { long: number; short: number };
   signal?: AbortSignal;
+  /** Default FRAME_TIMEOUT_MS. */
+  timeoutMs?: number;
 }
+
+/**
+ * How long taking one frame may take: seeking and decoding a frame or two is a second or so even
+ * for 8K; a file that makes ffmpeg spin would otherwise hold its caller (an upload, a render) forever.
+ */
+export const FRAME_TIMEOUT_MS = 60_000;
 
 /**
  * One frame as a JPEG (rotation applied, metadata stripped): the cover frame at full size, or a
@@ -450,10 +459,41 @@ export async function extractFrame(input: string, output: string, options: Frame
     partial,
   ];
   try {
-    await runTool(options.ffmpeg, args, { signal: options.signal });
+    await runTool(options.ffmpeg, args, { signal: options.signal, timeoutMs: options.timeoutMs ?? FRAME_TIMEOUT_MS });
     await rename(partial, output);
   } catch (error) {
     await rm(partial, { force: true });
     throw error;
   }
+}
+
+/** A partial output untouched this long has no writer left: ffmpeg writes every second or so while it works. */
+export const STALE_PARTIAL_MS = 6 * 3600_000;
+
+/**
+ * Removes the partial outputs under `dir` (a post's renditions) that nobody has written to for
+ * `olderThanMs`. Every run writes a partial of its own and removes it when it fails, but a worker
+ * killed outright (SIGKILL, the OOM killer) removes nothing, and its ffmpeg may go on writing for
+ * a while: judged by the last write, a partial still being written is left alone. Returns how many
+ * were removed.
+ */
+export async function removeStalePartials(dir: string, olderThanMs = STALE_PARTIAL_MS): Promise<number> {
+  let entries: { name: string; parentPath: string; isFile(): boolean }[];
+  try {
+    entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  const before = Date.now() - olderThanMs;
+  let removed = 0;
+  for (const entry of entries) {
+    if (!entry.isFile() || !/\.partial(-|$)/.test(entry.name)) continue;
+    const path = join(entry.parentPath, entry.name);
+    const info = await stat(path).catch(() => undefined);
+    if (!info || info.mtimeMs >= before) continue;
+    await rm(path, { force: true });
+    removed += 1;
+  }
+  return removed;
 }

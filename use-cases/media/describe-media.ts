@@ -1,7 +1,15 @@
 import sharp from 'sharp';
 import type { media } from '../../db/schema.js';
 import { ValidationError } from '../../domain/errors.js';
-import { type MediaFacts, ProbeError, probeImage, probeVideo } from '../../media/probe.js';
+import { videoSizeRefusal } from '../../media/check.js';
+import {
+  type MediaFacts,
+  PROBE_TIMEOUT_MS,
+  ProbeError,
+  ProbeTimeoutError,
+  probeImage,
+  probeVideo,
+} from '../../media/probe.js';
 import type { MediaTools } from '../../media/tools.js';
 import { extractFrame } from '../../media/transcode.js';
 import type { MediaStore } from '../../storage/media-store.js';
@@ -43,10 +51,16 @@ export function factColumns(facts: MediaFacts, thumbnailKey: string | null): Fac
 
 /**
  * Probes a received file (ffprobe for video, sharp for images) and writes its library thumbnail
- * under `thumbnails/<id>.jpg`. A video that ffprobe cannot read is refused in words.
+ * under `thumbnails/<id>.jpg`. A video that ffprobe cannot read, or not within the deadline, or
+ * whose picture is too large to be worked on, is refused in words.
  */
 export async function describeMedia(
-  deps: { store: MediaStore; tools?: MediaTools | undefined },
+  deps: {
+    store: MediaStore;
+    tools?: MediaTools | undefined;
+    /** How long ffprobe, and then ffmpeg for the thumbnail, may each take; default PROBE_TIMEOUT_MS. */
+    probeTimeoutMs?: number | undefined;
+  },
   mediaId: string,
   path: string,
   kind: 'image' | 'video',
@@ -58,11 +72,15 @@ export async function describeMedia(
       throw field('videos cannot be accepted on this server: ffmpeg is not installed (see the README)');
     }
     try {
-      facts = await probeVideo(path, deps.tools.ffprobe);
+      facts = await probeVideo(path, deps.tools.ffprobe, { timeoutMs: deps.probeTimeoutMs });
     } catch (err) {
+      if (err instanceof ProbeTimeoutError) throw field(`${err.message}; it may be damaged`);
       if (err instanceof ProbeError) throw field(`looks like a video but cannot be read: ${err.message}`);
       throw err;
     }
+    // Before the thumbnail: decoding even one frame of a huge picture costs gigabytes.
+    const oversized = videoSizeRefusal(facts);
+    if (oversized) throw field(oversized);
   } else {
     facts = await probeImage(path);
   }
@@ -74,6 +92,7 @@ export async function describeMedia(
         ffmpeg: deps.tools!.ffmpeg,
         durationSec: facts.durationSec,
         box: THUMBNAIL_BOX,
+        timeoutMs: deps.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
       });
     } else {
       await sharp(path, { failOn: 'error' })

@@ -19,7 +19,7 @@ export interface IngestDeps {
   db: Database;
   store: MediaStore;
   /** ffmpeg/ffprobe: videos are accepted only where they are installed. */
-  media?: { tools?: MediaTools | undefined };
+  media?: { tools?: MediaTools | undefined; probeTimeoutMs?: number | undefined };
 }
 
 /** A file already on disk under the store's temporary area, with what was learnt while receiving it. */
@@ -67,7 +67,12 @@ export async function ingestMedia(deps: IngestDeps, ownerId: string, file: Incom
     if (duplicate && (await deps.store.exists(duplicate.storageKey))) return { ...duplicate, reused: true };
     if (type.kind === 'image') await decodeFully(file.tempPath, type);
     const id = randomUUID();
-    const facts = await describeMedia({ store: deps.store, tools: deps.media?.tools }, id, file.tempPath, type.kind);
+    const facts = await describeMedia(
+      { store: deps.store, tools: deps.media?.tools, probeTimeoutMs: deps.media?.probeTimeoutMs },
+      id,
+      file.tempPath,
+      type.kind,
+    );
     const storageKey = `originals/${id}.${type.ext}`;
     await deps.store.commit(file.tempPath, storageKey);
     try {

@@ -5,6 +5,11 @@ import type { Resolver } from '../../media/url-import.js';
 export interface MediaServices {
   /** ffmpeg and ffprobe; absent where they are not installed (images only, videos refused in words). */
   tools?: MediaTools | undefined;
+  /**
+   * How long reading an upload's video (ffprobe, then the thumbnail frame) may take before the
+   * upload is refused; default media/probe.ts's PROBE_TIMEOUT_MS. Tests set a short one.
+   */
+  probeTimeoutMs?: number | undefined;
   /** Signed public links to renditions (media/signed-url.ts). */
   links: {
     /** The key links are signed with (derived from APP_SECRET). */
