@@ -6,21 +6,23 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import type { OutputInfo } from 'sharp';
 import { media, postMedia, postSteps, posts, publications, renditions } from '../db/schema.js';
 import {
+  type ImageRules,
   type MediaPlatform,
   PLATFORM_RULES,
   type Placement,
   type PlacementRules,
   placementRules,
 } from '../domain/media-rules.js';
-import { type FitMode, type MediaProblem, targetAspect } from '../media/check.js';
+import { type FitMode, formatAspect, type MediaProblem, targetAspect } from '../media/check.js';
 import { type MediaFacts, probeImage, probeVideo, type VideoFacts } from '../media/probe.js';
-import { type ImageFit, type ImageRendition, renderImage } from '../media/render-image.js';
+import { type ImageFit, type ImageRendition, type RenderedImage, renderImage } from '../media/render-image.js';
 import { MediaToolError, withoutPaths } from '../media/tools.js';
 import {
   copyWithoutMetadata,
   extractFrame,
   planTranscode,
   runTranscode,
+  type TranscodePlan,
   type TranscodeProgress,
 } from '../media/transcode.js';
 import { type TargetReport, validateMedia } from '../media/validate.js';
@@ -52,7 +54,8 @@ const videoFit = (fit: Publication['fit']): FitMode => (fit === 'attention' || f
  * Makes one rendition of each of the post's media per target, to that target's platform rules
  * (domain/media-rules.ts): images auto-rotated, reframed as the post asks (attention or centre
  * crop, or pad on a blurred background), sized, converted to sRGB and stripped of metadata, each
- * source decoded once for all its targets; videos transcoded only when the target needs it, with
+ * source decoded once for all its targets, every item of an Instagram carousel framed to its first
+ * item's shape, a GIF passed on as it is where the platform takes GIF; videos transcoded only when the target needs it, with
  * a cover frame, progress heartbeated and written to the target for the post's view, and ffmpeg
  * stopped when the activity is cancelled. What each rendition changed is recorded with it.
  * Finished renditions are kept, so a retry only does what is left.
@@ -111,6 +114,7 @@ export function createRenderMedia(deps: ActivityDeps) {
           // Checked when the post was created; this catches rules that changed since.
           throw ApplicationFailure.nonRetryable(`The media cannot be published: ${refused.join(' ')}`, 'MediaRefused');
         }
+        const carousels = carouselShapes(targets, reports, facts);
 
         // Heartbeats on a timer, not only between renditions: one large source can take a while,
         // and sharp and ffmpeg work off the event loop, so the timer keeps firing meanwhile.
@@ -119,7 +123,7 @@ export function createRenderMedia(deps: ActivityDeps) {
         const beat = setInterval(() => context.heartbeat(state), HEARTBEAT_EVERY_MS);
         try {
           for (const [n, item] of items.entries()) {
-            const missing: { target: Publication; placement: PlacementRules; problems: MediaProblem[] }[] = [];
+            const missing: Missing[] = [];
             for (const target of targets) {
               const already = done.find((r) => r.targetKey === target.targetKey && r.position === item.position);
               if (already && (await store.exists(already.storageKey))) {
@@ -128,7 +132,13 @@ export function createRenderMedia(deps: ActivityDeps) {
               }
               const file = reports.find((r) => r.key === target.targetKey)!.files[n]!;
               const rules = placementRules(target.format as MediaPlatform, file.placement)!;
-              missing.push({ target, placement: rules, problems: file.problems });
+              const carousel = carousels.get(target.targetKey);
+              missing.push({
+                target,
+                placement: rules,
+                problems: file.problems,
+                carousel: carousel === undefined ? undefined : { aspect: carousel, first: n === 0 },
+              });
             }
             if (missing.length === 0) continue;
             const itemFacts = facts[n]!;
@@ -190,6 +200,91 @@ function insideRange(aspect: number, range: { min?: number; max?: number }): num
   return aspect;
 }
 
+/** One file still to render for one target; `carousel` when it is an item of an Instagram carousel. */
+interface Missing {
+  target: Publication;
+  placement: PlacementRules;
+  problems: MediaProblem[];
+  carousel?: { aspect: number; first: boolean } | undefined;
+}
+
+/**
+ * The aspect every item of each Instagram carousel is rendered to, by target key. Instagram shows
+ * every item of a carousel at the first item's aspect and crops the others to it (platform-apis.md
+ * 3.5), which would cut off parts of them nobody chose to lose; so every item is framed to that
+ * aspect here, by the fit the user chose. The first item keeps its own shape when every item may
+ * have it; otherwise it takes the nearest one they all may (4:5 to 1.91:1 for pictures, to 16:9
+ * once a video is among them, 3.7).
+ */
+function carouselShapes(targets: Publication[], reports: TargetReport[], facts: MediaFacts[]): Map<string, number> {
+  const shapes = new Map<string, number>();
+  const first = facts[0];
+  if (!first || facts.length < 2) return shapes;
+  for (const target of targets) {
+    if (target.format !== 'instagram') continue;
+    const files = reports.find((r) => r.key === target.targetKey)?.files ?? [];
+    // A story takes only the first file; anything else with several files goes as a carousel.
+    if (files.length < 2 || files.some((f) => f.placement === 'story' || f.placement === 'thumbnail')) continue;
+    let min = 0;
+    let max = Number.POSITIVE_INFINITY;
+    for (const [i, file] of files.entries()) {
+      const rules = placementRules('instagram', file.placement);
+      const aspect = (facts[i]?.kind === 'video' ? rules?.video : rules?.image)?.aspect;
+      min = Math.max(min, aspect?.min ?? 0);
+      max = Math.min(max, aspect?.max ?? Number.POSITIVE_INFINITY);
+    }
+    const own = first.width / first.height;
+    const range = { min, max };
+    shapes.set(
+      target.targetKey,
+      own >= min && own <= max ? own : insideRange(targetAspect(own, { aspect: range }), range),
+    );
+  }
+  return shapes;
+}
+
+const carouselFitWords: Record<ImageFit | FitMode, string> = {
+  attention: 'cropped around what draws the eye',
+  centre: 'cropped around the centre',
+  crop: 'cropped around the centre',
+  pad: 'padded on a blurred background',
+  blur: 'padded on a blurred background',
+};
+
+/** What reframing a carousel item did and why, in words for the post's view. */
+function carouselNote(carousel: { aspect: number; first: boolean }, fit: ImageFit | FitMode): string {
+  const shape = `${formatAspect(carousel.aspect)} (${carouselFitWords[fit]})`;
+  return carousel.first
+    ? `Reframed to ${shape}, the nearest shape Instagram takes for every item of this carousel; the other items are framed to it too, as Instagram shows them all at the first item's shape.`
+    : `Reframed to ${shape} to match the carousel's first item: Instagram shows every item at the first item's shape and would otherwise crop this one.`;
+}
+
+/**
+ * Whether a GIF goes to the target as it is (its metadata removed): where the platform takes GIF
+ * (Facebook photos, platform-apis.md 4.3) and the file already meets every rule, an animation
+ * stays an animation; anything to fix in it is fixed on a still picture instead.
+ */
+function gifAsItIs(
+  facts: Extract<MediaFacts, { kind: 'image' }>,
+  rules: ImageRules,
+  problems: MediaProblem[],
+  reframeTo: number | undefined,
+): boolean {
+  return facts.format === 'gif' && rules.formats.includes('gif') && problems.length === 0 && reframeTo === undefined;
+}
+
+/** Why a moving picture went out as its first frame, in words for the post's view. */
+function firstFrameNote(facts: Extract<MediaFacts, { kind: 'image' }>, rules: ImageRules, m: Missing): string {
+  const name = (format: string) => (format === 'webp' ? 'WebP' : format.toUpperCase());
+  const what = `Animated ${name(facts.format)} sent as its first frame`;
+  const where = `${PLATFORM_RULES[m.target.format as MediaPlatform].label} ${m.placement.label.toLowerCase()}`;
+  if (facts.format === 'gif' && rules.formats.includes('gif')) {
+    const why = m.problems.map((p) => p.message).join(' ') || 'it needs reframing.';
+    return `${what}, as only a still picture can be changed to fit what ${where} takes: ${why}`;
+  }
+  return `${what}: ${where} takes still pictures only (${rules.formats.map(name).join(', ')}).`;
+}
+
 const publicId = () => randomBytes(18).toString('base64url');
 
 async function renderImages(
@@ -197,7 +292,7 @@ async function renderImages(
   postId: string,
   item: { position: number; media: MediaRow },
   facts: Extract<MediaFacts, { kind: 'image' }>,
-  missing: { target: Publication; placement: PlacementRules; problems: MediaProblem[] }[],
+  missing: Missing[],
   publishers: ActivityDeps['publishers'],
 ) {
   const { db, store } = deps;
@@ -207,39 +302,44 @@ async function renderImages(
     const sourceAspect = facts.width / facts.height;
     const reframe =
       m.target.fit !== null && REFRAMED.includes(m.placement.placement) && rules.preferredAspect !== undefined;
-    const aspect = reframe
-      ? rules.preferredAspect
-      : rules.aspect
-        ? insideRange(
-            targetAspect(sourceAspect, { aspect: rules.aspect, preferredAspect: rules.preferredAspect }),
-            rules.aspect,
-          )
-        : undefined;
+    const aspect = m.carousel
+      ? m.carousel.aspect
+      : reframe
+        ? rules.preferredAspect
+        : rules.aspect
+          ? insideRange(
+              targetAspect(sourceAspect, { aspect: rules.aspect, preferredAspect: rules.preferredAspect }),
+              rules.aspect,
+            )
+          : undefined;
     // A change of shape under half a percent is not worth a reframe, unless the source is outside
     // what the platform accepts: then even the smallest one is what makes the rendition acceptable.
     const outside =
       (rules.aspect?.min !== undefined && sourceAspect < rules.aspect.min) ||
       (rules.aspect?.max !== undefined && sourceAspect > rules.aspect.max);
+    const reframeTo =
+      aspect !== undefined && (outside || Math.abs(aspect - sourceAspect) / sourceAspect > 0.005) ? aspect : undefined;
     const image: ImageRendition['rules'] = {
       maxWidth: Math.min(manual.maxWidth, rules.width?.max ?? rules.box.long, rules.box.long),
       maxHeight: Math.min(manual.maxHeight, rules.height?.max ?? rules.box.long, rules.box.long),
       minWidth: rules.width?.min,
-      format: rules.formats.includes('jpeg') ? 'jpeg' : manual.format,
+      format: gifAsItIs(facts, rules, m.problems, reframeTo)
+        ? 'gif'
+        : rules.formats.includes('jpeg')
+          ? 'jpeg'
+          : manual.format,
       quality: manual.quality,
-      aspect:
-        aspect !== undefined && (outside || Math.abs(aspect - sourceAspect) / sourceAspect > 0.005)
-          ? aspect
-          : undefined,
+      aspect: reframeTo,
       aspectRange: rules.aspect,
       fit: (m.target.fit ?? 'pad') as ImageFit,
       maxBytes: rules.maxBytes,
     };
-    const key = `renditions/${postId}/${m.target.targetKey}/${item.position}.${image.format === 'png' ? 'png' : 'jpg'}`;
-    return { m, image, key };
+    const key = `renditions/${postId}/${m.target.targetKey}/${item.position}.${image.format === 'jpeg' ? 'jpg' : image.format}`;
+    return { m, rules, image, key };
   });
 
   const staged = await Promise.all(requests.map((r) => store.staging(r.key)));
-  let infos: OutputInfo[];
+  let infos: RenderedImage[];
   try {
     infos = await renderSlots(() =>
       renderImage(
@@ -259,19 +359,28 @@ async function renderImages(
     );
   }
 
-  const rows = requests.map(({ m, image, key }, i): RenditionValues => {
+  const rows = requests.map(({ m, rules, image, key }, i): RenditionValues => {
     const info = infos[i]!;
-    const changes = [
-      ...m.problems.filter((p) => p.fixable).map((p) => p.fix),
-      ...(image.aspect && !m.problems.some((p) => p.code === 'aspect_ratio_out_of_range')
+    // A carousel item's shape is the carousel's, whatever the check of the file alone said.
+    const reframing = m.carousel
+      ? image.aspect
+        ? [carouselNote(m.carousel, image.fit ?? 'pad')]
+        : []
+      : image.aspect && !m.problems.some((p) => p.code === 'aspect_ratio_out_of_range')
         ? [
             `Reframed to ${PLATFORM_RULES[m.target.format as MediaPlatform].label} ${m.placement.label.toLowerCase()} shape (${image.fit}).`,
           ]
-        : []),
+        : [];
+    const changes = [
+      ...m.problems
+        .filter((p) => p.fixable && !(m.carousel && p.code === 'aspect_ratio_out_of_range'))
+        .map((p) => p.fix),
+      ...reframing,
       ...(info.width !== facts.width || info.height !== facts.height
         ? [`Resized from ${facts.width}×${facts.height} to ${info.width}×${info.height}.`]
         : []),
       ...(facts.hasExif ? ['Camera metadata (EXIF, including any GPS position) removed.'] : []),
+      ...(info.firstFrameOnly ? [firstFrameNote(facts, rules, m)] : []),
     ];
     return {
       postId,
@@ -297,7 +406,7 @@ async function renderVideo(
   postId: string,
   item: { position: number; media: MediaRow },
   facts: VideoFacts,
-  m: { target: Publication; placement: PlacementRules; problems: MediaProblem[] },
+  m: Missing,
   signal: AbortSignal,
   onProgress: (progress: Record<string, unknown>) => void,
 ) {
@@ -307,8 +416,9 @@ async function renderVideo(
   }
   const platform = m.target.format as MediaPlatform;
   const label = PLATFORM_RULES[platform].label;
-  const reframe = m.target.fit !== null && REFRAMED.includes(m.placement.placement);
-  const plan = planTranscode(facts, m.placement, { fit: videoFit(m.target.fit), reframe, preset: 'veryfast' }, label);
+  const reframe = !m.carousel && m.target.fit !== null && REFRAMED.includes(m.placement.placement);
+  const placement = m.carousel ? carouselPlacement(m.placement, m.carousel.aspect) : m.placement;
+  const plan = planTranscode(facts, placement, { fit: videoFit(m.target.fit), reframe, preset: 'veryfast' }, label);
   if (plan.action === 'refuse') {
     throw ApplicationFailure.nonRetryable(plan.refused.map((p) => p.message).join(' '), 'MediaRefused');
   }
@@ -402,12 +512,35 @@ async function renderVideo(
       width: output.width,
       height: output.height,
       sizeBytes: output.bytes,
-      changes: plan.action === 'none' ? [] : [...new Set(plan.changes)],
+      changes: plan.action === 'none' ? [] : [...new Set(videoChanges(plan, m))],
       placement: m.placement.placement,
       durationSec: output.durationSec,
       coverKey,
     },
   ]);
+}
+
+/**
+ * The placement's rules with the carousel's aspect as the only one accepted (within the 1 % a
+ * transcode lets pass): the transcoder then reframes the video to it, by the user's fit.
+ */
+function carouselPlacement(placement: PlacementRules, aspect: number): PlacementRules {
+  const video = placement.video;
+  if (!video) return placement;
+  const min = Math.max(aspect / 1.01, video.aspect?.min ?? 0);
+  const max = Math.min(aspect * 1.01, video.aspect?.max ?? Number.POSITIVE_INFINITY);
+  return { ...placement, video: { ...video, aspect: { min, max }, preferredAspect: aspect } };
+}
+
+/** What a transcode changed; for a carousel item, its reframing told as the carousel's. */
+function videoChanges(plan: Extract<TranscodePlan, { changes: string[] }>, m: Missing): string[] {
+  if (!m.carousel) return plan.changes;
+  const reframed = plan.problems.find((p) => p.code === 'aspect_ratio_out_of_range');
+  if (!reframed) return plan.changes;
+  return [
+    ...plan.changes.filter((c) => c !== reframed.fix),
+    carouselNote(m.carousel, plan.action === 'transcode' ? plan.fit : videoFit(m.target.fit)),
+  ];
 }
 
 /**

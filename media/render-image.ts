@@ -1,5 +1,6 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { stripGifMetadata } from './gif-metadata.js';
 import { stripJpegMetadata } from './jpeg-metadata.js';
 
 // One source image rendered for several targets with a single decode. Each target may reframe the
@@ -11,7 +12,11 @@ export type ImageFit = 'attention' | 'centre' | 'pad';
 export interface ImageTarget {
   maxWidth: number;
   maxHeight: number;
-  format: 'jpeg' | 'png';
+  /**
+   * gif: a GIF source the target takes as it is (its frames, timing and looping kept, its
+   * metadata removed), for platforms that accept GIF; the other rules do not apply to it.
+   */
+  format: 'jpeg' | 'png' | 'gif';
   quality: number;
   /** Width / height the rendition must have; absent: the source's. */
   aspect?: number | undefined;
@@ -31,6 +36,11 @@ export interface ImageRendition {
   rules: ImageTarget;
   /** Where to write the encoded file. */
   path: string;
+}
+
+export interface RenderedImage extends OutputInfo {
+  /** The source moves (an animated GIF or WebP) and the rendition is its first frame, still. */
+  firstFrameOnly: boolean;
 }
 
 /** The size `fit: inside` without enlargement gives a width x height picture in a box. */
@@ -117,10 +127,16 @@ interface Plan {
  * Decodes the source once (auto-rotated by its EXIF orientation, converted to sRGB, shrunk to the
  * largest scale any target needs) and encodes every rendition from those pixels; targets that ask
  * for the same thing share one encode, and a target the source already meets gets the source
- * (keepsSource). Nothing of the source's metadata (EXIF, GPS, XMP, ICC) is written out.
+ * (keepsSource), as does a target asking for a GIF (gifAsItIs). Nothing of the source's metadata
+ * (EXIF, GPS, XMP, ICC, GIF comments) is written out. Each result says whether it holds only the
+ * first frame of a moving source, so the caller can tell the user.
  */
-export async function renderImage(sourcePath: string, requests: ImageRendition[]): Promise<OutputInfo[]> {
+export async function renderImage(sourcePath: string, requests: ImageRendition[]): Promise<RenderedImage[]> {
   const header = await sharp(sourcePath, { failOn: 'error' }).metadata();
+  const asGif = requests.map((r) => r.rules.format === 'gif');
+  if (asGif.some(Boolean) && header.format !== 'gif') throw new Error('only a GIF can be passed on as a GIF');
+  // Every other rendition is one still picture: of a moving source, its first frame.
+  const moving = (header.pages ?? 1) > 1;
   const width = header.autoOrient?.width ?? header.width;
   const height = header.autoOrient?.height ?? header.height;
   if (!width || !height) throw new Error('the image has no dimensions');
@@ -131,12 +147,12 @@ export async function renderImage(sourcePath: string, requests: ImageRendition[]
     return { frame, size, scale: size.width / frame.width };
   });
 
-  const fits = requests.map((r, i) => keepsSource(header, plans[i]!, r.rules));
+  const fits = requests.map((r, i) => !asGif[i] && keepsSource(header, plans[i]!, r.rules));
   const original = fits.some(Boolean) ? stripJpegMetadata(await readFile(sourcePath)) : undefined;
   const kept = requests.map(
     (r, i) => fits[i]! && original !== undefined && (!r.rules.maxBytes || original.length <= r.rules.maxBytes),
   );
-  const encoded = requests.map((_, i) => i).filter((i) => !kept[i]);
+  const encoded = requests.map((_, i) => i).filter((i) => !kept[i] && !asGif[i]);
   const scale = Math.min(1, Math.max(0, ...encoded.map((i) => plans[i]!.scale)));
   const allJpeg = encoded.every((i) => requests[i]!.rules.format !== 'png');
   // Decoded once, and only when some rendition is encoded.
@@ -167,8 +183,22 @@ export async function renderImage(sourcePath: string, requests: ImageRendition[]
 
   const results: Promise<Encoded>[] = [];
   const firstAlike = new Map<string, number>();
+  const firstGif = asGif.indexOf(true);
   for (const [i, request] of requests.entries()) {
     const { rules } = request;
+    if (i === firstGif) {
+      results.push(gifAsItIs(sourcePath, header, request.path));
+      continue;
+    }
+    if (asGif[i]) {
+      results.push(
+        results[firstGif]!.then(async (made) => {
+          await copyFile(requests[firstGif]!.path, request.path);
+          return made;
+        }),
+      );
+      continue;
+    }
     if (kept[i]) {
       results.push(
         writeFile(request.path, original!).then(() => ({
@@ -192,7 +222,25 @@ export async function renderImage(sourcePath: string, requests: ImageRendition[]
       }),
     );
   }
-  return (await Promise.all(results)).map((r) => r.info);
+  return (await Promise.all(results)).map((r, i) => ({ ...r.info, firstFrameOnly: moving && !asGif[i] }));
+}
+
+/**
+ * The GIF as it is, without its comments and metadata extensions. One whose structure cannot be
+ * followed is re-encoded by sharp, every frame and its timing kept and no metadata written.
+ */
+async function gifAsItIs(sourcePath: string, header: Metadata, path: string): Promise<Encoded> {
+  const stripped = stripGifMetadata(await readFile(sourcePath));
+  if (stripped) {
+    await writeFile(path, stripped);
+    return {
+      info: { ...sourceInfo(header, stripped.length), format: 'gif', channels: header.channels ?? 3 },
+      steppedDown: false,
+    };
+  }
+  const info = await sharp(sourcePath, { failOn: 'error', animated: true }).gif().toFile(path);
+  // sharp counts the frames' height stacked; the picture's is one frame's.
+  return { info: { ...info, height: header.height }, steppedDown: false };
 }
 
 /**

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import sharp from 'sharp';
 import { type MediaPlatform, type Placement, type PlacementRules, placementRules } from '../../domain/media-rules.js';
 import { findMediaTools } from '../../media/tools.js';
 
@@ -119,4 +121,52 @@ export function rulesOf(platform: MediaPlatform, placement: Placement): Placemen
   const rules = placementRules(platform, placement);
   if (!rules) throw new Error(`no ${platform} ${placement}`);
   return rules;
+}
+
+export interface GifSpec {
+  width?: number;
+  height?: number;
+  /** One colour per frame; with `noise`, the frames are noisy pictures instead (large files). */
+  frames?: string[];
+  noise?: boolean;
+  /** Hundredths of a second each frame shows. */
+  delayMs?: number;
+  /** A comment block and an XMP packet, written after the colour table, as editors write them. */
+  metadata?: { comment: string; xmp: string };
+}
+
+/** An animated GIF made with sharp, looping for ever, optionally carrying metadata blocks. */
+export async function animatedGif(spec: GifSpec = {}): Promise<Buffer> {
+  const { width = 120, height = 90, frames = ['#ff0000', '#00ff00', '#0000ff'], delayMs = 200 } = spec;
+  const pictures = frames.map((colour) => {
+    // Random pixels: nothing for LZW to find, so the file is about a byte per pixel per frame.
+    if (spec.noise) return Promise.resolve(randomBytes(width * height * 3));
+    return sharp({ create: { width, height, channels: 3, background: colour } })
+      .raw()
+      .toBuffer();
+  });
+  const gif = await sharp(Buffer.concat(await Promise.all(pictures)), {
+    raw: { width, height: height * frames.length, channels: 3, pageHeight: height },
+  })
+    // The quickest quantising: noise looks like noise whatever the palette.
+    .gif({ loop: 0, delay: frames.map(() => delayMs), ...(spec.noise ? { effort: 1, dither: 0 } : {}) })
+    .toBuffer();
+  if (!spec.metadata) return gif;
+  const packed = gif[10]!;
+  const tableEnd = 13 + (packed & 0x80 ? 3 * 2 ** ((packed & 0x07) + 1) : 0);
+  const subBlocks = (data: Buffer) => {
+    const parts: Buffer[] = [];
+    for (let at = 0; at < data.length; at += 255) {
+      const part = data.subarray(at, at + 255);
+      parts.push(Buffer.from([part.length]), part);
+    }
+    return Buffer.concat([...parts, Buffer.from([0])]);
+  };
+  const comment = Buffer.concat([Buffer.from([0x21, 0xfe]), subBlocks(Buffer.from(spec.metadata.comment))]);
+  const xmp = Buffer.concat([
+    Buffer.from([0x21, 0xff, 11]),
+    Buffer.from('XMP DataXMP'),
+    subBlocks(Buffer.from(spec.metadata.xmp)),
+  ]);
+  return Buffer.concat([gif.subarray(0, tableEnd), comment, xmp, gif.subarray(tableEnd)]);
 }
