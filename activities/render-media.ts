@@ -21,6 +21,7 @@ import {
   copyWithoutMetadata,
   extractFrame,
   planTranscode,
+  removeStalePartials,
   runTranscode,
   type TranscodePlan,
   type TranscodeProgress,
@@ -98,6 +99,8 @@ export function createRenderMedia(deps: ActivityDeps) {
             );
           }
         }
+        // Only a try that died can have left partial outputs behind (its ffmpeg perhaps still writing).
+        if (Context.current().info.attempt > 1) await removeStalePartials(store.pathOf(`renditions/${postId}`));
         const facts = await Promise.all(items.map((i) => factsOf(deps, i.media)));
         const files = items.map((i, n) => ({ mediaId: i.media.id, facts: facts[n]! }));
         const reports = validateMedia(

@@ -87,8 +87,16 @@ export class MediaToolTimeoutError extends MediaToolError {
     tool: string,
     readonly timeoutMs: number,
     stderrTail: string,
+    how: 'unfinished' | 'stalled' = 'unfinished',
   ) {
-    super(`${tool} did not finish within ${formatSeconds(timeoutMs)}`, null, stderrTail, 'SIGKILL');
+    super(
+      how === 'stalled'
+        ? `${tool} made no progress for ${formatSeconds(timeoutMs)} and was stopped`
+        : `${tool} did not finish within ${formatSeconds(timeoutMs)}`,
+      null,
+      stderrTail,
+      'SIGKILL',
+    );
     this.name = 'MediaToolTimeoutError';
   }
 }
@@ -133,6 +141,12 @@ export interface RunOptions {
    * with MediaToolTimeoutError: a crafted file can make ffmpeg or ffprobe spin or block forever.
    */
   timeoutMs?: number;
+  /**
+   * The tool is killed (SIGKILL) when it has written nothing to stdout for this long: for ffmpeg
+   * with `-progress pipe:1`, which reports twice a second while it works, silence means it is stuck,
+   * and a stuck encode would otherwise hold its attempt until the activity's hours-long timeout.
+   */
+  stallTimeoutMs?: number;
 }
 
 const STDERR_TAIL = 4096;
@@ -158,12 +172,24 @@ export function runTool(command: string, args: string[], options: RunOptions = {
             timedOut = true;
             child.kill('SIGKILL');
           }, options.timeoutMs);
+    let stalled = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const watch = () => {
+      if (options.stallTimeoutMs === undefined) return;
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        stalled = true;
+        child.kill('SIGKILL');
+      }, options.stallTimeoutMs);
+    };
+    watch();
     const chunks: Buffer[] = [];
     let collected = 0;
     let overflow = false;
     let pending = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
+      watch();
       if (options.onLine) {
         pending += chunk.toString('utf8');
         const lines = pending.split('\n');
@@ -183,11 +209,13 @@ export function runTool(command: string, args: string[], options: RunOptions = {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error) => {
       clearTimeout(deadline);
+      clearTimeout(watchdog);
       options.signal?.removeEventListener('abort', onAbort);
       reject(new MediaToolError(`${tool} could not be started: ${withoutPaths(error.message, [command])}`, null, ''));
     });
     child.on('close', (code, signal) => {
       clearTimeout(deadline);
+      clearTimeout(watchdog);
       options.signal?.removeEventListener('abort', onAbort);
       if (pending && options.onLine) options.onLine(pending.trimEnd());
       if (options.signal?.aborted) {
@@ -199,6 +227,10 @@ export function runTool(command: string, args: string[], options: RunOptions = {
       const tail = withoutPaths(whole, paths);
       if (timedOut) {
         reject(new MediaToolTimeoutError(tool, options.timeoutMs!, tail));
+        return;
+      }
+      if (stalled) {
+        reject(new MediaToolTimeoutError(tool, options.stallTimeoutMs!, tail, 'stalled'));
         return;
       }
       if (code !== 0) {

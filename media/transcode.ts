@@ -375,7 +375,16 @@ export interface RunOptions extends TranscodeOptions {
   ffmpeg: string;
   onProgress?: (p: TranscodeProgress) => void;
   signal?: AbortSignal;
+  /** Default STALL_TIMEOUT_MS. */
+  stallTimeoutMs?: number;
 }
+
+/**
+ * How long an encode may go without reporting progress (ffmpeg reports twice a second while it
+ * works; one 8K frame at the slowest preset takes seconds, not minutes). A file that makes it spin
+ * would otherwise hold the render's attempt for the activity's two hours, heartbeats and all.
+ */
+export const STALL_TIMEOUT_MS = 5 * 60_000;
 
 /**
  * Runs a plan: writes `output` atomically (a temporary name, then rename), or copies nothing when
@@ -394,7 +403,11 @@ export async function runTranscode(
   const args = ffmpegArgs(plan, input, partial, options);
   const onLine = options.onProgress ? progressParser(facts.durationSec, options.onProgress) : () => {};
   try {
-    await runTool(options.ffmpeg, args, { onLine, signal: options.signal });
+    await runTool(options.ffmpeg, args, {
+      onLine,
+      signal: options.signal,
+      stallTimeoutMs: options.stallTimeoutMs ?? STALL_TIMEOUT_MS,
+    });
     await rename(partial, output);
   } catch (error) {
     await rm(partial, { force: true });

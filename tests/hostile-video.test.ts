@@ -10,8 +10,14 @@ import { createApp } from '../api/app.js';
 import { media } from '../db/schema.js';
 import { checkMedia, MAX_VIDEO_PIXELS, MAX_VIDEO_SIDE } from '../media/check.js';
 import { ProbeTimeoutError, probeVideo, type VideoFacts } from '../media/probe.js';
-import { MediaToolTimeoutError } from '../media/tools.js';
-import { extractFrame, planTranscode, removeStalePartials, STALE_PARTIAL_MS } from '../media/transcode.js';
+import { MediaToolTimeoutError, runTool } from '../media/tools.js';
+import {
+  extractFrame,
+  planTranscode,
+  removeStalePartials,
+  runTranscode,
+  STALE_PARTIAL_MS,
+} from '../media/transcode.js';
 import { expectProblem, signUp, type TestUser, upload } from './helpers/api.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
 import { makeVideo, rulesOf, tempDir, tools } from './helpers/media-files.js';
@@ -90,6 +96,30 @@ describe('deadlines', () => {
     expect((error as Error).message).toBe('ffmpeg did not finish within 0.3 s');
     expect(await processesMentioning(stalled)).toEqual([]);
     expect((await readdir(files.dir)).filter((name) => name.startsWith('frame.jpg'))).toEqual([]);
+  });
+
+  it('stops an encode that makes no progress, leaving no partial file', async () => {
+    // VP9 needs encoding for every platform; the plan is then pointed at an input that never delivers a byte.
+    const source = await makeVideo(join(files.dir, 'stall-source.webm'), { codec: 'vp9', seconds: 1, audio: false });
+    const facts = await probeVideo(source, tools.ffprobe);
+    const plan = planTranscode(facts, rulesOf('generic', 'video'));
+    expect(plan.action).toBe('transcode');
+    const stalled = await fifo('stalled-encode.mp4');
+    const output = join(files.dir, 'encoded.mp4');
+    const error = await runTranscode(plan, facts, stalled, output, { ffmpeg: tools.ffmpeg, stallTimeoutMs: 300 }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(MediaToolTimeoutError);
+    expect((error as Error).message).toBe('ffmpeg made no progress for 0.3 s and was stopped');
+    expect(await processesMentioning(stalled)).toEqual([]);
+    expect((await readdir(files.dir)).filter((name) => name.startsWith('encoded.mp4'))).toEqual([]);
+  });
+
+  it('lets a tool that keeps reporting run past the stall limit', async () => {
+    const script = 'for i in 1 2 3 4 5 6 7 8; do echo progress=continue; sleep 0.1; done; echo progress=end';
+    const out = await runTool('sh', ['-c', script], { stallTimeoutMs: 400 });
+    expect(out.trim().split('\n')).toHaveLength(9);
   });
 
   it('answers an upload whose probe hangs with 422 in time, the probe killed and nothing kept', async () => {
