@@ -26,6 +26,8 @@ interface Container {
   createdAt: number;
   awaitingUpload: boolean;
   mediaId: string | null;
+  /** Status checks left before a container failed by `failContainers` recovers (null: it stays ERROR). */
+  errorChecksLeft: number | null;
 }
 
 const VERSION = '(?:/v\\d+\\.\\d+)?';
@@ -42,6 +44,14 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
     processingPolls: 1,
     /** When a number: new video containers stay IN_PROGRESS for that many polls, then ERROR. */
     containerFailsAfterPolls: null,
+    /** The status text of a container that fails (default: 3.6's unknown upload error, 2207053). */
+    containerErrorText: null,
+    /** When a number: that many of the next containers made (any kind) are ERROR from the start. */
+    failContainers: null,
+    /** When a number: a container failed by `failContainers` is FINISHED after that many checks. */
+    failedForChecks: null,
+    /** 3.5: "An Instagram account can only create 400 containers within a rolling 24 hour period". */
+    containersPerDay: 400,
     username: 'emulated_ig',
   };
   const defaults = { ...switches };
@@ -51,6 +61,10 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
     serverError: () => graphFail(500, 'An unknown error occurred', 1, 2207001, { is_transient: true }),
     rateLimited: () => graphFail(400, 'Application request limit reached', 4, undefined, { is_transient: true }),
   };
+  const errorText = () =>
+    typeof switches.containerErrorText === 'string'
+      ? switches.containerErrorText
+      : 'Error: Media upload has failed with error code 2207053';
   const tokenKinds = variant === 'instagram-login' ? ['short', 'long'] : ['user', 'page'];
 
   function usage(pub: PublishingState, account: string): number {
@@ -114,8 +128,10 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
       return bad('caption too long', 36004, 2207010);
     }
     const dayAgo = pub.kit.now() - 86_400_000;
-    if ([...containers.values()].filter((c) => c.account === account && c.createdAt > dayAgo).length >= 400) {
-      return bad('more than 400 containers in 24 hours', 9, 2207042);
+    const perDay = Number(switches.containersPerDay);
+    if ([...containers.values()].filter((c) => c.account === account && c.createdAt > dayAgo).length >= perDay) {
+      // 3.5 gives the limit but not the error Instagram answers with; this one is the emulator's.
+      return bad(`more than ${perDay} containers in 24 hours`, 9, 2207042);
     }
     const c: Container = {
       id: newId('179'),
@@ -129,6 +145,7 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
       createdAt: pub.kit.now(),
       awaitingUpload: false,
       mediaId: null,
+      errorChecksLeft: null,
     };
     if (p.is_carousel_item === 'true') {
       if (caption) return bad('captions are not supported on carousel items');
@@ -172,6 +189,13 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
           c.statusText = 'Error: The image format is not supported. (2207005)';
         } else if (p.image_url) c.status = 'FINISHED';
       }
+    }
+    const failing = Number(switches.failContainers ?? 0);
+    if (failing > 0) {
+      switches.failContainers = failing - 1;
+      c.status = 'ERROR';
+      c.statusText = errorText();
+      c.errorChecksLeft = typeof switches.failedForChecks === 'number' ? switches.failedForChecks : null;
     }
     containers.set(c.id, c);
     const host = call.header('host') ?? '127.0.0.1';
@@ -224,12 +248,16 @@ export function createInstagramPublishing(variant: 'instagram-login' | 'facebook
       });
     }
     const c = containers.get(id) as Container;
+    if (c.status === 'ERROR' && c.errorChecksLeft !== null && c.errorChecksLeft-- <= 0) {
+      c.status = 'FINISHED';
+      c.statusText = 'Finished';
+    }
     if (c.status === 'IN_PROGRESS' && !c.awaitingUpload && c.media.length > 0) {
       const failAfter = switches.containerFailsAfterPolls;
       if (typeof failAfter === 'number') {
         if (c.pollsLeft-- <= Number(switches.processingPolls) - failAfter) {
           c.status = 'ERROR';
-          c.statusText = 'Error: Media upload has failed with error code 2207053';
+          c.statusText = errorText();
         }
       } else if (c.pollsLeft-- <= 0) c.status = 'FINISHED';
     }

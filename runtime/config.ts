@@ -180,6 +180,8 @@ const envSchema = z.object({
   TIKTOK_INITS_PER_MINUTE: quota(6),
   TIKTOK_POSTS_PER_DAY: quota(15),
   TIKTOK_INBOX_SHARES_PER_DAY: quota(5),
+  // Instagram containers per account per rolling 24 h (platform-apis.md 3.5); a carousel of 10 is 11.
+  INSTAGRAM_CONTAINERS_PER_DAY: quota(400),
   FACEBOOK_REELS_PER_DAY: quota(30),
   FACEBOOK_GRAPH_VERSION: z
     .string()

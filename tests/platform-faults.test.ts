@@ -254,7 +254,12 @@ describe('through the pipeline, on an audited installation', () => {
   }, 120_000);
 
   it("an Instagram Reel container stuck IN_PROGRESS then ERROR fails the target with Instagram's reason, once", async () => {
-    await switches(instagram.url, { containerFailsAfterPolls: 3 });
+    // A subcode 3.6 marks "no": final at once (one it allows a new container for is in
+    // instagram-container-errors.test.ts).
+    await switches(instagram.url, {
+      containerFailsAfterPolls: 3,
+      containerErrorText: 'Error: The video format is not supported (2207026)',
+    });
     try {
       const before = (await published(instagram.url)).length;
       const publishCalls = () => instagram.kit.requests.filter((r) => r.path.endsWith('/media_publish')).length;
@@ -269,20 +274,21 @@ describe('through the pipeline, on an audited installation', () => {
       const target = targetOf(post, 'instagram');
       expect(target.status).toBe('failed');
       expect(target.error).toMatch(
-        /Instagram could not process the \w+: .*Media upload has failed with error code 2207053/,
+        /Instagram could not process the \w+: .*Error: The video format is not supported \(2207026\)/,
       );
       // Final at once: one attempt, no retries, nothing published, media_publish never sent.
       const attempts = await publishAttempts(user, id, 'instagram');
       expect(attempts.map((a) => a.outcome)).toEqual(['failed']);
-      expect(attempts[0]!.error).toMatch(/2207053/);
+      expect(attempts[0]!.error).toMatch(/2207026/);
       expect(await publishedSince(instagram.url, before)).toHaveLength(0);
       expect(publishCalls()).toBe(publishes);
       // Instagram counts what media_publish publishes: the refused post gives its share of the
-      // account's 24 hours back.
-      expect(await app.db.select().from(publishingUsage).where(eq(publishingUsage.postId, id))).toEqual([]);
+      // account's 24 hours back. The container it made still counts against the account's 400.
+      const spends = await app.db.select().from(publishingUsage).where(eq(publishingUsage.postId, id));
+      expect(spends.map((s) => [s.budget.split(':')[0], s.amount])).toEqual([['instagram-containers', 1]]);
       expect(await violations(instagram.url)).toEqual([]);
     } finally {
-      await switches(instagram.url, { containerFailsAfterPolls: null });
+      await switches(instagram.url, { containerFailsAfterPolls: null, containerErrorText: null });
     }
   }, 120_000);
 

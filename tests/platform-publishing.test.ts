@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { workflowMetadataQuery } from '@temporalio/workflow';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publications, renditions } from '../db/schema.js';
+import { connections, publications, publishingUsage, renditions } from '../db/schema.js';
 import { ValidationError } from '../domain/errors.js';
 import { QUOTA_DEFAULTS } from '../domain/quotas.js';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
@@ -180,6 +180,60 @@ describe('publishing through the pipeline', () => {
     const done = await publishedOnce(facebook.url, photo, 'facebook');
     expect(sha(await mediaBytes(facebook.url, done.item.id))).toBe(sha(await renditionBytes(photo, 'facebook')));
   });
+});
+
+describe("Instagram's 400 containers a rolling 24 hours (3.5)", () => {
+  it('a carousel that would go over waits before making any container, says so, then publishes', async () => {
+    const [connection] = await app.db.select().from(connections).where(eq(connections.id, accounts.instagram!));
+    const budget = `instagram-containers:${connection!.platformAccountId}`;
+    // With the containers earlier tests made, 398 in use; the filler leaves the window in a few seconds.
+    const used = (await app.db.select().from(publishingUsage).where(eq(publishingUsage.budget, budget))).reduce(
+      (n, r) => n + r.amount,
+      0,
+    );
+    const leavesAt = Date.now() + 15_000;
+    await app.db.insert(publishingUsage).values({
+      budget,
+      amount: 398 - used,
+      at: new Date(leavesAt - 86_400_000),
+      postId: null,
+      targetKey: 'elsewhere',
+    });
+    const made = () => instagram.kit.requests.filter((r) => r.method === 'POST' && /\/media$/.test(r.path)).length;
+    try {
+      const before = made();
+      const id = await createPost({
+        caption: 'Two pictures, three containers',
+        mediaIds: photoIds,
+        targets: [{ type: 'instagram', connectionId: accounts.instagram }],
+      });
+      const instagramTarget = (p: Json) => (p.targets as Json[]).find((t) => t.key === 'instagram')!;
+      const waiting = await waitForPost(
+        user.api,
+        id,
+        (p) => isFinished(p) || typeof instagramTarget(p).error === 'string',
+        90_000,
+      );
+      // Two items and the carousel: 3 do not fit beside 398 of 400.
+      expect(instagramTarget(waiting).error).toMatch(
+        /^Waiting for the budget: Instagram containers: this post needs 3 and 398 of the account's 400 per 24 hours are in use; it fits at \d{4}-\d\d-\d\dT/,
+      );
+      expect(made()).toBe(before);
+      const done = await waitForPost(user.api, id, isFinished, 120_000);
+      expect(done.status, JSON.stringify(done.targets)).toBe('published');
+      expect(made() - before).toBe(3);
+      const spends = await app.db.select().from(publishingUsage).where(eq(publishingUsage.postId, id));
+      expect(Object.fromEntries(spends.map((r) => [r.budget.split(':')[0], r.amount]))).toEqual({
+        instagram: 1,
+        'instagram-containers': 3,
+      });
+      expect(await violations(instagram.url)).toEqual([]);
+    } finally {
+      await app.db
+        .delete(publishingUsage)
+        .where(and(eq(publishingUsage.budget, budget), isNull(publishingUsage.postId)));
+    }
+  }, 180_000);
 });
 
 describe("YouTube's own clock", () => {

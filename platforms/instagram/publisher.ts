@@ -7,8 +7,16 @@ import {
   IG_RETRY_TWICE_SUBCODE,
   PublishError,
 } from '../publish-errors.js';
-import type { PlatformPublisher, PublishRun } from '../publishing.js';
+import type { Journal, PlatformPublisher, PublishRun } from '../publishing.js';
 import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
+import {
+  ASK_AGAIN_AFTER_MS,
+  ASK_AGAIN_TIMES,
+  type ContainerError,
+  containerError,
+  MAX_CONTAINER_REMAKES,
+} from './container-errors.js';
+import { EXTRA_CONTAINERS } from './container-plan.js';
 
 /**
  * Instagram content publishing (platform-apis.md 3.4-3.7): containers, their status, media_publish,
@@ -50,6 +58,12 @@ export interface InstagramPublisherConfig {
 
 /** How long one attempt checks a container before handing back to Temporal's retries (3.4). */
 const CONTAINER_CHECKS_MS = 5 * 60_000;
+
+/** A container that went to ERROR, with what 3.6 says its subcode allows. */
+interface Failed {
+  failed: ContainerError;
+  text: string;
+}
 
 export function instagramPreflight(input: InstagramInput, login: 'instagram' | 'facebook'): string[] {
   const problems: string[] = [];
@@ -167,7 +181,20 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
       await run.record({ publishSent: false, builderRetries: tries + 1 });
       return;
     }
-    await run.record({ containerId: null, childIds: [], uploaded: false, publishSent: false, builderRetries: 0 });
+    // The items are made again with the carousel: each counts against the account's containers.
+    const items = Array.isArray(run.journal.childIds) ? run.journal.childIds.length : 0;
+    await run.record({
+      containerId: null,
+      childIds: [],
+      uploaded: false,
+      publishSent: false,
+      builderRetries: 0,
+      [EXTRA_CONTAINERS]: extraContainers(run) + items + 1,
+    });
+  }
+
+  function extraContainers(run: PublishRun): number {
+    return Number(run.journal[EXTRA_CONTAINERS] ?? 0);
   }
 
   async function containerStatus(run: PublishRun, id: string): Promise<{ code: string; text: string }> {
@@ -179,16 +206,69 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
     run: PublishRun,
     id: string,
     what: string,
-  ): Promise<'FINISHED' | 'PUBLISHED' | 'EXPIRED'> {
+  ): Promise<'FINISHED' | 'PUBLISHED' | 'EXPIRED' | Failed> {
     const every = config.pollIntervalMs;
     const pace = every ? { intervalMs: every, maxPolls: Math.max(1, Math.floor(CONTAINER_CHECKS_MS / every)) } : {};
-    return run.poll(`Instagram ${what}`, pace, async () => {
-      const s = await containerStatus(run, id);
-      if (s.code === 'ERROR')
-        throw new PublishError(name, 'rejected', `Instagram could not process the ${what}: ${s.text || 'ERROR'}`);
+    return run.poll<'FINISHED' | 'PUBLISHED' | 'EXPIRED' | Failed>(`Instagram ${what}`, pace, async () => {
+      let s = await containerStatus(run, id);
+      // 2207008 asks for the same call again once or twice before the container is given up.
+      for (let asked = 0; asked < ASK_AGAIN_TIMES && isAskAgain(s); asked++) {
+        await run.sleep(ASK_AGAIN_AFTER_MS);
+        s = await containerStatus(run, id);
+      }
+      if (s.code === 'ERROR') {
+        const failed = containerError(s.text);
+        return failed.action === 'keep-waiting' ? undefined : { failed, text: s.text };
+      }
       if (s.code === 'FINISHED' || s.code === 'PUBLISHED' || s.code === 'EXPIRED') return s.code;
       return undefined;
     });
+  }
+
+  const isAskAgain = (s: { code: string; text: string }) =>
+    s.code === 'ERROR' && containerError(s.text).action === 'ask-again-then-new';
+
+  /**
+   * A container in ERROR is never published. Where 3.6 allows it, the next attempt makes a new one:
+   * `forget` drops the dead container from the journal in the same write that counts the new one,
+   * so a crash or a retried attempt finds the count already taken and cannot make a second.
+   */
+  async function afterContainerError(
+    run: PublishRun,
+    { failed, text }: Failed,
+    what: string,
+    forget: Journal,
+  ): Promise<never> {
+    const said = text || 'ERROR';
+    const reason = failed.meaning ? `${failed.meaning} (${failed.subcode}); Instagram said “${said}”` : said;
+    const words = `Instagram could not process the ${what}: ${reason}`;
+    const details = failed.subcode === undefined ? {} : { subcode: failed.subcode };
+    if (failed.action === 'final') throw new PublishError(name, 'rejected', words, details);
+    const remakes = Number(run.journal.containerRemakes ?? 0);
+    if (remakes >= MAX_CONTAINER_REMAKES) {
+      throw new PublishError(
+        name,
+        'rejected',
+        `${words}; ${remakes} new containers failed as well, so this target stops here`,
+        details,
+      );
+    }
+    await run.record({ ...forget, containerRemakes: remakes + 1, [EXTRA_CONTAINERS]: extraContainers(run) + 1 });
+    if (failed.action === 'next-day') {
+      const waitUntil = new Date(Date.now() + 24 * 3600_000);
+      throw new PublishError(
+        name,
+        'quota',
+        `${words}; a new container is made after ${waitUntil.toISOString()}, when the day's limit has room`,
+        { ...details, waitUntil },
+      );
+    }
+    throw new PublishError(
+      name,
+      'transient',
+      `${words}; a new container is made (${remakes + 1} of at most ${MAX_CONTAINER_REMAKES})`,
+      { ...details, notAsIs: true },
+    );
   }
 
   function mainParams(input: InstagramInput, children: string[]): Record<string, string | undefined> {
@@ -266,20 +346,27 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
             if (problems.length)
               throw new PublishError(name, 'rejected', `Instagram would refuse this post: ${problems.join('; ')}`);
             await checkLimit(run);
+            // An empty id is an item whose container went to ERROR: it is made again in its place.
             const children: string[] = Array.isArray(run.journal.childIds) ? [...run.journal.childIds] : [];
             if (input.kind === 'carousel') {
-              for (const item of input.items.slice(children.length)) {
+              for (const [i, item] of input.items.entries()) {
+                if (children[i]) continue;
                 const child = await create(
                   run,
                   item.type === 'image'
                     ? { is_carousel_item: 'true', image_url: item.url }
                     : { is_carousel_item: 'true', media_type: 'VIDEO', video_url: item.url },
                 );
-                children.push(child.id);
+                children[i] = child.id;
                 await run.record({ childIds: [...children] });
               }
-              for (const id of children) {
+              for (const [i, id] of children.entries()) {
                 const state = await waitFinished(run, id, 'carousel item');
+                if (typeof state === 'object') {
+                  await afterContainerError(run, state, 'carousel item', {
+                    childIds: children.map((c, j) => (j === i ? '' : c)),
+                  });
+                }
                 if (state !== 'FINISHED') {
                   await run.record({ childIds: [] });
                   throw new PublishError(
@@ -312,6 +399,10 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
           async run(run) {
             if (run.journal.publishSent) return;
             const state = await waitFinished(run, String(run.journal.containerId), 'media');
+            if (typeof state === 'object') {
+              // The carousel's items stay: prepare checks them again before the new carousel.
+              await afterContainerError(run, state, 'media', { containerId: null, uploadUri: null, uploaded: false });
+            }
             if (state === 'EXPIRED') {
               await run.record({ containerId: null, childIds: [] });
               throw new PublishError(

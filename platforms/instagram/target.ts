@@ -1,5 +1,6 @@
 import { connectedPublisher, isVideo, option, sourceOf } from '../platform-target.js';
 import type { Publisher } from '../publisher.js';
+import { instagramShape } from './container-plan.js';
 import { type InstagramInput, instagramPublisher } from './publisher.js';
 
 export interface InstagramTargetConfig {
@@ -24,11 +25,13 @@ export function createInstagramTarget(config: InstagramTargetConfig): Publisher 
     const first = files[0];
     let input: InstagramInput;
     if (!first) throw new Error('an Instagram target needs a picture or a video');
-    if (placement === 'story') {
+    // The same shape the account's container budget was reserved for (quota-budget.ts).
+    const shape = instagramShape(files.length, placement);
+    if (shape === 'story') {
       input = isVideo(first)
         ? { kind: 'story', videoUrl: target.linkOf(first) }
         : { kind: 'story', imageUrl: target.linkOf(first) };
-    } else if (files.length > 1) {
+    } else if (shape === 'carousel') {
       input = {
         kind: 'carousel',
         items: files.map((f) => ({ type: isVideo(f) ? 'video' : 'image', url: target.linkOf(f) }) as const),

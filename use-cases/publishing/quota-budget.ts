@@ -1,6 +1,6 @@
-import { and, eq, gte, inArray, isNull, like, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNull, like, lt, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { publishingUsage } from '../../db/schema.js';
+import { publications, publishingUsage, renditions } from '../../db/schema.js';
 import {
   facebookReelSlot,
   instagramSlot,
@@ -13,6 +13,15 @@ import {
   youtubeUploadSlot,
 } from '../../domain/quotas.js';
 import type { Platform } from '../../platforms/connector.js';
+import { EXTRA_CONTAINERS, plannedContainers } from '../../platforms/instagram/container-plan.js';
+
+/**
+ * Instagram containers per account per rolling 24 h (platform-apis.md 3.5: "An Instagram account can
+ * only create 400 containers within a rolling 24 hour period"). Not in QUOTA_DEFAULTS: settings
+ * without it (QUOTA_DEFAULTS itself) get the documented 400.
+ */
+export const INSTAGRAM_CONTAINERS_PER_DAY = 400;
+export type BudgetSettings = QuotaSettings & { INSTAGRAM_CONTAINERS_PER_DAY?: number };
 
 /** What one target is about to spend. */
 export interface QuotaRequest {
@@ -36,7 +45,11 @@ const tiktokDailyBudget = (request: QuotaRequest) =>
   `${request.direct ? 'tiktok-post' : 'tiktok-inbox'}:${request.accountId}`;
 
 /** The budgets a request spends from, and how much of each. */
-function spendsOf(request: QuotaRequest, settings: QuotaSettings): { budget: string; amount: number }[] {
+function spendsOf(
+  request: QuotaRequest,
+  settings: QuotaSettings,
+  containers: number,
+): { budget: string; amount: number }[] {
   const a = request.accountId;
   switch (request.platform) {
     case 'youtube':
@@ -48,7 +61,10 @@ function spendsOf(request: QuotaRequest, settings: QuotaSettings): { budget: str
         { budget: 'youtube:inserts', amount: 1 },
       ];
     case 'instagram':
-      return [{ budget: `instagram:${a}`, amount: 1 }];
+      return [
+        { budget: `instagram:${a}`, amount: 1 },
+        { budget: instagramContainerBudget(a), amount: containers },
+      ];
     case 'tiktok':
       return [
         { budget: `tiktok-init:${a}`, amount: 1 },
@@ -59,6 +75,52 @@ function spendsOf(request: QuotaRequest, settings: QuotaSettings): { budget: str
   }
 }
 
+const instagramContainerBudget = (accountId: string) => `instagram-containers:${accountId}`;
+
+/**
+ * The containers an Instagram target makes: its renditions in the shape its publisher gives them
+ * (a carousel of 10 is 11), plus any its journal says were made again since.
+ */
+async function instagramContainers(db: Database, postId: string, targetKey: string): Promise<number> {
+  const rows = await db
+    .select({
+      options: publications.options,
+      journal: publications.journal,
+      position: renditions.position,
+      placement: renditions.placement,
+    })
+    .from(publications)
+    .leftJoin(
+      renditions,
+      and(eq(renditions.postId, publications.postId), eq(renditions.targetKey, publications.targetKey)),
+    )
+    .where(and(eq(publications.postId, postId), eq(publications.targetKey, targetKey)))
+    .orderBy(asc(renditions.position));
+  const first = rows[0];
+  if (!first) return 1;
+  const files = rows.filter((r) => r.position !== null).length;
+  const chosen = first.options?.placement;
+  const placement = typeof chosen === 'string' ? chosen : first.placement;
+  const extra = Number(first.journal?.[EXTRA_CONTAINERS] ?? 0);
+  return plannedContainers(files, placement) + (Number.isFinite(extra) && extra > 0 ? extra : 0);
+}
+
+/** Containers: the whole post's count must fit, said in words with when it will. */
+function instagramContainerSlot(spends: Spend[], settings: BudgetSettings, now: Date, amount: number): Verdict {
+  const limit = settings.INSTAGRAM_CONTAINERS_PER_DAY ?? INSTAGRAM_CONTAINERS_PER_DAY;
+  const verdict = movingWindow(spends, limit, DAY_MS, now, amount, 'Instagram containers');
+  if (verdict.ok || amount > limit) return verdict;
+  const used = spends
+    .filter((s) => s.at.getTime() > now.getTime() - DAY_MS && s.at.getTime() <= now.getTime())
+    .reduce((n, s) => n + s.amount, 0);
+  return {
+    ...verdict,
+    reason: `Instagram containers: this post needs ${amount} and ${used} of the account's ${limit} per 24 hours are in use; it fits at ${verdict.at.toISOString()}`,
+  };
+}
+
+const later = (a: Verdict, b: Verdict): Verdict => (a.ok ? b : b.ok ? a : a.at >= b.at ? a : b);
+
 /**
  * Reserves this target's share of every budget it spends from, or says when it fits. Budgets are
  * locked (transaction-scoped advisory locks, in a fixed order) while they are read and spent, so
@@ -68,11 +130,13 @@ function spendsOf(request: QuotaRequest, settings: QuotaSettings): { budget: str
  */
 export async function reserveQuota(
   db: Database,
-  settings: QuotaSettings,
+  settings: BudgetSettings,
   request: QuotaRequest,
   now = new Date(),
 ): Promise<Verdict> {
-  const wanted = spendsOf(request, settings);
+  const containers =
+    request.platform === 'instagram' ? await instagramContainers(db, request.postId, request.targetKey) : 0;
+  const wanted = spendsOf(request, settings, containers);
   if (wanted.length === 0) return { ok: true };
   const budgets = wanted.map((w) => w.budget).sort();
   return db.transaction(async (tx) => {
@@ -83,7 +147,9 @@ export async function reserveQuota(
       .from(publishingUsage)
       .where(and(inArray(publishingUsage.budget, budgets), gte(publishingUsage.at, since)));
     const mine = rows.filter((r) => r.postId === request.postId && r.targetKey === request.targetKey);
-    if (mine.length === wanted.length) return { ok: true } as Verdict;
+    // Covered when every budget holds at least what is wanted now: a container made again wants more.
+    const covered = wanted.every((w) => mine.some((r) => r.budget === w.budget && r.amount >= w.amount));
+    if (covered) return { ok: true } as Verdict;
     const others = rows.filter((r) => !(r.postId === request.postId && r.targetKey === request.targetKey));
     const spends = (budget: string): Spend[] =>
       others.filter((r) => r.budget === budget).map((r) => ({ at: r.at, amount: r.amount }));
@@ -98,7 +164,10 @@ export async function reserveQuota(
             request.thumbnail === true,
           )
         : request.platform === 'instagram'
-          ? instagramSlot(dates(`instagram:${a}`), settings, now)
+          ? later(
+              instagramSlot(dates(`instagram:${a}`), settings, now),
+              instagramContainerSlot(spends(instagramContainerBudget(a)), settings, now, containers),
+            )
           : request.platform === 'tiktok'
             ? tiktokSlot(
                 dates(`tiktok-init:${a}`),
@@ -115,8 +184,9 @@ export async function reserveQuota(
       .onConflictDoUpdate({
         target: [publishingUsage.postId, publishingUsage.targetKey, publishingUsage.budget],
         set: { at: now, amount: sql`excluded.amount` },
-        // Only a spend the window no longer sees: one inside it is this target's and still counts.
-        setWhere: lt(publishingUsage.at, since),
+        // A spend the window no longer sees, or one that holds less than is wanted now (containers
+        // made again); any other inside it is this target's and still counts as it is.
+        setWhere: or(lt(publishingUsage.at, since), lt(publishingUsage.amount, sql`excluded.amount`)),
       });
     return verdict;
   });
@@ -126,22 +196,30 @@ export async function reserveQuota(
  * Gives back what a target the platform refused had reserved from a budget the platform counts
  * only when it publishes: Instagram's limit is enforced on media_publish, so a refusal before that
  * call (a container Instagram would not make or process) cost nothing there. Without this, a batch
- * of refused posts would hold a day's budget that the account's next posts wait for. Budgets
- * counted per request, or where the platform does not say what a refusal costs, stay spent:
- * YouTube's units, TikTok's starts and daily posts, Facebook's Reel starts.
+ * of refused posts would hold a day's budget that the account's next posts wait for. Instagram's
+ * containers count when they are made, so their share is given back only when the journal shows
+ * none was. Budgets counted per request, or where the platform does not say what a refusal costs,
+ * stay spent: YouTube's units, TikTok's starts and daily posts, Facebook's Reel starts.
  */
 export async function releaseUnpublished(
   db: Database,
   target: { platform: Platform; postId: string; targetKey: string; journal: Record<string, unknown> | null },
 ): Promise<void> {
-  if (target.platform !== 'instagram' || target.journal?.publishSent) return;
+  const journal = target.journal;
+  if (target.platform !== 'instagram' || journal?.publishSent) return;
+  const madeContainers =
+    Boolean(journal?.containerId) ||
+    (Array.isArray(journal?.childIds) && journal.childIds.length > 0) ||
+    Number(journal?.[EXTRA_CONTAINERS] ?? 0) > 0;
   await db
     .delete(publishingUsage)
     .where(
       and(
         eq(publishingUsage.postId, target.postId),
         eq(publishingUsage.targetKey, target.targetKey),
-        like(publishingUsage.budget, 'instagram:%'),
+        madeContainers
+          ? like(publishingUsage.budget, 'instagram:%')
+          : or(like(publishingUsage.budget, 'instagram:%'), like(publishingUsage.budget, 'instagram-containers:%')),
       ),
     );
 }
