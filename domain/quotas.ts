@@ -28,6 +28,8 @@ export const QUOTA_DEFAULTS = {
    * pending until the creator acts on it in the app, which nothing tells us, so each counts a day.
    */
   TIKTOK_INBOX_SHARES_PER_DAY: 5,
+  /** Instagram: containers an account may create per rolling 24 h (3.5); a carousel of N makes N + 1. */
+  INSTAGRAM_CONTAINERS_PER_DAY: 400,
   /** Facebook: API-published Reels per Page per moving 24 h. */
   FACEBOOK_REELS_PER_DAY: 30,
 } as const;

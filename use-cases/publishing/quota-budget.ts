@@ -15,14 +15,6 @@ import {
 import type { Platform } from '../../platforms/connector.js';
 import { EXTRA_CONTAINERS, plannedContainers } from '../../platforms/instagram/container-plan.js';
 
-/**
- * Instagram containers per account per rolling 24 h (platform-apis.md 3.5: "An Instagram account can
- * only create 400 containers within a rolling 24 hour period"). Not in QUOTA_DEFAULTS: settings
- * without it (QUOTA_DEFAULTS itself) get the documented 400.
- */
-export const INSTAGRAM_CONTAINERS_PER_DAY = 400;
-export type BudgetSettings = QuotaSettings & { INSTAGRAM_CONTAINERS_PER_DAY?: number };
-
 /** What one target is about to spend. */
 export interface QuotaRequest {
   platform: Platform;
@@ -106,8 +98,8 @@ async function instagramContainers(db: Database, postId: string, targetKey: stri
 }
 
 /** Containers: the whole post's count must fit, said in words with when it will. */
-function instagramContainerSlot(spends: Spend[], settings: BudgetSettings, now: Date, amount: number): Verdict {
-  const limit = settings.INSTAGRAM_CONTAINERS_PER_DAY ?? INSTAGRAM_CONTAINERS_PER_DAY;
+function instagramContainerSlot(spends: Spend[], settings: QuotaSettings, now: Date, amount: number): Verdict {
+  const limit = settings.INSTAGRAM_CONTAINERS_PER_DAY;
   const verdict = movingWindow(spends, limit, DAY_MS, now, amount, 'Instagram containers');
   if (verdict.ok || amount > limit) return verdict;
   const used = spends
@@ -130,7 +122,7 @@ const later = (a: Verdict, b: Verdict): Verdict => (a.ok ? b : b.ok ? a : a.at >
  */
 export async function reserveQuota(
   db: Database,
-  settings: BudgetSettings,
+  settings: QuotaSettings,
   request: QuotaRequest,
   now = new Date(),
 ): Promise<Verdict> {
