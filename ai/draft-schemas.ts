@@ -29,7 +29,7 @@ export const draftSchemas = {
       .max(LIMITS.youtubeTags, `at most ${LIMITS.youtubeTags} tags`)
       .refine(
         (tags) => youtubeTagsLength(tags) <= LIMITS.youtubeTagsTotalChars,
-        `at most ${LIMITS.youtubeTagsTotalChars} characters in all, as YouTube counts them (commas between tags, quotes around a tag with a space)`,
+        `at most ${LIMITS.youtubeTagsTotalChars} characters in all, a tag with a space counted with its quotes`,
       ),
     script,
   }),

@@ -3,11 +3,12 @@
 // sending, so an approved draft is never refused at publish time for its text.
 
 /**
- * YouTube's tag budget as YouTube counts it (500 in all): each tag's characters, a tag with a
- * space counted with the quotes YouTube puts around it, and the commas between tags.
+ * YouTube's tag budget (500 in all) as platform-apis.md 2.3 counts it: each tag's characters, a
+ * tag with a space counted with its quotes. Nothing more: the contract names no separators, and a
+ * stricter count would refuse drafts the platform takes.
  */
 export function youtubeTagsLength(tags: readonly string[]): number {
-  return tags.reduce((n, t) => n + t.length + (t.includes(' ') ? 2 : 0), 0) + Math.max(0, tags.length - 1);
+  return tags.reduce((n, t) => n + t.length + (t.includes(' ') ? 2 : 0), 0);
 }
 
 /** Instagram's hashtags: every "#", wherever it stands (at most 30). */

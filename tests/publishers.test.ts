@@ -1085,6 +1085,22 @@ describe('platform answers', () => {
 });
 
 describe("drafts a reviewer approves pass the publishers' own checks", () => {
+  it('takes YouTube tags of 500 characters in all, as 2.3 counts them, and refuses 501', () => {
+    // Ten tags of 50: 500 characters, with no separators counted (2.3 names none).
+    const tags = Array.from({ length: 10 }, (_, i) => `${'y'.repeat(48)}${String(i).padStart(2, '0')}`);
+    const youtube = { title: 'A title', description: 'Words', tags, script: 'Said aloud' };
+    expect(youtubePreflight({ ...youtube, source: undefined } as never)).not.toContain(
+      'tags: at most 500 characters in total',
+    );
+    expect(aiDraftSchemaFor('youtube').safeParse(youtube).success).toBe(true);
+    // A tag with a space counts its quotes: 499 characters plus two.
+    const spaced = [...tags.slice(0, 9), `${'y'.repeat(24)} ${'y'.repeat(24)}`];
+    expect(youtubePreflight({ ...youtube, tags: spaced, source: undefined } as never)).toContain(
+      'tags: at most 500 characters in total',
+    );
+    expect(aiDraftSchemaFor('youtube').safeParse({ ...youtube, tags: spaced }).success).toBe(false);
+  });
+
   it('counts YouTube tags and Instagram hashtags and @mentions as the publishers do', () => {
     const tags = Array.from({ length: 15 }, (_, i) => `${'x'.repeat(38)}${String(i).padStart(2, '0')}`);
     const youtube = { title: 'A title', description: 'Words', tags, script: 'Said aloud' };
