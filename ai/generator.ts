@@ -1,4 +1,5 @@
 import type { Brief, Draft, DraftFormat } from '../domain/drafts.js';
+import type { GeneratedImageType } from './image-link.js';
 
 export interface DraftRequest {
   brief: Brief;
@@ -21,7 +22,9 @@ export interface DraftResult {
 }
 
 export interface GeneratedImage {
-  png: Buffer;
+  /** Not always PNG: an endpoint that answers with a link serves whatever it made. */
+  bytes: Buffer;
+  mimeType: GeneratedImageType;
   model: string;
 }
 

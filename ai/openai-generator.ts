@@ -3,6 +3,7 @@ import { LIMITS } from '../domain/drafts.js';
 import { JSON_SCHEMA_PROMPT, structuredOutputSchema } from './draft-schemas.js';
 import { bodyInWords, capText, connectionFailureInWords, endpointHost, withoutSecrets } from './endpoint-errors.js';
 import type { DraftGenerator, DraftRequest } from './generator.js';
+import { fetchImageLink, generatedImageType, ImageLinkError, type ImageLinkOptions } from './image-link.js';
 
 /** A failure talking to the AI endpoint, already sorted into "try again" or "needs a person". */
 export class AiRequestError extends Error {
@@ -55,8 +56,10 @@ export interface OpenAiGeneratorOptions {
   baseURL?: string | undefined;
   model: string;
   imageModel: string;
-  /** For each request as a whole, its answer's body included. */
+  /** For each request as a whole, its answer's body included; for an image, its download too. */
   timeoutMs?: number;
+  /** Images answered with a link are fetched like URL imports (media/url-import.ts), under these limits. */
+  imageLinks?: ImageLinkOptions;
 }
 
 /** What the error texts may name of the endpoint, and what they must not. */
@@ -208,6 +211,8 @@ export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGen
       };
     },
     async image(prompt, call) {
+      // One deadline for the image, however it comes: generated, then fetched from a link.
+      const deadline = Date.now() + timeoutMs;
       const result = await exchange(
         (requestOptions) =>
           client.images.generate(
@@ -224,9 +229,31 @@ export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGen
       );
       const first = isRecord(result) && Array.isArray(result.data) ? (result.data[0] as unknown) : undefined;
       const b64 = isRecord(first) ? first.b64_json : undefined;
-      if (typeof b64 !== 'string' || b64 === '')
+      const link = isRecord(first) ? first.url : undefined;
+      if (typeof b64 === 'string' && b64 !== '') {
+        const bytes = Buffer.from(b64, 'base64');
+        const mimeType = generatedImageType(bytes);
+        if (!mimeType)
+          throw new MalformedAiOutput('The image endpoint returned data that is not a PNG, JPEG or WebP image');
+        return { bytes, mimeType, model: options.imageModel };
+      }
+      if (typeof link !== 'string' || link === '') {
         throw new MalformedAiOutput('The image endpoint returned no image data');
-      return { png: Buffer.from(b64, 'base64'), model: options.imageModel };
+      }
+      try {
+        const image = await fetchImageLink(link, {
+          ...options.imageLinks,
+          base: client.baseURL,
+          signal: call?.signal,
+          timeoutMs: deadline - Date.now(),
+          limitWords: seconds(timeoutMs),
+          secrets: endpoint.secrets,
+        });
+        return { ...image, model: options.imageModel };
+      } catch (err) {
+        if (!(err instanceof ImageLinkError)) throw err;
+        throw err.notAnImage ? new MalformedAiOutput(err.message) : new AiRequestError(err.message, err.retryable);
+      }
     },
   };
 }

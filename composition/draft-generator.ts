@@ -11,5 +11,7 @@ export function createDraftGenerator(config: Config): DraftGenerator {
     baseURL: config.OPENAI_BASE_URL,
     model: config.OPENAI_MODEL,
     imageModel: config.OPENAI_IMAGE_MODEL,
+    // An image answered as a link is fetched as a URL import is: internal hosts only when listed.
+    imageLinks: { allowlist: config.MEDIA_URL_ALLOWLIST },
   });
 }

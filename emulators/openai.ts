@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,7 +20,28 @@ export interface OpenAiEmulatorOptions {
   apiKey?: string;
   /** One line per answered request, for the CLI. */
   onLog?: (line: string) => void;
+  /** How images are handed over; `reset()` comes back to this. Default: base64, as gpt-image models do. */
+  imageHosting?: Partial<ImageHosting>;
 }
+
+/** How image generations are answered, and what the links to images serve. */
+export interface ImageHosting {
+  /**
+   * The answer to an image request that names no `response_format`: base64 in the JSON, as
+   * gpt-image models send, or a link to a copy the emulator serves itself, as DALL·E and many
+   * OpenAI-compatible servers send. A `response_format` in the request is followed either way.
+   */
+  answer: 'b64_json' | 'url';
+  /**
+   * What a link serves: the image as PNG, JPEG or WebP, or an HTML page in its place (what a
+   * storage proxy's sign-in page looks like to a client).
+   */
+  serve: 'png' | 'jpeg' | 'webp' | 'html';
+  /** A link's download sends its headers and first bytes, then nothing until the client gives up. */
+  stallDownloads: boolean;
+}
+
+const DEFAULT_IMAGE_HOSTING: ImageHosting = { answer: 'b64_json', serve: 'png', stallDownloads: false };
 
 export interface OpenAiEmulator {
   /** Base URL including /v1, to pass as the SDK's `baseURL`. */
@@ -36,7 +57,9 @@ export interface OpenAiEmulator {
    * `JSON_SCHEMA_PROMPT` (ai/draft-schemas.ts), or with `{ reply }` when there is none.
    */
   setStructuredOutputs(on: boolean): void;
-  /** Clears requests, faults and latency. */
+  /** Changes how images are handed over (see `ImageHosting`) until the next `reset()`. */
+  setImageHosting(hosting: Partial<ImageHosting>): void;
+  /** Clears requests, faults and latency, and restores the image hosting given at start. */
   reset(): void;
   stop(): Promise<void>;
 }
@@ -72,6 +95,7 @@ const ANSWER_SHAPES: readonly string[] = ['malformed', 'truncated', 'filtered'];
 
 export interface RecordedRequest {
   method: string;
+  /** Without the query: the signature of an image link is not kept. */
   path: string;
   body: unknown;
   receivedAt: string;
@@ -102,6 +126,16 @@ const DEFAULT_ARRAY_ITEMS = 3;
 const DESCRIPTION_MAX_BYTES = 5000;
 // Deep enough for any real draft schema; a recursive `$ref` stops here instead of looping.
 const MAX_SCHEMA_DEPTH = 8;
+/** Images kept for their links; older ones are dropped, as a real store expires them. */
+const MAX_HOSTED_FILES = 32;
+/** How long an image link's signature is valid (OpenAI's image URLs last an hour). */
+const LINK_TTL_MS = 3600_000;
+
+interface HostedFile {
+  bytes: Buffer;
+  contentType: string;
+  stall: boolean;
+}
 
 interface State {
   requests: RecordedRequest[];
@@ -109,6 +143,14 @@ interface State {
   latencyMs: number;
   completions: number;
   structuredOutputs: boolean;
+  imageHosting: ImageHosting;
+  /** What the emulator was started with, which `reset()` restores. */
+  startImageHosting: ImageHosting;
+  /** Where the links point: this emulator's own origin. */
+  origin: string;
+  /** Signs image links like a storage SAS, so a client that drops or changes the query is refused. */
+  linkKey: Buffer;
+  files: Map<string, HostedFile>;
 }
 
 /** An answer in OpenAI's error shape, thrown from anywhere in a handler. */
@@ -137,12 +179,18 @@ const badRequest = (message: string, param: string | null = null) =>
 
 export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): Promise<OpenAiEmulator> {
   const host = options.host ?? '127.0.0.1';
+  const startImageHosting: ImageHosting = { ...DEFAULT_IMAGE_HOSTING, ...options.imageHosting };
   const state: State = {
     requests: [],
     faults: [],
     latencyMs: options.latencyMs ?? 0,
     completions: 0,
     structuredOutputs: true,
+    imageHosting: { ...startImageHosting },
+    startImageHosting,
+    origin: '',
+    linkKey: randomBytes(32),
+    files: new Map(),
   };
   // Aborts latency waits on stop, so a slow answer never outlives the emulator.
   const stopping = new AbortController();
@@ -150,10 +198,11 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     void handle(req, res, state, options, stopping.signal);
   });
   const port = await listen(server, options.port ?? 0, host);
+  state.origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   let stopped: Promise<void> | undefined;
 
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/v1`,
+    url: `${state.origin}/v1`,
     requests: state.requests,
     injectFaults: (faults) => {
       state.faults.push(...faults.map((fault) => ({ ...fault })));
@@ -163,6 +212,9 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     },
     setStructuredOutputs: (on) => {
       state.structuredOutputs = on;
+    },
+    setImageHosting: (hosting) => {
+      state.imageHosting = { ...state.imageHosting, ...hosting };
     },
     reset: () => resetState(state),
     stop: () => {
@@ -182,6 +234,8 @@ function resetState(state: State): void {
   state.faults.length = 0;
   state.latencyMs = 0;
   state.structuredOutputs = true;
+  state.imageHosting = { ...state.startImageHosting };
+  state.files.clear();
 }
 
 function listen(server: ReturnType<typeof createServer>, port: number, host: string): Promise<number> {
@@ -234,6 +288,12 @@ async function handle(
       }
       gone.abort();
     });
+    if (method === 'GET' && path.startsWith(FILES_PATH)) {
+      // A file store, not the model: no latency, no faults from the queue.
+      const status = await serveFile(req, res, path, state, ended);
+      options.onLog?.(`${method} ${path} → ${status}`);
+      return;
+    }
     if (state.latencyMs > 0) await sleep(state.latencyMs, undefined, { signal: ended });
     const answer = await handleApi(method, path, req.headers.authorization, parsed, raw, state, options);
     sendJson(res, 200, answer);
@@ -438,7 +498,7 @@ const API_ROUTES: Record<string, ApiRoute> = {
   'POST /v1/chat/completions': { faulty: true, answer: chatCompletion },
   'POST /v1/images/generations': {
     faulty: true,
-    answer: (body, shape) => imageGeneration(body, shape !== undefined),
+    answer: (body, shape, state) => imageGeneration(body, shape !== undefined, state),
   },
 };
 
@@ -902,16 +962,24 @@ function truncateBytes(text: string, maxBytes: number): string {
 // ---------------------------------------------------------------------------------------------
 // Image generations
 
-async function imageGeneration(body: unknown, malformed: boolean) {
+async function imageGeneration(body: unknown, malformed: boolean, state: State) {
   const request = parseImageRequest(body);
   // An answer the app must reject: a success status with no image in it.
   if (malformed) return { created: nowSeconds(), data: [] };
+  const asLink = (request.responseFormat ?? state.imageHosting.answer) === 'url';
+  const format = asLink && state.imageHosting.serve !== 'html' ? state.imageHosting.serve : 'png';
   const images = await Promise.all(
-    Array.from({ length: request.n }, (_, i) => renderPng(request.width, request.height, `${request.prompt}#${i}`)),
+    Array.from({ length: request.n }, (_, i) =>
+      renderImage(request.width, request.height, `${request.prompt}#${i}`, format),
+    ),
   );
   return {
     created: nowSeconds(),
-    data: images.map((png) => ({ b64_json: png.toString('base64'), revised_prompt: request.prompt })),
+    data: images.map((image) =>
+      asLink
+        ? { url: hostImage(state, image, format), revised_prompt: request.prompt }
+        : { b64_json: image.toString('base64'), revised_prompt: request.prompt },
+    ),
   };
 }
 
@@ -920,17 +988,20 @@ function parseImageRequest(body: unknown) {
   if (typeof body.prompt !== 'string' || body.prompt.trim() === '') {
     throw badRequest("Missing required parameter: 'prompt'.", 'prompt');
   }
-  if (body.response_format !== undefined && body.response_format !== null && body.response_format !== 'b64_json') {
-    throw badRequest(
-      "The emulator only answers with response_format 'b64_json' (it hosts no image URLs).",
-      'response_format',
-    );
+  const format = body.response_format;
+  if (format !== undefined && format !== null && format !== 'b64_json' && format !== 'url') {
+    throw badRequest("response_format must be 'url' or 'b64_json'.", 'response_format');
   }
   const n = body.n ?? 1;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_IMAGES) {
     throw badRequest(`n must be an integer from 1 to ${MAX_IMAGES}.`, 'n');
   }
-  return { prompt: body.prompt, n, ...parseSize(body.size) };
+  return {
+    prompt: body.prompt,
+    n,
+    responseFormat: (format ?? undefined) as 'url' | 'b64_json' | undefined,
+    ...parseSize(body.size),
+  };
 }
 
 function parseSize(size: unknown): { width: number; height: number } {
@@ -945,10 +1016,82 @@ function parseSize(size: unknown): { width: number; height: number } {
   return { width, height };
 }
 
-/** A solid PNG whose colour comes from the prompt, so different prompts give visibly different images. */
-function renderPng(width: number, height: number, seed: string): Promise<Buffer> {
+/** A solid image whose colour comes from the prompt, so different prompts give visibly different images. */
+function renderImage(width: number, height: number, seed: string, format: 'png' | 'jpeg' | 'webp'): Promise<Buffer> {
   const [r = 0, g = 0, b = 0] = createHash('sha256').update(seed).digest();
-  return sharp({ create: { width, height, channels: 3, background: { r, g, b } } })
-    .png()
-    .toBuffer();
+  const image = sharp({ create: { width, height, channels: 3, background: { r, g, b } } });
+  return (format === 'jpeg' ? image.jpeg() : format === 'webp' ? image.webp() : image.png()).toBuffer();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image links: a small signed file store, like the Azure blob SAS URLs OpenAI's images come from
+
+const FILES_PATH = '/files/';
+
+const CONTENT_TYPES = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' } as const;
+
+const SIGN_IN_PAGE = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in to continue</title></head>
+<body><h1>Sign in to continue</h1><p>This file is only shared with members of the workspace.</p></body></html>
+`;
+
+/** Keeps the image (or the page served in its place) and answers with its signed link. */
+function hostImage(state: State, image: Buffer, format: 'png' | 'jpeg' | 'webp'): string {
+  const html = state.imageHosting.serve === 'html';
+  const name = `img-${randomBytes(8).toString('hex')}.${format === 'jpeg' ? 'jpg' : format}`;
+  state.files.set(name, {
+    bytes: html ? Buffer.from(SIGN_IN_PAGE) : image,
+    contentType: html ? 'text/html; charset=utf-8' : CONTENT_TYPES[format],
+    stall: state.imageHosting.stallDownloads,
+  });
+  for (const oldest of state.files.keys()) {
+    if (state.files.size <= MAX_HOSTED_FILES) break;
+    state.files.delete(oldest);
+  }
+  const expires = new Date(Date.now() + LINK_TTL_MS).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const query = new URLSearchParams({ sp: 'r', se: expires, sig: linkSignature(state, name, expires) });
+  return `${state.origin}${FILES_PATH}${name}?${query}`;
+}
+
+function linkSignature(state: State, name: string, expires: string): string {
+  return createHmac('sha256', state.linkKey).update(`${name}\n${expires}`).digest('base64');
+}
+
+/** Serves a hosted image to a request whose signature holds; the answer's status is returned. */
+async function serveFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  state: State,
+  ended: AbortSignal,
+): Promise<number> {
+  const name = path.slice(FILES_PATH.length);
+  const query = new URL(req.url ?? '/', 'http://emulator').searchParams;
+  const file = state.files.get(name);
+  const expires = query.get('se') ?? '';
+  const given = Buffer.from(query.get('sig') ?? '');
+  const wanted = Buffer.from(linkSignature(state, name, expires));
+  const signed = given.length === wanted.length && timingSafeEqual(given, wanted);
+  const status = !signed || !(Date.parse(expires) > Date.now()) ? 403 : file ? 200 : 404;
+  if (status !== 200 || !file) {
+    const [code, message] =
+      status === 403
+        ? ['AuthenticationFailed', 'Signature did not match, or the link has expired.']
+        : ['BlobNotFound', 'The specified blob does not exist.'];
+    const body = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+    res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) }).end(body);
+    return status;
+  }
+  if (!file.stall) {
+    res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.bytes.length }).end(file.bytes);
+    return 200;
+  }
+  res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.bytes.length });
+  res.write(file.bytes.subarray(0, Math.min(file.bytes.length - 1, 256)));
+  try {
+    await sleep(2 ** 31 - 1, undefined, { signal: ended });
+  } catch {
+    res.destroy();
+  }
+  return 200;
 }

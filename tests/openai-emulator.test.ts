@@ -236,10 +236,38 @@ describe('OpenAI emulator: images', () => {
     expect(metadata).toMatchObject({ format: 'png', width: 64, height: 32 });
   });
 
-  it('refuses URL answers and a missing prompt', async () => {
-    const url = await failure(client.images.generate({ prompt: 'A cup', response_format: 'url' }));
-    expect(url.status).toBe(400);
-    expect(url.message).toContain('b64_json');
+  it('answers with a signed link it serves itself when asked for a URL', async () => {
+    const result = await client.images.generate({ prompt: 'A cup', size: '48x40', response_format: 'url' });
+    const link = new URL(result.data?.[0]?.url ?? '');
+    expect(link.origin).toBe(new URL(emulator.url).origin);
+    expect(link.searchParams.get('sig')).toBeTruthy();
+    const served = await fetch(link);
+    expect(served.headers.get('content-type')).toBe('image/png');
+    expect(await sharp(Buffer.from(await served.arrayBuffer())).metadata()).toMatchObject({ width: 48, height: 40 });
+    // Like a storage SAS: a link whose signature was changed is refused.
+    link.searchParams.set('sig', 'forged');
+    expect((await fetch(link)).status).toBe(403);
+  });
+
+  it('answers with links by default when set so, serving the image in the format chosen', async () => {
+    emulator.setImageHosting({ answer: 'url', serve: 'webp' });
+    const linked = await client.images.generate({ prompt: 'A cup', size: '32x32' });
+    const served = await fetch(linked.data?.[0]?.url ?? '');
+    expect(served.headers.get('content-type')).toBe('image/webp');
+    expect(await sharp(Buffer.from(await served.arrayBuffer())).metadata()).toMatchObject({ format: 'webp' });
+    // An explicit response_format is followed either way.
+    const inline = await client.images.generate({ prompt: 'A cup', size: '32x32', response_format: 'b64_json' });
+    expect(inline.data?.[0]?.b64_json).toBeTruthy();
+    emulator.reset();
+    expect((await client.images.generate({ prompt: 'A cup', size: '32x32' })).data?.[0]?.b64_json).toBeTruthy();
+  });
+
+  it('refuses an unknown response format and a missing prompt', async () => {
+    const format = await failure(
+      client.images.generate({ prompt: 'A cup', response_format: 'svg' as unknown as 'url' }),
+    );
+    expect(format.status).toBe(400);
+    expect(format.message).toContain('b64_json');
     const response = await fetch(`${emulator.url}/images/generations`, { method: 'POST', body: '{}' });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { param: 'prompt' } });
