@@ -23,6 +23,7 @@ import {
   planTranscode,
   removeStalePartials,
   runTranscode,
+  STALL_TIMEOUT_MS,
   type TranscodePlan,
   type TranscodeProgress,
 } from '../media/transcode.js';
@@ -100,7 +101,9 @@ export function createRenderMedia(deps: ActivityDeps) {
           }
         }
         // Only a try that died can have left partial outputs behind (its ffmpeg perhaps still writing).
-        if (Context.current().info.attempt > 1) await removeStalePartials(store.pathOf(`renditions/${postId}`));
+        // Judged by the last write, so a partial still being written is kept whatever its age.
+        if (Context.current().info.attempt > 1)
+          await removeStalePartials(store.pathOf(`renditions/${postId}`), 2 * STALL_TIMEOUT_MS);
         const facts = await Promise.all(items.map((i) => factsOf(deps, i.media)));
         const files = items.map((i, n) => ({ mediaId: i.media.id, facts: facts[n]! }));
         const reports = validateMedia(

@@ -118,7 +118,7 @@ export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGen
       return JSON.parse(body);
     } catch {
       throw new MalformedAiOutput(
-        `The AI endpoint answered with something that is not JSON: ${withoutSecrets(bodyInWords(body), endpoint.secrets)}`,
+        `The AI endpoint answered with something that is not JSON: ${bodyInWords(withoutSecrets(body, endpoint.secrets))}`,
       );
     }
   }
@@ -302,7 +302,8 @@ function statusReason(err: InstanceType<typeof OpenAI.APIError>, endpoint: Endpo
   const said: unknown = isRecord(err.error) ? err.error.message : undefined;
   const text = typeof said === 'string' ? said : err.message.replace(/^\d{3}\s*/, '');
   const reason = text === 'status code (no body)' ? '' : text;
-  return withoutSecrets(bodyInWords(reason, err.headers?.get('content-type')), endpoint.secrets);
+  // Secrets out before the text is cut: a cut through an echoed key would leave half of it unmatched.
+  return bodyInWords(withoutSecrets(reason, endpoint.secrets), err.headers?.get('content-type'));
 }
 
 /** 429, 408, 409 and 5xx pass; other 4xx need a person (a wrong key, an unknown model, a refused prompt). */

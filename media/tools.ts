@@ -87,7 +87,7 @@ export class MediaToolTimeoutError extends MediaToolError {
     tool: string,
     readonly timeoutMs: number,
     stderrTail: string,
-    how: 'unfinished' | 'stalled' = 'unfinished',
+    readonly how: 'unfinished' | 'stalled' = 'unfinished',
   ) {
     super(
       how === 'stalled'
@@ -98,6 +98,14 @@ export class MediaToolTimeoutError extends MediaToolError {
       'SIGKILL',
     );
     this.name = 'MediaToolTimeoutError';
+  }
+
+  /**
+   * Running out of time may be a busy machine; five minutes without any progress is the input's
+   * doing, and every retry would wait as long again.
+   */
+  override get passing(): boolean {
+    return this.how !== 'stalled';
   }
 }
 

@@ -129,6 +129,17 @@ describe('errors in words', () => {
     expect(err.message).toBe('The AI endpoint refused the request (400): Incorrect API key provided: [redacted].');
   });
 
+  it('never keeps part of an echoed key where a long error text is cut', async () => {
+    // The cut at 300 characters falls inside the key.
+    const message = `${'Context. '.repeat(31)}Key: ${API_KEY} rejected.`;
+    expect(message.indexOf(API_KEY)).toBeLessThan(300);
+    expect(message.indexOf(API_KEY) + API_KEY.length).toBeGreaterThan(300);
+    emulator.injectFaults([{ kind: 'bad_request', message }]);
+    const err = (await failure(generator().draft(request))) as AiRequestError;
+    expect(err.message).toContain('Key: [redacted]');
+    expect(err.message).not.toContain(API_KEY.slice(0, 8));
+  });
+
   it('names a refused connection and the host, nothing more', async () => {
     const closed = createServer();
     const port = await new Promise<number>((resolve) =>

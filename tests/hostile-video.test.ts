@@ -4,8 +4,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ApplicationFailure } from '@temporalio/common';
 import { count } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { videoRenderFailure } from '../activities/render-media.js';
 import { createApp } from '../api/app.js';
 import { media } from '../db/schema.js';
 import { checkMedia, MAX_VIDEO_PIXELS, MAX_VIDEO_SIDE } from '../media/check.js';
@@ -112,6 +114,10 @@ describe('deadlines', () => {
     );
     expect(error).toBeInstanceOf(MediaToolTimeoutError);
     expect((error as Error).message).toBe('ffmpeg made no progress for 0.3 s and was stopped');
+    // The input's doing, not the machine's: a retry would only wait as long again.
+    const failure = videoRenderFailure(error);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect((failure as ApplicationFailure).nonRetryable).toBe(true);
     expect(await processesMentioning(stalled)).toEqual([]);
     expect((await readdir(files.dir)).filter((name) => name.startsWith('encoded.mp4'))).toEqual([]);
   });
