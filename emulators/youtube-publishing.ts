@@ -123,7 +123,8 @@ export function createYouTubePublishing(): PublishingModule {
       return bad('invalidDescription', 'invalid description');
     }
     const tags = Array.isArray(snippet.tags) ? snippet.tags.map(String) : [];
-    if (tags.reduce((n, t) => n + t.length + (t.includes(' ') ? 2 : 0), 0) + Math.max(0, tags.length - 1) > 500) {
+    // 2.3: 500 characters in all, a tag with a space counted with its quotes; no separators named.
+    if (tags.reduce((n, t) => n + t.length + (t.includes(' ') ? 2 : 0), 0) > 500) {
       return bad('invalidTags', 'tags longer than 500 characters');
     }
     if (status.publishAt !== undefined && status.privacyStatus !== 'private') {
