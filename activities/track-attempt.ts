@@ -2,10 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { eq, type SQL, sql } from 'drizzle-orm';
-import { attempts, postSteps, publications } from '../db/schema.js';
+import { attempts, postSteps, posts, publications } from '../db/schema.js';
 import type { StepName } from '../domain/pipeline.js';
 import { safeError } from '../runtime/errors.js';
 import type { ActivityDeps } from './deps.js';
+
+const notCancelled = (postId: SQL) =>
+  sql`not exists (select 1 from ${posts} where ${posts.id} = ${postId} and ${posts.status} = 'cancelled')`;
 
 export function errorInWords(err: unknown): string {
   const safe = safeError(err);
@@ -20,9 +23,11 @@ export function errorInWords(err: unknown): string {
  * activity attempt of every post, and the round trips, not the rows, were the cost (BENCHMARKS.md).
  * Without a target the publications update matches no row (`target_key = null` is never true).
  *
- * A failure never takes back an end already written: an attempt stopped by the post's cancellation
- * learns of it after `recordCancellation` marked the step skipped and the targets cancelled, and
- * an attempt that timed out may still fail after its successor succeeded.
+ * Neither the start nor a failure takes back an end already written. An attempt dispatched before
+ * the post was cancelled may start, and one stopped by the cancellation learns of it, after
+ * `recordCancellation` wrote the post's end: a cancelled post's steps and targets stay as it left
+ * them (a cancelled post has nothing to retry: cancel is refused once publishing began). An attempt
+ * that timed out may still fail after its successor succeeded or published.
  */
 export async function trackAttempt<T>(
   deps: ActivityDeps,
@@ -50,11 +55,11 @@ export async function trackAttempt<T>(
     ), step as (
       update ${postSteps}
       set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now())
-      where post_id = ${postId} and step = ${where.step}
+      where post_id = ${postId} and step = ${where.step} and ${notCancelled(postId)}
     )
     update ${publications}
     set status = 'publishing', attempts = attempts + 1, updated_at = ${startedAt.toISOString()}::timestamptz
-    where post_id = ${postId} and target_key = ${targetKey}`);
+    where post_id = ${postId} and target_key = ${targetKey} and status <> 'published' and ${notCancelled(postId)}`);
 
   try {
     const result = await work();
@@ -74,10 +79,10 @@ export async function trackAttempt<T>(
         where id = ${id}::uuid
       ), step as (
         update ${postSteps} set status = ${status}, last_error = ${message}
-        where post_id = ${postId} and step = ${where.step} and status not in ('skipped', 'succeeded')
+        where post_id = ${postId} and step = ${where.step} and status <> 'succeeded' and ${notCancelled(postId)}
       )
       update ${publications} set status = ${status}, last_error = ${message}, updated_at = ${now}::timestamptz
-      where post_id = ${postId} and target_key = ${targetKey} and status not in ('published', 'cancelled')`);
+      where post_id = ${postId} and target_key = ${targetKey} and status <> 'published' and ${notCancelled(postId)}`);
     log.warn({ err: message, final }, 'step attempt failed');
     // What Temporal records (and the post shows) must not carry SQL parameters either.
     throw err instanceof ApplicationFailure ? err : safeError(err);

@@ -219,6 +219,32 @@ describe('the drafting activity', () => {
     );
   });
 
+  it('leaves a cancelled post cancelled when an attempt dispatched before the cancel starts after it', async () => {
+    const post = await draftedPost();
+    const activities = activitiesWith(60_000);
+    await new MockActivityEnvironment().run(activities.recordCancellation, {
+      postId: post.id,
+      reason: 'Cancelled on request',
+    });
+    const read = async () => {
+      const view = (await call(user.api, `/api/v1/posts/${post.id}`)).body as Json;
+      return {
+        status: view.status,
+        steps: (view.steps as Json[]).map((s) => [s.name, s.status]),
+        targets: view.targets,
+      };
+    };
+    const cancelled = await read();
+    expect(cancelled.status).toBe('cancelled');
+    emulator.injectFaults([{ kind: 'server_error' }]);
+    await failure(
+      new MockActivityEnvironment().run(activities.generateDrafts, { postId: post.id, round: 1, feedback: 'x' }),
+    );
+    // The attempt is recorded, but the post's steps and targets stay as the cancellation left them.
+    expect((await generateAttempts(post.id)).at(-1)).toMatchObject({ outcome: 'failed' });
+    expect(await read()).toEqual(cancelled);
+  });
+
   it('ends a stalled answer as a retryable failure in words, beating all the while', async () => {
     const post = await draftedPost();
     emulator.injectFaults([{ kind: 'stall_after_headers' }]);
