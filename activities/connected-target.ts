@@ -8,7 +8,7 @@ import type { Credentials, Journal, PublishContext, PublishJournal } from '../pl
 import { openCredentials } from '../use-cases/connections/credentials.js';
 import { type ConnectionRow, connectionById } from '../use-cases/connections/rows.js';
 import { publicLinkOf } from '../use-cases/media/public-links.js';
-import { CALL_WINDOW_MS, takeCallSlot } from '../use-cases/publishing/quota-budget.js';
+import { CALL_WINDOW_MS, keepContainersSpent, takeCallSlot } from '../use-cases/publishing/quota-budget.js';
 import type { ActivityDeps } from './deps.js';
 
 type Publication = typeof publications.$inferSelect;
@@ -52,6 +52,8 @@ export async function claimJournal(
   const info = Context.current().info;
   const fence = `${info.workflowExecution?.runId}/${info.activityId}/${info.attempt}`;
   const where = and(eq(publications.postId, publication.postId), eq(publications.targetKey, publication.targetKey));
+  // Whatever the last journal made stays counted, apart from what this one is about to reserve.
+  if (options.fresh) await keepContainersSpent(deps.db, publication);
   await deps.db
     .update(publications)
     .set({

@@ -1,4 +1,7 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { publishingUsage } from '../db/schema.js';
+import { QUOTA_DEFAULTS } from '../domain/quotas.js';
 import { type InstagramEmulator, startInstagramEmulator } from '../emulators/instagram.js';
 import { callControl } from '../emulators/oauth-kit.js';
 import { containerError } from '../platforms/instagram/container-errors.js';
@@ -6,6 +9,9 @@ import { type InstagramInput, instagramPublisher } from '../platforms/instagram/
 import { PublishError } from '../platforms/publish-errors.js';
 import { memoryJournal, type PublishContext, type PublishResult, publish } from '../platforms/publishing.js';
 import { loadConfig } from '../runtime/config.js';
+import { releaseUnpublished, reserveQuota } from '../use-cases/publishing/quota-budget.js';
+import { postJson, signUp } from './helpers/api.js';
+import { startTestApp, type TestApp } from './helpers/harness.js';
 import {
   context,
   emulatorCredentials,
@@ -29,7 +35,7 @@ describe("3.6's retry column, read from an ERROR container's status text", () =>
     }
     expect(action('Error: Media builder does not exist (2207008)')).toBe('ask-again-then-new');
     expect(action('Error: ... error code 2207042')).toBe('next-day');
-    expect(action('Error: not ready (2207027)')).toBe('keep-waiting');
+    expect(action('Error: not ready (2207027)')).toBe('ask-again-then-new');
     for (const subcode of [
       2207057, 2207051, 2207050, 2207023, 2207028, 2207035, 2207036, 2207037, 2207040, 2207026, 2207052, 2207004,
       2207005, 2207009, 2207010,
@@ -222,15 +228,68 @@ describe('Instagram containers that go to ERROR', () => {
     expect(containers()).toHaveLength(2);
   });
 
-  it('"wait for FINISHED" (2207027): the container is checked again, not given up', async () => {
-    await switches(instagram.url, {
-      failContainers: 1,
-      failedForChecks: 2,
-      containerErrorText: 'Error: Media ID is not available (2207027)',
-    });
-    const { result, errors } = await attempts(image());
-    expect(result).toMatchObject({ status: 'published' });
-    expect(errors).toEqual([]);
+  it('"wait for FINISHED" (2207027): the container is checked again twice, then made anew, never polled for good', async () => {
+    const containerErrorText = 'Error: Media ID is not available (2207027)';
+    const waits: number[] = [];
+    const sleep = async (ms: number) => void waits.push(ms);
+    await switches(instagram.url, { failContainers: 1, failedForChecks: 2, containerErrorText });
+    const recovered = await attempts(image(), memoryJournal(), { sleep });
+    expect(recovered.result).toMatchObject({ status: 'published' });
+    expect(recovered.errors).toEqual([]);
     expect(containers()).toHaveLength(1);
+
+    // A container that stays in ERROR is not checked attempt after attempt: a new one is made.
+    await callControl(instagram.url, 'POST', 'reset');
+    waits.length = 0;
+    await switches(instagram.url, { failContainers: 1, containerErrorText });
+    const remade = await attempts(image(), memoryJournal(), { sleep });
+    expect(remade.result).toMatchObject({ status: 'published' });
+    expect(remade.errors.map((e) => e.kind)).toEqual(['transient']);
+    expect(waits).toEqual([30_000, 30_000]);
+    expect(containers()).toHaveLength(2);
+  });
+});
+
+describe("the account's container budget after a journal starts afresh", () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('keeps the containers a refused attempt made counted, and counts the next attempt’s anew', async () => {
+    const user = await signUp(app.baseUrl);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Containers',
+      targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const postId = created.body.id as string;
+    const accountId = `ig-${postId}`;
+    const request = { platform: 'instagram' as const, accountId, postId, targetKey: 'ig' };
+    const spent = async () =>
+      (
+        await app.db
+          .select()
+          .from(publishingUsage)
+          .where(eq(publishingUsage.budget, `instagram-containers:${accountId}`))
+      )
+        .map((r) => r.amount)
+        .reduce((a, b) => a + b, 0);
+
+    expect(await reserveQuota(app.db, QUOTA_DEFAULTS, request)).toEqual({ ok: true });
+    expect(await spent()).toBe(1);
+    // Refused after its container was made: the journal starts afresh, the container still counts.
+    await releaseUnpublished(app.db, { ...request, journal: { containerId: '1789' } });
+    expect(await spent()).toBe(1);
+    // The next attempt makes a container of its own, which counts beside it.
+    expect(await reserveQuota(app.db, QUOTA_DEFAULTS, request)).toEqual({ ok: true });
+    expect(await spent()).toBe(2);
+    // A second reservation within the same journal is already covered.
+    expect(await reserveQuota(app.db, QUOTA_DEFAULTS, request)).toEqual({ ok: true });
+    expect(await spent()).toBe(2);
   });
 });

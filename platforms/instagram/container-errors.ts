@@ -43,12 +43,14 @@ const TABLE: readonly { subcodes: number[]; meaning: string; retry: string }[] =
 export type ContainerErrorAction =
   /** "yes", "yes (re-create)", "new container": an ERROR container never recovers, so a new one. */
   | 'new-container'
-  /** 2207008: ask again once or twice within 30 s to 2 min, then a new container. */
+  /**
+   * 2207008: ask again once or twice within 30 s to 2 min, then a new container. Also 2207027
+   * ("wait for FINISHED"), which the table writes for media_publish: a container whose own status
+   * is already ERROR (3.4: failed) gets the same short grace, not checks for as long as retries last.
+   */
   | 'ask-again-then-new'
   /** "next day": a new container once the day's limit has room again. */
   | 'next-day'
-  /** "wait for FINISHED": the container is not done; keep checking it. */
-  | 'keep-waiting'
   /** "no", "no (fix)", "no (user action)", "fix URL", or a subcode the table does not list. */
   | 'final';
 
@@ -63,7 +65,7 @@ function actionOf(retry: string): ContainerErrorAction {
   if (retry === 'yes' || retry.startsWith('yes ') || retry === 'new container') return 'new-container';
   if (retry.startsWith('retry') && retry.endsWith('then new container')) return 'ask-again-then-new';
   if (retry === 'next day') return 'next-day';
-  if (retry === 'wait for FINISHED') return 'keep-waiting';
+  if (retry === 'wait for FINISHED') return 'ask-again-then-new';
   return 'final';
 }
 

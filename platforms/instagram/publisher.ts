@@ -218,7 +218,7 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
       }
       if (s.code === 'ERROR') {
         const failed = containerError(s.text);
-        return failed.action === 'keep-waiting' ? undefined : { failed, text: s.text };
+        return { failed, text: s.text };
       }
       if (s.code === 'FINISHED' || s.code === 'PUBLISHED' || s.code === 'EXPIRED') return s.code;
       return undefined;

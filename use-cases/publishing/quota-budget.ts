@@ -214,6 +214,27 @@ export async function releaseUnpublished(
           : or(like(publishingUsage.budget, 'instagram:%'), like(publishingUsage.budget, 'instagram-containers:%')),
       ),
     );
+  // The journal is about to start afresh: the containers made stay spent, but no longer as this target's.
+  if (madeContainers) await keepContainersSpent(db, target);
+}
+
+/**
+ * Detaches a target's container spend from the target, still counted in the account's window.
+ * Called when its journal starts afresh (after a refusal, or a person's retry after an unknown
+ * outcome): the next attempt makes containers anew, and a spend still attached to the target would
+ * count as already covering them.
+ */
+export async function keepContainersSpent(db: Database, target: { postId: string; targetKey: string }): Promise<void> {
+  await db
+    .update(publishingUsage)
+    .set({ targetKey: sql`${publishingUsage.targetKey} || '#spent-' || ${publishingUsage.id}::text` })
+    .where(
+      and(
+        eq(publishingUsage.postId, target.postId),
+        eq(publishingUsage.targetKey, target.targetKey),
+        like(publishingUsage.budget, 'instagram-containers:%'),
+      ),
+    );
 }
 
 /**
