@@ -52,6 +52,8 @@ export function createTikTokPublishing(): PublishingModule {
     loseLastChunkAnswer: false as boolean | 'expire',
     /** 416 answers leave out Content-Range, so they do not say what arrived. */
     rangeless416: false,
+    /** Status answers leave out uploaded_bytes (the field is documented, but a client must not need it). */
+    statusWithoutProgress: false,
     pendingShareCap: 5,
     username: 'emulated.creator',
   };
@@ -82,6 +84,12 @@ export function createTikTokPublishing(): PublishingModule {
     if (!checked.ok)
       return fail(401, 'access_token_invalid', 'The access token is invalid or not found in the request.');
     const account = String((checked.record.data.openId as string | undefined) ?? 'tt-open-0001');
+    const needs = scopesFor(call);
+    const granted = checked.record.data.scopes;
+    // Tokens minted for tests without a consent (no scope list) may call everything.
+    if (Array.isArray(granted) && !needs.some((scope) => granted.includes(scope))) {
+      return fail(401, 'scope_not_authorized', `The user did not authorize the scope required (${needs.join(' or ')})`);
+    }
     const limit = LIMITS[call.endpoint];
     if (limit) {
       const now = pub.kit.now();
@@ -117,7 +125,9 @@ export function createTikTokPublishing(): PublishingModule {
         ...(p.failReason ? { fail_reason: p.failReason } : {}),
         publicaly_available_post_id: p.postId ? [INT64_MARK + p.postId] : [],
         ...(p.kind === 'video'
-          ? { uploaded_bytes: p.receivedBytes }
+          ? switches.statusWithoutProgress === true
+            ? {}
+            : { uploaded_bytes: p.receivedBytes }
           : { downloaded_bytes: p.images.reduce((n, b) => n + b.length, 0) }),
       });
       // Post ids are int64 numbers in JSON (1.3), 19 digits long: more than a double holds.
@@ -357,6 +367,17 @@ export function createTikTokPublishing(): PublishingModule {
       Object.assign(switches, defaults);
     },
   };
+}
+
+/**
+ * Any one of these scopes lets the call through: creator_info and Direct Post need video.publish
+ * (1.3, 1.5 DIRECT_POST), the inbox inits video.upload (1.4, 1.5 MEDIA_UPLOAD), status either (1.3 step 4).
+ */
+function scopesFor(call: Call): string[] {
+  if (call.endpoint === 'creator_info') return ['video.publish'];
+  if (call.endpoint === 'status') return ['video.upload', 'video.publish'];
+  const inbox = call.path.includes('/inbox/') || call.json?.post_mode === 'MEDIA_UPLOAD';
+  return [inbox ? 'video.upload' : 'video.publish'];
 }
 
 function logId(): string {

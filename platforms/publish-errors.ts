@@ -108,6 +108,15 @@ const TIKTOK_REJECTED = new Set([
   'frame_rate_check_failed',
   'picture_size_check_failed',
   'publish_cancelled',
+]);
+
+/**
+ * A status read TikTok answers with "no such publish" or "not this token's publish" (1.3 step 4).
+ * Only status/fetch and cancel name a publish_id, so by then an init went out and bytes may have
+ * arrived: the post may exist. Not a refusal (that would let a retry start a second copy) and not
+ * worth asking again as it is; the publisher decides from what its journal knows.
+ */
+export const TIKTOK_PUBLISH_ID_CODES: ReadonlySet<string> = new Set([
   'invalid_publish_id',
   'token_not_authorized_for_specified_publish_id',
 ]);
@@ -129,6 +138,9 @@ const TIKTOK_WORDS: Record<string, string> = {
   video_pull_failed: 'TikTok could not download the video',
   photo_pull_failed: 'TikTok could not download the photos',
   internal: 'TikTok had an internal error while processing',
+  invalid_publish_id: 'TikTok does not know this upload',
+  token_not_authorized_for_specified_publish_id: 'this TikTok connection may not ask about this upload',
+  http_401: 'the access token was not accepted',
 };
 
 /** A TikTok /v2 envelope answer (or a status fail_reason) as an error; null when it says ok. */
@@ -139,7 +151,12 @@ export function tiktokError(answer: HttpAnswer, what: string): PublishError | nu
   const message = str(error.message);
   const words = `TikTok ${what}: ${TIKTOK_WORDS[code] ?? message ?? code} (${code})`;
   const details = { status: answer.status, code };
-  if (code === 'access_token_invalid') return new PublishError('tiktok', 'token_expired', words, details);
+  // A 401 without TikTok's envelope (a gateway, an empty or HTML body) is read as the documented
+  // 401, access_token_invalid: refresh and retry once (1.2, 1.7); a refreshed token refused too
+  // ends as needs_reconnect.
+  if (code === 'access_token_invalid' || (answer.status === 401 && code === 'http_401')) {
+    return new PublishError('tiktok', 'token_expired', words, details);
+  }
   if (code === 'scope_not_authorized' || code === 'scope_permission_missed' || code === 'auth_removed') {
     return new PublishError('tiktok', 'needs_reconnect', words, details);
   }
@@ -153,6 +170,9 @@ export function tiktokError(answer: HttpAnswer, what: string): PublishError | nu
     return new PublishError('tiktok', 'rate_limited', words, { ...details, retryAfterMs });
   }
   if (TIKTOK_REJECTED.has(code)) return new PublishError('tiktok', 'rejected', words, details);
+  if (TIKTOK_PUBLISH_ID_CODES.has(code)) {
+    return new PublishError('tiktok', 'transient', words, { ...details, notAsIs: true });
+  }
   if (answer.status >= 500 || code === 'internal_error') return new PublishError('tiktok', 'transient', words, details);
   return new PublishError('tiktok', 'rejected', words, details);
 }

@@ -234,8 +234,9 @@ describe('TikTok', () => {
 
   it('token expiring mid-upload is refreshed once and the upload continues; 429 and 5xx bursts are waited out', async () => {
     const { credentials, state } = await emulatorCredentials(tiktok.url);
+    // An inbox draft never asks creator_info (Direct Post's, 1.3): the 429 is the init's.
     await fault(tiktok.url, [
-      { kind: 'rate_limit', on: 'creator_info', retryAfterSeconds: 1 },
+      { kind: 'rate_limit', on: 'init', retryAfterSeconds: 1 },
       { kind: 'server_error', on: 'upload' },
       { kind: 'server_error', on: 'upload' },
       { kind: 'token_expired', on: 'status' },

@@ -1,4 +1,10 @@
-import { type HttpAnswer, PublishError, tiktokError, tiktokFailReason } from '../publish-errors.js';
+import {
+  type HttpAnswer,
+  PublishError,
+  TIKTOK_PUBLISH_ID_CODES,
+  tiktokError,
+  tiktokFailReason,
+} from '../publish-errors.js';
 import { type PlatformPublisher, type PublishRun, type PublishStep, UNKNOWN_CHECK } from '../publishing.js';
 import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
 
@@ -121,13 +127,18 @@ export interface TikTokPublisherConfig {
 
 const PRIVATE_MARKER = 'FOLLOWER_OF_CREATOR';
 
-/** What TikTok will refuse, said before anything is sent. Exported for validation at post creation. */
-export function tiktokPreflight(input: TikTokInput, info: CreatorInfo, audited: boolean): string[] {
+/**
+ * What TikTok will refuse, said before anything is sent. Exported for validation at post creation.
+ * `info` is creator_info, which only Direct Post asks for (1.3 step 1, scope video.publish); an
+ * inbox draft (1.4, video.upload) goes without it, and the creator's own limits are checked when
+ * they post the draft from the app.
+ */
+export function tiktokPreflight(input: TikTokInput, info: CreatorInfo | undefined, audited: boolean): string[] {
   const problems: string[] = [];
   const privacy = input.privacyLevel;
   if (input.mode === 'direct') {
     if (!privacy) problems.push('privacyLevel: choose who can see the post; TikTok requires your own choice');
-    else if (!info.privacyLevelOptions.includes(privacy)) {
+    else if (info && !info.privacyLevelOptions.includes(privacy)) {
       problems.push(
         `privacyLevel: ${privacy} is not allowed for @${info.username} (allowed: ${info.privacyLevelOptions.join(', ')})`,
       );
@@ -135,7 +146,7 @@ export function tiktokPreflight(input: TikTokInput, info: CreatorInfo, audited: 
     if (!audited && privacy && privacy !== 'SELF_ONLY') {
       problems.push('privacyLevel: this TikTok app is not audited yet, so posts can only be private (SELF_ONLY)');
     }
-    if (!audited && !info.privacyLevelOptions.includes(PRIVATE_MARKER)) {
+    if (!audited && info && !info.privacyLevelOptions.includes(PRIVATE_MARKER)) {
       problems.push(
         `account: this TikTok app is not audited yet and can only post to private accounts; @${info.username} is public`,
       );
@@ -144,7 +155,12 @@ export function tiktokPreflight(input: TikTokInput, info: CreatorInfo, audited: 
       problems.push('brandContent: branded content cannot be private (SELF_ONLY)');
     }
   }
-  if (input.kind === 'video' && input.durationSec !== undefined && input.durationSec > info.maxVideoPostDurationSec) {
+  if (
+    input.kind === 'video' &&
+    info &&
+    input.durationSec !== undefined &&
+    input.durationSec > info.maxVideoPostDurationSec
+  ) {
     problems.push(
       `video: ${input.durationSec} s is longer than the ${info.maxVideoPostDurationSec} s @${info.username} may post`,
     );
@@ -165,9 +181,13 @@ const START_AFRESH = {
   uploadUrl: null,
   uploadedBytes: 0,
   uploadDone: false,
+  uploadUnconfirmed: false,
   resumed: false,
   pullInitSent: false,
 };
+
+const DIRECT_POST_NOT_ALLOWED =
+  'TikTok: this connection does not allow direct posting (the video.publish permission was not granted); connect the account again and allow direct posting, or send the post to the creator’s inbox (mode: inbox) instead';
 
 export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublisher<TikTokInput> {
   const api = (path: string) => `${config.apiUrl}${path}`;
@@ -199,10 +219,17 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
   async function creatorInfo(run: PublishRun): Promise<CreatorInfo> {
     const cached = config.cache.get(config.account);
     if (cached) return cached;
-    const data = await run.retrying(
-      () => envelope(run, 'creator info', '/v2/post/publish/creator_info/query/', undefined),
-      { idempotent: true },
-    );
+    const data = await run
+      .retrying(() => envelope(run, 'creator info', '/v2/post/publish/creator_info/query/', undefined), {
+        idempotent: true,
+      })
+      .catch((err: unknown) => {
+        // creator_info belongs to Direct Post: without video.publish TikTok refuses it (1.3 step 1).
+        if (err instanceof PublishError && err.details.code === 'scope_not_authorized') {
+          throw new PublishError('tiktok', 'needs_reconnect', DIRECT_POST_NOT_ALLOWED, err.details);
+        }
+        throw err;
+      });
     const info: CreatorInfo = {
       username: String(data.creator_username ?? ''),
       nickname: String(data.creator_nickname ?? ''),
@@ -214,6 +241,11 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
     };
     config.cache.set(config.account, info);
     return info;
+  }
+
+  /** MEDIA_UPLOAD takes only the words: privacy and the switches apply to DIRECT_POST alone (1.5). */
+  function draftPhotoInfo(input: TikTokPhotoInput): Record<string, unknown> {
+    return { title: input.title ?? '', description: input.description ?? '' };
   }
 
   function postInfo(input: TikTokInput, info: CreatorInfo): Record<string, unknown> {
@@ -242,7 +274,12 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
     };
   }
 
-  async function initVideo(run: PublishRun, input: TikTokVideoInput, info: CreatorInfo): Promise<void> {
+  /** `creator` is asked for Direct Post only: the inbox init takes source_info alone (1.4). */
+  async function initVideo(
+    run: PublishRun,
+    input: TikTokVideoInput,
+    creator: () => Promise<CreatorInfo>,
+  ): Promise<void> {
     const size = input.source.size;
     const plan = tiktokChunkPlan(size, input.chunkSize);
     const sourceInfo = {
@@ -252,6 +289,9 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
       total_chunk_count: plan.count,
     };
     const direct = input.mode === 'direct';
+    const body = direct
+      ? { post_info: postInfo(input, await creator()), source_info: sourceInfo }
+      : { source_info: sourceInfo };
     // An init whose answer is lost publishes nothing: no bytes reached its upload_url. Asking again is safe.
     const data = await run.retrying(
       async () => {
@@ -260,7 +300,7 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
           run,
           direct ? 'video init' : 'inbox video init',
           direct ? '/v2/post/publish/video/init/' : '/v2/post/publish/inbox/video/init/',
-          direct ? { post_info: postInfo(input, info), source_info: sourceInfo } : { source_info: sourceInfo },
+          body,
         );
       },
       { idempotent: true },
@@ -276,6 +316,7 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
       chunkCount: plan.count,
       uploadedBytes: 0,
       uploadDone: false,
+      uploadUnconfirmed: false,
     });
   }
 
@@ -296,16 +337,29 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
 
   /**
    * What TikTok's status says of the upload: `done` (all bytes arrived, or it moved past uploading),
-   * the start of the chunk to go on from, or undefined when it names no uploaded_bytes.
+   * the start of the chunk to go on from, `gone` when TikTok knows no such publish
+   * (invalid_publish_id), or undefined when it does not say (no uploaded_bytes, or a refused read).
    */
-  async function arrived(run: PublishRun, size: number): Promise<'done' | number | undefined> {
-    const s = await status(run);
+  async function arrived(run: PublishRun, size: number): Promise<'done' | 'gone' | number | undefined> {
+    let s: Record<string, unknown>;
+    try {
+      s = await status(run);
+    } catch (err) {
+      if (!(err instanceof PublishError)) throw err;
+      if (err.details.code === 'invalid_publish_id') return 'gone';
+      if (err.kind === 'rejected' || TIKTOK_PUBLISH_ID_CODES.has(err.details.code ?? '')) return undefined;
+      throw err;
+    }
     if (s.status !== 'PROCESSING_UPLOAD') return 'done';
     if (typeof s.uploaded_bytes !== 'number') return undefined;
     return s.uploaded_bytes >= size ? 'done' : alignDown(s.uploaded_bytes, run);
   }
 
-  async function uploadVideo(run: PublishRun, input: TikTokVideoInput, info: CreatorInfo): Promise<void> {
+  async function uploadVideo(
+    run: PublishRun,
+    input: TikTokVideoInput,
+    creator: () => Promise<CreatorInfo>,
+  ): Promise<void> {
     const size = input.source.size;
     let jumps = 0;
     while (!run.journal.uploadDone) {
@@ -367,22 +421,30 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
         // says what arrived (uploaded_bytes) before anything is started again. A resent last chunk
         // whose 201 was lost is answered this way, and that upload is complete: a new init would
         // post the video twice.
-        const at = await arrived(run, size).catch((err: unknown) => {
-          if (err instanceof PublishError && err.kind === 'rejected') return undefined; // no such publish
-          throw err;
-        });
+        const at = await arrived(run, size);
         if (at === 'done') {
           await run.record({ uploadedBytes: size, uploadDone: true });
           continue;
         }
         // TikTok holds another amount than we thought: go on from there, once between accepted chunks.
-        if (answer.status === 416 && at !== undefined && at !== offset && jumps++ === 0) {
+        if (answer.status === 416 && typeof at === 'number' && at !== offset && jumps++ === 0) {
           await run.record({ uploadedBytes: at });
           continue;
         }
-        // That publish_id can never post, so a new init with the whole file is safe. Sessions that
-        // took no chunk are counted in the journal, so attempts after this one do not start more
-        // without end; a slow upload that keeps making progress is never stopped by the count.
+        // A new init only when this publish_id can never post: TikTok knows no such publish, counts
+        // fewer bytes than the file (its status, or this 416's own range), or the last chunk never
+        // left. Chunks go in order and each is journaled before the next is sent, so nothing past
+        // the chunk in hand went out. When this is the last chunk and TikTok does not say, it may
+        // have landed with its answer lost: the upload counts as done, unconfirmed, and the status
+        // polls decide (published, FAILED, or outcome unknown if it never moves past uploading).
+        const incomplete =
+          at === 'gone' || typeof at === 'number' || (received !== undefined && received < size) || end < size - 1;
+        if (!incomplete) {
+          await run.record({ uploadedBytes: size, uploadDone: true, uploadUnconfirmed: true });
+          continue;
+        }
+        // Sessions that took no chunk are counted in the journal, so attempts after this one do not
+        // start more without end; a slow upload that keeps making progress is never stopped by the count.
         const restarts = Number(run.journal.uploadRestarts ?? 0);
         if (restarts >= 2) {
           throw new PublishError(
@@ -392,7 +454,7 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
           );
         }
         await run.record({ uploadRestarts: restarts + 1, publishId: null, uploadUrl: null, uploadedBytes: 0 });
-        await initVideo(run, input, info);
+        await initVideo(run, input, creator);
       } else {
         throw new PublishError('tiktok', 'rejected', `TikTok chunk upload refused: HTTP ${answer.status}`, {
           status: answer.status,
@@ -419,13 +481,15 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
               await run.unknown(`TikTok may have received the photo post, but its id was lost; ${UNKNOWN_CHECK}`);
               return;
             }
-            const found = await creator(run);
+            // creator_info is Direct Post's (1.3 step 1, video.publish); a connection that granted
+            // only video.upload is refused it, and an inbox draft does not need it (1.4).
+            const found = input.mode === 'direct' ? await creator(run) : undefined;
             const problems = tiktokPreflight(input, found, config.audited);
             if (problems.length > 0) {
               throw new PublishError('tiktok', 'rejected', `TikTok would refuse this post: ${problems.join('; ')}`);
             }
             if (input.kind === 'video') {
-              await initVideo(run, input, found);
+              await initVideo(run, input, () => creator(run));
               return;
             }
             // Paced before it is journaled as sent: a worker killed while waiting sent nothing.
@@ -435,7 +499,7 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
               .retrying(
                 () =>
                   envelope(run, 'photo init', '/v2/post/publish/content/init/', {
-                    post_info: postInfo(input, found),
+                    post_info: found ? postInfo(input, found) : draftPhotoInfo(input),
                     source_info: {
                       source: 'PULL_FROM_URL',
                       photo_cover_index: input.coverIndex ?? 0,
@@ -468,32 +532,63 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
             if (input.kind !== 'video' || run.journal.uploadDone) return;
             if (Number(run.journal.uploadedBytes ?? 0) > 0 || run.journal.resumed) {
               // Resumed: the journal may lag one chunk behind; TikTok's status says what arrived.
+              // Unknown to TikTok or not said: the next chunk's answer tells (and the branch above decides).
               const at = await arrived(run, input.source.size);
               if (at === 'done') await run.record({ uploadDone: true });
-              else if (at !== undefined) await run.record({ uploadedBytes: at });
+              else if (typeof at === 'number') await run.record({ uploadedBytes: at });
             }
             await run.record({ resumed: true });
-            await uploadVideo(run, input, await creator(run));
+            await uploadVideo(run, input, () => creator(run));
           },
         },
         { name: 'commit', async run() {} },
         {
           name: 'poll',
           async run(run) {
-            const done = await run.poll('TikTok processing', async () => {
-              const s = await status(run);
-              const state = String(s.status ?? '');
-              if (state === 'FAILED') {
-                const failure = tiktokFailReason(String(s.fail_reason ?? 'internal'));
-                // A failed publish_id never posts: the retry TikTok asks for (platform-apis.md 1.7)
-                // is a new post from the start, not more polls of the dead one.
-                if (failure.kind === 'transient') await run.record(START_AFRESH);
-                throw failure;
-              }
-              if (state === 'SEND_TO_USER_INBOX' && input.mode === 'inbox') return s;
-              if (state === 'PUBLISH_COMPLETE') return s;
-              return undefined;
-            });
+            let state = '';
+            let readFailed = false;
+            const done = await run
+              .poll('TikTok processing', async () => {
+                const s = await status(run).catch((err: unknown) => {
+                  readFailed = true;
+                  throw err;
+                });
+                state = String(s.status ?? '');
+                if (state === 'FAILED') {
+                  const failure = tiktokFailReason(String(s.fail_reason ?? 'internal'));
+                  // A failed publish_id never posts: the retry TikTok asks for (platform-apis.md 1.7)
+                  // is a new post from the start, not more polls of the dead one.
+                  if (failure.kind === 'transient') await run.record(START_AFRESH);
+                  throw failure;
+                }
+                if (state === 'SEND_TO_USER_INBOX' && input.mode === 'inbox') return s;
+                if (state === 'PUBLISH_COMPLETE') return s;
+                return undefined;
+              })
+              .catch(async (err: unknown) => {
+                if (!(err instanceof PublishError)) throw err;
+                // Everything went up and TikTok no longer answers about it (no such publish, or not
+                // this connection's): it may be posted, and only a person can look.
+                if (TIKTOK_PUBLISH_ID_CODES.has(err.details.code ?? '')) {
+                  await run.unknown(`${err.message}; the post may be on TikTok all the same; ${UNKNOWN_CHECK}`);
+                  return null;
+                }
+                // Counted as done after the last chunk's answer was lost, and TikTok never moved past
+                // uploading: whether all of it arrived cannot be known, so no second upload either.
+                if (
+                  !readFailed &&
+                  err.kind === 'transient' &&
+                  state === 'PROCESSING_UPLOAD' &&
+                  run.journal.uploadUnconfirmed === true
+                ) {
+                  await run.unknown(
+                    `TikTok did not confirm that the whole video arrived (the answer to its last part was lost) and is still not done with it; ${UNKNOWN_CHECK}`,
+                  );
+                  return null;
+                }
+                throw err;
+              });
+            if (done === null) return;
             const ids = Array.isArray(done.publicaly_available_post_id)
               ? done.publicaly_available_post_id.map(String)
               : [];
