@@ -304,6 +304,34 @@ describe('refused by the platform, then retried', () => {
 });
 
 describe('refused at creation, in words', () => {
+  it('a TikTok Direct Post on a connection that did not allow direct posting; the inbox is taken', async () => {
+    const [row] = await app.db.select().from(connections).where(eq(connections.id, accounts.tiktok!));
+    // The person switched video.publish off when connecting (1.1: scopes can be switched off).
+    await app.db
+      .update(connections)
+      .set({ scopes: ['user.info.basic', 'video.upload'] })
+      .where(eq(connections.id, accounts.tiktok!));
+    try {
+      const refused = await postJson(user.api, '/api/v1/posts', {
+        caption: 'x',
+        mediaIds: [videoId],
+        targets: [{ type: 'tiktok', connectionId: accounts.tiktok, privacyLevel: 'SELF_ONLY' }],
+      });
+      expectProblem(refused, 422, 'targets[0].mode');
+      expect(JSON.stringify(refused.body)).toMatch(/did not allow direct posting.*mode \\"inbox\\"/);
+      const inbox = await postJson(user.api, '/api/v1/posts', {
+        caption: 'x',
+        mediaIds: [videoId],
+        targets: [{ type: 'tiktok', connectionId: accounts.tiktok, mode: 'inbox' }],
+        publishAt: new Date(Date.now() + 3_600_000).toISOString(),
+      });
+      expect(inbox.status, JSON.stringify(inbox.body)).toBe(201);
+      await postJson(user.api, `/api/v1/posts/${inbox.body.id}/cancel`, {});
+    } finally {
+      await app.db.update(connections).set({ scopes: row!.scopes }).where(eq(connections.id, accounts.tiktok!));
+    }
+  });
+
   it("names the field: a missing TikTok privacy level, another platform's account, an unknown account", async () => {
     expectProblem(
       await postJson(user.api, '/api/v1/posts', {

@@ -73,6 +73,7 @@ export async function assertTargetsUsable(
             status: connections.status,
             reason: connections.statusReason,
             name: connections.displayName,
+            scopes: connections.scopes,
           })
           .from(connections)
           .where(and(inArray(connections.id, ids), eq(connections.ownerId, ownerId)));
@@ -126,6 +127,18 @@ export async function assertTargetsUsable(
     }
     if (platform === 'instagram' && videos + images > 10) {
       errors.push({ field: field('type'), message: 'an Instagram carousel takes at most 10 items' });
+    }
+    if (
+      platform === 'tiktok' &&
+      (target.mode ?? 'direct') === 'direct' &&
+      account?.platform === 'tiktok' &&
+      !account.scopes.includes('video.publish')
+    ) {
+      // Users may switch the permission off when connecting (1.1): drafts to the inbox still work.
+      errors.push({
+        field: field('mode'),
+        message: `${account.name} did not allow direct posting (the video.publish permission); send it to the creator's inbox with mode "inbox", or connect the account again and allow direct posting`,
+      });
     }
     if (platform === 'tiktok' && (target.mode ?? 'direct') === 'direct') {
       const privacy = target.privacyLevel;
