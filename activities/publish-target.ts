@@ -6,6 +6,7 @@ import { postSteps, posts, publications, renditions } from '../db/schema.js';
 import { QUOTA_DEFAULTS } from '../domain/quotas.js';
 import { PublishError } from '../platforms/publish-errors.js';
 import { OutcomeUnknownError, PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
+import { committedToPlatform } from '../platforms/publishing.js';
 import { connectedPlatformOf } from '../platforms/registry.js';
 import { connectionById } from '../use-cases/connections/rows.js';
 import { releaseUnpublished, reserveQuota } from '../use-cases/publishing/quota-budget.js';
@@ -196,11 +197,14 @@ export function createPublishTarget(deps: ActivityDeps) {
         }
         if (platform && err instanceof ApplicationFailure && err.type === 'PublishRefused') {
           const [refused] = await db.select({ journal: publications.journal }).from(publications).where(where);
-          await releaseUnpublished(db, { platform, postId, targetKey, journal: refused?.journal ?? null });
-          // The platform said no to this content: nothing of it is in flight, so a person's retry
-          // (after fixing what was refused) starts afresh instead of asking about a refused upload.
-          // Any other failure keeps the journal: a retry resumes, and never posts a second time.
-          await db.update(publications).set({ journal: null }).where(where);
+          // Refused after the platform took something that may publish (a refused read of its state,
+          // say): the journal stays, so a person's retry asks the platform instead of sending a
+          // second copy. Otherwise nothing of it is in flight, and a retry (after fixing what was
+          // refused) starts afresh. Any other failure keeps the journal too: a retry resumes.
+          if (!committedToPlatform(refused?.journal)) {
+            await releaseUnpublished(db, { platform, postId, targetKey, journal: refused?.journal ?? null });
+            await db.update(publications).set({ journal: null }).where(where);
+          }
         }
         throw err;
       },

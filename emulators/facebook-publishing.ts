@@ -50,6 +50,13 @@ export function createFacebookPublishing(): PublishingModule {
     videoReadyBeforePublishing: false,
     /** Usage header sent with every answer (X-Business-Use-Case-Usage), e.g. to announce a wait. */
     regainAccessMinutes: 0,
+    /**
+     * An endpoint name ('feed', 'upload_file', ...) whose every answer is Graph's "Malformed access
+     * token <the token sent>" (code 190): Graph echoes the token it could not read.
+     */
+    echoToken: null,
+    /** Words the next Reel finish is refused with (code 100); the Reel stays unfinished, as Facebook leaves it. */
+    refuseFinish: null,
   };
   const defaults = { ...switches };
   const photos = new Map<string, { id: string; page: string; bytes: Buffer; published: boolean; used: boolean }>();
@@ -86,6 +93,8 @@ export function createFacebookPublishing(): PublishingModule {
   async function handle(call: Call, pub: PublishingState): Promise<Answer> {
     const faulted = injected(call, pub, words);
     if (faulted) return faulted;
+    if (switches.echoToken === call.endpoint && call.token)
+      return graphFail(400, `Malformed access token ${call.token}`, 190);
     if (!call.token) {
       pub.kit.violate(call.endpoint, 'no access token');
       return graphFail(400, 'An active access token must be used to query information about the current user.', 2500);
@@ -254,6 +263,11 @@ export function createFacebookPublishing(): PublishingModule {
           if (v.size === null || v.received.length !== v.size) return bad('finish before the upload completed');
           if (!['DRAFT', 'SCHEDULED', 'PUBLISHED'].includes(p.video_state ?? ''))
             return bad('video_state must be DRAFT, SCHEDULED or PUBLISHED');
+          if (typeof switches.refuseFinish === 'string') {
+            const refusal = switches.refuseFinish;
+            switches.refuseFinish = null;
+            return graphFail(400, refusal, 100);
+          }
           v.finished = true;
           v.params = p;
           if (typeof switches.reelFails === 'string') {

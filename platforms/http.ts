@@ -106,6 +106,14 @@ export function scrub(text: string, secrets: (string | null | undefined)[]): str
   return out;
 }
 
+/** Every string in a parsed answer with the secrets removed, token fields too: for answers that hand over no tokens. */
+export function scrubAll(value: unknown, secrets: (string | null | undefined)[]): unknown {
+  if (typeof value === 'string') return scrub(value, secrets);
+  if (Array.isArray(value)) return value.map((v) => scrubAll(v, secrets));
+  if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubAll(v, secrets)]));
+  return value;
+}
+
 /** Fields that carry the tokens an answer hands over: a platform may hand back the very token it was sent. */
 const TOKEN_FIELDS = new Set(['access_token', 'refresh_token']);
 

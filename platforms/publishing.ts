@@ -1,4 +1,5 @@
 import type { Platform } from './connector.js';
+import { scrubAll } from './http.js';
 import { parsePlatformJson } from './platform-json.js';
 import { type HttpAnswer, PublishError } from './publish-errors.js';
 import { ConnectionLost, type Progress } from './upload-source.js';
@@ -13,6 +14,20 @@ import { ConnectionLost, type Progress } from './upload-source.js';
 
 export type JournalValue = string | number | boolean | null | string[];
 export type Journal = Record<string, JournalValue | undefined>;
+
+/**
+ * Journal key: true from the moment the platform may hold something that publishes (the call that
+ * publishes was sent, even if its answer was lost) until the platform's own verdict ends it (it
+ * answered that call with an error, or says the video failed, was rejected or deleted). A refusal
+ * while it is true keeps the journal, so a person's retry resumes and asks the platform instead of
+ * sending a second copy; a refusal while it is false lets the retry start afresh.
+ */
+export const COMMITTED = 'committed';
+
+/** Whether a journal holds something the platform may publish (see COMMITTED). */
+export function committedToPlatform(journal: Record<string, unknown> | null | undefined): boolean {
+  return journal?.[COMMITTED] === true;
+}
 
 /** Persisted by the caller (the publication row); `record` must be durable when it returns. */
 export interface PublishJournal {
@@ -106,6 +121,8 @@ export interface JsonRequest {
 export class PublishRun {
   journal: Journal = {};
   result: PublishResult | undefined;
+  /** Every token this run sent: none of them may come back in an answer (Graph echoes a malformed one). */
+  private readonly tokens = new Set<string>();
   constructor(
     readonly ctx: PublishContext,
     readonly platform: Platform,
@@ -119,6 +136,21 @@ export class PublishRun {
   async record(patch: Journal): Promise<void> {
     await this.ctx.journal.record(patch);
     Object.assign(this.journal, patch);
+  }
+
+  /** Records `patch` with the crossing of the point of no return, before the call that crosses it. */
+  async commit(patch: Journal = {}): Promise<void> {
+    await this.record({ ...patch, [COMMITTED]: true });
+  }
+
+  /** Records `patch` with the platform's word that nothing it holds of this journal can publish any more. */
+  async uncommit(patch: Journal = {}): Promise<void> {
+    await this.record({ ...patch, [COMMITTED]: false });
+  }
+
+  /** The tokens this run has used, for a byte upload's answer to be cleaned of (`sendBytes` `secrets`). */
+  secrets(): string[] {
+    return [...this.tokens];
   }
 
   async published(postId: string | null, url: string | null, note?: string): Promise<void> {
@@ -138,6 +170,7 @@ export class PublishRun {
   /** One HTTP call with a JSON (or empty) answer; a network failure is a PublishError of kind `lost`. */
   async send(req: JsonRequest): Promise<HttpAnswer> {
     const url = new URL(req.url);
+    if (req.token) this.tokens.add(req.token);
     const headers: Record<string, string> = { accept: 'application/json', ...(req.headers ?? {}) };
     const form = req.form ? { ...req.form } : undefined;
     if (req.auth === 'bearer') headers.authorization = `Bearer ${req.token}`;
@@ -183,18 +216,21 @@ export class PublishRun {
     } catch {
       parsed = text;
     }
-    return { status: response.status, headers: response.headers, body: parsed };
+    // Cleaned before any error is built from it: an error's words reach attempt rows, logs and the API.
+    return { status: response.status, headers: response.headers, body: scrubAll(parsed, this.secrets()) };
   }
 
   /** Runs `call` with the access token; an expired token is refreshed once through the connection. */
   async authed<T>(call: (token: string) => Promise<T>): Promise<T> {
     const token = await this.ctx.credentials.accessToken();
+    this.tokens.add(token);
     try {
       return await call(token);
     } catch (err) {
       if (!(err instanceof PublishError) || err.kind !== 'token_expired') throw err;
     }
     const fresh = await this.ctx.credentials.refresh();
+    this.tokens.add(fresh);
     try {
       return await call(fresh);
     } catch (err) {

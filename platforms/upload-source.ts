@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { scrubAll } from './http.js';
 import { parsePlatformJson } from './platform-json.js';
 
 /**
@@ -37,6 +38,8 @@ export interface BytesRequest {
   end?: number;
   onProgress?: Progress;
   timeoutMs?: number;
+  /** Secrets beyond the Authorization header's credential (always removed) to remove from the answer. */
+  secrets?: string[];
 }
 
 export interface BytesAnswer {
@@ -50,9 +53,13 @@ export class ConnectionLost extends Error {
   override name = 'ConnectionLost';
 }
 
-/** Sends a range of the source with an exact Content-Length, streaming from disk. */
+/**
+ * Sends a range of the source with an exact Content-Length, streaming from disk. The answer comes
+ * back without the request's token: a platform may echo it in an error, and errors reach people.
+ */
 export function sendBytes(req: BytesRequest): Promise<BytesAnswer> {
   const url = new URL(req.url);
+  const secrets = [...(req.secrets ?? []), credentialOf(req.headers)];
   const start = req.start ?? 0;
   const end = req.end ?? -1;
   const length = end >= start ? end - start + 1 : 0;
@@ -77,7 +84,7 @@ export function sendBytes(req: BytesRequest): Promise<BytesAnswer> {
           } catch {
             body = text;
           }
-          resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), body });
+          resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), body: scrubAll(body, secrets) });
         });
       },
     );
@@ -103,6 +110,12 @@ export function sendBytes(req: BytesRequest): Promise<BytesAnswer> {
       }
     })();
   });
+}
+
+/** The token of an `Authorization: <scheme> <token>` header, whatever its spelling. */
+function credentialOf(headers: Record<string, string>): string | undefined {
+  const value = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+  return value?.trim().split(/\s+/)[1];
 }
 
 function codeOf(err: unknown): string {

@@ -1,5 +1,5 @@
 import { graphError, type HttpAnswer, PublishError } from '../publish-errors.js';
-import { type PlatformPublisher, type PublishRun, UNKNOWN_CHECK } from '../publishing.js';
+import { committedToPlatform, type PlatformPublisher, type PublishRun, UNKNOWN_CHECK } from '../publishing.js';
 import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
 
 /**
@@ -49,7 +49,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
     }
     // Facebook answered (5xx, throttled, token refused...): nothing went out, so the announcement
     // is withdrawn and the next attempt may send it, as this one already did between its own tries.
-    if (err instanceof PublishError) await run.record({ postSent: false });
+    if (err instanceof PublishError) await run.uncommit({ postSent: false });
     throw err;
   };
 
@@ -81,17 +81,38 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
     );
   }
 
-  async function status(run: PublishRun, videoId: string): Promise<Record<string, Record<string, unknown>>> {
-    const body = await call(
-      run,
-      'video status',
-      'GET',
-      `${graph}/${videoId}`,
-      { fields: 'status' },
-      { idempotent: true },
-    );
-    return (body.status ?? {}) as Record<string, Record<string, unknown>>;
+  /**
+   * The video's status object. Once the video may be published (COMMITTED), a read Facebook refuses
+   * (4.8 code 100, say) is no refusal of the video: the run ends "outcome unknown" with the link to
+   * look at, and this answers null.
+   */
+  async function status(
+    run: PublishRun,
+    videoId: string,
+    reel: boolean,
+  ): Promise<Record<string, Record<string, unknown>> | null> {
+    try {
+      const body = await call(
+        run,
+        'video status',
+        'GET',
+        `${graph}/${videoId}`,
+        { fields: 'status' },
+        { idempotent: true },
+      );
+      return (body.status ?? {}) as Record<string, Record<string, unknown>>;
+    } catch (err) {
+      if (!(err instanceof PublishError) || err.kind !== 'rejected' || !committedToPlatform(run.journal)) throw err;
+      const what = reel ? 'Reel' : 'video';
+      await run.unknown(
+        `Facebook has the ${what} (${linkOf(videoId, reel)}) but its status could not be read: ${err.message}; ${UNKNOWN_CHECK}`,
+      );
+      return null;
+    }
   }
+
+  const linkOf = (videoId: string, reel: boolean) =>
+    reel ? `https://www.facebook.com/reel/${videoId}` : `https://www.facebook.com/${config.pageId}/videos/${videoId}`;
 
   /** Streams bytes from `offset` to an upload URL; the platform's answer, or a transient error after a lost connection. */
   async function pushBytes(
@@ -112,6 +133,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
         start: offset,
         end: source.size - 1,
         onProgress: (s, t) => run.progress(s, t),
+        secrets: run.secrets(),
       }).catch((err) => {
         throw err instanceof ConnectionLost
           ? new PublishError(name, 'transient', `Facebook upload: ${err.message}`)
@@ -143,7 +165,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
       await run.unknown(`Facebook may have published the ${what}, but its answer was lost; ${UNKNOWN_CHECK}`);
       return;
     }
-    await run.record({ postSent: true });
+    await run.commit({ postSent: true });
     const body = await call(run, what, 'POST', `${graph}/${config.pageId}/${path}`, params, {
       idempotent: false,
     }).catch((err) => lostToUnknown(run, what, err));
@@ -214,7 +236,8 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
     let processingFailures = 0;
     for (let attempt = 0; !run.journal.uploaded; attempt++) {
       // Resume from what Facebook says it holds (bytes_transfered), never from our own count.
-      const s = await status(run, String(run.journal.videoId));
+      const s = await status(run, String(run.journal.videoId), true);
+      if (!s) return;
       const offset = Number(s.uploading_phase?.bytes_transfered ?? 0);
       if (offset >= source.size) {
         await run.record({ uploaded: true });
@@ -260,13 +283,15 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
   async function startReelAgain(run: PublishRun, why: string): Promise<never> {
     const restarts = Number(run.journal.reelRestarts ?? 0);
     if (restarts >= REEL_RESTARTS) {
+      // The Reel failed or expired on Facebook: nothing of it can publish, so a retry starts anew.
+      await run.uncommit();
       throw new PublishError(
         name,
         'rejected',
         `The Reel upload kept failing, in ${restarts + 1} upload sessions (last: ${why}); retry this target to try again`,
       );
     }
-    await run.record({
+    await run.uncommit({
       reelRestarts: restarts + 1,
       videoId: null,
       uploadUrl: null,
@@ -283,12 +308,14 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
    */
   async function waitProcessed(run: PublishRun, videoId: string, reel: boolean): Promise<void> {
     await run.poll('Facebook video processing', async () => {
-      const s = await status(run, videoId);
+      const s = await status(run, videoId, reel);
+      if (!s) return true;
       const video = String((s as unknown as { video_status?: string }).video_status ?? '');
       const publishing = s.publishing_phase ?? {};
       const processing = s.processing_phase ?? {};
       if (video === 'error' || processing.status === 'error') {
         const message = (processing.error as { message?: string } | undefined)?.message;
+        await run.uncommit();
         throw new PublishError(
           name,
           'rejected',
@@ -298,10 +325,13 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
       if (reel && (video === 'expired' || video === 'upload_failed')) {
         await startReelAgain(run, `Facebook says the Reel upload ${video === 'expired' ? 'expired' : 'failed'}`);
       }
-      if (video === 'expired')
+      if (video === 'expired') {
+        await run.uncommit();
         throw new PublishError(name, 'rejected', 'Facebook says the upload expired; upload it again');
+      }
       // Processed is not published: after the finish call publishing goes on by itself (4.6).
       if (publishing.status === 'error' || publishing.publish_status === 'error') {
+        await run.uncommit();
         throw new PublishError(name, 'rejected', 'Facebook processed the video but could not publish it');
       }
       // A Page video is done when its video_status is ready (4.4), whatever its phases say.
@@ -384,7 +414,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
                 await run.unknown(`Facebook may have published the video, but its id was lost; ${UNKNOWN_CHECK}`);
                 return;
               }
-              await run.record({ postSent: true });
+              await run.commit({ postSent: true });
               const body = await call(
                 run,
                 'video publish',
@@ -404,7 +434,8 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
             for (let attempt = 0; attempt < 3; attempt++) {
               if (run.journal.finishSent) {
                 // A finish whose answer was lost: Facebook's status says whether it took.
-                const s = await status(run, videoId);
+                const s = await status(run, videoId, true);
+                if (!s) return;
                 const publishing = s.publishing_phase ?? {};
                 // Only a phase that says it began counts: a status without one proves nothing.
                 const began = (phase: unknown) => typeof phase === 'string' && phase !== 'not_started';
@@ -414,7 +445,8 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
                   ['published', 'scheduled'].includes(String(publishing.publish_status));
                 if (taken) return;
               }
-              await run.record({ finishSent: true });
+              // A refused finish keeps this: the Reel stays where a retry asks its status before finishing.
+              await run.commit({ finishSent: true });
               const answered = await call(
                 run,
                 'Reel publish',
@@ -442,12 +474,8 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
           async run(run) {
             const videoId = String(run.journal.videoId);
             await waitProcessed(run, videoId, input.kind === 'reel');
-            await run.published(
-              videoId,
-              input.kind === 'reel'
-                ? `https://www.facebook.com/reel/${videoId}`
-                : `https://www.facebook.com/${config.pageId}/videos/${videoId}`,
-            );
+            if (run.result) return;
+            await run.published(videoId, linkOf(videoId, input.kind === 'reel'));
           },
         },
       ];

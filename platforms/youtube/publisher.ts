@@ -1,7 +1,7 @@
 import { youtubeTagsLength } from '../../domain/platform-text.js';
 import { nextQuotaDayStart } from '../../domain/quotas.js';
 import { googleError, type HttpAnswer, PublishError } from '../publish-errors.js';
-import type { PlatformPublisher, PublishRun } from '../publishing.js';
+import { committedToPlatform, type PlatformPublisher, type PublishRun, UNKNOWN_CHECK } from '../publishing.js';
 import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
 
 /** YouTube Data API v3 resumable upload (platform-apis.md 2.2-2.6). */
@@ -93,7 +93,8 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
         }),
       { idempotent: true },
     );
-    await run.record({ sessionUri: location, uploadedBytes: 0, videoId: null });
+    // A new session holds no byte, and the one it replaces expired with nothing published under it.
+    await run.uncommit({ sessionUri: location, uploadedBytes: 0, videoId: null });
   }
 
   /** PUT of bytes [start, end] (or a status query when start > end); network loss is a ConnectionLost. */
@@ -112,6 +113,7 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
         start,
         end,
         onProgress: (sent, all) => run.progress(sent, all),
+        secrets: run.secrets(),
       });
       if (answer.status === 401) throw fail(answer, 'upload');
       return answer;
@@ -134,16 +136,18 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
     );
   }
 
+  /** `asked`: the answer is to a status query, not to bytes sent. */
   async function settle(
     run: PublishRun,
     answer: HttpAnswer,
     input: YouTubeInput,
-  ): Promise<'done' | 'more' | 'expired'> {
+    asked: boolean,
+  ): Promise<'done' | 'more' | 'expired' | 'unknown'> {
     if (answer.status === 200 || answer.status === 201) {
       const id = (answer.body as { id?: unknown } | null)?.id;
       if (typeof id !== 'string')
         throw new PublishError('youtube', 'transient', 'YouTube finished the upload without a video id');
-      await run.record({ videoId: id, uploadedBytes: input.source.size });
+      await run.commit({ videoId: id, uploadedBytes: input.source.size });
       return 'done';
     }
     if (answer.status === 308) {
@@ -153,7 +157,20 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
       return 'more';
     }
     if (answer.status === 404) return 'expired';
-    throw fail(answer, 'upload');
+    const err = fail(answer, 'upload');
+    if (err.kind === 'rejected' && committedToPlatform(run.journal)) {
+      // After the last bytes went out, a status query YouTube refuses says nothing of whether they
+      // made a video (2.2 step 4.2: a finished upload answers 201): not a refusal of the video.
+      if (asked) {
+        await run.unknown(
+          `YouTube may have the video, but the upload's status could not be read: ${err.message}; ${UNKNOWN_CHECK}`,
+        );
+        return 'unknown';
+      }
+      // Refused as an answer to the last bytes themselves (2.2 step 4, permanent): no video was made.
+      await run.uncommit();
+    }
+    throw err;
   }
 
   async function upload(run: PublishRun, input: YouTubeInput): Promise<void> {
@@ -169,12 +186,15 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
     let transient = 0;
     while (!run.journal.videoId) {
       let answer: HttpAnswer;
+      const asked = mustAsk;
       if (mustAsk) {
         answer = await ask(run, input);
         mustAsk = false;
       } else {
         const start = Number(run.journal.uploadedBytes ?? 0);
         const end = Math.min(start + chunk, total) - 1;
+        // The last byte makes the video (2.2 step 4): from here on it may exist even if no answer comes.
+        if (end === total - 1 && !committedToPlatform(run.journal)) await run.commit();
         try {
           answer = await put(run, input, start, end);
         } catch (err) {
@@ -192,14 +212,17 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
           continue;
         }
         if (answer.status === 429 || answer.status === 403) {
+          // Any other 403 (quota, forbidden) is settled below like every refusal of bytes.
           const err = fail(answer, 'upload');
-          if (err.kind !== 'rate_limited') throw err;
-          await run.sleep(err.retryAfterMs ?? 60_000);
-          mustAsk = true;
-          continue;
+          if (err.kind === 'rate_limited') {
+            await run.sleep(err.retryAfterMs ?? 60_000);
+            mustAsk = true;
+            continue;
+          }
         }
       }
-      const state = await settle(run, answer, input);
+      const state = await settle(run, answer, input, asked);
+      if (state === 'unknown') return;
       if (state === 'expired') {
         // 404: the session URI lived out its lifetime; nothing was published under it.
         if (++restarts > 2)
@@ -245,6 +268,7 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
                       source: thumb,
                       start: 0,
                       end: thumb.size - 1,
+                      secrets: run.secrets(),
                     }).catch((err) => {
                       throw err instanceof ConnectionLost ? new PublishError('youtube', 'lost', err.message) : err;
                     });
@@ -273,38 +297,56 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
           name: 'poll',
           async run(run) {
             const id = String(run.journal.videoId);
-            const status = await run.poll('YouTube processing', () =>
-              run.retrying(
-                () =>
-                  run.authed(async (token) => {
-                    const a = await run.send({
-                      what: 'video status',
-                      method: 'GET',
-                      url: `${config.apiUrl}/youtube/v3/videos`,
-                      query: { part: 'status,processingDetails', id },
-                      auth: 'bearer',
-                      token,
-                    });
-                    if (a.status !== 200) throw fail(a, 'video status');
-                    const item = ((a.body as { items?: Record<string, unknown>[] })?.items ?? [])[0];
-                    const s = (item?.status ?? {}) as Record<string, unknown>;
-                    const p = (item?.processingDetails ?? {}) as Record<string, unknown>;
-                    // Every end state of 2.3: processed, failed, rejected or deleted uploads, and
-                    // processing that failed or was terminated.
-                    if (['failed', 'rejected', 'deleted'].includes(String(s.uploadStatus))) return s;
-                    if (p.processingStatus === 'failed' || p.processingStatus === 'terminated') {
-                      return {
-                        ...s,
-                        processingStatus: p.processingStatus,
-                        processingFailureReason: p.processingFailureReason,
-                      };
-                    }
-                    if (s.uploadStatus === 'processed' || p.processingStatus === 'succeeded') return s;
-                    return undefined;
-                  }),
-                { idempotent: true },
-              ),
-            );
+            const url = `https://www.youtube.com/watch?v=${id}`;
+            const status = await run
+              .poll('YouTube processing', () =>
+                run.retrying(
+                  () =>
+                    run.authed(async (token) => {
+                      const a = await run.send({
+                        what: 'video status',
+                        method: 'GET',
+                        url: `${config.apiUrl}/youtube/v3/videos`,
+                        query: { part: 'status,processingDetails', id },
+                        auth: 'bearer',
+                        token,
+                      });
+                      if (a.status !== 200) throw fail(a, 'video status');
+                      const item = ((a.body as { items?: Record<string, unknown>[] })?.items ?? [])[0];
+                      const s = (item?.status ?? {}) as Record<string, unknown>;
+                      const p = (item?.processingDetails ?? {}) as Record<string, unknown>;
+                      // Every end state of 2.3: processed, failed, rejected or deleted uploads, and
+                      // processing that failed or was terminated.
+                      if (['failed', 'rejected', 'deleted'].includes(String(s.uploadStatus))) return s;
+                      if (p.processingStatus === 'failed' || p.processingStatus === 'terminated') {
+                        return {
+                          ...s,
+                          processingStatus: p.processingStatus,
+                          processingFailureReason: p.processingFailureReason,
+                        };
+                      }
+                      if (s.uploadStatus === 'processed' || p.processingStatus === 'succeeded') return s;
+                      return undefined;
+                    }),
+                  { idempotent: true },
+                ),
+              )
+              .catch(async (err: unknown) => {
+                // 2.6's "any other 4xx" is a refused read here, not a refused video: the video exists
+                // (201 named it) and may be live, so a person looks instead of a retry uploading it again.
+                if (!(err instanceof PublishError) || err.kind !== 'rejected') throw err;
+                await run.unknown(
+                  `YouTube has the video (${url}) but its status could not be read: ${err.message}; ${UNKNOWN_CHECK}`,
+                );
+                return null;
+              });
+            if (status === null) return;
+            const dead =
+              ['failed', 'rejected', 'deleted'].includes(String(status.uploadStatus)) ||
+              status.processingStatus === 'failed' ||
+              status.processingStatus === 'terminated';
+            // YouTube's verdict: this video never plays, so a retry may upload it again.
+            if (dead) await run.uncommit();
             if (status.uploadStatus === 'failed') {
               throw new PublishError(
                 'youtube',
@@ -339,11 +381,7 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
                 ? `thumbnail not set: ${run.journal.thumbnail}`
                 : '',
             ].filter((n) => n !== '');
-            await run.published(
-              id,
-              `https://www.youtube.com/watch?v=${id}`,
-              notes.length ? notes.join('; ') : undefined,
-            );
+            await run.published(id, url, notes.length ? notes.join('; ') : undefined);
           },
         },
       ];
