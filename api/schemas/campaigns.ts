@@ -224,7 +224,11 @@ export const calendarView = z.object({
       campaignId: z.uuid().nullable(),
       status: z.enum(['planned', 'paused', 'scheduled', 'awaiting_review', 'published', 'failed', 'cancelled']),
       at: instant,
-      local: z.string(),
+      local: z.string().describe('Wall-clock time in the zone asked for, "YYYY-MM-DDTHH:MM"'),
+      timeZone: z
+        .string()
+        .nullable()
+        .describe("The zone the post was planned in (the campaign's for a slot); null for a post sent at once"),
       targets: z.array(z.object({ key: z.string(), type: z.string() })),
     }),
   ),

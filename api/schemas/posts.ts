@@ -154,6 +154,10 @@ const instant = z.iso.datetime({ offset: true });
 export const postSummaryView = z.object({
   id: z.uuid(),
   caption: z.string().nullable(),
+  topic: z
+    .string()
+    .nullable()
+    .describe("The brief's topic of a post drafted by AI; null for a caption written by hand"),
   status: z.enum(POST_STATUSES),
   publishAt: instant.nullable(),
   timeZone: z.string().nullable(),

@@ -24,6 +24,11 @@ export interface CalendarItem {
   at: string;
   /** Wall-clock time in the zone asked for, "YYYY-MM-DDTHH:MM". */
   local: string;
+  /**
+   * The zone the post was planned in (the campaign's for a slot): a move keeps its wall-clock time
+   * there. Null for a post planned without one (published at once).
+   */
+  timeZone: string | null;
   targets: { key: string; type: string }[];
 }
 
@@ -55,7 +60,13 @@ export async function calendar(
   }
   const when = sql`coalesce(${posts.publishAt}, ${posts.createdAt})`;
   const postRows = await db
-    .select({ id: posts.id, status: posts.status, at: when, campaignId: campaignSlots.campaignId })
+    .select({
+      id: posts.id,
+      status: posts.status,
+      at: when,
+      timeZone: posts.timeZone,
+      campaignId: campaignSlots.campaignId,
+    })
     .from(posts)
     .leftJoin(campaignSlots, eq(campaignSlots.postId, posts.id))
     .where(and(eq(posts.ownerId, ownerId), gte(when, from.toISOString()), lt(when, to.toISOString())))
@@ -85,6 +96,7 @@ export async function calendar(
       status: calendarStatus(p.status),
       at: new Date(at).toISOString(),
       local: localTimeOf(at, zone),
+      timeZone: p.timeZone,
       targets: targetsOf.get(p.id) ?? [],
     };
   });
@@ -125,6 +137,7 @@ function futureSlots(row: CampaignRow, reached: string[], start: number, end: nu
     status: row.status === 'paused' ? 'paused' : 'planned',
     at: slot.at,
     local: localTimeOf(Date.parse(slot.at), zone),
+    timeZone: settings.timeZone,
     targets: settings.targets.map((t) => ({ key: t.key ?? t.type, type: t.type })),
   }));
 }

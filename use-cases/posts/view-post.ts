@@ -164,6 +164,8 @@ export function postSummary(post: PostRow) {
   return {
     id: post.id,
     caption: post.caption,
+    // What a post drafted from a brief is called in lists: its caption stays null.
+    topic: post.brief?.topic ?? null,
     status: post.status,
     publishAt: iso(post.publishAt),
     timeZone: post.timeZone,

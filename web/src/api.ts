@@ -22,11 +22,28 @@ export function setCsrfToken(token: string | null) {
   csrfToken = token;
 }
 
-function csrf(): string {
-  if (csrfToken) return csrfToken;
-  const match = document.cookie.match(/(?:^|;\s*)app_csrf=([^;]+)/);
-  return match ? decodeURIComponent(match[1]!) : '';
+/**
+ * The cookie first: the server ties the token to the session, and a sign-in in another tab (or
+ * after the session expired) replaces both cookies while the token kept at page load goes stale.
+ */
+export function csrf(cookie: string = document.cookie, kept: string | null = csrfToken): string {
+  const match = cookie.match(/(?:^|;\s*)app_csrf=([^;]+)/);
+  return match ? decodeURIComponent(match[1]!) : (kept ?? '');
 }
+
+/**
+ * Resolves true once the person is signed in again as themselves (the refused request may then be
+ * sent again), false when not. Set by the app, which asks for the password over the current screen.
+ */
+type SignInAgain = () => Promise<boolean>;
+let signInAgain: SignInAgain | null = null;
+
+export function onSignedOut(handler: SignInAgain | null) {
+  signInAgain = handler;
+}
+
+// A 401 from these means a wrong password or no session yet, not a session that ended.
+const isAuthPath = (path: string) => path.startsWith('/api/v1/auth/');
 
 async function problemOf(res: Response): Promise<ApiError> {
   let title = `The server answered ${res.status}`;
@@ -44,6 +61,8 @@ async function problemOf(res: Response): Promise<ApiError> {
 export interface ApiOptions {
   /** Extra request headers (such as `Idempotency-Key`); they cannot replace the CSRF or JSON ones. */
   headers?: Record<string, string>;
+  /** Set on the one repeat after signing in again, so a second 401 is reported, not looped on. */
+  repeat?: boolean;
 }
 
 export async function api<T = unknown>(
@@ -66,14 +85,17 @@ export async function api<T = unknown>(
   } catch {
     throw new ApiError(0, 'The server could not be reached. Check your connection and try again.');
   }
+  // A 401 was refused before anything was done, so sending it again after signing in is safe.
+  if (res.status === 401 && !options.repeat && signInAgain && !isAuthPath(path) && (await signInAgain()))
+    return api<T>(method, path, body, { ...options, repeat: true });
   if (!res.ok) throw await problemOf(res);
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
 }
 
 /** Uploads one file as multipart, reporting progress from 0 to 1. */
-export function upload<T>(file: File, onProgress: (fraction: number) => void): Promise<T> {
-  return new Promise((resolve, reject) => {
+export function upload<T>(file: File, onProgress: (fraction: number) => void, repeat = false): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/v1/media');
     xhr.setRequestHeader('x-csrf-token', csrf());
@@ -92,6 +114,15 @@ export function upload<T>(file: File, onProgress: (fraction: number) => void): P
       if (xhr.status >= 200 && xhr.status < 300) {
         onProgress(1);
         resolve(body as T);
+      } else if (xhr.status === 401 && !repeat && signInAgain) {
+        const again = signInAgain;
+        void again().then(
+          (ok) =>
+            ok
+              ? resolve(upload<T>(file, onProgress, true))
+              : reject(new ApiError(401, body.detail || body.title || 'Not signed in')),
+          reject,
+        );
       } else {
         reject(new ApiError(xhr.status, body.detail || body.title || `Upload refused (${xhr.status})`, body.errors));
       }

@@ -1,6 +1,6 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import { api, setCsrfToken } from './api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, api, onSignedOut, setCsrfToken } from './api';
 import { type Notice, useNotices } from './notifications';
 import { navigate, onLinkClick, useLocation } from './router';
 import { AccountsScreen, ConnectionResultScreen } from './screens/accounts';
@@ -74,7 +74,17 @@ function NotificationsScreen({ notices }: { notices: Notice[] }) {
   );
 }
 
-function Shell({ user, onUser, onSignedOut }: { user: User; onUser: (u: User) => void; onSignedOut: () => void }) {
+function Shell({
+  user,
+  onUser,
+  onSignedOut,
+  inert,
+}: {
+  user: User;
+  onUser: (u: User) => void;
+  onSignedOut: () => void;
+  inert: boolean;
+}) {
   const { path, query } = useLocation();
   const notices = useNotices();
   // Each page change moves focus to the new heading, so keyboard and screen-reader users land on it.
@@ -107,7 +117,7 @@ function Shell({ user, onUser, onSignedOut }: { user: User; onUser: (u: User) =>
     onSignedOut();
   };
   return (
-    <div class="shell">
+    <div class="shell" inert={inert}>
       <a class="skip" href="#main">
         Skip to content
       </a>
@@ -148,8 +158,53 @@ function Shell({ user, onUser, onSignedOut }: { user: User; onUser: (u: User) =>
   );
 }
 
+interface Session {
+  user: User;
+  csrfToken: string | null;
+}
+
 function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
+  // Set while a session that ended is being renewed: the sign-in shows over the screen, which stays.
+  const [again, setAgain] = useState<User | null>(null);
+  const current = useRef(user);
+  current.current = user;
+  const pending = useRef<Promise<boolean> | null>(null);
+  const resume = useRef<(sameUser: boolean) => void>(() => {});
+
+  useEffect(() => {
+    const renew = async (): Promise<boolean> => {
+      const me = current.current;
+      if (!me) return false;
+      try {
+        // Another tab may have signed in already: then the refused request only needs its new token.
+        const s = await api<Session>('GET', '/api/v1/auth/session');
+        setCsrfToken(s.csrfToken);
+        if (s.user.id === me.id) return true;
+        // Someone else signed in on this browser: their panel, not this person's screen.
+        setUser(s.user);
+        navigate('/');
+        return false;
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status !== 401) return false;
+      }
+      // Signed out on purpose meanwhile: nothing to carry on with.
+      if (current.current?.id !== me.id) return false;
+      setAgain(me);
+      return new Promise<boolean>((resolve) => {
+        resume.current = resolve;
+      });
+    };
+    // Every request refused meanwhile waits for the same sign-in.
+    onSignedOut(() => {
+      pending.current ??= renew().finally(() => {
+        pending.current = null;
+      });
+      return pending.current;
+    });
+    return () => onSignedOut(null);
+  }, []);
+
   useEffect(() => {
     api<{ user: User; csrfToken: string | null }>('GET', '/api/v1/auth/session')
       .then((s) => {
@@ -174,15 +229,36 @@ function App() {
       />
     );
   return (
-    <Shell
-      user={user}
-      onUser={setUser}
-      onSignedOut={() => {
-        setCsrfToken(null);
-        setUser(null);
-        navigate('/');
-      }}
-    />
+    <>
+      <Shell
+        key={user.id}
+        user={user}
+        onUser={setUser}
+        inert={again !== null}
+        onSignedOut={() => {
+          setCsrfToken(null);
+          setUser(null);
+          // A poll refused on the way out must not leave a sign-in dialog waiting for the next person.
+          setAgain(null);
+          resume.current(false);
+          navigate('/');
+        }}
+      />
+      {again && (
+        <AuthScreen
+          again={again}
+          onSignedIn={(u) => {
+            setAgain(null);
+            const same = u.id === again.id;
+            if (!same) {
+              setUser(u);
+              navigate('/');
+            }
+            resume.current(same);
+          }}
+        />
+      )}
+    </>
   );
 }
 

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api';
 import { useApi } from './hooks';
 import type { ConnectionList, Post } from './types';
-import { platformName } from './types';
+import { platformName, postTitle } from './types';
 
 export interface Notice {
   id: string;
@@ -72,7 +72,7 @@ export function useNotices(): Notice[] {
     for (const t of unknown)
       notices.push({
         id: `unknown-${p.id}-${t.key}`,
-        text: `Outcome unknown: check the account. “${p.caption ?? 'A post'}” may or may not be on ${targetName(t)}; nothing will post it again by itself.`,
+        text: `Outcome unknown: check the account. “${postTitle(p)}” may or may not be on ${targetName(t)}; nothing will post it again by itself.`,
         href: `/posts/${p.id}`,
         action: 'Open the post',
       });
@@ -80,7 +80,7 @@ export function useNotices(): Notice[] {
     if (targets && unknown.length > 0 && !targets.some((t) => t.status === 'failed')) continue;
     notices.push({
       id: `failed-${p.id}`,
-      text: `“${p.caption ?? 'A post'}” ${p.status === 'failed' ? 'failed' : 'was only partly published'}.`,
+      text: `“${postTitle(p)}” ${p.status === 'failed' ? 'failed' : 'was only partly published'}.`,
       href: `/posts/${p.id}`,
       action: 'See what happened',
     });

@@ -114,6 +114,8 @@ export interface Target {
 export interface Post {
   id: string;
   caption: string | null;
+  /** The brief's topic of a post drafted by AI (whose caption stays null). */
+  topic: string | null;
   status: string;
   publishAt: string | null;
   timeZone: string | null;
@@ -179,4 +181,9 @@ export function words(status: string): string {
 
 export function platformName(id: string): string {
   return PLATFORM_NAMES[id] ?? id;
+}
+
+/** What a post is called in lists: its caption, else its brief's topic. */
+export function postTitle(p: Pick<Post, 'caption' | 'topic' | 'status'>): string {
+  return p.caption ?? p.topic ?? (p.status === 'generating' ? 'Drafting…' : 'A post');
 }

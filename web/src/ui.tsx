@@ -104,7 +104,22 @@ export function Confirm({
   );
 }
 
+const STYLE = { dateStyle: 'medium', timeStyle: 'short' } as const;
+
+/** A date and time for people, in the browser's zone. */
 export function when(iso: string | null | undefined): string {
   if (!iso) return '';
-  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return new Date(iso).toLocaleString(undefined, STYLE);
+}
+
+/** A date and time in a given zone (a post's own), named after it; the browser's zone when none. */
+export function whenIn(iso: string, timeZone: string | null): string {
+  if (timeZone) {
+    try {
+      return `${new Date(iso).toLocaleString(undefined, { ...STYLE, timeZone })} (${timeZone})`;
+    } catch {
+      // A zone this browser does not know: the browser's own, named so the label stays true.
+    }
+  }
+  return `${when(iso)} (${Intl.DateTimeFormat().resolvedOptions().timeZone})`;
 }

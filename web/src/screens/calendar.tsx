@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
+import { daysBetween, movedBy } from '../calendar-move';
 import { useAction, useApi } from '../hooks';
 import { PLATFORM_NAMES, platformName, words } from '../types';
 import { Alert, Loading, Page } from '../ui';
@@ -11,19 +12,12 @@ interface CalendarItem {
   status: string;
   at: string;
   local: string;
+  timeZone: string | null;
   targets: { key: string; type: string }[];
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
 const dayKey = (d: Date) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-
-/** Moves "YYYY-MM-DDTHH:MM" by whole days, keeping the wall-clock time. */
-function shiftLocal(local: string, days: number): string {
-  const [date, time] = local.split('T') as [string, string];
-  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  const moved = new Date(Date.UTC(y, m - 1, d + days));
-  return `${moved.toISOString().slice(0, 10)}T${time.slice(0, 5)}`;
-}
 
 type View = 'month' | 'week';
 
@@ -44,7 +38,7 @@ function itemLabel(item: CalendarItem): string {
 }
 
 /** One day's items; a scheduled post can be dragged to another day or moved a day by its buttons. */
-function DayItems({ items, move }: { items: CalendarItem[]; move: (item: CalendarItem, local: string) => void }) {
+function DayItems({ items, move }: { items: CalendarItem[]; move: (item: CalendarItem, days: number) => void }) {
   return (
     <ul>
       {items.map((item) => {
@@ -65,7 +59,7 @@ function DayItems({ items, move }: { items: CalendarItem[]; move: (item: Calenda
                   type="button"
                   class="button-secondary small"
                   aria-label={`Move ${label} one day earlier`}
-                  onClick={() => move(item, shiftLocal(item.local, -1))}
+                  onClick={() => move(item, -1)}
                 >
                   ←
                 </button>
@@ -73,7 +67,7 @@ function DayItems({ items, move }: { items: CalendarItem[]; move: (item: Calenda
                   type="button"
                   class="button-secondary small"
                   aria-label={`Move ${label} one day later`}
-                  onClick={() => move(item, shiftLocal(item.local, 1))}
+                  onClick={() => move(item, 1)}
                 >
                   →
                 </button>
@@ -115,10 +109,12 @@ export function CalendarScreen() {
     else byDay.set(key, [item]);
   }
 
-  const move = (item: CalendarItem, local: string) =>
+  const move = (item: CalendarItem, days: number) =>
     void action.run(async () => {
-      await api('POST', `/api/v1/posts/${item.postId}/reschedule`, { publishAt: { local, timeZone } });
-      setMoved(`Moved to ${local.replace('T', ' at ')}.`);
+      const publishAt = movedBy(item, days, timeZone);
+      await api('POST', `/api/v1/posts/${item.postId}/reschedule`, { publishAt });
+      const zone = publishAt.timeZone === timeZone ? '' : ` (${publishAt.timeZone})`;
+      setMoved(`Moved to ${publishAt.local.replace('T', ' at ')}${zone}.`);
       await data.reload();
     });
   const onDrop = (key: string) => (e: DragEvent) => {
@@ -126,7 +122,8 @@ export function CalendarScreen() {
     const raw = e.dataTransfer?.getData('application/json');
     if (!raw) return;
     const item = JSON.parse(raw) as CalendarItem;
-    if (item.local.slice(0, 10) !== key) move(item, `${key}T${item.local.slice(11, 16)}`);
+    const days = daysBetween(item.local.slice(0, 10), key);
+    if (days !== 0) move(item, days);
   };
 
   const title =

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import { useAction, useApi } from '../hooks';
+import { useKeyPerBody } from '../idempotency';
 import { platformName, words } from '../types';
 import { Alert, Confirm, Empty, Loading, Page, Status } from '../ui';
 
@@ -63,6 +64,7 @@ function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => v
   const [preview, setPreview] = useState<{ slots: { local: string }[] } | null>(null);
   const [previewError, setPreviewError] = useState<string | null>(null);
   const action = useAction();
+  const createKeys = useKeyPerBody();
   const cadence = useMemo(() => (rule !== null ? { kind: 'rrule', rule } : { kind: 'weekly', slots }), [slots, rule]);
   const end = until ? { until } : { count };
   const prefix = editing ? `${editing.name}: ` : '';
@@ -120,7 +122,7 @@ function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => v
             const edit = changes();
             if (Object.keys(edit).length > 0) await api('PATCH', `/api/v1/campaigns/${editing.id}`, edit);
           } else {
-            await api('POST', '/api/v1/campaigns', {
+            const settings = {
               name,
               brief: { topic },
               targets: targetList(),
@@ -129,7 +131,10 @@ function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => v
               startDate,
               end,
               review: { mode: review },
-            });
+            };
+            const headers = { 'Idempotency-Key': createKeys.keyFor(settings) };
+            await api('POST', '/api/v1/campaigns', settings, { headers });
+            createKeys.done(settings);
             setName('');
             setTopic('');
           }

@@ -1,6 +1,8 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, upload } from '../api';
+import { zonedTimeToInstant } from '../../../domain/zoned-time.js';
+import { api, errorText, upload } from '../api';
 import { useAction, useApi } from '../hooks';
+import { useKeyPerBody } from '../idempotency';
 import { navigate } from '../router';
 import {
   type Connection,
@@ -72,16 +74,15 @@ function measure(text: string, unit: TextLimit['unit']): number {
 }
 
 /**
- * A fresh Idempotency-Key: a random UUID. `crypto.randomUUID` exists only in secure contexts, and
- * the panel may be served over plain HTTP on a LAN address, so the same from `getRandomValues`.
+ * The instant a wall-clock time means in the post's zone, as the publish time is read. A time the
+ * product cannot take (a year out of range) is sent as typed, so the server says what is wrong.
  */
-function newIdempotencyKey(): string {
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+function instantIn(local: string, timeZone: string): string {
+  try {
+    return zonedTimeToInstant(local, timeZone).toISOString();
+  } catch {
+    return local;
+  }
 }
 
 const zones = (): string[] => {
@@ -93,7 +94,9 @@ export function ComposeScreen() {
   const platforms = useApi<{ platforms: PlatformRules[] }>('/api/v1/platforms');
   const library = useApi<{ items: MediaItem[] }>('/api/v1/media?limit=24');
   const [media, setMedia] = useState<MediaItem[]>([]);
-  const [uploads, setUploads] = useState<{ name: string; fraction: number; error?: string }[]>([]);
+  const [uploads, setUploads] = useState<{ id: number; name: string; fraction: number; error?: string }[]>([]);
+  // Each upload's own id: files of one drop share a render, and two files may share a name.
+  const nextUpload = useRef(0);
   const [dragging, setDragging] = useState(false);
   const [showLibrary, setShowLibrary] = useState(false);
   const connections = useApi<ConnectionList>('/api/v1/connections');
@@ -113,10 +116,9 @@ export function ComposeScreen() {
   const [review, setReview] = useState<'auto' | 'manual'>('auto');
   const [deadline, setDeadline] = useState('');
   const [report, setReport] = useState<Report | null>(null);
+  const [reportError, setReportError] = useState<string | null>(null);
   const action = useAction();
-  // The Idempotency-Key each body was sent with: sending the same body again (after a lost answer
-  // or a 503) gets the post the server already made; a changed body is a new post under a new key.
-  const createKeys = useRef(new Map<string, string>());
+  const createKeys = useKeyPerBody();
   // Set at once, before the button redraws as disabled: a second submit meanwhile sends nothing.
   const creating = useRef(false);
   const allZones = useMemo(zones, []);
@@ -161,30 +163,45 @@ export function ComposeScreen() {
     review:
       review === 'auto'
         ? { mode: 'auto' }
-        : { mode: 'manual', ...(deadline ? { deadline: new Date(deadline).toISOString() } : {}) },
+        : { mode: 'manual', ...(deadline ? { deadline: instantIn(deadline, timeZone) } : {}) },
   });
 
-  // Media problems as you go: the server checks the chosen media against every chosen target.
-  const mediaKey = media.map((m) => m.id).join(',');
+  // Media problems as you go: the server checks the chosen media against every chosen target, with
+  // each target's options (a placement changes the rules), again whenever either changes.
+  const checked = body();
+  const checkKey = JSON.stringify([checked.mediaIds, checked.targets]);
   useEffect(() => {
     if (media.length === 0 || targets.length + accounts.length === 0) {
       setReport(null);
+      setReportError(null);
       return;
     }
+    let live = true;
     const timer = setTimeout(() => {
       api<Report>('POST', '/api/v1/posts/validate', { ...body(), caption: caption || 'check', brief: undefined })
-        .then(setReport)
-        .catch(() => setReport(null));
+        .then((r) => {
+          if (!live) return;
+          setReport(r);
+          setReportError(null);
+        })
+        .catch((err) => {
+          if (!live) return;
+          setReport(null);
+          setReportError(`The media could not be checked: ${errorText(err)}`);
+        });
     }, 300);
-    return () => clearTimeout(timer);
-  }, [mediaKey, targets.join(','), accounts.join(',')]);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [checkKey]);
 
   const addFiles = (files: FileList | null) => {
     for (const file of Array.from(files ?? [])) {
-      const index = uploads.length;
-      setUploads((u) => [...u, { name: file.name, fraction: 0 }]);
+      const id = ++nextUpload.current;
+      setUploads((u) => [...u, { id, name: file.name, fraction: 0 }]);
       const set = (patch: Partial<{ fraction: number; error: string }>) =>
-        setUploads((u) => u.map((x, i) => (i === index ? { ...x, ...patch } : x)));
+        setUploads((u) => u.map((x) => (x.id === id ? { ...x, ...patch } : x)));
       upload<MediaItem>(file, (fraction) => set({ fraction }))
         .then((item) => {
           setMedia((m) => (m.some((x) => x.id === item.id) ? m : [...m, item]));
@@ -198,13 +215,7 @@ export function ComposeScreen() {
     e.preventDefault();
     if (creating.current) return;
     const payload = body();
-    const sent = JSON.stringify(payload);
-    let key = createKeys.current.get(sent);
-    if (!key) {
-      key = newIdempotencyKey();
-      createKeys.current.set(sent, key);
-    }
-    const headers = { 'Idempotency-Key': key };
+    const headers = { 'Idempotency-Key': createKeys.keyFor(payload) };
     creating.current = true;
     void action
       .run(async () => {
@@ -269,7 +280,7 @@ export function ComposeScreen() {
             />
           </label>
           {uploads.map((u) => (
-            <div key={u.name} class="upload">
+            <div key={u.id} class="upload">
               <span>{u.name}</span>
               {u.error ? <Alert>{u.error}</Alert> : <Progress value={u.fraction} label={`Uploading ${u.name}`} />}
             </div>
@@ -445,6 +456,7 @@ export function ComposeScreen() {
               </label>
             ))}
           </div>
+          <Alert>{reportError}</Alert>
           {report && (
             <div aria-live="polite">
               {report.targets.map((t) => {
@@ -581,7 +593,7 @@ export function ComposeScreen() {
           </label>
           {review === 'manual' && (
             <label>
-              Review deadline (optional; the post is cancelled if nobody decides by then)
+              Review deadline in {timeZone} (optional; the post is cancelled if nobody decides by then)
               <input type="datetime-local" value={deadline} onInput={(e) => setDeadline(e.currentTarget.value)} />
             </label>
           )}

@@ -1,7 +1,7 @@
 import { api } from '../api';
 import { useAction, useApi } from '../hooks';
-import { type Attempt, type ConnectionList, type Post, platformName } from '../types';
-import { Alert, Confirm, Empty, Loading, Page, Status, when } from '../ui';
+import { type Attempt, type ConnectionList, type Post, platformName, postTitle } from '../types';
+import { Alert, Confirm, Empty, Loading, Page, Status, when, whenIn } from '../ui';
 import { TargetRow, targetLabel } from './post-target';
 
 // Cancel is taken only before publishing starts; past that the API answers 409 with the reason.
@@ -33,7 +33,7 @@ export function PostsScreen() {
             <li key={p.id} class="row">
               <div class="grow">
                 <a class="row-title" href={`/posts/${p.id}`}>
-                  {p.caption ?? 'Drafting…'}
+                  {postTitle(p)}
                 </a>
                 <p class="muted">{p.publishAt ? `Planned for ${when(p.publishAt)}` : `Created ${when(p.createdAt)}`}</p>
               </div>
@@ -65,8 +65,7 @@ export function PostScreen({ id }: { id: string }) {
       {p && (
         <>
           <p class="summary" aria-live="polite">
-            <Status value={p.status} />{' '}
-            {p.publishAt ? `Planned for ${when(p.publishAt)}${p.timeZone ? ` (${p.timeZone})` : ''}` : ''}
+            <Status value={p.status} /> {p.publishAt ? `Planned for ${whenIn(p.publishAt, p.timeZone)}` : ''}
           </p>
           {p.error && <Alert>{p.error}</Alert>}
           {p.status === 'awaiting_review' && (
