@@ -79,7 +79,7 @@ export async function trackAttempt<T>(
         where id = ${id}::uuid
       ), step as (
         update ${postSteps} set status = ${status}, last_error = ${message}
-        where post_id = ${postId} and step = ${where.step} and status <> 'succeeded' and ${notCancelled(postId)}
+        where post_id = ${postId} and step = ${where.step} and status not in ('succeeded', 'skipped') and ${notCancelled(postId)}
       )
       update ${publications} set status = ${status}, last_error = ${message}, updated_at = ${now}::timestamptz
       where post_id = ${postId} and target_key = ${targetKey} and status <> 'published' and ${notCancelled(postId)}`);
