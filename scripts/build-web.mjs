@@ -4,7 +4,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const web = join(dirname(fileURLToPath(import.meta.url)), '..', 'web');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const web = join(root, 'web');
 const dist = join(web, 'dist', 'index.html');
 
 function newestSource(dir) {
@@ -20,6 +21,8 @@ export function webBuildIsStale() {
   if (!existsSync(dist)) return true;
   const sources = Math.max(
     newestSource(join(web, 'src')),
+    // The panel bundles shared rules from domain/ (zoned times, campaign slots).
+    newestSource(join(root, 'domain')),
     statSync(join(web, 'index.html')).mtimeMs,
     statSync(join(web, 'vite.config.ts')).mtimeMs,
   );
