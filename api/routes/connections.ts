@@ -95,7 +95,11 @@ const disconnectView = z.object({
 });
 const creatorInfoView = z.object({
   connectionId: z.uuid(),
-  username: z.string().describe('The creator’s @handle (empty when TikTok says the creator cannot post now)'),
+  username: z
+    .string()
+    .describe(
+      'The creator’s @handle (empty when TikTok says the creator cannot post now, or directPostAllowed is false)',
+    ),
   nickname: z.string().describe('Show this on the posting screen, so the person knows which account receives the post'),
   avatarUrl: z.string().nullable(),
   privacyLevelOptions: z
@@ -105,6 +109,11 @@ const creatorInfoView = z.object({
   duetDisabled: z.boolean(),
   stitchDisabled: z.boolean(),
   maxVideoPostDurationSec: z.number().int().describe('Longer videos are refused for this creator'),
+  directPostAllowed: z
+    .boolean()
+    .describe(
+      'False: the account was connected without direct posting (video.publish); only mode "inbox" (a draft the creator finishes in the TikTok app) is possible, TikTok was not asked, and there are no privacy levels or interactions to choose. Connecting the account again with direct posting allowed enables it',
+    ),
   canPost: z.boolean().describe('False: TikTok says this creator cannot post now; do not offer publishing'),
   cannotPostReason: z.string().nullable().describe('Why not, in words'),
 });
@@ -202,7 +211,11 @@ export const connectionDocs: RouteDoc[] = [
     summary:
       "What TikTok's posting screen needs, asked from TikTok now: the creator's nickname, allowed privacy levels, disabled interactions, longest video, and whether the creator can post at all",
     responses: {
-      200: { description: 'The creator as TikTok describes them now', schema: creatorInfoView },
+      200: {
+        description:
+          'The creator as TikTok describes them now; for a connection without direct posting, the stored name and directPostAllowed false (TikTok is not asked)',
+        schema: creatorInfoView,
+      },
       409: { description: 'Not a TikTok connection, or TikTok no longer accepts it (connect the account again)' },
       503: { description: 'TikTok did not answer or asks to slow down; repeat after Retry-After seconds' },
     },

@@ -23,6 +23,12 @@ export interface CreatorInfoView {
   duetDisabled: boolean;
   stitchDisabled: boolean;
   maxVideoPostDurationSec: number;
+  /**
+   * False when the person switched video.publish off when connecting (1.1): only drafts to the
+   * creator's inbox (1.4, video.upload) are possible, and TikTok was not asked (creator_info is
+   * Direct Post's and refuses such a token).
+   */
+  directPostAllowed: boolean;
   /** False when TikTok says this creator cannot post now (daily cap, ban, the app's user cap). */
   canPost: boolean;
   cannotPostReason: string | null;
@@ -35,6 +41,8 @@ const CANNOT_POST = new Set([
   'reached_active_user_cap',
 ]);
 const RETRY_AFTER_SECONDS = 60;
+/** TikTok's API maximum (1.8); without creator_info the creator's own limit is unknown until they finish the draft. */
+const API_MAX_VIDEO_SEC = 600;
 
 /** Asked fresh each time (the posting screen must show the creator's current options); 20 req/min per token. */
 export async function tiktokCreatorInfo(
@@ -51,6 +59,7 @@ export async function tiktokCreatorInfo(
   }
   if (row.status === 'needs_reconnect')
     throw reconnect(row.statusReason ?? 'TikTok no longer accepts this connection.');
+  if (!row.scopes.includes('video.publish')) return inboxOnly(connectionId, row.displayName, row.avatarUrl);
   try {
     return await withConnection(deps, connectionId, (credentials) =>
       query(deps, connectionId, row.displayName, credentials.accessToken),
@@ -129,7 +138,8 @@ async function query(
     commentDisabled: data.comment_disabled === true,
     duetDisabled: data.duet_disabled === true,
     stitchDisabled: data.stitch_disabled === true,
-    maxVideoPostDurationSec: Number(data.max_video_post_duration_sec ?? 600),
+    maxVideoPostDurationSec: Number(data.max_video_post_duration_sec ?? API_MAX_VIDEO_SEC),
+    directPostAllowed: true,
     canPost: true,
     cannotPostReason: null,
   };
@@ -147,7 +157,29 @@ function cannotPost(connectionId: string, displayName: string): CreatorInfoView 
     duetDisabled: true,
     stitchDisabled: true,
     maxVideoPostDurationSec: 0,
+    directPostAllowed: true,
     canPost: false,
+    cannotPostReason: null,
+  };
+}
+
+/**
+ * Drafts to the inbox only: privacy and interactions are chosen in the TikTok app when the creator
+ * finishes the draft, so none are offered here and none are said to be turned off.
+ */
+function inboxOnly(connectionId: string, displayName: string, avatarUrl: string | null): CreatorInfoView {
+  return {
+    connectionId,
+    username: '',
+    nickname: displayName,
+    avatarUrl,
+    privacyLevelOptions: [],
+    commentDisabled: false,
+    duetDisabled: false,
+    stitchDisabled: false,
+    maxVideoPostDurationSec: API_MAX_VIDEO_SEC,
+    directPostAllowed: false,
+    canPost: true,
     cannotPostReason: null,
   };
 }

@@ -30,6 +30,8 @@ export interface CreatorInfo {
   duetDisabled: boolean;
   stitchDisabled: boolean;
   maxVideoPostDurationSec: number;
+  /** False: connected without video.publish; only drafts to the creator's inbox are possible. */
+  directPostAllowed: boolean;
   canPost: boolean;
   cannotPostReason: string | null;
 }

@@ -44,6 +44,8 @@ export const BRANDED_CONTENT_POLICY_URL = 'https://www.tiktok.com/legal/page/glo
 
 /** The target object the API takes for this account. */
 export function tiktokTarget(key: string, connectionId: string, c: TikTokChoices, isVideo: boolean) {
+  // A draft takes none of Direct Post's settings (1.4): the creator chooses them in the TikTok app.
+  if (c.mode === 'inbox') return { type: 'tiktok', key, connectionId, mode: c.mode };
   return {
     type: 'tiktok',
     key,
@@ -69,11 +71,15 @@ export function tiktokBlockers(
   if (!info.canPost)
     return [`${name}: TikTok does not allow this account to post right now. ${info.cannotPostReason ?? ''}`];
   const out: string[] = [];
-  if (c.mode === 'direct' && !c.privacyLevel) out.push(`${name}: choose who can see the TikTok post.`);
-  if (c.disclose && !c.yourBrand && !c.brandedContent)
-    out.push(`${name}: you need to indicate if your content promotes yourself, a third party, or both.`);
-  if (c.mode === 'direct' && c.brandedContent && c.disclose && c.privacyLevel === 'SELF_ONLY')
-    out.push(`${name}: branded content visibility cannot be set to private (Only me).`);
+  if (c.mode === 'direct') {
+    if (!info.directPostAllowed)
+      out.push(`${name}: this account was connected without direct posting; send it to the TikTok inbox as a draft.`);
+    else if (!c.privacyLevel) out.push(`${name}: choose who can see the TikTok post.`);
+    if (c.disclose && !c.yourBrand && !c.brandedContent)
+      out.push(`${name}: you need to indicate if your content promotes yourself, a third party, or both.`);
+    if (c.brandedContent && c.disclose && c.privacyLevel === 'SELF_ONLY')
+      out.push(`${name}: branded content visibility cannot be set to private (Only me).`);
+  }
   if (longestVideoSec !== null && longestVideoSec > info.maxVideoPostDurationSec)
     out.push(
       `${name}: the video is ${Math.ceil(longestVideoSec)} s long; this account may post videos up to ${info.maxVideoPostDurationSec} s.`,
@@ -120,6 +126,11 @@ export function TikTokSettings({
   useEffect(() => onInfo(info.data), [info.data]);
   const c = choices;
   const set = (patch: Partial<TikTokChoices>) => onChange({ ...c, ...patch });
+  // Connected without video.publish: the inbox is the only way, so it is the choice, not a default.
+  const inboxOnly = info.data?.directPostAllowed === false;
+  useEffect(() => {
+    if (inboxOnly && c.mode !== 'inbox') set({ mode: 'inbox' });
+  }, [inboxOnly, c.mode]);
   const id = `tt-${connection.id.slice(0, 8)}`;
   const what = isVideo ? 'video' : 'photo';
   const d = info.data;
@@ -151,15 +162,17 @@ export function TikTokSettings({
             </span>
           </p>
           <div class="segmented" role="radiogroup" aria-label={`How to send to ${d.nickname}`}>
-            <label class="check">
-              <input
-                type="radio"
-                name={`${id}-mode`}
-                checked={c.mode === 'direct'}
-                onChange={() => set({ mode: 'direct' })}
-              />
-              Post directly
-            </label>
+            {!inboxOnly && (
+              <label class="check">
+                <input
+                  type="radio"
+                  name={`${id}-mode`}
+                  checked={c.mode === 'direct'}
+                  onChange={() => set({ mode: 'direct' })}
+                />
+                Post directly
+              </label>
+            )}
             <label class="check">
               <input
                 type="radio"
@@ -170,6 +183,13 @@ export function TikTokSettings({
               Send to my TikTok inbox as a draft (finish it in the TikTok app)
             </label>
           </div>
+          {inboxOnly && (
+            <p class="hint">
+              {d.nickname} was connected without permission to post directly, so TikTok takes this {what} only as a
+              draft: it waits in the TikTok app's inbox, where you choose who can see it and post it. To post directly
+              from here, <a href="/accounts">connect the account again</a> and allow direct posting.
+            </p>
+          )}
           {c.mode === 'direct' && (
             <>
               <label>
@@ -263,17 +283,19 @@ export function TikTokSettings({
                   </div>
                 )}
               </fieldset>
+              <label class="check">
+                <input type="checkbox" checked={c.aigc} onChange={(e) => set({ aigc: e.currentTarget.checked })} />
+                Label as AI-generated content
+              </label>
             </>
           )}
-          <label class="check">
-            <input type="checkbox" checked={c.aigc} onChange={(e) => set({ aigc: e.currentTarget.checked })} />
-            Label as AI-generated content
-          </label>
           <p class="hint">
             {isVideo
-              ? `Videos up to ${formatDuration(d.maxVideoPostDurationSec)} on this account. `
+              ? `Videos up to ${formatDuration(d.maxVideoPostDurationSec)}${inboxOnly ? '' : ' on this account'}. `
               : 'Photo posts: up to 35 photos. '}
-            After you post, TikTok takes a few minutes to process it before it appears on the profile.
+            {c.mode === 'direct'
+              ? 'After you post, TikTok takes a few minutes to process it before it appears on the profile.'
+              : 'After you send it, TikTok takes a few minutes to process it before the draft reaches the inbox.'}
           </p>
         </>
       )}
