@@ -332,6 +332,34 @@ describe('refused at creation, in words', () => {
     }
   });
 
+  it('a TikTok inbox draft on a connection that did not allow uploads; Direct Post is taken', async () => {
+    const [row] = await app.db.select().from(connections).where(eq(connections.id, accounts.tiktok!));
+    // video.upload switched off when connecting: TikTok would refuse the inbox init (1.4).
+    await app.db
+      .update(connections)
+      .set({ scopes: ['user.info.basic', 'video.publish'] })
+      .where(eq(connections.id, accounts.tiktok!));
+    try {
+      const refused = await postJson(user.api, '/api/v1/posts', {
+        caption: 'x',
+        mediaIds: [videoId],
+        targets: [{ type: 'tiktok', connectionId: accounts.tiktok, mode: 'inbox' }],
+      });
+      expectProblem(refused, 422, 'targets[0].mode');
+      expect(JSON.stringify(refused.body)).toMatch(/did not allow sending drafts to the inbox.*mode \\"direct\\"/);
+      const direct = await postJson(user.api, '/api/v1/posts', {
+        caption: 'x',
+        mediaIds: [videoId],
+        targets: [{ type: 'tiktok', connectionId: accounts.tiktok, privacyLevel: 'SELF_ONLY' }],
+        publishAt: new Date(Date.now() + 3_600_000).toISOString(),
+      });
+      expect(direct.status, JSON.stringify(direct.body)).toBe(201);
+      await postJson(user.api, `/api/v1/posts/${direct.body.id}/cancel`, {});
+    } finally {
+      await app.db.update(connections).set({ scopes: row!.scopes }).where(eq(connections.id, accounts.tiktok!));
+    }
+  });
+
   it("names the field: a missing TikTok privacy level, another platform's account, an unknown account", async () => {
     expectProblem(
       await postJson(user.api, '/api/v1/posts', {

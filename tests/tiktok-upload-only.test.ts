@@ -79,6 +79,7 @@ describe('creator info for a TikTok connection without video.publish', () => {
       stitchDisabled: false,
       maxVideoPostDurationSec: 600,
       directPostAllowed: false,
+      inboxAllowed: true,
       canPost: true,
       cannotPostReason: null,
     });
@@ -97,9 +98,25 @@ describe('creator info for a TikTok connection without video.publish', () => {
       privacyLevelOptions: ['PUBLIC_TO_EVERYONE', 'MUTUAL_FOLLOW_FRIENDS', 'SELF_ONLY'],
       maxVideoPostDurationSec: 300,
       directPostAllowed: true,
+      inboxAllowed: true,
       canPost: true,
     });
     expect(creatorInfoCalls()).toBe(before + 1);
+  });
+
+  it('a connection without video.upload says the inbox is refused', async () => {
+    const [row] = await app.db.select().from(connections).where(eq(connections.id, fullId));
+    await app.db
+      .update(connections)
+      .set({ scopes: ['user.info.basic', 'video.publish'] })
+      .where(eq(connections.id, fullId));
+    try {
+      const info = await creatorInfo(fullId);
+      expect(info.status, JSON.stringify(info.body)).toBe(200);
+      expect(info.body).toMatchObject({ directPostAllowed: true, inboxAllowed: false, canPost: true });
+    } finally {
+      await app.db.update(connections).set({ scopes: row!.scopes }).where(eq(connections.id, fullId));
+    }
   });
 
   it('a connection marked for reconnecting still answers 409, whatever its scopes', async () => {

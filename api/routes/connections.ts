@@ -114,6 +114,11 @@ const creatorInfoView = z.object({
     .describe(
       'False: the account was connected without direct posting (video.publish); only mode "inbox" (a draft the creator finishes in the TikTok app) is possible, TikTok was not asked, and there are no privacy levels or interactions to choose. Connecting the account again with direct posting allowed enables it',
     ),
+  inboxAllowed: z
+    .boolean()
+    .describe(
+      'False: the account was connected without uploads (video.upload); mode "inbox" is refused, only direct posting is possible',
+    ),
   canPost: z.boolean().describe('False: TikTok says this creator cannot post now; do not offer publishing'),
   cannotPostReason: z.string().nullable().describe('Why not, in words'),
 });

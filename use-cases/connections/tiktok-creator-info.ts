@@ -29,6 +29,8 @@ export interface CreatorInfoView {
    * Direct Post's and refuses such a token).
    */
   directPostAllowed: boolean;
+  /** False when the person switched video.upload off when connecting: drafts to the inbox are refused (1.4). */
+  inboxAllowed: boolean;
   /** False when TikTok says this creator cannot post now (daily cap, ban, the app's user cap). */
   canPost: boolean;
   cannotPostReason: string | null;
@@ -60,10 +62,12 @@ export async function tiktokCreatorInfo(
   if (row.status === 'needs_reconnect')
     throw reconnect(row.statusReason ?? 'TikTok no longer accepts this connection.');
   if (!row.scopes.includes('video.publish')) return inboxOnly(connectionId, row.displayName, row.avatarUrl);
+  const inboxAllowed = row.scopes.includes('video.upload');
   try {
-    return await withConnection(deps, connectionId, (credentials) =>
+    const view = await withConnection(deps, connectionId, (credentials) =>
       query(deps, connectionId, row.displayName, credentials.accessToken),
     );
+    return { ...view, inboxAllowed };
   } catch (err) {
     if (err instanceof ConnectionUnusableError) throw reconnect(err.message);
     if (err instanceof ConnectorError) {
@@ -140,6 +144,7 @@ async function query(
     stitchDisabled: data.stitch_disabled === true,
     maxVideoPostDurationSec: Number(data.max_video_post_duration_sec ?? API_MAX_VIDEO_SEC),
     directPostAllowed: true,
+    inboxAllowed: true,
     canPost: true,
     cannotPostReason: null,
   };
@@ -158,6 +163,7 @@ function cannotPost(connectionId: string, displayName: string): CreatorInfoView 
     stitchDisabled: true,
     maxVideoPostDurationSec: 0,
     directPostAllowed: true,
+    inboxAllowed: true,
     canPost: false,
     cannotPostReason: null,
   };
@@ -179,6 +185,7 @@ function inboxOnly(connectionId: string, displayName: string, avatarUrl: string 
     stitchDisabled: false,
     maxVideoPostDurationSec: API_MAX_VIDEO_SEC,
     directPostAllowed: false,
+    inboxAllowed: true,
     canPost: true,
     cannotPostReason: null,
   };

@@ -140,6 +140,18 @@ export async function assertTargetsUsable(
         message: `${account.name} did not allow direct posting (the video.publish permission); send it to the creator's inbox with mode "inbox", or connect the account again and allow direct posting`,
       });
     }
+    if (
+      platform === 'tiktok' &&
+      target.mode === 'inbox' &&
+      account?.platform === 'tiktok' &&
+      !account.scopes.includes('video.upload')
+    ) {
+      // Drafts to the inbox need video.upload (1.4), which a person may also switch off (1.1).
+      errors.push({
+        field: field('mode'),
+        message: `${account.name} did not allow sending drafts to the inbox (the video.upload permission); post it directly with mode "direct", or connect the account again and allow uploads`,
+      });
+    }
     if (platform === 'tiktok' && (target.mode ?? 'direct') === 'direct') {
       const privacy = target.privacyLevel;
       if (privacy === undefined) {

@@ -32,6 +32,8 @@ export interface CreatorInfo {
   maxVideoPostDurationSec: number;
   /** False: connected without video.publish; only drafts to the creator's inbox are possible. */
   directPostAllowed: boolean;
+  /** False: connected without video.upload; drafts to the inbox are refused. */
+  inboxAllowed: boolean;
   canPost: boolean;
   cannotPostReason: string | null;
 }

@@ -71,6 +71,8 @@ export function tiktokBlockers(
   if (!info.canPost)
     return [`${name}: TikTok does not allow this account to post right now. ${info.cannotPostReason ?? ''}`];
   const out: string[] = [];
+  if (c.mode === 'inbox' && !info.inboxAllowed)
+    out.push(`${name}: this account was connected without uploads to the TikTok inbox; post it directly.`);
   if (c.mode === 'direct') {
     if (!info.directPostAllowed)
       out.push(`${name}: this account was connected without direct posting; send it to the TikTok inbox as a draft.`);
@@ -128,9 +130,12 @@ export function TikTokSettings({
   const set = (patch: Partial<TikTokChoices>) => onChange({ ...c, ...patch });
   // Connected without video.publish: the inbox is the only way, so it is the choice, not a default.
   const inboxOnly = info.data?.directPostAllowed === false;
+  // Connected without video.upload: only Direct Post remains.
+  const directOnly = info.data?.inboxAllowed === false && !inboxOnly;
   useEffect(() => {
     if (inboxOnly && c.mode !== 'inbox') set({ mode: 'inbox' });
-  }, [inboxOnly, c.mode]);
+    if (directOnly && c.mode !== 'direct') set({ mode: 'direct' });
+  }, [inboxOnly, directOnly, c.mode]);
   const id = `tt-${connection.id.slice(0, 8)}`;
   const what = isVideo ? 'video' : 'photo';
   const d = info.data;
@@ -173,15 +178,17 @@ export function TikTokSettings({
                 Post directly
               </label>
             )}
-            <label class="check">
-              <input
-                type="radio"
-                name={`${id}-mode`}
-                checked={c.mode === 'inbox'}
-                onChange={() => set({ mode: 'inbox' })}
-              />
-              Send to my TikTok inbox as a draft (finish it in the TikTok app)
-            </label>
+            {!directOnly && (
+              <label class="check">
+                <input
+                  type="radio"
+                  name={`${id}-mode`}
+                  checked={c.mode === 'inbox'}
+                  onChange={() => set({ mode: 'inbox' })}
+                />
+                Send to my TikTok inbox as a draft (finish it in the TikTok app)
+              </label>
+            )}
           </div>
           {inboxOnly && (
             <p class="hint">
