@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { LIMITS } from '../domain/drafts.js';
+import { AI_REQUEST_TIMEOUT_MS, LIMITS } from '../domain/drafts.js';
 import { JSON_SCHEMA_PROMPT, structuredOutputSchema } from './draft-schemas.js';
 import { bodyInWords, capText, connectionFailureInWords, endpointHost, withoutSecrets } from './endpoint-errors.js';
 import type { DraftGenerator, DraftRequest } from './generator.js';
@@ -73,7 +73,7 @@ interface Endpoint {
 type Send = (requestOptions: { signal: AbortSignal }) => { asResponse(): Promise<Response> };
 
 export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGenerator {
-  const timeoutMs = options.timeoutMs ?? 120_000;
+  const timeoutMs = options.timeoutMs ?? AI_REQUEST_TIMEOUT_MS;
   const client = new OpenAI({
     // Local OpenAI-compatible servers often need no key, but the SDK insists on one.
     apiKey: options.apiKey ?? 'not-needed',

@@ -25,6 +25,14 @@ export interface FacebookDraft {
 }
 export type Draft = GenericDraft | YouTubeDraft | TikTokDraft | InstagramDraft | FacebookDraft;
 
+/**
+ * One request to the AI endpoint, its answer's body (or an image's download) included. An attempt to
+ * draft makes at most three: the drafts, the same again as plain JSON when the endpoint refuses a
+ * schema, and the image.
+ */
+export const AI_REQUEST_TIMEOUT_MS = 120_000;
+export const AI_REQUESTS_PER_ATTEMPT = 3;
+
 /** The platforms' documented limits (see shared/platform-apis.md). */
 export const LIMITS = {
   youtubeTitleChars: 100,

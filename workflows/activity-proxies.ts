@@ -1,5 +1,6 @@
 import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { AI_REQUEST_TIMEOUT_MS, AI_REQUESTS_PER_ATTEMPT } from '../domain/drafts.js';
 import { type PipelineTarget, TASK_PRIORITY } from '../domain/pipeline.js';
 import { publishRetry } from '../domain/targets.js';
 
@@ -7,7 +8,9 @@ import { publishRetry } from '../domain/targets.js';
 // compares, so every version can use the current ones.
 
 const DRAFTING: ActivityOptions = {
-  startToCloseTimeout: '5 minutes',
+  // Room for every AI request an attempt may make at its own deadline, and a minute for the rest:
+  // an attempt then ends with the request's reason in words, not Temporal's bare timeout.
+  startToCloseTimeout: AI_REQUEST_TIMEOUT_MS * AI_REQUESTS_PER_ATTEMPT + 60_000,
   heartbeatTimeout: '4 minutes',
   // 429s carry their own delay (Retry-After); malformed answers get a few fresh tries.
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
