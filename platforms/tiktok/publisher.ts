@@ -5,7 +5,13 @@ import {
   tiktokError,
   tiktokFailReason,
 } from '../publish-errors.js';
-import { type PlatformPublisher, type PublishRun, type PublishStep, UNKNOWN_CHECK } from '../publishing.js';
+import {
+  committedToPlatform,
+  type PlatformPublisher,
+  type PublishRun,
+  type PublishStep,
+  UNKNOWN_CHECK,
+} from '../publishing.js';
 import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
 
 /** TikTok's Content Posting API (platform-apis.md 1.3-1.9): video by FILE_UPLOAD, photos by PULL_FROM_URL. */
@@ -174,7 +180,10 @@ export function tiktokPreflight(input: TikTokInput, info: CreatorInfo | undefine
   return problems;
 }
 
-/** What a publish that TikTok ended as FAILED leaves in the journal: nothing, so the next attempt inits anew. */
+/**
+ * What a publish that TikTok ended as FAILED leaves in the journal: nothing, so the next attempt
+ * inits anew (recorded with `uncommit`: a FAILED publish_id never posts).
+ */
 const START_AFRESH = {
   uploadRestarts: 0,
   publishId: null,
@@ -371,6 +380,9 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
       }
       const index = Math.round(offset / plan.chunkSize);
       const { start, end } = chunkRange(plan, size, index);
+      // With the last chunk TikTok holds the whole video and posts it (or delivers the draft), even
+      // if its answer is lost: from here on a refusal must not let a retry upload a second copy.
+      if (end === size - 1 && !committedToPlatform(run.journal)) await run.commit();
       let answer: HttpAnswer;
       try {
         answer = await run.retrying(
@@ -431,29 +443,31 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
           await run.record({ uploadedBytes: at });
           continue;
         }
-        // A new init only when this publish_id can never post: TikTok knows no such publish, counts
-        // fewer bytes than the file (its status, or this 416's own range), or the last chunk never
-        // left. Chunks go in order and each is journaled before the next is sent, so nothing past
-        // the chunk in hand went out. When this is the last chunk and TikTok does not say, it may
-        // have landed with its answer lost: the upload counts as done, unconfirmed, and the status
-        // polls decide (published, FAILED, or outcome unknown if it never moves past uploading).
-        const incomplete =
-          at === 'gone' || typeof at === 'number' || (received !== undefined && received < size) || end < size - 1;
+        // A new init only when this publish_id can never post: TikTok counts fewer bytes than the
+        // file (its status, or this 416's own range), or the last chunk never left. Chunks go in
+        // order and each is journaled before the next is sent, so nothing past the chunk in hand
+        // went out. When this is the last chunk and TikTok does not count, it may have landed with
+        // its answer lost: the upload counts as done, unconfirmed, and the status polls decide
+        // (published, FAILED, or outcome unknown). That holds when TikTok says it knows no such
+        // publish too (`gone`): after the last chunk it may be processing or posting it already.
+        const incomplete = end < size - 1 || typeof at === 'number' || (received !== undefined && received < size);
         if (!incomplete) {
           await run.record({ uploadedBytes: size, uploadDone: true, uploadUnconfirmed: true });
           continue;
         }
         // Sessions that took no chunk are counted in the journal, so attempts after this one do not
-        // start more without end; a slow upload that keeps making progress is never stopped by the count.
+        // start more without end; a slow upload that keeps making progress is never stopped by the
+        // count. This publish_id can never post (see above): nothing of it is committed any more.
         const restarts = Number(run.journal.uploadRestarts ?? 0);
         if (restarts >= 2) {
+          await run.uncommit();
           throw new PublishError(
             'tiktok',
             'rejected',
             `TikTok refused the upload (HTTP ${answer.status}) in three upload sessions in a row without taking a chunk; retry this target to start again`,
           );
         }
-        await run.record({ uploadRestarts: restarts + 1, publishId: null, uploadUrl: null, uploadedBytes: 0 });
+        await run.uncommit({ uploadRestarts: restarts + 1, publishId: null, uploadUrl: null, uploadedBytes: 0 });
         await initVideo(run, input, creator);
       } else {
         throw new PublishError('tiktok', 'rejected', `TikTok chunk upload refused: HTTP ${answer.status}`, {
@@ -492,9 +506,10 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
               await initVideo(run, input, () => creator(run));
               return;
             }
-            // Paced before it is journaled as sent: a worker killed while waiting sent nothing.
+            // Paced before it is journaled as sent: a worker killed while waiting sent nothing. The
+            // pull init is the call that publishes (or delivers the draft): committed before it goes.
             await paceInit(run);
-            await run.record({ pullInitSent: true });
+            await run.commit({ pullInitSent: true });
             const data = await run
               .retrying(
                 () =>
@@ -519,7 +534,7 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
                 }
                 // TikTok answered (5xx, throttled, refused): no publish_id exists, so the next
                 // attempt may send the init again, as this one did between its own tries.
-                if (err instanceof PublishError) await run.record({ pullInitSent: false });
+                if (err instanceof PublishError) await run.uncommit({ pullInitSent: false });
                 throw err;
               });
             if (data === null) return;
@@ -536,6 +551,13 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
               const at = await arrived(run, input.source.size);
               if (at === 'done') await run.record({ uploadDone: true });
               else if (typeof at === 'number') await run.record({ uploadedBytes: at });
+              else if (at === 'gone' && committedToPlatform(run.journal)) {
+                // The last chunk went out and TikTok no longer knows its publish_id: it may be posting
+                // the whole video, so the status polls decide, with no more bytes and no new init.
+                // (Without an answer either way the last chunk is sent again, into the same upload:
+                // that can complete it, never post it twice.)
+                await run.record({ uploadedBytes: input.source.size, uploadDone: true, uploadUnconfirmed: true });
+              }
             }
             await run.record({ resumed: true });
             await uploadVideo(run, input, () => creator(run));
@@ -558,7 +580,8 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
                   const failure = tiktokFailReason(String(s.fail_reason ?? 'internal'));
                   // A failed publish_id never posts: the retry TikTok asks for (platform-apis.md 1.7)
                   // is a new post from the start, not more polls of the dead one.
-                  if (failure.kind === 'transient') await run.record(START_AFRESH);
+                  // Whatever the reason: after a reconnect (auth_removed) the retry must not poll it again.
+                  await run.uncommit(START_AFRESH);
                   throw failure;
                 }
                 if (state === 'SEND_TO_USER_INBOX' && input.mode === 'inbox') return s;

@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { callControl } from '../emulators/oauth-kit.js';
+import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
+import { PublishError } from '../platforms/publish-errors.js';
+import { committedToPlatform, memoryJournal, publish } from '../platforms/publishing.js';
+import { CreatorInfoCache, MIB, type TikTokInput, tiktokPublisher } from '../platforms/tiktok/publisher.js';
+import { fileSource } from '../platforms/upload-source.js';
+import {
+  context,
+  emulatorCredentials,
+  fault,
+  mediaServer,
+  published,
+  removeVideoFiles,
+  switches,
+  videoFile,
+} from './helpers/publishing.js';
+
+/**
+ * When TikTok may hold something that publishes (platforms/publishing.ts COMMITTED): from the last
+ * chunk of a video upload, or the photo init that pulls and posts, until TikTok's own verdict (a
+ * FAILED status, or its count of missing bytes) ends it. While it holds, neither a refused status
+ * read nor TikTok forgetting the publish_id may lead to a second upload.
+ */
+
+let tiktok: TikTokEmulator;
+let chunked: { path: string; bytes: Buffer };
+let whole: { path: string; bytes: Buffer };
+
+beforeAll(async () => {
+  tiktok = await startTikTokEmulator();
+  chunked = await videoFile(11 * MIB + 12_345);
+  whole = await videoFile(3 * MIB);
+});
+afterAll(async () => {
+  await tiktok?.stop();
+  await removeVideoFiles();
+});
+beforeEach(async () => {
+  await callControl(tiktok.url, 'POST', 'reset');
+});
+
+const publisher = () =>
+  tiktokPublisher({ apiUrl: tiktok.url, audited: true, account: 'conn-1', cache: new CreatorInfoCache() });
+const requests = (suffix: string) => tiktok.kit.requests.filter((r) => r.path.endsWith(suffix));
+const inits = () => requests('/init/').length;
+const chunksSent = () => requests('/upload/video/').length;
+const video = async (file: { path: string }, mode: 'direct' | 'inbox' = 'direct'): Promise<TikTokInput> => ({
+  kind: 'video',
+  mode,
+  source: await fileSource(file.path, 'video/mp4'),
+  ...(mode === 'direct' ? { privacyLevel: 'SELF_ONLY' } : {}),
+  chunkSize: 5 * MIB,
+});
+const envelopeError = (code: string, message: string) => ({ data: {}, error: { code, message, log_id: 'x' } });
+const unknownPublish = { kind: 'answer', on: 'status', status: 400, body: envelopeError('invalid_publish_id', 'x') };
+
+describe('TikTok forgetting the publish_id after the last chunk', () => {
+  it('the last chunk landed, its answer was lost and the resend refused (403): no second upload, posted once', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    await switches(tiktok.url, { loseLastChunkAnswer: 'expire' });
+    await fault(tiktok.url, unknownPublish);
+    const journal = memoryJournal();
+    const result = await publish(publisher(), await video(chunked), context(journal, credentials));
+    expect(result.status).toBe('published');
+    expect(inits()).toBe(1);
+    expect(await published(tiktok.url)).toHaveLength(1);
+  });
+
+  it('the last chunk refused (404) and the publish_id unknown to every read: outcome unknown, no second upload', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    await fault(tiktok.url, [{ kind: 'answer', on: 'upload', status: 404 }, unknownPublish, unknownPublish]);
+    const journal = memoryJournal();
+    const result = await publish(publisher(), await video(whole), context(journal, credentials));
+    expect(result).toMatchObject({ status: 'unknown', reason: expect.stringMatching(/check the account/) });
+    expect(inits()).toBe(1);
+    expect(chunksSent()).toBe(1);
+    expect(committedToPlatform(journal.state)).toBe(true);
+  });
+
+  it('a run killed after the last chunk is committed; resumed while TikTok forgets the id, it polls without sending bytes', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    const journal = memoryJournal();
+    // Killed once TikTok took the last chunk, before the journal said so.
+    journal.crashOn = (patch) => patch.uploadDone === true;
+    await expect(publish(publisher(), await video(chunked), context(journal, credentials))).rejects.toThrow(
+      /simulated crash/,
+    );
+    expect(committedToPlatform(journal.state)).toBe(true);
+    expect(chunksSent()).toBe(2);
+
+    await fault(tiktok.url, unknownPublish);
+    const result = await publish(publisher(), await video(chunked), context(journal, credentials));
+    expect(result.status).toBe('published');
+    expect(chunksSent()).toBe(2);
+    expect(inits()).toBe(1);
+    expect(await published(tiktok.url)).toHaveLength(1);
+  });
+});
+
+describe('a status read TikTok refuses once it holds the post', () => {
+  const refusals = [
+    { name: 'invalid_param', status: 400, body: envelopeError('invalid_param', 'bad publish_id') },
+    { name: 'a 403 without the envelope', status: 403, body: '<html>Forbidden</html>' },
+  ];
+
+  for (const mode of ['direct', 'inbox'] as const) {
+    for (const refusal of refusals) {
+      it(`${mode} video, ${refusal.name}: refused with the journal committed; the retry polls and posts once`, async () => {
+        const { credentials } = await emulatorCredentials(tiktok.url);
+        await fault(tiktok.url, { kind: 'answer', on: 'status', status: refusal.status, body: refusal.body });
+        const journal = memoryJournal();
+        const err = await publish(publisher(), await video(chunked, mode), context(journal, credentials)).catch(
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(PublishError);
+        expect((err as PublishError).kind).toBe('rejected');
+        // publish-target keeps a committed journal on a refusal: the person's retry resumes it.
+        expect(committedToPlatform(journal.state)).toBe(true);
+
+        const result = await publish(publisher(), await video(chunked, mode), context(journal, credentials));
+        expect(result.status).toBe('published');
+        expect(inits()).toBe(1);
+        expect(chunksSent()).toBe(2);
+        expect(await published(tiktok.url)).toHaveLength(1);
+      });
+    }
+  }
+
+  it('photo post: committed from the pull init; a refused read keeps it, a refused init does not', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    const media = await mediaServer({ '/a.jpg': Buffer.from('ffd8ffe0aaaa', 'hex') });
+    const photo: TikTokInput = {
+      kind: 'photo',
+      mode: 'direct',
+      privacyLevel: 'SELF_ONLY',
+      imageUrls: [`${media.url}/a.jpg`],
+      title: 'photo',
+    };
+    try {
+      await fault(tiktok.url, { kind: 'answer', on: 'status', status: 400, body: envelopeError('invalid_param', 'x') });
+      const journal = memoryJournal();
+      const err = await publish(publisher(), photo, context(journal, credentials)).catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: 'rejected' });
+      expect(committedToPlatform(journal.state)).toBe(true);
+      const result = await publish(publisher(), photo, context(journal, credentials));
+      expect(result.status).toBe('published');
+      expect(inits()).toBe(1);
+      expect(await published(tiktok.url)).toHaveLength(1);
+
+      await fault(tiktok.url, {
+        kind: 'answer',
+        on: 'init',
+        status: 403,
+        body: envelopeError('spam_risk_user_banned_from_posting', 'banned'),
+      });
+      const refused = memoryJournal();
+      await expect(publish(publisher(), photo, context(refused, credentials))).rejects.toMatchObject({
+        kind: 'rejected',
+      });
+      expect(refused.state.pullInitSent).toBe(false);
+      expect(committedToPlatform(refused.state)).toBe(false);
+    } finally {
+      await media.stop();
+    }
+  });
+});
+
+describe("TikTok's FAILED verdict", () => {
+  for (const failReason of ['file_format_check_failed', 'internal', 'auth_removed']) {
+    it(`${failReason}: a committed publish that TikTok fails is no longer committed`, async () => {
+      const { credentials } = await emulatorCredentials(tiktok.url);
+      await fault(tiktok.url, { kind: 'answer', on: 'status', status: 400, body: envelopeError('invalid_param', 'x') });
+      const journal = memoryJournal();
+      await expect(publish(publisher(), await video(whole), context(journal, credentials))).rejects.toMatchObject({
+        kind: 'rejected',
+      });
+      expect(committedToPlatform(journal.state)).toBe(true);
+
+      await switches(tiktok.url, { failReason });
+      const err = await publish(publisher(), await video(whole), context(journal, credentials)).catch(
+        (e: unknown) => e,
+      );
+      const kinds: Record<string, string> = { internal: 'transient', auth_removed: 'needs_reconnect' };
+      expect(err).toMatchObject({ kind: kinds[failReason] ?? 'rejected' });
+      expect(committedToPlatform(journal.state)).toBe(false);
+      // The dead publish_id is forgotten whatever the reason: after a reconnect the retry inits anew.
+      expect(journal.state.publishId).toBeNull();
+      expect(inits()).toBe(1);
+      expect(await published(tiktok.url)).toHaveLength(0);
+    });
+  }
+});
