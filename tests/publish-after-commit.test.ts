@@ -98,6 +98,20 @@ describe('YouTube after the upload', () => {
     expect(rejected.state.videoId).toBeTruthy();
     expect(committedToPlatform(rejected.state)).toBe(false);
   });
+
+  it('a resumed run with a committed journal skips the checks before the upload: rules changed since refuse nothing it sent', async () => {
+    const { credentials } = await emulatorCredentials(google.url);
+    const journal = memoryJournal();
+    journal.crashOn = (patch) => typeof patch.videoId === 'string';
+    await expect(publish(publisher(), await input(), context(journal, credentials))).rejects.toThrow(/simulated crash/);
+    expect(committedToPlatform(journal.state)).toBe(true);
+
+    // The same video, as checks the resumed run's release would refuse it.
+    const stricter = { ...(await input()), title: 'Committed <now refused>' };
+    const result = await publish(publisher(), stricter, context(journal, credentials));
+    expect(result).toMatchObject({ status: 'published', postId: journal.state.videoId });
+    expect(await published(google.url)).toHaveLength(1);
+  });
 });
 
 describe('Facebook after the publish call', () => {
@@ -159,7 +173,7 @@ describe('Facebook after the publish call', () => {
     expect(committedToPlatform(journal.state)).toBe(false);
   });
 
-  it('a refused Reel finish stays committed, and the resumed run finishes that Reel instead of starting another', async () => {
+  it('a refused Reel finish ends the commitment: Facebook published nothing, so a retry may start afresh', async () => {
     const { credentials, publisher } = await setup();
     await switches(facebook.url, { refuseFinish: '(#100) Param description must be at most 2200 characters' });
     const journal = memoryJournal();
@@ -168,13 +182,8 @@ describe('Facebook after the publish call', () => {
       (e: unknown) => e,
     );
     expect(failure).toMatchObject({ kind: 'rejected', message: expect.stringMatching(/at most 2200 characters/) });
-    expect(committedToPlatform(journal.state)).toBe(true);
-    const result = await publish(publisher, { kind: 'reel', source }, context(journal, credentials));
-    expect(result.status).toBe('published');
-    const starts = facebook.kit.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/video_reels'));
-    // One start and two finishes.
-    expect(starts).toHaveLength(3);
-    expect(await published(facebook.url)).toHaveLength(1);
+    expect(journal.state).toMatchObject({ committed: false, finishSent: false });
+    expect(await published(facebook.url)).toEqual([]);
   });
 
   it('a feed post Facebook refuses is not committed: nothing went out', async () => {

@@ -55,7 +55,7 @@ async function createPost(body: Json): Promise<string> {
 const target = (post: Json, key: string) => (post.targets as Json[]).find((t) => t.key === key)!;
 
 describe('a refusal after the platform took the media', () => {
-  it('a refused Reel finish keeps the journal: the retry finishes that Reel, never starts a second', async () => {
+  it('a refused Reel finish ends the commitment: the journal is cleared, the retry publishes a new Reel once', async () => {
     await switches(facebook.url, { refuseFinish: '(#100) Param description is not valid' });
     const starts = () =>
       facebook.kit.requests.filter(
@@ -74,12 +74,13 @@ describe('a refusal after the platform took the media', () => {
       .select()
       .from(publications)
       .where(and(eq(publications.postId, id), eq(publications.targetKey, 'facebook')));
-    expect(row?.journal).toMatchObject({ committed: true, finishSent: true });
+    // Facebook's refusal is its word that this Reel does not publish: nothing is kept to resume.
+    expect(row?.journal).toBeNull();
 
     const retried = await postJson(user.api, `/api/v1/posts/${id}/targets/facebook/retry`, {});
     expect(retried.status, JSON.stringify(retried.body)).toBe(202);
     await waitForPost(user.api, id, (p) => p.status === 'published', 90_000);
-    expect(starts() - startsBefore).toBe(1);
+    expect(starts() - startsBefore).toBe(2);
     expect((await published(facebook.url)).length).toBe(before + 1);
     expect(await violations(facebook.url)).toEqual([]);
   }, 200_000);

@@ -59,8 +59,11 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
     method: 'GET' | 'POST',
     url: string,
     params: Record<string, string | undefined>,
-    /** `inQuery`: parameters in the URL even on a POST, where the contract shows them there (4.4 B, 4.6 step 4). */
-    options: { idempotent: boolean; user?: boolean; inQuery?: boolean },
+    /**
+     * `inQuery`: parameters in the URL even on a POST, where the contract shows them there (4.4 B,
+     * 4.6 step 4). `answered`: told every HTTP status, the ones of tries retried here included.
+     */
+    options: { idempotent: boolean; user?: boolean; inQuery?: boolean; answered?: (status: number) => void },
   ): Promise<Record<string, unknown>> {
     return run.retrying(
       () =>
@@ -74,6 +77,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
             auth: 'param',
             token: user ?? pageToken,
           });
+          options.answered?.(answer.status);
           if (answer.status !== 200) throw graphError(name, answer, what);
           return (answer.body ?? {}) as Record<string, unknown>;
         }),
@@ -302,38 +306,66 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
   }
 
   /**
-   * Waits until the video is done: a Page video when ready (4.4), a Reel when published (4.6). A Reel
-   * whose upload failed or expired ("retry upload", "re-upload") was never published, so the next
-   * attempt starts a new one from step 1 instead of failing the post.
+   * Facebook's verdict that nothing of this video publishes (4.4, 4.6), which ends the commitment.
+   * A Reel whose upload failed or expired ("retry upload", "re-upload") starts again from step 1
+   * instead of failing the post; a Page video's (its bytes went through another API) fails in words.
    */
+  async function endIfFailed(
+    run: PublishRun,
+    s: Record<string, Record<string, unknown>>,
+    reel: boolean,
+  ): Promise<void> {
+    const video = String((s as unknown as { video_status?: string }).video_status ?? '');
+    const publishing = s.publishing_phase ?? {};
+    const processing = s.processing_phase ?? {};
+    if (video === 'error' || processing.status === 'error') {
+      const message = (processing.error as { message?: string } | undefined)?.message;
+      await run.uncommit();
+      throw new PublishError(name, 'rejected', `Facebook could not process the video${message ? `: ${message}` : ''}`);
+    }
+    if (video === 'expired' || video === 'upload_failed') {
+      const what = video === 'expired' ? 'expired' : 'failed';
+      if (reel) await startReelAgain(run, `Facebook says the Reel upload ${what}`);
+      await run.uncommit();
+      throw new PublishError(name, 'rejected', `Facebook says the upload ${what}; upload it again`);
+    }
+    // Processed is not published: after the finish call publishing goes on by itself (4.6).
+    if (publishing.status === 'error' || publishing.publish_status === 'error') {
+      await run.uncommit();
+      throw new PublishError(name, 'rejected', 'Facebook processed the video but could not publish it');
+    }
+  }
+
+  /** Whether a Reel's status shows a finish took: only a phase that says it began counts, a status without one proves nothing. */
+  function finishTaken(s: Record<string, Record<string, unknown>>): boolean {
+    const publishing = s.publishing_phase ?? {};
+    const began = (phase: unknown) => typeof phase === 'string' && phase !== 'not_started';
+    return (
+      began(s.processing_phase?.status) ||
+      began(publishing.status) ||
+      ['published', 'scheduled'].includes(String(publishing.publish_status))
+    );
+  }
+
+  /**
+   * Whether an earlier finish, whose answer never said it was refused, took. Also true when the
+   * status could not be read (the run then ends "outcome unknown"), so the caller sends nothing.
+   */
+  async function earlierFinishTook(run: PublishRun, videoId: string): Promise<boolean> {
+    const s = await status(run, videoId, true);
+    if (!s) return true;
+    await endIfFailed(run, s, true);
+    return finishTaken(s);
+  }
+
+  /** Waits until the video is done: a Page video when ready (4.4), a Reel when published (4.6). */
   async function waitProcessed(run: PublishRun, videoId: string, reel: boolean): Promise<void> {
     await run.poll('Facebook video processing', async () => {
       const s = await status(run, videoId, reel);
       if (!s) return true;
+      await endIfFailed(run, s, reel);
       const video = String((s as unknown as { video_status?: string }).video_status ?? '');
       const publishing = s.publishing_phase ?? {};
-      const processing = s.processing_phase ?? {};
-      if (video === 'error' || processing.status === 'error') {
-        const message = (processing.error as { message?: string } | undefined)?.message;
-        await run.uncommit();
-        throw new PublishError(
-          name,
-          'rejected',
-          `Facebook could not process the video${message ? `: ${message}` : ''}`,
-        );
-      }
-      if (reel && (video === 'expired' || video === 'upload_failed')) {
-        await startReelAgain(run, `Facebook says the Reel upload ${video === 'expired' ? 'expired' : 'failed'}`);
-      }
-      if (video === 'expired') {
-        await run.uncommit();
-        throw new PublishError(name, 'rejected', 'Facebook says the upload expired; upload it again');
-      }
-      // Processed is not published: after the finish call publishing goes on by itself (4.6).
-      if (publishing.status === 'error' || publishing.publish_status === 'error') {
-        await run.uncommit();
-        throw new PublishError(name, 'rejected', 'Facebook processed the video but could not publish it');
-      }
       // A Page video is done when its video_status is ready (4.4), whatever its phases say.
       if (!reel && video === 'ready') return true;
       // The examples spell a finished phase `complete`, the field table `completed` (platform-apis.md 5).
@@ -351,7 +383,9 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
         {
           name: 'prepare',
           async run(run) {
-            const problems = facebookPreflight(input);
+            // A resumed run that may have published already only asks Facebook from here on: rules
+            // changed since (a new release) must not turn that post into a refusal.
+            const problems = committedToPlatform(run.journal) ? [] : facebookPreflight(input);
             if (problems.length)
               throw new PublishError(name, 'rejected', `Facebook would refuse this post: ${problems.join('; ')}`);
             if (input.kind === 'reel' && !run.journal.videoId) {
@@ -432,20 +466,9 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
             }
             const videoId = String(run.journal.videoId);
             for (let attempt = 0; attempt < 3; attempt++) {
-              if (run.journal.finishSent) {
-                // A finish whose answer was lost: Facebook's status says whether it took.
-                const s = await status(run, videoId, true);
-                if (!s) return;
-                const publishing = s.publishing_phase ?? {};
-                // Only a phase that says it began counts: a status without one proves nothing.
-                const began = (phase: unknown) => typeof phase === 'string' && phase !== 'not_started';
-                const taken =
-                  began(s.processing_phase?.status) ||
-                  began(publishing.status) ||
-                  ['published', 'scheduled'].includes(String(publishing.publish_status));
-                if (taken) return;
-              }
-              // A refused finish keeps this: the Reel stays where a retry asks its status before finishing.
+              // A finish sent before without a refusal for answer (lost, or a 5xx): it may have taken.
+              let inDoubt = run.journal.finishSent === true;
+              if (inDoubt && (await earlierFinishTook(run, videoId))) return;
               await run.commit({ finishSent: true });
               const answered = await call(
                 run,
@@ -459,9 +482,22 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
                   description: input.description,
                   title: input.title,
                 },
-                { idempotent: false, inQuery: true },
-              ).catch((err) => {
+                {
+                  idempotent: false,
+                  inQuery: true,
+                  answered: (status) => {
+                    if (status >= 500) inDoubt = true;
+                  },
+                },
+              ).catch(async (err: unknown) => {
                 if (err instanceof PublishError && err.kind === 'lost') return null;
+                // A 5xx may come after Facebook acted on it: the retry asks the status first.
+                if (!(err instanceof PublishError) || (err.details.status ?? 0) >= 500) throw err;
+                // Refused: this finish published nothing, though one in doubt before it may have
+                // (the refusal may even be because it did).
+                if (inDoubt && (await earlierFinishTook(run, videoId))) return {};
+                // Facebook's word that this Reel does not publish: a retry starts afresh.
+                await run.uncommit({ finishSent: false });
                 throw err;
               });
               if (answered) return;

@@ -239,7 +239,10 @@ export function youtubePublisher(config: YouTubePublisherConfig): PlatformPublis
       return [
         {
           name: 'prepare',
-          async run() {
+          async run(run) {
+            // A resumed run that may have published already only asks YouTube from here on: rules
+            // changed since (a new release) must not turn that video into a refusal.
+            if (committedToPlatform(run.journal)) return;
             const problems = youtubePreflight(input);
             if (problems.length > 0)
               throw new PublishError('youtube', 'rejected', `YouTube would refuse this video: ${problems.join('; ')}`);
