@@ -3,11 +3,10 @@ import {
   graphError,
   type HttpAnswer,
   IG_NEW_CONTAINER_SUBCODES,
-  IG_NOT_READY_SUBCODE,
   IG_RETRY_TWICE_SUBCODE,
   PublishError,
 } from '../publish-errors.js';
-import type { Journal, PlatformPublisher, PublishRun } from '../publishing.js';
+import { committedToPlatform, type Journal, type PlatformPublisher, type PublishRun } from '../publishing.js';
 import { ConnectionLost, sendBytes, type UploadSource } from '../upload-source.js';
 import {
   ASK_AGAIN_AFTER_MS,
@@ -59,6 +58,9 @@ export interface InstagramPublisherConfig {
 /** How long one attempt checks a container before handing back to Temporal's retries (3.4). */
 const CONTAINER_CHECKS_MS = 5 * 60_000;
 
+/** A publish that took, with the answer that carries the media id lost. */
+const ID_LOST = 'published; Instagram’s answer with the post id was lost, see the account';
+
 /** A container that went to ERROR, with what 3.6 says its subcode allows. */
 interface Failed {
   failed: ContainerError;
@@ -95,6 +97,8 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
     idempotent: boolean,
     /** Parameters in the URL on a POST, where the contract shows them there (3.4 step 3). */
     inQuery = false,
+    /** Told every HTTP status, the ones of tries retried here included. */
+    answered?: (status: number) => void,
   ): Promise<Record<string, unknown>> {
     return run.retrying(
       () =>
@@ -107,6 +111,7 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
             auth: 'param',
             token,
           });
+          answered?.(answer.status);
           if (answer.status !== 200) throw graphError(name, answer, what);
           return (answer.body ?? {}) as Record<string, unknown>;
         }),
@@ -165,25 +170,25 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
   }
 
   /**
-   * media_publish answered with an error from 3.6 that a retry overcomes: nothing was posted. Not
-   * ready yet: wait for FINISHED again. A container that can no longer be published (2207008 after
-   * two retries): the next attempt makes a new one.
+   * media_publish was refused: nothing was posted, so nothing of this journal is committed any more.
+   * Most refusals (not ready yet, 2207027, say): the next attempt, if there is one, waits for
+   * FINISHED and sends it again. A container that can no longer be published (2207008 after two
+   * retries): the next attempt makes a new one.
    */
   async function afterRefusedPublish(run: PublishRun, err: PublishError): Promise<void> {
     const subcode = err.details.subcode;
-    if (subcode === IG_NOT_READY_SUBCODE) {
-      await run.record({ publishSent: false });
+    const tries = Number(run.journal.builderRetries ?? 0);
+    if (subcode === undefined || !IG_NEW_CONTAINER_SUBCODES.has(subcode)) {
+      await run.uncommit({ publishSent: false });
       return;
     }
-    if (subcode === undefined || !IG_NEW_CONTAINER_SUBCODES.has(subcode)) return;
-    const tries = Number(run.journal.builderRetries ?? 0);
     if (subcode === IG_RETRY_TWICE_SUBCODE && tries < 2) {
-      await run.record({ publishSent: false, builderRetries: tries + 1 });
+      await run.uncommit({ publishSent: false, builderRetries: tries + 1 });
       return;
     }
     // The items are made again with the carousel: each counts against the account's containers.
     const items = Array.isArray(run.journal.childIds) ? run.journal.childIds.length : 0;
-    await run.record({
+    await run.uncommit({
       containerId: null,
       childIds: [],
       uploaded: false,
@@ -200,6 +205,30 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
   async function containerStatus(run: PublishRun, id: string): Promise<{ code: string; text: string }> {
     const body = await graph(run, 'container status', 'GET', `/${id}`, { fields: 'status_code,status' }, true);
     return { code: String(body.status_code ?? ''), text: String(body.status ?? '') };
+  }
+
+  /**
+   * Where a container stands after a media_publish that no refusal answered (lost, or a 5xx): only
+   * the container can say whether it took. A refused read cannot say, so the journal stays
+   * committed and a retry asks again; ERROR or EXPIRED is Instagram's word that it never publishes.
+   */
+  async function sentContainer(run: PublishRun, id: string): Promise<string> {
+    // A journal written before the commitment was recorded may hold a send all the same.
+    if (!committedToPlatform(run.journal)) await run.commit();
+    let code: string;
+    try {
+      code = (await containerStatus(run, id)).code;
+    } catch (err) {
+      if (!(err instanceof PublishError) || err.kind !== 'rejected') throw err;
+      throw new PublishError(
+        name,
+        'rejected',
+        `Instagram may have published this post (media_publish was sent and not refused), but the container’s status could not be read: ${err.message}; a retry asks Instagram again`,
+        err.details,
+      );
+    }
+    if (code === 'ERROR' || code === 'EXPIRED') await run.uncommit({ publishSent: false });
+    return code;
   }
 
   async function waitFinished(
@@ -397,8 +426,25 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
         {
           name: 'poll',
           async run(run) {
-            if (run.journal.publishSent) return;
-            const state = await waitFinished(run, String(run.journal.containerId), 'media');
+            if (run.journal.mediaId) return;
+            const id = String(run.journal.containerId);
+            if (run.journal.publishSent) {
+              const code = await sentContainer(run, id);
+              if (code === 'PUBLISHED') {
+                await run.published(null, null, ID_LOST);
+                return;
+              }
+              // Not published: commit sends it again, for this container only (one publishes once).
+              if (code === 'FINISHED') return;
+              if (code !== 'ERROR' && code !== 'EXPIRED')
+                throw new PublishError(
+                  name,
+                  'transient',
+                  `Instagram container is ${code} after media_publish was sent`,
+                );
+              // Never to be published: replaced below, as one that failed before publishing.
+            }
+            const state = await waitFinished(run, id, 'media');
             if (typeof state === 'object') {
               // The carousel's items stay: prepare checks them again before the new carousel.
               await afterContainerError(run, state, 'media', { containerId: null, uploadUri: null, uploaded: false });
@@ -417,27 +463,12 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
           name: 'commit',
           async run(run) {
             const id = String(run.journal.containerId);
-            if (run.journal.publishSent && !run.journal.mediaId) {
-              // The answer of media_publish was lost: the container says whether it was published.
-              const s = await containerStatus(run, id);
-              if (s.code === 'PUBLISHED') {
-                await run.published(
-                  null,
-                  null,
-                  'published; Instagram’s answer with the post id was lost, see the account',
-                );
-                return;
-              }
-              if (s.code !== 'FINISHED')
-                throw new PublishError(
-                  name,
-                  'transient',
-                  `Instagram container is ${s.code} after a lost publish answer`,
-                );
-            }
             if (!run.journal.mediaId) {
               await checkLimit(run);
-              await run.record({ publishSent: true });
+              // Sent before without a refusal for answer (poll found the container FINISHED): it
+              // may still be taking, and a refusal now may even be because it did.
+              let inDoubt = run.journal.publishSent === true;
+              await run.commit({ publishSent: true });
               const body = await graph(
                 run,
                 'publish',
@@ -446,20 +477,22 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
                 { creation_id: id },
                 false,
                 true,
-              ).catch(async (err) => {
-                if (err instanceof PublishError && err.kind === 'lost') {
-                  const s = await containerStatus(run, id);
-                  if (s.code === 'PUBLISHED') return { id: null };
-                }
-                if (err instanceof PublishError) await afterRefusedPublish(run, err);
+                (status) => {
+                  if (status >= 500) inDoubt = true;
+                },
+              ).catch(async (err: unknown) => {
+                if (!(err instanceof PublishError)) throw err;
+                // Lost or a 5xx: this send may have taken. Refused (or never reached Instagram): it
+                // posted nothing, though a send in doubt before it may have.
+                const refused = err.kind !== 'lost' && (err.details.status ?? 0) < 500;
+                if ((!refused || inDoubt) && (await sentContainer(run, id)) === 'PUBLISHED') return { id: null };
+                // A refusal ends the commitment; after a lost answer or a 5xx it stays, and the next
+                // attempt asks the container first.
+                if (refused) await afterRefusedPublish(run, err);
                 throw err;
               });
               if (body.id === null) {
-                await run.published(
-                  null,
-                  null,
-                  'published; Instagram’s answer with the post id was lost, see the account',
-                );
+                await run.published(null, null, ID_LOST);
                 return;
               }
               await run.record({ mediaId: String(body.id) });
