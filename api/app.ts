@@ -6,10 +6,11 @@ import type { ApiDeps } from './deps.js';
 import { domainErrorHandler } from './domain-problem.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { Problem, problemHandler } from './problem.js';
+import { hideSecretQueries } from './request-log.js';
 import { authDocs, authRoutes } from './routes/auth.js';
 import { calendarDocs, calendarRoutes } from './routes/calendar.js';
 import { campaignDocs, campaignRoutes } from './routes/campaigns.js';
-import { connectionDocs, connectionRoutes, hideOAuthQuery } from './routes/connections.js';
+import { connectionDocs, connectionRoutes } from './routes/connections.js';
 import { docsDocs, docsRoutes } from './routes/docs.js';
 import { healthDocs, healthRoutes } from './routes/health.js';
 import { meDocs, meRoutes } from './routes/me.js';
@@ -94,7 +95,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(
     pinoHttp({
       logger: deps.logger,
-      serializers: { req: hideOAuthQuery },
+      serializers: { req: hideSecretQueries },
       // Probes every few seconds would drown the log.
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
       customLogLevel: (_req, res, err) =>

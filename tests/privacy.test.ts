@@ -7,7 +7,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hideOAuthQuery } from '../api/routes/connections.js';
+import { hideSecretQueries } from '../api/request-log.js';
 import { queryRows } from '../db/client.js';
 import { campaignSlots, users } from '../db/schema.js';
 import { WEEKDAYS } from '../domain/cadence.js';
@@ -473,8 +473,8 @@ it('keeps the OAuth callback query out of the request log however the path is sp
     '/api/v1/connections/tiktok/CALLBACK?code=SECRET&state=S',
     '/api/v1/connections/tiktok/callback/?code=SECRET&state=S',
   ]) {
-    const logged = hideOAuthQuery({ url, query: { code: 'SECRET', state: 'S' } });
+    const logged = hideSecretQueries({ url, query: { code: 'SECRET', state: 'S' } });
     expect(JSON.stringify(logged)).not.toContain('SECRET');
   }
-  expect(hideOAuthQuery({ url: '/api/v1/posts?limit=5', query: { limit: '5' } }).url).toBe('/api/v1/posts?limit=5');
+  expect(hideSecretQueries({ url: '/api/v1/posts?limit=5', query: { limit: '5' } }).url).toBe('/api/v1/posts?limit=5');
 });

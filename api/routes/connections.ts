@@ -455,16 +455,6 @@ export function connectionRoutes(deps: ApiDeps): Router {
   return router;
 }
 
-/**
- * Request-log serializer: the OAuth callback's query carries the authorization code and state, so
- * its log line keeps the path only, however it is spelled (Express matches paths case-insensitively
- * and with a trailing slash). Every other request is logged as it was.
- */
-export function hideOAuthQuery<R extends { url?: string; query?: unknown }>(req: R): R {
-  if (!req.url || !/^\/api\/v1\/connections\/[^/?]+\/callback\/?(\?|$)/i.test(req.url)) return req;
-  return { ...req, url: req.url.replace(/\?.*$/, '?[redacted]'), query: '[redacted]' };
-}
-
 function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

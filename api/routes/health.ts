@@ -8,8 +8,8 @@ const CHECK_TIMEOUT_MS = 3000;
 const readiness = z.object({
   status: z.enum(['ready', 'not ready']),
   checks: z.object({
-    database: z.string().describe('"ok", or "unreachable: " and why'),
-    temporal: z.string().describe('"ok", or "unreachable: " and why'),
+    database: z.enum(['ok', 'unreachable']).describe('Why it is unreachable goes to the log, not to anyone who asks'),
+    temporal: z.enum(['ok', 'unreachable']),
   }),
 });
 
@@ -39,7 +39,8 @@ export const healthDocs: RouteDoc[] = [
   },
 ];
 
-async function check(fn: () => Promise<unknown>): Promise<string> {
+/** "ok" or "unreachable"; the reason (addresses, user names) is logged, never answered unauthenticated. */
+async function check(deps: ApiDeps, what: string, fn: () => Promise<unknown>): Promise<'ok' | 'unreachable'> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -50,7 +51,8 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
     ]);
     return 'ok';
   } catch (err) {
-    return `unreachable: ${err instanceof Error ? err.message : String(err)}`;
+    deps.logger.warn({ dependency: what, reason: err instanceof Error ? err.message : String(err) }, 'not ready');
+    return 'unreachable';
   } finally {
     clearTimeout(timer);
   }
@@ -63,8 +65,8 @@ export function healthRoutes(deps: ApiDeps): Router {
   });
   router.get('/readyz', async (_req, res) => {
     const [database, temporal] = await Promise.all([
-      check(() => deps.pingDatabase()),
-      check(() => deps.temporal.connection.workflowService.getSystemInfo({})),
+      check(deps, 'database', () => deps.pingDatabase()),
+      check(deps, 'temporal', () => deps.temporal.connection.workflowService.getSystemInfo({})),
     ]);
     const ready = database === 'ok' && temporal === 'ok';
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: { database, temporal } });
