@@ -4,15 +4,34 @@ import { rateLimits } from '../db/schema.js';
 
 export const RATE_WINDOW_MS = 15 * 60 * 1000;
 
-/** Password checks of one account from one address: the limit a guesser meets first. */
+/**
+ * The client an address stands for. An IPv6 client holds a whole /64 (one home, one server) and
+ * can send from any address in it, so its first 64 bits are the client; IPv4 (mapped too) as it is.
+ */
+export function clientOf(ip: string | undefined): string {
+  if (!ip) return 'unknown';
+  const address = ip.replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const [head = '', tail] = address.split('::');
+  const first = head === '' ? [] : head.split(':');
+  const last = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined ? first : [...first, ...Array(Math.max(0, 8 - first.length - last.length)).fill('0'), ...last];
+  const prefix = groups.slice(0, 4).map((g) => (Number.parseInt(g, 16) || 0).toString(16));
+  return `${prefix.join(':')}::/64`;
+}
+
+/** Password checks of one account from one client: the limit a guesser meets first. */
 export const pairThrottleKey = (ip: string | undefined, email: string) =>
-  `auth:pair:${ip ?? 'unknown'}:${email.toLowerCase()}`;
+  `auth:pair:${clientOf(ip)}:${email.toLowerCase()}`;
 /** Password checks of one account from addresses it has never signed in from: the slower cap. */
 export const accountThrottleKey = (email: string) => `auth:account:${email.toLowerCase()}`;
 /** Registrations tried for one email address. */
 export const registerThrottleKey = (email: string) => `auth:register:${email.toLowerCase()}`;
-/** Sign-in and registration attempts from one address. */
-export const ipThrottleKey = (ip: string | undefined) => `auth:ip:${ip ?? 'unknown'}`;
+/** Sign-in and registration attempts from one client (an IPv6 /64 counts as one). */
+export const ipThrottleKey = (ip: string | undefined) => `auth:ip:${clientOf(ip)}`;
 
 export interface RateDecision {
   allowed: boolean;

@@ -1,5 +1,6 @@
 import { and, eq, lt } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientOf, ipThrottleKey } from '../auth/rate-limit.js';
 import { housekeepingScheduleId } from '../composition/housekeeping-schedule.js';
 import { auditEvents, postActionKeys, publishingUsage } from '../db/schema.js';
 import { call, expectProblem, postJson, signUp } from './helpers/api.js';
@@ -281,6 +282,19 @@ describe('throttling', () => {
     } finally {
       await limited.stop();
     }
+  });
+
+  it('counts every address of an IPv6 /64 as one client, however it is written', () => {
+    // One home or server holds the whole /64 and may send from any address in it.
+    const one = ['2001:db8:1:2::1', '2001:0db8:0001:0002:ffff:1:2:3', '2001:DB8:1:2:0:0:0:9', '2001:db8:1:2::1%eth0'];
+    expect(new Set(one.map(ipThrottleKey))).toEqual(new Set(['auth:ip:2001:db8:1:2::/64']));
+    expect(clientOf('2001:db8:1:3::1')).not.toBe(clientOf('2001:db8:1:2::1'));
+    expect(clientOf('::1')).toBe('0:0:0:0::/64');
+    expect(clientOf('fe80::1')).toBe('fe80:0:0:0::/64');
+    // IPv4, plain or mapped into IPv6, is one address per client.
+    expect(clientOf('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientOf('203.0.113.7')).not.toBe(clientOf('203.0.113.8'));
+    expect(clientOf(undefined)).toBe('unknown');
   });
 
   it('limits sign-in and registration attempts per IP address', async () => {
