@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, Response } from 'express';
 import type { z } from 'zod';
+import { findTooDeep, MAX_JSON_DEPTH } from '../domain/json-depth.js';
 import { findUnstorableText, STORABLE_TEXT_RULE } from '../domain/text.js';
 import { safeError } from '../runtime/errors.js';
 
@@ -136,6 +137,11 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, pre
   if (unstorable !== undefined) {
     const field = [prefix, unstorable === '(value)' ? '' : unstorable].filter(Boolean).join('.') || '(body)';
     throw Problem.validation([{ field, message: STORABLE_TEXT_RULE }]);
+  }
+  const deep = findTooDeep(value);
+  if (deep !== undefined) {
+    const field = [prefix, deep === '(value)' ? '' : deep].filter(Boolean).join('.') || '(body)';
+    throw Problem.validation([{ field, message: `must not nest arrays and objects more than ${MAX_JSON_DEPTH} deep` }]);
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw Problem.validation(fieldErrorsFromZod(parsed.error, prefix));

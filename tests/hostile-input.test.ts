@@ -183,6 +183,29 @@ describe('text PostgreSQL cannot store', () => {
         expect((refused?.cause as Error | undefined)?.message, update).toContain(STORABLE_TEXT_RULE);
       }
     }
+    // Free-form draft values nested deeper than anything serialises safely (Temporal's payload
+    // converter overflowed its stack on 100,000 levels): refused at the door, naming the field.
+    // Sent as text: the test's own JSON.stringify would overflow on 100,000 levels too.
+    const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    for (const levels of [40, 100_000]) {
+      expectProblem(
+        await postJson(
+          user.api,
+          `/api/v1/posts/${id}/drafts/fb`,
+          `{"draft":{"text":"x","extra":${nested(levels)}}}`,
+          {},
+          'PUT',
+        ),
+        422,
+        `draft.extra${'[0]'.repeat(30)}`,
+      );
+      expectProblem(
+        await postJson(user.api, `/api/v1/posts/${id}/review/approve`, `{"edits":{"fb":{"extra":${nested(levels)}}}}`),
+        422,
+        `edits.fb.extra${'[0]'.repeat(29)}`,
+      );
+    }
+    expect(app.logLines.filter((l) => l.includes('"unhandled error"'))).toEqual([]);
     const after = (await call(user.api, `/api/v1/posts/${id}`)).body;
     expect(after.status).toBe('awaiting_review');
     expect(JSON.stringify(after.drafts ?? after.targets)).toBe(draftBefore);
@@ -314,8 +337,14 @@ describe('client errors are client errors', () => {
   it('answers bodies nested thousands deep and dates outside the years 2000-2999 with 422, never 500', async () => {
     // 10 KB of brackets: small enough for the body limit, deep enough to overflow a recursive walk.
     const deep = `{"name":${'['.repeat(5000)}${']'.repeat(5000)}}`;
-    expectProblem(await postJson(user.api, '/api/v1/me', deep, {}, 'PATCH'), 422, 'name');
-    expectProblem(await postJson(app.baseUrl, '/api/v1/auth/sign-in', deep.replace('name', 'email')), 422, 'email');
+    // Refused where it passes 32 levels, before any schema reads it.
+    const tooDeep = (field: string) => `${field}${'[0]'.repeat(31)}`;
+    expectProblem(await postJson(user.api, '/api/v1/me', deep, {}, 'PATCH'), 422, tooDeep('name'));
+    expectProblem(
+      await postJson(app.baseUrl, '/api/v1/auth/sign-in', deep.replace('name', 'email')),
+      422,
+      tooDeep('email'),
+    );
     const post = (publishAt: unknown) =>
       postJson(user.api, '/api/v1/posts', { caption: 'when?', targets: [{ type: 'local_export' }], publishAt });
     // Year 10000 in UTC, years JavaScript reads as 1900-1999, and a second that does not exist.
