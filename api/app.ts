@@ -1,7 +1,8 @@
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { authenticate, requireCaller } from './auth.js';
+import { bodyDeadline } from './body-deadline.js';
 import type { ApiDeps } from './deps.js';
 import { domainErrorHandler } from './domain-problem.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
@@ -84,6 +85,9 @@ const methodGuard: RequestHandler = (req, res, next) => {
   );
 };
 
+/** Express matches paths case-insensitively and with a trailing slash: so does this. */
+const isUpload = (req: Request) => req.method === 'POST' && /^\/api\/v1\/media\/?$/i.test(req.path);
+
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -103,6 +107,8 @@ export function createApp(deps: ApiDeps): Express {
     }),
   );
   app.use(methodGuard);
+  // Uploads stream for as long as they take (up to Node's hour); every other body has a minute.
+  app.use(bodyDeadline(deps.bodyDeadlineMs ?? 60_000, isUpload));
   // A JSON route given another kind of body says so (415), rather than "field required" (422).
   for (const doc of ROUTE_DOCS) if (doc.body) app[doc.method](doc.path, requireJsonBody);
   app.use(healthRoutes(deps));

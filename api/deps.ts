@@ -26,6 +26,8 @@ export interface ApiDeps {
   dataDir: string;
   authKeys: AuthKeys;
   sessionTtlHours: number;
+  /** A request body other than an upload's must arrive within this (REQUEST_BODY_TIMEOUT_SECONDS). */
+  bodyDeadlineMs?: number;
   /** Sign-in and registration attempts per IP per 15 minutes. */
   authIpLimit: number;
   /** Failed sign-ins per account per 15 minutes. */

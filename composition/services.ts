@@ -180,6 +180,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         authKeys: deriveAuthKeys(secret),
         sessionTtlHours: config.SESSION_TTL_HOURS,
         authIpLimit: config.AUTH_IP_LIMIT,
+        bodyDeadlineMs: config.REQUEST_BODY_TIMEOUT_SECONDS * 1000,
         authAccountLimit: config.AUTH_ACCOUNT_LIMIT,
         trustProxy: config.TRUST_PROXY,
         reviewMaxRounds: config.REVIEW_MAX_ROUNDS,

@@ -95,6 +95,11 @@ const envSchema = z.object({
     .int('expected a whole number of days')
     .min(1, 'expected at least 1 day')
     .default(90),
+  REQUEST_BODY_TIMEOUT_SECONDS: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .int('expected a whole number of seconds')
+    .min(1, 'expected at least 1 second')
+    .default(60),
   AUTH_IP_LIMIT: z.coerce
     .number({ error: 'expected a number of attempts' })
     .int('expected a whole number')

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { and, eq, lt } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientOf, ipThrottleKey } from '../auth/rate-limit.js';
@@ -322,6 +323,35 @@ describe('throttling', () => {
 });
 
 describe('security headers and limits', () => {
+  it('answers 408 and closes the connection when a body trickles in past its deadline', async () => {
+    const slow = await startTestApp({ env: { REQUEST_BODY_TIMEOUT_SECONDS: '1' } });
+    try {
+      const { port } = new URL(slow.baseUrl);
+      const socket = connect(Number(port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+      });
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write(
+        'POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"em',
+      );
+      // A byte now and then, as a slow client would: never the whole body.
+      const trickle = setInterval(() => socket.write(' '), 300);
+      const started = Date.now();
+      await closed;
+      clearInterval(trickle);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer).toContain('application/problem+json');
+      expect(answer).toContain('did not arrive within 1 s');
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // The server goes on answering.
+      expect((await call(slow.baseUrl, '/healthz')).status).toBe(200);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('sends security headers and refuses oversized JSON bodies', async () => {
     const res = await fetch(`${app.baseUrl}/healthz`);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');

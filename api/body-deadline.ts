@@ -1,0 +1,33 @@
+import type { Request, RequestHandler } from 'express';
+
+/**
+ * Node's own limit on receiving a request is an hour (composition/services.ts), for uploads on
+ * slow lines. Every other body is small (16-256 KB), so it must arrive within `ms`: a client that
+ * trickles a byte every few seconds would otherwise hold a socket and a parser for that hour.
+ * Answered 408 as problem+json, and the connection is closed (the rest of the body is unread).
+ */
+export function bodyDeadline(ms: number, exempt: (req: Request) => boolean): RequestHandler {
+  return (req, res, next) => {
+    if (req.complete || exempt(req)) return next();
+    const timer = setTimeout(() => {
+      if (req.complete || res.headersSent) return;
+      res.once('finish', () => req.socket.destroy());
+      res
+        .status(408)
+        .set('Connection', 'close')
+        .type('application/problem+json')
+        .send(
+          JSON.stringify({
+            type: 'about:blank',
+            title: 'Request Timeout',
+            status: 408,
+            detail: `The request body did not arrive within ${Math.round(ms / 1000)} s`,
+          }),
+        );
+    }, ms);
+    const stop = () => clearTimeout(timer);
+    req.once('end', stop);
+    res.once('close', stop);
+    next();
+  };
+}
