@@ -419,6 +419,16 @@ describe('scheduling', () => {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.body).toMatchObject({ publishAt: '2031-06-01T07:00:00.000Z', timeZone: 'Europe/Vienna' });
     await waitForPost(user.api, created.body.id, (p) => p.status === 'scheduled');
+    // A mistyped year in the past is refused, not published at once.
+    const typo = await postJson(user.api, `/api/v1/posts/${created.body.id}/reschedule`, {
+      publishAt: new Date(Date.now() - 365 * 86_400_000).toISOString(),
+    });
+    expectProblem(typo, 422, 'publishAt');
+    expect(JSON.stringify(typo.body)).toMatch(/has passed; give a time from now on/);
+    expect((await call(user.api, `/api/v1/posts/${created.body.id}`)).body).toMatchObject({
+      status: 'scheduled',
+      publishAt: '2031-06-01T07:00:00.000Z',
+    });
 
     const soon = new Date(Date.now() + 2000).toISOString();
     const moved = await postJson(user.api, `/api/v1/posts/${created.body.id}/reschedule`, { publishAt: soon });
