@@ -4,6 +4,7 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import { draftText } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications, renditions } from '../db/schema.js';
 import { QUOTA_DEFAULTS } from '../domain/quotas.js';
+import type { Platform } from '../platforms/connector.js';
 import { PublishError } from '../platforms/publish-errors.js';
 import { OutcomeUnknownError, PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
 import { committedToPlatform } from '../platforms/publishing.js';
@@ -137,19 +138,25 @@ export function createPublishTarget(deps: ActivityDeps) {
                 `the account must be connected again${connection.statusReason ? `: ${connection.statusReason}` : ''}`,
               );
             }
-            const fence = await claimJournal(deps, publication, {
-              fresh: retry === true && publication.status === 'unknown',
-            });
+            const fresh = retry === true && publication.status === 'unknown';
+            const fence = await claimJournal(deps, publication, { fresh });
             const options = publication.options ?? {};
-            const verdict = await reserveQuota(db, deps.quotas ?? QUOTA_DEFAULTS, {
-              platform,
-              accountId: connection.platformAccountId,
-              postId,
-              targetKey,
-              direct: (options.mode ?? 'direct') === 'direct',
-              reel: files.some((f) => f.mimeType.startsWith('video/') && (options.placement ?? f.placement) === 'reel'),
-              thumbnail: files.some((f) => !f.mimeType.startsWith('video/')),
-            });
+            // A resume that only asks the platform about the post it already sent spends nothing
+            // the budget counts; an afresh start sends everything again, so it reserves.
+            const verdict =
+              !fresh && onlyVerdictLeft(platform, publication.journal)
+                ? ({ ok: true } as const)
+                : await reserveQuota(db, deps.quotas ?? QUOTA_DEFAULTS, {
+                    platform,
+                    accountId: connection.platformAccountId,
+                    postId,
+                    targetKey,
+                    direct: (options.mode ?? 'direct') === 'direct',
+                    reel: files.some(
+                      (f) => f.mimeType.startsWith('video/') && (options.placement ?? f.placement) === 'reel',
+                    ),
+                    thumbnail: files.some((f) => !f.mimeType.startsWith('video/')),
+                  });
             if (!verdict.ok) {
               const waitMs = verdict.at.getTime() - Date.now();
               if (waitMs > 30 * 86_400_000) throw ApplicationFailure.nonRetryable(verdict.reason, 'QuotaExceeded');
@@ -210,6 +217,37 @@ export function createPublishTarget(deps: ActivityDeps) {
       },
     );
   };
+}
+
+/**
+ * Whether this attempt resumes a journal whose post already went out (COMMITTED) and can only read
+ * the platform's verdict on it, spending nothing a budget counts. Its spend was reserved before it
+ * went out; a person's retry more than a day later no longer finds that spend in the window, and
+ * reserving again would make it wait for room it does not use (a whole day for TikTok's cap), or
+ * fail past 30 days. A verdict that ends the commitment (FAILED, ERROR, EXPIRED) ends the attempt
+ * too, and the next one, no longer committed, reserves before it sends anything new: Instagram's
+ * container made again after an ERROR among them (EXTRA_CONTAINERS). Where a committed journal may
+ * still start anew within this attempt, it reserves:
+ * - TikTok before `uploadDone`: the last chunk went out unanswered, and an upload_url past its hour
+ *   with bytes missing is followed by a new init, a new post against the daily cap.
+ * - YouTube before `videoId`: an upload session that expired (404) is followed by a new one, a new
+ *   insert.
+ * Instagram makes no container here and sends media_publish again only for a container still
+ * FINISHED: it lives 24 hours from its making, so a day after the send it has published or expired,
+ * and before that the commit step reads Instagram's live publishing limit first. Facebook sends a
+ * Reel's finish again, never a new start.
+ */
+function onlyVerdictLeft(platform: Platform, journal: Record<string, unknown> | null): boolean {
+  if (!committedToPlatform(journal)) return false;
+  switch (platform) {
+    case 'tiktok':
+      return journal?.uploadDone === true;
+    case 'youtube':
+      return typeof journal?.videoId === 'string' && journal.videoId !== '';
+    case 'instagram':
+    case 'facebook':
+      return true;
+  }
 }
 
 /** A publisher's failure as Temporal should treat it: retried (after the wait asked for) or final, in words. */
