@@ -242,7 +242,13 @@ describe('media_publish answered', () => {
       kind: 'transient',
       message: expect.stringMatching(/expired before publishing; a new one is made/),
     });
-    expect(journal.state).toMatchObject({ committed: false, publishSent: false, containerId: null });
+    // The container made again counts against the account's containers (3.5).
+    expect(journal.state).toMatchObject({
+      committed: false,
+      publishSent: false,
+      containerId: null,
+      extraContainers: 1,
+    });
 
     expect(await run(image(), journal)).toMatchObject({ status: 'published' });
     expect(journal.state.containerId).not.toBe(first);

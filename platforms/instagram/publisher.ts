@@ -450,7 +450,13 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
               await afterContainerError(run, state, 'media', { containerId: null, uploadUri: null, uploaded: false });
             }
             if (state === 'EXPIRED') {
-              await run.record({ containerId: null, childIds: [] });
+              // Made again with its items, each one more container against the account's budget.
+              const items = Array.isArray(run.journal.childIds) ? run.journal.childIds.length : 0;
+              await run.record({
+                containerId: null,
+                childIds: [],
+                [EXTRA_CONTAINERS]: extraContainers(run) + items + 1,
+              });
               throw new PublishError(
                 name,
                 'transient',
