@@ -18,7 +18,9 @@ export function createCampaignActivities(deps: ActivityDeps) {
   return {
     async createSlotPost(request: SlotPostRequest) {
       try {
-        return await createSlotPost({ db }, request);
+        // The same settings the API creates a post with: a slot's post is checked as a person's is.
+        const slotDeps = { db, tiktokAudited: deps.tiktokAudited ?? false, quotas: deps.quotas };
+        return await createSlotPost(slotDeps, request, madeAt(Context.current().info));
       } catch (err) {
         // Settings that no longer make a valid post (media gone, a target refused) will not get
         // better by retrying: the slot fails in words and the campaign goes on.
@@ -47,6 +49,15 @@ export function createCampaignActivities(deps: ActivityDeps) {
       await saveCampaignState(db, state, doneBy(Context.current().info));
     },
   };
+}
+
+/**
+ * Now on the clock the campaign's slots are planned on (Temporal's): the later of this try's
+ * scheduling and the worker's clock. A task that waited for a worker began after it was scheduled;
+ * a time-skipping test server's clock runs ahead of the worker's.
+ */
+function madeAt(info: Info): number {
+  return Math.max(Date.now(), info.currentAttemptScheduledTimestampMs);
 }
 
 /** When this try must be done: its own deadline or that of all tries, less a margin for the answer to travel back. */

@@ -30,6 +30,8 @@ export interface ActivityDeps {
   links?: MediaServices['links'];
   /** The publishing budgets (YOUTUBE_UNITS_PER_DAY...). */
   quotas?: QuotaSettings;
+  /** TIKTOK_APP_AUDITED: a campaign's slot posts are checked as the API checks a post. */
+  tiktokAudited?: boolean;
   /** Publishing pace: status polls and the longest wait taken inside one attempt. */
   publishing?: { pollIntervalMs?: number; maxPolls?: number; maxWaitMs?: number };
 }

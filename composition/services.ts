@@ -117,6 +117,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
           ),
         links: media.links,
         quotas: config,
+        tiktokAudited: config.TIKTOK_APP_AUDITED,
         publishing: { pollIntervalMs: config.PUBLISH_POLL_INTERVAL_MS },
       };
       const activities = createActivities(deps);

@@ -6,9 +6,10 @@ import { cancelPost } from '../posts/cancel-post.js';
 import type { PostActionDeps } from '../posts/send-update.js';
 
 /**
- * Cancels the posts a cancelled campaign made for slots still to come (drafted ahead, awaiting
- * review or scheduled): a cancelled campaign's future slots do not publish. Published posts, and
- * posts already publishing (their pipeline refuses: too late), are kept. Idempotent: a post
+ * Cancels the posts a cancelled campaign made that are still to come (drafted ahead, awaiting
+ * review or scheduled): a cancelled campaign's future posts do not publish. Each post is judged by
+ * its own time, not its slot's: one rescheduled past the cancel is still to come. Published posts,
+ * and posts already publishing (their pipeline refuses: too late), are kept. Idempotent: a post
  * cancelled before is final and no longer selected.
  */
 export async function cancelSlotPosts(
@@ -22,11 +23,12 @@ export async function cancelSlotPosts(
     .where(
       and(
         eq(campaignSlots.campaignId, request.campaignId),
-        gt(campaignSlots.at, new Date(request.now ?? Date.now())),
         notInArray(posts.status, [...FINAL_STATUSES]),
+        // The post's own time: a slot post always has one (a reschedule sets another, never none).
+        gt(posts.publishAt, new Date(request.now ?? Date.now())),
       ),
     )
-    .orderBy(campaignSlots.at);
+    .orderBy(posts.publishAt);
   const cancelled: string[] = [];
   const kept: string[] = [];
   let unanswered: unknown;

@@ -2,13 +2,16 @@ import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { campaignSlots, campaigns, connections, posts, publications } from '../../db/schema.js';
 import type { CampaignSettings } from '../../domain/campaign-schedule.js';
+import { ValidationError } from '../../domain/errors.js';
 import { isFinalStatus, SLOT_KEY_PREFIX } from '../../domain/pipeline.js';
-import { createPost, type NewPost, savedPipeline } from '../posts/create-post.js';
+import { zonedTimeToInstant, zoneOffsetMinutes } from '../../domain/zoned-time.js';
+import { type CreatePostDeps, createPost, type NewPost, savedPipeline } from '../posts/create-post.js';
+import type { PostRow } from '../posts/ownership.js';
+import type { PublishAtInput } from '../posts/publish-at.js';
 import { pipelineStartOptions } from '../posts/start-pipeline.js';
 
-export interface SlotPostDeps {
-  db: Database;
-}
+/** The installation's settings a post is checked against, as the API passes them (TIKTOK_APP_AUDITED, budgets). */
+export type SlotPostDeps = Pick<CreatePostDeps, 'db' | 'tiktokAudited' | 'quotas'>;
 
 export interface SlotPostRequest {
   campaignId: string;
@@ -29,6 +32,15 @@ export type SlotPipelineOptions = ReturnType<typeof pipelineStartOptions>;
 /** How many earlier posts the AI sees; enough to vary, small enough for one prompt. */
 const EARLIER_POSTS = 5;
 
+/**
+ * The least time a reviewer is given. A slot's review is due by the slot, which normally leaves the
+ * lead time; a slot reached late (catch-up after downtime or a pause) or with a lead time shorter
+ * than this would be due before anyone saw it, so cancelled (or approved) unseen. Such a post waits
+ * this long instead and publishes at its deadline. A fixed quarter hour rather than the lead time:
+ * a late slot is published late by at most this much more, however long the lead.
+ */
+const MIN_REVIEW_MS = 15 * 60_000;
+
 /** The key that makes a slot produce at most one post, whatever retries and restarts happen. */
 export function slotIdempotencyKey(campaignId: string, slotLocal: string): string {
   return `${SLOT_KEY_PREFIX}${campaignId}:${slotLocal}`;
@@ -42,55 +54,93 @@ export function slotIdempotencyKey(campaignId: string, slotLocal: string): strin
 export async function createSlotPost(
   deps: SlotPostDeps,
   request: SlotPostRequest,
+  /** When the post is made, on the clock the campaign's slots are planned on. */
+  now = Date.now(),
 ): Promise<{ postId: string; pipeline: SlotPipelineOptions | null }> {
   const { db } = deps;
   const { campaignId, ownerId, settings, postDefaults, slot } = request;
   const key = slotIdempotencyKey(campaignId, slot.local);
-  const [existing] = await db
-    .select()
-    .from(posts)
-    .where(and(eq(posts.ownerId, ownerId), eq(posts.idempotencyKey, key)));
-  if (existing) {
+  const repeat = async (existing: PostRow) => {
     await recordSlot(db, { campaignId, slotLocal: slot.local, at: slot.at, outcome: 'created', postId: existing.id });
     if (existing.pipelineStartedAt !== null || isFinalStatus(existing.status)) {
       return { postId: existing.id, pipeline: null };
     }
     const pipeline = await savedPipeline({ db, ...postDefaults }, existing);
     return { postId: existing.id, pipeline: pipelineStartOptions(pipeline, postDefaults.searchAttributes) };
-  }
+  };
+  const existing = await slotPost(db, ownerId, key);
+  if (existing) return repeat(existing);
 
   await assertConnectionsUsable(db, ownerId, settings.targets);
   const earlier = await earlierPosts(db, campaignId, slot.at);
+  const dueAt =
+    settings.review.mode === 'manual'
+      ? Math.max(Date.parse(slot.at), Math.ceil((now + MIN_REVIEW_MS) / 1000) * 1000)
+      : Date.parse(slot.at);
   const post: NewPost = {
     brief: { ...settings.brief, ...(earlier.length > 0 ? { earlierInSeries: earlier } : {}) },
     mediaIds: [],
     targets: settings.targets,
-    publishAt: slot.at,
+    publishAt: inZone(dueAt, settings.timeZone),
     review:
       settings.review.mode === 'auto'
         ? { mode: 'auto' }
         : {
             mode: 'manual',
-            // A slot's review is due by the slot: its policy decides what an unreviewed slot does.
-            deadline: slot.at,
+            // A slot's review is due when it publishes: its policy decides what an unreviewed slot does.
+            deadline: new Date(dueAt).toISOString(),
             onExpiry: settings.review.onExpiry,
             maxRounds: settings.review.maxRounds,
           },
   };
-  const result = await createPost(
-    {
-      db,
-      reviewMaxRounds: postDefaults.reviewMaxRounds,
-      retryWindowDays: postDefaults.retryWindowDays,
-      uploadTaskQueue: postDefaults.uploadTaskQueue,
-    },
-    { ownerId, post, idempotencyKey: key },
-  );
+  let result: Awaited<ReturnType<typeof createPost>>;
+  try {
+    result = await createPost(
+      {
+        db,
+        reviewMaxRounds: postDefaults.reviewMaxRounds,
+        retryWindowDays: postDefaults.retryWindowDays,
+        uploadTaskQueue: postDefaults.uploadTaskQueue,
+        tiktokAudited: deps.tiktokAudited ?? false,
+        ...(deps.quotas ? { quotas: deps.quotas } : {}),
+      },
+      { ownerId, post, idempotencyKey: key },
+    );
+  } catch (err) {
+    // An earlier try of this activity, still running when this one began, made the slot's post in
+    // the meantime; its deadline, taken from another moment, makes the key look reused. It is the
+    // slot's post.
+    const made = err instanceof ValidationError ? await slotPost(db, ownerId, key) : undefined;
+    if (made) return repeat(made);
+    throw err;
+  }
   await recordSlot(db, { campaignId, slotLocal: slot.local, at: slot.at, outcome: 'created', postId: result.post.id });
   return {
     postId: result.post.id,
     pipeline: result.pipeline ? pipelineStartOptions(result.pipeline, postDefaults.searchAttributes) : null,
   };
+}
+
+async function slotPost(db: Database, ownerId: string, key: string): Promise<PostRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(posts)
+    .where(and(eq(posts.ownerId, ownerId), eq(posts.idempotencyKey, key)));
+  return row;
+}
+
+/**
+ * The instant as the campaign's wall-clock time, so the post's view and its workflow's summary
+ * read in the campaign's zone. Wall-clock time counts whole seconds: a late slot's instant is
+ * rounded up, never to before the slot was reached. The one time this cannot name (the second pass
+ * of an hour the clocks go back over, which reads as the first) stays an instant, shown in UTC.
+ */
+function inZone(at: number, timeZone: string): PublishAtInput {
+  const second = Math.ceil(at / 1000) * 1000;
+  const local = new Date(second + zoneOffsetMinutes(second, timeZone) * 60_000).toISOString().slice(0, 19);
+  return zonedTimeToInstant(local, timeZone).getTime() === second
+    ? { local, timeZone }
+    : new Date(second).toISOString();
 }
 
 /** The texts of the campaign's latest posts before `at`, newest first. */
