@@ -183,15 +183,16 @@ function weeklyRule(slots: WeeklySlot[]): Rule[] {
   }));
 }
 
-function matches(rule: Rule, day: number, startDay: number): boolean {
-  const date = dateOf(day);
-  const start = dateOf(startDay);
+/** A day's calendar facts, worked out once for all of a series' rules. */
+type DayOf = ReturnType<typeof dateOf>;
+
+function matches(rule: Rule, day: number, date: DayOf, startDay: number, start: DayOf): boolean {
   if (rule.freq === 'DAILY') {
     if ((day - startDay) % rule.interval !== 0) return false;
     if (rule.byDay && !rule.byDay.some((b) => b.weekday === date.weekday)) return false;
   } else if (rule.freq === 'WEEKLY') {
-    const weekOf = (n: number) => Math.floor((n - dateOf(n).weekday) / 7);
-    if ((weekOf(day) - weekOf(startDay)) % rule.interval !== 0) return false;
+    const weekOf = (n: number, weekday: number) => Math.floor((n - weekday) / 7);
+    if ((weekOf(day, date.weekday) - weekOf(startDay, start.weekday)) % rule.interval !== 0) return false;
     const days = rule.byDay?.map((d) => d.weekday) ?? [start.weekday];
     if (!days.includes(date.weekday)) return false;
   } else {
@@ -232,8 +233,21 @@ export interface SlotQuery {
   inTimeOrder?: boolean;
 }
 
-/** The campaign's slots in order, on its own wall clock. */
-export function listSlots(query: SlotQuery): Slot[] {
+/** A series as listSlots walks it: its rules, its first and last day, and how many slots at most. */
+interface Series {
+  rules: (Rule & { distinct: Rule['times'] })[];
+  startDay: number;
+  start: DayOf;
+  lastDay: number;
+  count: number;
+}
+
+const byClock = (a: { hour: number; minute: number }, b: { hour: number; minute: number }) =>
+  a.hour - b.hour || a.minute - b.minute;
+const distinctTimes = (times: Rule['times']) =>
+  [...times].sort(byClock).filter((t, i, all) => i === 0 || byClock(t, all[i - 1]!) !== 0);
+
+function seriesOf(query: Pick<SlotQuery, 'cadence' | 'startDate' | 'end'>): Series {
   const rules = query.cadence.kind === 'weekly' ? weeklyRule(query.cadence.slots) : [parseRRule(query.cadence.rule)];
   const startDay = dayNumber(query.startDate, 'startDate');
   const endDay =
@@ -245,22 +259,92 @@ export function listSlots(query: SlotQuery): Slot[] {
     query.end && 'count' in query.end ? query.end.count : Number.POSITIVE_INFINITY,
     ...rules.map((r) => r.count ?? Number.POSITIVE_INFINITY),
   );
+  return {
+    rules: rules.map((rule) => ({ ...rule, distinct: distinctTimes(rule.times) })),
+    startDay,
+    start: dateOf(startDay),
+    lastDay: Math.min(endDay, startDay + HORIZON_DAYS, LAST_DAY),
+    count,
+  };
+}
+
+/** The local times of a day's slots, by wall clock, each once. */
+function timesOn(series: Series, day: number): Rule['times'] {
+  const date = dateOf(day);
+  const matching = series.rules.filter((rule) => matches(rule, day, date, series.startDay, series.start));
+  if (matching.length === 1) return matching[0]!.distinct;
+  return distinctTimes(matching.flatMap((rule) => rule.distinct));
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * Days after which the series' days repeat which times they have: daily and weekly rules repeat
+ * within a year at most; monthly ones (months differ in length) have none this needs.
+ */
+function repeatDays(series: Series): number | undefined {
+  let days = 1;
+  for (const rule of series.rules) {
+    if (rule.freq === 'MONTHLY') return undefined;
+    const own =
+      rule.freq === 'WEEKLY'
+        ? 7 * rule.interval
+        : rule.byDay
+          ? (rule.interval * 7) / gcd(rule.interval, 7)
+          : rule.interval;
+    days = (days * own) / gcd(days, own);
+  }
+  return days;
+}
+
+/** How many slots the days from `from` up to (not including) `to` hold, without their instants. */
+function countSlots(series: Series, from: number, to: number): number {
+  let count = 0;
+  let day = from;
+  const repeat = repeatDays(series);
+  if (repeat !== undefined && to - from >= 2 * repeat) {
+    let once = 0;
+    for (; day < from + repeat; day++) once += timesOn(series, day).length;
+    const times = Math.floor((to - from) / repeat);
+    count = once * times;
+    day = from + times * repeat;
+  }
+  for (; day < to; day++) count += timesOn(series, day).length;
+  return count;
+}
+
+/** A day's slots with their instants, in the order the query lists them. */
+function slotsOn(series: Series, day: number, timeZone: string, inTimeOrder: boolean) {
+  const timed = timesOn(series, day).map(({ hour, minute }) => {
+    const local = localString(day, hour, minute);
+    return { local, at: zonedTimeToInstant(local, timeZone).getTime() };
+  });
+  if (inTimeOrder) timed.sort((a, b) => a.at - b.at);
+  return timed;
+}
+
+/**
+ * A day this many days before a moment has all its slots before it: a slot's instant is its
+ * wall-clock time less the zone's offset, no zone is more than 12 hours behind UTC, and a time the
+ * clocks skip takes the offset from before the jump.
+ */
+const SURELY_BEFORE_DAYS = 2;
+
+/**
+ * The campaign's slots in order, on its own wall clock. Days before `after` are only counted (a
+ * slot's index runs from the series' start): their instants are never computed, so asking for the
+ * next slots of a campaign years old costs what asking for a new one's does. The answer is the same
+ * as walking every slot from the start.
+ */
+export function listSlots(query: SlotQuery): Slot[] {
+  const series = seriesOf(query);
   const after = query.after === undefined ? Number.NEGATIVE_INFINITY : new Date(query.after).getTime();
   const slots: Slot[] = [];
-  let index = 0;
-  for (let day = startDay; day <= Math.min(endDay, startDay + HORIZON_DAYS, LAST_DAY); day++) {
-    const times = rules
-      .filter((rule) => matches(rule, day, startDay))
-      .flatMap((rule) => rule.times)
-      .sort((a, b) => a.hour - b.hour || a.minute - b.minute)
-      .filter((t, i, all) => i === 0 || t.hour !== all[i - 1]!.hour || t.minute !== all[i - 1]!.minute);
-    const timed = times.map(({ hour, minute }) => {
-      const local = localString(day, hour, minute);
-      return { local, at: zonedTimeToInstant(local, query.timeZone).getTime() };
-    });
-    if (query.inTimeOrder) timed.sort((a, b) => a.at - b.at);
-    for (const { local, at } of timed) {
-      if (index >= count) return slots;
+  const firstListed = Math.max(series.startDay, Math.floor(after / DAY_MS) - SURELY_BEFORE_DAYS + 1);
+  let index = countSlots(series, series.startDay, Math.min(firstListed, series.lastDay + 1));
+  for (let day = firstListed; day <= series.lastDay; day++) {
+    for (const { local, at } of slotsOn(series, day, query.timeZone, query.inTimeOrder === true)) {
+      if (index >= series.count) return slots;
       if (at > after) {
         slots.push({ local, at: new Date(at).toISOString(), index });
         if (slots.length >= query.limit) return slots;
@@ -269,4 +353,51 @@ export function listSlots(query: SlotQuery): Slot[] {
     }
   }
   return slots;
+}
+
+/**
+ * The series' slot whose identity is `local` ("YYYY-MM-DDTHH:MM"), with its instant and index as
+ * listSlots gives them; null when the series has no such slot (an edit ended it earlier).
+ */
+export function findSlot(query: Omit<SlotQuery, 'after' | 'limit'>, local: string): Slot | null {
+  const series = seriesOf(query);
+  if (!DATE.test(local.slice(0, 10))) return null;
+  const target = Date.UTC(+local.slice(0, 4), +local.slice(5, 7) - 1, +local.slice(8, 10)) / DAY_MS;
+  if (!Number.isInteger(target) || target < series.startDay || target > series.lastDay) return null;
+  let index = countSlots(series, series.startDay, target);
+  for (const { local: slot, at } of slotsOn(series, target, query.timeZone, query.inTimeOrder === true)) {
+    if (index >= series.count) return null;
+    if (slot === local) return { local, at: new Date(at).toISOString(), index };
+    index++;
+  }
+  return null;
+}
+
+/** More slots a day than any campaign needs; each costs time whenever its day is listed. */
+export const MAX_TIMES_PER_DAY = 48;
+
+/**
+ * What a new or edited cadence may ask beyond what listSlots accepts (saved campaigns keep running
+ * as they were): at most MAX_TIMES_PER_DAY slots a day.
+ */
+export function checkCadenceLimits(cadence: Cadence): void {
+  if (cadence.kind === 'rrule') {
+    const times = distinctTimes(parseRRule(cadence.rule).times).length;
+    if (times > MAX_TIMES_PER_DAY) {
+      throw new CadenceError(
+        'cadence.rule',
+        `at most ${MAX_TIMES_PER_DAY} posts a day: BYHOUR and BYMINUTE together give ${times} times a day; name fewer hours or minutes`,
+      );
+    }
+    return;
+  }
+  for (const day of WEEKDAYS) {
+    const times = new Set(cadence.slots.filter((slot) => slot.day === day).map((slot) => slot.time)).size;
+    if (times > MAX_TIMES_PER_DAY) {
+      throw new CadenceError(
+        'cadence.slots',
+        `at most ${MAX_TIMES_PER_DAY} posts a day: ${times} different times are given for ${day}`,
+      );
+    }
+  }
 }

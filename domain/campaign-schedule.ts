@@ -1,4 +1,4 @@
-import { type Cadence, CadenceError, type CampaignEnd, listSlots, type Slot } from './cadence.js';
+import { type Cadence, CadenceError, type CampaignEnd, findSlot, listSlots, type Slot } from './cadence.js';
 import type { Brief, DraftFormat } from './drafts.js';
 import type { TargetType } from './pipeline.js';
 import { zonedTimeToInstant, zoneOffsetMinutes } from './zoned-time.js';
@@ -37,6 +37,12 @@ export interface SchedulePlan {
   done: string[];
   /** Slots in the order they happen (cadence.ts `inTimeOrder`); false only for runs started before it. */
   inTimeOrder?: boolean;
+  /**
+   * Every moved slot comes at its new time, however far after the cursor its own time is; false
+   * only for runs started before it, which saw a slot moved earlier only once the slots before its
+   * own time were done (and then, its new time gone, recorded it missed).
+   */
+  allMoves?: boolean;
 }
 
 export interface PlannedSlot extends Slot {
@@ -57,18 +63,27 @@ export function upcomingSlots(plan: SchedulePlan, limit: number): PlannedSlot[] 
   const { settings, overrides } = plan;
   const skipped = new Set(overrides.skipped);
   const done = new Set(plan.done);
-  // Enough originals that skipped, done and moved ones cannot crowd out `limit` live ones.
-  const extra = skipped.size + done.size + Object.keys(overrides.moved).length;
-  const originals = listSlots({
+  const series = {
     cadence: settings.cadence,
     timeZone: settings.timeZone,
     startDate: settings.startDate,
     end: settings.end,
-    ...(plan.cursor ? { after: plan.cursor } : {}),
-    limit: limit + extra,
     inTimeOrder: plan.inTimeOrder ?? false,
-  });
-  return originals
+  };
+  // Enough originals that skipped, done and moved ones cannot crowd out `limit` live ones.
+  const extra = skipped.size + done.size + Object.keys(overrides.moved).length;
+  const originals = listSlots({ ...series, ...(plan.cursor ? { after: plan.cursor } : {}), limit: limit + extra });
+  const listed = new Set(originals.map((s) => s.local));
+  // A slot moved earlier than the originals listed: found by its own time, it comes at its new one.
+  const movedAhead = plan.allMoves
+    ? Object.keys(overrides.moved).flatMap((local) => {
+        if (listed.has(local)) return [];
+        // Still one of the series' slots (an edit of the end may have dropped it), not yet passed.
+        const slot = findSlot(series, local);
+        return slot && (!plan.cursor || Date.parse(slot.at) > Date.parse(plan.cursor)) ? [slot] : [];
+      })
+    : [];
+  return [...originals, ...movedAhead]
     .filter((s) => !skipped.has(s.local) && !done.has(s.local))
     .map((s) => {
       const moved = overrides.moved[s.local];

@@ -85,6 +85,9 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
   // Slots in the order they happen (a slot in the clocks' spring-forward gap was lost), and edits
   // of the end or zone that keep the series. Runs without the marker keep the old rules on replay.
   const scheduleV2 = patched('campaign-schedule-v2');
+  // A slot moved earlier than slots before its own time comes at its new time; runs without the
+  // marker keep seeing it only once those are done.
+  const allMoves = patched('campaign-moved-slots');
   /** Bumped by every Update that changes what to wait for, so a sleep wakes and re-plans. */
   let version = 0;
 
@@ -94,6 +97,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     cursor: state.cursor,
     done: state.done,
     inTimeOrder: scheduleV2,
+    allMoves,
   });
   const next = (limit: number) => (state.status === 'cancelled' ? [] : upcomingSlots(plan(), limit));
   const progress = (): CampaignProgress => ({
@@ -139,12 +143,16 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     assertOpen();
     if (state.status !== 'paused') throw ApplicationFailure.nonRetryable('The campaign is not paused', 'NotPaused');
   };
-  /** The edited schedule (null: unchanged); throws CadenceError (field and reason) for one that cannot run. */
+  /** The edited schedule (null: unchanged); refuses one that cannot run, naming the field in `details`. */
   const checkEdit = (edited: CampaignSettings) => {
     assertOpen();
-    const rebased = rebaseSeries(edited, settings, state.reached, editCutoff());
-    if (rebased) listSlots({ ...rebased.settings, limit: 1 });
-    return rebased;
+    try {
+      const rebased = rebaseSeries(edited, settings, state.reached, editCutoff());
+      if (rebased) listSlots({ ...rebased.settings, limit: 1 });
+      return rebased;
+    } catch (err) {
+      throw cadenceRefusal(err);
+    }
   };
   /**
    * v2: the settings an edit asks for, its changes merged onto the settings as they are now (at the
@@ -184,8 +192,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
       try {
         return await work();
       } catch (err) {
-        if (err instanceof CadenceError) throw ApplicationFailure.nonRetryable(err.message, 'CadenceError');
-        throw err;
+        throw cadenceRefusal(err);
       }
     });
   const saveThen = async (
@@ -296,9 +303,12 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
           return;
         }
         assertOpen();
-        // Throws CadenceError (field and reason) for a schedule that cannot run.
-        const rebased = rebaseSchedule(edited, settings, state.reached, Date.now());
-        if (rebased) listSlots({ ...rebased, limit: 1 });
+        try {
+          const rebased = rebaseSchedule(edited, settings, state.reached, Date.now());
+          if (rebased) listSlots({ ...rebased, limit: 1 });
+        } catch (err) {
+          throw cadenceRefusal(err);
+        }
       },
     },
   );
@@ -491,4 +501,15 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     state.overrides = after.overrides;
     state.reached++;
   }
+}
+
+/** A schedule refused (CadenceError) as the Update's refusal, its field in `details` for the API to name. */
+function cadenceRefusal(err: unknown): unknown {
+  if (!(err instanceof CadenceError)) return err;
+  return ApplicationFailure.create({
+    message: err.message,
+    type: 'CadenceError',
+    nonRetryable: true,
+    details: [err.field],
+  });
 }

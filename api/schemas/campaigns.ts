@@ -39,7 +39,7 @@ export const cadenceSchema = z.discriminatedUnion(
         .min(1, 'required: an RRULE such as FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=18')
         .max(500, 'must be at most 500 characters')
         .describe(
-          'RFC 5545 subset: FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, BYDAY (ordinals with MONTHLY), BYMONTHDAY, BYHOUR (required), BYMINUTE, COUNT, UNTIL',
+          'RFC 5545 subset: FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, BYDAY (ordinals with MONTHLY), BYMONTHDAY, BYHOUR (required), BYMINUTE, COUNT, UNTIL; BYHOUR and BYMINUTE together give at most 48 times a day',
         ),
     }),
   ],
@@ -94,7 +94,7 @@ const campaignFields = {
     .max(20, 'at most 20 targets'),
   cadence: cadenceSchema,
   timeZone: timeZoneSchema,
-  startDate: dateSchema.describe('First local date of the series'),
+  startDate: dateSchema.describe("First local date of the series: today or later in the campaign's zone"),
   end: endSchema,
   leadMinutes: z
     .number()
@@ -131,7 +131,9 @@ export const editCampaignSchema = z
     targets: campaignFields.targets.optional(),
     cadence: cadenceSchema.optional(),
     timeZone: timeZoneSchema.optional(),
-    startDate: dateSchema.optional(),
+    startDate: dateSchema
+      .optional()
+      .describe("A new first date restarts the series: today or later in the campaign's zone"),
     end: endSchema.optional(),
     leadMinutes: z.number().int().min(0, 'must be from 0 to 10080').max(10_080, 'must be from 0 to 10080').optional(),
     review: campaignReviewSchema.optional(),

@@ -9,7 +9,7 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { campaignSlots, campaigns, media, posts } from '../../db/schema.js';
-import { CadenceError, listSlots } from '../../domain/cadence.js';
+import { CadenceError, checkCadenceLimits, findSlot, listSlots } from '../../domain/cadence.js';
 import {
   type CampaignSettings,
   localTimeOf,
@@ -54,12 +54,37 @@ export function workflowIdForCampaign(id: string): string {
 }
 
 /** A cadence that cannot produce slots is refused naming the field, as any other bad input. */
-export function checkSchedule(settings: Pick<CampaignSettings, 'cadence' | 'timeZone' | 'startDate' | 'end'>) {
+function refusingCadence<T>(check: () => T): T {
   try {
-    return listSlots({ ...settings, limit: 1 });
+    return check();
   } catch (err) {
     if (err instanceof CadenceError) throw new ValidationError([{ field: err.field, message: err.message }]);
     throw err;
+  }
+}
+
+/** A new campaign's schedule: one that can run, within the limits on how often it posts. */
+export function checkSchedule(settings: Pick<CampaignSettings, 'cadence' | 'timeZone' | 'startDate' | 'end'>) {
+  return refusingCadence(() => {
+    checkCadenceLimits(settings.cadence);
+    return listSlots({ ...settings, limit: 1 });
+  });
+}
+
+/**
+ * A series starts today or later in its own zone: the days before it would be walked as slots
+ * already missed, using up an end given as a number of posts (or, caught up late, all publishing
+ * at once).
+ */
+function assertStartNotPast(settings: Pick<CampaignSettings, 'timeZone' | 'startDate'>, now = Date.now()) {
+  const today = localTimeOf(now, settings.timeZone).slice(0, 10);
+  if (settings.startDate < today) {
+    throw new ValidationError([
+      {
+        field: 'startDate',
+        message: `must be today or later: it is ${today} in ${settings.timeZone}, and the days before would count as missed`,
+      },
+    ]);
   }
 }
 
@@ -72,13 +97,11 @@ export function previewSlots(request: {
   limit: number;
 }) {
   const startDate = request.startDate ?? localTimeOf(Date.now(), request.timeZone).slice(0, 10);
-  try {
+  return refusingCadence(() => {
+    checkCadenceLimits(request.cadence);
     const slots = listSlots({ ...request, startDate, after: Date.now(), limit: request.limit, inTimeOrder: true });
     return { timeZone: request.timeZone, startDate, slots: slots.map((s) => ({ local: s.local, at: s.at })) };
-  } catch (err) {
-    if (err instanceof CadenceError) throw new ValidationError([{ field: err.field, message: err.message }]);
-    throw err;
-  }
+  });
 }
 
 /** The one ownership check for campaigns: another user's campaign is reported as missing. */
@@ -119,6 +142,7 @@ export async function createCampaign(
     }
   }
   checkSchedule(settings);
+  assertStartNotPast(settings);
   await assertOwnMedia(deps.db, ownerId, settings.brief.sourceMediaIds ?? []);
   // The same checks a slot's post gets, now rather than at the first slot.
   await assertTargetsUsable(deps.db, ownerId, settings.targets as RequestedTarget[], [], {
@@ -173,12 +197,22 @@ async function assertOwnMedia(db: Database, ownerId: string, ids: string[]) {
   if (errors.length > 0) throw new ValidationError(errors);
 }
 
-/** Settings as saved, with the edit's fields on top; the result is checked like a new campaign's. */
+/**
+ * Settings as saved, with the edit's fields on top; what the edit changes is checked like a new
+ * campaign's (a running campaign keeps its first date, and a cadence saved before a limit runs on).
+ */
 export function mergeEdit(row: CampaignRow, edit: Partial<CampaignSettings>): CampaignSettings {
   const current = row.settings as unknown as CampaignSettings;
-  const merged = { ...current, ...Object.fromEntries(Object.entries(edit).filter(([, v]) => v !== undefined)) };
-  checkSchedule(merged);
-  return merged as CampaignSettings;
+  const merged = {
+    ...current,
+    ...Object.fromEntries(Object.entries(edit).filter(([, v]) => v !== undefined)),
+  } as CampaignSettings;
+  refusingCadence(() => {
+    if (edit.cadence) checkCadenceLimits(merged.cadence);
+    listSlots({ ...merged, limit: 1 });
+  });
+  if (edit.startDate !== undefined && edit.startDate !== current.startDate) assertStartNotPast(merged);
+  return merged;
 }
 
 /** Sends one validated Update to the caller's campaign; a refusal comes back in words (409/422). */
@@ -222,7 +256,9 @@ function refusal(err: unknown): unknown {
   while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
   const message = cause instanceof Error ? cause.message : 'The request was refused';
   if (cause instanceof ApplicationFailure && cause.type === 'CadenceError') {
-    return new ValidationError([{ field: 'end.count', message }]);
+    // The field the schedule failed on; runs from before it was sent refused only a count.
+    const [field] = cause.details ?? [];
+    return new ValidationError([{ field: typeof field === 'string' ? field : 'end.count', message }]);
   }
   if (cause instanceof ApplicationFailure && (cause.type === 'NoSuchSlot' || cause.type === 'MoveInPast')) {
     return new ValidationError([{ field: cause.type === 'MoveInPast' ? 'to' : 'slot', message }]);
@@ -332,8 +368,17 @@ export function computedNextSlots(
   for (const [local, localAt] of Object.entries(moved)) {
     if (gone.has(local)) continue;
     // Still one of the series' slots (an edit of the end may have dropped it), with its index.
-    const [original] = series(zonedTimeToInstant(local, settings.timeZone).getTime() - 1, 1);
-    if (original?.local !== local) continue;
+    const original = findSlot(
+      {
+        cadence: settings.cadence,
+        timeZone: settings.timeZone,
+        startDate: settings.startDate,
+        end: settings.end,
+        inTimeOrder: true,
+      },
+      local,
+    );
+    if (!original) continue;
     const at = zonedTimeToInstant(localAt, settings.timeZone).getTime();
     if (at > after && at < before) slots.push({ ...original, at: new Date(at).toISOString(), localAt });
   }
@@ -391,7 +436,10 @@ export const moveSlot = (deps: CampaignDeps, target: CampaignTarget, input: { sl
 export async function editCampaign(deps: CampaignDeps, target: CampaignTarget, edit: Partial<CampaignSettings>) {
   const row = await ownCampaign(deps.db, target.ownerId, target.campaignId);
   const settings = mergeEdit(row, edit);
-  if (edit.targets) {
+  // The create's checks for what changes: the brief's media, and the targets (whether the brief
+  // makes a picture decides what some of them can take).
+  if (edit.brief) await assertOwnMedia(deps.db, target.ownerId, settings.brief.sourceMediaIds ?? []);
+  if (edit.targets || edit.brief) {
     await assertTargetsUsable(deps.db, target.ownerId, settings.targets as RequestedTarget[], [], {
       tiktokAudited: deps.tiktokAudited ?? false,
       generatesImage: settings.brief.generateImage === true,

@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import { isTimeZone, zoneOffsetMinutes } from '../../../domain/zoned-time.js';
 import { api } from '../api';
 import { useAction, useApi } from '../hooks';
 import { useKeyPerBody } from '../idempotency';
@@ -39,7 +40,12 @@ interface Campaign extends CampaignSummary {
   settings: Settings;
 }
 
-const today = () => new Date().toISOString().slice(0, 10);
+/** Today's date where the campaign runs: the API refuses a start before it, and UTC's may be yesterday's. */
+const today = (timeZone: string) => {
+  const now = Date.now();
+  const offset = isTimeZone(timeZone) ? zoneOffsetMinutes(now, timeZone) : -new Date(now).getTimezoneOffset();
+  return new Date(now + offset * 60_000).toISOString().slice(0, 10);
+};
 const slotText = (local: string) => local.replace('T', ' at ');
 
 /** Creates a campaign, or edits one (`editing`): an edit sends only what changed. */
@@ -57,7 +63,7 @@ function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => v
     saved?.cadence.kind === 'weekly' ? saved.cadence.slots : [{ day: 'mon', time: '18:00' }],
   );
   const [timeZone, setTimeZone] = useState(saved?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
-  const [startDate, setStartDate] = useState(saved?.startDate ?? today());
+  const [startDate, setStartDate] = useState(saved?.startDate ?? today(timeZone));
   const [count, setCount] = useState(saved && 'count' in saved.end ? saved.end.count : 8);
   const [until] = useState(saved && 'until' in saved.end ? saved.end.until : null);
   const [review, setReview] = useState<'manual' | 'auto'>(saved?.review.mode ?? 'manual');
