@@ -354,6 +354,25 @@ describe('through the API and the campaign workflow', () => {
     expect(same.status, JSON.stringify(same.body)).toBe(200);
   });
 
+  it('refuses targets that need a picture or a video when no slot post can have one', async () => {
+    const settings = {
+      cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
+      timeZone: 'UTC',
+      startDate: utcDate((await env.currentTimeMs()) + DAY),
+      end: { count: 3 },
+    };
+    // A slot's post is made without media: without an image asked for, every slot would fail.
+    const refused = await create({ ...settings, targets: [{ type: 'local_export', platform: 'instagram' }] });
+    expectProblem(refused, 422, 'targets[0]');
+    expect(JSON.stringify(refused.body)).toMatch(/Instagram needs an image or a video/);
+    const campaign = await created(settings);
+    expectProblem(
+      await edit(campaign.id, { targets: [{ type: 'local_export', platform: 'instagram' }] }),
+      422,
+      'targets[0]',
+    );
+  });
+
   it("refuses an edit whose brief names another user's media", async () => {
     const other = await signUp(services.apiUrl!);
     const theirs = await uploadPhoto(other.api);

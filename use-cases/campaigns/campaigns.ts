@@ -30,6 +30,7 @@ import {
   resumeCampaignUpdate,
   skipSlotUpdate,
 } from '../../workflows/campaign-messages.js';
+import { assertPublishableMedia, type MediaTarget } from '../posts/validate-media.js';
 import { assertTargetsUsable, type RequestedTarget } from '../posts/validate-targets.js';
 import { TEMPORAL_RETRY_AFTER_SECONDS, type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
 
@@ -144,11 +145,7 @@ export async function createCampaign(
   checkSchedule(settings);
   assertStartNotPast(settings);
   await assertOwnMedia(deps.db, ownerId, settings.brief.sourceMediaIds ?? []);
-  // The same checks a slot's post gets, now rather than at the first slot.
-  await assertTargetsUsable(deps.db, ownerId, settings.targets as RequestedTarget[], [], {
-    tiktokAudited: deps.tiktokAudited ?? false,
-    generatesImage: settings.brief.generateImage === true,
-  });
+  await assertSlotPostsPossible(deps, ownerId, settings);
   const id = randomUUID();
   const [row] = await deps.db
     .insert(campaigns)
@@ -165,6 +162,19 @@ export async function createCampaign(
     .returning();
   await startCampaign(deps, row!, settings);
   return { campaign: row!, created: true };
+}
+
+/**
+ * The checks a slot's post gets (use-cases/posts/create-post.ts), now rather than at every slot. A
+ * slot's post is made without media: unless the brief asks for an image, a platform that needs a
+ * picture or a video is refused here in words instead of failing each slot.
+ */
+async function assertSlotPostsPossible(deps: CampaignDeps, ownerId: string, settings: CampaignSettings) {
+  await assertTargetsUsable(deps.db, ownerId, settings.targets as RequestedTarget[], [], {
+    tiktokAudited: deps.tiktokAudited ?? false,
+    generatesImage: settings.brief.generateImage === true,
+  });
+  if (settings.brief.generateImage !== true) assertPublishableMedia([], [], settings.targets as MediaTarget[]);
 }
 
 async function startCampaign(deps: CampaignDeps, row: CampaignRow, settings: CampaignSettings) {
@@ -440,10 +450,7 @@ export async function editCampaign(deps: CampaignDeps, target: CampaignTarget, e
   // makes a picture decides what some of them can take).
   if (edit.brief) await assertOwnMedia(deps.db, target.ownerId, settings.brief.sourceMediaIds ?? []);
   if (edit.targets || edit.brief) {
-    await assertTargetsUsable(deps.db, target.ownerId, settings.targets as RequestedTarget[], [], {
-      tiktokAudited: deps.tiktokAudited ?? false,
-      generatesImage: settings.brief.generateImage === true,
-    });
+    await assertSlotPostsPossible(deps, target.ownerId, settings);
   }
   const changes = Object.fromEntries(Object.entries(edit).filter(([, v]) => v !== undefined));
   return sendCampaignUpdate(deps, target, editCampaignUpdate, [{ settings, changes }]);
