@@ -1,4 +1,5 @@
 import type { Request, RequestHandler } from 'express';
+import { Problem, sendProblem } from './problem.js';
 
 /**
  * Node's own limit on receiving a request is an hour (composition/services.ts), for uploads on
@@ -12,18 +13,14 @@ export function bodyDeadline(ms: number, exempt: (req: Request) => boolean): Req
     const timer = setTimeout(() => {
       if (req.complete || res.headersSent) return;
       res.once('finish', () => req.socket.destroy());
-      res
-        .status(408)
-        .set('Connection', 'close')
-        .type('application/problem+json')
-        .send(
-          JSON.stringify({
-            type: 'about:blank',
-            title: 'Request Timeout',
-            status: 408,
-            detail: `The request body did not arrive within ${Math.round(ms / 1000)} s`,
-          }),
-        );
+      sendProblem(
+        res,
+        new Problem(
+          408,
+          'Request Timeout',
+          `The request body did not arrive within ${Math.round(ms / 1000)} s`,
+        ).withHeader('Connection', 'close'),
+      );
     }, ms);
     const stop = () => clearTimeout(timer);
     req.once('end', stop);

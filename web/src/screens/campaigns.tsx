@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { isTimeZone, zoneOffsetMinutes } from '../../../domain/zoned-time.js';
+import { localTimeOf } from '../../../domain/campaign-schedule.js';
+import { isTimeZone } from '../../../domain/zoned-time.js';
 import { api } from '../api';
 import { useAction, useApi } from '../hooks';
 import { useKeyPerBody } from '../idempotency';
@@ -41,11 +42,10 @@ interface Campaign extends CampaignSummary {
 }
 
 /** Today's date where the campaign runs: the API refuses a start before it, and UTC's may be yesterday's. */
-const today = (timeZone: string) => {
-  const now = Date.now();
-  const offset = isTimeZone(timeZone) ? zoneOffsetMinutes(now, timeZone) : -new Date(now).getTimezoneOffset();
-  return new Date(now + offset * 60_000).toISOString().slice(0, 10);
-};
+const today = (timeZone: string) =>
+  isTimeZone(timeZone)
+    ? localTimeOf(Date.now(), timeZone).slice(0, 10)
+    : new Date(Date.now() - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
 const slotText = (local: string) => local.replace('T', ' at ');
 
 /** Creates a campaign, or edits one (`editing`): an edit sends only what changed. */
