@@ -19,7 +19,12 @@ export function createCampaignActivities(deps: ActivityDeps) {
     async createSlotPost(request: SlotPostRequest) {
       try {
         // The same settings the API creates a post with: a slot's post is checked as a person's is.
-        const slotDeps = { db, tiktokAudited: deps.tiktokAudited ?? false, quotas: deps.quotas };
+        const slotDeps = {
+          db,
+          tiktokAudited: deps.tiktokAudited ?? false,
+          quotas: deps.quotas,
+          aiImages: deps.drafts.mode === 'ai',
+        };
         return await createSlotPost(slotDeps, request, madeAt(Context.current().info));
       } catch (err) {
         // Settings that no longer make a valid post (media gone, a target refused) will not get

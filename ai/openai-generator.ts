@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { AI_REQUEST_TIMEOUT_MS, LIMITS } from '../domain/drafts.js';
+import { AI_IMAGE_SIZE, AI_REQUEST_TIMEOUT_MS, LIMITS } from '../domain/drafts.js';
 import { JSON_SCHEMA_PROMPT, structuredOutputSchema } from './draft-schemas.js';
 import { bodyInWords, capText, connectionFailureInWords, endpointHost, withoutSecrets } from './endpoint-errors.js';
 import type { DraftGenerator, DraftRequest } from './generator.js';
@@ -219,7 +219,7 @@ export function createOpenAiGenerator(options: OpenAiGeneratorOptions): DraftGen
             {
               model: options.imageModel,
               prompt,
-              size: '1024x1024',
+              size: `${AI_IMAGE_SIZE.width}x${AI_IMAGE_SIZE.height}`,
               // DALL·E answers with URLs unless asked; gpt-image models always send base64.
               ...(options.imageModel.startsWith('dall-e') ? { response_format: 'b64_json' as const } : {}),
             },

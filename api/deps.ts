@@ -38,6 +38,8 @@ export interface ApiDeps {
   reviewMaxRounds: number;
   /** TIKTOK_APP_AUDITED: until the app is audited TikTok takes only private posts. */
   tiktokAudited?: boolean;
+  /** An AI endpoint is configured (OPENAI_API_KEY or OPENAI_BASE_URL): a brief's image will be made. */
+  aiImages?: boolean;
   /** The publishing budgets. */
   quotas?: QuotaSettings;
   /** TEMPORAL_UPLOAD_TASK_QUEUE (resolved). */

@@ -3,9 +3,12 @@ import { createOfflineGenerator } from '../ai/offline-generator.js';
 import { createOpenAiGenerator } from '../ai/openai-generator.js';
 import type { Config } from '../runtime/config.js';
 
+/** An AI endpoint is configured: drafts are the AI's, and a brief's image can be made. */
+export const aiConfigured = (config: Config): boolean => Boolean(config.OPENAI_API_KEY || config.OPENAI_BASE_URL);
+
 /** The configured AI endpoint, or the offline drafter when there is none. */
 export function createDraftGenerator(config: Config): DraftGenerator {
-  if (!config.OPENAI_API_KEY && !config.OPENAI_BASE_URL) return createOfflineGenerator();
+  if (!aiConfigured(config)) return createOfflineGenerator();
   return createOpenAiGenerator({
     apiKey: config.OPENAI_API_KEY,
     baseURL: config.OPENAI_BASE_URL,

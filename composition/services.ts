@@ -20,7 +20,7 @@ import { MediaStore } from '../storage/media-store.js';
 import type { ConnectionDeps } from '../use-cases/connections/deps.js';
 import { ensureAllOwners, requestRenewal } from '../use-cases/connections/owner.js';
 import { createTokenVault, loadKeyring } from '../vault/token-vault.js';
-import { createDraftGenerator } from './draft-generator.js';
+import { aiConfigured, createDraftGenerator } from './draft-generator.js';
 import { ensureHousekeepingSchedule } from './housekeeping-schedule.js';
 import { mediaServicesOf } from './media-services.js';
 import { PIPELINE_SWEEP, type PipelineSweepTiming, runPipelineSweep } from './pipeline-sweep.js';
@@ -186,6 +186,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
         trustProxy: config.TRUST_PROXY,
         reviewMaxRounds: config.REVIEW_MAX_ROUNDS,
         tiktokAudited: config.TIKTOK_APP_AUDITED,
+        aiImages: aiConfigured(config),
         uploadTaskQueue: uploadTaskQueue(config),
         quotas: config,
         retryWindowDays: config.RETRY_WINDOW_DAYS,

@@ -33,6 +33,12 @@ export type Draft = GenericDraft | YouTubeDraft | TikTokDraft | InstagramDraft |
 export const AI_REQUEST_TIMEOUT_MS = 120_000;
 export const AI_REQUESTS_PER_ATTEMPT = 3;
 
+/**
+ * The size a brief's image is asked for. A post is checked against it when it is created, before
+ * the image exists (an endpoint that answers another size is checked again at render).
+ */
+export const AI_IMAGE_SIZE = { width: 1024, height: 1024 } as const;
+
 /** The platforms' documented limits (see shared/platform-apis.md). */
 export const LIMITS = {
   youtubeTitleChars: 100,

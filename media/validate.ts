@@ -7,7 +7,7 @@ import {
   placementRules,
 } from '../domain/media-rules.js';
 import { checkMedia, type FitMode, type MediaProblem } from './check.js';
-import type { MediaFacts } from './probe.js';
+import type { ImageFacts, MediaFacts } from './probe.js';
 
 // A post's media against each of its targets, before anything is created: which placement every
 // file takes, and every problem per target and file, each fixable by the render step or not.
@@ -42,6 +42,14 @@ export interface TargetReport {
   ok: boolean;
 }
 
+export interface ValidateOptions {
+  /**
+   * The image the pipeline will make for a post that has no media (a brief's AI image), checked as
+   * the file it will be. It has no media id yet, so its problems are the target's.
+   */
+  promisedImage?: ImageFacts | undefined;
+}
+
 export interface MediaValidation {
   ok: boolean;
   targets: TargetReport[];
@@ -73,9 +81,31 @@ function problem(code: MediaProblem['code'], message: string, fix: string): Medi
   return { code, message, fixable: false, fix };
 }
 
-export function validateMedia(targets: readonly TargetMediaRequest[], files: readonly MediaFile[]): MediaValidation {
-  const reports = targets.map((target) => validateTarget(target, files));
+export function validateMedia(
+  targets: readonly TargetMediaRequest[],
+  files: readonly MediaFile[],
+  options: ValidateOptions = {},
+): MediaValidation {
+  const promised = files.length === 0 && options.promisedImage ? options.promisedImage : undefined;
+  const reports = targets.map((target) =>
+    promised ? validatePromisedImage(target, promised) : validateTarget(target, files),
+  );
   return { ok: reports.every((r) => r.ok), targets: reports };
+}
+
+/** A target's report for the image still to be made, its file's problems told as the target's. */
+function validatePromisedImage(target: TargetMediaRequest, image: ImageFacts): TargetReport {
+  const report = validateTarget(target, [{ mediaId: '', facts: image }]);
+  const problems = [
+    ...report.problems,
+    ...report.files.flatMap((f) =>
+      f.problems.map((p) => ({
+        ...p,
+        message: `The image the AI will make (${image.width}x${image.height}): ${p.message}`,
+      })),
+    ),
+  ];
+  return { ...report, problems, files: [] };
 }
 
 function validateTarget(target: TargetMediaRequest, files: readonly MediaFile[]): TargetReport {

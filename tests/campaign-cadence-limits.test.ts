@@ -371,6 +371,15 @@ describe('through the API and the campaign workflow', () => {
       422,
       'targets[0]',
     );
+    // An image asked for is what each slot's post will have, if it can be made: never a video, and
+    // nothing at all on this system, which has no AI endpoint.
+    const withImage = { ...settings, brief: { topic: 'Our product launch', generateImage: true } };
+    const noVideo = await create({ ...withImage, targets: [{ type: 'local_export', platform: 'youtube' }] });
+    expectProblem(noVideo, 422, 'targets[0]');
+    expect(JSON.stringify(noVideo.body)).toMatch(/YouTube needs a video/);
+    const noEndpoint = await create({ ...withImage, targets: [{ type: 'local_export', platform: 'instagram' }] });
+    expectProblem(noEndpoint, 422, 'brief.generateImage');
+    expect(JSON.stringify(noEndpoint.body)).toMatch(/no AI endpoint is configured/);
   });
 
   it("refuses an edit whose brief names another user's media", async () => {

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, expect, inject, it } from 'vitest';
 import { type Services, startServices } from '../composition/services.js';
 import { connections } from '../db/schema.js';
 import { formatInstant } from '../domain/pipeline-summary.js';
+import { EMULATOR_MODEL, type OpenAiEmulator, startOpenAiEmulator } from '../emulators/openai.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
 import { loadConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
@@ -18,7 +19,8 @@ import { createTestDatabase } from './helpers/database.js';
 import { until } from './helpers/until.js';
 
 // The posts a campaign makes for its slots, on a time-skipping test server of the file's own (see
-// tests/helpers/campaign-system.ts). The installation's TikTok app passed audit. The worker runs
+// tests/helpers/campaign-system.ts). The installation's TikTok app passed audit, and drafts with an
+// AI endpoint (the emulator), which makes a brief's image. The worker runs
 // apart from the API with one budget lowered since the campaigns were made (TikTok inbox drafts:
 // none a day), as after a change of settings and a restart.
 
@@ -30,6 +32,7 @@ let env: TestWorkflowEnvironment;
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let dataDir: string;
 let tiktok: TikTokEmulator;
+let openai: OpenAiEmulator;
 let api: Services;
 let worker: Services;
 
@@ -40,8 +43,12 @@ beforeAll(async () => {
   database = await createTestDatabase();
   dataDir = await mkdtemp(join(tmpdir(), 'autopostpanel-slot-posts-'));
   tiktok = await startTikTokEmulator();
+  openai = await startOpenAiEmulator();
   const settings = {
     ...tiktok.env,
+    OPENAI_BASE_URL: openai.url,
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_MODEL: EMULATOR_MODEL,
     DATA_DIR: dataDir,
     DATABASE_URL: database.url,
     TEMPORAL_TASK_QUEUE: TASK_QUEUE,
@@ -71,6 +78,7 @@ afterAll(async () => {
   await api?.stop();
   await env?.teardown();
   await tiktok?.stop();
+  await openai?.stop();
   await database?.drop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
@@ -196,9 +204,12 @@ it('a slot post is checked with the installation settings the API uses: audited 
   for (const campaign of [open, inbox]) {
     await until('the slot reached', async () => (await slotsOf(campaign.id)).some((r) => r.slot === slot));
   }
-  // Not refused as unaudited. (Its slot fails even so, for now: a slot's post has no media until
-  // its image is generated, and creating a post counts only the media it has.)
-  expect(await slotFailures(open.id)).not.toMatch(/TIKTOK_APP_AUDITED|SELF_ONLY/);
+  // Not refused as unaudited, nor for want of a picture: the image the AI will make counts.
+  expect(await slotFailures(open.id)).toBe('');
+  const post = await drafted(user, (await slotPost(user, open.id, slot)).id);
+  expect(post.status, JSON.stringify(post.error)).toBe('awaiting_review');
+  expect(post.media).toHaveLength(1);
+  expect(post.media[0]).toMatchObject({ mimeType: 'image/png', width: 1024, height: 1024 });
   expect((await slotsOf(inbox.id)).find((r) => r.slot === slot)).toMatchObject({ outcome: 'failed', postId: null });
   expect(await slotFailures(inbox.id)).toMatch(/TikTok inbox drafts: .*budget of 0/);
 

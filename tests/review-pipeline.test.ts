@@ -99,6 +99,27 @@ describe('drafting with AI', () => {
     await captureHistory(handle(post), 'post-pipeline-v3-auto');
   });
 
+  it('refuses an image brief for a platform that needs a picture when no AI endpoint can make it', async () => {
+    const offline = await startTestApp();
+    try {
+      const someone = await signUp(offline.baseUrl);
+      const refused = await postJson(someone.api, '/api/v1/posts', {
+        brief: { topic: 'Fresh bread every morning', generateImage: true },
+        targets: [{ type: 'local_export', platform: 'instagram' }],
+      });
+      expectProblem(refused, 422, 'brief.generateImage');
+      expect(JSON.stringify(refused.body.errors)).toMatch(/no AI endpoint is configured/);
+      // Facebook takes a post without a picture: the brief stands, drafted offline.
+      const textOnly = await postJson(someone.api, '/api/v1/posts', {
+        brief: { topic: 'Fresh bread every morning', generateImage: true },
+        targets: [{ type: 'local_export', platform: 'facebook' }],
+      });
+      expect(textOnly.status, JSON.stringify(textOnly.body)).toBe(201);
+    } finally {
+      await offline.stop();
+    }
+  });
+
   it('labels offline drafting when no endpoint is configured', async () => {
     const offline = await startTestApp();
     try {
@@ -144,25 +165,68 @@ describe('drafting with AI', () => {
     }
   });
 
-  it('generates an image for the post when the brief asks for one', async () => {
+  it('generates an image for the post when the brief asks for one, which counts as media at creation', async () => {
     const created = await postJson(user.api, '/api/v1/posts', {
       brief: { ...brief, generateImage: true },
       review: { mode: 'auto' },
-      // Facebook takes text-only posts: creation cannot count on the image before it exists.
-      targets: [{ type: 'local_export', platform: 'facebook' }],
+      // Instagram and TikTok need a picture: the one the AI will make is counted before it exists.
+      targets: [
+        { type: 'local_export', key: 'fb', platform: 'facebook' },
+        { type: 'local_export', key: 'ig', platform: 'instagram' },
+        { type: 'local_export', key: 'tt', platform: 'tiktok' },
+      ],
     });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
     const post = await waitForPost(user.api, created.body.id, isFinished);
-    expect(post.status).toBe('published');
+    expect(post.status, JSON.stringify(post.error)).toBe('published');
     expect(post.media).toHaveLength(1);
     expect(post.media[0]).toMatchObject({ mimeType: 'image/png', width: 1024, height: 1024 });
     expect(emulator.requests.some((r) => r.path === '/v1/images/generations')).toBe(true);
+    const exported = async (key: string) =>
+      JSON.parse(await readFile(join(app.dataDir, 'exports', post.id, key, 'metadata.json'), 'utf8')).media;
     // Within Facebook's limits, so not enlarged.
-    const metadata = JSON.parse(
-      await readFile(join(app.dataDir, 'exports', post.id, 'local_export', 'metadata.json'), 'utf8'),
-    );
-    expect(metadata.media[0]).toMatchObject({ width: 1024, height: 1024 });
+    expect((await exported('fb'))[0]).toMatchObject({ width: 1024, height: 1024 });
+    expect(await exported('ig')).toHaveLength(1);
+    expect(await exported('tt')).toHaveLength(1);
   });
 
+  it('refuses at creation what the promised image cannot serve: a YouTube post needs a video', async () => {
+    const refused = await postJson(user.api, '/api/v1/posts', {
+      brief: { ...brief, generateImage: true },
+      targets: [{ type: 'local_export', platform: 'youtube' }],
+    });
+    expectProblem(refused, 422, 'targets[0]');
+    expect(JSON.stringify(refused.body.errors)).toMatch(/YouTube needs a video/);
+    // The dry run answers the same.
+    const dryRun = await postJson(user.api, '/api/v1/posts/validate', {
+      brief: { ...brief, generateImage: true },
+      targets: [
+        { type: 'local_export', key: 'ig', platform: 'instagram' },
+        { type: 'local_export', key: 'yt', platform: 'youtube' },
+      ],
+    });
+    expect(dryRun.status, JSON.stringify(dryRun.body)).toBe(200);
+    expect(dryRun.body.targets.map((t: Json) => [t.key, t.ok])).toEqual([
+      ['ig', true],
+      ['yt', false],
+    ]);
+  });
+
+  it('fails a target that needed the image when it could not be made, saying why', async () => {
+    // A link to an address inside this network, which image downloads refuse unless allowed.
+    emulator.setImageHosting({ answer: 'url' });
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief: { ...brief, generateImage: true },
+      review: { mode: 'auto' },
+      targets: [{ type: 'local_export', key: 'ig', platform: 'instagram' }],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const post = await waitForPost(user.api, created.body.id, isFinished);
+    expect(post.status).toBe('failed');
+    expect(post.media).toHaveLength(0);
+    expect(post.error).toMatch(/No image could be generated: .*MEDIA_URL_ALLOWLIST/);
+    expect(post.error).toMatch(/Instagram needs an image or a video/);
+  });
   it("sizes each target's images for its platform", async () => {
     const created = await postJson(user.api, '/api/v1/posts', {
       caption: 'Wide view',

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { Browser, Page } from 'playwright-core';
@@ -7,7 +8,7 @@ import { connections } from '../db/schema.js';
 import { callControl } from '../emulators/oauth-kit.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
 import { ensureWebBuilt } from '../scripts/build-web.mjs';
-import { call, type Json, signUp, type TestUser, waitForPost } from './helpers/api.js';
+import { call, type Json, postJson, signUp, type TestUser, upload, waitForPost } from './helpers/api.js';
 import { checkScreen, DESKTOP, launchBrowser } from './helpers/browser.js';
 import { connectAccount } from './helpers/connect.js';
 import { startTestApp, type TestApp } from './helpers/harness.js';
@@ -59,6 +60,22 @@ afterAll(async () => {
 
 const creatorInfo = (id: string) => call(user.api, `/api/v1/connections/${id}/tiktok/creator-info`);
 const creatorInfoCalls = () => tiktok.kit.requests.filter((r) => r.path.endsWith('/creator_info/query/')).length;
+
+describe('a brief that asks for an image, on a post with a video of its own', () => {
+  it('is not refused as photos and a video: the AI image is made only for a post without media', async () => {
+    const uploaded = await upload(user.api, await readFile(clip), 'clip.mp4');
+    expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief: { topic: 'Drafts for later', generateImage: true },
+      mediaIds: [uploaded.body.id],
+      review: { mode: 'manual', onExpiry: 'cancel' },
+      targets: [{ type: 'tiktok', connectionId: fullId, privacyLevel: 'SELF_ONLY' }],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const cancelled = await postJson(user.api, `/api/v1/posts/${created.body.id}/cancel`, {});
+    expect(cancelled.status, JSON.stringify(cancelled.body)).toBeLessThan(300);
+  });
+});
 
 describe('creator info for a TikTok connection without video.publish', () => {
   it('answers from the stored connection that only the inbox is possible, without asking TikTok', async () => {

@@ -38,6 +38,7 @@ export function campaignDepsOf(deps: ApiDeps): CampaignDeps {
     callTimeoutMs: deps.temporalCallTimeoutMs,
     taskQueue: deps.taskQueue,
     tiktokAudited: deps.tiktokAudited ?? false,
+    aiImages: deps.aiImages ?? true,
     postDefaults: {
       reviewMaxRounds: deps.reviewMaxRounds,
       retryWindowDays: deps.retryWindowDays,

@@ -2,7 +2,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { PLACEMENTS } from '../../domain/media-rules.js';
 import { MEDIA_PROBLEM_CODES } from '../../media/check.js';
-import { checkPostMedia, fieldErrorsOf } from '../../use-cases/posts/validate-media.js';
+import { checkPostMedia, fieldErrorsOf, promisedMedia } from '../../use-cases/posts/validate-media.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
@@ -38,7 +38,13 @@ export function postMediaRoutes(deps: ApiDeps): Router {
   router.post('/api/v1/posts/validate', express.json({ limit: '1mb' }), async (req, res) => {
     const { userId } = callerOf(req);
     const post = parseOrThrow(validateSchema, req.body ?? undefined);
-    const report = await checkPostMedia(deps.db, userId, post.mediaIds, post.targets);
+    const report = await checkPostMedia(
+      deps.db,
+      userId,
+      post.mediaIds,
+      post.targets,
+      promisedMedia(post, deps.aiImages ?? true),
+    );
     // Media not the caller's is named like on create (it cannot be checked).
     const known = new Set(report.targets.flatMap((t) => t.files.map((f) => f.mediaId)));
     const unknown = post.targets.length > 0 ? post.mediaIds.filter((id) => !known.has(id)) : [];

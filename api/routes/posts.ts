@@ -32,6 +32,7 @@ export function postRoutes(deps: ApiDeps): Router {
         reviewMaxRounds: deps.reviewMaxRounds,
         retryWindowDays: deps.retryWindowDays,
         tiktokAudited: deps.tiktokAudited ?? false,
+        aiImages: deps.aiImages ?? true,
         uploadTaskQueue: deps.uploadTaskQueue,
         ...(deps.quotas ? { quotas: deps.quotas } : {}),
       },

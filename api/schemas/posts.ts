@@ -48,7 +48,12 @@ export const briefSchema = z.strictObject({
     .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'expected a language tag like "en" or "de-AT"')
     .default('en'),
   sourceMediaIds: z.array(z.uuid('expected a media id (UUID)')).max(10).optional(),
-  generateImage: z.boolean().optional(),
+  generateImage: z
+    .boolean()
+    .optional()
+    .describe(
+      "Make one image with the AI endpoint's image model while drafting (asked at 1024x1024), for a post without media of its own. It counts as the post's picture when the post is checked at creation (Instagram, TikTok photos); a platform that needs a video still needs one. Without an AI endpoint no image can be made, and a target that needs a picture is refused (422 on brief.generateImage). An image that could not be made fails the targets that needed it, saying why.",
+    ),
 });
 
 export const reviewSchema = z.discriminatedUnion(

@@ -30,7 +30,7 @@ import {
   resumeCampaignUpdate,
   skipSlotUpdate,
 } from '../../workflows/campaign-messages.js';
-import { assertPublishableMedia, type MediaTarget } from '../posts/validate-media.js';
+import { assertPostMediaPossible, type MediaTarget } from '../posts/validate-media.js';
 import { assertTargetsUsable, type RequestedTarget } from '../posts/validate-targets.js';
 import { TEMPORAL_RETRY_AFTER_SECONDS, type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
 
@@ -48,6 +48,8 @@ export interface CampaignDeps extends TemporalAccess {
   };
   /** TIKTOK_APP_AUDITED, for checking TikTok targets. */
   tiktokAudited?: boolean;
+  /** An AI endpoint is configured, so the brief's image will be made (default true). */
+  aiImages?: boolean;
 }
 
 export function workflowIdForCampaign(id: string): string {
@@ -166,15 +168,20 @@ export async function createCampaign(
 
 /**
  * The checks a slot's post gets (use-cases/posts/create-post.ts), now rather than at every slot. A
- * slot's post is made without media: unless the brief asks for an image, a platform that needs a
- * picture or a video is refused here in words instead of failing each slot.
+ * slot's post is made without media, so its brief's image is all it will have: a platform that
+ * needs a video, or a picture when no image will be made, is refused here in words instead of
+ * failing each slot.
  */
 async function assertSlotPostsPossible(deps: CampaignDeps, ownerId: string, settings: CampaignSettings) {
   await assertTargetsUsable(deps.db, ownerId, settings.targets as RequestedTarget[], [], {
     tiktokAudited: deps.tiktokAudited ?? false,
     generatesImage: settings.brief.generateImage === true,
   });
-  if (settings.brief.generateImage !== true) assertPublishableMedia([], [], settings.targets as MediaTarget[]);
+  assertPostMediaPossible(
+    [],
+    { mediaIds: [], brief: settings.brief, targets: settings.targets as MediaTarget[] },
+    deps.aiImages ?? true,
+  );
 }
 
 async function startCampaign(deps: CampaignDeps, row: CampaignRow, settings: CampaignSettings) {

@@ -11,7 +11,7 @@ import type { PublishAtInput } from '../posts/publish-at.js';
 import { pipelineStartOptions } from '../posts/start-pipeline.js';
 
 /** The installation's settings a post is checked against, as the API passes them (TIKTOK_APP_AUDITED, budgets). */
-export type SlotPostDeps = Pick<CreatePostDeps, 'db' | 'tiktokAudited' | 'quotas'>;
+export type SlotPostDeps = Pick<CreatePostDeps, 'db' | 'tiktokAudited' | 'quotas' | 'aiImages'>;
 
 export interface SlotPostRequest {
   campaignId: string;
@@ -103,6 +103,7 @@ export async function createSlotPost(
         uploadTaskQueue: postDefaults.uploadTaskQueue,
         tiktokAudited: deps.tiktokAudited ?? false,
         ...(deps.quotas ? { quotas: deps.quotas } : {}),
+        ...(deps.aiImages !== undefined ? { aiImages: deps.aiImages } : {}),
       },
       { ownerId, post, idempotencyKey: key },
     );

@@ -15,7 +15,7 @@ import {
 import type { QuotaSettings } from '../../domain/quotas.js';
 import type { PostRow } from './ownership.js';
 import { type PublishAtInput, resolvePublishAt } from './publish-at.js';
-import { assertPublishableMedia, type MediaTarget, ownMedia } from './validate-media.js';
+import { assertPostMediaPossible, type MediaTarget, ownMedia } from './validate-media.js';
 import { assertTargetsUsable } from './validate-targets.js';
 import { byTargetKey, type PostParts } from './view-post.js';
 
@@ -51,6 +51,8 @@ export interface CreatePostDeps {
   quotas?: QuotaSettings;
   /** TEMPORAL_UPLOAD_TASK_QUEUE, for the pipeline's platform uploads. */
   uploadTaskQueue?: string | undefined;
+  /** An AI endpoint is configured, so a brief's image will be made (default true). */
+  aiImages?: boolean;
 }
 
 /** What to start, when the post's pipeline still needs starting. */
@@ -110,7 +112,7 @@ export async function createPost(
     generatesImage: input.brief?.generateImage === true,
     ...(deps.quotas ? { quotas: deps.quotas } : {}),
   });
-  assertPublishableMedia(files, input.mediaIds, input.targets);
+  assertPostMediaPossible(files, input, deps.aiImages ?? true);
   const values = newPostRows(deps, ownerId, input, requestHash, idempotencyKey);
   try {
     const { post, written, steps } = await deps.db.transaction(async (tx) => {

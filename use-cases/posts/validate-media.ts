@@ -1,11 +1,12 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { media } from '../../db/schema.js';
+import { AI_IMAGE_SIZE } from '../../domain/drafts.js';
 import { type FieldError, ValidationError } from '../../domain/errors.js';
 import type { MediaPlatform, Placement } from '../../domain/media-rules.js';
 import type { FitMode } from '../../media/check.js';
 import type { ImageFacts, MediaFacts } from '../../media/probe.js';
-import { type MediaValidation, validateMedia } from '../../media/validate.js';
+import { type MediaValidation, type ValidateOptions, validateMedia } from '../../media/validate.js';
 
 /** How a post's target names its media wishes (the local export's `platform`, `placement`, `fit`). */
 export interface MediaTarget {
@@ -50,6 +51,33 @@ export function factsOfRow(row: MediaRow): MediaFacts {
   return facts;
 }
 
+/** What of a post decides its media: its own files, and whether its brief asks for an image. */
+export interface PostMediaWishes {
+  mediaIds: readonly string[];
+  brief?: { generateImage?: boolean | undefined } | null | undefined;
+}
+
+/**
+ * What a post whose brief asks for an image (`generateImage`) will have when it has no media of its
+ * own: the AI's image, made when drafting (activities/generate-drafts.ts adds it only then). Without
+ * an AI endpoint there is no image, and no promise.
+ */
+export function promisedMedia(post: PostMediaWishes, aiImages: boolean): ValidateOptions {
+  if (!aiImages || post.brief?.generateImage !== true || post.mediaIds.length > 0) return {};
+  return {
+    promisedImage: {
+      kind: 'image',
+      // PNG, as image endpoints answer; the render step makes each platform's JPEG from it.
+      format: 'png',
+      bytes: AI_IMAGE_SIZE.width * AI_IMAGE_SIZE.height * 2,
+      ...AI_IMAGE_SIZE,
+      orientation: 1,
+      hasIccProfile: false,
+      hasExif: false,
+    },
+  };
+}
+
 /** The owner's rows among `ids`, in one read; another user's media is simply not among them. */
 export async function ownMedia(db: Database, ownerId: string, ids: readonly string[]): Promise<MediaRow[]> {
   if (ids.length === 0) return [];
@@ -68,6 +96,7 @@ export function mediaReport(
   rows: readonly MediaRow[],
   mediaIds: readonly string[],
   targets: readonly MediaTarget[],
+  options: ValidateOptions = {},
 ): MediaValidation {
   const files = mediaIds.flatMap((id) => {
     const row = rows.find((r) => r.id === id);
@@ -81,6 +110,7 @@ export function mediaReport(
       fit: checkerFit(t.fit),
     })),
     files,
+    options,
   );
 }
 
@@ -90,8 +120,9 @@ export async function checkPostMedia(
   ownerId: string,
   mediaIds: readonly string[],
   targets: readonly MediaTarget[],
+  options: ValidateOptions = {},
 ): Promise<MediaValidation> {
-  return mediaReport(await ownMedia(db, ownerId, mediaIds), mediaIds, targets);
+  return mediaReport(await ownMedia(db, ownerId, mediaIds), mediaIds, targets, options);
 }
 
 /** The field errors of a validation: one per refused problem, naming the target or the file. */
@@ -116,7 +147,36 @@ export function assertPublishableMedia(
   rows: readonly MediaRow[],
   mediaIds: readonly string[],
   targets: readonly MediaTarget[],
+  options: ValidateOptions = {},
 ): void {
-  const validation = mediaReport(rows, mediaIds, targets);
+  const validation = mediaReport(rows, mediaIds, targets, options);
   if (!validation.ok) throw new MediaRefusedError(fieldErrorsOf(validation, mediaIds), validation);
+}
+
+/**
+ * assertPublishableMedia for a post as asked, its brief's image counted when one will be made. When
+ * one was asked for and cannot be (no AI endpoint), the refusal says so on `brief.generateImage`.
+ */
+export function assertPostMediaPossible(
+  rows: readonly MediaRow[],
+  post: PostMediaWishes & { targets: readonly MediaTarget[] },
+  aiImages: boolean,
+): void {
+  const wanted = post.brief?.generateImage === true && post.mediaIds.length === 0;
+  try {
+    assertPublishableMedia(rows, post.mediaIds, post.targets, promisedMedia(post, aiImages));
+  } catch (err) {
+    if (!(err instanceof MediaRefusedError) || !wanted || aiImages) throw err;
+    throw new MediaRefusedError(
+      [
+        ...err.errors,
+        {
+          field: 'brief.generateImage',
+          message:
+            'no image will be made: no AI endpoint is configured (OPENAI_API_KEY or OPENAI_BASE_URL), and drafts are written offline',
+        },
+      ],
+      err.validation,
+    );
+  }
 }

@@ -24,7 +24,7 @@ export interface RequestedTarget {
 export interface TargetRules {
   /** TIKTOK_APP_AUDITED: an unaudited app may only post privately (platform-apis.md 1.6). */
   tiktokAudited: boolean;
-  /** The brief asks the AI for a picture, which joins the post's media before rendering. */
+  /** The brief asks the AI for a picture, which joins a post without media before rendering. */
   generatesImage?: boolean;
   /** The publishing budgets: a post that could never fit one is refused now, not left waiting. */
   quotas?: QuotaSettings;
@@ -78,7 +78,8 @@ export async function assertTargetsUsable(
           .from(connections)
           .where(and(inArray(connections.id, ids), eq(connections.ownerId, ownerId)));
   const videos = files.filter((f) => f.kind === 'video').length;
-  const images = files.length - videos + (rules.generatesImage ? 1 : 0);
+  // The AI's image is made only for a post without media of its own (activities/generate-drafts.ts).
+  const images = files.length - videos + (rules.generatesImage && files.length === 0 ? 1 : 0);
   const errors: FieldError[] = [];
   targets.forEach((target, i) => {
     const platform = connectedPlatformOf(target.type);
