@@ -97,8 +97,9 @@ export function createGenerateDrafts(deps: ActivityDeps) {
         }
 
         const saved = await db.transaction(async (tx) => {
-          // Cancelled while the AI was writing: keep nothing.
-          const [live] = await tx.select({ id: posts.id }).from(posts).where(livePost(postId));
+          // Cancelled while the AI was writing: keep nothing. The post's row is taken first, as a
+          // cancellation takes it (then its targets): the other order deadlocks with one.
+          const [live] = await tx.select({ id: posts.id }).from(posts).where(livePost(postId)).for('update');
           if (!live) return false;
           await saveDrafts(tx, postId, accepted);
           await tx

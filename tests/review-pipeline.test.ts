@@ -1,9 +1,10 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { posts } from '../db/schema.js';
+import { queryRows } from '../db/client.js';
+import { attempts, posts, publications } from '../db/schema.js';
 import { EMULATOR_MODEL, type OpenAiEmulator, startOpenAiEmulator } from '../emulators/openai.js';
 import {
   call,
@@ -20,6 +21,7 @@ import {
 import { startTestApp, type TestApp } from './helpers/harness.js';
 import { captureHistory } from './helpers/histories.js';
 import { makeVideo } from './helpers/media-files.js';
+import { until } from './helpers/until.js';
 
 let emulator: OpenAiEmulator;
 let app: TestApp;
@@ -210,6 +212,40 @@ describe('drafting with AI', () => {
       ['ig', true],
       ['yt', false],
     ]);
+  });
+
+  it('drafts that arrive while the post is being cancelled wait for the cancellation instead of deadlocking with it', async () => {
+    // The AI answers late, so the post is seen drafting and its row taken, as the cancellation
+    // takes it (the post first, then its targets), before the drafts are saved.
+    emulator.setLatency(1500);
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief,
+      review: { mode: 'manual', onExpiry: 'cancel' },
+      targets: [{ type: 'local_export', platform: 'facebook' }],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const postId = created.body.id as string;
+    await until('the AI asked for drafts', async () => chatRequests().length > 0);
+    await app.db.transaction(async (tx) => {
+      await tx.update(posts).set({ updatedAt: new Date() }).where(eq(posts.id, postId));
+      // Until the drafts' save is held up behind this transaction: on the post's row, taken late
+      // (after the targets it wrote: a deadlock ahead) or first (nothing of the post held).
+      await until('the drafts waiting on the post', async () => {
+        const [waiting] = await queryRows<{ n: number }>(
+          app.db,
+          sql`select count(*)::int as n from pg_stat_activity
+              where datname = current_database() and wait_event_type = 'Lock'
+                and (query like 'update "posts" set "review_round"%' or query like 'select "id" from "posts" %for update')`,
+        );
+        return waiting!.n > 0;
+      }, 15_000);
+      await tx.update(publications).set({ updatedAt: new Date() }).where(eq(publications.postId, postId));
+    });
+    const post = await waitForPost(user.api, postId, (p) => p.status === 'awaiting_review' || isFinished(p));
+    expect(post.status).toBe('awaiting_review');
+    const failed = await app.db.select().from(attempts).where(eq(attempts.postId, postId));
+    expect(failed.filter((a) => a.outcome === 'failed').map((a) => a.error)).toEqual([]);
+    await postJson(user.api, `/api/v1/posts/${postId}/cancel`, {});
   });
 
   it('fails a target that needed the image when it could not be made, saying why', async () => {
