@@ -442,10 +442,44 @@ describe('the state of an authorization', () => {
     expect(expired.get('reason')).toMatch(/expired/);
     expect((await listed(user)).items).toEqual([]);
 
-    const page = await fetch(
-      `${app.baseUrl}/connections/result?${new URLSearchParams({ platform: 'tiktok', status: 'error', reason: '<b>x</b>' })}`,
+    // The result page shows the reason its link carries only when this installation wrote it.
+    const resultPage = async (params: URLSearchParams) =>
+      (await fetch(`${app.baseUrl}/connections/result?${params}`)).text();
+    const checked = async (params: URLSearchParams) =>
+      (
+        await call(
+          user.api,
+          `/api/v1/connections/outcome?${new URLSearchParams({
+            platform: params.get('platform') ?? '',
+            reason: params.get('reason') ?? '',
+            sig: params.get('sig') ?? '',
+          })}`,
+        )
+      ).body.reason;
+    expect(expired.get('sig')).toBeTruthy();
+    expect(await resultPage(expired)).toContain('expired');
+    expect(await checked(expired)).toBe(expired.get('reason'));
+    const madeUp = new URLSearchParams({
+      platform: 'tiktok',
+      status: 'error',
+      reason: 'Call +1 555 0100 to fix <b>x</b>',
+    });
+    expect(await resultPage(madeUp)).not.toMatch(/555|&#60;b/);
+    expect(await resultPage(madeUp)).toContain('Start connecting again');
+    expect(await checked(madeUp)).toBeNull();
+    const forged = new URLSearchParams(madeUp);
+    forged.set('sig', expired.get('sig')!);
+    expect(await resultPage(forged)).not.toContain('555');
+    expect(await checked(forged)).toBeNull();
+
+    // A callback link anyone can make up, with the platform's error and words of their own: the
+    // words are not passed on, as no attempt of this caller's matches it.
+    const fake = await followCallback(
+      user,
+      `${app.baseUrl}/api/v1/connections/tiktok/callback?${new URLSearchParams({ state: 'made-up', error: 'server_error', error_description: 'Call +1 555 0100' })}`,
     );
-    expect(await page.text()).toContain('&#60;b&#62;x&#60;/b&#62;');
+    expect(fake.get('reason')).not.toContain('555');
+    expect(fake.get('reason')).toMatch(/could not be matched/);
   });
 
   it('shows a declined consent and missing permissions in words', async () => {

@@ -230,15 +230,19 @@ describe('drafting with AI', () => {
       await tx.update(posts).set({ updatedAt: new Date() }).where(eq(posts.id, postId));
       // Until the drafts' save is held up behind this transaction: on the post's row, taken late
       // (after the targets it wrote: a deadlock ahead) or first (nothing of the post held).
-      await until('the drafts waiting on the post', async () => {
-        const [waiting] = await queryRows<{ n: number }>(
-          app.db,
-          sql`select count(*)::int as n from pg_stat_activity
+      await until(
+        'the drafts waiting on the post',
+        async () => {
+          const [waiting] = await queryRows<{ n: number }>(
+            app.db,
+            sql`select count(*)::int as n from pg_stat_activity
               where datname = current_database() and wait_event_type = 'Lock'
                 and (query like 'update "posts" set "review_round"%' or query like 'select "id" from "posts" %for update')`,
-        );
-        return waiting!.n > 0;
-      }, 15_000);
+          );
+          return waiting!.n > 0;
+        },
+        15_000,
+      );
       await tx.update(publications).set({ updatedAt: new Date() }).where(eq(publications.postId, postId));
     });
     const post = await waitForPost(user.api, postId, (p) => p.status === 'awaiting_review' || isFinished(p));

@@ -1,5 +1,6 @@
 import express, { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
+import { signOutcome, verifiedOutcome } from '../../auth/secrets.js';
 import { PLATFORM_NAMES, PLATFORMS, type Platform } from '../../platforms/connector.js';
 import { PRIVACY_LEVELS } from '../../platforms/tiktok/publisher.js';
 import { startAuthorization } from '../../use-cases/connections/authorize.js';
@@ -134,8 +135,21 @@ const resultQuery = z.object({
   platform: platformParam,
   status: z.enum(['connected', 'choose', 'error']),
   reason: z.string().max(1000).optional().describe('Why connecting did not work, in words'),
+  sig: z
+    .string()
+    .max(100)
+    .optional()
+    .describe("The installation's MAC of `reason`: without a valid one the reason is not shown"),
   connections: z.string().max(2000).optional(),
   pendingChoice: z.string().max(100).optional(),
+});
+
+const outcomeQuery = resultQuery.pick({ platform: true, reason: true, sig: true });
+const outcomeView = z.object({
+  reason: z
+    .string()
+    .nullable()
+    .describe('The reason, when this installation wrote it (the link carries its MAC); null otherwise'),
 });
 
 const PARAMS = {
@@ -281,6 +295,16 @@ export const connectionDocs: RouteDoc[] = [
   },
   {
     method: 'get',
+    path: '/api/v1/connections/outcome',
+    tag: 'Connections',
+    summary:
+      "The reason on a result page's link, checked: the panel shows only words this installation wrote, never a link's made-up ones",
+    auth: false,
+    query: outcomeQuery,
+    responses: { 200: { description: 'The reason, or null', schema: outcomeView } },
+  },
+  {
+    method: 'get',
     path: '/api/v1/connections/data-deletion/:code',
     tag: 'Platform notices',
     summary: 'Status of a data deletion request made through Meta',
@@ -340,6 +364,12 @@ export function connectionRoutes(deps: ApiDeps): Router {
     res.status(201).json({ items });
   });
 
+  router.get('/api/v1/connections/outcome', (req, res) => {
+    const q = parseOrThrow(outcomeQuery, req.query);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ reason: verifiedOutcome(deps.authKeys, q) });
+  });
+
   router.get('/api/v1/connections/data-deletion/:code', async (req, res) => {
     const status = await dataDeletionStatus(db, req.params.code as string);
     if (!status) throw Problem.notFound(`Data deletion request ${req.params.code}`);
@@ -369,7 +399,12 @@ export function connectionRoutes(deps: ApiDeps): Router {
     } catch (err) {
       if (!(err instanceof ConnectionAttemptError)) throw err;
       req.log?.info({ platform: err.platform, reason: err.message }, 'connection attempt refused');
-      result({ platform: err.platform, status: 'error', reason: err.message });
+      result({
+        platform: err.platform,
+        status: 'error',
+        reason: err.message,
+        sig: signOutcome(deps.authKeys, err.platform, err.message),
+      });
     }
   });
 
@@ -445,7 +480,7 @@ export function connectionRoutes(deps: ApiDeps): Router {
         ? `${name} is connected.`
         : q.status === 'choose'
           ? `Pick which ${name} accounts to connect: GET /api/v1/connections/pending/${q.pendingChoice ?? ''}, then POST …/confirm with their ids.`
-          : `Connecting ${name} did not work: ${q.reason ?? 'no reason given'}`;
+          : `Connecting ${name} did not work${outcomeReason(verifiedOutcome(deps.authKeys, q))}`;
     res.setHeader('Cache-Control', 'no-store');
     res
       .type('html')
@@ -453,6 +488,11 @@ export function connectionRoutes(deps: ApiDeps): Router {
   });
 
   return router;
+}
+
+/** The reason after the page's first words, or where to go from there when the link's is not ours. */
+function outcomeReason(reason: string | null): string {
+  return reason === null ? '. Start connecting again from the accounts page.' : `: ${reason}`;
 }
 
 function escapeHtml(value: string): string {

@@ -63,11 +63,10 @@ export async function completeAuthorization(
         )
         .returning()
     : [];
-  if (!outcome.ok) {
-    // The platform's own refusal (declined consent) is the more useful message, state or not.
-    throw fail(outcome.error.message);
-  }
-  if (!attempt) {
+  // The platform's own refusal (declined consent) is the more useful message, for an attempt this
+  // caller started: a link anyone made up may carry any error_description.
+  if (!outcome.ok && (attempt || outcome.error.kind === 'denied')) throw fail(outcome.error.message);
+  if (!outcome.ok || !attempt) {
     throw fail(
       `This ${name} sign-in could not be matched to a connection you started here (already used, altered, or started by another account). Start connecting again.`,
     );

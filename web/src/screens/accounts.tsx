@@ -190,13 +190,24 @@ export function ConnectionResultScreen({ query }: { query: URLSearchParams }) {
   const pending = useApi<PendingChoice>(
     status === 'choose' && pendingId ? `/api/v1/connections/pending/${pendingId}` : null,
   );
+  // The link's reason is shown only when the server wrote it: anyone can send a link with words in it.
+  const outcome = useApi<{ reason: string | null }>(
+    status === 'error'
+      ? `/api/v1/connections/outcome?${new URLSearchParams({
+          platform: query.get('platform') ?? '',
+          reason: query.get('reason') ?? '',
+          sig: query.get('sig') ?? '',
+        })}`
+      : null,
+  );
   const [done, setDone] = useState(false);
   return (
     <Page title={`Connecting ${platform}`}>
       {status === 'connected' && <Alert kind="success">{platform} is connected.</Alert>}
-      {status === 'error' && (
+      {status === 'error' && !outcome.loading && (
         <Alert>
-          Connecting {platform} did not work: {query.get('reason') ?? 'no reason given'}
+          Connecting {platform} did not work
+          {outcome.data?.reason ? `: ${outcome.data.reason}` : '. Start connecting again from the accounts page.'}
         </Alert>
       )}
       {status === 'choose' && !done && pending.data && (
