@@ -2,12 +2,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FacebookEmulator, startFacebookEmulator } from '../emulators/facebook.js';
 import { callControl } from '../emulators/oauth-kit.js';
 import { type FacebookInput, facebookPublisher } from '../platforms/facebook/publisher.js';
+import { createFacebookTarget } from '../platforms/facebook/target.js';
+import { PublishError } from '../platforms/publish-errors.js';
+import { OutcomeUnknownError, type PublishRequest, type RenditionFile } from '../platforms/publisher.js';
 import { committedToPlatform, memoryJournal, publish } from '../platforms/publishing.js';
 import { fileSource } from '../platforms/upload-source.js';
 import {
   context,
   emulatorCredentials,
   fault,
+  mediaServer,
   published,
   removeVideoFiles,
   switches,
@@ -74,6 +78,20 @@ describe('a Reel finish Facebook answers', () => {
     );
     expect(failure).toMatchObject({ kind: 'rejected', message: expect.stringMatching(/at most 2200 characters/) });
     expect(journal.state).toMatchObject({ committed: false, finishSent: false });
+    expect(await published(facebook.url)).toEqual([]);
+  });
+
+  it('200 with { "success": false }: a refusal, so the journal is no longer committed and the failure says so in words', async () => {
+    const source = await fileSource(video.path, 'video/mp4');
+    const input: FacebookInput = { kind: 'reel', source };
+    const { credentials, publisher, journal } = await uploadedReel(input);
+    await fault(facebook.url, { kind: 'answer', on: 'reels', status: 200, body: { success: false } });
+    const failure = await publish(publisher, input, context(journal, credentials, { maxPolls: 3 })).catch(
+      (e: unknown) => e,
+    );
+    expect(journal.state).toMatchObject({ committed: false, finishSent: false });
+    expect(failure).toMatchObject({ kind: 'rejected', message: expect.stringMatching(/"success": false/) });
+    expect(finishes()).toHaveLength(1);
     expect(await published(facebook.url)).toEqual([]);
   });
 
@@ -221,5 +239,96 @@ describe('a resumed run with a committed journal', () => {
     const result = await publish(publisher, { kind: 'text', message: '' }, context(journal, credentials));
     expect(result).toEqual({ status: 'published', postId, url: `https://www.facebook.com/${postId}` });
     expect(await published(facebook.url)).toHaveLength(1);
+  });
+});
+
+describe('a photo post resumed with its journal committed', () => {
+  const pageId = '1000000000001';
+  const jpeg = (n: number) => Buffer.concat([Buffer.from('ffd8ffe000104a464946', 'hex'), Buffer.alloc(2000, n)]);
+  const noLink = () => {
+    throw new PublishError(
+      'facebook',
+      'rejected',
+      'this platform fetches media by URL, and no public link could be made (PUBLIC_URL)',
+    );
+  };
+
+  /** The Facebook target as the publish activity runs it, its links made by `linkOf`. */
+  async function photoPost(
+    photos: number,
+    journal: ReturnType<typeof memoryJournal>,
+    linkOf: (f: RenditionFile) => string,
+  ) {
+    const page = await emulatorCredentials(facebook.url, { kind: 'page' });
+    const user = await emulatorCredentials(facebook.url, { kind: 'user' });
+    const target = createFacebookTarget({
+      graphUrl: facebook.url,
+      graphVideoUrl: facebook.url,
+      version: 'v26.0',
+      appId: '2000000000002',
+    });
+    const request: PublishRequest = {
+      postId: '11111111-2222-4333-8444-555555555555',
+      targetKey: 'facebook',
+      format: 'facebook',
+      caption: 'photos once',
+      draft: null,
+      publishedAt: new Date(),
+      renditions: Array.from({ length: photos }, (_, i) => ({
+        position: i,
+        path: `/nowhere/${i + 1}.jpg`,
+        mimeType: 'image/jpeg',
+        width: 10,
+        height: 10,
+      })),
+      connected: {
+        options: {},
+        connectionId: 'conn-fb',
+        accountId: pageId,
+        via: null,
+        context: context(journal, page.credentials),
+        userToken: () => user.credentials.accessToken(),
+        linkOf,
+      },
+    };
+    return target.publish(request);
+  }
+
+  it('posted, killed before the outcome was written, resumed without PUBLIC_URL: published, without a link', async () => {
+    const media = await mediaServer({ '/1.jpg': jpeg(1), '/2.jpg': jpeg(2) });
+    try {
+      const journal = memoryJournal();
+      journal.crashOn = (patch) => 'outcome' in patch;
+      await expect(photoPost(2, journal, (f) => `${media.url}/${f.position + 1}.jpg`)).rejects.toThrow(
+        /simulated crash/,
+      );
+      expect(committedToPlatform(journal.state)).toBe(true);
+      const postId = String(journal.state.postId);
+
+      const receipt = await photoPost(2, journal, noLink);
+      expect(receipt).toMatchObject({ platformPostId: postId, url: `https://www.facebook.com/${postId}` });
+      expect(await published(facebook.url)).toHaveLength(1);
+    } finally {
+      await media.stop();
+    }
+  });
+
+  it('sent and its answer lost, resumed without PUBLIC_URL: outcome unknown, not a refusal for the missing link', async () => {
+    const media = await mediaServer({ '/1.jpg': jpeg(1) });
+    try {
+      const journal = memoryJournal();
+      journal.crashOn = (patch) => 'postId' in patch;
+      await expect(photoPost(1, journal, (f) => `${media.url}/${f.position + 1}.jpg`)).rejects.toThrow(
+        /simulated crash/,
+      );
+      expect(journal.state).toMatchObject({ committed: true, postSent: true });
+
+      const failure = await photoPost(1, journal, noLink).catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(OutcomeUnknownError);
+      expect((failure as Error).message).toMatch(/Facebook may have published the photo/);
+      expect(await published(facebook.url)).toHaveLength(1);
+    } finally {
+      await media.stop();
+    }
   });
 });

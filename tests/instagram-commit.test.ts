@@ -257,3 +257,31 @@ describe('media_publish answered', () => {
     expect(await published(instagram.url)).toHaveLength(1);
   });
 });
+
+describe('a carousel item that expired before the carousel was made', () => {
+  it('its items are made again, and each one made again is counted against the account’s containers', async () => {
+    const { input, planned } = post('a carousel');
+    const items = planned - 1;
+    // The first read of an item, in prepare: it expired before the carousel container was made.
+    await fault(instagram.url, {
+      kind: 'answer',
+      on: 'status',
+      status: 200,
+      body: { status_code: 'EXPIRED', status: 'Expired' },
+    });
+    const journal = memoryJournal();
+    expect(await failure(run(input, journal))).toMatchObject({
+      kind: 'transient',
+      message: expect.stringMatching(/carousel item expired; the items are created again/),
+    });
+    expect(containers()).toHaveLength(items);
+    expect(journal.state).toMatchObject({ childIds: [], extraContainers: items });
+    expect(committedToPlatform(journal.state)).toBe(false);
+
+    expect(await run(input, journal)).toMatchObject({ status: 'published' });
+    // Every container made is in the plan or in the journal's count: the budget held them all.
+    expect(containers()).toHaveLength(planned + Number(journal.state.extraContainers));
+    expect(await published(instagram.url)).toHaveLength(1);
+    expect(await violations(instagram.url)).toEqual([]);
+  });
+});

@@ -148,22 +148,20 @@ describe('a retry of a TikTok post that already went out, days later', () => {
     const before = (await published(tiktok.url)).length;
     const initsBefore = inits();
 
-    // The only chunk is the last one: committed before it went, then refused.
+    // The only chunk is the last one: committed before it went, then refused (TikTok did not take
+    // it, so the commitment ends and a retry starts a new upload: a new post on TikTok's count).
     await fault(tiktok.url, { kind: 'answer', on: 'upload', status: 400 });
     const id = await createPost(who, { caption: 'Never confirmed', mediaIds: [videoId], targets: [direct] });
     const refused = await waitForPost(who.api, id, (p) => p.status === 'failed', 90_000);
     expect(targetOf(refused).error).toMatch(/chunk upload refused: HTTP 400/);
     const journal = await journalOf(id);
-    expect(committedToPlatform(journal)).toBe(true);
-    expect(journal?.uploadDone).toBe(false);
+    expect(committedToPlatform(journal)).toBe(false);
+    expect(journal?.uploadDone).not.toBe(true);
 
     await daysLaterWithTheCapSpent(who, id, direct, videoId);
     const initsAfterOther = inits();
     expect(initsAfterOther - initsBefore).toBe(2);
 
-    // The upload_url is long past its hour: sending the chunk again is refused (403), and TikTok's
-    // status counts none of its bytes, so the publisher would start a new upload, a new post.
-    await fault(tiktok.url, { kind: 'answer', on: 'upload', status: 403 });
     const retried = await postJson(who.api, `/api/v1/posts/${id}/targets/tiktok/retry`, {});
     expect(retried.status, JSON.stringify(retried.body)).toBe(202);
     const held = await waitForPost(

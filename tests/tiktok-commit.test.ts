@@ -98,6 +98,51 @@ describe('TikTok forgetting the publish_id after the last chunk', () => {
   });
 });
 
+describe('the last chunk refused with a client error', () => {
+  it('400: TikTok did not take it, so the journal is no longer committed and the retry inits a new upload, posting once', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    // The only chunk is the last one: committed before it went, then refused.
+    await fault(tiktok.url, {
+      kind: 'answer',
+      on: 'upload',
+      status: 400,
+      body: { error: 'Content-Length does not match' },
+    });
+    const journal = memoryJournal();
+    const err = await publish(publisher(), await video(whole), context(journal, credentials)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PublishError);
+    expect(committedToPlatform(journal.state)).toBe(false);
+    expect(err).toMatchObject({
+      kind: 'rejected',
+      message: expect.stringMatching(
+        /^TikTok chunk upload refused: HTTP 400 \(Content-Length does not match\); the upload did not complete/,
+      ),
+    });
+    expect(journal.state).toMatchObject({ publishId: null, uploadUrl: null, uploadDone: false });
+
+    // Even a retry that keeps the journal sends nothing more into the dead upload.
+    const deadUpload = requests('/upload/video/')[0]?.query.upload_id;
+    const result = await publish(publisher(), await video(whole), context(journal, credentials));
+    expect(result.status).toBe('published');
+    expect(inits()).toBe(2);
+    expect(requests('/upload/video/').filter((r) => r.query.upload_id === deadUpload)).toHaveLength(1);
+    expect(await published(tiktok.url)).toHaveLength(1);
+  });
+
+  it('429: throttled, not refused, so the same chunk goes again into the same upload after the wait', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    await fault(tiktok.url, { kind: 'answer', on: 'upload', status: 429, body: { error: 'Too many requests' } });
+    const journal = memoryJournal();
+    const result = await publish(publisher(), await video(whole), context(journal, credentials));
+    expect(result.status).toBe('published');
+    expect(inits()).toBe(1);
+    const uploads = requests('/upload/video/');
+    expect(uploads).toHaveLength(2);
+    expect(uploads[1]!.query.upload_id).toBe(uploads[0]!.query.upload_id);
+    expect(await published(tiktok.url)).toHaveLength(1);
+  });
+});
+
 describe('a status read TikTok refuses once it holds the post', () => {
   const refusals = [
     { name: 'invalid_param', status: 400, body: envelopeError('invalid_param', 'bad publish_id') },

@@ -404,7 +404,8 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
                 uploaded: false,
               });
             }
-            if (input.kind === 'photos' && input.imageUrls.length > 1) {
+            // Committed, every photo is up already: a resumed run sends no link (its target makes none).
+            if (input.kind === 'photos' && input.imageUrls.length > 1 && !committedToPlatform(run.journal)) {
               const ids: string[] = Array.isArray(run.journal.photoIds) ? [...run.journal.photoIds] : [];
               for (const url of input.imageUrls.slice(ids.length)) {
                 // Unpublished photos appear nowhere: one lost to a dropped answer is harmless.
@@ -489,17 +490,31 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
                     if (status >= 500) inDoubt = true;
                   },
                 },
-              ).catch(async (err: unknown) => {
-                if (err instanceof PublishError && err.kind === 'lost') return null;
-                // A 5xx may come after Facebook acted on it: the retry asks the status first.
-                if (!(err instanceof PublishError) || (err.details.status ?? 0) >= 500) throw err;
-                // Refused: this finish published nothing, though one in doubt before it may have
-                // (the refusal may even be because it did).
-                if (inDoubt && (await earlierFinishTook(run, videoId))) return {};
-                // Facebook's word that this Reel does not publish: a retry starts afresh.
-                await run.uncommit({ finishSent: false });
-                throw err;
-              });
+              )
+                .then((body) => {
+                  // A finish that took answers { "success": true } (4.6 step 4); `false` is Facebook
+                  // saying it did not, a refusal like a 4xx, not a Reel to wait for.
+                  if (body.success === false) {
+                    throw new PublishError(
+                      name,
+                      'rejected',
+                      'Facebook Reel publish: Facebook answered the finish with { "success": false }, so the Reel was not published',
+                      { status: 200 },
+                    );
+                  }
+                  return body;
+                })
+                .catch(async (err: unknown) => {
+                  if (err instanceof PublishError && err.kind === 'lost') return null;
+                  // A 5xx may come after Facebook acted on it: the retry asks the status first.
+                  if (!(err instanceof PublishError) || (err.details.status ?? 0) >= 500) throw err;
+                  // Refused: this finish published nothing, though one in doubt before it may have
+                  // (the refusal may even be because it did).
+                  if (inDoubt && (await earlierFinishTook(run, videoId))) return {};
+                  // Facebook's word that this Reel does not publish: a retry starts afresh.
+                  await run.uncommit({ finishSent: false });
+                  throw err;
+                });
               if (answered) return;
             }
             throw new PublishError(name, 'transient', 'Facebook never confirmed the Reel publish');

@@ -17,7 +17,8 @@ export function plannedContainers(files: number, placement: string | null | unde
 }
 
 /**
- * The journal's count of containers made again beyond the plan (one that went to ERROR, a carousel
- * made again after media_publish refused it): the budget holds these too.
+ * The journal's count of containers made again beyond the plan (one that went to ERROR, one that
+ * expired, a carousel's items made again after one of them expired, a carousel made again after
+ * media_publish refused it): the budget holds these too.
  */
 export const EXTRA_CONTAINERS = 'extraContainers';

@@ -397,7 +397,8 @@ export function instagramPublisher(config: InstagramPublisherConfig): PlatformPu
                   });
                 }
                 if (state !== 'FINISHED') {
-                  await run.record({ childIds: [] });
+                  // Every item is made again, each one more container against the account's budget.
+                  await run.record({ childIds: [], [EXTRA_CONTAINERS]: extraContainers(run) + children.length });
                   throw new PublishError(
                     name,
                     'transient',

@@ -4,6 +4,7 @@ import {
   TIKTOK_PUBLISH_ID_CODES,
   tiktokError,
   tiktokFailReason,
+  waitFromHeaders,
 } from '../publish-errors.js';
 import {
   committedToPlatform,
@@ -400,6 +401,16 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
                 ? new PublishError('tiktok', 'lost', `TikTok chunk upload: ${err.message}`)
                 : err;
             });
+            // Throttled: the same chunk again, into the same upload, after the wait TikTok asks for.
+            if (a.status === 429) {
+              const retryAfterMs = waitFromHeaders(a.headers);
+              throw new PublishError(
+                'tiktok',
+                'rate_limited',
+                'TikTok chunk upload: HTTP 429, retrying this chunk',
+                retryAfterMs === undefined ? { status: 429 } : { status: 429, retryAfterMs },
+              );
+            }
             if (a.status >= 500)
               throw new PublishError(
                 'tiktok',
@@ -469,6 +480,18 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
         }
         await run.uncommit({ uploadRestarts: restarts + 1, publishId: null, uploadUrl: null, uploadedBytes: 0 });
         await initVideo(run, input, creator);
+      } else if (answer.status >= 400 && answer.status < 500) {
+        // Any other client error (400: malformed headers, or a Content-Length that is not the body's
+        // size): TikTok did not take this chunk, so the upload is not complete and its publish_id
+        // never posts, even when the chunk is the last one. Nothing of it is committed any more, and
+        // the next attempt starts a new upload (a new init) instead of sending into this one again.
+        await run.uncommit(START_AFRESH);
+        throw new PublishError(
+          'tiktok',
+          'rejected',
+          `TikTok chunk upload refused: HTTP ${answer.status}${refusalWords(answer.body)}; the upload did not complete, and a retry starts it again from the beginning`,
+          { status: answer.status },
+        );
       } else {
         throw new PublishError('tiktok', 'rejected', `TikTok chunk upload refused: HTTP ${answer.status}`, {
           status: answer.status,
@@ -630,6 +653,19 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
       ];
     },
   };
+}
+
+/** What a refused chunk upload's body says, as ` (words)`, or nothing when it says nothing readable. */
+function refusalWords(body: unknown): string {
+  let said: unknown = body;
+  if (typeof body === 'object' && body !== null) {
+    const error = (body as { error?: unknown }).error;
+    said = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : error;
+  }
+  if (typeof said !== 'string') return '';
+  const words = said.replace(/\s+/g, ' ').trim().slice(0, 300);
+  // An HTML error page is no explanation for a person.
+  return words === '' || words.startsWith('<') ? '' : ` (${words})`;
 }
 
 /** `bytes 0-{last}/{total}` -> bytes received. */
