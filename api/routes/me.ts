@@ -29,13 +29,30 @@ import {
 import { verifyPasswordThrottled } from '../throttled-password.js';
 import { toUserView } from './auth.js';
 
+/** What AI can do on this installation, for composers deciding what to offer (never its keys or address). */
+const aiView = z
+  .object({
+    drafting: z
+      .enum(['ai', 'offline'])
+      .describe(
+        'ai: briefs are drafted by the configured AI endpoint; offline: without one, drafts are written from the brief',
+      ),
+    images: z
+      .boolean()
+      .describe(
+        "A brief's generateImage will be made (an AI endpoint is configured); false: no image can be made, and a target that needs a picture is refused",
+      ),
+  })
+  .describe('What AI can do here, so a panel offers only what will happen');
+const meView = userView.extend({ ai: aiView });
+
 export const meDocs: RouteDoc[] = [
   {
     method: 'get',
     path: '/api/v1/me',
     tag: 'Account',
-    summary: 'Your profile',
-    responses: { 200: { description: 'Profile', schema: userView } },
+    summary: 'Your profile, and what AI can do on this installation',
+    responses: { 200: { description: 'Profile', schema: meView } },
   },
   {
     method: 'patch',
@@ -150,8 +167,12 @@ export function meRoutes(deps: ApiDeps): Router {
     }
   }
 
+  // As post and campaign creation decide: without an AI endpoint no image is made.
+  const aiImages = deps.aiImages ?? true;
+  const ai: z.infer<typeof aiView> = { drafting: aiImages ? 'ai' : 'offline', images: aiImages };
+
   router.get('/api/v1/me', async (req, res) => {
-    res.json(toUserView(await currentUser(callerOf(req))));
+    res.json({ ...toUserView(await currentUser(callerOf(req))), ai });
   });
 
   router.patch('/api/v1/me', json, async (req, res) => {

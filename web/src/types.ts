@@ -7,6 +7,20 @@ export interface User {
   createdAt: string;
 }
 
+/** GET /api/v1/me: the profile, and what AI can do on this installation. */
+export interface Me extends User {
+  ai: {
+    /** offline: no AI endpoint is configured, and drafts are written from the brief. */
+    drafting: 'ai' | 'offline';
+    /** A brief's picture (`generateImage`) can be made. */
+    images: boolean;
+  };
+}
+
+/** Why a brief's picture cannot be asked for on an installation without an AI endpoint. */
+export const NO_AI_IMAGES =
+  'No AI endpoint is configured, so drafts are written from the brief and no picture can be made.';
+
 export interface Connection {
   id: string;
   platform: string;

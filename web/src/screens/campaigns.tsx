@@ -4,7 +4,7 @@ import { isTimeZone } from '../../../domain/zoned-time.js';
 import { api } from '../api';
 import { useAction, useApi } from '../hooks';
 import { useKeyPerBody } from '../idempotency';
-import { platformName, words } from '../types';
+import { type Me, NO_AI_IMAGES, platformName, words } from '../types';
 import { Alert, Confirm, Empty, Loading, Page, Status } from '../ui';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -53,6 +53,11 @@ function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => v
   const saved = editing?.settings;
   const [name, setName] = useState(saved?.name ?? '');
   const [topic, setTopic] = useState(saved?.brief.topic ?? '');
+  // Every slot's post is made without media, so the brief's picture is all it would have.
+  const [aiImage, setAiImage] = useState(saved?.brief.generateImage === true);
+  const me = useApi<Me>('/api/v1/me');
+  const imagesPossible = me.data?.ai.images;
+  const imageWhyId = `ai-image-why-${editing?.id ?? 'new'}`;
   const [targets, setTargets] = useState<string[]>(
     saved
       ? saved.targets.filter((t) => t.type === 'local_export').map((t) => String(t.platform ?? t.key ?? 'generic'))
@@ -108,7 +113,14 @@ function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => v
     const out: Record<string, unknown> = {};
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
     if (name !== saved.name) out.name = name;
-    if (topic !== saved.brief.topic) out.brief = { ...saved.brief, topic };
+    const savedImage = saved.brief.generateImage === true;
+    if (topic !== saved.brief.topic || aiImage !== savedImage)
+      out.brief = {
+        ...saved.brief,
+        topic,
+        // Left out when it never was set and is not now, so the saved brief keeps its shape.
+        ...(aiImage || saved.brief.generateImage !== undefined ? { generateImage: aiImage } : {}),
+      };
     if (!same(targetList(), saved.targets)) out.targets = targetList();
     if (!same(cadence, saved.cadence)) out.cadence = cadence;
     if (timeZone !== saved.timeZone) out.timeZone = timeZone;
@@ -130,7 +142,7 @@ function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => v
           } else {
             const settings = {
               name,
-              brief: { topic },
+              brief: { topic, ...(aiImage ? { generateImage: true } : {}) },
               targets: targetList(),
               cadence,
               timeZone,
@@ -143,6 +155,7 @@ function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => v
             createKeys.done(settings);
             setName('');
             setTopic('');
+            setAiImage(false);
           }
           onDone();
         });
@@ -163,6 +176,21 @@ function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => v
         {prefix}Brief for every post
         <textarea rows={2} value={topic} onInput={(e) => setTopic(e.currentTarget.value)} required />
       </label>
+      <label class="check">
+        <input
+          type="checkbox"
+          checked={aiImage}
+          disabled={imagesPossible !== true}
+          aria-describedby={imagesPossible === false ? imageWhyId : undefined}
+          onChange={(e) => setAiImage(e.currentTarget.checked)}
+        />
+        {prefix}Also make a picture with AI for each post
+      </label>
+      {imagesPossible === false && (
+        <p class="hint" id={imageWhyId}>
+          {NO_AI_IMAGES}
+        </p>
+      )}
       <fieldset>
         <legend>Targets</legend>
         <div class="chips">

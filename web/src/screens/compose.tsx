@@ -8,7 +8,9 @@ import {
   type Connection,
   type ConnectionList,
   type CreatorInfo,
+  type Me,
   type MediaItem,
+  NO_AI_IMAGES,
   type PlatformRules,
   platformName,
   type TextLimit,
@@ -110,6 +112,8 @@ export function ComposeScreen() {
   const [topic, setTopic] = useState('');
   const [tone, setTone] = useState('');
   const [audience, setAudience] = useState('');
+  const [aiImage, setAiImage] = useState(false);
+  const me = useApi<Me>('/api/v1/me');
   const [when, setWhen] = useState<'now' | 'later'>('now');
   const [local, setLocal] = useState('');
   const [timeZone, setTimeZone] = useState(Intl.DateTimeFormat().resolvedOptions().timeZone);
@@ -125,6 +129,17 @@ export function ComposeScreen() {
 
   useEffect(() => setReview(mode === 'ai' ? 'manual' : 'auto'), [mode]);
 
+  // The brief's picture: only where an AI endpoint can make it, and only for a post without media
+  // of its own (the pipeline makes none for one with media).
+  const imagesPossible = me.data?.ai.images;
+  const imageOffered = imagesPossible === true && media.length === 0;
+  const wantsImage = mode === 'ai' && aiImage && imageOffered;
+  const imageWhy =
+    imagesPossible === false
+      ? NO_AI_IMAGES
+      : imagesPossible && media.length > 0
+        ? 'The AI makes a picture only for a post without media of its own; remove the chosen media to ask for one.'
+        : null;
   const isVideo = media.some((m) => m.mimeType.startsWith('video/'));
   const durations = media.flatMap((m) => (m.mimeType.startsWith('video/') && m.durationSec ? [m.durationSec] : []));
   const longestVideoSec = durations.length ? Math.max(...durations) : null;
@@ -153,7 +168,14 @@ export function ComposeScreen() {
   const body = () => ({
     ...(mode === 'write'
       ? { caption }
-      : { brief: { topic, ...(tone ? { tone } : {}), ...(audience ? { audience } : {}) } }),
+      : {
+          brief: {
+            topic,
+            ...(tone ? { tone } : {}),
+            ...(audience ? { audience } : {}),
+            ...(wantsImage ? { generateImage: true } : {}),
+          },
+        }),
     mediaIds: media.map((m) => m.id),
     targets: [
       ...chosen.map(accountTarget),
@@ -167,18 +189,22 @@ export function ComposeScreen() {
   });
 
   // Media problems as you go: the server checks the chosen media against every chosen target, with
-  // each target's options (a placement changes the rules), again whenever either changes.
+  // each target's options (a placement changes the rules), again whenever either changes. A post
+  // drafted by AI is checked without media too: the picture asked of the AI counts as creation
+  // counts it, and without one the targets that need a picture say so before anything is sent.
   const checked = body();
-  const checkKey = JSON.stringify([checked.mediaIds, checked.targets]);
+  const checkKey = JSON.stringify([checked.mediaIds, checked.targets, mode, wantsImage]);
   useEffect(() => {
-    if (media.length === 0 || targets.length + accounts.length === 0) {
+    if ((media.length === 0 && mode !== 'ai') || targets.length + accounts.length === 0) {
       setReport(null);
       setReportError(null);
       return;
     }
     let live = true;
     const timer = setTimeout(() => {
-      api<Report>('POST', '/api/v1/posts/validate', { ...body(), caption: caption || 'check', brief: undefined })
+      // The brief's words do not change the media: only whether it asks for a picture is sent.
+      const brief = wantsImage ? { topic: 'check', generateImage: true } : undefined;
+      api<Report>('POST', '/api/v1/posts/validate', { ...body(), caption: caption || 'check', brief })
         .then((r) => {
           if (!live) return;
           setReport(r);
@@ -475,7 +501,15 @@ export function ComposeScreen() {
                   </div>
                 );
               })}
-              {report.ok && <p class="hint">The media suits every chosen platform.</p>}
+              {report.ok && (
+                <p class="hint">
+                  {media.length > 0
+                    ? 'The media suits every chosen platform.'
+                    : wantsImage
+                      ? 'The picture the AI will make suits every chosen platform.'
+                      : 'Every chosen platform takes a post without media.'}
+                </p>
+              )}
             </div>
           )}
         </fieldset>
@@ -541,6 +575,21 @@ export function ComposeScreen() {
                   <input value={audience} onInput={(e) => setAudience(e.currentTarget.value)} />
                 </label>
               </div>
+              <label class="check">
+                <input
+                  type="checkbox"
+                  checked={aiImage && imageOffered}
+                  disabled={!imageOffered}
+                  aria-describedby={imageWhy ? 'ai-image-why' : undefined}
+                  onChange={(e) => setAiImage(e.currentTarget.checked)}
+                />
+                Also make a picture with AI
+              </label>
+              {imageWhy && (
+                <p class="hint" id="ai-image-why">
+                  {imageWhy}
+                </p>
+              )}
               <p class="hint">The AI drafts a text for each platform; you see the drafts before anything is posted.</p>
             </>
           )}
