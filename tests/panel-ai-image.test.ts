@@ -125,7 +125,12 @@ describe('asking the AI for a picture from the panel', () => {
     await expect
       .poll(() => page.getByText('The picture the AI will make suits every chosen platform.').isVisible())
       .toBe(true);
+    // The preview shows the picture to come, and says the drafts go out unseen when that is chosen.
+    expect(await page.getByText('The picture the AI will make', { exact: true }).count()).toBeGreaterThan(0);
     await page.getByRole('radio', { name: 'Publish without review' }).check();
+    await expect
+      .poll(() => page.getByText('it is published without review, as chosen.', { exact: false }).first().isVisible())
+      .toBe(true);
     const sent = nextBody(page, 'POST', '**/api/v1/posts');
     await page.getByRole('button', { name: 'Draft with AI' }).click();
     const body = await sent;
@@ -187,35 +192,39 @@ describe('asking the AI for a picture from the panel', () => {
 
   it('without an AI endpoint the box is off and says why, in compose and in the campaign form', async () => {
     const offline = await startTestApp();
+    let page: Page | undefined;
     try {
       const someone = await signUp(offline.baseUrl, 'Otto Offline');
       const me = await call(someone.browser, '/api/v1/me');
       expect(me.status, JSON.stringify(me.body)).toBe(200);
       expect(me.body.ai).toEqual({ drafting: 'offline', images: false });
 
-      const page = await pageFor(offline.baseUrl, someone);
-      await page.goto(`${offline.baseUrl}/compose`);
-      await expect.poll(() => page.getByRole('heading', { level: 1, name: 'Compose' }).isVisible()).toBe(true);
-      await page.getByRole('checkbox', { name: 'Instagram', exact: true }).check();
-      await page.getByRole('radio', { name: 'Draft with AI from a brief' }).check();
-      await page.getByLabel('Brief: what is the post about?').fill('Fresh bread every morning');
-      const picture = page.getByRole('checkbox', { name: 'Also make a picture with AI' });
-      await expect.poll(() => page.getByText(NO_AI).isVisible()).toBe(true);
+      const tab = await pageFor(offline.baseUrl, someone);
+      page = tab;
+      await tab.goto(`${offline.baseUrl}/compose`);
+      await expect.poll(() => tab.getByRole('heading', { level: 1, name: 'Compose' }).isVisible()).toBe(true);
+      await tab.getByRole('checkbox', { name: 'Instagram', exact: true }).check();
+      await tab.getByRole('radio', { name: 'Draft with AI from a brief' }).check();
+      await tab.getByLabel('Brief: what is the post about?').fill('Fresh bread every morning');
+      const picture = tab.getByRole('checkbox', { name: 'Also make a picture with AI' });
+      await expect.poll(() => tab.getByText(NO_AI).isVisible()).toBe(true);
       expect(await picture.isDisabled()).toBe(true);
       expect(await picture.isChecked()).toBe(false);
-      expect(await picture.getAttribute('aria-describedby')).toBe(await page.getByText(NO_AI).getAttribute('id'));
+      expect(await picture.getAttribute('aria-describedby')).toBe(await tab.getByText(NO_AI).getAttribute('id'));
       // No picture will come, so Instagram still needs one, as creation would say.
-      await expect.poll(() => page.getByText(INSTAGRAM_NEEDS).isVisible()).toBe(true);
-      await checkScreen(page, 'compose-ai-offline', ['Also make a picture with AI', NO_AI, INSTAGRAM_NEEDS]);
+      await expect.poll(() => tab.getByText(INSTAGRAM_NEEDS).isVisible()).toBe(true);
+      await checkScreen(tab, 'compose-ai-offline', ['Also make a picture with AI', NO_AI, INSTAGRAM_NEEDS]);
 
-      await page.goto(`${offline.baseUrl}/campaigns`);
-      const campaignPicture = page.getByRole('checkbox', { name: 'Also make a picture with AI for each post' });
-      await expect.poll(() => page.getByText(NO_AI).isVisible()).toBe(true);
+      await tab.goto(`${offline.baseUrl}/campaigns`);
+      const campaignPicture = tab.getByRole('checkbox', { name: 'Also make a picture with AI for each post' });
+      await expect.poll(() => tab.getByText(NO_AI).isVisible()).toBe(true);
       expect(await campaignPicture.isDisabled()).toBe(true);
       expect(await campaignPicture.getAttribute('aria-describedby')).toBe(
-        await page.getByText(NO_AI).getAttribute('id'),
+        await tab.getByText(NO_AI).getAttribute('id'),
       );
     } finally {
+      // Closed before its server stops, so its polling does not end in refused connections.
+      await page?.context().close();
       await offline.stop();
     }
     expect(consoleErrors.filter((e) => !/status of 4\d\d/.test(e)).join('\n')).toBe('');

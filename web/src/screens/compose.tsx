@@ -590,7 +590,12 @@ export function ComposeScreen() {
                   {imageWhy}
                 </p>
               )}
-              <p class="hint">The AI drafts a text for each platform; you see the drafts before anything is posted.</p>
+              <p class="hint">
+                The AI drafts a text for each platform;{' '}
+                {review === 'manual'
+                  ? 'you see the drafts before anything is posted.'
+                  : 'with "Publish without review" below they are published as the AI writes them.'}
+              </p>
             </>
           )}
         </fieldset>
@@ -598,7 +603,13 @@ export function ComposeScreen() {
         {previewTargets.length > 0 && (
           <fieldset>
             <legend>Preview</legend>
-            <Previews targets={previewTargets} text={mode === 'write' ? caption : null} media={media} rules={rules} />
+            <Previews
+              targets={previewTargets}
+              text={mode === 'write' ? caption : null}
+              media={media}
+              rules={rules}
+              ai={{ picture: wantsImage, reviewed: review === 'manual' }}
+            />
           </fieldset>
         )}
 

@@ -65,17 +65,25 @@ function Folded({ text, fold, max }: { text: string; fold: number | undefined; m
   );
 }
 
+/** What the AI will add: a picture (square, as it is asked for) for a post without media; whether a person reviews. */
+export interface AiWork {
+  picture: boolean;
+  reviewed: boolean;
+}
+
 export function PostPreview({
   target,
   text,
   media,
   rules,
+  ai = { picture: false, reviewed: true },
 }: {
   target: PreviewTarget;
   /** null: the AI writes the text later. */
   text: string | null;
   media: MediaItem[];
   rules: PlatformRules[];
+  ai?: AiWork;
 }) {
   const r = rules.find((x) => x.platform === target.platform);
   const first = media[0];
@@ -87,7 +95,12 @@ export function PostPreview({
   const limit = r?.text[0]?.max;
   let body = null;
   if (text === null)
-    body = <p class="muted">The AI drafts this text for {name}; you see it before anything is posted.</p>;
+    body = (
+      <p class="muted">
+        The AI drafts this text for {name};{' '}
+        {ai.reviewed ? 'you see it before anything is posted.' : 'it is published without review, as chosen.'}
+      </p>
+    );
   else if (target.platform === 'youtube') {
     // The same split the API makes of a hand-written caption: first line the title, the rest the description.
     const [line = '', ...rest] = text.split('\n');
@@ -115,12 +128,12 @@ export function PostPreview({
         </div>
       ) : (
         <div class="preview-frame preview-empty" style={{ aspectRatio: '1' }}>
-          <span>No media</span>
+          <span>{ai.picture ? 'The picture the AI will make' : 'No media'}</span>
         </div>
       )}
       <p class="hint">
         {placement ? `${placement.label}, ` : ''}
-        {first ? `${ratioWords(aspect)}` : 'text only'}
+        {first ? `${ratioWords(aspect)}` : ai.picture ? 'a picture made by the AI, 1:1 before rendering' : 'text only'}
       </p>
       {body}
     </section>
@@ -132,17 +145,19 @@ export function Previews({
   text,
   media,
   rules,
+  ai,
 }: {
   targets: PreviewTarget[];
   text: string | null;
   media: MediaItem[];
   rules: PlatformRules[];
+  ai?: AiWork;
 }) {
   if (targets.length === 0) return null;
   return (
     <div class="previews">
       {targets.map((t) => (
-        <PostPreview key={t.key} target={t} text={text} media={media} rules={rules} />
+        <PostPreview key={t.key} target={t} text={text} media={media} rules={rules} {...(ai ? { ai } : {})} />
       ))}
     </div>
   );
