@@ -222,7 +222,10 @@ describe('the compose screen', () => {
     const good = rows.filter({ hasText: 'harbour.jpg' });
     await expect.poll(() => good.locator('progress[value="100"]').count()).toBe(2);
     expect(await good.getByRole('alert').count()).toBe(0);
-    expect(await page.getByRole('list', { name: 'Chosen media' }).getByRole('listitem').count()).toBe(2);
+    // Each finished upload joins the chosen media when its answer is read, a moment after its bar is full.
+    await expect
+      .poll(() => page.getByRole('list', { name: 'Chosen media' }).getByRole('listitem').count(), { timeout: 15_000 })
+      .toBe(2);
   });
 
   it("reads the review deadline in the post's chosen zone and says which", async () => {
@@ -247,7 +250,8 @@ describe('the compose screen', () => {
     await openCompose(`Media check ${Date.now()}`);
     await page.getByLabel('Choose photos or videos to upload').setInputFiles(landscapeClip);
     const chosen = page.getByRole('list', { name: 'Chosen media' }).getByRole('listitem');
-    await expect.poll(() => chosen.count()).toBe(1);
+    // A video is probed before it is listed: seconds on a busy machine.
+    await expect.poll(() => chosen.count(), { timeout: 20_000 }).toBe(1);
     await page.getByRole('checkbox', { name: /on YouTube$/ }).check();
     const suits = page.getByText('The media suits every chosen platform.');
     await expect.poll(() => suits.isVisible()).toBe(true);
