@@ -9,7 +9,7 @@ import type {
   RenditionFile,
 } from './publisher.js';
 import { OutcomeUnknownError } from './publisher.js';
-import { type PlatformPublisher, publish } from './publishing.js';
+import { committedToPlatform, type PlatformPublisher, publish } from './publishing.js';
 import { fileSource, type UploadSource } from './upload-source.js';
 
 /**
@@ -33,6 +33,29 @@ export function draftField(request: PublishRequest, field: string): string | und
 export function draftTags(request: PublishRequest): string[] | undefined {
   const value = request.draft?.tags;
   return Array.isArray(value) ? value.filter((t): t is string => typeof t === 'string') : undefined;
+}
+
+/** In place of a link a committed resume cannot make: it never sends one (see `publicLinks`). */
+const SENT_ALREADY = '';
+
+/**
+ * Each rendition's public link, for a platform that fetches media by URL. The journal is read
+ * first: a resumed post the platform may hold already (committed) only asks for its verdict and
+ * sends no link, so a link that can no longer be made (PUBLIC_URL gone or changed since) must not
+ * refuse it: it stands as an empty string. A link that can be made is made, as on any run. Should
+ * the platform's verdict end the commitment and a publisher send again in the same attempt, the
+ * platform refuses the empty URL, and the next attempt (no longer committed) fails for the link.
+ */
+export async function publicLinks(target: ConnectedTarget): Promise<(file: RenditionFile) => string> {
+  const committed = committedToPlatform(await target.context.journal.get());
+  return (file) => {
+    try {
+      return target.linkOf(file);
+    } catch (err) {
+      if (committed) return SENT_ALREADY;
+      throw err;
+    }
+  };
 }
 
 export function option<T>(target: ConnectedTarget, name: string): T | undefined {

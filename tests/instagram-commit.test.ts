@@ -2,7 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type InstagramEmulator, startInstagramEmulator } from '../emulators/instagram.js';
 import { callControl } from '../emulators/oauth-kit.js';
 import { type InstagramInput, instagramPublisher } from '../platforms/instagram/publisher.js';
+import { createInstagramTarget } from '../platforms/instagram/target.js';
 import { PublishError } from '../platforms/publish-errors.js';
+import type { PublishRequest, RenditionFile } from '../platforms/publisher.js';
 import { committedToPlatform, memoryJournal, type PublishContext, publish } from '../platforms/publishing.js';
 import { context, emulatorCredentials, fault, mediaServer, published, violations } from './helpers/publishing.js';
 
@@ -283,5 +285,111 @@ describe('a carousel item that expired before the carousel was made', () => {
     expect(containers()).toHaveLength(planned + Number(journal.state.extraContainers));
     expect(await published(instagram.url)).toHaveLength(1);
     expect(await violations(instagram.url)).toEqual([]);
+  });
+});
+
+describe('a post resumed with its journal committed, its links no longer made (PUBLIC_URL)', () => {
+  const noLink = () => {
+    throw new PublishError(
+      'instagram',
+      'rejected',
+      'this platform fetches media by URL, and no public link could be made (PUBLIC_URL)',
+    );
+  };
+  const linked = (f: RenditionFile) =>
+    `${media.url}/${f.mimeType === 'video/mp4' ? 'clip.mp4' : `${f.position + 1}.jpg`}`;
+  const jpegFile = (position: number, placement: string): RenditionFile => ({
+    position,
+    path: `/nowhere/${position + 1}.jpg`,
+    mimeType: 'image/jpeg',
+    width: 10,
+    height: 10,
+    placement,
+  });
+  const renditions: Record<(typeof KINDS)[number], RenditionFile[]> = {
+    'an image': [jpegFile(0, 'feed_image')],
+    'a carousel': [jpegFile(0, 'feed_image'), jpegFile(1, 'feed_image')],
+    'a story': [jpegFile(0, 'story')],
+    'a Reel': [
+      { position: 0, path: '/nowhere/clip.mp4', mimeType: 'video/mp4', width: 10, height: 10, placement: 'reel' },
+    ],
+  };
+
+  /** The Instagram target as the publish activity runs it, its links made by `linkOf`. */
+  async function igPost(
+    kind: (typeof KINDS)[number],
+    journal: ReturnType<typeof memoryJournal>,
+    linkOf: (f: RenditionFile) => string,
+  ) {
+    const { credentials } = await emulatorCredentials(instagram.url, { seconds: 3 * 86_400 });
+    const target = createInstagramTarget({
+      instagramGraphUrl: instagram.url,
+      facebookGraphUrl: instagram.url,
+      ruploadUrl: instagram.url,
+      version: 'v26.0',
+    });
+    const request: PublishRequest = {
+      postId: '11111111-2222-4333-8444-555555555555',
+      targetKey: 'instagram',
+      format: 'instagram',
+      caption: 'once',
+      draft: null,
+      publishedAt: new Date(),
+      renditions: renditions[kind],
+      connected: {
+        options: {},
+        connectionId: 'conn-ig',
+        accountId: '17841400000000001',
+        via: null,
+        context: context(journal, credentials),
+        userToken: async () => '',
+        linkOf,
+      },
+    };
+    return target.publish(request);
+  }
+
+  it.each(KINDS)(
+    '%s: media_publish taken, killed before its answer was written: published by the container’s word, no second post',
+    async (kind) => {
+      const journal = memoryJournal();
+      journal.crashOn = (patch) => 'mediaId' in patch;
+      await expect(igPost(kind, journal, linked)).rejects.toThrow(/simulated crash/);
+      expect(journal.state).toMatchObject({ committed: true, publishSent: true });
+      const made = containers().length;
+
+      const receipt = await igPost(kind, journal, noLink);
+      expect(receipt).toMatchObject({ platform: 'instagram', platformPostId: null, note: ID_LOST });
+      expect(await published(instagram.url)).toHaveLength(1);
+      expect(containers()).toHaveLength(made);
+      expect(sends()).toHaveLength(1);
+    },
+  );
+
+  it('an image published, killed before the outcome was written: published from the journal’s media id', async () => {
+    const journal = memoryJournal();
+    journal.crashOn = (patch) => 'outcome' in patch;
+    await expect(igPost('an image', journal, linked)).rejects.toThrow(/simulated crash/);
+    expect(committedToPlatform(journal.state)).toBe(true);
+    const mediaId = String(journal.state.mediaId);
+
+    const receipt = await igPost('an image', journal, noLink);
+    expect(receipt).toMatchObject({ platform: 'instagram', platformPostId: mediaId });
+    expect(await published(instagram.url)).toHaveLength(1);
+    expect(containers()).toHaveLength(1);
+    expect(sends()).toHaveLength(1);
+  });
+
+  it('not committed (killed before media_publish was announced): still refused for the missing link', async () => {
+    const journal = memoryJournal();
+    journal.crashOn = (patch) => patch.publishSent === true;
+    await expect(igPost('an image', journal, linked)).rejects.toThrow(/simulated crash/);
+    expect(committedToPlatform(journal.state)).toBe(false);
+
+    await expect(igPost('an image', journal, noLink)).rejects.toMatchObject({
+      kind: 'rejected',
+      message: expect.stringMatching(/no public link could be made \(PUBLIC_URL\)/),
+    });
+    expect(sends()).toHaveLength(0);
   });
 });

@@ -2,8 +2,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callControl } from '../emulators/oauth-kit.js';
 import { startTikTokEmulator, type TikTokEmulator } from '../emulators/tiktok.js';
 import { PublishError } from '../platforms/publish-errors.js';
+import { OutcomeUnknownError, type PublishRequest, type RenditionFile } from '../platforms/publisher.js';
 import { committedToPlatform, memoryJournal, publish } from '../platforms/publishing.js';
 import { CreatorInfoCache, MIB, type TikTokInput, tiktokPublisher } from '../platforms/tiktok/publisher.js';
+import { createTikTokTarget } from '../platforms/tiktok/target.js';
 import { fileSource } from '../platforms/upload-source.js';
 import {
   context,
@@ -235,4 +237,94 @@ describe("TikTok's FAILED verdict", () => {
       expect(await published(tiktok.url)).toHaveLength(0);
     });
   }
+});
+
+describe('a photo post resumed with its journal committed', () => {
+  const noLink = () => {
+    throw new PublishError(
+      'tiktok',
+      'rejected',
+      'this platform fetches media by URL, and no public link could be made (PUBLIC_URL)',
+    );
+  };
+
+  /** The TikTok target as the publish activity runs it, its links made by `linkOf`. */
+  async function photoPost(journal: ReturnType<typeof memoryJournal>, linkOf: (f: RenditionFile) => string) {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    const target = createTikTokTarget({ apiUrl: tiktok.url, audited: true });
+    const request: PublishRequest = {
+      postId: '11111111-2222-4333-8444-555555555555',
+      targetKey: 'tiktok',
+      format: 'tiktok',
+      caption: 'photos once',
+      draft: null,
+      publishedAt: new Date(),
+      renditions: [1, 2].map((n, i) => ({
+        position: i,
+        path: `/nowhere/${n}.jpg`,
+        mimeType: 'image/jpeg',
+        width: 10,
+        height: 10,
+      })),
+      connected: {
+        options: { mode: 'direct', privacyLevel: 'SELF_ONLY' },
+        connectionId: 'conn-tt',
+        accountId: 'open-id-1',
+        via: null,
+        context: context(journal, credentials),
+        userToken: async () => '',
+        linkOf,
+      },
+    };
+    return target.publish(request);
+  }
+
+  it('posted, killed before the outcome was written, resumed without PUBLIC_URL: published, without a link', async () => {
+    const media = await mediaServer({
+      '/1.jpg': Buffer.from('ffd8ffe0aaaa', 'hex'),
+      '/2.jpg': Buffer.from('ffd8ffe0bbbb', 'hex'),
+    });
+    try {
+      const journal = memoryJournal();
+      journal.crashOn = (patch) => 'outcome' in patch;
+      await expect(photoPost(journal, (f) => `${media.url}/${f.position + 1}.jpg`)).rejects.toThrow(/simulated crash/);
+      expect(journal.state).toMatchObject({ committed: true, pullInitSent: true });
+      expect(journal.state.publishId).toBeTruthy();
+
+      const receipt = await photoPost(journal, noLink);
+      const posts = await published(tiktok.url);
+      expect(posts).toHaveLength(1);
+      expect(posts[0]?.media).toHaveLength(2);
+      // SELF_ONLY: TikTok gives a private post no public id.
+      expect(receipt).toMatchObject({
+        platform: 'tiktok',
+        platformPostId: null,
+        note: expect.stringMatching(/^published/),
+      });
+      expect(journal.state.outcome).toBe('published');
+      expect(inits()).toBe(1);
+    } finally {
+      await media.stop();
+    }
+  });
+
+  it('the pull init sent and its answer lost, resumed without PUBLIC_URL: outcome unknown, not a refusal for the missing link', async () => {
+    const media = await mediaServer({
+      '/1.jpg': Buffer.from('ffd8ffe0aaaa', 'hex'),
+      '/2.jpg': Buffer.from('ffd8ffe0bbbb', 'hex'),
+    });
+    try {
+      const journal = memoryJournal();
+      journal.crashOn = (patch) => 'publishId' in patch;
+      await expect(photoPost(journal, (f) => `${media.url}/${f.position + 1}.jpg`)).rejects.toThrow(/simulated crash/);
+      expect(journal.state).toMatchObject({ committed: true, pullInitSent: true });
+
+      const failure = await photoPost(journal, noLink).catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(OutcomeUnknownError);
+      expect((failure as Error).message).toMatch(/TikTok may have received the photo post, but its id was lost/);
+      expect(inits()).toBe(1);
+    } finally {
+      await media.stop();
+    }
+  });
 });

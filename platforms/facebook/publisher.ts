@@ -404,7 +404,7 @@ export function facebookPublisher(config: FacebookPublisherConfig): PlatformPubl
                 uploaded: false,
               });
             }
-            // Committed, every photo is up already: a resumed run sends no link (its target makes none).
+            // Committed, every photo is up already: a resumed run sends no link (its target may have none to give).
             if (input.kind === 'photos' && input.imageUrls.length > 1 && !committedToPlatform(run.journal)) {
               const ids: string[] = Array.isArray(run.journal.photoIds) ? [...run.journal.photoIds] : [];
               for (const url of input.imageUrls.slice(ids.length)) {

@@ -1,6 +1,5 @@
-import { connectedPublisher, draftField, isVideo, option, sourceOf } from '../platform-target.js';
+import { connectedPublisher, draftField, isVideo, option, publicLinks, sourceOf } from '../platform-target.js';
 import type { Publisher } from '../publisher.js';
-import { committedToPlatform } from '../publishing.js';
 import { type FacebookInput, facebookPublisher } from './publisher.js';
 
 export interface FacebookTargetConfig {
@@ -10,9 +9,6 @@ export interface FacebookTargetConfig {
   version: string;
   appId: string;
 }
-
-/** In place of a photo's link on a committed resume, which never sends it (see facebookPublisher). */
-const SENT_ALREADY = '';
 
 /** A Page post: text or link, photos (fetched by Facebook from their links), a video, or a Reel. */
 export function createFacebookTarget(config: FacebookTargetConfig): Publisher {
@@ -27,10 +23,10 @@ export function createFacebookTarget(config: FacebookTargetConfig): Publisher {
         ? { kind: 'reel', source: await sourceOf(video), description: message, title: draftField(request, 'title') }
         : { kind: 'video', source: await sourceOf(video), description: message, title: draftField(request, 'title') };
     } else if (files.length > 0) {
-      // The journal first: a resumed post that may be on the Page already (committed) only reads the
-      // verdict and sends no link, so it must not need one; PUBLIC_URL may be gone or changed since.
-      const resumed = committedToPlatform(await target.context.journal.get());
-      input = { kind: 'photos', imageUrls: files.map((f) => (resumed ? SENT_ALREADY : target.linkOf(f))), message };
+      // A resumed post that may be on the Page already (committed) only reads the verdict and sends
+      // no link (see facebookPublisher), so it must not need one: PUBLIC_URL may be gone or changed since.
+      const linkOf = await publicLinks(target);
+      input = { kind: 'photos', imageUrls: files.map(linkOf), message };
     } else {
       input = { kind: 'text', message, link: option<string>(target, 'link') };
     }

@@ -1,4 +1,4 @@
-import { connectedPublisher, isVideo, option, sourceOf } from '../platform-target.js';
+import { connectedPublisher, isVideo, option, publicLinks, sourceOf } from '../platform-target.js';
 import type { Publisher } from '../publisher.js';
 import { instagramShape } from './container-plan.js';
 import { type InstagramInput, instagramPublisher } from './publisher.js';
@@ -27,26 +27,26 @@ export function createInstagramTarget(config: InstagramTargetConfig): Publisher 
     if (!first) throw new Error('an Instagram target needs a picture or a video');
     // The same shape the account's container budget was reserved for (quota-budget.ts).
     const shape = instagramShape(files.length, placement);
+    // Committed (media_publish went out), a resumed run only asks the container: no link is needed.
+    const linkOf = await publicLinks(target);
     if (shape === 'story') {
-      input = isVideo(first)
-        ? { kind: 'story', videoUrl: target.linkOf(first) }
-        : { kind: 'story', imageUrl: target.linkOf(first) };
+      input = isVideo(first) ? { kind: 'story', videoUrl: linkOf(first) } : { kind: 'story', imageUrl: linkOf(first) };
     } else if (shape === 'carousel') {
       input = {
         kind: 'carousel',
-        items: files.map((f) => ({ type: isVideo(f) ? 'video' : 'image', url: target.linkOf(f) }) as const),
+        items: files.map((f) => ({ type: isVideo(f) ? 'video' : 'image', url: linkOf(f) }) as const),
         caption,
       };
     } else if (isVideo(first)) {
       const upload = target.via === 'facebook' && option<boolean>(target, 'resumableUpload') === true;
       input = {
         kind: 'reel',
-        ...(upload ? { source: await sourceOf(first) } : { videoUrl: target.linkOf(first) }),
+        ...(upload ? { source: await sourceOf(first) } : { videoUrl: linkOf(first) }),
         caption,
         shareToFeed: option<boolean>(target, 'shareToFeed') ?? true,
       };
     } else {
-      input = { kind: 'image', imageUrl: target.linkOf(first), caption, altText: option<string>(target, 'altText') };
+      input = { kind: 'image', imageUrl: linkOf(first), caption, altText: option<string>(target, 'altText') };
     }
     const login = target.via === 'facebook' ? 'facebook' : 'instagram';
     return {

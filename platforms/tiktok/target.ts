@@ -1,4 +1,4 @@
-import { connectedPublisher, draftField, isVideo, option, sourceOf } from '../platform-target.js';
+import { connectedPublisher, draftField, isVideo, option, publicLinks, sourceOf } from '../platform-target.js';
 import type { Publisher } from '../publisher.js';
 import { CreatorInfoCache, type TikTokInput, tiktokPublisher } from './publisher.js';
 
@@ -43,7 +43,8 @@ export function createTikTokTarget(config: TikTokTargetConfig): Publisher {
       : {
           ...common,
           kind: 'photo',
-          imageUrls: request.renditions.map((file) => target.linkOf(file)),
+          // Committed (the pull init went out), a resumed run only asks TikTok: no link is needed.
+          imageUrls: request.renditions.map(await publicLinks(target)),
           title: draftField(request, 'title'),
           description: request.caption,
           autoAddMusic: option<boolean>(target, 'autoAddMusic'),
