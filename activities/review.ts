@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, inArray, ne } from 'drizzle-orm';
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import { draftSchemaFor } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications } from '../db/schema.js';
 import { describeDraftProblem } from '../domain/drafts.js';
@@ -81,12 +81,30 @@ export function createReviewActivities(deps: ActivityDeps) {
       if (live) await setStep(postId, 'schedule', { status: 'running', startedAt: new Date(), finishedAt: null });
     },
 
-    async updatePublishAt({ postId, publishAt }: { postId: string; publishAt: string }): Promise<void> {
+    /**
+     * A reschedule. While the review is open its deadline moves along (`reviewDeadline`, decided by
+     * the workflow), in the same write, so the post's view never shows one without the other.
+     */
+    async updatePublishAt({
+      postId,
+      publishAt,
+      reviewDeadline,
+    }: {
+      postId: string;
+      publishAt: string;
+      reviewDeadline?: string;
+    }): Promise<void> {
       await db
         .update(posts)
-        .set({ publishAt: new Date(publishAt), updatedAt: new Date() })
+        .set({
+          publishAt: new Date(publishAt),
+          ...(reviewDeadline
+            ? { reviewPolicy: sql`jsonb_set(${posts.reviewPolicy}, '{deadline}', to_jsonb(${reviewDeadline}::text))` }
+            : {}),
+          updatedAt: new Date(),
+        })
         .where(livePost(postId));
-      deps.logger.info({ postId, publishAt }, 'post rescheduled');
+      deps.logger.info({ postId, publishAt, ...(reviewDeadline ? { reviewDeadline } : {}) }, 'post rescheduled');
     },
 
     async recordCancellation({ postId, reason }: { postId: string; reason: string }): Promise<void> {

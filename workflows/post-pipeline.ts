@@ -54,6 +54,11 @@ const REVIEW_PIPELINE = 'review-pipeline';
  * PublishAt indexed (see post-pipeline-v2.ts for what ran before).
  */
 const PIPELINE_V3 = 'pipeline-v3';
+/**
+ * Marks histories where a reschedule while the review is open moved its deadline by the same
+ * shift (the review keeps its lead before publishing), and the review's wait followed it.
+ */
+const REVIEW_DEADLINE_FOLLOWS = 'review-deadline-follows';
 
 /** One post's pipeline, in whichever version its history began with. */
 export async function postPipeline(input: PostPipelineInput): Promise<PipelineResult> {
@@ -101,6 +106,8 @@ type Stage =
 
 /** Where the post can still be rescheduled or cancelled: nothing has been published yet. */
 const BEFORE_PUBLISHING: readonly Stage[] = ['drafting', 'review', 'deciding', 'expired', 'waiting', 'rendering'];
+/** Where a manual review is still to come or under way (unless it was just approved). */
+const REVIEW_AHEAD: readonly Stage[] = ['drafting', 'review', 'deciding'];
 
 /**
  * Draft the post from its brief, have a person review it (as many rounds as allowed, edits and
@@ -126,6 +133,10 @@ async function pipeline(
     decision: undefined as Decision | undefined,
     /** Why decisions are refused once the review closed at its deadline. */
     reviewClosed: undefined as string | undefined,
+    /** When the review is due (ISO); a reschedule while the review is open moves it along. */
+    reviewDeadline: input.review?.mode === 'manual' ? input.review.deadline : undefined,
+    /** Accepted reschedules still moving the review deadline: its timer waits for them. */
+    movingDeadline: 0,
     publishAt: input.publishAt ?? null,
     /** Accepted Updates that may still change the course (reschedule, cancel): they land first. */
     pending: 0,
@@ -259,24 +270,48 @@ async function pipeline(
       },
     },
   );
+  /**
+   * The review deadline a reschedule to `next` carries along: moved by the same shift as the
+   * publish time while the review is open (not approved, not closed at its deadline); undefined
+   * when nothing moves.
+   */
+  const followingDeadline = (next: string): string | undefined => {
+    if (input.review?.mode !== 'manual' || !REVIEW_AHEAD.includes(state.stage)) return undefined;
+    if (state.decision?.kind === 'approve' || state.reviewClosed !== undefined) return undefined;
+    if (!state.reviewDeadline || !state.publishAt) return undefined;
+    const shift = Date.parse(next) - Date.parse(state.publishAt);
+    if (shift === 0) return undefined;
+    return new Date(Date.parse(state.reviewDeadline) + shift).toISOString();
+  };
+
   setHandler(
     rescheduleUpdate,
     async ({ publishAt: next, timeZone }) => {
       state.pending += 1;
+      // Decided as it is accepted, so a deadline firing meanwhile waits for the move.
+      const follows = followingDeadline(next) !== undefined && patched(REVIEW_DEADLINE_FOLLOWS);
+      if (follows) state.movingDeadline += 1;
       try {
         await messages.run(async () => {
+          // Messages ahead of this one may have decided the review or moved the time meanwhile.
+          const reviewDeadline = follows ? followingDeadline(next) : undefined;
           try {
-            await activities.answer('record: rescheduled').updatePublishAt({ postId, publishAt: next });
+            await activities
+              .answer('record: rescheduled')
+              .updatePublishAt({ postId, publishAt: next, ...(reviewDeadline ? { reviewDeadline } : {}) });
           } catch (err) {
             throw answerFailure('reschedule the post', err);
           }
+          // Set here, within the queue, so the next reschedule in it shifts from this time.
+          state.publishAt = next;
+          if (reviewDeadline) state.reviewDeadline = reviewDeadline;
         });
-        state.publishAt = next;
         progress.publishAt = next;
         if (timeZone) zone = timeZone;
         indexPublishAt();
       } finally {
         state.pending -= 1;
+        if (follows) state.movingDeadline -= 1;
       }
       return { publishAt: next };
     },
@@ -289,6 +324,13 @@ async function pipeline(
         }
         if (timeZone !== undefined && (typeof timeZone !== 'string' || !isTimeZone(timeZone))) {
           throw new Error('timeZone: expected an IANA time zone');
+        }
+        // Shifts add up, so one measured from a time an earlier reschedule is still moving is right.
+        const deadline = followingDeadline(next);
+        if (deadline !== undefined && Date.parse(deadline) <= Date.now()) {
+          throw new Error(
+            `Too late to reschedule: the review deadline moves with the publish time and would be ${when(deadline)}, which has passed; choose a later time, or decide the review first`,
+          );
         }
       },
     },
@@ -474,19 +516,44 @@ async function pipeline(
   }
 
   function showReview() {
-    const review = input.review;
-    const deadline = review?.mode === 'manual' && review.deadline ? `deadline ${when(review.deadline)}` : 'no deadline';
+    const deadline = state.reviewDeadline ? `deadline ${when(state.reviewDeadline)}` : 'no deadline';
     setCurrentDetails(`awaiting review (round ${state.round}), ${deadline}`);
   }
 
   /** Review rounds until approval; a result when the post ended instead. */
   async function reviewRounds(review: Extract<ReviewPolicy, { mode: 'manual' }>) {
-    const deadline = review.deadline ? Date.parse(review.deadline) : undefined;
     const decided = () => state.decision !== undefined;
+    /** The deadline has passed, once reschedules accepted before it have moved it along. */
+    const deadlinePassed = async (): Promise<boolean> => {
+      for (;;) {
+        const deadline = state.reviewDeadline;
+        if (deadline === undefined || Date.parse(deadline) > Date.now()) return false;
+        if (state.movingDeadline === 0) return true;
+        await condition(() => state.movingDeadline === 0);
+      }
+    };
+    /** Waits for a decision until the deadline, following it when a reschedule moves it. */
+    const awaitDecision = async (): Promise<boolean> => {
+      for (;;) {
+        const deadline = state.reviewDeadline;
+        if (deadline === undefined) return condition(decided).then(() => true);
+        if (decided()) return true;
+        const left = Date.parse(deadline) - Date.now();
+        if (left > 0 && (await condition(() => decided() || state.reviewDeadline !== deadline, left))) {
+          if (decided()) return true;
+          if (state.stage === 'review') showReview();
+          continue; // moved: wait for the new deadline
+        }
+        // The deadline fired: a reschedule accepted before it moves it first.
+        if (state.movingDeadline > 0) await condition(() => state.movingDeadline === 0);
+        if (state.reviewDeadline !== deadline) continue;
+        return false;
+      }
+    };
     for (;;) {
       state.decision = undefined;
       // A round drafted after the deadline is never shown as awaiting review.
-      if (deadline !== undefined && deadline <= Date.now()) return expire(review);
+      if (await deadlinePassed()) return expire(review);
       state.stage = 'review';
       setStatus('awaiting_review');
       showReview();
@@ -494,10 +561,7 @@ async function pipeline(
       await messages.run(() =>
         activities.record('record: awaiting review').markAwaitingReview({ postId, round: state.round }),
       );
-      const answered =
-        deadline === undefined
-          ? await condition(decided).then(() => true)
-          : decided() || (deadline > Date.now() && (await condition(decided, deadline - Date.now())));
+      const answered = await awaitDecision();
       if (!answered) {
         // The deadline fired. A decision accepted before it is still being recorded: it wins, unless it fails.
         if (stage() === 'deciding') await condition(() => decided() || stage() !== 'deciding');
@@ -516,7 +580,7 @@ async function pipeline(
   /** The deadline passed without a decision: the review closes at once, then onExpiry applies. */
   async function expire(review: Extract<ReviewPolicy, { mode: 'manual' }>): Promise<PipelineResult | undefined> {
     state.stage = 'expired';
-    const deadline = when(review.deadline!);
+    const deadline = when(state.reviewDeadline!);
     if (review.onExpiry === 'approve') {
       state.reviewClosed = `The review deadline (${deadline}) passed: the drafts were approved automatically`;
       setCurrentDetails(`review deadline ${deadline} passed: approving automatically`);
