@@ -95,12 +95,16 @@ export const postActionDocs: RouteDoc[] = [
     method: 'post',
     path: '/api/v1/posts/:id/reschedule',
     tag: 'Posts',
-    summary: 'Move the publish time (before publishing starts)',
+    summary:
+      'Move the publish time (before publishing starts); while the review is open its deadline moves by the same shift',
     body: rescheduleSchema,
     headers: [idempotencyKeyHeader],
     responses: {
       200: { description: 'Rescheduled', schema: postView },
-      409: { description: 'Too late: publishing has started or the post has ended, with the reason' },
+      409: {
+        description:
+          'Too late, with the reason: publishing has started, the post has ended, or the review deadline would move into the past',
+      },
       503: unavailable,
     },
   },
