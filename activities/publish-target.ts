@@ -14,6 +14,7 @@ import { releaseUnpublished, reserveQuota } from '../use-cases/publishing/quota-
 import { claimJournal, connectedTarget, SupersededAttempt } from './connected-target.js';
 import type { ActivityDeps } from './deps.js';
 import { livePost, livePostOrRetrying } from './live-post.js';
+import { missingImageReason, neededMedia } from './missing-media.js';
 import { trackAttempt } from './track-attempt.js';
 
 /**
@@ -93,6 +94,11 @@ export function createPublishTarget(deps: ActivityDeps) {
       { postId, step: 'publish', targetKey },
       async () => {
         const files = rows.flatMap((r) => (r.rendition ? [r.rendition] : []));
+        const needed = files.length === 0 ? neededMedia(publication.format) : undefined;
+        if (needed) {
+          // The brief's image could not be made (see missing-media.ts): this target cannot go, the others may.
+          throw ApplicationFailure.nonRetryable(`${await missingImageReason(deps, postId)}${needed}`, 'MediaMissing');
+        }
         // Uploaded ahead, the post itself is still scheduled: it starts publishing at its time.
         if (row.status !== 'publishing' && !scheduledFor) await startPublishing(postId);
         // Taken right before the platform call: it is the time the post went out.

@@ -115,15 +115,12 @@ export function createRenderMedia(deps: ActivityDeps) {
           })),
           files,
         ).targets;
-        const refused = reports.flatMap((r) => refusals(r));
+        // Checked when the post was created; this catches rules that changed since. A post with no
+        // media at all (its brief's image could not be made) renders nothing: the targets that need
+        // media fail when publishing, each saying why, and the others publish.
+        const refused = reports.flatMap((r) => refusals(r, { noMedia: items.length === 0 }));
         if (refused.length > 0) {
-          // Checked when the post was created (counting a brief's image to come); this catches the
-          // image that could not be made, and rules that changed since.
-          const why = items.length === 0 ? await missingImageReason(deps, post) : '';
-          throw ApplicationFailure.nonRetryable(
-            `${why}The media cannot be published: ${refused.join(' ')}`,
-            'MediaRefused',
-          );
+          throw ApplicationFailure.nonRetryable(`The media cannot be published: ${refused.join(' ')}`, 'MediaRefused');
         }
         const carousels = carouselShapes(targets, reports, facts);
 
@@ -186,24 +183,11 @@ export function createRenderMedia(deps: ActivityDeps) {
   };
 }
 
-/** Why a post whose brief asked for an image has none: the generate step's words, when it kept them. */
-async function missingImageReason(
-  deps: ActivityDeps,
-  post: { id: string; brief: { generateImage?: boolean } | null },
-): Promise<string> {
-  if (post.brief?.generateImage !== true) return '';
-  const [generate] = await deps.db
-    .select({ lastError: postSteps.lastError })
-    .from(postSteps)
-    .where(and(eq(postSteps.postId, post.id), eq(postSteps.step, 'generate')));
-  const said = generate?.lastError?.replace(/^Drafts ready; /, '');
-  const reason = said ? `${said.charAt(0).toUpperCase()}${said.slice(1)}` : 'No image could be generated for this post';
-  return `${reason.replace(/\.?$/, '.')} `;
-}
-
-function refusals(report: TargetReport): string[] {
+function refusals(report: TargetReport, post: { noMedia: boolean }): string[] {
   return [
-    ...report.problems.filter((p) => !p.fixable).map((p) => `${report.key}: ${p.message}`),
+    ...report.problems
+      .filter((p) => !p.fixable && !(post.noMedia && p.code === 'no_media'))
+      .map((p) => `${report.key}: ${p.message}`),
     ...report.files.flatMap((f) => f.problems.filter((p) => !p.fixable).map((p) => `${report.key}: ${p.message}`)),
   ];
 }
