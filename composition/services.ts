@@ -217,6 +217,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
           taskQueue: config.TEMPORAL_TASK_QUEUE,
           searchAttributes,
           retryWindowDays: config.RETRY_WINDOW_DAYS,
+          reviewMaxRounds: config.REVIEW_MAX_ROUNDS,
           uploadTaskQueue: uploadTaskQueue(config),
         },
         logger,

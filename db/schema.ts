@@ -472,6 +472,11 @@ export const campaigns = pgTable(
     idempotencyKey: text('idempotency_key'),
     requestHash: text('request_hash').notNull(),
     workflowId: text('workflow_id').notNull(),
+    /**
+     * When Temporal confirmed the workflow's start; null while unconfirmed (a start that timed out).
+     * The API's sweep, or a repeated create, starts such a campaign; never one whose start was confirmed.
+     */
+    workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -480,6 +485,8 @@ export const campaigns = pgTable(
       .on(t.ownerId, t.idempotencyKey)
       .where(sql`${t.idempotencyKey} is not null`),
     index('campaigns_owner_created_idx').on(t.ownerId, t.createdAt),
+    // The API's once-a-minute look for starts Temporal never confirmed reads only these.
+    index('campaigns_unconfirmed_idx').on(t.createdAt).where(sql`${t.workflowStartedAt} is null`),
   ],
 );
 

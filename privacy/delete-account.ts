@@ -39,6 +39,11 @@ export async function deleteAccount(deps: DeleteAccountDeps, userId: string): Pr
   // Campaigns before posts: a running campaign makes its next slot's post and starts that post's
   // pipeline (a child that outlives it); stopped first, none can do so after the posts are read
   // below. Their histories hold the owner's id, the campaign's name and brief.
+  // A campaign whose start Temporal never confirmed is not the API's sweep's to start any more.
+  await db
+    .update(campaigns)
+    .set({ workflowStartedAt: new Date() })
+    .where(and(eq(campaigns.ownerId, userId), isNull(campaigns.workflowStartedAt)));
   const userCampaigns = await db
     .select({ workflowId: campaigns.workflowId })
     .from(campaigns)

@@ -203,6 +203,11 @@ export const campaignView = z.looseObject({
     skipped: z.number().int(),
   }),
   slots: z.array(z.looseObject({ slot: z.string(), at: instant, outcome: z.string(), postId: z.uuid().nullable() })),
+  workflowStartedAt: instant
+    .nullable()
+    .describe(
+      'When Temporal confirmed the campaign started; null while it waits to start (Temporal did not answer its create in time): it starts by itself once Temporal answers',
+    ),
 });
 
 export const campaignListView = z.object({

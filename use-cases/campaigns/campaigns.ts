@@ -6,7 +6,7 @@ import {
 } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { campaignSlots, campaigns, media, posts } from '../../db/schema.js';
 import { CadenceError, checkCadenceLimits, findSlot, listSlots } from '../../domain/cadence.js';
@@ -20,7 +20,7 @@ import { ConflictError, NotFoundError, UnavailableError, ValidationError } from 
 import { isUuid } from '../../domain/ids.js';
 import { zonedTimeToInstant } from '../../domain/zoned-time.js';
 import type { campaign } from '../../workflows/campaign.js';
-import type { CampaignProgress } from '../../workflows/campaign-messages.js';
+import type { CampaignInput, CampaignProgress } from '../../workflows/campaign-messages.js';
 import {
   campaignProgressQuery,
   cancelCampaignUpdate,
@@ -140,8 +140,7 @@ export async function createCampaign(
           { field: 'Idempotency-Key', message: 'already used for a different request; use a new key' },
         ]);
       }
-      await startCampaign(deps, earlier, settings);
-      return { campaign: earlier, created: false };
+      return { campaign: await replayStart(deps, earlier), created: false };
     }
   }
   checkSchedule(settings);
@@ -162,8 +161,21 @@ export async function createCampaign(
       workflowId: workflowIdForCampaign(id),
     })
     .returning();
-  await startCampaign(deps, row!, settings);
-  return { campaign: row!, created: true };
+  return { campaign: await startCampaign(deps, row!), created: true };
+}
+
+/**
+ * A repeated create: a campaign whose start Temporal never confirmed is started now (the sweep may
+ * not have come yet). One confirmed, or ended, is never started again: after the namespace's
+ * retention Temporal would accept a second run of a campaign that was cancelled.
+ */
+async function replayStart(deps: CampaignStartDeps, row: CampaignRow): Promise<CampaignRow> {
+  return awaitsStart(row) ? startCampaign(deps, row) : row;
+}
+
+/** Saved, not ended, and its workflow's start never confirmed: the sweep or a repeat starts it. */
+export function awaitsStart(row: CampaignRow): boolean {
+  return row.workflowStartedAt === null && (row.status === 'active' || row.status === 'paused');
 }
 
 /**
@@ -184,13 +196,60 @@ async function assertSlotPostsPossible(deps: CampaignDeps, ownerId: string, sett
   );
 }
 
-async function startCampaign(deps: CampaignDeps, row: CampaignRow, settings: CampaignSettings) {
+/** What starting a saved campaign's workflow takes: the create's deps without its checks'. */
+export type CampaignStartDeps = Pick<CampaignDeps, 'db' | 'temporal' | 'callTimeoutMs' | 'taskQueue' | 'postDefaults'>;
+
+/**
+ * Starts a saved campaign's workflow and records that Temporal confirmed it. When Temporal does
+ * not answer, the start may or may not have happened: the campaign stays, unconfirmed, and is
+ * started by the API's sweep (start-unconfirmed.ts) or a repeat with the same Idempotency-Key.
+ */
+async function startCampaign(deps: CampaignStartDeps, row: CampaignRow): Promise<CampaignRow> {
+  try {
+    await launchCampaign(deps, row);
+  } catch (err) {
+    if (!(err instanceof UnavailableError)) throw err;
+    throw new UnavailableError(
+      'Workflow engine unavailable',
+      `Campaign ${row.id} was saved, but Temporal did not confirm its start in time; it starts by itself once Temporal answers. Repeating the request with the same Idempotency-Key is safe.`,
+      TEMPORAL_RETRY_AFTER_SECONDS,
+    );
+  }
+  return (await markCampaignStarted(deps.db, row.id)) ?? row;
+}
+
+/**
+ * Asks Temporal for the campaign's workflow, within the call deadline, from the campaign as saved.
+ * Starting it again is harmless: a repeat joins the running workflow or finds the ended one, never
+ * a second run. A campaign saved as paused starts paused, with its reason and per-slot changes
+ * (its row only says paused once its workflow ran and paused, so the running one is normally found).
+ */
+export async function launchCampaign(deps: CampaignStartDeps, row: CampaignRow): Promise<void> {
+  const input: CampaignInput = {
+    campaignId: row.id,
+    ownerId: row.ownerId,
+    settings: row.settings as unknown as CampaignSettings,
+    postDefaults: deps.postDefaults,
+  };
+  if (row.status === 'paused') {
+    const overrides = row.overrides as unknown as Partial<SlotOverrides>;
+    input.carried = {
+      status: 'paused',
+      statusReason: row.statusReason,
+      overrides: { skipped: overrides.skipped ?? [], moved: overrides.moved ?? {} },
+      cursor: null,
+      done: [],
+      reached: 0,
+      counts: { created: 0, missed: 0, skipped: 0, failed: 0 },
+      runs: 0,
+    };
+  }
   await withTemporalDeadline(deps, async () => {
     try {
       await deps.temporal.workflow.start<typeof campaign>('campaign', {
         taskQueue: deps.taskQueue,
         workflowId: row.workflowId,
-        args: [{ campaignId: row.id, ownerId: row.ownerId, settings, postDefaults: deps.postDefaults }],
+        args: [input],
         staticSummary: `Campaign: ${row.name}`,
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -199,6 +258,16 @@ async function startCampaign(deps: CampaignDeps, row: CampaignRow, settings: Cam
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
   });
+}
+
+/** Records that the campaign's workflow exists (the first confirmation stands); the row as it is now. */
+export async function markCampaignStarted(db: Database, campaignId: string): Promise<CampaignRow | undefined> {
+  const [row] = await db
+    .update(campaigns)
+    .set({ workflowStartedAt: sql`coalesce(${campaigns.workflowStartedAt}, now())` })
+    .where(eq(campaigns.id, campaignId))
+    .returning();
+  return row;
 }
 
 async function assertOwnMedia(db: Database, ownerId: string, ids: string[]) {
@@ -240,6 +309,12 @@ export async function sendCampaignUpdate<Args extends unknown[]>(
   args: Args,
 ): Promise<CampaignProgress> {
   const row = await ownCampaign(deps.db, request.ownerId, request.campaignId);
+  // A campaign whose start Temporal never confirmed is started first (as the sweep would), so the
+  // change reaches its workflow instead of being refused as if the campaign had ended.
+  if (awaitsStart(row)) {
+    await launchCampaign(deps, row);
+    await markCampaignStarted(deps.db, row.id);
+  }
   const handle = deps.temporal.workflow.getHandle(row.workflowId);
   return withTemporalDeadline(deps, async () => {
     try {
@@ -350,6 +425,7 @@ export async function viewOf(deps: CampaignDeps, row: CampaignRow) {
     })),
     runs: progress?.runs ?? null,
     workflowId: row.workflowId,
+    workflowStartedAt: row.workflowStartedAt?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
