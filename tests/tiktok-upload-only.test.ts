@@ -63,7 +63,8 @@ const creatorInfoCalls = () => tiktok.kit.requests.filter((r) => r.path.endsWith
 
 describe('a brief that asks for an image, on a post with a video of its own', () => {
   it('is not refused as photos and a video: the AI image is made only for a post without media', async () => {
-    const uploaded = await upload(user.api, await readFile(clip), 'clip.mp4');
+    // Under the name the panel test below uploads it with: the library keeps one row per file.
+    const uploaded = await upload(user.api, await readFile(clip), 'drafts.mp4');
     expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
     const created = await postJson(user.api, '/api/v1/posts', {
       brief: { topic: 'Drafts for later', generateImage: true },
