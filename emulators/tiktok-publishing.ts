@@ -28,6 +28,8 @@ interface Publish {
   receivedBytes: number;
   uploadId: string;
   urlExpiresAt: number;
+  /** The whole video arrived and a chunk sent again is refused with a 400 (`loseLastChunkAnswer: 'refuse'`). */
+  refuseResend?: boolean;
   state: 'PROCESSING_UPLOAD' | 'PROCESSING_DOWNLOAD' | 'PUBLISH_COMPLETE' | 'SEND_TO_USER_INBOX' | 'FAILED';
   pollsLeft: number;
   failReason: string | null;
@@ -48,8 +50,11 @@ export function createTikTokPublishing(): PublishingModule {
     /** When set, processing ends FAILED with this fail_reason. */
     failReason: null,
     dailyPostCap: 15,
-    /** The last chunk is stored, then its answer is lost (the connection is cut); `expire` also ends the upload_url's hour. */
-    loseLastChunkAnswer: false as boolean | 'expire',
+    /**
+     * The last chunk is stored, then its answer is lost (the connection is cut); `expire` also ends
+     * the upload_url's hour; `refuse` answers the chunk sent again with a 400 instead of a 416.
+     */
+    loseLastChunkAnswer: false as boolean | 'expire' | 'refuse',
     /** 416 answers leave out Content-Range, so they do not say what arrived. */
     rangeless416: false,
     /** Status answers leave out uploaded_bytes (the field is documented, but a client must not need it). */
@@ -331,12 +336,14 @@ export function createTikTokPublishing(): PublishingModule {
       pub.kit.violate(e, 'Content-Length differs from the body or the range');
       return json(400, { error: 'Content-Length does not match' });
     }
+    if (p.refuseResend && p.receivedBytes === p.size) return json(400, { error: 'the upload is complete' });
     if (first !== p.receivedBytes) return json(416, {}, progress); // a resent chunk: progress says where we are
     p.received.push(call.body);
     p.receivedBytes += call.body.length;
     const after = { 'content-range': `bytes 0-${p.receivedBytes - 1}/${p.size}` };
     if (p.receivedBytes === p.size && switches.loseLastChunkAnswer) {
       if (switches.loseLastChunkAnswer === 'expire') p.urlExpiresAt = 0;
+      if (switches.loseLastChunkAnswer === 'refuse') p.refuseResend = true;
       switches.loseLastChunkAnswer = false;
       return { status: 201, hangUp: true };
     }

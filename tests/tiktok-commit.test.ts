@@ -131,6 +131,18 @@ describe('the last chunk refused with a client error', () => {
     expect(await published(tiktok.url)).toHaveLength(1);
   });
 
+  it('400 on a resend of a last chunk that had landed: TikTok says the video is there, so it is not uploaded again', async () => {
+    const { credentials } = await emulatorCredentials(tiktok.url);
+    // The last chunk is stored and its answer lost; the same chunk sent again is refused (400).
+    await switches(tiktok.url, { loseLastChunkAnswer: 'refuse' });
+    const journal = memoryJournal();
+    const result = await publish(publisher(), await video(whole), context(journal, credentials));
+    expect(result.status).toBe('published');
+    expect(chunksSent()).toBe(2);
+    expect(inits()).toBe(1);
+    expect(await published(tiktok.url)).toHaveLength(1);
+  });
+
   it('429: throttled, not refused, so the same chunk goes again into the same upload after the wait', async () => {
     const { credentials } = await emulatorCredentials(tiktok.url);
     await fault(tiktok.url, { kind: 'answer', on: 'upload', status: 429, body: { error: 'Too many requests' } });

@@ -482,9 +482,30 @@ export function tiktokPublisher(config: TikTokPublisherConfig): PlatformPublishe
         await initVideo(run, input, creator);
       } else if (answer.status >= 400 && answer.status < 500) {
         // Any other client error (400: malformed headers, or a Content-Length that is not the body's
-        // size): TikTok did not take this chunk, so the upload is not complete and its publish_id
-        // never posts, even when the chunk is the last one. Nothing of it is committed any more, and
-        // the next attempt starts a new upload (a new init) instead of sending into this one again.
+        // size): TikTok did not take this chunk. The last chunk may have landed before, though (a
+        // send whose answer was lost, sent again): TikTok's status decides, as above. Only when it
+        // counts fewer bytes than the file is the upload incomplete and its publish_id never posts:
+        // nothing of it is committed any more, and the next attempt starts a new upload (a new init)
+        // instead of sending into this one again. A status TikTok will not give keeps the journal.
+        if (end === size - 1) {
+          const at = await arrived(run, size);
+          if (at === 'done' || at === 'gone') {
+            await run.record({
+              uploadedBytes: size,
+              uploadDone: true,
+              ...(at === 'gone' ? { uploadUnconfirmed: true } : {}),
+            });
+            continue;
+          }
+          if (at === undefined) {
+            throw new PublishError(
+              'tiktok',
+              'rejected',
+              `TikTok chunk upload refused: HTTP ${answer.status}${refusalWords(answer.body)}; TikTok would not say whether the video arrived, so a retry sends the last chunk into the same upload again, never a second upload`,
+              { status: answer.status },
+            );
+          }
+        }
         await run.uncommit(START_AFRESH);
         throw new PublishError(
           'tiktok',
