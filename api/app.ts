@@ -118,6 +118,8 @@ export function createApp(deps: ApiDeps): Express {
   // Signed links, no session: the signature is the permission.
   app.use(publicMediaRoutes(deps));
   app.use('/api/v1', authenticate(deps.db, deps.authKeys));
+  // The result page shows a reason only to the person whose attempt it was.
+  app.use('/connections/result', authenticate(deps.db, deps.authKeys));
   app.use(authRoutes(deps));
   // Before requireCaller: the callback and the platforms' notices check their own callers.
   app.use(connectionRoutes(deps));

@@ -17,18 +17,24 @@ export function deriveAuthKeys(secret: string): AuthKeys {
   };
 }
 
-/** A MAC of the reason a connection attempt failed, carried beside it in the result page's link. */
-export function signOutcome(keys: Pick<AuthKeys, 'outcome'>, platform: string, reason: string): string {
-  return createHmac('sha256', keys.outcome).update(`${platform}\n${reason}`).digest('base64url');
+/**
+ * A MAC of the reason a connection attempt failed, carried beside it in the result page's link, for
+ * the person whose attempt it was (`viewer`: their user id, or '' when not signed in): a reason can
+ * hold the platform's words, and a link made from someone's own attempt must not show them to
+ * another person.
+ */
+export function signOutcome(keys: Pick<AuthKeys, 'outcome'>, viewer: string, platform: string, reason: string): string {
+  return createHmac('sha256', keys.outcome).update(`${viewer}\n${platform}\n${reason}`).digest('base64url');
 }
 
-/** The reason, when this installation wrote it; anyone can put words in a link, not the MAC. */
+/** The reason, when this installation wrote it for this viewer; anyone can put words in a link, not the MAC. */
 export function verifiedOutcome(
   keys: Pick<AuthKeys, 'outcome'>,
+  viewer: string,
   link: { platform: string; reason?: string | undefined; sig?: string | undefined },
 ): string | null {
   if (link.reason === undefined || link.sig === undefined) return null;
-  const expected = Buffer.from(signOutcome(keys, link.platform, link.reason));
+  const expected = Buffer.from(signOutcome(keys, viewer, link.platform, link.reason));
   const given = Buffer.from(link.sig);
   return given.length === expected.length && timingSafeEqual(given, expected) ? link.reason : null;
 }

@@ -443,8 +443,12 @@ describe('the state of an authorization', () => {
     expect((await listed(user)).items).toEqual([]);
 
     // The result page shows the reason its link carries only when this installation wrote it.
-    const resultPage = async (params: URLSearchParams) =>
-      (await fetch(`${app.baseUrl}/connections/result?${params}`)).text();
+    const resultPage = async (params: URLSearchParams, who: TestUser = user) =>
+      (
+        await fetch(`${app.baseUrl}/connections/result?${params}`, {
+          headers: { cookie: who.browser.headers.cookie ?? '' },
+        })
+      ).text();
     const checked = async (params: URLSearchParams) =>
       (
         await call(
@@ -471,6 +475,17 @@ describe('the state of an authorization', () => {
     forged.set('sig', expired.get('sig')!);
     expect(await resultPage(forged)).not.toContain('555');
     expect(await checked(forged)).toBeNull();
+    // A link made from someone's own attempt carries the platform's words, signed for them only:
+    // sent to another person, it shows none of them.
+    expect(await resultPage(expired, stranger)).not.toContain('expired');
+    expect(
+      (
+        await call(
+          stranger.api,
+          `/api/v1/connections/outcome?${new URLSearchParams({ platform: 'tiktok', reason: expired.get('reason')!, sig: expired.get('sig')! })}`,
+        )
+      ).body.reason,
+    ).toBeNull();
 
     // A callback link anyone can make up, with the platform's error and words of their own: the
     // words are not passed on, as no attempt of this caller's matches it.

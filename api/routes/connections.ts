@@ -149,7 +149,7 @@ const outcomeView = z.object({
   reason: z
     .string()
     .nullable()
-    .describe('The reason, when this installation wrote it (the link carries its MAC); null otherwise'),
+    .describe('The reason, when this installation wrote it for the caller (the link carries its MAC); null otherwise'),
 });
 
 const PARAMS = {
@@ -367,7 +367,7 @@ export function connectionRoutes(deps: ApiDeps): Router {
   router.get('/api/v1/connections/outcome', (req, res) => {
     const q = parseOrThrow(outcomeQuery, req.query);
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ reason: verifiedOutcome(deps.authKeys, q) });
+    res.json({ reason: verifiedOutcome(deps.authKeys, req.caller?.userId ?? '', q) });
   });
 
   router.get('/api/v1/connections/data-deletion/:code', async (req, res) => {
@@ -403,7 +403,7 @@ export function connectionRoutes(deps: ApiDeps): Router {
         platform: err.platform,
         status: 'error',
         reason: err.message,
-        sig: signOutcome(deps.authKeys, err.platform, err.message),
+        sig: signOutcome(deps.authKeys, req.caller?.userId ?? '', err.platform, err.message),
       });
     }
   });
@@ -480,7 +480,7 @@ export function connectionRoutes(deps: ApiDeps): Router {
         ? `${name} is connected.`
         : q.status === 'choose'
           ? `Pick which ${name} accounts to connect: GET /api/v1/connections/pending/${q.pendingChoice ?? ''}, then POST …/confirm with their ids.`
-          : `Connecting ${name} did not work${outcomeReason(verifiedOutcome(deps.authKeys, q))}`;
+          : `Connecting ${name} did not work${outcomeReason(verifiedOutcome(deps.authKeys, req.caller?.userId ?? '', q))}`;
     res.setHeader('Cache-Control', 'no-store');
     res
       .type('html')
