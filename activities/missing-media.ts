@@ -1,20 +1,10 @@
 import { and, eq } from 'drizzle-orm';
 import { postSteps, posts } from '../db/schema.js';
-import { type MediaPlatform, PLATFORM_RULES } from '../domain/media-rules.js';
 import type { ActivityDeps } from './deps.js';
 
 // A post reaches publishing without media only when its brief's image could not be made (creation
 // counts that image, and refuses a post that needs media and will have none). The targets whose
 // platform needs a picture fail there, each in words, and the others publish.
-
-/** What a target's platform needs that a post without media lacks, in words; undefined: nothing. */
-export function neededMedia(format: string): string | undefined {
-  const rules = PLATFORM_RULES[format as MediaPlatform] as (typeof PLATFORM_RULES)[MediaPlatform] | undefined;
-  if (!rules || rules.requires === 'nothing') return undefined;
-  return rules.requires === 'video'
-    ? `${rules.label} needs a video; this post has none.`
-    : `${rules.label} needs an image or a video; this post has none.`;
-}
 
 /**
  * Why a post whose brief asked for an image has none, ending in a space: the generate step's words

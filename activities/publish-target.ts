@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { draftText } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications, renditions } from '../db/schema.js';
+import { missingMediaInWords } from '../domain/media-rules.js';
 import { QUOTA_DEFAULTS } from '../domain/quotas.js';
 import type { Platform } from '../platforms/connector.js';
 import { PublishError } from '../platforms/publish-errors.js';
@@ -14,7 +15,7 @@ import { releaseUnpublished, reserveQuota } from '../use-cases/publishing/quota-
 import { claimJournal, connectedTarget, SupersededAttempt } from './connected-target.js';
 import type { ActivityDeps } from './deps.js';
 import { livePost, livePostOrRetrying } from './live-post.js';
-import { missingImageReason, neededMedia } from './missing-media.js';
+import { missingImageReason } from './missing-media.js';
 import { trackAttempt } from './track-attempt.js';
 
 /**
@@ -94,7 +95,7 @@ export function createPublishTarget(deps: ActivityDeps) {
       { postId, step: 'publish', targetKey },
       async () => {
         const files = rows.flatMap((r) => (r.rendition ? [r.rendition] : []));
-        const needed = files.length === 0 ? neededMedia(publication.format) : undefined;
+        const needed = files.length === 0 ? missingMediaInWords(publication.format) : undefined;
         if (needed) {
           // The brief's image could not be made (see missing-media.ts): this target cannot go, the others may.
           throw ApplicationFailure.nonRetryable(`${await missingImageReason(deps, postId)}${needed}`, 'MediaMissing');

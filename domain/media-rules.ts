@@ -467,3 +467,12 @@ export function placementsOf(platform: MediaPlatform): PlacementRules[] {
   const all = PLATFORM_RULES[platform].placements;
   return PLACEMENTS.flatMap((p) => (all[p] ? [all[p]] : []));
 }
+
+/** What a post with no media lacks for a platform, in words; undefined when the platform needs none. */
+export function missingMediaInWords(platform: string): string | undefined {
+  const rules = (PLATFORM_RULES as Record<string, (typeof PLATFORM_RULES)[MediaPlatform] | undefined>)[platform];
+  if (!rules || rules.requires === 'nothing') return undefined;
+  return rules.requires === 'video'
+    ? `${rules.label} needs a video; this post has none.`
+    : `${rules.label} needs an image or a video; this post has none.`;
+}

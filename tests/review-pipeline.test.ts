@@ -273,6 +273,10 @@ describe('drafting with AI', () => {
       /^No image could be generated: .*MEDIA_URL_ALLOWLIST.*Instagram needs an image or a video/,
     );
     expect(post.status).toBe('partially_published');
+    // A retry would fail the same way: refused up front, saying why.
+    const retried = await postJson(user.api, `/api/v1/posts/${post.id}/targets/ig/retry`, {});
+    expectProblem(retried, 409);
+    expect(retried.body.detail).toMatch(/Instagram needs an image or a video; this post has none\. A retry would fail/);
   });
 
   it("sizes each target's images for its platform", async () => {

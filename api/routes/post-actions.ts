@@ -129,7 +129,10 @@ export const postActionDocs: RouteDoc[] = [
     headers: [idempotencyKeyHeader],
     responses: {
       202: { description: 'The retry is under way', schema: postView },
-      409: { description: 'The target has not failed, or its retry window has closed, with the reason' },
+      409: {
+        description:
+          'The target has not failed, its retry window has closed, or it needs a picture the post does not have (its AI image could not be made), with the reason',
+      },
       503: unavailable,
     },
   },
