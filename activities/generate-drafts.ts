@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { aiDraftSchemaFor } from '../ai/draft-schemas.js';
 import { AiRequestError, MalformedAiOutput } from '../ai/openai-generator.js';
 import { generations, media, postMedia, postSteps, posts, publications } from '../db/schema.js';
@@ -120,7 +120,13 @@ export function createGenerateDrafts(deps: ActivityDeps) {
           await tx.update(posts).set({ reviewRound: round, updatedAt: new Date() }).where(eq(posts.id, postId));
           await tx
             .update(postSteps)
-            .set({ status: 'succeeded', lastError: null, finishedAt: new Date() })
+            // Why the brief's image could not be made (round 0) stays for every round after it: the
+            // targets that needed it fail with those words.
+            .set({
+              status: 'succeeded',
+              lastError: sql`case when ${postSteps.lastError} like ${`${IMAGE_NOTE}%`} then ${postSteps.lastError} end`,
+              finishedAt: new Date(),
+            })
             .where(and(eq(postSteps.postId, postId), eq(postSteps.step, 'generate')));
           return true;
         });
@@ -135,6 +141,9 @@ export function createGenerateDrafts(deps: ActivityDeps) {
     );
   };
 }
+
+/** How the generate step begins its note of a brief's image that could not be made. */
+export const IMAGE_NOTE = 'Drafts ready; no image could be generated: ';
 
 /** Runs `work` with heartbeats at a third of the heartbeat timeout (at most every 10 s). */
 async function whileHeartbeating<T>(work: () => Promise<T>): Promise<T> {
@@ -164,7 +173,7 @@ async function addImageIfPossible(deps: ActivityDeps, post: { id: string; ownerI
     deps.logger.warn({ postId: post.id, err: reason }, 'image generation failed');
     await deps.db
       .update(postSteps)
-      .set({ lastError: `Drafts ready; no image could be generated: ${reason}` })
+      .set({ lastError: `${IMAGE_NOTE}${reason}` })
       .where(and(eq(postSteps.postId, post.id), eq(postSteps.step, 'generate')));
   }
 }

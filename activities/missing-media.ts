@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { postSteps, posts } from '../db/schema.js';
 import type { ActivityDeps } from './deps.js';
+import { IMAGE_NOTE } from './generate-drafts.js';
 
 // A post reaches publishing without media only when its brief's image could not be made (creation
 // counts that image, and refuses a post that needs media and will have none). The targets whose
@@ -17,7 +18,9 @@ export async function missingImageReason(deps: Pick<ActivityDeps, 'db'>, postId:
     .leftJoin(postSteps, and(eq(postSteps.postId, posts.id), eq(postSteps.step, 'generate')))
     .where(eq(posts.id, postId));
   if ((row?.brief as { generateImage?: boolean } | null | undefined)?.generateImage !== true) return '';
-  const said = row?.lastError?.replace(/^Drafts ready; /, '');
+  const said = row?.lastError?.startsWith(IMAGE_NOTE)
+    ? `no image could be generated: ${row.lastError.slice(IMAGE_NOTE.length)}`
+    : undefined;
   const reason = said ? `${said.charAt(0).toUpperCase()}${said.slice(1)}` : 'No image could be generated for this post';
   return `${reason.replace(/\.?$/, '.')} `;
 }

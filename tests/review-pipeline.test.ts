@@ -469,6 +469,32 @@ describe('human review', () => {
     await captureHistory(app.temporal.workflow.getHandle(second.workflow.id), 'post-pipeline-v3-revised');
   });
 
+  it("keeps why the brief's image could not be made through revision rounds, for the targets that needed it", async () => {
+    emulator.setImageHosting({ answer: 'url' });
+    const created = await postJson(user.api, '/api/v1/posts', {
+      brief: { ...brief, generateImage: true },
+      review: { mode: 'manual' },
+      targets: [
+        { type: 'local_export', key: 'fb', platform: 'facebook' },
+        { type: 'local_export', key: 'ig', platform: 'instagram' },
+      ],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await waitForPost(user.api, created.body.id, awaitingReview(0));
+    const rejected = await postJson(user.api, `/api/v1/posts/${created.body.id}/review/reject`, {
+      feedback: 'Shorter, please',
+    });
+    expect(rejected.status, JSON.stringify(rejected.body)).toBe(200);
+    await waitForPost(user.api, created.body.id, awaitingReview(1));
+    expect((await postJson(user.api, `/api/v1/posts/${created.body.id}/review/approve`, {})).status).toBe(200);
+    const post = await waitForPost(user.api, created.body.id, isFinished);
+    expect(post.status).toBe('partially_published');
+    const ig = post.targets.find((t: Json) => t.key === 'ig');
+    expect(ig.error).toMatch(
+      /^No image could be generated: .*MEDIA_URL_ALLOWLIST.*Instagram needs an image or a video/,
+    );
+  });
+
   it('refuses to send a hand-written post back for AI drafting', async () => {
     const created = await postJson(user.api, '/api/v1/posts', {
       caption: 'My own words',
