@@ -111,6 +111,13 @@ describe('drafting with AI', () => {
       });
       expectProblem(refused, 422, 'brief.generateImage');
       expect(JSON.stringify(refused.body.errors)).toMatch(/no AI endpoint is configured/);
+      // The dry run answers with the same errors.
+      const dryRun = await postJson(someone.api, '/api/v1/posts/validate', {
+        brief: { topic: 'Fresh bread every morning', generateImage: true },
+        targets: [{ type: 'local_export', platform: 'instagram' }],
+      });
+      expect(dryRun.status, JSON.stringify(dryRun.body)).toBe(200);
+      expect(dryRun.body.errors).toEqual(refused.body.errors);
       // Facebook takes a post without a picture: the brief stands, drafted offline.
       const textOnly = await postJson(someone.api, '/api/v1/posts', {
         brief: { topic: 'Fresh bread every morning', generateImage: true },

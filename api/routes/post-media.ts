@@ -2,7 +2,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { PLACEMENTS } from '../../domain/media-rules.js';
 import { MEDIA_PROBLEM_CODES } from '../../media/check.js';
-import { checkPostMedia, fieldErrorsOf, promisedMedia } from '../../use-cases/posts/validate-media.js';
+import { checkPostMedia, postMediaErrors, promisedMedia } from '../../use-cases/posts/validate-media.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import type { RouteDoc } from '../openapi.js';
@@ -38,13 +38,8 @@ export function postMediaRoutes(deps: ApiDeps): Router {
   router.post('/api/v1/posts/validate', express.json({ limit: '1mb' }), async (req, res) => {
     const { userId } = callerOf(req);
     const post = parseOrThrow(validateSchema, req.body ?? undefined);
-    const report = await checkPostMedia(
-      deps.db,
-      userId,
-      post.mediaIds,
-      post.targets,
-      promisedMedia(post, deps.aiImages ?? true),
-    );
+    const aiImages = deps.aiImages ?? true;
+    const report = await checkPostMedia(deps.db, userId, post.mediaIds, post.targets, promisedMedia(post, aiImages));
     // Media not the caller's is named like on create (it cannot be checked).
     const known = new Set(report.targets.flatMap((t) => t.files.map((f) => f.mediaId)));
     const unknown = post.targets.length > 0 ? post.mediaIds.filter((id) => !known.has(id)) : [];
@@ -56,7 +51,7 @@ export function postMediaRoutes(deps: ApiDeps): Router {
         })),
       );
     }
-    res.json({ ok: report.ok, targets: report.targets, errors: fieldErrorsOf(report, post.mediaIds) });
+    res.json({ ok: report.ok, targets: report.targets, errors: postMediaErrors(report, post, aiImages) });
   });
   return router;
 }

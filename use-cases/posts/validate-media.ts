@@ -154,29 +154,28 @@ export function assertPublishableMedia(
 }
 
 /**
- * assertPublishableMedia for a post as asked, its brief's image counted when one will be made. When
- * one was asked for and cannot be (no AI endpoint), the refusal says so on `brief.generateImage`.
+ * The field errors of a post's media report, as creation refuses it: when the post asked for a
+ * picture that cannot be made (no AI endpoint), `brief.generateImage` says so beside them.
  */
+export function postMediaErrors(validation: MediaValidation, post: PostMediaWishes, aiImages: boolean): FieldError[] {
+  const errors = fieldErrorsOf(validation, post.mediaIds);
+  const wanted = post.brief?.generateImage === true && post.mediaIds.length === 0;
+  if (errors.length > 0 && wanted && !aiImages) {
+    errors.push({
+      field: 'brief.generateImage',
+      message:
+        'no image will be made: no AI endpoint is configured (OPENAI_API_KEY or OPENAI_BASE_URL), and drafts are written offline',
+    });
+  }
+  return errors;
+}
+
+/** assertPublishableMedia for a post as asked, its brief's image counted when one will be made. */
 export function assertPostMediaPossible(
   rows: readonly MediaRow[],
   post: PostMediaWishes & { targets: readonly MediaTarget[] },
   aiImages: boolean,
 ): void {
-  const wanted = post.brief?.generateImage === true && post.mediaIds.length === 0;
-  try {
-    assertPublishableMedia(rows, post.mediaIds, post.targets, promisedMedia(post, aiImages));
-  } catch (err) {
-    if (!(err instanceof MediaRefusedError) || !wanted || aiImages) throw err;
-    throw new MediaRefusedError(
-      [
-        ...err.errors,
-        {
-          field: 'brief.generateImage',
-          message:
-            'no image will be made: no AI endpoint is configured (OPENAI_API_KEY or OPENAI_BASE_URL), and drafts are written offline',
-        },
-      ],
-      err.validation,
-    );
-  }
+  const validation = mediaReport(rows, post.mediaIds, post.targets, promisedMedia(post, aiImages));
+  if (!validation.ok) throw new MediaRefusedError(postMediaErrors(validation, post, aiImages), validation);
 }
