@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { postMedia, posts, publications } from '../../db/schema.js';
 import { ConflictError } from '../../domain/errors.js';
+import { isUuid } from '../../domain/ids.js';
 import { missingMediaInWords } from '../../domain/media-rules.js';
 import { retryTargetUpdate } from '../../workflows/messages.js';
 import { type PostActionDeps, type PostActionRequest, sendPostUpdate } from './send-update.js';
@@ -18,6 +19,8 @@ export async function retryTarget(deps: PostActionDeps, request: PostActionReque
  * that is not the caller's included) is left to the workflow to decide.
  */
 async function assertRetryCanPublish(deps: PostActionDeps, request: PostActionRequest, targetKey: string) {
+  // Ids no row can have are the workflow's to refuse (404, 422), not the database's to choke on.
+  if (!isUuid(request.postId) || targetKey.includes('\u0000')) return;
   const [row] = await deps.db
     .select({ format: publications.format, media: postMedia.mediaId })
     .from(publications)
