@@ -18,9 +18,8 @@ export async function missingImageReason(deps: Pick<ActivityDeps, 'db'>, postId:
     .leftJoin(postSteps, and(eq(postSteps.postId, posts.id), eq(postSteps.step, 'generate')))
     .where(eq(posts.id, postId));
   if ((row?.brief as { generateImage?: boolean } | null | undefined)?.generateImage !== true) return '';
-  const said = row?.lastError?.startsWith(IMAGE_NOTE)
-    ? `no image could be generated: ${row.lastError.slice(IMAGE_NOTE.length)}`
-    : undefined;
-  const reason = said ? `${said.charAt(0).toUpperCase()}${said.slice(1)}` : 'No image could be generated for this post';
+  const reason = row?.lastError?.startsWith(IMAGE_NOTE)
+    ? `No image could be generated: ${row.lastError.slice(IMAGE_NOTE.length)}`
+    : 'No image could be generated for this post';
   return `${reason.replace(/\.?$/, '.')} `;
 }

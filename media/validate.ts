@@ -1,6 +1,7 @@
 import {
   defaultPlacement,
   type MediaPlatform,
+  missingMediaInWords,
   PLATFORM_RULES,
   type Placement,
   type PlacementRules,
@@ -151,10 +152,11 @@ function validateTarget(target: TargetMediaRequest, files: readonly MediaFile[])
   const items = fileReports.filter((f) => f.placement !== 'thumbnail');
   const inCarousel = items.length > 0 && items.every((f) => f.placement === 'carousel_item');
 
-  if (platform.requires === 'video' && videos.length === 0) {
-    problems.push(problem('no_media', `${name} needs a video; this post has none.`, 'Add a video.'));
-  } else if (platform.requires === 'media' && files.length === 0) {
-    problems.push(problem('no_media', `${name} needs an image or a video; this post has none.`, 'Add media.'));
+  const lacking =
+    platform.requires === 'video' ? videos.length === 0 : platform.requires === 'media' && files.length === 0;
+  if (lacking) {
+    const fix = platform.requires === 'video' ? 'Add a video.' : 'Add media.';
+    problems.push(problem('no_media', missingMediaInWords(target.platform)!, fix));
   }
   if (target.platform !== 'generic') {
     if (!inCarousel && videos.length > 1) {
