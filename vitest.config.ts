@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import WallClockFirst from './tests/helpers/wall-clock-first.js';
 
 export default defineConfig({
   test: {
@@ -13,5 +14,6 @@ export default defineConfig({
     // Two cores, but many files mostly wait (wall-clock slots, heartbeat timeouts, workers killed
     // and restarted): a third file in parallel fills that waiting without starving the busy ones.
     maxWorkers: 3,
+    sequence: { sequencer: WallClockFirst },
   },
 });

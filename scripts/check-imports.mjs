@@ -63,6 +63,8 @@ export const RULES = {
   web: { values: ['web', 'domain'] },
   'client.ts': { values: ['domain'] },
   'start.ts': { values: ['composition', 'runtime', 'domain'] },
+  // The test runner's configuration: its own helpers only (the file order, the summary).
+  'vitest.config.ts': { values: ['tests'] },
   'worker.ts': { values: ['composition', 'runtime', 'domain'] },
 };
 
