@@ -15,5 +15,9 @@ export default defineConfig({
     // and restarted): a third file in parallel fills that waiting without starving the busy ones.
     maxWorkers: 3,
     sequence: { sequencer: WallClockFirst },
+    // A page's answer to a click goes through the API and often a Temporal Update: on a loaded
+    // machine that takes more than expect.poll's default second, which failed browser tests that
+    // were right. A poll that can never pass still fails, ten seconds later.
+    expect: { poll: { timeout: 10_000 } },
   },
 });
