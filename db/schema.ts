@@ -218,6 +218,11 @@ export const publications = pgTable(
     renderProgress: jsonb('render_progress').$type<Record<string, unknown>>(),
     /** The connected account a platform target publishes through (null: local export, or disconnected since). */
     connectionId: uuid('connection_id').references(() => connections.id, { onDelete: 'set null' }),
+    /**
+     * The platform's id of that account, kept when a disconnect clears connectionId: connecting the
+     * same account again links the target to it, so a retry can publish.
+     */
+    platformAccountId: text('platform_account_id'),
     /** The target's own options as validated at creation (privacy, category, link...). */
     options: jsonb('options').$type<Record<string, unknown>>(),
     /**
@@ -502,6 +507,8 @@ export const campaignSlots = pgTable(
     at: timestamp('at', { withTimezone: true }).notNull(),
     postId: uuid('post_id').references(() => posts.id, { onDelete: 'set null' }),
     outcome: text('outcome').$type<'created' | 'missed' | 'skipped' | 'failed'>().notNull(),
+    /** Why a failed slot made no post, in words (null for the other outcomes and older rows). */
+    reason: text('reason'),
     createdAt: createdAt(),
   },
   (t) => [
