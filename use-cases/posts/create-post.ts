@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { draftFromCaption, draftSchemaFor } from '../../ai/draft-schemas.js';
 import type { Database } from '../../db/client.js';
-import { postMedia, postSteps, posts, publications } from '../../db/schema.js';
+import { connections, postMedia, postSteps, posts, publications } from '../../db/schema.js';
 import type { Brief, Draft, DraftFormat, ReviewPolicy } from '../../domain/drafts.js';
 import { type FieldError, ValidationError } from '../../domain/errors.js';
 import {
@@ -267,6 +267,10 @@ function newPostRows(
         fit: fit ?? null,
         draft: drafts[t.key ?? t.type] ?? null,
         connectionId: connectionId ?? null,
+        // Read in the insert itself (the connection was checked just before): no extra round trip.
+        platformAccountId: connectionId
+          ? sql<string>`(select ${connections.platformAccountId} from ${connections} where ${connections.id} = ${connectionId})`
+          : null,
         options: connectionId ? options : null,
       };
     }),
