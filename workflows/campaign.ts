@@ -38,6 +38,7 @@ import {
   resumeCampaignUpdate,
   skipSlotUpdate,
 } from './campaign-messages.js';
+import { describeFailure } from './describe-failure.js';
 import { FifoLock } from './fifo-lock.js';
 
 /** Database writes, idempotent: they retry until they land (a slot is never left half-made). */
@@ -491,7 +492,14 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
           await save(false);
           return;
         }
-        await recordSlot({ campaignId, slotLocal: slot.local, at: slot.at, outcome: 'failed' });
+        // The slot's words (why its post could not be made) for the campaign's view, not only its history.
+        await recordSlot({
+          campaignId,
+          slotLocal: slot.local,
+          at: slot.at,
+          outcome: 'failed',
+          reason: describeFailure(err),
+        });
         state.counts = { ...state.counts, failed: state.counts.failed + 1 };
       }
     }

@@ -202,7 +202,20 @@ export const campaignView = z.looseObject({
     missed: z.number().int(),
     skipped: z.number().int(),
   }),
-  slots: z.array(z.looseObject({ slot: z.string(), at: instant, outcome: z.string(), postId: z.uuid().nullable() })),
+  slots: z.array(
+    z.looseObject({
+      slot: z.string(),
+      at: instant,
+      outcome: z.string(),
+      postId: z.uuid().nullable(),
+      reason: z
+        .string()
+        .nullable()
+        .describe(
+          'Why a failed slot made no post, in words (e.g. media its brief names was deleted); null for other outcomes and for slots that failed before reasons were kept',
+        ),
+    }),
+  ),
   workflowStartedAt: instant
     .nullable()
     .describe(

@@ -381,6 +381,7 @@ export async function viewOf(deps: CampaignDeps, row: CampaignRow) {
       slot: campaignSlots.slotLocal,
       at: campaignSlots.at,
       outcome: campaignSlots.outcome,
+      reason: campaignSlots.reason,
       postId: posts.id,
       status: posts.status,
     })
@@ -422,6 +423,7 @@ export async function viewOf(deps: CampaignDeps, row: CampaignRow) {
       outcome: s.outcome,
       postId: s.postId,
       status: s.status,
+      reason: s.outcome === 'failed' ? s.reason : null,
     })),
     runs: progress?.runs ?? null,
     workflowId: row.workflowId,

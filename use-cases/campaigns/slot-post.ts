@@ -167,6 +167,8 @@ async function earlierPosts(db: Database, campaignId: string, at: string): Promi
   return texts;
 }
 
+const MAX_REASON_LENGTH = 1000;
+
 /**
  * What became of a slot; the first answer stays (a slot's post is never replaced), except a skip:
  * a slot skipped and brought back by a new schedule is reached after all, and says so.
@@ -179,16 +181,20 @@ export async function recordSlot(
     at: string;
     outcome: 'created' | 'missed' | 'skipped' | 'failed';
     postId?: string | null;
+    /** Why a failed slot made no post, in words; kept for failed slots only. */
+    reason?: string | null;
   },
 ): Promise<void> {
-  const insert = db.insert(campaignSlots).values({ ...row, at: new Date(row.at), postId: row.postId ?? null });
+  // Bounded: a slot's reason is shown beside it, and a refusal listing many fields could run long.
+  const reason = row.outcome === 'failed' && row.reason ? row.reason.slice(0, MAX_REASON_LENGTH) : null;
+  const insert = db.insert(campaignSlots).values({ ...row, at: new Date(row.at), postId: row.postId ?? null, reason });
   if (row.outcome === 'skipped') {
     await insert.onConflictDoNothing();
     return;
   }
   await insert.onConflictDoUpdate({
     target: [campaignSlots.campaignId, campaignSlots.slotLocal],
-    set: { at: new Date(row.at), postId: row.postId ?? null, outcome: row.outcome },
+    set: { at: new Date(row.at), postId: row.postId ?? null, outcome: row.outcome, reason },
     setWhere: eq(campaignSlots.outcome, 'skipped'),
   });
 }

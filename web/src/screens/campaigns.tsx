@@ -39,7 +39,11 @@ interface Campaign extends CampaignSummary {
   nextSlots: { slot: string; local: string; at: string }[];
   summary: Record<string, unknown> | null;
   settings: Settings;
+  /** The slots reached, newest first; a failed one says why it made no post. */
+  slots?: { slot: string; at: string; outcome: string; reason?: string | null }[];
 }
+/** How many failed slots a campaign's row names: the latest ones, which say what is wrong now. */
+const FAILED_SHOWN = 3;
 
 /** Today's date where the campaign runs: the API refuses a start before it, and UTC's may be yesterday's. */
 const today = (timeZone: string) =>
@@ -386,6 +390,7 @@ function CampaignRow({ id, onChange }: { id: string; onChange: () => void }) {
       onChange();
     });
   const live = c.status === 'active' || c.status === 'paused';
+  const failed = (c.slots ?? []).filter((s) => s.outcome === 'failed');
   return (
     <li class="row campaign">
       <div class="grow">
@@ -405,6 +410,17 @@ function CampaignRow({ id, onChange }: { id: string; onChange: () => void }) {
               .filter(([, v]) => typeof v === 'number')
               .map(([k, v]) => `${words(k)}: ${v}`)
               .join(' · ')}
+          </p>
+        )}
+        {failed.slice(0, FAILED_SHOWN).map((s) => (
+          <p key={s.slot} class="error-text">
+            No post for {slotText(s.slot)}: {s.reason ?? 'the reason was not recorded'}
+          </p>
+        ))}
+        {failed.length > FAILED_SHOWN && (
+          <p class="muted">
+            {failed.length - FAILED_SHOWN} earlier {failed.length - FAILED_SHOWN === 1 ? 'slot' : 'slots'} made no post
+            either
           </p>
         )}
       </div>
