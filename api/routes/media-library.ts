@@ -102,10 +102,13 @@ export const mediaLibraryDocs: RouteDoc[] = [
     method: 'delete',
     path: '/api/v1/media/:id',
     tag: 'Media',
-    summary: 'Delete a media item and its files (refused while a post that has not ended uses it)',
+    summary: 'Delete a media item and its files (refused while a post or campaign may still use it)',
     responses: {
       204: { description: 'Deleted' },
-      409: { description: 'A post that has not finished uses it; the message names each post and its status' },
+      409: {
+        description:
+          "A post that has not finished or can still be retried uses it (as media or as its brief's source), or an active or paused campaign's brief names it; the message names each one and why",
+      },
     },
   },
   {

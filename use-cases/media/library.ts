@@ -1,18 +1,18 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
-import { and, eq, notInArray } from 'drizzle-orm';
+import { and, eq, gt, inArray, not, notInArray, or, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { media, postMedia, posts, renditions } from '../../db/schema.js';
+import { campaigns, media, postMedia, posts, renditions } from '../../db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
-import { FINAL_STATUSES } from '../../domain/pipeline.js';
+import { FINAL_STATUSES, isFinalStatus, type PostStatus } from '../../domain/pipeline.js';
 import { importFromUrl, UrlImportError } from '../../media/url-import.js';
 import type { MediaStore } from '../../storage/media-store.js';
 import { type IngestedMedia, ingestMedia } from './ingest-media.js';
 import type { MediaServices } from './media-services.js';
 
-// The media library beyond upload: rename, tag, delete (never from under a post still in progress)
-// and import from a URL.
+// The media library beyond upload: rename, tag, delete (never from under a post or campaign that may
+// still use it) and import from a URL.
 
 export interface LibraryDeps {
   db: Database;
@@ -51,33 +51,141 @@ export async function updateMedia(
   return row!;
 }
 
+export interface DeleteMediaDeps {
+  db: Database;
+  store: MediaStore;
+  /** Days failed targets stay retryable (RETRY_WINDOW_DAYS): a retry publishes with the post's media. */
+  retryWindowDays: number;
+}
+
+type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+const DAY_MS = 24 * 3600_000;
 /**
- * Deletes a library item with its files. Refused while a post that has not ended uses it (it would
- * vanish from under the render or publish step); ended posts lose it from their view.
+ * The pipeline opens its retry window a moment after it records the post's end (updated_at), later
+ * still when its worker was away then: the window is taken as that much longer, never shorter.
  */
-export async function deleteMedia(deps: { db: Database; store: MediaStore }, ownerId: string, id: string) {
-  const row = await ownMediaRow(deps.db, ownerId, id);
-  const inUse = await deps.db
-    .selectDistinct({ id: posts.id, status: posts.status })
-    .from(postMedia)
-    .innerJoin(posts, eq(posts.id, postMedia.postId))
-    .where(and(eq(postMedia.mediaId, id), notInArray(posts.status, [...FINAL_STATUSES])));
-  if (inUse.length > 0) {
-    const list = inUse.map((p) => `${p.id} (${p.status})`).join(', ');
-    throw new ConflictError(
-      'Media in use',
-      `Media ${id} is used by ${inUse.length === 1 ? 'a post' : `${inUse.length} posts`} that ${inUse.length === 1 ? 'has' : 'have'} not finished: ${list}. Cancel or wait for ${inUse.length === 1 ? 'it' : 'them'}, then delete.`,
-    );
-  }
-  const files = await deps.db.transaction(async (tx) => {
-    const made = await tx.delete(renditions).where(eq(renditions.mediaId, id)).returning();
-    await tx.delete(postMedia).where(eq(postMedia.mediaId, id));
+const RETRY_WINDOW_SLACK_MS = 3600_000;
+const RETRYABLE: readonly PostStatus[] = ['failed', 'partially_published'];
+
+/**
+ * Deletes a library item with its files. Refused while something may still need it: a post that
+ * has not ended or whose failed targets can still be retried (in its media or its brief's source
+ * media), or an active or paused campaign whose brief draws on it. Ended posts lose it from their view.
+ */
+export async function deleteMedia(deps: DeleteMediaDeps, ownerId: string, id: string) {
+  const { row, files } = await deps.db.transaction(async (tx) => {
+    // Locked before the check: a post being saved with this media holds a key-share lock on the row
+    // until it commits (the check then sees it), or waits and finds the row gone (its save fails).
+    const [row] = await tx
+      .select()
+      .from(media)
+      .where(and(eq(media.id, id), eq(media.ownerId, ownerId)))
+      .for('update');
+    if (!row) throw new NotFoundError(`Media ${id}`);
+    const retryableSince =
+      deps.retryWindowDays > 0 ? new Date(Date.now() - deps.retryWindowDays * DAY_MS - RETRY_WINDOW_SLACK_MS) : null;
+    const users = await usersOf(tx, ownerId, id, retryableSince);
+    if (users.length > 0) throw new ConflictError('Media in use', inUseWords(id, users, deps.retryWindowDays));
+    // Only ended posts' rows, said outright: never one of a post that could still publish it.
+    const ended = tx
+      .select({ id: posts.id })
+      .from(posts)
+      .where(not(mayStillPublish(retryableSince)));
+    const made = await tx
+      .delete(renditions)
+      .where(and(eq(renditions.mediaId, id), inArray(renditions.postId, ended)))
+      .returning();
+    await tx.delete(postMedia).where(and(eq(postMedia.mediaId, id), inArray(postMedia.postId, ended)));
     await tx.delete(media).where(and(eq(media.id, id), eq(media.ownerId, ownerId)));
-    return made.flatMap((r) => [r.storageKey, ...(r.coverKey ? [r.coverKey] : [])]);
+    return { row, files: made.flatMap((r) => [r.storageKey, ...(r.coverKey ? [r.coverKey] : [])]) };
   });
   for (const key of [row.storageKey, ...(row.thumbnailKey ? [row.thumbnailKey] : []), ...files]) {
     await deps.store.remove(key);
   }
+}
+
+/** A post that has not ended, or has ended failed in part or whole and may still retry. */
+function mayStillPublish(retryableSince: Date | null): SQL {
+  const unfinished = notInArray(posts.status, [...FINAL_STATUSES]);
+  if (!retryableSince) return unfinished;
+  return or(unfinished, and(inArray(posts.status, [...RETRYABLE]), gt(posts.updatedAt, retryableSince)))!;
+}
+
+interface MediaUser {
+  kind: 'post' | 'campaign';
+  id: string;
+  name?: string;
+  status: string;
+  how: Set<'media' | 'brief'>;
+  updatedAt?: Date;
+}
+
+async function usersOf(tx: Tx, ownerId: string, id: string, retryableSince: Date | null): Promise<MediaUser[]> {
+  const named = sql`${JSON.stringify([id])}::jsonb`;
+  const live = mayStillPublish(retryableSince);
+  const postFields = { id: posts.id, status: posts.status, updatedAt: posts.updatedAt };
+  const withMedia = await tx
+    .selectDistinct(postFields)
+    .from(postMedia)
+    .innerJoin(posts, eq(posts.id, postMedia.postId))
+    .where(and(eq(postMedia.mediaId, id), live));
+  const withBrief = await tx
+    .select(postFields)
+    .from(posts)
+    .where(and(eq(posts.ownerId, ownerId), sql`${posts.brief} -> 'sourceMediaIds' @> ${named}`, live));
+  const briefCampaigns = await tx
+    .select({ id: campaigns.id, name: campaigns.name, status: campaigns.status })
+    .from(campaigns)
+    .where(
+      and(
+        eq(campaigns.ownerId, ownerId),
+        inArray(campaigns.status, ['active', 'paused']),
+        sql`${campaigns.settings} -> 'brief' -> 'sourceMediaIds' @> ${named}`,
+      ),
+    );
+  const found = new Map<string, MediaUser>();
+  const add = (p: { id: string; status: string; updatedAt: Date }, how: 'media' | 'brief') => {
+    const user = found.get(p.id) ?? { kind: 'post' as const, ...p, how: new Set() };
+    user.how.add(how);
+    found.set(p.id, user);
+  };
+  for (const p of withMedia) add(p, 'media');
+  for (const p of withBrief) add(p, 'brief');
+  return [
+    ...[...found.values()].sort((a, b) => a.id.localeCompare(b.id)),
+    ...briefCampaigns.map((c): MediaUser => ({ kind: 'campaign', ...c, how: new Set(['brief']) })),
+  ];
+}
+
+function inUseWords(id: string, users: MediaUser[], retryWindowDays: number): string {
+  const lines = users.map((u) => {
+    if (u.kind === 'campaign') {
+      return `campaign "${u.name}" (${u.id}, ${u.status}) makes each slot's post from a brief that names it as source media`;
+    }
+    const how = [...u.how].map((h) => (h === 'media' ? 'uses it' : 'names it in its brief')).join(' and ');
+    const why = isFinalStatus(u.status as PostStatus)
+      ? `can still be retried until ${utcWords(new Date(u.updatedAt!.getTime() + retryWindowDays * DAY_MS + RETRY_WINDOW_SLACK_MS))}`
+      : 'has not finished';
+    return `post ${u.id} (${u.status}), which ${how}, ${why}`;
+  });
+  const postUsers = users.filter((u) => u.kind === 'post');
+  const todo = [
+    ...(postUsers.some((u) => !isFinalStatus(u.status as PostStatus))
+      ? ['cancel or wait for the unfinished posts']
+      : []),
+    ...(postUsers.some((u) => isFinalStatus(u.status as PostStatus)) ? ['wait for the retry windows to close'] : []),
+    ...(users.some((u) => u.kind === 'campaign') ? ['end the campaigns or take it out of their briefs'] : []),
+  ];
+  return `Media ${id} is in use: ${lines.join('; ')}. ${capitalised(todo.join(', and '))}, then delete.`;
+}
+
+function utcWords(at: Date): string {
+  return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /**

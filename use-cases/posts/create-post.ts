@@ -144,6 +144,22 @@ export async function createPost(
       const earlier = await findByKey(deps.db, ownerId, idempotencyKey, requestHash);
       if (earlier) return replay(deps, earlier);
     }
+    // Media deleted since the check above (its post_media row met the row gone: SQLSTATE 23503) is
+    // named like media never uploaded; any other missing row (a connection) stays the failure it is.
+    let missingRow = false;
+    for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+      if ((e as { code?: unknown }).code === '23503') missingRow = true;
+    }
+    if (missingRow) {
+      assertOwnMedia(
+        await ownMedia(
+          deps.db,
+          ownerId,
+          refs.map((r) => r.id),
+        ),
+        refs,
+      );
+    }
     throw err;
   }
 }
