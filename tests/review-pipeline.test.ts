@@ -590,6 +590,27 @@ describe('scheduling', () => {
     await captureHistory(handle(post), 'post-pipeline-v3-rescheduled');
   });
 
+  it('refuses to create a post whose time has passed, and publishes one given the current time', async () => {
+    const lastYear = await postJson(user.api, '/api/v1/posts', {
+      caption: 'A mistyped year',
+      targets: [{ type: 'local_export' }],
+      publishAt: { local: `${new Date().getUTCFullYear() - 1}-06-01T09:00`, timeZone: 'Europe/Vienna' },
+    });
+    expectProblem(lastYear, 422, 'publishAt');
+    expect(JSON.stringify(lastYear.body)).toMatch(/has passed; give a time from now on/);
+    const listed = (await call(user.api, '/api/v1/posts?limit=100')).body.items as { caption: string | null }[];
+    expect(listed.some((p) => p.caption === 'A mistyped year')).toBe(false);
+
+    // A client whose clock is a little behind, or that means "now": published at once.
+    const now = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Right away',
+      targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() - 20_000).toISOString(),
+    });
+    expect(now.status, JSON.stringify(now.body)).toBe(201);
+    expect((await waitForPost(user.api, now.body.id, isFinished)).status).toBe('published');
+  });
+
   it('cancels a waiting post: nothing is published and the database says so', async () => {
     const created = await postJson(user.api, '/api/v1/posts', {
       caption: 'Never mind',

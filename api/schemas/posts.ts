@@ -91,7 +91,11 @@ export const createPostSchema = z
       })
       .min(1, 'at least one target is required')
       .max(20, 'at most 20 targets per post'),
-    publishAt: publishAtSchema.nullish(),
+    publishAt: publishAtSchema
+      .nullish()
+      .describe(
+        'When to publish; absent or null publishes as soon as the post is ready. A time more than a minute in the past is refused (422), not published at once.',
+      ),
     /** Defaults to manual review for drafted posts and none for hand-written ones. */
     review: reviewSchema.optional(),
   })

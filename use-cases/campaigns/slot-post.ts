@@ -105,7 +105,7 @@ export async function createSlotPost(
         ...(deps.quotas ? { quotas: deps.quotas } : {}),
         ...(deps.aiImages !== undefined ? { aiImages: deps.aiImages } : {}),
       },
-      { ownerId, post, idempotencyKey: key },
+      { ownerId, post, idempotencyKey: key, passedTimeMeansNow: true },
     );
   } catch (err) {
     // An earlier try of this activity, still running when this one began, made the slot's post in

@@ -14,7 +14,7 @@ import {
 } from '../../domain/pipeline.js';
 import type { QuotaSettings } from '../../domain/quotas.js';
 import type { PostRow } from './ownership.js';
-import { type PublishAtInput, resolvePublishAt } from './publish-at.js';
+import { assertNotPast, type PublishAtInput, resolvePublishAt } from './publish-at.js';
 import { assertPostMediaPossible, type MediaTarget, ownMedia } from './validate-media.js';
 import { assertTargetsUsable } from './validate-targets.js';
 import { byTargetKey, type PostParts } from './view-post.js';
@@ -87,14 +87,26 @@ export type CreatedPost = {
  */
 export async function createPost(
   deps: CreatePostDeps,
-  request: { ownerId: string; post: NewPost; idempotencyKey?: string | undefined },
+  request: {
+    ownerId: string;
+    post: NewPost;
+    idempotencyKey?: string | undefined;
+    /**
+     * A campaign's slot post is due at its slot or, late within its catch-up window, now; a retry
+     * of its activity may come after that: a passed time then means "publish now". A person's
+     * passed time is refused instead.
+     */
+    passedTimeMeansNow?: boolean;
+  },
 ): Promise<CreatedPost> {
   const { ownerId, post: input, idempotencyKey } = request;
   const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
   if (idempotencyKey) {
+    // A repeat answers from the post it made, whenever it comes.
     const earlier = await findByKey(deps.db, ownerId, idempotencyKey, requestHash);
     if (earlier) return replay(deps, earlier);
   }
+  if (!request.passedTimeMeansNow) assertNotPast(resolvePublishAt(input.publishAt).publishAt);
   const refs = [
     ...input.mediaIds.map((id, i) => ({ id, field: `mediaIds[${i}]` })),
     ...(input.brief?.sourceMediaIds ?? []).map((id, i) => ({ id, field: `brief.sourceMediaIds[${i}]` })),

@@ -17,3 +17,20 @@ export function resolvePublishAt(
     throw new ValidationError([{ field: `${field}.local`, message: (err as Error).message }]);
   }
 }
+
+/** Clocks differ, and a person who means "now" may send the current time: a minute's grace. */
+const PAST_GRACE_MS = 60_000;
+
+/**
+ * Refuses a publish time that has passed: a mistyped year would otherwise publish at once,
+ * everywhere, for good. Leaving the time out (or the current time) publishes at once.
+ */
+export function assertNotPast(publishAt: Date | null, field = 'publishAt', now = Date.now()): void {
+  if (!publishAt || publishAt.getTime() >= now - PAST_GRACE_MS) return;
+  throw new ValidationError([
+    {
+      field,
+      message: `${publishAt.toISOString()} has passed; give a time from now on (the current time publishes at once)`,
+    },
+  ]);
+}

@@ -2,10 +2,8 @@ import { eq } from 'drizzle-orm';
 import { posts } from '../../db/schema.js';
 import { ValidationError } from '../../domain/errors.js';
 import { rescheduleUpdate } from '../../workflows/messages.js';
-import { type PublishAtInput, resolvePublishAt } from './publish-at.js';
+import { assertNotPast, type PublishAtInput, resolvePublishAt } from './publish-at.js';
 import { type PostActionDeps, type PostActionRequest, sendPostUpdate } from './send-update.js';
-
-const PAST_GRACE_MS = 60_000;
 
 /** Moves the publish time; the workflow refuses once publishing has started. */
 export async function reschedulePost(
@@ -15,16 +13,7 @@ export async function reschedulePost(
 ) {
   const { publishAt, timeZone } = resolvePublishAt(change.publishAt);
   if (!publishAt) throw new ValidationError([{ field: 'publishAt', message: 'required: the new publish time' }]);
-  // A mistyped year would otherwise publish at once, everywhere, for good. A minute's grace covers
-  // clocks and a person who means "now".
-  if (publishAt.getTime() < Date.now() - PAST_GRACE_MS) {
-    throw new ValidationError([
-      {
-        field: 'publishAt',
-        message: `${publishAt.toISOString()} has passed; give a time from now on (the current time publishes at once)`,
-      },
-    ]);
-  }
+  assertNotPast(publishAt);
   // The zone travels too, so the operator's view says the time as it was given.
   const input = { publishAt: publishAt.toISOString(), ...(timeZone ? { timeZone } : {}) };
   const result = await sendPostUpdate(deps, request, {
