@@ -5,7 +5,7 @@ import { draftText } from '../ai/draft-schemas.js';
 import { postSteps, posts, publications, renditions } from '../db/schema.js';
 import { missingMediaInWords } from '../domain/media-rules.js';
 import { QUOTA_DEFAULTS } from '../domain/quotas.js';
-import type { Platform } from '../platforms/connector.js';
+import { PLATFORM_NAMES, type Platform } from '../platforms/connector.js';
 import { PublishError } from '../platforms/publish-errors.js';
 import { OutcomeUnknownError, PermanentPublishError, type PublishReceipt } from '../platforms/publisher.js';
 import { committedToPlatform } from '../platforms/publishing.js';
@@ -131,11 +131,7 @@ export function createPublishTarget(deps: ActivityDeps) {
               ? await connectionById(db, publication.connectionId)
               : undefined;
             if (!connection) {
-              throw new PublishError(
-                platform,
-                'needs_reconnect',
-                'the account this target publishes through was disconnected; connect it again, then retry this target',
-              );
+              throw new PublishError(platform, 'needs_reconnect', disconnectedInWords(platform, publication));
             }
             if (connection.status === 'needs_reconnect') {
               // Said before reserving: a post that cannot go must not hold a budget others wait for.
@@ -284,4 +280,15 @@ function asActivityFailure(err: unknown): unknown {
       // Transient, lost answers, expired sessions: the next attempt resumes from the journal.
       return ApplicationFailure.create({ message: words, type: 'PublishInterrupted' });
   }
+}
+
+/**
+ * Connecting the same account again links the target back (storeConnection), so that is the advice;
+ * a target disconnected before the account's id was kept with it has nothing to link by.
+ */
+function disconnectedInWords(platform: Platform, publication: { platformAccountId: string | null }): string {
+  const name = PLATFORM_NAMES[platform];
+  return publication.platformAccountId
+    ? `the ${name} account this target publishes through (id ${publication.platformAccountId}) was disconnected; connect this same account again (a different one does not take its place), then retry this target`
+    : `the ${name} account this target publishes through was disconnected before its id was kept with the target, so connecting it again does not bring the target back; make a new post for it`;
 }

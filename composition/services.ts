@@ -90,6 +90,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
       db: database.db,
       vault: createTokenVault(loadKeyring(config, secret)),
       connectors: createConnectorRegistry(config, publicUrl),
+      retryWindowDays: config.RETRY_WINDOW_DAYS,
     };
     const media = mediaServicesOf(config, secret, publicUrl, logger);
 

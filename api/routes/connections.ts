@@ -92,7 +92,9 @@ const disconnectView = z.object({
   revocation: z.enum(['revoked', 'already_invalid', 'not_offered', 'kept_for_other_connections', 'skipped', 'failed']),
   affectedPostIds: z
     .array(z.uuid())
-    .describe('Scheduled posts that lose this target (none yet: no post targets a connection before issue 11)'),
+    .describe(
+      'Posts that lose this target until the same account is connected again: unfinished ones, and failed ones that may still be retried',
+    ),
 });
 const creatorInfoView = z.object({
   connectionId: z.uuid(),

@@ -1,15 +1,48 @@
-import { and, eq, inArray, notInArray } from 'drizzle-orm';
+import { and, eq, gt, inArray, ne, notInArray, or } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { posts, publications } from '../../db/schema.js';
-import { FINAL_STATUSES } from '../../domain/pipeline.js';
+import { FINAL_STATUSES, type PostStatus } from '../../domain/pipeline.js';
 
-/** Posts not yet finished that publish to any of these connections: they lose (or wait for) that target. */
-export async function scheduledPostsTargeting(
+/**
+ * Posts nothing more is published for, whatever happens to their accounts. A failed or partly
+ * published post is not among them: its failed targets may be retried while its window is open.
+ */
+export const ENDED_FOR_GOOD: readonly PostStatus[] = ['published', 'cancelled'];
+
+/**
+ * The longest retry window RETRY_WINDOW_DAYS allows: with no window given, a failed post older than
+ * this can no longer be retried whatever the settings were.
+ */
+export const LONGEST_RETRY_WINDOW_DAYS = 90;
+
+/**
+ * A window opens after the post's end is recorded (updated_at), by a moment or by as long as the
+ * worker was away: counted from updated_at, it is taken this much longer so an open one is not missed.
+ */
+const WINDOW_SLACK_MS = 3600_000;
+
+/**
+ * Posts that publish to any of these connections and may still do so: those not finished, and
+ * failed or partly published ones whose target through the connection is not published, updated
+ * within the retry window (its workflow alone knows whether the window is still open; this may name
+ * one whose window was closed early). They lose (or wait for) that target.
+ */
+export async function postsTargeting(
   db: Database,
   ownerId: string,
   connectionIds: string[],
+  retryWindowDays = LONGEST_RETRY_WINDOW_DAYS,
 ): Promise<string[]> {
   if (connectionIds.length === 0) return [];
+  const unfinished = notInArray(posts.status, [...FINAL_STATUSES]);
+  const retryable =
+    retryWindowDays > 0
+      ? and(
+          notInArray(posts.status, [...ENDED_FOR_GOOD]),
+          ne(publications.status, 'published'),
+          gt(posts.updatedAt, new Date(Date.now() - retryWindowDays * 24 * 3600_000 - WINDOW_SLACK_MS)),
+        )
+      : undefined;
   const rows = await db
     .selectDistinct({ id: posts.id })
     .from(publications)
@@ -17,8 +50,8 @@ export async function scheduledPostsTargeting(
     .where(
       and(
         eq(posts.ownerId, ownerId),
-        notInArray(posts.status, [...FINAL_STATUSES]),
         inArray(publications.connectionId, connectionIds),
+        retryable ? or(unfinished, retryable) : unfinished,
       ),
     );
   return rows.map((r) => r.id);

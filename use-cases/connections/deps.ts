@@ -10,6 +10,11 @@ export interface ConnectionDeps {
   connectors: ConnectorRegistry;
   /** The clock for expiry decisions (tests may move it with the emulators' clocks). */
   now?: () => Date;
+  /**
+   * RETRY_WINDOW_DAYS, so a disconnect names failed posts only while they may still be retried;
+   * the longest window the setting allows when absent.
+   */
+  retryWindowDays?: number;
 }
 
 /** Reaching a connection's owner workflow. */

@@ -4,7 +4,7 @@ import type { Database } from '../../db/client.js';
 import { connections } from '../../db/schema.js';
 import { ConnectorError } from '../../platforms/connector.js';
 import type { DisconnectOutcome, RevocationOutcome } from '../../workflows/connection-messages.js';
-import { scheduledPostsTargeting } from './affected-posts.js';
+import { postsTargeting } from './affected-posts.js';
 import { openCredentials } from './credentials.js';
 import type { ConnectionDeps } from './deps.js';
 import { accountRefOf, type ConnectionRow, connectionById } from './rows.js';
@@ -22,7 +22,7 @@ export async function disconnectConnection(
   const row = await connectionById(deps.db, request.connectionId);
   if (!row) return { deleted: false, revocation: 'skipped', affectedPostIds: [] };
   const revocation = request.revoke ? await revokeIfLast(deps, row) : 'skipped';
-  const affectedPostIds = await removeConnection(deps.db, row);
+  const affectedPostIds = await removeConnection(deps.db, row, deps.retryWindowDays);
   await audit(deps.db, {
     userId: row.ownerId,
     action: 'connection.disconnect',
@@ -53,9 +53,13 @@ async function revokeIfLast(deps: ConnectionDeps, row: ConnectionRow): Promise<R
   }
 }
 
-/** Deletes the row (tokens and profile) and says which unfinished posts lose the target. */
-export async function removeConnection(db: Database, row: ConnectionRow): Promise<string[]> {
-  const affected = await scheduledPostsTargeting(db, row.ownerId, [row.id]);
+/**
+ * Deletes the row (tokens and profile) and says which posts lose the target: unfinished ones, and
+ * failed ones that could still retry it. Each target keeps the account's platform id, so connecting
+ * the same account again links it back (storeConnection).
+ */
+export async function removeConnection(db: Database, row: ConnectionRow, retryWindowDays?: number): Promise<string[]> {
+  const affected = await postsTargeting(db, row.ownerId, [row.id], retryWindowDays);
   await db.delete(connections).where(eq(connections.id, row.id));
   return affected;
 }

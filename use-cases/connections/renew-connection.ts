@@ -3,7 +3,7 @@ import { audit } from '../../auth/audit.js';
 import { connections } from '../../db/schema.js';
 import { ConnectorError, type Credentials } from '../../platforms/connector.js';
 import type { RenewalOutcome, RenewalStep } from '../../workflows/connection-messages.js';
-import { scheduledPostsTargeting } from './affected-posts.js';
+import { postsTargeting } from './affected-posts.js';
 import { openCredentials, sealCredentials } from './credentials.js';
 import { type ConnectionDeps, clock } from './deps.js';
 import { accountRefOf, type ConnectionRow, connectionById } from './rows.js';
@@ -100,7 +100,7 @@ export async function markNeedsReconnect(deps: ConnectionDeps, row: ConnectionRo
     .update(connections)
     .set({ status: 'needs_reconnect', statusReason: reason, updatedAt: clock(deps) })
     .where(eq(connections.id, row.id));
-  const affectedPostIds = await scheduledPostsTargeting(deps.db, row.ownerId, [row.id]);
+  const affectedPostIds = await postsTargeting(deps.db, row.ownerId, [row.id], deps.retryWindowDays);
   // Ids and the platform's reason only: the account's name and picture go with a disconnect, the audit log stays.
   await audit(deps.db, {
     userId: row.ownerId,

@@ -130,7 +130,7 @@ function ConnectionRow({
       )}
       <Confirm
         label={`Disconnect ${c.displayName}`}
-        question={`Disconnect ${c.displayName} from ${platformName(c.platform)}? Scheduled posts to it will not be published there.`}
+        question={`Disconnect ${c.displayName} from ${platformName(c.platform)}? Scheduled posts to it will not be published there until you connect this same account again.`}
         confirmLabel="Disconnect"
         busy={action.busy}
         onConfirm={() =>
