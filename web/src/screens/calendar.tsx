@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
-import { daysBetween, movedBy } from '../calendar-move';
+import { movedStep, movedTo, plannedTime, shiftDay, shownDay } from '../calendar-move';
 import { useAction, useApi } from '../hooks';
 import { PLATFORM_NAMES, platformName, words } from '../types';
 import { Alert, Loading, Page } from '../ui';
@@ -38,7 +38,7 @@ function itemLabel(item: CalendarItem): string {
 }
 
 /** One day's items; a scheduled post can be dragged to another day or moved a day by its buttons. */
-function DayItems({ items, move }: { items: CalendarItem[]; move: (item: CalendarItem, days: number) => void }) {
+function DayItems({ items, move }: { items: CalendarItem[]; move: (item: CalendarItem, direction: 1 | -1) => void }) {
   return (
     <ul>
       {items.map((item) => {
@@ -109,21 +109,42 @@ export function CalendarScreen() {
     else byDay.set(key, [item]);
   }
 
-  const move = (item: CalendarItem, days: number) =>
+  // A day of the calendar as its cell names it ("Sun, Mar 14").
+  const dayName = (key: string) => {
+    const [y, m, d] = key.split('-').map(Number) as [number, number, number];
+    return new Date(y, m - 1, d).toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+  };
+  const inZone = (zone: string) => (zone === timeZone ? '' : ` (${zone})`);
+  const neverOn = (item: CalendarItem, key: string) => {
+    const planned = plannedTime(item, timeZone);
+    return `${planned.time}${inZone(planned.timeZone)} never falls on ${dayName(key)} here (the two zones change their clocks on different dates)`;
+  };
+  const send = (item: CalendarItem, publishAt: { local: string; timeZone: string }, note: string) =>
     void action.run(async () => {
-      const publishAt = movedBy(item, days, timeZone);
       await api('POST', `/api/v1/posts/${item.postId}/reschedule`, { publishAt });
-      const zone = publishAt.timeZone === timeZone ? '' : ` (${publishAt.timeZone})`;
-      setMoved(`Moved to ${publishAt.local.replace('T', ' at ')}${zone}.`);
+      setMoved(`Moved to ${publishAt.local.replace('T', ' at ')}${inZone(publishAt.timeZone)}.${note}`);
       await data.reload();
     });
+  const refuse = (text: string) => {
+    setMoved(null);
+    action.setError(text);
+  };
+  // "One day earlier/later" goes to the neighbouring cell, or past it when the post's time cannot fall on it.
+  const move = (item: CalendarItem, direction: 1 | -1) => {
+    const step = movedStep(item, direction, timeZone);
+    if (!step) return refuse(`Not moved: ${neverOn(item, shiftDay(shownDay(item, timeZone), direction))}.`);
+    send(item, step.publishAt, step.skipped ? ` ${neverOn(item, step.skipped)}.` : '');
+  };
+  // A drop means the day of the cell it was dropped on, at the post's time in its own zone.
   const onDrop = (key: string) => (e: DragEvent) => {
     e.preventDefault();
     const raw = e.dataTransfer?.getData('application/json');
     if (!raw) return;
     const item = JSON.parse(raw) as CalendarItem;
-    const days = daysBetween(item.local.slice(0, 10), key);
-    if (days !== 0) move(item, days);
+    if (shownDay(item, timeZone) === key) return;
+    const publishAt = movedTo(item, key, timeZone);
+    if (!publishAt) return refuse(`Not moved: ${neverOn(item, key)}. Drop it on the day before or after.`);
+    send(item, publishAt, '');
   };
 
   const title =
