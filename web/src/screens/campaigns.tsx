@@ -72,7 +72,10 @@ function CampaignForm({ editing, onDone }: { editing?: Campaign; onDone: () => v
     saved?.cadence.kind === 'weekly' ? saved.cadence.slots : [{ day: 'mon', time: '18:00' }],
   );
   const [timeZone, setTimeZone] = useState(saved?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
-  const [startDate, setStartDate] = useState(saved?.startDate ?? today(timeZone));
+  // Null until the person sets the day: the default is today in the zone chosen now, and a zone
+  // ahead of the browser's would otherwise be refused (a day too early), one behind start a day late.
+  const [chosenStart, setStartDate] = useState<string | null>(saved?.startDate ?? null);
+  const startDate = chosenStart ?? today(timeZone);
   const [count, setCount] = useState(saved && 'count' in saved.end ? saved.end.count : 8);
   const [until] = useState(saved && 'until' in saved.end ? saved.end.until : null);
   const [review, setReview] = useState<'manual' | 'auto'>(saved?.review.mode ?? 'manual');
@@ -400,7 +403,7 @@ function CampaignRow({ id, onChange }: { id: string; onChange: () => void }) {
           {c.nextSlots.length
             ? `Next: ${c.nextSlots
                 .slice(0, 3)
-                .map((s) => slotText(s.slot))
+                .map((s) => slotText(s.local))
                 .join('; ')}`
             : 'No more slots'}
         </p>
