@@ -137,6 +137,10 @@ describe("a campaign's row", () => {
     await expect
       .poll(() => next.textContent(), { timeout: 15_000 })
       .toBe(`Next: ${first} at 07:15; ${dayAfter(first, 1)} at 18:00; ${dayAfter(first, 2)} at 18:00`);
+    // The counts in words, not the API's keys.
+    expect(await row.locator('p.muted', { hasText: /Awaiting review: 0/ }).textContent()).toBe(
+      'Scheduled: 0 · Awaiting review: 0 · Published: 0 · Failed: 0 · Cancelled: 0 · Missed: 0 · Skipped: 0',
+    );
     await row.getByText('Coming posts of Moved evenings').click();
     await expect.poll(() => row.getByText(`(moved from ${first} at 18:00)`).isVisible()).toBe(true);
   });

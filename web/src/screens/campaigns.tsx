@@ -7,6 +7,17 @@ import { useKeyPerBody } from '../idempotency';
 import { type Me, NO_AI_IMAGES, platformName, words } from '../types';
 import { Alert, Confirm, Empty, Loading, Page, Status } from '../ui';
 
+/** The campaign summary's counts as a person reads them (the API's keys are camelCase). */
+const SUMMARY_WORDS: Record<string, string> = {
+  scheduled: 'Scheduled',
+  awaitingReview: 'Awaiting review',
+  published: 'Published',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  missed: 'Missed',
+  skipped: 'Skipped',
+};
+
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const DAY_NAMES: Record<string, string> = {
   mon: 'Monday',
@@ -411,7 +422,7 @@ function CampaignRow({ id, onChange }: { id: string; onChange: () => void }) {
           <p class="muted">
             {Object.entries(c.summary)
               .filter(([, v]) => typeof v === 'number')
-              .map(([k, v]) => `${words(k)}: ${v}`)
+              .map(([k, v]) => `${SUMMARY_WORDS[k] ?? words(k)}: ${v}`)
               .join(' · ')}
           </p>
         )}
