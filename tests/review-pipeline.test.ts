@@ -611,6 +611,27 @@ describe('scheduling', () => {
     expect((await waitForPost(user.api, now.body.id, isFinished)).status).toBe('published');
   });
 
+  it('refuses a review deadline that has passed, and a caption beside a brief, saving nothing', async () => {
+    const lateDeadline = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Reviewed too late',
+      targets: [{ type: 'local_export' }],
+      review: { mode: 'manual', deadline: new Date(Date.now() - 365 * 86_400_000).toISOString() },
+    });
+    expectProblem(lateDeadline, 422, 'review.deadline');
+    expect(JSON.stringify(lateDeadline.body)).toMatch(/has passed; give a time from now on/);
+
+    // Drafts come from the brief alone: the caption would have been saved and never published.
+    const both = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Free coffee for the first 20 guests!',
+      brief: { topic: 'Shop opening' },
+      targets: [{ type: 'local_export' }],
+    });
+    expectProblem(both, 422, 'caption');
+    expect(JSON.stringify(both.body)).toMatch(/not both/);
+    const listed = (await call(user.api, '/api/v1/posts?limit=100')).body.items as { caption: string | null }[];
+    expect(listed.some((p) => p.caption === 'Reviewed too late' || p.caption?.startsWith('Free coffee'))).toBe(false);
+  });
+
   it('cancels a waiting post: nothing is published and the database says so', async () => {
     const created = await postJson(user.api, '/api/v1/posts', {
       caption: 'Never mind',

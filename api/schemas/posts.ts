@@ -103,6 +103,15 @@ export const createPostSchema = z
     if (post.caption === undefined && post.brief === undefined) {
       ctx.addIssue({ code: 'custom', path: ['caption'], message: 'required: a caption, or a brief to draft one from' });
     }
+    if (post.caption !== undefined && post.brief !== undefined) {
+      // Drafts come from the brief alone: a caption beside it would be saved and never published.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['caption'],
+        message:
+          'give a caption (published as written) or a brief (drafted from it), not both; words the drafts must use belong in brief.topic',
+      });
+    }
     const keys = new Set<string>();
     post.targets.forEach((t, i) => {
       const key = t.key ?? t.type;

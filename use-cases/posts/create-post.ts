@@ -106,7 +106,11 @@ export async function createPost(
     const earlier = await findByKey(deps.db, ownerId, idempotencyKey, requestHash);
     if (earlier) return replay(deps, earlier);
   }
-  if (!request.passedTimeMeansNow) assertNotPast(resolvePublishAt(input.publishAt).publishAt);
+  if (!request.passedTimeMeansNow) {
+    assertNotPast(resolvePublishAt(input.publishAt).publishAt);
+    const deadline = input.review?.mode === 'manual' ? input.review.deadline : undefined;
+    if (deadline) assertNotPast(new Date(deadline), 'review.deadline', 'or leave it out for no deadline');
+  }
   const refs = [
     ...input.mediaIds.map((id, i) => ({ id, field: `mediaIds[${i}]` })),
     ...(input.brief?.sourceMediaIds ?? []).map((id, i) => ({ id, field: `brief.sourceMediaIds[${i}]` })),

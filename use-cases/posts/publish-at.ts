@@ -22,15 +22,15 @@ export function resolvePublishAt(
 const PAST_GRACE_MS = 60_000;
 
 /**
- * Refuses a publish time that has passed: a mistyped year would otherwise publish at once,
- * everywhere, for good. Leaving the time out (or the current time) publishes at once.
+ * Refuses a time that has passed: a mistyped year would otherwise publish at once, everywhere, for
+ * good (or, for a review deadline, cancel the post as soon as it is made).
  */
-export function assertNotPast(publishAt: Date | null, field = 'publishAt', now = Date.now()): void {
-  if (!publishAt || publishAt.getTime() >= now - PAST_GRACE_MS) return;
-  throw new ValidationError([
-    {
-      field,
-      message: `${publishAt.toISOString()} has passed; give a time from now on (the current time publishes at once)`,
-    },
-  ]);
+export function assertNotPast(
+  at: Date | null,
+  field = 'publishAt',
+  hint = 'the current time publishes at once',
+  now = Date.now(),
+): void {
+  if (!at || at.getTime() >= now - PAST_GRACE_MS) return;
+  throw new ValidationError([{ field, message: `${at.toISOString()} has passed; give a time from now on (${hint})` }]);
 }

@@ -203,8 +203,10 @@ export function ComposeScreen() {
     let live = true;
     const timer = setTimeout(() => {
       // The brief's words do not change the media: only whether it asks for a picture is sent.
-      const brief = wantsImage ? { topic: 'check', generateImage: true } : undefined;
-      api<Report>('POST', '/api/v1/posts/validate', { ...body(), caption: caption || 'check', brief })
+      // A caption or a brief, never both (the API refuses both).
+      const { mediaIds, targets } = body();
+      const text = wantsImage ? { brief: { topic: 'check', generateImage: true } } : { caption: caption || 'check' };
+      api<Report>('POST', '/api/v1/posts/validate', { mediaIds, targets, ...text })
         .then((r) => {
           if (!live) return;
           setReport(r);
