@@ -35,9 +35,11 @@ const EARLIER_POSTS = 5;
 /**
  * The least time a reviewer is given. A slot's review is due by the slot, which normally leaves the
  * lead time; a slot reached late (catch-up after downtime or a pause) or with a lead time shorter
- * than this would be due before anyone saw it, so cancelled (or approved) unseen. Such a post waits
- * this long instead and publishes at its deadline. A fixed quarter hour rather than the lead time:
- * a late slot is published late by at most this much more, however long the lead.
+ * than this would be due before anyone saw it, so cancelled (or approved) unseen. Such a review is
+ * due this long after the post is made instead; the post still publishes at its slot when approved
+ * by then, else as soon as it is approved (or at the deadline, if the campaign approves unseen
+ * ones). A fixed quarter hour rather than the lead time: a late slot is published late by at most
+ * this much more, however long the lead.
  */
 const MIN_REVIEW_MS = 15 * 60_000;
 
@@ -73,22 +75,20 @@ export async function createSlotPost(
 
   await assertConnectionsUsable(db, ownerId, settings.targets);
   const earlier = await earlierPosts(db, campaignId, slot.at);
-  const dueAt =
-    settings.review.mode === 'manual'
-      ? Math.max(Date.parse(slot.at), Math.ceil((now + MIN_REVIEW_MS) / 1000) * 1000)
-      : Date.parse(slot.at);
+  const publishAt = Date.parse(slot.at);
+  const reviewDue = Math.max(publishAt, Math.ceil((now + MIN_REVIEW_MS) / 1000) * 1000);
   const post: NewPost = {
     brief: { ...settings.brief, ...(earlier.length > 0 ? { earlierInSeries: earlier } : {}) },
     mediaIds: [],
     targets: settings.targets,
-    publishAt: inZone(dueAt, settings.timeZone),
+    publishAt: inZone(publishAt, settings.timeZone),
     review:
       settings.review.mode === 'auto'
         ? { mode: 'auto' }
         : {
             mode: 'manual',
             // A slot's review is due when it publishes: its policy decides what an unreviewed slot does.
-            deadline: new Date(dueAt).toISOString(),
+            deadline: new Date(reviewDue).toISOString(),
             onExpiry: settings.review.onExpiry,
             maxRounds: settings.review.maxRounds,
           },
