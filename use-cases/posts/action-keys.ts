@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { postActionKeys } from '../../db/schema.js';
 import { ValidationError } from '../../domain/errors.js';
@@ -16,13 +16,20 @@ export function actionRequestHash(postId: string, action: string, body: unknown)
 /**
  * Records what an Idempotency-Key is first used for, or finds that use again. The same key sent
  * with another post, action or body is refused: it would otherwise get an answer meant for
- * something else.
+ * something else. A use that was refused without changing anything is released again
+ * (releaseActionKey), so the key is free for the corrected request.
  */
 export async function claimActionKey(
   db: Database,
   claim: { ownerId: string; key: string; postId: string; action: string; requestHash: string },
 ): Promise<ActionKeyRow> {
-  const [inserted] = await db.insert(postActionKeys).values(claim).onConflictDoNothing().returning();
+  const [inserted] = await db
+    .insert(postActionKeys)
+    // Whole milliseconds: the claim's time names its Update (updateIdFor) and is matched again
+    // exactly, whichever driver reads it back.
+    .values({ ...claim, createdAt: sql`date_trunc('milliseconds', now())` })
+    .onConflictDoNothing()
+    .returning();
   if (inserted) return inserted;
   const [existing] = await db
     .select()
@@ -37,24 +44,41 @@ export async function claimActionKey(
     throw new ValidationError([
       {
         field: 'Idempotency-Key',
-        message: `already used for a different request (${existing.action}); use a new key for a new action`,
+        message: `already used for a different request (${existing.action}) that was accepted or is still being answered; use a new key for a new request`,
       },
     ]);
   }
   return existing;
 }
 
-export async function markActionSucceeded(db: Database, ownerId: string, key: string): Promise<void> {
-  await db
-    .update(postActionKeys)
-    .set({ succeededAt: new Date() })
-    .where(and(eq(postActionKeys.ownerId, ownerId), eq(postActionKeys.key, key)));
+/**
+ * This claim and no later one: a request still holding a claim that was released meanwhile must
+ * not mark or release the claim of the request that took the key next.
+ */
+function sameClaim(claim: ActionKeyRow): SQL | undefined {
+  return and(
+    eq(postActionKeys.ownerId, claim.ownerId),
+    eq(postActionKeys.key, claim.key),
+    sql`date_trunc('milliseconds', ${postActionKeys.createdAt}) = ${claim.createdAt.toISOString()}::timestamptz`,
+  );
+}
+
+export async function markActionSucceeded(db: Database, claim: ActionKeyRow): Promise<void> {
+  await db.update(postActionKeys).set({ succeededAt: new Date() }).where(sameClaim(claim));
+}
+
+/** Frees a key whose request was refused without changing anything (see sendPostUpdate). */
+export async function releaseActionKey(db: Database, claim: ActionKeyRow): Promise<void> {
+  await db.delete(postActionKeys).where(and(sameClaim(claim), isNull(postActionKeys.succeededAt)));
 }
 
 /**
  * The Update id for an action sent with an Idempotency-Key: Temporal runs an Update id once per
- * run and answers a repeat with the first outcome. Hashed so any key fits, whatever its length.
+ * run and answers a repeat with the first outcome, a failure included. Every claim of the key gets
+ * its own id, so a request made after a released claim runs afresh instead of getting the refused
+ * request's failure back. The key is hashed so any key fits, whatever its length.
  */
-export function updateIdFor(action: string, key: string): string {
-  return `${action}:${createHash('sha256').update(key).digest('base64url')}`;
+export function updateIdFor(action: string, claim: Pick<ActionKeyRow, 'key' | 'createdAt'>): string {
+  const key = createHash('sha256').update(claim.key).digest('base64url');
+  return `${action}:${key}:${claim.createdAt.getTime().toString(36)}`;
 }

@@ -1,11 +1,18 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { Database } from '../../db/client.js';
 import type { DraftProblem } from '../../domain/drafts.js';
 import { ConflictError, UnavailableError, ValidationError } from '../../domain/errors.js';
 import { type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
-import { actionRequestHash, claimActionKey, markActionSucceeded, updateIdFor } from './action-keys.js';
+import {
+  type ActionKeyRow,
+  actionRequestHash,
+  claimActionKey,
+  markActionSucceeded,
+  releaseActionKey,
+  updateIdFor,
+} from './action-keys.js';
 import { ownPost, type PostRow } from './ownership.js';
 
 export interface PostActionDeps extends TemporalAccess {
@@ -27,8 +34,9 @@ export interface PostActionResult<Ret> {
 
 /**
  * Sends one action to the caller's post pipeline as a validated Update, with a deadline. With an
- * Idempotency-Key the Update id is derived from the action and the key, so a retry of a request
- * that succeeded gets the first answer rather than a refusal.
+ * Idempotency-Key the Update id is derived from the action and the key's claim, so a retry of a
+ * request that succeeded gets the first answer rather than a refusal. A request refused without
+ * any effect releases the key: a refusal saves nothing, so the corrected request may use it.
  */
 export async function sendPostUpdate<Ret, Args extends [unknown]>(
   deps: PostActionDeps,
@@ -37,8 +45,9 @@ export async function sendPostUpdate<Ret, Args extends [unknown]>(
 ): Promise<PostActionResult<Ret>> {
   const post = await ownPost(deps.db, request.ownerId, request.postId);
   const key = request.idempotencyKey;
+  let claim: ActionKeyRow | undefined;
   if (key) {
-    const claim = await claimActionKey(deps.db, {
+    claim = await claimActionKey(deps.db, {
       ownerId: request.ownerId,
       key,
       postId: post.id,
@@ -47,7 +56,7 @@ export async function sendPostUpdate<Ret, Args extends [unknown]>(
     });
     if (claim.succeededAt) return { post };
   }
-  const updateId = key ? updateIdFor(action.name, key) : undefined;
+  const updateId = claim ? updateIdFor(action.name, claim) : undefined;
   const handle = deps.temporal.workflow.getHandle(post.workflowId);
   const answer = await withTemporalDeadline(deps, async () => {
     try {
@@ -62,11 +71,42 @@ export async function sendPostUpdate<Ret, Args extends [unknown]>(
           .catch(() => undefined);
         if (first !== undefined) return first;
       }
+      if (claim && updateId && (await refusedWithoutEffect(handle, updateId, err))) {
+        // Not releasing only keeps the key held, as before; the person still gets the refusal.
+        await releaseActionKey(deps.db, claim).catch(() => undefined);
+      }
       throw refusal(err, action.name);
     }
   });
-  if (key) await markActionSucceeded(deps.db, request.ownerId, key);
+  if (claim) await markActionSucceeded(deps.db, claim);
   return { post, answer };
+}
+
+/**
+ * Whether a refused Update left nothing behind, so its Idempotency-Key may serve the corrected
+ * request: the validator rejected it (Temporal keeps no record of a rejected Update id), or its
+ * handler failed saying nothing changed (a draft that does not fit, a write that gave up). Any
+ * other answer, and not knowing, keeps the key: a retry then gets the first answer.
+ */
+async function refusedWithoutEffect(handle: WorkflowHandle, updateId: string, err: unknown): Promise<boolean> {
+  if (!(err instanceof WorkflowUpdateFailedError)) return false;
+  const cause = innermostCause(err);
+  if (cause instanceof ApplicationFailure && (cause.type === 'InvalidDraft' || cause.type === 'Unavailable')) {
+    return true;
+  }
+  try {
+    await handle.getUpdateHandle(updateId).result();
+    return false;
+  } catch (polled) {
+    // Asked just now, so an Update with this id accepted meanwhile (a retry racing this one) holds the key.
+    return polled instanceof WorkflowNotFoundError;
+  }
+}
+
+function innermostCause(err: WorkflowUpdateFailedError): unknown {
+  let cause: unknown = err.cause;
+  while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
+  return cause;
 }
 
 /** An Update's write gives up after about 15 s; a retry a few seconds later usually finds the database back. */
@@ -82,8 +122,7 @@ function refusal(err: unknown, action: string): unknown {
     return new ConflictError('Pipeline finished', "This post's pipeline has finished; it can no longer be changed");
   }
   if (!(err instanceof WorkflowUpdateFailedError)) return err;
-  let cause: unknown = err.cause;
-  while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
+  const cause = innermostCause(err);
   const message = cause instanceof Error ? cause.message : 'The request was refused';
   if (cause instanceof ApplicationFailure && cause.type === 'InvalidDraft') {
     const problems = (cause.details?.[0] ?? []) as DraftProblem[];
