@@ -44,12 +44,20 @@ export function fieldErrorsFromZod(error: z.ZodError, prefix?: string): FieldErr
     [prefix, path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('')]
       .filter(Boolean)
       .join('.') || '(body)';
-  return error.issues.flatMap((issue) =>
+  const errors = error.issues.flatMap((issue) =>
     // An unknown key is named itself, not the object that holds it.
     issue.code === 'unrecognized_keys'
       ? issue.keys.map((key) => ({ field: fieldOf([...issue.path, key]), message: 'unknown field' }))
       : [{ field: fieldOf(issue.path), message: issue.message }],
   );
+  // Two checks of one field that fail with the same words (a time zone's shape and its name) say it once.
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = JSON.stringify([e.field, e.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 export function sendProblem(res: Response, problem: Problem): void {

@@ -29,6 +29,11 @@ export function isTimeZone(name: string): boolean {
   }
 }
 
+/** The zone's name as the tz database spells it ("europe/berlin" -> "Europe/Berlin"), to store and show. */
+export function canonicalTimeZone(name: string): string {
+  return formatter(name).resolvedOptions().timeZone;
+}
+
 /** Minutes the zone is ahead of UTC at `instant`. */
 export function zoneOffsetMinutes(instant: number, timeZone: string): number {
   const parts = Object.fromEntries(

@@ -375,6 +375,32 @@ describe('client errors are client errors', () => {
     expect(app.logLines.filter((l) => l.includes('"unhandled error"'))).toEqual([]);
   });
 
+  it('names a field once per problem, keeps a time zone as the tz database spells it, and asks for a missing password', async () => {
+    const unknownZone = await postJson(user.api, '/api/v1/posts', {
+      caption: 'zones',
+      targets: [{ type: 'local_export' }],
+      publishAt: { local: '2031-06-01T09:00', timeZone: 'Europe/Berlín' },
+    });
+    expectProblem(unknownZone, 422, 'publishAt.timeZone');
+    const errors = unknownZone.body.errors as { field: string; message: string }[];
+    expect(errors.filter((e) => e.field === 'publishAt.timeZone')).toHaveLength(1);
+
+    const typedLower = await postJson(user.api, '/api/v1/posts', {
+      caption: 'zones',
+      targets: [{ type: 'local_export' }],
+      publishAt: { local: '2031-06-01T09:00', timeZone: 'europe/berlin' },
+    });
+    expect(typedLower.status, JSON.stringify(typedLower.body)).toBe(201);
+    expect(typedLower.body).toMatchObject({ publishAt: '2031-06-01T07:00:00.000Z', timeZone: 'Europe/Berlin' });
+    await postJson(user.api, `/api/v1/posts/${typedLower.body.id}/cancel`, {});
+
+    // A DELETE without a body: the password it needs, not the body's type.
+    const res = await fetch(`${user.api.url}/api/v1/me`, { method: 'DELETE', headers: user.api.headers });
+    const body = (await res.json()) as { errors: { field: string }[] };
+    expect(res.status).toBe(422);
+    expect(body.errors.map((e) => e.field)).toEqual(['password']);
+  });
+
   it('takes only http(s) addresses where a URL is asked for (the panel links to them)', async () => {
     const created = await postJson(user.api, '/api/v1/posts', {
       caption: 'links',

@@ -333,7 +333,8 @@ export function meRoutes(deps: ApiDeps): Router {
 
   router.delete('/api/v1/me', json, async (req, res) => {
     const caller = callerOf(req);
-    const input = parseOrThrow(deleteAccountSchema, req.body);
+    // No body at all is a missing password, said as such.
+    const input = parseOrThrow(deleteAccountSchema, req.body ?? {});
     const user = await currentUser(caller);
     await confirmPassword(req, user, input.password, 'password');
     await deleteAccount(deps, user.id);

@@ -1,5 +1,5 @@
 import { ValidationError } from '../../domain/errors.js';
-import { zonedTimeToInstant } from '../../domain/zoned-time.js';
+import { canonicalTimeZone, zonedTimeToInstant } from '../../domain/zoned-time.js';
 
 /** A moment as a person gives it: an ISO-8601 instant with offset, or wall-clock time in a zone. */
 export type PublishAtInput = string | { local: string; timeZone: string } | null | undefined;
@@ -12,7 +12,7 @@ export function resolvePublishAt(
   if (!value) return { publishAt: null, timeZone: null };
   if (typeof value === 'string') return { publishAt: new Date(value), timeZone: null };
   try {
-    return { publishAt: zonedTimeToInstant(value.local, value.timeZone), timeZone: value.timeZone };
+    return { publishAt: zonedTimeToInstant(value.local, value.timeZone), timeZone: canonicalTimeZone(value.timeZone) };
   } catch (err) {
     throw new ValidationError([{ field: `${field}.local`, message: (err as Error).message }]);
   }
