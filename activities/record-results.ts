@@ -31,7 +31,10 @@ export function createRecordResults(deps: ActivityDeps) {
       : renderError
         ? `Rendering media failed: ${renderError}`
         : failures.length > 0
-          ? failures.map((f) => `${f.key}: ${f.error ?? 'failed'}`).join('; ')
+          ? failures
+              // A target keyed by its platform's name already says it ("youtube: ..."): once is enough.
+              .map((f) => (f.error?.startsWith(`${f.key}: `) ? f.error : `${f.key}: ${f.error ?? 'failed'}`))
+              .join('; ')
           : null;
     const now = new Date();
 

@@ -290,6 +290,8 @@ describe('refused by the platform, then retried', () => {
     const failed = await waitForPost(user.api, id, (p) => p.status === 'failed', 60_000);
     const target = (failed.targets as Json[])[0]!;
     expect(target.error).toMatch(/TikTok could not publish: .*\(spam_risk_text\)/);
+    // The post's own error names the target once, though its key is the platform's name.
+    expect(failed.error).toMatch(/^tiktok: TikTok could not publish/);
     expect(inits() - initsBefore).toBe(1);
 
     await switches(tiktok.url, { failReason: null });
