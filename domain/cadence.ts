@@ -1,4 +1,4 @@
-import { isSupportedYear, LAST_YEAR, YEAR_RULE, zonedTimeToInstant } from './zoned-time.js';
+import { isSupportedYear, LAST_YEAR, YEAR_RULE, zonedTimeToInstant, zoneOffsetMinutes } from './zoned-time.js';
 
 // When a campaign's slots fall. Slots are computed on the campaign's wall clock, then turned into
 // instants one by one, so an 18:00 slot stays 18:00 local across daylight-saving changes. A slot's
@@ -57,6 +57,11 @@ interface Rule {
   count?: number;
   /** Local date, inclusive. */
   until?: number;
+  /**
+   * UNTIL's time when it has one: "HHMMSS" with `utc` for a time ending in Z (an instant), else a
+   * local time in the campaign's zone. A slot after it is not in the series.
+   */
+  untilTime?: { hour: number; minute: number; second: number; utc: boolean };
 }
 
 const RRULE_DAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
@@ -155,9 +160,14 @@ export function parseRRule(text: string): Rule {
   if (parts.has('COUNT')) rule.count = integerList(parts.get('COUNT')!, field, 1, 10_000)[0]!;
   if (rule.byMonthDay && rule.freq !== 'MONTHLY') throw new CadenceError(field, 'BYMONTHDAY needs FREQ=MONTHLY');
   if (parts.has('UNTIL')) {
-    const m = /^(\d{4})(\d{2})(\d{2})(T\d{6}Z?)?$/.exec(parts.get('UNTIL')!);
+    const m = /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?$/.exec(parts.get('UNTIL')!);
     if (!m) throw new CadenceError(field, 'UNTIL must be a date like 20261231');
     rule.until = dayNumber(`${m[1]}-${m[2]}-${m[3]}`, field);
+    if (m[4] !== undefined) {
+      const [hour, minute, second] = [+m[4], +m[5]!, +m[6]!];
+      if (hour > 23 || minute > 59 || second > 59) throw new CadenceError(field, 'UNTIL has no such time of day');
+      rule.untilTime = { hour, minute, second, utc: m[7] === 'Z' };
+    }
   }
   if (rule.count !== undefined && rule.until !== undefined) {
     throw new CadenceError(field, 'COUNT and UNTIL cannot both be given');
@@ -231,6 +241,13 @@ export interface SlotQuery {
    * on that day); a campaign that waits for one slot at a time needs the order they happen in.
    */
   inTimeOrder?: boolean;
+  /**
+   * The rule's UNTIL as RFC 5545 means it: the earlier of it and `end.until` ends the series, and a
+   * time in UNTIL ends it at that moment. Without it (runs of the campaign workflow started before
+   * `campaign-rule-until` replay that way) `end.until` replaces the rule's UNTIL and only UNTIL's
+   * date counts.
+   */
+  strictUntil?: boolean;
 }
 
 /** A series as listSlots walks it: its rules, its first and last day, and how many slots at most. */
@@ -240,6 +257,8 @@ interface Series {
   start: DayOf;
   lastDay: number;
   count: number;
+  /** With strictUntil: no slot after this instant (ms), from a time in the rule's UNTIL. */
+  untilAt: number;
 }
 
 const byClock = (a: { hour: number; minute: number }, b: { hour: number; minute: number }) =>
@@ -247,25 +266,48 @@ const byClock = (a: { hour: number; minute: number }, b: { hour: number; minute:
 const distinctTimes = (times: Rule['times']) =>
   [...times].sort(byClock).filter((t, i, all) => i === 0 || byClock(t, all[i - 1]!) !== 0);
 
-function seriesOf(query: Pick<SlotQuery, 'cadence' | 'startDate' | 'end'>): Series {
+function seriesOf(query: Pick<SlotQuery, 'cadence' | 'startDate' | 'end' | 'timeZone' | 'strictUntil'>): Series {
   const rules = query.cadence.kind === 'weekly' ? weeklyRule(query.cadence.slots) : [parseRRule(query.cadence.rule)];
   const startDay = dayNumber(query.startDate, 'startDate');
-  const endDay =
-    query.end && 'until' in query.end
-      ? dayNumber(query.end.until, 'end.until')
-      : Math.min(...rules.map((r) => r.until ?? Number.POSITIVE_INFINITY));
-  if (endDay < startDay) throw new CadenceError('end.until', 'the campaign ends before it starts');
+  const endUntil = query.end && 'until' in query.end ? dayNumber(query.end.until, 'end.until') : undefined;
+  const ruleDate = Math.min(...rules.map((r) => r.until ?? Number.POSITIVE_INFINITY));
+  // Refused as before either way: a series that the stricter reading alone ends before its start
+  // has no slots, rather than failing the workflow of a campaign saved under the old reading.
+  if ((endUntil ?? ruleDate) < startDay) throw new CadenceError('end.until', 'the campaign ends before it starts');
+  const ruleUntil = query.strictUntil ? Math.min(...rules.map((r) => untilDay(r, query.timeZone))) : ruleDate;
+  const endDay = endUntil === undefined ? ruleUntil : query.strictUntil ? Math.min(endUntil, ruleUntil) : endUntil;
   const count = Math.min(
     query.end && 'count' in query.end ? query.end.count : Number.POSITIVE_INFINITY,
     ...rules.map((r) => r.count ?? Number.POSITIVE_INFINITY),
   );
+  const untilAt = query.strictUntil
+    ? Math.min(...rules.map((r) => untilInstant(r, query.timeZone)))
+    : Number.POSITIVE_INFINITY;
   return {
     rules: rules.map((rule) => ({ ...rule, distinct: distinctTimes(rule.times) })),
     startDay,
     start: dateOf(startDay),
     lastDay: Math.min(endDay, startDay + HORIZON_DAYS, LAST_DAY),
     count,
+    untilAt,
   };
+}
+
+/** The campaign's local date of a rule's UNTIL: an instant's (ending in Z) can fall on another date there. */
+function untilDay(rule: Rule, timeZone: string): number {
+  if (rule.until === undefined || !rule.untilTime?.utc) return rule.until ?? Number.POSITIVE_INFINITY;
+  const at = untilInstant(rule, timeZone);
+  return Math.floor((at + zoneOffsetMinutes(at, timeZone) * 60_000) / DAY_MS);
+}
+
+/** The instant a rule's UNTIL with a time names (ms); none for a date alone (its whole local day counts). */
+function untilInstant(rule: Rule, timeZone: string): number {
+  if (rule.until === undefined || !rule.untilTime) return Number.POSITIVE_INFINITY;
+  const { hour, minute, second, utc } = rule.untilTime;
+  const ms = rule.until * DAY_MS + ((hour * 60 + minute) * 60 + second) * 1000;
+  if (utc) return ms;
+  // A local time: its seconds kept on top of the minute zonedTimeToInstant places.
+  return zonedTimeToInstant(localString(rule.until, hour, minute), timeZone).getTime() + second * 1000;
 }
 
 /** The local times of a day's slots, by wall clock, each once. */
@@ -345,6 +387,9 @@ export function listSlots(query: SlotQuery): Slot[] {
   for (let day = firstListed; day <= series.lastDay; day++) {
     for (const { local, at } of slotsOn(series, day, query.timeZone, query.inTimeOrder === true)) {
       if (index >= series.count) return slots;
+      // Past UNTIL's moment: later ones on this day may still come earlier (a local time the clocks
+      // skipped, listed by wall clock), so each is checked; a slot this drops is not in the series.
+      if (at > series.untilAt) continue;
       if (at > after) {
         slots.push({ local, at: new Date(at).toISOString(), index });
         if (slots.length >= query.limit) return slots;
@@ -367,6 +412,7 @@ export function findSlot(query: Omit<SlotQuery, 'after' | 'limit'>, local: strin
   let index = countSlots(series, series.startDay, target);
   for (const { local: slot, at } of slotsOn(series, target, query.timeZone, query.inTimeOrder === true)) {
     if (index >= series.count) return null;
+    if (at > series.untilAt) continue;
     if (slot === local) return { local, at: new Date(at).toISOString(), index };
     index++;
   }

@@ -7,6 +7,8 @@ import { zonedTimeToInstant, zoneOffsetMinutes } from './zoned-time.js';
 // (which shows slots not yet reached). Pure: the same settings and plan give the same answer in
 // both, and in a workflow's replay.
 
+const DAY_MS = 86_400_000;
+
 /** What the schedule depends on; the rest of a campaign's settings (brief, targets) does not move slots. */
 export interface ScheduleSettings {
   cadence: Cadence;
@@ -43,6 +45,8 @@ export interface SchedulePlan {
    * own time were done (and then, its new time gone, recorded it missed).
    */
   allMoves?: boolean;
+  /** The rule's UNTIL as RFC 5545 means it (cadence.ts `strictUntil`); false only for runs started before it. */
+  strictUntil?: boolean;
 }
 
 export interface PlannedSlot extends Slot {
@@ -69,6 +73,7 @@ export function upcomingSlots(plan: SchedulePlan, limit: number): PlannedSlot[] 
     startDate: settings.startDate,
     end: settings.end,
     inTimeOrder: plan.inTimeOrder ?? false,
+    strictUntil: plan.strictUntil ?? false,
   };
   // Enough originals that skipped, done and moved ones cannot crowd out `limit` live ones.
   const extra = skipped.size + done.size + Object.keys(overrides.moved).length;
@@ -113,6 +118,7 @@ export function markDone(plan: SchedulePlan, local: string): SchedulePlan {
     // One more: the slot after the last done one may share its instant.
     limit: done.size + skipped.size + 2,
     inTimeOrder: plan.inTimeOrder ?? false,
+    strictUntil: plan.strictUntil ?? false,
   });
   const finished = (s: { local: string }) => done.has(s.local) || skipped.has(s.local);
   for (const [i, s] of originals.entries()) {
@@ -172,6 +178,19 @@ export function rebaseSchedule(
   return { ...next, startDate };
 }
 
+/** How an edit is taken: the workflow passes what its run's patches allow. */
+export interface SeriesEdit {
+  /**
+   * `campaign-edit-from-now`: an edit of the zone keeps the series but never reaches into the past
+   * (see rebaseSeries). Runs started before it keep the cursor where it was.
+   */
+  fromNow?: boolean;
+  /** The cursor before the edit: the old zone's slots at or before it are done. */
+  cursor?: string | null;
+  /** cadence.ts `strictUntil`, as the run lists its slots. */
+  strictUntil?: boolean;
+}
+
 /**
  * The schedule an edit leaves in effect (null when the edit does not touch it), and whether the
  * series restarts. An edit of the end or the zone keeps the series: the same rule from the same
@@ -179,26 +198,102 @@ export function rebaseSchedule(
  * a number of posts still counts the whole series. A new cadence or first date starts a new series
  * on today's local date (a campaign not yet started keeps its date), whose count is what the slots
  * reached so far leave; its slots earlier today than `cutoff` never run and are not counted.
+ *
+ * With `fromNow`, a zone edit also gives the cursor the series continues from (`cursor`, ms): in the
+ * new zone, slots at or before `cutoff` never run and are not missed (they would otherwise all
+ * become due at once), nor those whose local time is not after the last one the old zone reached
+ * (east to west, a slot would come again under the name of one already made, and make no post). An
+ * end given as a number of posts then yields, from the cursor on, the posts the old zone still had
+ * after `cutoff`: the count is rewritten to the new zone's slots gone plus those left.
  */
 export function rebaseSeries(
   next: ScheduleSettings,
   previous: ScheduleSettings,
   reached: number,
   cutoff: number,
-): { settings: ScheduleSettings; restart: boolean } | null {
+  edit: SeriesEdit = {},
+): { settings: ScheduleSettings; restart: boolean; cursor?: number } | null {
   if (scheduleKey(next) === scheduleKey(previous)) return null;
+  const strictUntil = edit.strictUntil ?? false;
   if (JSON.stringify([next.cadence, next.startDate]) === JSON.stringify([previous.cadence, previous.startDate])) {
     // The whole series counts, so the end must lie beyond what is reached (at least one left).
     if ('count' in next.end) postsLeft(next.end.count, reached);
-    return { settings: next, restart: false };
+    if (!edit.fromNow || next.timeZone === previous.timeZone) return { settings: next, restart: false };
+    const lastKey = lastSlotUpTo(previous, edit.cursor ? Date.parse(edit.cursor) : null, strictUntil);
+    const cursor = Math.max(cutoff, lastKey ? zonedTimeToInstant(lastKey, next.timeZone).getTime() : cutoff);
+    if (!('count' in next.end)) return { settings: next, restart: false, cursor };
+    const left = next.end.count - slotsUpTo(previous, cutoff, strictUntil);
+    if (left < 1)
+      throw new CadenceError('end.count', `none of the campaign's ${next.end.count} slots is left after now`);
+    return {
+      settings: { ...next, end: { count: slotsUpTo(next, cursor, strictUntil) + left } },
+      restart: false,
+      cursor,
+    };
   }
   const startDate = restartDate(next, cutoff);
   if (!('count' in next.end)) return { settings: { ...next, startDate }, restart: true };
   const left = postsLeft(next.end.count, reached);
-  const gone = listSlots({ ...next, startDate, end: { count: 1_000 }, limit: 1_000, inTimeOrder: true }).filter(
-    (slot) => Date.parse(slot.at) <= cutoff,
-  ).length;
+  const gone = listSlots({
+    ...next,
+    startDate,
+    end: { count: 1_000 },
+    limit: 1_000,
+    inTimeOrder: true,
+    strictUntil,
+  }).filter((slot) => Date.parse(slot.at) <= cutoff).length;
   return { settings: { ...next, startDate, end: { count: left + gone } }, restart: true };
+}
+
+/** What places a series' slots, its end aside. */
+type SeriesSettings = Pick<ScheduleSettings, 'cadence' | 'timeZone' | 'startDate'>;
+
+/** The series' slots apart from its end, in the order they happen. */
+const seriesOnly = (s: SeriesSettings, strictUntil: boolean) => ({
+  cadence: s.cadence,
+  timeZone: s.timeZone,
+  startDate: s.startDate,
+  inTimeOrder: true,
+  strictUntil,
+});
+
+/** How many of the series' slots (its end aside) fall at or before `instant`. */
+export function slotsUpTo(s: SeriesSettings, instant: number, strictUntil: boolean): number {
+  const [first] = listSlots({ ...seriesOnly(s, strictUntil), after: instant, limit: 1 });
+  if (first) return first.index;
+  // None after it: the rule's own COUNT or UNTIL ended the series before.
+  return listSlots({ ...seriesOnly(s, strictUntil), limit: 10_000 }).length;
+}
+
+/**
+ * The local time of the series' last slot at or before `instant`, or null. Only the last two days
+ * are looked at: a slot's local time read in another zone moves by at most 26 hours.
+ */
+function lastSlotUpTo(s: SeriesSettings, instant: number | null, strictUntil: boolean): string | null {
+  if (instant === null) return null;
+  const recent = listSlots({ ...seriesOnly(s, strictUntil), after: instant - 2 * DAY_MS, limit: 500 });
+  return recent.filter((slot) => Date.parse(slot.at) <= instant).at(-1)?.local ?? null;
+}
+
+/**
+ * The plan's pending exceptions without those of slots at or before its cursor: after an edit moved
+ * the cursor on, they are gone with their slots (a slot moved later whose own time in the new zone
+ * has passed goes too), and the cursor would never pass them to clear them.
+ */
+export function dropPassed(plan: SchedulePlan): Pick<SchedulePlan, 'done' | 'overrides'> {
+  const series = { ...seriesOnly(plan.settings, plan.strictUntil ?? false), end: plan.settings.end };
+  const cursor = plan.cursor ? Date.parse(plan.cursor) : Number.NEGATIVE_INFINITY;
+  const live = (local: string) => {
+    const slot = findSlot(series, local);
+    return slot !== null && Date.parse(slot.at) > cursor;
+  };
+  return {
+    done: plan.done.filter(live),
+    overrides: {
+      skipped: plan.overrides.skipped.filter(live),
+      moved: Object.fromEntries(Object.entries(plan.overrides.moved).filter(([local]) => live(local))),
+    },
+  };
 }
 
 /** A campaign's whole settings as saved and run (validated by api/schemas/campaigns.ts). */

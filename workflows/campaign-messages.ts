@@ -17,6 +17,11 @@ export interface CampaignInput {
     searchAttributes: boolean;
     uploadTaskQueue?: string;
   };
+  /**
+   * When the campaign was created (ISO-8601): its first run starts there, so slots of its start date
+   * already passed then are not reached. Absent in inputs from before it: from the start date.
+   */
+  startFrom?: string;
   /** Carried over by continue-as-new; absent on the first run. */
   carried?: CampaignCarried;
 }

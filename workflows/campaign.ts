@@ -17,6 +17,7 @@ import { CadenceError, listSlots } from '../domain/cadence.js';
 import {
   type CampaignSettings,
   catchUpDecision,
+  dropPassed,
   markDone,
   type PlannedSlot,
   rebaseSchedule,
@@ -76,7 +77,9 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     status: 'active',
     statusReason: null,
     overrides: { skipped: [], moved: {} },
-    cursor: null,
+    // From its creation: the start date's slots that had passed by then were never to run (the
+    // create's preview and count leave them out). Inputs from before it start from the start date.
+    cursor: input.startFrom ?? null,
     done: [],
     reached: 0,
     counts: { created: 0, missed: 0, skipped: 0, failed: 0 },
@@ -89,6 +92,12 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
   // A slot moved earlier than slots before its own time comes at its new time; runs without the
   // marker keep seeing it only once those are done.
   const allMoves = patched('campaign-moved-slots');
+  // An edit of the zone continues the series from the edit's time: slots that the new zone puts
+  // before it are neither run late nor missed. Runs without the marker keep their cursor on replay.
+  const editsFromNow = patched('campaign-edit-from-now');
+  // The rule's UNTIL ends the series when it is earlier than the end given, and at the time it
+  // names. Runs without the marker list their slots as before on replay.
+  const strictUntil = patched('campaign-rule-until');
   /** Bumped by every Update that changes what to wait for, so a sleep wakes and re-plans. */
   let version = 0;
 
@@ -99,6 +108,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
     done: state.done,
     inTimeOrder: scheduleV2,
     allMoves,
+    strictUntil,
   });
   const next = (limit: number) => (state.status === 'cancelled' ? [] : upcomingSlots(plan(), limit));
   const progress = (): CampaignProgress => ({
@@ -148,8 +158,12 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
   const checkEdit = (edited: CampaignSettings) => {
     assertOpen();
     try {
-      const rebased = rebaseSeries(edited, settings, state.reached, editCutoff());
-      if (rebased) listSlots({ ...rebased.settings, limit: 1 });
+      const rebased = rebaseSeries(edited, settings, state.reached, editCutoff(), {
+        fromNow: editsFromNow,
+        cursor: state.cursor,
+        strictUntil,
+      });
+      if (rebased) listSlots({ ...rebased.settings, limit: 1, strictUntil });
       return rebased;
     } catch (err) {
       throw cadenceRefusal(err);
@@ -270,8 +284,20 @@ export async function campaign(input: CampaignInput): Promise<CampaignProgress> 
           const nextSettings = rebased ? { ...wanted, ...rebased.settings } : wanted;
           const restart = rebased?.restart === true;
           const none: SlotOverrides = { skipped: [], moved: {} };
-          return saveThen({ settings: nextSettings, ...(restart ? { overrides: none } : {}) }, () => {
+          // A zone edit's new cursor (campaign-edit-from-now): the exceptions of slots before it go.
+          const moved =
+            rebased?.cursor === undefined
+              ? null
+              : { cursor: new Date(rebased.cursor).toISOString(), settings: nextSettings };
+          const kept = moved ? dropPassed({ ...plan(), ...moved }) : null;
+          const overrides = restart ? none : kept?.overrides;
+          return saveThen({ settings: nextSettings, ...(overrides ? { overrides } : {}) }, () => {
             settings = nextSettings;
+            if (moved && kept) {
+              state.cursor = moved.cursor;
+              state.done = kept.done;
+              state.overrides = kept.overrides;
+            }
             if (!restart) return;
             // A new series starts now: what was reached stays, per-slot changes of the old one go.
             state.cursor = new Date(cutoff).toISOString();

@@ -15,6 +15,7 @@ import {
   localTimeOf,
   type PlannedSlot,
   type SlotOverrides,
+  slotsUpTo,
 } from '../../domain/campaign-schedule.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../../domain/errors.js';
 import { isUuid } from '../../domain/ids.js';
@@ -70,8 +71,22 @@ function refusingCadence<T>(check: () => T): T {
 export function checkSchedule(settings: Pick<CampaignSettings, 'cadence' | 'timeZone' | 'startDate' | 'end'>) {
   return refusingCadence(() => {
     checkCadenceLimits(settings.cadence);
-    return listSlots({ ...settings, limit: 1 });
+    return listSlots({ ...settings, limit: 1, strictUntil: true });
   });
+}
+
+/**
+ * A new series as it runs from `now`: its start date's slots already passed never run (the
+ * workflow starts from the creation time), so an end given as a number of posts counts from now
+ * and takes those in, as an edit that restarts the series does.
+ */
+export function countingFromNow<T extends Pick<CampaignSettings, 'cadence' | 'timeZone' | 'startDate'>>(
+  settings: T & { end?: CampaignSettings['end'] | undefined },
+  now: number,
+): T & { end?: CampaignSettings['end'] | undefined } {
+  if (!settings.end || !('count' in settings.end)) return settings;
+  const gone = slotsUpTo(settings, now, true);
+  return gone === 0 ? settings : { ...settings, end: { count: settings.end.count + gone } };
 }
 
 /**
@@ -91,6 +106,11 @@ function assertStartNotPast(settings: Pick<CampaignSettings, 'timeZone' | 'start
   }
 }
 
+/** The campaign's first day was before today in its zone. */
+function hasStartedBefore(settings: Pick<CampaignSettings, 'timeZone' | 'startDate'>, now = Date.now()): boolean {
+  return settings.startDate < localTimeOf(now, settings.timeZone).slice(0, 10);
+}
+
 /** The next slots of a cadence not yet saved, in local time. */
 export function previewSlots(request: {
   cadence: CampaignSettings['cadence'];
@@ -99,10 +119,17 @@ export function previewSlots(request: {
   end?: CampaignSettings['end'] | undefined;
   limit: number;
 }) {
-  const startDate = request.startDate ?? localTimeOf(Date.now(), request.timeZone).slice(0, 10);
+  const now = Date.now();
+  const startDate = request.startDate ?? localTimeOf(now, request.timeZone).slice(0, 10);
   return refusingCadence(() => {
     checkCadenceLimits(request.cadence);
-    const slots = listSlots({ ...request, startDate, after: Date.now(), limit: request.limit, inTimeOrder: true });
+    const slots = listSlots({
+      ...countingFromNow({ ...request, startDate }, now),
+      after: now,
+      limit: request.limit,
+      inTimeOrder: true,
+      strictUntil: true,
+    });
     return { timeZone: request.timeZone, startDate, slots: slots.map((s) => ({ local: s.local, at: s.at })) };
   });
 }
@@ -144,17 +171,21 @@ export async function createCampaign(
     }
   }
   checkSchedule(settings);
-  assertStartNotPast(settings);
+  const now = Date.now();
+  assertStartNotPast(settings, now);
   await assertOwnMedia(deps.db, ownerId, settings.brief.sourceMediaIds ?? []);
   await assertSlotPostsPossible(deps, ownerId, settings);
   const id = randomUUID();
+  // The workflow starts from `createdAt` (launchCampaign), the count saved counts from the same moment.
+  const createdAt = new Date(now);
   const [row] = await deps.db
     .insert(campaigns)
     .values({
       id,
       ownerId,
       name: settings.name,
-      settings: settings as unknown as Record<string, unknown>,
+      settings: countingFromNow(settings, now) as unknown as Record<string, unknown>,
+      createdAt,
       status: 'active',
       idempotencyKey: idempotencyKey ?? null,
       requestHash,
@@ -230,6 +261,9 @@ export async function launchCampaign(deps: CampaignStartDeps, row: CampaignRow):
     ownerId: row.ownerId,
     settings: row.settings as unknown as CampaignSettings,
     postDefaults: deps.postDefaults,
+    // The campaign's own creation, however late this start (the sweep's, a repeat's): slots that had
+    // passed when it was created never run; those passed since follow the catch-up policy.
+    startFrom: row.createdAt.toISOString(),
   };
   if (row.status === 'paused') {
     const overrides = row.overrides as unknown as Partial<SlotOverrides>;
@@ -237,7 +271,7 @@ export async function launchCampaign(deps: CampaignStartDeps, row: CampaignRow):
       status: 'paused',
       statusReason: row.statusReason,
       overrides: { skipped: overrides.skipped ?? [], moved: overrides.moved ?? {} },
-      cursor: null,
+      cursor: input.startFrom ?? null,
       done: [],
       reached: 0,
       counts: { created: 0, missed: 0, skipped: 0, failed: 0 },
@@ -295,9 +329,15 @@ export function mergeEdit(row: CampaignRow, edit: Partial<CampaignSettings>): Ca
   } as CampaignSettings;
   refusingCadence(() => {
     if (edit.cadence) checkCadenceLimits(merged.cadence);
-    listSlots({ ...merged, limit: 1 });
+    listSlots({ ...merged, limit: 1, strictUntil: true });
   });
   if (edit.startDate !== undefined && edit.startDate !== current.startDate) assertStartNotPast(merged);
+  // A campaign whose first day is still to come (or today) may not be moved by its zone to a first
+  // day already gone, as create refuses one. Once started, a zone edit continues from the edit's
+  // time (the workflow leaves out what the new zone puts before it).
+  if (edit.timeZone !== undefined && edit.timeZone !== current.timeZone && !hasStartedBefore(current)) {
+    assertStartNotPast(merged);
+  }
   return merged;
 }
 
@@ -415,7 +455,13 @@ export async function viewOf(deps: CampaignDeps, row: CampaignRow) {
     statusReason: progress ? progress.statusReason : row.statusReason,
     settings,
     overrides: row.overrides,
-    nextSlots: nextSlots.map((s) => ({ slot: s.local, local: s.localAt, at: s.at })),
+    // When it happens on the campaign's clock, read from the instant: a time the clocks skip (02:30
+    // on the spring-forward day) happens, and is shown, at 03:30. `slot` stays its identity.
+    nextSlots: nextSlots.map((s) => ({
+      slot: s.local,
+      local: localTimeOf(Date.parse(s.at), settings.timeZone),
+      at: s.at,
+    })),
     summary,
     slots: slots.slice(0, 50).map((s) => ({
       slot: s.slot,
@@ -458,6 +504,7 @@ export function computedNextSlots(
       after: from,
       limit: count,
       inTimeOrder: true,
+      strictUntil: true,
     });
   const slots: PlannedSlot[] = [];
   for (const [local, localAt] of Object.entries(moved)) {
@@ -470,6 +517,7 @@ export function computedNextSlots(
         startDate: settings.startDate,
         end: settings.end,
         inTimeOrder: true,
+        strictUntil: true,
       },
       local,
     );
