@@ -354,6 +354,31 @@ describe('through the API and the campaign workflow', () => {
     expect(same.status, JSON.stringify(same.body)).toBe(200);
   });
 
+  it('refuses a campaign that would make no post, and previews the very body it would create', async () => {
+    // Mondays only, from a Tuesday to the Thursday after it: no slot between.
+    const now = Date.now();
+    const tuesday = utcDate(now + (((2 - new Date(now).getUTCDay() + 7) % 7) + 7) * DAY);
+    const thursday = utcDate(Date.parse(`${tuesday}T00:00:00Z`) + 2 * DAY);
+    const body = {
+      cadence: { kind: 'weekly', slots: [{ day: 'mon', time: '09:00' }] },
+      timeZone: 'UTC',
+      startDate: tuesday,
+      end: { until: thursday },
+    };
+    const none = await create(body);
+    expectProblem(none, 422, 'end');
+    expect(JSON.stringify(none.body)).toMatch(/would make no post/);
+
+    // The create body as a whole (name, brief, targets, review...) previews: only its schedule counts.
+    const full = campaignBody({ review: { mode: 'auto' }, ...body, end: { count: 2 }, leadMinutes: 30 });
+    const preview = await postJson(user.api, '/api/v1/campaigns/preview', full);
+    expect(preview.status, JSON.stringify(preview.body)).toBe(200);
+    expect(preview.body.slots).toHaveLength(2);
+    expect(preview.body.slots[0].local).toMatch(/T09:00$/);
+    // Still checked as create checks it: a typo is named, not ignored.
+    expectProblem(await postJson(user.api, '/api/v1/campaigns/preview', { ...full, cadense: 1 }), 422, 'cadense');
+  });
+
   it('refuses targets that need a picture or a video when no slot post can have one', async () => {
     const settings = {
       cadence: { kind: 'rrule', rule: 'FREQ=DAILY;BYHOUR=9' },
@@ -365,6 +390,9 @@ describe('through the API and the campaign workflow', () => {
     const refused = await create({ ...settings, targets: [{ type: 'local_export', platform: 'instagram' }] });
     expectProblem(refused, 422, 'targets[0]');
     expect(JSON.stringify(refused.body)).toMatch(/Instagram needs an image or a video/);
+    // A campaign has no media field: the advice is what it can do instead.
+    expect(JSON.stringify(refused.body)).toMatch(/carry no media of their own/);
+    expect(JSON.stringify(refused.body)).not.toMatch(/Add media/);
     const campaign = await created(settings);
     expectProblem(
       await edit(campaign.id, { targets: [{ type: 'local_export', platform: 'instagram' }] }),

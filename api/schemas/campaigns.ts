@@ -141,13 +141,23 @@ export const editCampaignSchema = z
   })
   .superRefine(distinctTargetKeys);
 
-export const previewSchema = z.strictObject({
-  cadence: cadenceSchema,
-  timeZone: timeZoneSchema,
-  startDate: dateSchema.optional().describe("Defaults to today's date in the zone"),
-  end: endSchema.optional(),
-  limit: z.number().int().min(1, 'must be from 1 to 100').max(100, 'must be from 1 to 100').default(10),
-});
+export const previewSchema = z
+  .strictObject({
+    cadence: cadenceSchema,
+    timeZone: timeZoneSchema,
+    startDate: dateSchema.optional().describe("Defaults to today's date in the zone"),
+    end: endSchema.optional(),
+    limit: z.number().int().min(1, 'must be from 1 to 100').max(100, 'must be from 1 to 100').default(10),
+    // The rest of a campaign's body is taken too, checked as create checks it, so a client can
+    // preview the very body it will create; only the schedule decides the slots.
+    name: campaignFields.name.optional(),
+    brief: briefSchema.optional(),
+    targets: campaignFields.targets.optional(),
+    leadMinutes: campaignFields.leadMinutes.optional(),
+    review: campaignFields.review.optional(),
+    catchUp: campaignFields.catchUp.optional(),
+  })
+  .superRefine(distinctTargetKeys);
 
 export const reasonSchema = z.strictObject({
   reason: storableText().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),

@@ -31,7 +31,7 @@ import {
   resumeCampaignUpdate,
   skipSlotUpdate,
 } from '../../workflows/campaign-messages.js';
-import { assertPostMediaPossible, type MediaTarget } from '../posts/validate-media.js';
+import { assertPostMediaPossible, MediaRefusedError, type MediaTarget } from '../posts/validate-media.js';
 import { assertTargetsUsable, type RequestedTarget } from '../posts/validate-targets.js';
 import { TEMPORAL_RETRY_AFTER_SECONDS, type TemporalAccess, withTemporalDeadline } from '../temporal-calls.js';
 
@@ -106,6 +106,23 @@ function assertStartNotPast(settings: Pick<CampaignSettings, 'timeZone' | 'start
   }
 }
 
+/**
+ * A campaign whose end comes before its first slot still to come would be made and completed at
+ * once, having posted nothing: refused, saying so.
+ */
+function assertSomeSlotComing(settings: CampaignSettings, now: number) {
+  const [first] = refusingCadence(() =>
+    listSlots({ ...countingFromNow(settings, now), after: now, limit: 1, inTimeOrder: true, strictUntil: true }),
+  );
+  if (first) return;
+  throw new ValidationError([
+    {
+      field: 'end',
+      message: 'the campaign would make no post: no slot of its cadence comes between now and its end',
+    },
+  ]);
+}
+
 /** The campaign's first day was before today in its zone. */
 function hasStartedBefore(settings: Pick<CampaignSettings, 'timeZone' | 'startDate'>, now = Date.now()): boolean {
   return settings.startDate < localTimeOf(now, settings.timeZone).slice(0, 10);
@@ -173,6 +190,7 @@ export async function createCampaign(
   checkSchedule(settings);
   const now = Date.now();
   assertStartNotPast(settings, now);
+  assertSomeSlotComing(settings, now);
   await assertOwnMedia(deps.db, ownerId, settings.brief.sourceMediaIds ?? []);
   await assertSlotPostsPossible(deps, ownerId, settings);
   const id = randomUUID();
@@ -220,11 +238,33 @@ async function assertSlotPostsPossible(deps: CampaignDeps, ownerId: string, sett
     tiktokAudited: deps.tiktokAudited ?? false,
     generatesImage: settings.brief.generateImage === true,
   });
-  assertPostMediaPossible(
-    [],
-    { mediaIds: [], brief: settings.brief, targets: settings.targets as MediaTarget[] },
-    deps.aiImages ?? true,
-  );
+  const aiImages = deps.aiImages ?? true;
+  try {
+    assertPostMediaPossible(
+      [],
+      { mediaIds: [], brief: settings.brief, targets: settings.targets as MediaTarget[] },
+      aiImages,
+    );
+  } catch (err) {
+    if (!(err instanceof MediaRefusedError)) throw err;
+    // A post's advice ("Add media.") cannot be followed here: a campaign has no media field.
+    const targetErrors = err.validation.targets.flatMap((target, t) =>
+      target.problems
+        .filter((p) => !p.fixable)
+        .map((p) => ({ field: `targets[${t}]`, message: `${p.message} ${campaignMediaAdvice(p.code, aiImages)}` })),
+    );
+    // The rest (brief.generateImage when no picture can be made) stands as the post's check said it.
+    const others = err.errors.filter((e) => !/^targets\[\d+\]$/.test(e.field));
+    throw new ValidationError([...targetErrors, ...others]);
+  }
+}
+
+function campaignMediaAdvice(code: string, aiImages: boolean): string {
+  if (code !== 'no_media') return '';
+  if (!aiImages) {
+    return "A campaign's posts carry no media of their own, and no picture can be made with AI here: choose a platform that takes text alone.";
+  }
+  return "A campaign's posts carry no media of their own: ask for a picture made with AI (brief.generateImage: true), or choose a platform that takes text alone. AI makes pictures, not videos.";
 }
 
 /** What starting a saved campaign's workflow takes: the create's deps without its checks'. */
