@@ -34,6 +34,28 @@ export const AI_REQUEST_TIMEOUT_MS = 120_000;
 export const AI_REQUESTS_PER_ATTEMPT = 3;
 
 /**
+ * How drafting retries (the workflow's retry policy; the activity reckons its next wait from it).
+ * An endpoint that is down or erroring (5xx, 429, connection refused or reset, no answer in time) is
+ * tried again for up to a quarter of an hour: endpoint incidents (a deploy, a failover, an overloaded
+ * region) mostly clear within minutes, and after 15 minutes a person would rather hear the post has
+ * failed, and why, than wait on. About 20 tries when each fails at once (1, 2, 4 ... 32 s apart, then
+ * every minute). A post that must have its drafts sooner (its publish time, or a review deadline that
+ * cancels it) stops trying then, but never before AI_OUTAGE_MIN_RIDE_OUT_MS: a blip is always ridden
+ * out, even by a post that is already due.
+ */
+export const DRAFTING_RETRY = { initialIntervalMs: 1_000, backoffCoefficient: 2, maximumIntervalMs: 60_000 } as const;
+export const AI_OUTAGE_RIDE_OUT_MS = 15 * 60_000;
+export const AI_OUTAGE_MIN_RIDE_OUT_MS = 2 * 60_000;
+/**
+ * An answer that is not usable drafts is tried again within the step's first few tries (about 7 s).
+ * Counted from the step's first try, endpoint failures included: the attempt number is all an attempt
+ * knows of the ones before it.
+ */
+export const MALFORMED_OUTPUT_TRIES = 4;
+/** A backstop only: the ride-out ends first, as every wait is at least the backoff's. */
+export const DRAFTING_MAX_ATTEMPTS = 30;
+
+/**
  * The size a brief's image is asked for. A post is checked against it when it is created, before
  * the image exists (an endpoint that answers another size is checked again at render).
  */

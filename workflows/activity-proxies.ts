@@ -1,6 +1,12 @@
 import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { AI_REQUEST_TIMEOUT_MS, AI_REQUESTS_PER_ATTEMPT } from '../domain/drafts.js';
+import {
+  AI_OUTAGE_RIDE_OUT_MS,
+  AI_REQUEST_TIMEOUT_MS,
+  AI_REQUESTS_PER_ATTEMPT,
+  DRAFTING_MAX_ATTEMPTS,
+  DRAFTING_RETRY,
+} from '../domain/drafts.js';
 import { type PipelineTarget, TASK_PRIORITY } from '../domain/pipeline.js';
 import { publishRetry } from '../domain/targets.js';
 
@@ -12,8 +18,18 @@ const DRAFTING: ActivityOptions = {
   // an attempt then ends with the request's reason in words, not Temporal's bare timeout.
   startToCloseTimeout: AI_REQUEST_TIMEOUT_MS * AI_REQUESTS_PER_ATTEMPT + 60_000,
   heartbeatTimeout: '4 minutes',
-  // 429s carry their own delay (Retry-After); malformed answers get a few fresh tries.
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
+  // The activity decides when to stop, by the error's kind, and says why (generate-drafts.ts): an
+  // endpoint outage is ridden out for up to AI_OUTAGE_RIDE_OUT_MS (less when the post is due sooner),
+  // malformed answers get MALFORMED_OUTPUT_TRIES, 429s wait as long as Retry-After says.
+  retry: {
+    initialInterval: DRAFTING_RETRY.initialIntervalMs,
+    backoffCoefficient: DRAFTING_RETRY.backoffCoefficient,
+    maximumInterval: DRAFTING_RETRY.maximumIntervalMs,
+    maximumAttempts: DRAFTING_MAX_ATTEMPTS,
+  },
+  // The bound on the whole step, whatever happens (workers away, the activity never answering): the
+  // last try starts within the ride-out and runs at most its own timeout, so this never cuts one short.
+  scheduleToCloseTimeout: AI_OUTAGE_RIDE_OUT_MS + AI_REQUEST_TIMEOUT_MS * AI_REQUESTS_PER_ATTEMPT + 3 * 60_000,
 };
 
 const RENDERING: ActivityOptions = {
