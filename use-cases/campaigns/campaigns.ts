@@ -123,11 +123,6 @@ function assertSomeSlotComing(settings: CampaignSettings, now: number) {
   ]);
 }
 
-/** The campaign's first day was before today in its zone. */
-function hasStartedBefore(settings: Pick<CampaignSettings, 'timeZone' | 'startDate'>, now = Date.now()): boolean {
-  return settings.startDate < localTimeOf(now, settings.timeZone).slice(0, 10);
-}
-
 /** The next slots of a cadence not yet saved, in local time. */
 export function previewSlots(request: {
   cadence: CampaignSettings['cadence'];
@@ -372,10 +367,14 @@ export function mergeEdit(row: CampaignRow, edit: Partial<CampaignSettings>): Ca
     listSlots({ ...merged, limit: 1, strictUntil: true });
   });
   if (edit.startDate !== undefined && edit.startDate !== current.startDate) assertStartNotPast(merged);
-  // A campaign whose first day is still to come (or today) may not be moved by its zone to a first
-  // day already gone, as create refuses one. Once started, a zone edit continues from the edit's
-  // time (the workflow leaves out what the new zone puts before it).
-  if (edit.timeZone !== undefined && edit.timeZone !== current.timeZone && !hasStartedBefore(current)) {
+  // A campaign whose first day is still to come may not be moved by its zone to a first day already
+  // gone, as create refuses one. From its first day on, a zone edit continues from the edit's time
+  // (the workflow leaves out what the new zone puts before it).
+  if (
+    edit.timeZone !== undefined &&
+    edit.timeZone !== current.timeZone &&
+    current.startDate > localTimeOf(Date.now(), current.timeZone).slice(0, 10)
+  ) {
     assertStartNotPast(merged);
   }
   return merged;

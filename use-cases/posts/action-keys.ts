@@ -44,7 +44,7 @@ export async function claimActionKey(
     throw new ValidationError([
       {
         field: 'Idempotency-Key',
-        message: `already used for a different request (${existing.action}) that was accepted or is still being answered; use a new key for a new request`,
+        message: `already used for a different request (${existing.action}), which was accepted, refused after it was recorded, or is still being answered; use a new key for a new request`,
       },
     ]);
   }
