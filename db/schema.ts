@@ -350,6 +350,12 @@ export const postActionKeys = pgTable(
     requestHash: text('request_hash').notNull(),
     /** Set once the action took effect: a repeat is answered from the post without asking again. */
     succeededAt: timestamp('succeeded_at', { withTimezone: true }),
+    /**
+     * The Update this claim sends, the same for every retry under it. Kept, not derived, so a claim
+     * keeps the id it was first sent with (rows from before each claim had its own id carry the
+     * older `action:hash` form).
+     */
+    updateId: text('update_id'),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.ownerId, t.key] })],

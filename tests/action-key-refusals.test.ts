@@ -1,8 +1,12 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postActionKeys } from '../db/schema.js';
+import { actionRequestHash } from '../use-cases/posts/action-keys.js';
 import { sendPostUpdate } from '../use-cases/posts/send-update.js';
 import { approveUpdate, rejectUpdate } from '../workflows/messages.js';
 import {
@@ -131,6 +135,39 @@ describe('a key whose request was refused without effect', () => {
     expect((await waitForPost(user.api, post.id, isFinished)).status).toBe('published');
     expect(await answeredUpdates(post)).toBe(1);
     expect((await call(user.api, `/api/v1/posts/${post.id}`)).body.targets[0].draft.caption).toBe('Fixed');
+  });
+});
+
+describe('a key claimed before each claim had its own Update id', () => {
+  it('is answered from the Update it was first sent as, not run again under a new id', async () => {
+    const post = await awaitingReview('Approved before the upgrade');
+    const key = 'from-the-last-release';
+    const body = { edits: { local_export: { caption: 'Approved once' } } };
+    // What the previous release did: the Update under `approve:<sha256 of the key, base64url>`,
+    // its answer lost (the claim never marked succeeded)...
+    const oldId = `approve:${createHash('sha256').update(key).digest('base64url')}`;
+    await app.temporal.workflow
+      .getHandle(post.workflow.id)
+      .executeUpdate(approveUpdate, { args: [body], updateId: oldId });
+    await app.db.insert(postActionKeys).values({
+      ownerId: user.id,
+      key,
+      postId: post.id as string,
+      action: 'approve',
+      requestHash: actionRequestHash(post.id as string, 'approve', body),
+    });
+    // ...and the row as migration 0011 leaves it.
+    const migration = readFileSync(
+      join(import.meta.dirname, '../db/migrations/0011_action_key_update_ids.sql'),
+      'utf8',
+    ).split('--> statement-breakpoint');
+    await app.db.execute(sql.raw(migration[1]!));
+    expect((await keyRow(key))?.updateId).toBe(oldId);
+
+    // The client's retry: the first answer, not "not awaiting review" from a second Update.
+    const retried = await approve(post, body, key);
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    expect(await answeredUpdates(post)).toBe(1);
   });
 });
 

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
+import { createHash, randomUUID } from 'node:crypto';
+import { and, eq, isNull, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { postActionKeys } from '../../db/schema.js';
 import { ValidationError } from '../../domain/errors.js';
@@ -25,9 +25,7 @@ export async function claimActionKey(
 ): Promise<ActionKeyRow> {
   const [inserted] = await db
     .insert(postActionKeys)
-    // Whole milliseconds: the claim's time names its Update (updateIdFor) and is matched again
-    // exactly, whichever driver reads it back.
-    .values({ ...claim, createdAt: sql`date_trunc('milliseconds', now())` })
+    .values({ ...claim, updateId: newUpdateId(claim.action, claim.key) })
     .onConflictDoNothing()
     .returning();
   if (inserted) return inserted;
@@ -53,13 +51,13 @@ export async function claimActionKey(
 
 /**
  * This claim and no later one: a request still holding a claim that was released meanwhile must
- * not mark or release the claim of the request that took the key next.
+ * not mark or release the claim of the request that took the key next (each has its own Update id).
  */
 function sameClaim(claim: ActionKeyRow): SQL | undefined {
   return and(
     eq(postActionKeys.ownerId, claim.ownerId),
     eq(postActionKeys.key, claim.key),
-    sql`date_trunc('milliseconds', ${postActionKeys.createdAt}) = ${claim.createdAt.toISOString()}::timestamptz`,
+    eq(postActionKeys.updateId, updateIdFor(claim)),
   );
 }
 
@@ -78,7 +76,16 @@ export async function releaseActionKey(db: Database, claim: ActionKeyRow): Promi
  * its own id, so a request made after a released claim runs afresh instead of getting the refused
  * request's failure back. The key is hashed so any key fits, whatever its length.
  */
-export function updateIdFor(action: string, claim: Pick<ActionKeyRow, 'key' | 'createdAt'>): string {
-  const key = createHash('sha256').update(claim.key).digest('base64url');
-  return `${action}:${key}:${claim.createdAt.getTime().toString(36)}`;
+function newUpdateId(action: string, key: string): string {
+  return `${oldUpdateId(action, key)}:${randomUUID()}`;
+}
+
+/** The id every claim of a key used before claims had their own (migration 0011 wrote it to the rows). */
+function oldUpdateId(action: string, key: string): string {
+  return `${action}:${createHash('sha256').update(key).digest('base64url')}`;
+}
+
+/** The Update a claim sends: the id it was first sent with. */
+export function updateIdFor(claim: Pick<ActionKeyRow, 'action' | 'key' | 'updateId'>): string {
+  return claim.updateId ?? oldUpdateId(claim.action, claim.key);
 }

@@ -56,7 +56,7 @@ export async function sendPostUpdate<Ret, Args extends [unknown]>(
     });
     if (claim.succeededAt) return { post };
   }
-  const updateId = claim ? updateIdFor(action.name, claim) : undefined;
+  const updateId = claim ? updateIdFor(claim) : undefined;
   const handle = deps.temporal.workflow.getHandle(post.workflowId);
   const answer = await withTemporalDeadline(deps, async () => {
     try {
