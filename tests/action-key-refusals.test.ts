@@ -171,6 +171,35 @@ describe('a key claimed before each claim had its own Update id', () => {
   });
 });
 
+describe('a retried reschedule whose time has passed since', () => {
+  it('gets the first answer, not "has passed"', async () => {
+    const created = await postJson(user.api, '/api/v1/posts', {
+      caption: 'Moved, answer lost',
+      targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    // A reschedule to a time now two minutes gone took effect under this key; its answer was lost.
+    const input = { publishAt: new Date(Date.now() - 120_000).toISOString() };
+    await app.db.insert(postActionKeys).values({
+      ownerId: user.id,
+      key: 'moved-then-lost',
+      postId: created.body.id as string,
+      action: 'reschedule',
+      requestHash: actionRequestHash(created.body.id as string, 'reschedule', input),
+      updateId: 'reschedule:earlier',
+      succeededAt: new Date(Date.now() - 110_000),
+    });
+    const path = `/api/v1/posts/${created.body.id}/reschedule`;
+    const retried = await postJson(user.api, path, input, keyed('moved-then-lost'));
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    // Without the key, or with another, the same time is refused as passed.
+    expectProblem(await postJson(user.api, path, input), 422, 'publishAt');
+    expectProblem(await postJson(user.api, path, input, keyed('another-key')), 422, 'publishAt');
+    await postJson(user.api, `/api/v1/posts/${created.body.id}/cancel`, {});
+  });
+});
+
 describe('which answers release the key (the workflow answering through a stand-in client)', () => {
   /** A client whose Update gets `outcome`, and whose poll for the Update id answers `polled`. */
   function standIn(outcome: unknown, polled: unknown): Client {

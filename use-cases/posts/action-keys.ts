@@ -49,6 +49,26 @@ export async function claimActionKey(
   return existing;
 }
 
+/** Whether this exact request (post, action, body) already holds the key: a client's retry. */
+export async function isRepeatOfClaim(
+  db: Database,
+  request: { ownerId: string; postId: string; idempotencyKey?: string | undefined },
+  action: string,
+  body: unknown,
+): Promise<boolean> {
+  if (!request.idempotencyKey) return false;
+  const [row] = await db
+    .select({ postId: postActionKeys.postId, action: postActionKeys.action, requestHash: postActionKeys.requestHash })
+    .from(postActionKeys)
+    .where(and(eq(postActionKeys.ownerId, request.ownerId), eq(postActionKeys.key, request.idempotencyKey)));
+  return (
+    row !== undefined &&
+    row.postId === request.postId &&
+    row.action === action &&
+    row.requestHash === actionRequestHash(request.postId, action, body)
+  );
+}
+
 /**
  * This claim and no later one: a request still holding a claim that was released meanwhile must
  * not mark or release the claim of the request that took the key next (each has its own Update id).

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { posts } from '../../db/schema.js';
 import { ValidationError } from '../../domain/errors.js';
 import { rescheduleUpdate } from '../../workflows/messages.js';
+import { isRepeatOfClaim } from './action-keys.js';
 import { assertNotPast, type PublishAtInput, resolvePublishAt } from './publish-at.js';
 import { type PostActionDeps, type PostActionRequest, sendPostUpdate } from './send-update.js';
 
@@ -13,9 +14,10 @@ export async function reschedulePost(
 ) {
   const { publishAt, timeZone } = resolvePublishAt(change.publishAt);
   if (!publishAt) throw new ValidationError([{ field: 'publishAt', message: 'required: the new publish time' }]);
-  assertNotPast(publishAt);
   // The zone travels too, so the operator's view says the time as it was given.
   const input = { publishAt: publishAt.toISOString(), ...(timeZone ? { timeZone } : {}) };
+  // A retry of a reschedule already sent is answered as the first was, even once its time has passed.
+  if (!(await isRepeatOfClaim(deps.db, request, 'reschedule', input))) assertNotPast(publishAt);
   const result = await sendPostUpdate(deps, request, {
     name: 'reschedule',
     update: rescheduleUpdate,
