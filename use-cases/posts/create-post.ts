@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { draftFromCaption, draftSchemaFor } from '../../ai/draft-schemas.js';
 import type { Database } from '../../db/client.js';
-import { connections, postMedia, postSteps, posts, publications } from '../../db/schema.js';
+import { connections, media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
 import type { Brief, Draft, DraftFormat, ReviewPolicy } from '../../domain/drafts.js';
 import { type FieldError, ValidationError } from '../../domain/errors.js';
 import {
@@ -132,6 +132,20 @@ export async function createPost(
   const values = newPostRows(deps, ownerId, input, requestHash, idempotencyKey);
   try {
     const { post, written, steps } = await deps.db.transaction(async (tx) => {
+      const briefMedia = input.brief?.sourceMediaIds ?? [];
+      if (briefMedia.length > 0) {
+        // No foreign key holds a brief's source media: its rows are held here instead, so a delete
+        // of one waits for this post (and then sees it), or this post for the delete (and is refused).
+        const held = await tx
+          .select({ id: media.id })
+          .from(media)
+          .where(and(inArray(media.id, briefMedia), eq(media.ownerId, ownerId)))
+          .for('key share');
+        assertOwnMedia(
+          held,
+          refs.filter((r) => r.field.startsWith('brief.')),
+        );
+      }
       const [row] = await tx.insert(posts).values(values.post).returning();
       if (values.media.length > 0) await tx.insert(postMedia).values(values.media);
       return {
