@@ -52,6 +52,63 @@ const newPhoto = () => uploadPhoto(user.api, 1200 + ++photos, 800);
 const deleteMedia = (id: string) => call(user.api, `/api/v1/media/${id}`, { method: 'DELETE' });
 const handleOf = (post: Json) => app.temporal.workflow.getHandle(post.workflow.id);
 
+/** A photo used by one post that has published: the delete passes its check and removes its renditions. */
+async function usedOnceThenEnded(): Promise<string> {
+  const mediaId = await newPhoto();
+  const first = await postJson(user.api, '/api/v1/posts', {
+    caption: 'Earlier',
+    mediaIds: [mediaId],
+    targets: [{ type: 'local_export' }],
+  });
+  expect((await waitForPost(user.api, first.body.id, isFinished)).status).toBe('published');
+  return mediaId;
+}
+
+/**
+ * Deletes the media while a stalled writer holds its renditions, so the delete stops part-way
+ * through holding the media row, and creates a post meanwhile: it answers at once or waits on
+ * `table` until the delete is done.
+ */
+async function createDuringStalledDelete(mediaId: string, table: string, body: Record<string, unknown>) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let locked!: () => void;
+  const holding = new Promise<void>((r) => {
+    locked = r;
+  });
+  const lock = sql.begin(async (tx) => {
+    await tx`select 1 from renditions where media_id = ${mediaId} for update`;
+    locked();
+    await released;
+  });
+  await holding;
+  /** Statements on `table` waiting for a lock. */
+  const waitingOn = async (name: string) =>
+    (
+      await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and query ilike ${`%"${name}"%`}`
+    )[0]!.n > 0;
+  let deleting: ReturnType<typeof deleteMedia>;
+  let creating: ReturnType<typeof postJson>;
+  try {
+    deleting = deleteMedia(mediaId);
+    await until('the delete to wait on the lock', () => waitingOn('renditions'), 20_000, 50);
+    let answered = false;
+    creating = postJson(user.api, '/api/v1/posts', body).finally(() => {
+      answered = true;
+    });
+    await until('the create to answer or wait', async () => answered || (await waitingOn(table)), 20_000, 50);
+  } finally {
+    release();
+    await lock;
+  }
+  const created = await creating;
+  if (created.status === 201) leftRunning.push(created.body.workflow.id);
+  return { created, deleted: await deleting };
+}
+
 /** A post of `mediaIds` whose export `blocked` fails (a file stands where its folder must go). */
 async function postWithBlockedExport(mediaIds: string[], keys: string[]): Promise<Json> {
   const created = await postJson(user.api, '/api/v1/posts', {
@@ -123,126 +180,35 @@ describe('deleting media', () => {
   });
 
   it('never takes it from a post created while the delete runs: that create is refused in words', async () => {
-    const mediaId = await newPhoto();
-    // An ended post with renditions of the photo: the delete passes its check and removes them.
-    const first = await postJson(user.api, '/api/v1/posts', {
-      caption: 'Earlier',
+    const mediaId = await usedOnceThenEnded();
+    const { created, deleted } = await createDuringStalledDelete(mediaId, 'post_media', {
+      caption: 'Meanwhile',
       mediaIds: [mediaId],
       targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 5000).toISOString(),
     });
-    expect((await waitForPost(user.api, first.body.id, isFinished)).status).toBe('published');
-
-    // A stalled writer holds the renditions, so the delete stops part-way through.
-    let release!: () => void;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let locked!: () => void;
-    const holding = new Promise<void>((r) => {
-      locked = r;
-    });
-    const lock = sql.begin(async (tx) => {
-      await tx`select 1 from renditions where media_id = ${mediaId} for update`;
-      locked();
-      await released;
-    });
-    await holding;
-    /** Statements on `table` waiting for a lock. */
-    const waitingOn = async (table: string) =>
-      (
-        await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
-          where datname = current_database() and wait_event_type = 'Lock' and query ilike ${`%"${table}"%`}`
-      )[0]!.n > 0;
-    let deleting: Promise<Awaited<ReturnType<typeof deleteMedia>>>;
-    let creating: Promise<Awaited<ReturnType<typeof postJson>>>;
-    try {
-      deleting = deleteMedia(mediaId);
-      await until('the delete to wait on the lock', () => waitingOn('renditions'), 20_000, 50);
-      let answered = false;
-      creating = postJson(user.api, '/api/v1/posts', {
-        caption: 'Meanwhile',
-        mediaIds: [mediaId],
-        targets: [{ type: 'local_export' }],
-        publishAt: new Date(Date.now() + 5000).toISOString(),
-      }).finally(() => {
-        answered = true;
-      });
-      // The create either answers at once, or waits on the delete's hold on the media.
-      await until('the create to answer or wait', async () => answered || (await waitingOn('post_media')), 20_000, 50);
-    } finally {
-      release();
-      await lock;
-    }
-    const created = await creating;
-    if (created.status === 201) leftRunning.push(created.body.workflow.id);
     expectProblem(created, 422, 'mediaIds[0]');
     expect(created.body.errors).toContainEqual({
       field: 'mediaIds[0]',
       message: `no media with id ${mediaId}; upload it first`,
     });
-    const deleted = await deleting;
     expect(deleted.status, JSON.stringify(deleted.body)).toBe(204);
     expect((await call(user.api, `/api/v1/media/${mediaId}`)).status).toBe(404);
   });
 
   it('never takes it from a brief saved while the delete runs: that create is refused in words', async () => {
-    const mediaId = await newPhoto();
-    // An ended post with renditions of the photo: the delete passes its check and removes them.
-    const first = await postJson(user.api, '/api/v1/posts', {
-      caption: 'Earlier',
-      mediaIds: [mediaId],
+    const mediaId = await usedOnceThenEnded();
+    // No foreign key holds a brief's source media: the create waits on its own hold of the row.
+    const { created, deleted } = await createDuringStalledDelete(mediaId, 'media', {
+      brief: { topic: 'Meanwhile', sourceMediaIds: [mediaId] },
       targets: [{ type: 'local_export' }],
+      publishAt: new Date(Date.now() + 3600_000).toISOString(),
     });
-    expect((await waitForPost(user.api, first.body.id, isFinished)).status).toBe('published');
-
-    // A stalled writer holds the renditions, so the delete stops part-way through.
-    let release!: () => void;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let locked!: () => void;
-    const holding = new Promise<void>((r) => {
-      locked = r;
-    });
-    const lock = sql.begin(async (tx) => {
-      await tx`select 1 from renditions where media_id = ${mediaId} for update`;
-      locked();
-      await released;
-    });
-    await holding;
-    /** Statements on `table` waiting for a lock. */
-    const waitingOn = async (table: string) =>
-      (
-        await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
-          where datname = current_database() and wait_event_type = 'Lock' and query ilike ${`%"${table}"%`}`
-      )[0]!.n > 0;
-    let deleting: Promise<Awaited<ReturnType<typeof deleteMedia>>>;
-    let creating: Promise<Awaited<ReturnType<typeof postJson>>>;
-    try {
-      deleting = deleteMedia(mediaId);
-      await until('the delete to wait on the lock', () => waitingOn('renditions'), 20_000, 50);
-      let answered = false;
-      creating = postJson(user.api, '/api/v1/posts', {
-        brief: { topic: 'Meanwhile', sourceMediaIds: [mediaId] },
-        targets: [{ type: 'local_export' }],
-        publishAt: new Date(Date.now() + 3600_000).toISOString(),
-      }).finally(() => {
-        answered = true;
-      });
-      // The create either answers at once, or waits on the delete's hold on the media.
-      await until('the create to answer or wait', async () => answered || (await waitingOn('media')), 20_000, 50);
-    } finally {
-      release();
-      await lock;
-    }
-    const created = await creating;
-    if (created.status === 201) leftRunning.push(created.body.workflow.id);
     expectProblem(created, 422, 'brief.sourceMediaIds[0]');
     expect(created.body.errors).toContainEqual({
       field: 'brief.sourceMediaIds[0]',
       message: `no media with id ${mediaId}; upload it first`,
     });
-    const deleted = await deleting;
     expect(deleted.status, JSON.stringify(deleted.body)).toBe(204);
     expect((await call(user.api, `/api/v1/media/${mediaId}`)).status).toBe(404);
   });
