@@ -1,7 +1,8 @@
-import { and, eq, gt, inArray, ne, notInArray, or } from 'drizzle-orm';
+import { and, eq, inArray, ne, or } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { posts, publications } from '../../db/schema.js';
-import { FINAL_STATUSES, type PostStatus } from '../../domain/pipeline.js';
+import type { PostStatus } from '../../domain/pipeline.js';
+import { retryablePost, unfinishedPost } from '../posts/retry-window.js';
 
 /**
  * Posts nothing more is published for, whatever happens to their accounts. A failed or partly
@@ -16,12 +17,6 @@ export const ENDED_FOR_GOOD: readonly PostStatus[] = ['published', 'cancelled'];
 export const LONGEST_RETRY_WINDOW_DAYS = 90;
 
 /**
- * A window opens after the post's end is recorded (updated_at), by a moment or by as long as the
- * worker was away: counted from updated_at, it is taken this much longer so an open one is not missed.
- */
-const WINDOW_SLACK_MS = 3600_000;
-
-/**
  * Posts that publish to any of these connections and may still do so: those not finished, and
  * failed or partly published ones whose target through the connection is not published, updated
  * within the retry window (its workflow alone knows whether the window is still open; this may name
@@ -34,15 +29,7 @@ export async function postsTargeting(
   retryWindowDays = LONGEST_RETRY_WINDOW_DAYS,
 ): Promise<string[]> {
   if (connectionIds.length === 0) return [];
-  const unfinished = notInArray(posts.status, [...FINAL_STATUSES]);
-  const retryable =
-    retryWindowDays > 0
-      ? and(
-          notInArray(posts.status, [...ENDED_FOR_GOOD]),
-          ne(publications.status, 'published'),
-          gt(posts.updatedAt, new Date(Date.now() - retryWindowDays * 24 * 3600_000 - WINDOW_SLACK_MS)),
-        )
-      : undefined;
+  const retryable = retryablePost(retryWindowDays);
   const rows = await db
     .selectDistinct({ id: posts.id })
     .from(publications)
@@ -51,7 +38,8 @@ export async function postsTargeting(
       and(
         eq(posts.ownerId, ownerId),
         inArray(publications.connectionId, connectionIds),
-        retryable ? or(unfinished, retryable) : unfinished,
+        // A retryable post only where this target is among the failed ones.
+        retryable ? or(unfinishedPost(), and(retryable, ne(publications.status, 'published'))) : unfinishedPost(),
       ),
     );
   return rows.map((r) => r.id);

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
-import { and, eq, gt, inArray, not, notInArray, or, type SQL, sql } from 'drizzle-orm';
+import { and, eq, inArray, not, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { campaigns, media, postMedia, posts, renditions } from '../../db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
-import { FINAL_STATUSES, isFinalStatus, type PostStatus } from '../../domain/pipeline.js';
+import { isFinalStatus, type PostStatus } from '../../domain/pipeline.js';
 import { importFromUrl, UrlImportError } from '../../media/url-import.js';
 import type { MediaStore } from '../../storage/media-store.js';
+import { mayStillPublish, retryableUntil } from '../posts/retry-window.js';
 import { type IngestedMedia, ingestMedia } from './ingest-media.js';
 import type { MediaServices } from './media-services.js';
 
@@ -60,14 +61,6 @@ export interface DeleteMediaDeps {
 
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
-const DAY_MS = 24 * 3600_000;
-/**
- * The pipeline opens its retry window a moment after it records the post's end (updated_at), later
- * still when its worker was away then: the window is taken as that much longer, never shorter.
- */
-const RETRY_WINDOW_SLACK_MS = 3600_000;
-const RETRYABLE: readonly PostStatus[] = ['failed', 'partially_published'];
-
 /**
  * Deletes a library item with its files. Refused while something may still need it: a post that
  * has not ended or whose failed targets can still be retried (in its media or its brief's source
@@ -83,15 +76,11 @@ export async function deleteMedia(deps: DeleteMediaDeps, ownerId: string, id: st
       .where(and(eq(media.id, id), eq(media.ownerId, ownerId)))
       .for('update');
     if (!row) throw new NotFoundError(`Media ${id}`);
-    const retryableSince =
-      deps.retryWindowDays > 0 ? new Date(Date.now() - deps.retryWindowDays * DAY_MS - RETRY_WINDOW_SLACK_MS) : null;
-    const users = await usersOf(tx, ownerId, id, retryableSince);
+    const live = mayStillPublish(deps.retryWindowDays);
+    const users = await usersOf(tx, ownerId, id, live);
     if (users.length > 0) throw new ConflictError('Media in use', inUseWords(id, users, deps.retryWindowDays));
     // Only ended posts' rows, said outright: never one of a post that could still publish it.
-    const ended = tx
-      .select({ id: posts.id })
-      .from(posts)
-      .where(not(mayStillPublish(retryableSince)));
+    const ended = tx.select({ id: posts.id }).from(posts).where(not(live));
     const made = await tx
       .delete(renditions)
       .where(and(eq(renditions.mediaId, id), inArray(renditions.postId, ended)))
@@ -105,13 +94,6 @@ export async function deleteMedia(deps: DeleteMediaDeps, ownerId: string, id: st
   }
 }
 
-/** A post that has not ended, or has ended failed in part or whole and may still retry. */
-function mayStillPublish(retryableSince: Date | null): SQL {
-  const unfinished = notInArray(posts.status, [...FINAL_STATUSES]);
-  if (!retryableSince) return unfinished;
-  return or(unfinished, and(inArray(posts.status, [...RETRYABLE]), gt(posts.updatedAt, retryableSince)))!;
-}
-
 interface MediaUser {
   kind: 'post' | 'campaign';
   id: string;
@@ -121,9 +103,8 @@ interface MediaUser {
   updatedAt?: Date;
 }
 
-async function usersOf(tx: Tx, ownerId: string, id: string, retryableSince: Date | null): Promise<MediaUser[]> {
+async function usersOf(tx: Tx, ownerId: string, id: string, live: SQL): Promise<MediaUser[]> {
   const named = sql`${JSON.stringify([id])}::jsonb`;
-  const live = mayStillPublish(retryableSince);
   const postFields = { id: posts.id, status: posts.status, updatedAt: posts.updatedAt };
   const withMedia = await tx
     .selectDistinct(postFields)
@@ -165,7 +146,7 @@ function inUseWords(id: string, users: MediaUser[], retryWindowDays: number): st
     }
     const how = [...u.how].map((h) => (h === 'media' ? 'uses it' : 'names it in its brief')).join(' and ');
     const why = isFinalStatus(u.status as PostStatus)
-      ? `can still be retried until ${utcWords(new Date(u.updatedAt!.getTime() + retryWindowDays * DAY_MS + RETRY_WINDOW_SLACK_MS))}`
+      ? `can still be retried until ${utcWords(retryableUntil(u.updatedAt!, retryWindowDays))}`
       : 'has not finished';
     return `post ${u.id} (${u.status}), which ${how}, ${why}`;
   });
