@@ -26,3 +26,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/** True when the database answered with this SQLSTATE (drizzle wraps the driver's error as its cause). */
+export function hasSqlState(err: unknown, state: string): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === state) return true;
+  }
+  return false;
+}

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { draftFromCaption, draftSchemaFor } from '../../ai/draft-schemas.js';
 import type { Database } from '../../db/client.js';
+import { hasSqlState } from '../../db/errors.js';
 import { connections, media, postMedia, postSteps, posts, publications } from '../../db/schema.js';
 import type { Brief, Draft, DraftFormat, ReviewPolicy } from '../../domain/drafts.js';
 import { type FieldError, ValidationError } from '../../domain/errors.js';
@@ -18,6 +19,9 @@ import { assertNotPast, type PublishAtInput, resolvePublishAt } from './publish-
 import { assertPostMediaPossible, type MediaTarget, ownMedia } from './validate-media.js';
 import { assertTargetsUsable } from './validate-targets.js';
 import { byTargetKey, type PostParts } from './view-post.js';
+
+const UNIQUE_VIOLATION = '23505';
+const FOREIGN_KEY_VIOLATION = '23503';
 
 /** A post as asked for (the API's validated body, or a campaign's slot). */
 export interface NewPost {
@@ -169,18 +173,14 @@ export async function createPost(
     };
     return { post, created: true, pipeline: pipelineOf(deps, post, targets), parts };
   } catch (err) {
-    if (idempotencyKey && isUniqueViolation(err)) {
+    if (idempotencyKey && hasSqlState(err, UNIQUE_VIOLATION)) {
       // Lost a race with an identical request carrying the same key: answer as its repeat.
       const earlier = await findByKey(deps.db, ownerId, idempotencyKey, requestHash);
       if (earlier) return replay(deps, earlier);
     }
     // Media deleted since the check above (its post_media row met the row gone: SQLSTATE 23503) is
     // named like media never uploaded; any other missing row (a connection) stays the failure it is.
-    let missingRow = false;
-    for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-      if ((e as { code?: unknown }).code === '23503') missingRow = true;
-    }
-    if (missingRow) {
+    if (hasSqlState(err, FOREIGN_KEY_VIOLATION)) {
       assertOwnMedia(
         await ownMedia(
           deps.db,
@@ -358,11 +358,4 @@ function resolveReview(deps: CreatePostDeps, input: NewPost): ReviewPolicy {
     onExpiry: asked.onExpiry,
     maxRounds: asked.maxRounds ?? deps.reviewMaxRounds,
   };
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === '23505') return true;
-  }
-  return false;
 }
