@@ -34,11 +34,7 @@ export async function claimActionKey(
     .from(postActionKeys)
     .where(and(eq(postActionKeys.ownerId, claim.ownerId), eq(postActionKeys.key, claim.key)));
   if (!existing) throw new Error('Idempotency-Key vanished while being claimed');
-  if (
-    existing.postId !== claim.postId ||
-    existing.action !== claim.action ||
-    existing.requestHash !== claim.requestHash
-  ) {
+  if (!sameRequest(existing, claim)) {
     throw new ValidationError([
       {
         field: 'Idempotency-Key',
@@ -63,10 +59,15 @@ export async function isRepeatOfClaim(
     .where(and(eq(postActionKeys.ownerId, request.ownerId), eq(postActionKeys.key, request.idempotencyKey)));
   return (
     row !== undefined &&
-    row.postId === request.postId &&
-    row.action === action &&
-    row.requestHash === actionRequestHash(request.postId, action, body)
+    sameRequest(row, { postId: request.postId, action, requestHash: actionRequestHash(request.postId, action, body) })
   );
+}
+
+type RequestIdentity = Pick<ActionKeyRow, 'postId' | 'action' | 'requestHash'>;
+
+/** The same post, action and body: a retry, not another request under the key. */
+function sameRequest(row: RequestIdentity, request: RequestIdentity): boolean {
+  return row.postId === request.postId && row.action === request.action && row.requestHash === request.requestHash;
 }
 
 /**
